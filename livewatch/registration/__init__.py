@@ -1,0 +1,45 @@
+"""Event registrations: the files officers write under ``schedules/``, validated and checked."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from livewatch.issues import sort_issues
+from livewatch.registration.blacklist import Blacklist, load_blacklist
+from livewatch.registration.checks import check_registration
+from livewatch.registration.loader import LoadResult, Registration, load_registrations, promote_warnings
+from livewatch.registration.models import Event, RegistrationContext
+
+if TYPE_CHECKING:
+    from livewatch.settings import Settings
+
+
+def validate_registrations(
+    paths: Sequence[Path], settings: Settings, *, strict: bool = False, blacklist: Blacklist | None = None
+) -> LoadResult:
+    """Load every registration under ``paths`` and run the registration checks on the valid ones.
+
+    Raises :class:`~livewatch.errors.ConfigError` only when the blacklist itself is unusable; problems in
+    registration files are returned as issues, never raised.
+    """
+    if blacklist is None:
+        blacklist = load_blacklist(settings.blacklist)
+    result = load_registrations(paths, settings.registration_context())
+    for reg in result.registrations:
+        result.issues.extend(check_registration(reg, blacklist))
+    result.issues = sort_issues(promote_warnings(result.issues) if strict else result.issues)
+    return result
+
+
+__all__ = [
+    "Blacklist",
+    "Event",
+    "LoadResult",
+    "Registration",
+    "RegistrationContext",
+    "load_blacklist",
+    "load_registrations",
+    "validate_registrations",
+]

@@ -1,0 +1,103 @@
+"""The blacklist of barred people, and name matching that survives width, case and script differences.
+
+Officers copy names from many sources: full-width letters, Traditional characters (張三 for 张三), a
+middle dot in transliterated names (迪丽热巴·迪力木拉提), handles with or without '@'. Every name and
+handle is normalised the same way before comparison.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import opencc
+from pydantic import Field, ValidationError
+
+from livewatch.errors import ConfigError
+from livewatch.fields import SingleLine, StrictModel
+from livewatch.issues import Issue
+from livewatch.sourcemap import DocumentSyntaxError, read_document
+from livewatch.validation import issues_from_validation_error
+
+_SEPARATORS = re.compile(r"[\s·•・\.\-_'’\u00b7\u2027\u30fb]+")
+
+
+@cache
+def _to_simplified() -> opencc.OpenCC:
+    # Building the converter loads its dictionaries; do it once per process.
+    return opencc.OpenCC("t2s")
+
+
+def normalize_name(text: str) -> str:
+    """Width-fold (NFKC), case-fold, convert Traditional to Simplified, drop spaces and dots."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    simplified = _to_simplified().convert(folded)
+    return _SEPARATORS.sub("", simplified)
+
+
+def normalize_handle(text: str) -> str:
+    return normalize_name(text.strip().lstrip("@＠"))
+
+
+class BarredPerson(StrictModel):
+    """One barred person: a name, other names, known handles, and why."""
+
+    name: SingleLine
+    aliases: list[SingleLine] = Field(default_factory=list)
+    handles: list[SingleLine] = Field(default_factory=list)
+    reason: SingleLine | None = None
+    listed: SingleLine | None = Field(None, description="When or by whom the person was listed.")
+
+
+class BlacklistFile(StrictModel):
+    people: list[BarredPerson] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BlacklistMatch:
+    person: BarredPerson
+    matched: str  # what in the registration matched: a name or a handle
+
+    def describe(self) -> str:
+        why = f" ({self.person.reason})" if self.person.reason else ""
+        return f"{self.matched} matches barred person '{self.person.name}'{why}"
+
+
+@dataclass(frozen=True)
+class Blacklist:
+    people: tuple[BarredPerson, ...] = ()
+
+    def match(self, name: str, handles: Iterable[str] = ()) -> BlacklistMatch | None:
+        wanted_name = normalize_name(name)
+        wanted_handles = {normalize_handle(h): h for h in handles}
+        for person in self.people:
+            names = {normalize_name(n) for n in (person.name, *person.aliases)}
+            if wanted_name in names:
+                return BlacklistMatch(person, f"name '{name}'")
+            for handle in person.handles:
+                original = wanted_handles.get(normalize_handle(handle))
+                if original is not None:
+                    return BlacklistMatch(person, f"handle '{original}'")
+        return None
+
+
+def load_blacklist(path: Path | None) -> Blacklist:
+    """Read the blacklist named by the global configuration; no file means nobody is barred."""
+    if path is None:
+        return Blacklist()
+    try:
+        document = read_document(path)
+    except OSError as err:
+        raise ConfigError(f"cannot read blacklist {path}: {err.strerror or err}") from err
+    except DocumentSyntaxError as err:
+        raise ConfigError(f"blacklist {path} cannot be parsed", [Issue(path, err.line, (), err.message)]) from err
+    try:
+        parsed = BlacklistFile.model_validate(document.data or {})
+    except ValidationError as err:
+        issues = issues_from_validation_error(err, root=BlacklistFile, file=path, lines=document.lines)
+        raise ConfigError(f"blacklist {path} is invalid", issues) from err
+    return Blacklist(tuple(parsed.people))

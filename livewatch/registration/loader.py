@@ -1,0 +1,168 @@
+"""Load every registration file, collecting every problem in every file in one pass.
+
+A file holds one event (a mapping), a list of events, or a mapping with an ``events:`` list. Each event is
+validated on its own, so one broken event never hides the others; ids must be unique across all files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from livewatch.issues import FieldPath, Issue, Severity, display_path, format_field_path, sort_issues
+from livewatch.registration.models import Event, RegistrationContext
+from livewatch.sourcemap import (
+    TOML_SUFFIXES,
+    YAML_SUFFIXES,
+    Document,
+    DocumentSyntaxError,
+    LineMap,
+    read_document,
+)
+from livewatch.validation import issues_from_validation_error
+
+SCHEDULE_SUFFIXES = YAML_SUFFIXES + TOML_SUFFIXES
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One valid event together with where it was written."""
+
+    event: Event
+    file: Path
+    field: FieldPath  # where the event sits in its file: () or ("events", 2)
+    line: int
+    file_sha256: str
+    lines: LineMap  # the file's line map, so later checks can point into the event
+
+    def line_of(self, *path: str | int) -> int:
+        return self.lines.line_of((*self.field, *path))
+
+
+@dataclass
+class LoadResult:
+    registrations: list[Registration] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(issue.is_error for issue in self.issues)
+
+    def by_id(self) -> dict[str, Registration]:
+        return {reg.event.id: reg for reg in self.registrations}
+
+
+def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Issue]]:
+    """Registration files under ``paths``: folders are searched recursively, hidden entries skipped."""
+    found: list[Path] = []
+    issues: list[Issue] = []
+    for path in paths:
+        if path.is_dir():
+            for candidate in sorted(path.rglob("*")):
+                relative = candidate.relative_to(path).parts
+                if any(part.startswith((".", "#", "~")) for part in relative):
+                    continue
+                if candidate.is_file() and candidate.suffix.lower() in SCHEDULE_SUFFIXES:
+                    found.append(candidate)
+        elif path.is_file():
+            if path.suffix.lower() not in SCHEDULE_SUFFIXES:
+                issues.append(
+                    Issue(path, 1, (), "not a registration file; use a .yaml, .yml or .toml file", code="suffix")
+                )
+            else:
+                found.append(path)
+        else:
+            issues.append(Issue(path, 1, (), "no such file or folder", code="missing-file"))
+    return found, issues
+
+
+def _event_nodes(document: Document) -> tuple[list[tuple[FieldPath, Any]], list[Issue]]:
+    data = document.data
+    where = document.path
+    if data is None:
+        return [], [Issue(where, 1, (), "file is empty; write one event, or `events:` with a list", code="empty")]
+    if isinstance(data, list):
+        return [((index,), item) for index, item in enumerate(data)], []
+    if isinstance(data, dict):
+        if "events" in data:
+            extra = sorted(str(key) for key in data if key != "events")
+            issues = [
+                Issue(where, document.lines.line_of((key,)), (key,),
+                      "a file with `events:` holds nothing else; move this key into an event", code="extra")
+                for key in extra
+            ]
+            events = data["events"]
+            if not isinstance(events, list):
+                issues.append(Issue(where, document.lines.line_of(("events",)), ("events",),
+                                    "`events` must be a list of events (lines starting with '- ')", code="list"))
+                return [], issues
+            return [(("events", index), item) for index, item in enumerate(events)], issues
+        return [((), data)], []
+    return [], [Issue(where, 1, (), "expected an event (key: value lines) or a list of events", code="type")]
+
+
+def load_file(path: Path, context: RegistrationContext) -> tuple[list[Registration], list[Issue]]:
+    try:
+        document = read_document(path)
+    except DocumentSyntaxError as err:
+        return [], [Issue(path, err.line, (), err.message, code="syntax")]
+    except OSError as err:
+        return [], [Issue(path, 1, (), f"cannot read file: {err.strerror or err}", code="unreadable")]
+    digest = hashlib.sha256(document.raw).hexdigest()
+    nodes, issues = _event_nodes(document)
+    for dup_path, first, again in document.lines.duplicates:
+        message = f"'{dup_path[-1]}' is written twice (first on line {first}); keep one"
+        issues.append(Issue(path, again, dup_path, message, code="duplicate-key"))
+    registrations = []
+    for prefix, node in nodes:
+        event_id = node.get("id") if isinstance(node, dict) and isinstance(node.get("id"), str) else None
+        if not isinstance(node, dict):
+            issues.append(Issue(path, document.lines.line_of(prefix), prefix,
+                                "an event must be a mapping of fields (key: value lines)", code="type"))
+            continue
+        try:
+            event = Event.model_validate(node, context=context)
+        except ValidationError as err:
+            issues.extend(issues_from_validation_error(
+                err, root=Event, file=path, lines=document.lines, prefix=prefix, event_id=event_id))
+            continue
+        registrations.append(
+            Registration(event, path, prefix, document.lines.line_of(prefix), digest, document.lines)
+        )
+    return registrations, issues
+
+
+def load_registrations(paths: Sequence[Path], context: RegistrationContext) -> LoadResult:
+    """Load and validate every registration under ``paths``; never raises for bad input."""
+    files, issues = discover(paths)
+    result = LoadResult(files=files, issues=issues)
+    seen: dict[str, Registration] = {}
+    for path in files:
+        registrations, file_issues = load_file(path, context)
+        result.issues.extend(file_issues)
+        for reg in registrations:
+            first = seen.get(reg.event.id)
+            if first is not None:
+                result.issues.append(Issue(
+                    reg.file, reg.line_of("id"), (*reg.field, "id"),
+                    f"id '{reg.event.id}' is already used by {display_path(first.file)}:{first.line_of('id')}; "
+                    "ids must be unique across all files", code="duplicate-id", event_id=reg.event.id))
+                continue
+            seen[reg.event.id] = reg
+            result.registrations.append(reg)
+    result.issues = sort_issues(result.issues)
+    return result
+
+
+def promote_warnings(issues: Iterable[Issue]) -> list[Issue]:
+    """``--strict``: every warning becomes an error."""
+    return [issue.as_error() if issue.severity is Severity.WARNING else issue for issue in issues]
+
+
+__all__ = ["LoadResult", "Registration", "discover", "format_field_path", "load_file", "load_registrations"]

@@ -1,0 +1,250 @@
+"""The event-registration format: what an officer writes in ``schedules/*.yaml``.
+
+Models are strict (unknown keys are errors) and carry descriptions that become the JSON Schema and the
+field reference in ``docs/registration.md``. Values that depend on the global configuration (default time
+zone, allowed URL schemes, default tolerances) come through the validation context; see
+:class:`RegistrationContext`.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, tzinfo
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, ValidationInfo, WithJsonSchema, field_validator
+
+from livewatch.fields import (
+    DEFAULT_URL_SCHEMES,
+    EventId,
+    Language,
+    SeverityName,
+    SingleLine,
+    StrictModel,
+    Text,
+    Tolerances,
+    check_timezone,
+)
+
+EventKind = Literal["forum", "annual-meeting", "lecture", "seminar", "summit", "launch", "other"]
+Role = Literal["host", "guest", "moderator"]
+CredentialField = Literal["finance", "medical", "law", "education"]
+
+#: Declared topics that need a professional credential, by the field of the credential they need.
+REGULATED_TOPICS: dict[str, CredentialField] = {
+    "finance": "finance",
+    "investment": "finance",
+    "medical": "medical",
+    "medicine": "medical",
+    "health": "medical",
+    "law": "law",
+    "legal": "law",
+    "education": "education",
+}
+
+_SLUG = r"^[a-z0-9][a-z0-9_.-]*$"
+_ISO_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$"
+
+
+@dataclass(frozen=True)
+class RegistrationContext:
+    """What the global configuration decides for every registration (passed as pydantic context)."""
+
+    default_timezone: str = "UTC"
+    allowed_url_schemes: tuple[str, ...] = DEFAULT_URL_SCHEMES
+    tolerances: Tolerances = field(default_factory=Tolerances)
+
+
+def _context(info: ValidationInfo) -> RegistrationContext:
+    context = info.context
+    if isinstance(context, RegistrationContext):
+        return context
+    return RegistrationContext()
+
+
+def parse_local_datetime(value: Any, zone: tzinfo) -> datetime:
+    """Read ISO 8601 text (or a TOML datetime); a time without an offset is read in ``zone``."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date | time):
+        raise ValueError("needs both a date and a time, e.g. 2026-12-01T09:00 (the time zone is optional)")
+    elif isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError(f"'{text}' has no time of day; write it like {text}T09:00")
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(
+                f"'{text}' is not an ISO 8601 date and time; write it like 2026-12-01T09:00 "
+                "or 2026-12-01T09:00+08:00"
+            ) from None
+    else:
+        raise ValueError("must be a date and time such as 2026-12-01T09:00")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
+    return parsed
+
+
+LocalDateTime = Annotated[
+    datetime,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": _ISO_PATTERN,
+            "description": "ISO 8601 date and time; without an offset it is read in the event's timezone.",
+            "examples": ["2026-12-01T09:00", "2026-12-01T09:00+08:00"],
+        }
+    ),
+]
+
+
+class Organizer(StrictModel):
+    """Who runs the event and answers for it."""
+
+    name: SingleLine = Field(description="Organizer's registered name.")
+    contact: SingleLine | None = Field(None, description="Phone or e-mail of the responsible person.")
+
+
+class Stream(StrictModel):
+    """One place the event is broadcast."""
+
+    url: str = Field(description="Platform page or direct media URL (http, https, rtmp, rtmps).")
+    platform: Annotated[str, Field(pattern=_SLUG, max_length=40)] | None = Field(
+        None, description="Platform tag, e.g. douyin, bilibili, weibo, youtube."
+    )
+    label: SingleLine | None = Field(None, description="Which feed this is, e.g. main hall, English.")
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str, info: ValidationInfo) -> str:
+        allowed = _context(info).allowed_url_schemes
+        if any(ch.isspace() for ch in value) or any(ord(ch) < 32 for ch in value):
+            raise ValueError("URL contains spaces or control characters; percent-encode them")
+        parts = urllib.parse.urlsplit(value)
+        scheme = parts.scheme.lower()
+        if not scheme:
+            raise ValueError(f"'{value}' has no scheme; write the full URL, e.g. https://{value}")
+        if scheme not in allowed:
+            raise ValueError(
+                f"URL scheme '{scheme}' is not allowed; use one of {', '.join(allowed)} "
+                "(the global configuration's allowed_url_schemes can add more)"
+            )
+        if not parts.hostname:
+            raise ValueError(f"'{value}' has no host name; write the full URL, e.g. {scheme}://example.com/live")
+        return value
+
+
+class Credential(StrictModel):
+    """A professional qualification on file for a participant."""
+
+    field: CredentialField = Field(description="Regulated field: finance, medical, law or education.")
+    id: SingleLine = Field(description="Certificate or licence number.")
+    issuer: SingleLine | None = Field(None, description="Who issued it.")
+
+
+class Participant(StrictModel):
+    """A host, guest or moderator who appears in the broadcast."""
+
+    name: SingleLine = Field(description="Real name as verified.")
+    role: Role = Field(description="host, guest or moderator.")
+    handles: dict[Annotated[str, Field(pattern=_SLUG)], SingleLine] = Field(
+        default_factory=dict, description="Platform handles by platform, e.g. {douyin: '@name'}."
+    )
+    real_name_verified: bool | None = Field(None, description="Whether the platform verified the real name.")
+    birth_year: Annotated[int, Field(ge=1900, le=2100)] | None = Field(
+        None, description="Year of birth (hosts must be at least 16)."
+    )
+    guardian_consent: bool = Field(False, description="Guardian consent recorded (hosts aged 16 or 17).")
+    credentials: list[Credential] = Field(
+        default_factory=list, description="Professional credentials: [{field, id}]."
+    )
+
+
+class RuleOverride(StrictModel):
+    """A per-event change to one rule of the selected packs."""
+
+    rule: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$", max_length=100)] = Field(
+        description="Rule id, e.g. P14.guaranteed-returns."
+    )
+    enabled: bool = Field(True, description="false turns the rule off for this event.")
+    severity: SeverityName | None = Field(None, description="New severity for the rule's findings.")
+    add_terms: list[SingleLine] = Field(default_factory=list, description="Extra terms the rule matches.")
+    allowlist: list[SingleLine] = Field(default_factory=list, description="Phrases that must not fire.")
+
+
+class Event(StrictModel):
+    """One registered event and everything needed to monitor it."""
+
+    id: EventId = Field(description="Unique slug across all files: [a-z0-9][a-z0-9_-]*; names its data folder.")
+    title: SingleLine = Field(description="Event title as announced.")
+    kind: EventKind = Field(description="forum, annual-meeting, lecture, seminar, summit, launch or other.")
+    category: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$", max_length=40)] | None = Field(
+        None, description="Platform category tag, e.g. knowledge, commerce, entertainment."
+    )
+    organizer: Organizer = Field(description="Who runs the event.")
+    timezone: Annotated[str | None, Field(validate_default=True)] = Field(
+        None, description="IANA time zone of the event; default from the global configuration."
+    )
+    start: LocalDateTime = Field(description="Registered start (ISO 8601).")
+    end: LocalDateTime = Field(description="Registered end (ISO 8601), after start.")
+    streams: list[Stream] = Field(min_length=1, description="Where the event is broadcast (one or more).")
+    participants: list[Participant] = Field(default_factory=list, description="Hosts, guests, moderators.")
+    topics: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]] = Field(
+        default_factory=list, description="Declared subjects, e.g. finance, health, technology."
+    )
+    language: Language = Field("auto", description="Spoken language: zh, en, or auto (detect).")
+    rule_packs: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*(@[0-9A-Za-z.+-]+)?$")]] = Field(
+        default_factory=lambda: ["default"], description="Rule packs to check against, e.g. [default]."
+    )
+    tolerances: Annotated[Tolerances, Field(validate_default=True)] = Field(
+        default_factory=Tolerances,
+        description="Minutes allowed for early_start, late_start and overrun; defaults from the global config.",
+    )
+    rule_overrides: list[RuleOverride] = Field(default_factory=list, description="Per-event rule changes.")
+    notes: Text | None = Field(None, description="Free text for reviewers.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_or_default(cls, value: str | None, info: ValidationInfo) -> str:
+        return check_timezone(value if value is not None else _context(info).default_timezone)
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _read_local_time(cls, value: Any, info: ValidationInfo) -> datetime:
+        name = info.data.get("timezone") or _context(info).default_timezone
+        return parse_local_datetime(value, ZoneInfo(name))
+
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, value: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("start")
+        if isinstance(start, datetime) and value <= start:
+            raise ValueError(
+                f"end {value.isoformat()} is not after start {start.isoformat()}; "
+                "check the date (an event that ends past midnight ends on the next day)"
+            )
+        return value
+
+    @field_validator("tolerances", mode="before")
+    @classmethod
+    def _tolerances_with_defaults(cls, value: Any, info: ValidationInfo) -> Any:
+        # Fields the officer left out (or wrote as null) take the global configuration's value; everything
+        # else, unknown keys included, is still validated by Tolerances itself.
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            return value
+        given = {key: minutes for key, minutes in value.items() if minutes is not None}
+        return {**_context(info).tolerances.model_dump(), **given}
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone or "UTC")
+
+    def regulated_fields(self) -> dict[str, CredentialField]:
+        """Declared topics that need a credential, mapped to the credential field they need."""
+        return {topic: REGULATED_TOPICS[topic] for topic in self.topics if topic in REGULATED_TOPICS}

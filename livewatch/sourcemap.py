@@ -1,0 +1,194 @@
+"""Read YAML and TOML documents together with the line on which every key and item stands.
+
+Registration officers fix what we point at, so every problem we report carries a line number. PyYAML's
+node tree has marks; ``tomllib`` has none, so TOML lines come from a small scanner of table headers and
+``key =`` lines, which is enough to place every field an officer can write.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from livewatch.issues import FieldPath
+
+#: Registration and configuration files are small; anything larger is a mistake (or an attack).
+MAX_DOCUMENT_BYTES = 1_000_000
+
+YAML_SUFFIXES = (".yaml", ".yml")
+TOML_SUFFIXES = (".toml",)
+
+
+class DocumentSyntaxError(Exception):
+    """A document could not be parsed at all; carries the 1-based line of the problem."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+@dataclass
+class LineMap:
+    """Maps a field path to the 1-based line where it is written."""
+
+    lines: dict[FieldPath, int] = field(default_factory=dict)
+    duplicates: list[tuple[FieldPath, int, int]] = field(default_factory=list)
+
+    def line_of(self, path: FieldPath) -> int:
+        """The line of ``path``, or of its nearest written ancestor (a missing field points at its parent)."""
+        for end in range(len(path), -1, -1):
+            found = self.lines.get(path[:end])
+            if found is not None:
+                return found
+        return 1
+
+
+@dataclass(frozen=True)
+class Document:
+    path: Path
+    data: Any
+    lines: LineMap
+    raw: bytes
+
+
+class _StringTimesLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that keeps timestamps as text.
+
+    YAML 1.1 turns ``2026-12-01 09:00`` into a naive datetime and silently converts offsets to UTC; we want
+    the officer's text, so the registration model can read it in the event's own time zone.
+    """
+
+
+_StringTimesLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def read_document(path: Path) -> Document:
+    """Parse a YAML or TOML file by its suffix. Raises :class:`DocumentSyntaxError` or ``OSError``."""
+    raw = path.read_bytes()
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise DocumentSyntaxError(1, f"file is {len(raw)} bytes; the limit is {MAX_DOCUMENT_BYTES}")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise DocumentSyntaxError(line, "file is not UTF-8 text; save it as UTF-8") from err
+    if path.suffix.lower() in TOML_SUFFIXES:
+        data, lines = parse_toml(text)
+    else:
+        data, lines = parse_yaml(text)
+    return Document(path, data, lines, raw)
+
+
+def parse_yaml(text: str) -> tuple[Any, LineMap]:
+    loader = _StringTimesLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        problem = err.problem or "cannot parse"
+        if err.context:
+            problem = f"{err.context}, {problem}"
+        raise DocumentSyntaxError(line, f"YAML syntax: {problem}") from err
+    except yaml.YAMLError as err:
+        raise DocumentSyntaxError(1, f"YAML syntax: {err}") from err
+    finally:
+        loader.dispose()
+    lines = LineMap()
+    if node is not None:
+        _walk_yaml(node, (), lines, set())
+    return data, lines
+
+
+def _walk_yaml(node: yaml.Node, path: FieldPath, lines: LineMap, seen: set[int]) -> None:
+    # An alias points at a node already walked; walking it again would let a "billion laughs" document
+    # make this loop exponential.
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    lines.lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            child = (*path, key)
+            line = key_node.start_mark.line + 1
+            if child in lines.lines:
+                lines.duplicates.append((child, lines.lines[child], line))
+                continue
+            lines.lines[child] = line
+            _walk_yaml(value_node, child, lines, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk_yaml(item, (*path, index), lines, seen)
+
+
+_TOML_BARE_OR_QUOTED = r'(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|\'[^\']*\')'
+_TOML_DOTTED = rf"{_TOML_BARE_OR_QUOTED}(?:\s*\.\s*{_TOML_BARE_OR_QUOTED})*"
+_TOML_HEADER = re.compile(rf"^\s*(\[\[|\[)\s*({_TOML_DOTTED})\s*\]\]?\s*(?:#.*)?$")
+_TOML_KEY = re.compile(rf"^\s*({_TOML_DOTTED})\s*=")
+_TOML_PART = re.compile(_TOML_BARE_OR_QUOTED)
+
+
+def _toml_parts(dotted: str) -> list[str]:
+    return [p[1:-1] if p[0] in "\"'" else p for p in _TOML_PART.findall(dotted)]
+
+
+def parse_toml(text: str) -> tuple[Any, LineMap]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        match = re.search(r"line (\d+)", str(err))
+        raise DocumentSyntaxError(int(match.group(1)) if match else 1, f"TOML syntax: {err}") from err
+    return data, _toml_lines(text)
+
+
+def _toml_lines(text: str) -> LineMap:
+    lines = LineMap()
+    array_counts: dict[FieldPath, int] = {}
+    table: FieldPath = ()
+    in_multiline: str | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if in_multiline is not None:
+            if line.count(in_multiline) % 2 == 1:
+                in_multiline = None
+            continue
+        header = _TOML_HEADER.match(line)
+        if header:
+            table = _resolve_toml_path(_toml_parts(header.group(2)), array_counts, header.group(1) == "[[")
+            lines.lines.setdefault(table, number)
+            continue
+        key = _TOML_KEY.match(line)
+        if key:
+            resolved: FieldPath = table
+            for part in _toml_parts(key.group(1)):
+                resolved = (*resolved, part)
+                lines.lines.setdefault(resolved, number)
+            for quote in ('"""', "'''"):
+                if line.count(quote) % 2 == 1:
+                    in_multiline = quote
+    return lines
+
+
+def _resolve_toml_path(parts: list[str], array_counts: dict[FieldPath, int], is_array: bool) -> FieldPath:
+    resolved: FieldPath = ()
+    for position, part in enumerate(parts):
+        resolved = (*resolved, part)
+        last = position == len(parts) - 1
+        if last and is_array:
+            index = array_counts.get(resolved, 0)
+            array_counts[resolved] = index + 1
+            resolved = (*resolved, index)
+        elif resolved in array_counts:
+            # [[events.participants]] belongs to the most recent [[events]].
+            resolved = (*resolved, array_counts[resolved] - 1)
+    return resolved

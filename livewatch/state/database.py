@@ -1,0 +1,173 @@
+"""The SQLite database in the data directory: opening, migrating, and the event registry."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from livewatch.errors import StateError
+from livewatch.registration.loader import Registration
+from livewatch.state import tables
+from livewatch.state.layout import DataDir
+from livewatch.state.migrations import Migration, all_migrations
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the report renderer read while capture writes; FULL sync keeps committed rows through a
+    # power cut, which matters more here than write speed (a few rows per segment).
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+@dataclass
+class SyncResult:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+class Database:
+    """The state database of one data directory. Opening it applies pending migrations."""
+
+    def __init__(self, path: Path, *, migrate: bool = True) -> None:
+        self.path = path
+        self.engine: Engine = create_engine(f"sqlite:///{path}")
+        event.listen(self.engine, "connect", _configure_sqlite)
+        if migrate:
+            self.migrate()
+
+    @classmethod
+    def open(cls, data_dir: DataDir, *, migrate: bool = True) -> Database:
+        data_dir.ensure()
+        return cls(data_dir.database, migrate=migrate)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- migrations ---------------------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        try:
+            with self.engine.connect() as conn:
+                return int(conn.execute(text("PRAGMA user_version")).scalar_one())
+        except SQLAlchemyError as err:
+            raise StateError(f"cannot read database {self.path}: {err}") from err
+
+    def pending_migrations(self) -> list[Migration]:
+        current = self.schema_version()
+        known = all_migrations()
+        if current > len(known):
+            raise StateError(
+                f"database {self.path} is at schema version {current}, but this livewatch knows only "
+                f"{len(known)}; upgrade livewatch (never run an older version on newer data)"
+            )
+        return [m for m in known if m.version > current]
+
+    def migrate(self) -> list[Migration]:
+        """Apply pending migrations, each in its own transaction, after backing up a non-empty database."""
+        pending = self.pending_migrations()
+        if not pending:
+            return []
+        if self.schema_version() > 0:
+            self._backup(f".bak-v{self.schema_version()}")
+        for migration in pending:
+            try:
+                with self.engine.begin() as conn:
+                    migration.upgrade(conn)
+                    # PRAGMA cannot take bound parameters; the version is an int we produced.
+                    conn.execute(text(f"PRAGMA user_version = {int(migration.version)}"))
+            except SQLAlchemyError as err:
+                raise StateError(
+                    f"migration {migration.version} ({migration.name}) failed on {self.path}: {err}; "
+                    "the database was left at the previous version"
+                ) from err
+        return pending
+
+    def _backup(self, suffix: str) -> Path:
+        target = self.path.with_name(self.path.name + suffix)
+        source = sqlite3.connect(self.path)
+        try:
+            dest = sqlite3.connect(target)
+            try:
+                source.backup(dest)
+            finally:
+                dest.close()
+        finally:
+            source.close()
+        return target
+
+    # -- the event registry -------------------------------------------------------------------------------
+
+    def sync_events(self, registrations: Iterable[Registration], now: datetime | None = None) -> SyncResult:
+        """Make the events table match the registrations: insert new, update changed, mark removed.
+
+        Removed events keep their row (runs and findings refer to it) with ``removed_at`` set.
+        """
+        now = now or datetime.now(UTC)
+        result = SyncResult()
+        with self.engine.begin() as conn:
+            existing = {row.id: row for row in conn.execute(select(tables.events))}
+            wanted = {reg.event.id: reg for reg in registrations}
+            for event_id, reg in wanted.items():
+                values = _event_row(reg, now)
+                old = existing.get(event_id)
+                if old is None:
+                    conn.execute(tables.events.insert().values(id=event_id, **values))
+                    result.added.append(event_id)
+                elif old.registration_json != values["registration_json"] or old.removed_at is not None:
+                    conn.execute(update(tables.events).where(tables.events.c.id == event_id).values(**values))
+                    result.changed.append(event_id)
+            for event_id, old in existing.items():
+                if event_id not in wanted and old.removed_at is None:
+                    conn.execute(
+                        update(tables.events).where(tables.events.c.id == event_id).values(removed_at=now)
+                    )
+                    result.removed.append(event_id)
+        return result
+
+    def latest_run_status(self) -> dict[str, str]:
+        """The status of each event's most recent run."""
+        latest = (
+            select(tables.runs.c.event_id, func.max(tables.runs.c.id).label("run_id"))
+            .group_by(tables.runs.c.event_id)
+            .subquery()
+        )
+        query = select(tables.runs.c.event_id, tables.runs.c.status).join(
+            latest, tables.runs.c.id == latest.c.run_id
+        )
+        with self.engine.connect() as conn:
+            return {row.event_id: row.status for row in conn.execute(query)}
+
+
+def _event_row(reg: Registration, now: datetime) -> dict[str, Any]:
+    ev = reg.event
+    return {
+        "title": ev.title,
+        "kind": ev.kind,
+        "timezone": ev.timezone,
+        "registered_start": ev.start,
+        "registered_end": ev.end,
+        "source_file": str(reg.file),
+        "source_sha256": reg.file_sha256,
+        "registration_json": ev.model_dump_json(),
+        "updated_at": now,
+        "removed_at": None,
+    }
+

@@ -1,0 +1,131 @@
+"""The database schema as it stands after the latest migration (queries use these tables).
+
+The migrations in ``livewatch/state/migrations`` create it; ``tests/test_state.py`` checks that a migrated
+database matches these definitions column for column. Times are stored as ISO 8601 text in UTC with an
+explicit offset, and read back time-zone aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Dialect,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+
+class AwareDateTime(TypeDecorator[datetime]):
+    """A time-zone-aware datetime stored as ISO 8601 text in UTC; naive values are refused."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} cannot be stored; attach a time zone")
+        return value.astimezone(UTC).isoformat()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return datetime.fromisoformat(value)
+
+
+metadata = MetaData()
+
+events = Table(
+    "events", metadata,
+    Column("id", Text, primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("timezone", Text, nullable=False),
+    Column("registered_start", AwareDateTime, nullable=False),
+    Column("registered_end", AwareDateTime, nullable=False),
+    Column("source_file", Text, nullable=False),
+    Column("source_sha256", Text, nullable=False),
+    Column("registration_json", Text, nullable=False),
+    Column("updated_at", AwareDateTime, nullable=False),
+    Column("removed_at", AwareDateTime),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", Text, ForeignKey("events.id"), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("started_at", AwareDateTime, nullable=False),
+    Column("on_air_at", AwareDateTime),
+    Column("ended_at", AwareDateTime),
+    Column("error", Text),
+)
+
+segments = Table(
+    "segments", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("start_at", AwareDateTime, nullable=False),
+    Column("end_at", AwareDateTime, nullable=False),
+    Column("bytes", Integer, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("note", Text),
+    UniqueConstraint("run_id", "kind", "seq", name="uq_segments_run_kind_seq"),
+)
+
+gaps = Table(
+    "gaps", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("start_at", AwareDateTime, nullable=False),
+    Column("end_at", AwareDateTime),
+    Column("cause", Text, nullable=False),
+)
+
+transcripts = Table(
+    "transcripts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("segment_id", Integer, ForeignKey("segments.id")),
+    Column("start_at", AwareDateTime, nullable=False),
+    Column("end_at", AwareDateTime, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("language", Text),
+    Column("avg_logprob", Float),
+    Column("no_speech_prob", Float),
+    Column("compression_ratio", Float),
+    Column("flags", Text, nullable=False),
+    Column("words_json", Text, nullable=False),
+)
+
+findings = Table(
+    "findings", metadata,
+    Column("id", Text, primary_key=True),
+    Column("event_id", Text, ForeignKey("events.id"), nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id")),
+    Column("rule", Text, nullable=False),
+    Column("pack", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("severity", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("start_at", AwareDateTime, nullable=False),
+    Column("end_at", AwareDateTime, nullable=False),
+    Column("offset_s", Float),
+    Column("evidence", Text, nullable=False),
+    Column("matched", Text, nullable=False),
+    Column("details_json", Text, nullable=False),
+    Column("created_at", AwareDateTime, nullable=False),
+)

@@ -1,0 +1,55 @@
+"""Jinja2 for every HTML page livewatch writes.
+
+``templates/`` sits at the top of the repository; the wheel carries it as ``livewatch/templates`` (see
+``pyproject.toml``), so an installed livewatch finds it with :mod:`importlib.resources`. A source checkout
+(editable install) has no ``livewatch/templates`` and uses the top-level folder instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from livewatch.errors import LivewatchError
+
+_CHECKOUT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def builtin_templates_dir() -> Path:
+    packaged = resources.files("livewatch") / "templates"
+    if isinstance(packaged, Path) and packaged.is_dir():
+        return packaged
+    if _CHECKOUT_TEMPLATES.is_dir():
+        return _CHECKOUT_TEMPLATES
+    raise LivewatchError(
+        "livewatch's HTML templates are missing from this installation; reinstall livewatch"
+    )
+
+
+def make_environment(override_dir: Path | None = None) -> jinja2.Environment:
+    """Autoescaping, strict environment. Templates in ``override_dir`` win; ``default:name.html`` always
+    names the built-in one, so an override can extend it."""
+    builtin = jinja2.FileSystemLoader(builtin_templates_dir())
+    loaders: list[jinja2.BaseLoader] = []
+    if override_dir is not None:
+        loaders.append(jinja2.FileSystemLoader(override_dir))
+    loaders += [builtin, jinja2.PrefixLoader({"default": builtin}, delimiter=":")]
+    return jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(env: jinja2.Environment, template: str, context: Any) -> str:
+    """Render ``template`` with the fields of a context dataclass as its variables."""
+    if not dataclasses.is_dataclass(context) or isinstance(context, type):
+        raise TypeError("a template context must be a dataclass instance")
+    values = {f.name: getattr(context, f.name) for f in dataclasses.fields(context)}
+    return env.get_template(template).render(**values)
