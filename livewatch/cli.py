@@ -21,7 +21,7 @@ from livewatch.errors import ConfigError, LivewatchError
 from livewatch.issues import Issue
 from livewatch.registration import LoadResult, validate_registrations
 from livewatch.registration.schema import registration_schema
-from livewatch.schedule_view import local_window, rows_as_dicts, schedule_context, schedule_rows
+from livewatch.schedule_view import rows_as_dicts, schedule_context, schedule_rows
 from livewatch.settings import Settings, load_settings
 from livewatch.state import Database, DataDir
 from livewatch.templating import make_environment, render
@@ -151,7 +151,7 @@ def schedule(state: CliState, schedules: Path | None, fmt: str, output: Path | N
         for column in ("id", "title", "local window", "status", "streams"):
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(row.id, row.title, f"{local_window(row)}\n{row.timezone}", row.status,
+            table.add_row(row.id, row.title, f"{row.window}\n{row.timezone}", row.status,
                           "\n".join(row.streams))
         Console(highlight=False).print(table)
         return
@@ -209,7 +209,7 @@ def demo(state: CliState) -> None:
     for column in ("id", "kind", "title", "local window", "streams"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row.id, row.kind, row.title, f"{local_window(row)} {row.timezone}", str(len(row.streams)))
+        table.add_row(row.id, row.kind, row.title, f"{row.window} {row.timezone}", str(len(row.streams)))
     console.print(table)
     if not result.ok:
         raise click.exceptions.Exit(EXIT_INVALID)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
 import re
 import zoneinfo
+from collections.abc import Iterable
 from functools import cache
 from typing import Annotated, Literal
 

@@ -25,6 +25,7 @@ class ScheduleRow:
     timezone: str = field(metadata={"help": "The event's IANA time zone."})
     start: str = field(metadata={"help": "Registered start in the event's time zone, ISO 8601."})
     end: str = field(metadata={"help": "Registered end in the event's time zone, ISO 8601."})
+    window: str = field(metadata={"help": "Start and end for reading, e.g. 2026-12-09 09:30–12:00."})
     status: str = field(metadata={"help": "Latest run status, else upcoming / in window / ended."})
     streams: list[str] = field(metadata={"help": "Stream URLs, in registration order."})
     source: str = field(metadata={"help": "Registration file, relative to the working directory."})
@@ -57,6 +58,8 @@ def schedule_rows(
     for reg in sorted(registrations, key=lambda r: (r.event.start, r.event.id)):
         ev = reg.event
         zone = ev.zone
+        start = ev.start.astimezone(zone).isoformat(timespec="minutes")
+        end = ev.end.astimezone(zone).isoformat(timespec="minutes")
         rows.append(
             ScheduleRow(
                 id=ev.id,
@@ -64,8 +67,9 @@ def schedule_rows(
                 kind=ev.kind,
                 category=ev.category or "",
                 timezone=ev.timezone or "UTC",
-                start=ev.start.astimezone(zone).isoformat(timespec="minutes"),
-                end=ev.end.astimezone(zone).isoformat(timespec="minutes"),
+                start=start,
+                end=end,
+                window=local_window(start, end),
                 status=run_status.get(ev.id) or clock_status(ev.start, ev.end, now),
                 streams=[stream.url for stream in ev.streams],
                 source=display_path(reg.file),
@@ -84,10 +88,10 @@ def schedule_context(rows: list[ScheduleRow], problems: list[str], now: datetime
     )
 
 
-def local_window(row: ScheduleRow) -> str:
-    """``2026-12-09 09:30–12:00`` (the end's date is shown only when it differs)."""
-    start_day, start_time = row.start[:10], row.start[11:16]
-    end_day, end_time = row.end[:10], row.end[11:16]
+def local_window(start: str, end: str) -> str:
+    """``2026-12-09 09:30–12:00`` from two local ISO times (the end's date only when it differs)."""
+    start_day, start_time = start[:10], start[11:16]
+    end_day, end_time = end[:10], end[11:16]
     end = end_time if end_day == start_day else f"{end_day} {end_time}"
     return f"{start_day} {start_time}–{end}"
 

@@ -150,7 +150,9 @@ def test_schedule_html_escapes_and_lists_every_event(runner: CliRunner, tmp_path
     [row] = soup.select("tr.event")
     assert row["data-event-id"] == "broken"
     assert row.select("td")[1].get_text(strip=True).startswith("<script>alert(1)</script>")
-    assert "no category tag" in soup.select_one("section.problems").get_text()
+    problems = soup.select_one("section.problems")
+    assert problems is not None
+    assert "no category tag" in problems.get_text()
 
 
 def test_db_migrate_and_status(runner: CliRunner, tmp_path: Path) -> None:
