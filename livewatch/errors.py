@@ -49,3 +49,11 @@ class UnsafePathError(StateError):
             f"{what} {value!r} is not a safe name inside the data directory "
             "(use lowercase letters, digits, '-' and '_', starting with a letter or digit)"
         )
+
+
+class CaptureError(LivewatchError):
+    """A stream could not be resolved, probed or recorded."""
+
+
+class StreamOffline(CaptureError):
+    """The stream exists but is not live now (not started yet, paused, or over)."""

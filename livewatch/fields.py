@@ -95,3 +95,30 @@ class Tolerances(StrictModel):
     early_start: Minutes = Field(5, description="Minutes a stream may go on air before the registered start.")
     late_start: Minutes = Field(10, description="Minutes a stream may go on air after the registered start.")
     overrun: Minutes = Field(15, description="Minutes a stream may run past the registered end.")
+
+
+Seconds = Annotated[float, Field(gt=0, le=24 * 3600)]
+
+
+class CaptureSettings(StrictModel):
+    """How streams are awaited and recorded. Global defaults in ``[capture]``; each event may override
+    any of them under ``capture:``."""
+
+    pre_roll_minutes: Minutes = Field(10, description="Minutes before the start at which a capture is armed.")
+    poll_interval_s: Seconds = Field(15, description="Seconds between checks for a stream that is not live yet.")
+    poll_jitter_s: Annotated[float, Field(ge=0, le=600)] = Field(
+        3, description="Random extra seconds added to each poll, so many rooms are not probed in step."
+    )
+    segment_seconds: Annotated[float, Field(ge=1, le=600)] = Field(10, description="Length of each segment.")
+    stall_timeout_s: Seconds = Field(20, description="No new media for this long restarts ffmpeg.")
+    rw_timeout_s: Seconds = Field(15, description="ffmpeg's network read/write timeout.")
+    backoff_base_s: Seconds = Field(2, description="First reconnect delay; doubles each failure (2 s·2ⁿ).")
+    backoff_max_s: Seconds = Field(60, description="Longest reconnect delay.")
+    reconnect_grace_s: Annotated[float, Field(ge=0, le=24 * 3600)] = Field(
+        300, description="A stream that returns within this many seconds continues the same session."
+    )
+    overrun_cap_minutes: Minutes = Field(30, description="Hard stop this many minutes after the registered end.")
+    max_lookback_s: Annotated[float, Field(ge=0, le=3600)] = Field(
+        60, description="On connecting to HLS, how far behind the live edge recording may begin."
+    )
+    stop_timeout_s: Seconds = Field(10, description="Seconds ffmpeg gets to finish after `q` before it is killed.")

@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from livewatch.errors import ConfigError
 from livewatch.fields import (
     DEFAULT_URL_SCHEMES,
+    CaptureSettings,
     Language,
     SeverityName,
     SingleLine,
@@ -82,6 +83,7 @@ class Settings(StrictModel):
     concurrency: ConcurrencySettings = Field(default_factory=ConcurrencySettings)
     transcriber: TranscriberSettings = Field(default_factory=TranscriberSettings)
     tolerances: Tolerances = Field(default_factory=Tolerances)
+    capture: CaptureSettings = Field(default_factory=CaptureSettings)
     alerts: list[AlertTarget] = Field(default_factory=list)
 
     @field_validator("allowed_url_schemes")
@@ -97,6 +99,7 @@ class Settings(StrictModel):
             default_timezone=self.timezone,
             allowed_url_schemes=tuple(self.allowed_url_schemes),
             tolerances=self.tolerances,
+            capture=self.capture,
         )
 
     def relative_to(self, folder: Path) -> Settings:

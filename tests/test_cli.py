@@ -128,7 +128,8 @@ def test_schedule_table_shows_status_from_the_database(runner: CliRunner, tmp_pa
         database.sync_events(load_registrations([SCHEDULES], RegistrationContext()).registrations)
         with database.engine.begin() as conn:
             conn.execute(tables.runs.insert().values(
-                event_id="creator-economy-forum-day1", status="recording", started_at=datetime.now(UTC)))
+                event_id="creator-economy-forum-day1", status="recording", started_at=datetime.now(UTC),
+                updated_at=datetime.now(UTC)))
     result = runner.invoke(cli, ["--data", str(data.root), "schedule", "--schedules", str(SCHEDULES)])
     assert result.exit_code == 0, result.output
     assert "4 registered event(s)" in result.output

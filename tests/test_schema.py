@@ -11,13 +11,15 @@ import jsonschema
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from livewatch.fields import Tolerances
+from livewatch.fields import CaptureSettings, Tolerances
 from livewatch.registration.models import Credential, Event, Organizer, Participant, RuleOverride, Stream
 from livewatch.registration.schema import registration_schema
 from livewatch.sourcemap import read_document
 from tests.conftest import REPO, SCHEDULES
 
-MODELS: list[type[BaseModel]] = [Event, Organizer, Stream, Participant, Credential, RuleOverride, Tolerances]
+MODELS: list[type[BaseModel]] = [
+    Event, Organizer, Stream, Participant, Credential, RuleOverride, Tolerances, CaptureSettings
+]
 
 
 @pytest.fixture(scope="module")

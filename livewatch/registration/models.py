@@ -19,6 +19,7 @@ from pydantic import Field, ValidationInfo, WithJsonSchema, field_validator
 
 from livewatch.fields import (
     DEFAULT_URL_SCHEMES,
+    CaptureSettings,
     EventId,
     Language,
     SeverityName,
@@ -56,6 +57,7 @@ class RegistrationContext:
     default_timezone: str = "UTC"
     allowed_url_schemes: tuple[str, ...] = DEFAULT_URL_SCHEMES
     tolerances: Tolerances = field(default_factory=Tolerances)
+    capture: CaptureSettings = field(default_factory=CaptureSettings)
 
 
 def _context(info: ValidationInfo) -> RegistrationContext:
@@ -205,6 +207,11 @@ class Event(StrictModel):
         description="Minutes allowed for early_start, late_start and overrun; defaults from the global config.",
     )
     rule_overrides: list[RuleOverride] = Field(default_factory=list, description="Per-event rule changes.")
+    capture: Annotated[CaptureSettings, Field(validate_default=True)] = Field(
+        default_factory=CaptureSettings,
+        description="Capture settings for this event (pre-roll, polling, segments, watchdog, reconnects, cap); "
+        "defaults from the global configuration's [capture].",
+    )
     notes: Text | None = Field(None, description="Free text for reviewers.")
 
     @field_validator("timezone")
@@ -229,17 +236,18 @@ class Event(StrictModel):
             )
         return value
 
-    @field_validator("tolerances", mode="before")
+    @field_validator("tolerances", "capture", mode="before")
     @classmethod
-    def _tolerances_with_defaults(cls, value: Any, info: ValidationInfo) -> Any:
+    def _fill_from_global_defaults(cls, value: Any, info: ValidationInfo) -> Any:
         # Fields the officer left out (or wrote as null) take the global configuration's value; everything
-        # else, unknown keys included, is still validated by Tolerances itself.
+        # else, unknown keys included, is still validated by the model itself.
         if value is None:
             value = {}
         if not isinstance(value, dict):
             return value
-        given = {key: minutes for key, minutes in value.items() if minutes is not None}
-        return {**_context(info).tolerances.model_dump(), **given}
+        defaults: StrictModel = getattr(_context(info), str(info.field_name))
+        given = {key: item for key, item in value.items() if item is not None}
+        return {**defaults.model_dump(), **given}
 
     @property
     def zone(self) -> ZoneInfo:

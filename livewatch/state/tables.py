@@ -35,7 +35,8 @@ class AwareDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r} cannot be stored; attach a time zone")
-        return value.astimezone(UTC).isoformat()
+        # Fixed width (always microseconds) so that text order is time order in SQL comparisons.
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -65,16 +66,40 @@ runs = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("event_id", Text, ForeignKey("events.id"), nullable=False),
     Column("status", Text, nullable=False),
+    Column("registered_start", AwareDateTime, nullable=False),
+    Column("registered_end", AwareDateTime, nullable=False),
     Column("started_at", AwareDateTime, nullable=False),
     Column("on_air_at", AwareDateTime),
+    Column("off_air_at", AwareDateTime),
     Column("ended_at", AwareDateTime),
+    Column("updated_at", AwareDateTime, nullable=False),
+    Column("stop_reason", Text),
     Column("error", Text),
+)
+
+connections = Table(
+    "connections", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("stream", Integer, nullable=False),
+    Column("session", Integer, nullable=False),
+    Column("started_at", AwareDateTime, nullable=False),
+    Column("ended_at", AwareDateTime),
+    Column("pid", Integer),
+    Column("media_url", Text, nullable=False),
+    Column("first_seq", Integer, nullable=False),
+    Column("wall_base", AwareDateTime, nullable=False),
+    Column("exit_code", Integer),
+    Column("end_reason", Text),
+    Column("stderr_tail", Text),
 )
 
 segments = Table(
     "segments", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("stream", Integer, nullable=False),
+    Column("connection_id", Integer, ForeignKey("connections.id")),
     Column("kind", Text, nullable=False),
     Column("seq", Integer, nullable=False),
     Column("path", Text, nullable=False),
@@ -83,13 +108,14 @@ segments = Table(
     Column("bytes", Integer, nullable=False),
     Column("status", Text, nullable=False),
     Column("note", Text),
-    UniqueConstraint("run_id", "kind", "seq", name="uq_segments_run_kind_seq"),
+    UniqueConstraint("run_id", "stream", "kind", "seq", name="uq_segments_run_stream_kind_seq"),
 )
 
 gaps = Table(
     "gaps", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("stream", Integer, nullable=False),
     Column("start_at", AwareDateTime, nullable=False),
     Column("end_at", AwareDateTime),
     Column("cause", Text, nullable=False),
@@ -128,4 +154,19 @@ findings = Table(
     Column("matched", Text, nullable=False),
     Column("details_json", Text, nullable=False),
     Column("created_at", AwareDateTime, nullable=False),
+)
+
+work_queue = Table(
+    "work_queue", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("queue", Text, nullable=False),
+    Column("item_key", Text, nullable=False),
+    Column("payload_json", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("enqueued_at", AwareDateTime, nullable=False),
+    Column("claimed_at", AwareDateTime),
+    Column("finished_at", AwareDateTime),
+    Column("error", Text),
+    UniqueConstraint("queue", "item_key", name="uq_work_queue_item"),
 )

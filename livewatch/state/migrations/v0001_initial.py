@@ -1,4 +1,4 @@
-"""Initial schema: events, runs, segments, gaps, transcripts, findings."""
+"""Initial schema: events, runs, connections, segments, gaps, transcripts, findings, work queue."""
 
 from __future__ import annotations
 
@@ -22,15 +22,37 @@ STATEMENTS = (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         event_id TEXT NOT NULL REFERENCES events (id),
         status TEXT NOT NULL,
+        registered_start TEXT NOT NULL,
+        registered_end TEXT NOT NULL,
         started_at TEXT NOT NULL,
         on_air_at TEXT,
+        off_air_at TEXT,
         ended_at TEXT,
+        updated_at TEXT NOT NULL,
+        stop_reason TEXT,
         error TEXT
     )""",
     "CREATE INDEX ix_runs_event ON runs (event_id)",
+    """CREATE TABLE connections (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id INTEGER NOT NULL REFERENCES runs (id),
+        stream INTEGER NOT NULL,
+        session INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        pid INTEGER,
+        media_url TEXT NOT NULL,
+        first_seq INTEGER NOT NULL,
+        wall_base TEXT NOT NULL,
+        exit_code INTEGER,
+        end_reason TEXT,
+        stderr_tail TEXT
+    )""",
     """CREATE TABLE segments (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         run_id INTEGER NOT NULL REFERENCES runs (id),
+        stream INTEGER NOT NULL,
+        connection_id INTEGER REFERENCES connections (id),
         kind TEXT NOT NULL,
         seq INTEGER NOT NULL,
         path TEXT NOT NULL,
@@ -39,11 +61,12 @@ STATEMENTS = (
         bytes INTEGER NOT NULL,
         status TEXT NOT NULL,
         note TEXT,
-        CONSTRAINT uq_segments_run_kind_seq UNIQUE (run_id, kind, seq)
+        CONSTRAINT uq_segments_run_stream_kind_seq UNIQUE (run_id, stream, kind, seq)
     )""",
     """CREATE TABLE gaps (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         run_id INTEGER NOT NULL REFERENCES runs (id),
+        stream INTEGER NOT NULL,
         start_at TEXT NOT NULL,
         end_at TEXT,
         cause TEXT NOT NULL
@@ -81,6 +104,20 @@ STATEMENTS = (
         created_at TEXT NOT NULL
     )""",
     "CREATE INDEX ix_findings_event ON findings (event_id, start_at)",
+    """CREATE TABLE work_queue (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        queue TEXT NOT NULL,
+        item_key TEXT NOT NULL,
+        payload_json TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        enqueued_at TEXT NOT NULL,
+        claimed_at TEXT,
+        finished_at TEXT,
+        error TEXT,
+        CONSTRAINT uq_work_queue_item UNIQUE (queue, item_key)
+    )""",
+    "CREATE INDEX ix_work_queue_pending ON work_queue (queue, status, id)",
 )
 
 

@@ -1,0 +1,101 @@
+"""ffmpeg and ffprobe command lines, built by pure functions (tested as exact argument lists).
+
+Input options (reconnect, ``-rw_timeout``, headers, where to start in a live playlist) come before ``-i``,
+where ffmpeg applies them to the input. There is deliberately no ``-re``: a recorder reads as fast as the
+stream arrives, never at playback speed. One process writes both outputs: the stream copied into MPEG-TS
+segments (crash-safe: a cut-off TS file still plays) and 16 kHz mono WAV segments for Whisper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ffmpeg
+
+from livewatch.capture.base import ResolvedStream
+
+#: ffmpeg's HTTP reconnect options, for http(s) inputs (HLS playlists and segments, FLV).
+HTTP_RECONNECT = {
+    "reconnect": 1,
+    "reconnect_streamed": 1,
+    "reconnect_on_network_error": 1,
+    "reconnect_delay_max": 5,
+}
+AUDIO_SAMPLE_RATE = 16_000
+
+
+@dataclass(frozen=True)
+class RecordPlan:
+    """Where one ffmpeg process writes, and how it numbers and cuts segments."""
+
+    media_pattern: Path
+    audio_pattern: Path
+    media_list: Path
+    audio_list: Path
+    start_number: int
+    segment_seconds: float
+
+
+def header_lines(headers: Mapping[str, str]) -> str:
+    """ffmpeg's ``-headers`` value: ``Name: value`` lines, each ending in CRLF (User-Agent goes apart)."""
+    return "".join(f"{name}: {value}\r\n" for name, value in headers.items() if name.lower() != "user-agent")
+
+
+def input_options(
+    stream: ResolvedStream, *, rw_timeout_s: float, live_start_index: int | None = None
+) -> dict[str, Any]:
+    options: dict[str, Any] = {"rw_timeout": int(rw_timeout_s * 1_000_000), "fflags": "+discardcorrupt"}
+    if stream.media_url.lower().startswith(("http://", "https://")):
+        options.update(HTTP_RECONNECT)
+        agent = next((v for k, v in stream.headers.items() if k.lower() == "user-agent"), None)
+        if agent:
+            options["user_agent"] = agent
+        lines = header_lines(stream.headers)
+        if lines:
+            options["headers"] = lines
+    if stream.kind == "hls" and live_start_index is not None:
+        options["live_start_index"] = live_start_index
+    return options
+
+
+def record_args(
+    stream: ResolvedStream,
+    plan: RecordPlan,
+    *,
+    rw_timeout_s: float,
+    live_start_index: int | None = None,
+    ffmpeg_bin: str = "ffmpeg",
+) -> list[str]:
+    """The full ffmpeg argv for one connection."""
+    source = ffmpeg.input(
+        stream.media_url, **input_options(stream, rw_timeout_s=rw_timeout_s, live_start_index=live_start_index)
+    )
+    segment = {"f": "segment", "segment_time": f"{plan.segment_seconds:g}", "segment_list_type": "csv",
+               "segment_start_number": plan.start_number}
+    media = ffmpeg.output(
+        source["v?"], source["a?"], str(plan.media_pattern),
+        c="copy", segment_format="mpegts", reset_timestamps=1, segment_list=str(plan.media_list), **segment,
+    )
+    audio = ffmpeg.output(
+        source["a:0"], str(plan.audio_pattern),
+        ac=1, ar=AUDIO_SAMPLE_RATE, segment_list=str(plan.audio_list), **{"c:a": "pcm_s16le"}, **segment,
+    )
+    return [
+        ffmpeg_bin, "-hide_banner", "-nostats", "-loglevel", "warning", "-n",
+        "-progress", "pipe:1", "-stats_period", "1",
+        *ffmpeg.merge_outputs(media, audio).get_args(),
+    ]
+
+
+def probe_args(stream: ResolvedStream, *, rw_timeout_s: float, ffprobe_bin: str = "ffprobe") -> list[str]:
+    """ffprobe argv that answers "is this stream there?" for sources without a playlist to read."""
+    options = input_options(stream, rw_timeout_s=rw_timeout_s)
+    for key in HTTP_RECONNECT:  # a probe should fail fast, not retry
+        options.pop(key, None)
+    args = [ffprobe_bin, "-hide_banner", "-loglevel", "error"]
+    for key, value in options.items():
+        args += [f"-{key}", str(value)]
+    return [*args, "-show_entries", "stream=codec_type", "-of", "json", stream.media_url]

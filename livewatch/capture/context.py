@@ -1,0 +1,55 @@
+"""The capture context: everything a capture needs, passed in rather than held in module globals."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from livewatch.capture.registry import SourceRegistry
+from livewatch.queue import WorkQueue
+from livewatch.state.layout import DataDir
+from livewatch.state.runs import RunStore
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class CaptureContext:
+    data: DataDir
+    store: RunStore
+    queue: WorkQueue
+    sources: SourceRegistry
+    #: At most this many ffmpeg recordings at once (``[concurrency] captures``).
+    slots: threading.BoundedSemaphore
+    ffmpeg_bin: str = "ffmpeg"
+    ffprobe_bin: str = "ffprobe"
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+
+class StopSignal:
+    """Why a capture is asked to stop: the event was removed or changed (final), or the monitor is shutting
+    down (the run stays open and a restarted monitor continues it)."""
+
+    REMOVED = "event removed from the registrations"
+    RESCHEDULED = "event rescheduled"
+    SHUTDOWN = "monitor shutting down"
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason: str | None = None
+
+    def set(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True when stopping was asked for meanwhile."""
+        return self._event.wait(max(0.0, seconds))

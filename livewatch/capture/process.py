@@ -1,0 +1,156 @@
+"""One running ffmpeg: progress for the stall watchdog, the tail of stderr for errors, a graceful stop."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+
+log = logging.getLogger(__name__)
+
+#: ffmpeg stderr phrases after which reconnecting is pointless.
+DISK_FULL = ("No space left on device", "Disk quota exceeded")
+UNWRITABLE = ("Permission denied", "Read-only file system")
+
+
+class FfmpegProcess:
+    """Starts ffmpeg with ``-progress pipe:1`` and watches it from two reader threads."""
+
+    def __init__(self, args: Sequence[str]) -> None:
+        self.args = list(args)
+        self._stderr: collections.deque[str] = collections.deque(maxlen=60)
+        self._last_out_time = -1
+        self.last_advance = time.monotonic()
+        self.started_at = time.monotonic()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> int:
+        self.proc = subprocess.Popen(
+            self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True,  # a Ctrl-C in the monitor's terminal must not kill recordings mid-write
+        )
+        self.started_at = self.last_advance = time.monotonic()
+        for target in (self._read_progress, self._read_stderr):
+            thread = threading.Thread(target=target, daemon=True, name=f"ffmpeg-{self.proc.pid}-{target.__name__}")
+            thread.start()
+            self._threads.append(thread)
+        return self.proc.pid
+
+    def _read_progress(self) -> None:
+        assert self.proc is not None
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            key, _, value = raw.decode("ascii", errors="replace").strip().partition("=")
+            if key == "out_time_us":
+                try:
+                    out_time = int(value)
+                except ValueError:
+                    continue
+                if out_time > self._last_out_time:
+                    self._last_out_time = out_time
+                    self.last_advance = time.monotonic()
+
+    def _read_stderr(self) -> None:
+        assert self.proc is not None
+        assert self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            line = raw.decode("utf-8", errors="replace").rstrip()
+            if line:
+                self._stderr.append(line)
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.poll() if self.proc else None
+
+    def stalled_for(self) -> float:
+        """Seconds since the output timeline last advanced."""
+        return time.monotonic() - self.last_advance
+
+    @property
+    def stderr_tail(self) -> str:
+        return "\n".join(self._stderr)
+
+    def disk_problem(self) -> str | None:
+        tail = self.stderr_tail
+        for phrase in (*DISK_FULL, *UNWRITABLE):
+            if phrase in tail:
+                return phrase
+        return None
+
+    def stop(self, timeout: float) -> int | None:
+        """Ask ffmpeg to finish (``q``), then SIGINT, then kill: it closes its segments on the first two."""
+        proc = self.proc
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            try:
+                assert proc.stdin is not None
+                proc.stdin.write(b"q")
+                proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                pass
+            if not _wait(proc, timeout):
+                log.warning("ffmpeg %s ignored 'q'; sending SIGINT", proc.pid)
+                proc.send_signal(signal.SIGINT)
+                if not _wait(proc, timeout):
+                    log.warning("ffmpeg %s ignored SIGINT; killing it", proc.pid)
+                    proc.kill()
+                    proc.wait()
+        self._close()
+        return proc.returncode
+
+    def wait_exit(self) -> int:
+        assert self.proc is not None
+        code = self.proc.wait()
+        self._close()
+        return code
+
+    def _close(self) -> None:
+        for thread in self._threads:
+            thread.join(timeout=2)
+        if self.proc is not None:
+            for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+                if stream is not None:
+                    with contextlib.suppress(OSError):
+                        stream.close()
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    try:
+        proc.wait(timeout=timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def stop_orphan(pid: int, marker: str, timeout: float = 5.0) -> bool:
+    """Stop an ffmpeg left running by a monitor that died, if ``pid`` is still that ffmpeg (its command line
+    mentions ``marker``, our output folder), so a resumed capture never has two writers."""
+    try:
+        cmdline = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")  # noqa: PTH123, SIM115
+    except OSError:
+        return False
+    if "ffmpeg" not in cmdline or marker not in cmdline:
+        return False
+    try:
+        os.kill(pid, signal.SIGINT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not os.path.exists(f"/proc/{pid}"):  # noqa: PTH110
+                return True
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return True

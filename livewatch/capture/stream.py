@@ -1,0 +1,232 @@
+"""Recording one stream of one event from arming to stop: wait for live, record, reconnect, keep the ledger.
+
+States: waiting (not live yet) → recording ⇄ reconnecting → one final outcome. The stream is re-resolved
+before every connection because platform URLs expire. Every connection's segments are recorded as they
+close; the time between two connections' media is a gap, with the reason the first one ended.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from livewatch.capture.commands import RecordPlan, record_args
+from livewatch.capture.context import CaptureContext, StopSignal
+from livewatch.capture.probe import LiveCheck, check_live
+from livewatch.capture.process import FfmpegProcess, stop_orphan
+from livewatch.capture.recovery import recover_connection
+from livewatch.capture.segments import SegmentListTail
+from livewatch.capture.writer import SegmentWriter
+from livewatch.errors import CaptureError
+from livewatch.registration.models import Event
+from livewatch.state.runs import CANCELLED, FINISHED, INCOMPLETE, NO_SHOW, RECONNECTING, RECORDING, Run
+
+log = logging.getLogger(__name__)
+
+INTERRUPTED = "interrupted"  # the monitor is shutting down; the run continues after a restart
+_SEQ_NAME = re.compile(r"^s(\d+)-(\d{6})\.(?:ts|wav)$")
+
+
+@dataclass(frozen=True)
+class StreamOutcome:
+    status: str  # finished, no-show, incomplete, cancelled, interrupted
+    reason: str
+    recorded: bool
+
+
+class StreamCapture:
+    def __init__(
+        self, ctx: CaptureContext, run: Run, event: Event, index: int, stop: StopSignal,
+        on_state: Callable[[int, str], None] = lambda index, state: None,
+    ) -> None:
+        self.ctx, self.run, self.event, self.index, self.stop = ctx, run, event, index, stop
+        self.settings = event.capture
+        self.url = event.streams[index].url
+        self.on_state = on_state
+        self.log = logging.getLogger(f"livewatch.capture.{event.id}.{index}")
+        self.hard_stop = event.end + timedelta(minutes=self.settings.overrun_cap_minutes)
+        self.media_dir = ctx.data.media_dir(event.id)
+        self.audio_dir = ctx.data.audio_dir(event.id)
+        self.writer = SegmentWriter(ctx, run, event.id, index)
+        self.session = ctx.store.last_session(run.id, index)
+        self.failures = 0
+        self.offline_since: datetime | None = None
+
+    # -- the loop ---------------------------------------------------------------------------------------
+
+    def run_capture(self) -> StreamOutcome:
+        try:
+            self.media_dir.mkdir(parents=True, exist_ok=True)
+            self.audio_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            return StreamOutcome(INCOMPLETE, f"cannot write to {self.media_dir.parent}: {err.strerror}", False)
+        self._recover()
+        while True:
+            now = self.ctx.clock()
+            if self.stop.is_set():
+                final = INTERRUPTED if self.stop.reason == StopSignal.SHUTDOWN else CANCELLED
+                return self._finish(final, self.stop.reason or "stopped")
+            if now >= self.hard_stop:
+                return self._finish(FINISHED, "overrun cap reached")
+            check = self._check()
+            if not check.live:
+                outcome = self._offline(now, check.reason)
+                if outcome is not None:
+                    return outcome
+                continue
+            self.offline_since = None
+            if not self._acquire_slot():
+                continue
+            try:
+                result = self._record(check)
+            finally:
+                self.ctx.slots.release()
+            if result is not None:
+                return result
+
+    def _check(self) -> LiveCheck:
+        try:
+            resolved = self.ctx.sources.for_url(self.url).resolve(self.url)
+        except CaptureError as err:  # StreamOffline included
+            return LiveCheck(False, str(err))
+        return check_live(resolved, self.settings, resume_after=self.writer.last_end, ffprobe_bin=self.ctx.ffprobe_bin)
+
+    def _offline(self, now: datetime, reason: str) -> StreamOutcome | None:
+        """Not live: decide whether to give up, else sleep until the next check (None)."""
+        went_live = self.writer.last_end is not None
+        self.offline_since = self.offline_since or now
+        if not went_live and now >= self.event.end:
+            return self._finish(NO_SHOW, f"never live by the registered end ({reason})")
+        # After the end, a stream that stays away for the grace window has ended.
+        away = (now - max(self.offline_since, self.event.end)).total_seconds()
+        if went_live and now >= self.event.end and away >= self.settings.reconnect_grace_s:
+            return self._finish(FINISHED, f"stream ended ({reason})")
+        if went_live:
+            self.on_state(self.index, RECONNECTING)
+            delay = min(self.settings.backoff_base_s * 2 ** self.failures, self.settings.backoff_max_s)
+            self.failures += 1
+        else:
+            delay = self.settings.poll_interval_s + random.uniform(0, self.settings.poll_jitter_s)  # noqa: S311
+        self.log.info("not live (%s); next check in %.1f s", reason, delay)
+        deadline = self.hard_stop if went_live else self.event.end
+        self.stop.wait(min(delay, max(0.5, (deadline - now).total_seconds())))
+        return None
+
+    def _acquire_slot(self) -> bool:
+        while not self.stop.is_set() and self.ctx.clock() < self.hard_stop:
+            if self.ctx.slots.acquire(timeout=1.0):
+                return True
+        return False
+
+    # -- one connection ---------------------------------------------------------------------------------
+
+    def _record(self, check: LiveCheck) -> StreamOutcome | None:
+        assert check.stream is not None
+        offline = self.ctx.clock() - (self.offline_since or self.ctx.clock())
+        if self.writer.last_end is not None and offline.total_seconds() > self.settings.reconnect_grace_s:
+            self.session += 1
+        first_seq = self._next_seq()
+        plan = RecordPlan(
+            media_pattern=self.media_dir / f"s{self.index}-%06d.ts",
+            audio_pattern=self.audio_dir / f"s{self.index}-%06d.wav",
+            media_list=self.media_dir / f"s{self.index}-{first_seq:06d}.media.csv",
+            audio_list=self.audio_dir / f"s{self.index}-{first_seq:06d}.audio.csv",
+            start_number=first_seq,
+            segment_seconds=self.settings.segment_seconds,
+        )
+        args = record_args(check.stream, plan, rw_timeout_s=self.settings.rw_timeout_s,
+                           live_start_index=check.start_index, ffmpeg_bin=self.ctx.ffmpeg_bin)
+        wall_base = check.wall_base or self.ctx.clock()
+        connection = self.ctx.store.open_connection(
+            self.run.id, self.index, self.session, check.stream.media_url, first_seq, wall_base)
+        process = FfmpegProcess(args)
+        try:
+            pid = process.start()
+        except OSError as err:
+            self.ctx.store.close_connection(connection, None, f"cannot start ffmpeg: {err}", "")
+            return self._finish(INCOMPLETE, f"cannot start ffmpeg: {err.strerror or err}")
+        self.ctx.store.set_connection_pid(connection, pid)
+        self.log.info("recording %s (connection %s, from segment %s)", check.stream.media_url, connection, first_seq)
+        tails = (SegmentListTail(plan.media_list), SegmentListTail(plan.audio_list))
+        before = self.writer.recorded
+        reason = self._watch(process, tails, connection, wall_base)
+        self.writer.ingest(tails, connection, wall_base)  # what ffmpeg closed on its way out
+        self.ctx.store.close_connection(connection, process.returncode, reason, process.stderr_tail)
+        self.writer.gap_cause = reason
+        produced = self.writer.recorded > before
+        self.failures = 0 if produced else self.failures + 1
+        disk = process.disk_problem()
+        if disk is not None:
+            return self._finish(INCOMPLETE, f"cannot write media: {disk}")
+        if not produced and process.returncode not in (0, None, 255) and "matches no streams" in process.stderr_tail:
+            return self._finish(INCOMPLETE, "the stream has no audio track to monitor")
+        if not produced:
+            self.stop.wait(min(self.settings.backoff_base_s * 2 ** self.failures, self.settings.backoff_max_s))
+        self.offline_since = self.ctx.clock()
+        return None
+
+    def _watch(self, process: FfmpegProcess, tails: tuple[SegmentListTail, SegmentListTail],
+               connection: int, wall_base: datetime) -> str:
+        beat = 0
+        while True:
+            stopping = self.stop.wait(0.5)
+            if self.writer.ingest(tails, connection, wall_base):
+                self.on_state(self.index, RECORDING)
+            if process.returncode is not None:
+                return f"ffmpeg exited with code {process.returncode}"
+            if stopping:
+                process.stop(self.settings.stop_timeout_s)
+                return self.stop.reason or "stopped"
+            if self.ctx.clock() >= self.hard_stop:
+                process.stop(self.settings.stop_timeout_s)
+                return "overrun cap reached"
+            if process.stalled_for() > self.settings.stall_timeout_s:
+                self.log.warning("no new media for %.0f s; restarting ffmpeg", process.stalled_for())
+                process.stop(min(self.settings.stop_timeout_s, 5.0))
+                return f"stalled: no new media for {self.settings.stall_timeout_s:g} s (watchdog)"
+            beat += 1
+            if beat % 10 == 0:
+                self.ctx.store.heartbeat(self.run.id)
+
+    # -- bookkeeping ------------------------------------------------------------------------------------
+
+    def _next_seq(self) -> int:
+        """Past both the database and the disk: a file left by a crashed ffmpeg is never overwritten."""
+        top = self.ctx.store.next_seq(self.run.id, self.index) - 1
+        for folder in (self.media_dir, self.audio_dir):
+            for path in folder.glob(f"s{self.index}-*"):
+                match = _SEQ_NAME.match(path.name)
+                if match:
+                    top = max(top, int(match.group(2)))
+        return top + 1
+
+    def _recover(self) -> None:
+        """After a crash of the monitor: stop its orphaned ffmpeg, then record what that ffmpeg saved."""
+        for row in self.ctx.store.open_connections(self.run.id, self.index):
+            if row.pid and stop_orphan(row.pid, str(self.media_dir)):
+                self.log.warning("stopped ffmpeg %s left by a previous monitor", row.pid)
+            recover_connection(self.writer, row, self.media_dir, self.audio_dir, self.index)
+            self.ctx.store.close_connection(row.id, None, "monitor stopped unexpectedly; recovered", "")
+            self.writer.gap_cause = "monitor restarted"
+        if self.writer.last_end is not None:
+            self.offline_since = self.ctx.clock()
+
+    def _finish(self, status: str, reason: str) -> StreamOutcome:
+        went_live = self.writer.last_end is not None
+        if status == FINISHED and went_live and self.writer.last_end is not None:
+            end_of_media = self.writer.last_end
+            if end_of_media < self.event.end - timedelta(seconds=self.settings.segment_seconds):
+                self.ctx.store.add_gap(self.run.id, self.index, end_of_media, self.event.end,
+                                       f"off air before the registered end ({self.writer.gap_cause or reason})")
+        self.log.info("stream %s done: %s (%s)", self.index, status, reason)
+        return StreamOutcome(status, reason, went_live)
+
+
+def media_path_seq(path: Path) -> int | None:
+    match = _SEQ_NAME.match(path.name)
+    return int(match.group(2)) if match else None

@@ -1,0 +1,70 @@
+"""Records closed segments in the database, queues audio for transcription, and keeps the gap ledger."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from livewatch.capture.context import CaptureContext
+from livewatch.capture.segments import ListedSegment, SegmentListTail, check_ts, check_wav
+from livewatch.queue import TRANSCRIBE
+from livewatch.state.runs import Run, SegmentRecord
+
+#: Less than this between two pieces of media is timing jitter, not a gap.
+GAP_THRESHOLD = timedelta(seconds=1.5)
+
+
+class SegmentWriter:
+    def __init__(self, ctx: CaptureContext, run: Run, event_id: str, index: int) -> None:
+        self.ctx, self.run, self.event_id, self.index = ctx, run, event_id, index
+        self.media_dir = ctx.data.media_dir(event_id)
+        self.audio_dir = ctx.data.audio_dir(event_id)
+        #: End of the latest audio recorded for this stream (wall clock), across restarts.
+        self.last_end: datetime | None = ctx.store.last_segment_end(run.id, index)
+        #: Why media stopped last time; becomes the cause of the next gap.
+        self.gap_cause: str | None = None
+        self.recorded = 0
+
+    def ingest(self, tails: tuple[SegmentListTail, SegmentListTail], connection: int, wall_base: datetime) -> int:
+        """Record what the segment lists announced since the last call; returns the number of audio segments."""
+        media_tail, audio_tail = tails
+        for listed in media_tail.read_new():
+            self.add("media", listed, connection, wall_base)
+        added = 0
+        for listed in audio_tail.read_new():
+            added += self.add("audio", listed, connection, wall_base)
+        return added
+
+    def add(self, kind: str, listed: ListedSegment, connection: int | None, wall_base: datetime,
+            status: str = "ok", note: str | None = None) -> int:
+        folder = self.media_dir if kind == "media" else self.audio_dir
+        path = folder / Path(listed.filename).name  # the list names files in our folder; never trust a path
+        problem = check_ts(path) if kind == "media" else check_wav(path)
+        if problem is not None:
+            status, note = "corrupt", problem if note is None else f"{note}; {problem}"
+        start = wall_base + timedelta(seconds=listed.start)
+        end = wall_base + timedelta(seconds=max(listed.end, listed.start))
+        seq = _seq(path)
+        if kind == "audio" and self.last_end is not None and start < self.last_end - GAP_THRESHOLD:
+            overlap = f"overlaps earlier media by {(self.last_end - start).total_seconds():.1f} s"
+            note = overlap if note is None else f"{note}; {overlap}"
+        record = SegmentRecord(self.run.id, self.index, connection, kind, seq, path, start, end,
+                               path.stat().st_size if path.exists() else 0, status, note)
+        segment_id = self.ctx.store.add_segment(record)
+        if segment_id is None or kind != "audio":
+            return 0
+        if self.last_end is not None and start - self.last_end > GAP_THRESHOLD:
+            self.ctx.store.add_gap(self.run.id, self.index, self.last_end, start, self.gap_cause or "media stopped")
+        if status != "corrupt":
+            self.ctx.queue.put(TRANSCRIBE, f"{self.run.id}:{self.index}:{seq}", {
+                "event_id": self.event_id, "run_id": self.run.id, "stream": self.index, "segment_id": segment_id,
+                "path": str(path), "start_at": start.isoformat(), "end_at": end.isoformat(),
+            })
+        self.last_end = end if self.last_end is None else max(self.last_end, end)
+        self.ctx.store.note_on_air(self.run.id, start, end)
+        self.recorded += 1
+        return 1
+
+
+def _seq(path: Path) -> int:
+    return int(path.stem.rsplit("-", 1)[-1])

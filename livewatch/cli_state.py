@@ -1,0 +1,29 @@
+"""State shared by every ``livewatch`` command: the global options, and the settings they lead to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from livewatch.settings import Settings, load_settings
+
+
+@dataclass
+class CliState:
+    config: Path | None
+    data: Path | None
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            settings = load_settings(self.config)
+            if self.data is not None:
+                settings = settings.model_copy(update={"data_dir": self.data})
+            self._settings = settings
+        return self._settings
+
+
+pass_state = click.make_pass_decorator(CliState)

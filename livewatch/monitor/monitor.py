@@ -1,0 +1,230 @@
+"""The monitor: keeps the job store in step with the registrations and runs the captures.
+
+Registration files are re-read whenever they change (checked every ``reload_interval`` seconds): a new
+event is armed, a moved window re-armed (a running capture of the old window is stopped), a removed event
+cancelled. A file that fails validation is reported and only its own events are left out.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
+from apscheduler.triggers.date import DateTrigger
+
+from livewatch.capture.context import CaptureContext, StopSignal, utc_now
+from livewatch.capture.registry import SourceRegistry
+from livewatch.errors import StateError
+from livewatch.monitor.event_capture import EventCapture
+from livewatch.monitor.jobs import JOB_FUNCTION, event_of, job_id, make_scheduler
+from livewatch.queue import TRANSCRIBE, SqliteWorkQueue
+from livewatch.registration import validate_registrations
+from livewatch.registration.loader import discover
+from livewatch.registration.models import Event
+from livewatch.settings import Settings
+from livewatch.state import Database, DataDir
+from livewatch.state.runs import FINAL, RunStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Window:
+    arm_at: datetime
+    start: datetime
+    end: datetime
+    hard_stop: datetime
+
+
+def window_of(event: Event) -> Window:
+    capture = event.capture
+    return Window(event.start - timedelta(minutes=capture.pre_roll_minutes), event.start, event.end,
+                  event.end + timedelta(minutes=capture.overrun_cap_minutes))
+
+
+class Monitor:
+    def __init__(self, settings: Settings, schedules: Sequence[Path], *, reload_interval: float = 5.0,
+                 horizon: timedelta | None = None) -> None:
+        self.settings = settings
+        self.schedules = list(schedules)
+        self.reload_interval = reload_interval
+        #: One-shot mode: only events that arm within this horizon of start-up are handled.
+        self.horizon = horizon
+        self.data = DataDir(settings.data_dir)
+        self.events: dict[str, Event] = {}
+        self.captures: dict[str, EventCapture] = {}
+        self.done: dict[str, str] = {}
+        self.candidates: set[str] = set()
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._fingerprint: tuple[tuple[str, int, int], ...] = ()
+        self._lockfile: IO[str] | None = None
+        self.started_at = utc_now()
+
+    # -- life cycle -------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.data.ensure()
+        self._take_lock()
+        self.db = Database.open(self.data)
+        self.queue = SqliteWorkQueue(self.db.engine)
+        requeued = self.queue.requeue_claimed(TRANSCRIBE)
+        if requeued:
+            log.info("returned %s claimed transcription item(s) to the queue", requeued)
+        self.ctx = CaptureContext(
+            data=self.data, store=RunStore(self.db.engine), queue=self.queue, sources=SourceRegistry(),
+            slots=threading.BoundedSemaphore(self.settings.concurrency.captures),
+        )
+        self.scheduler = make_scheduler(self.data)
+        self.scheduler.add_listener(self._on_job, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        self.scheduler.start()
+        self.reconcile()
+
+    def _take_lock(self) -> None:
+        handle = (self.data.root / "monitor.lock").open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise StateError(f"another livewatch monitor is already running on {self.data.root}") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._lockfile = handle
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    def shutdown(self) -> None:
+        """Stop every capture so that its run continues after a restart, then release everything."""
+        with self._lock:
+            captures = list(self.captures.values())
+        for capture in captures:
+            capture.stop.set(StopSignal.SHUTDOWN)
+        for capture in captures:
+            capture.thread.join()
+        self.scheduler.shutdown(wait=False)
+        self.db.close()
+        if self._lockfile is not None:
+            fcntl.flock(self._lockfile, fcntl.LOCK_UN)
+            self._lockfile.close()
+
+    def run_forever(self) -> None:
+        while not self._stopping.wait(self.reload_interval):
+            self.reload_if_changed()
+
+    def run_until_idle(self) -> None:
+        """Return once every event handled in this one-shot run has finished."""
+        while not self._stopping.wait(min(self.reload_interval, 1.0)):
+            self.reload_if_changed()
+            if self.idle():
+                return
+
+    def idle(self) -> bool:
+        with self._lock:
+            return not self.captures and self.candidates <= set(self.done)
+
+    # -- registrations → jobs ---------------------------------------------------------------------------
+
+    def reload_if_changed(self) -> None:
+        if self._files_fingerprint() != self._fingerprint:
+            self.reconcile()
+
+    def _files_fingerprint(self) -> tuple[tuple[str, int, int], ...]:
+        files, _ = discover(self.schedules)
+        marks = []
+        for path in files:
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            marks.append((str(path), stat.st_mtime_ns, stat.st_size))
+        return tuple(marks)
+
+    def reconcile(self) -> None:
+        self._fingerprint = self._files_fingerprint()
+        result = validate_registrations(self.schedules, self.settings)
+        for issue in result.issues:
+            (log.error if issue.is_error else log.warning)("%s", issue.render())
+        self.db.sync_events(result.registrations)
+        wanted = {reg.event.id: reg.event for reg in result.registrations}
+        now = self.ctx.clock()
+        with self._lock:
+            for job in self.scheduler.get_jobs():
+                event_id = event_of(job.id)
+                if event_id is not None and event_id not in wanted:
+                    job.remove()
+                    log.info("%s: registration removed; capture disarmed", event_id)
+            for event_id, capture in list(self.captures.items()):
+                new = wanted.get(event_id)
+                if new is None:
+                    capture.stop.set(StopSignal.REMOVED)
+                elif window_of(new) != window_of(capture.event):
+                    capture.stop.set(StopSignal.RESCHEDULED)
+                    log.info("%s: window moved; stopping the capture of the old window", event_id)
+            self.events = wanted
+            for event in wanted.values():
+                self._arm(event, now)
+
+    def _arm(self, event: Event, now: datetime) -> None:
+        window = window_of(event)
+        if now >= window.hard_stop:
+            return
+        if self.horizon is not None and window.arm_at > self.started_at + self.horizon:
+            return
+        running = self.captures.get(event.id)
+        if running is not None and window_of(running.event) == window:
+            return
+        self.candidates.add(event.id)
+        recorded = self.ctx.store.window_status(event.id, event.start, event.end)
+        if recorded in FINAL:
+            self.done[event.id] = recorded  # never a second run for the same window
+            return
+        self.done.pop(event.id, None)
+        due = max(window.arm_at, now)
+        kwargs = {"event_id": event.id, "start": event.start.isoformat(), "end": event.end.isoformat()}
+        job = self.scheduler.get_job(job_id(event.id))
+        if job is not None and job.kwargs == kwargs and job.next_run_time is not None:
+            return  # armed already for this window (e.g. persisted across a restart)
+        self.scheduler.add_job(JOB_FUNCTION, DateTrigger(run_date=due), id=job_id(event.id), kwargs=kwargs,
+                               replace_existing=True, name=f"capture {event.id}")
+        log.info("%s: capture armed for %s", event.id, due.isoformat())
+
+    # -- captures ---------------------------------------------------------------------------------------
+
+    def _on_job(self, job_event: JobExecutionEvent) -> None:
+        event_id = event_of(job_event.job_id)
+        if event_id is not None:
+            self.start_capture(event_id)
+
+    def start_capture(self, event_id: str) -> None:
+        with self._lock:
+            event = self.events.get(event_id)
+            if event is None or event_id in self.captures:
+                return
+            capture = EventCapture(self.ctx, event, self._capture_done)
+            self.captures[event_id] = capture
+        log.info("%s: capture started", event_id)
+        capture.start()
+
+    def _capture_done(self, capture: EventCapture) -> None:
+        with self._lock:
+            if self.captures.get(capture.event.id) is capture:
+                del self.captures[capture.event.id]
+            status = capture.status or "failed"
+            log.info("%s: capture ended: %s", capture.event.id, status)
+            if capture.stop.reason == StopSignal.RESCHEDULED:
+                new = self.events.get(capture.event.id)
+                if new is not None:
+                    self._arm(new, self.ctx.clock())
+                return
+            self.done[capture.event.id] = status

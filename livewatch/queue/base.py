@@ -1,0 +1,45 @@
+"""The work-queue interface. SQLite backs it by default; a distributed job queue can replace it by
+implementing these few methods."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    id: int
+    queue: str
+    key: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+class WorkQueue(abc.ABC):
+    """At-least-once delivery: an item claimed by a process that dies goes back to the queue on restart."""
+
+    @abc.abstractmethod
+    def put(self, queue: str, key: str, payload: dict[str, Any]) -> bool:
+        """Add an item unless one with the same ``key`` is already there; True when added."""
+
+    @abc.abstractmethod
+    def claim(self, queue: str) -> WorkItem | None:
+        """Take the oldest pending item, or None."""
+
+    @abc.abstractmethod
+    def complete(self, item: WorkItem) -> None:
+        """Mark a claimed item done."""
+
+    @abc.abstractmethod
+    def fail(self, item: WorkItem, error: str, *, retry: bool) -> None:
+        """Give a claimed item back (``retry``) or mark it failed for good."""
+
+    @abc.abstractmethod
+    def backlog(self, queue: str, **payload_filter: Any) -> int:
+        """Items pending or claimed, optionally only those whose payload has the given values."""
+
+    @abc.abstractmethod
+    def requeue_claimed(self, queue: str) -> int:
+        """Return items claimed by a previous process to pending (call once at start-up)."""

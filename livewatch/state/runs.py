@@ -1,0 +1,202 @@
+"""Reading and writing capture runs: runs, connections, segments and the gap ledger.
+
+One run per event and registered window: a monitor that restarts mid-event continues the same run, with
+segment numbers continuing and the downtime recorded as a gap. Writes are small and committed at once, so a
+crash loses nothing that was already announced as saved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import CursorResult, Engine, Row, func, select, update
+from sqlalchemy.dialects.sqlite import insert
+
+from livewatch.state import tables
+
+#: Run statuses. Active ones may be continued after a restart; the others are final.
+WAITING, RECORDING, RECONNECTING = "waiting", "recording", "reconnecting"
+FINISHED, NO_SHOW, INCOMPLETE, FAILED, CANCELLED = "finished", "no-show", "incomplete", "failed", "cancelled"
+ACTIVE = (WAITING, RECORDING, RECONNECTING)
+FINAL = (FINISHED, NO_SHOW, INCOMPLETE, FAILED, CANCELLED)
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    event_id: str
+    status: str
+    registered_start: datetime
+    registered_end: datetime
+    resumed: bool = False
+
+
+@dataclass(frozen=True)
+class SegmentRecord:
+    run_id: int
+    stream: int
+    connection_id: int | None
+    kind: str  # "media" or "audio"
+    seq: int
+    path: Path
+    start_at: datetime
+    end_at: datetime
+    size: int
+    status: str  # "ok", "corrupt", "partial"
+    note: str | None = None
+
+
+def _new_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class RunStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- runs -------------------------------------------------------------------------------------------
+
+    def open_run(self, event_id: str, start: datetime, end: datetime) -> Run | None:
+        """The run to record into: the active run of this window (resumed), a new one, or None when this
+        window was already recorded to a final status."""
+        runs = tables.runs
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(runs).where(runs.c.event_id == event_id, runs.c.registered_start == start,
+                                   runs.c.registered_end == end).order_by(runs.c.id.desc()).limit(1)
+            ).first()
+            if row is not None:
+                if row.status in FINAL:
+                    return None
+                return Run(row.id, event_id, row.status, start, end, resumed=True)
+            now = _now()
+            run_id = _new_id(conn.execute(runs.insert().values(
+                event_id=event_id, status=WAITING, registered_start=start, registered_end=end,
+                started_at=now, updated_at=now,
+            )))
+        return Run(run_id, event_id, WAITING, start, end)
+
+    def window_status(self, event_id: str, start: datetime, end: datetime) -> str | None:
+        """Status of the latest run of this event and window, if there is one."""
+        runs = tables.runs
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(runs.c.status).where(runs.c.event_id == event_id, runs.c.registered_start == start,
+                                            runs.c.registered_end == end).order_by(runs.c.id.desc()).limit(1)
+            ).scalar()
+
+    def set_status(self, run_id: int, status: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(tables.runs).where(tables.runs.c.id == run_id).values(status=status, updated_at=_now()))
+
+    def heartbeat(self, run_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(tables.runs).where(tables.runs.c.id == run_id).values(updated_at=_now()))
+
+    def finish_run(self, run_id: int, status: str, reason: str, error: str | None = None) -> None:
+        now = _now()
+        with self.engine.begin() as conn:
+            conn.execute(update(tables.runs).where(tables.runs.c.id == run_id).values(
+                status=status, stop_reason=reason, error=error, ended_at=now, updated_at=now))
+
+    def get_run(self, run_id: int) -> Row[Any]:
+        with self.engine.connect() as conn:
+            return conn.execute(select(tables.runs).where(tables.runs.c.id == run_id)).one()
+
+    def note_on_air(self, run_id: int, start: datetime, end: datetime) -> None:
+        """Widen the run's on-air span to cover ``start``–``end`` (the first and latest media seen)."""
+        runs = tables.runs
+        with self.engine.begin() as conn:
+            row = conn.execute(select(runs.c.on_air_at, runs.c.off_air_at).where(runs.c.id == run_id)).one()
+            on_air = start if row.on_air_at is None else min(row.on_air_at, start)
+            off_air = end if row.off_air_at is None else max(row.off_air_at, end)
+            conn.execute(update(runs).where(runs.c.id == run_id).values(
+                on_air_at=on_air, off_air_at=off_air, updated_at=_now()))
+
+    # -- connections ------------------------------------------------------------------------------------
+
+    def open_connection(
+        self, run_id: int, stream: int, session: int, media_url: str, first_seq: int, wall_base: datetime
+    ) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(tables.connections.insert().values(
+                run_id=run_id, stream=stream, session=session, started_at=_now(), media_url=media_url,
+                first_seq=first_seq, wall_base=wall_base))
+            return _new_id(result)
+
+    def set_connection_pid(self, connection_id: int, pid: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(tables.connections).where(tables.connections.c.id == connection_id).values(pid=pid))
+
+    def close_connection(self, connection_id: int, exit_code: int | None, reason: str, stderr_tail: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(tables.connections).where(tables.connections.c.id == connection_id).values(
+                ended_at=_now(), exit_code=exit_code, end_reason=reason, stderr_tail=stderr_tail[-4000:]))
+
+    def open_connections(self, run_id: int, stream: int) -> list[Row[Any]]:
+        """Connections never closed: their ffmpeg may still be running after a crash of the monitor."""
+        c = tables.connections
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(c).where(c.c.run_id == run_id, c.c.stream == stream,
+                                                     c.c.ended_at.is_(None))))
+
+    def last_session(self, run_id: int, stream: int) -> int:
+        c = tables.connections
+        with self.engine.connect() as conn:
+            value = conn.execute(select(func.max(c.c.session)).where(c.c.run_id == run_id, c.c.stream == stream))
+            return int(value.scalar_one() or 0)
+
+    # -- segments and gaps ------------------------------------------------------------------------------
+
+    def add_segment(self, segment: SegmentRecord) -> int | None:
+        """Record a closed segment; a segment already recorded (after a restart) is ignored: returns None."""
+        statement = insert(tables.segments).values(
+            run_id=segment.run_id, stream=segment.stream, connection_id=segment.connection_id, kind=segment.kind,
+            seq=segment.seq, path=str(segment.path), start_at=segment.start_at, end_at=segment.end_at,
+            bytes=segment.size, status=segment.status, note=segment.note,
+        ).on_conflict_do_nothing(index_elements=["run_id", "stream", "kind", "seq"])
+        with self.engine.begin() as conn:
+            result = conn.execute(statement)
+            return _new_id(result) if result.rowcount == 1 else None
+
+    def next_seq(self, run_id: int, stream: int) -> int:
+        s = tables.segments
+        with self.engine.connect() as conn:
+            value = conn.execute(select(func.max(s.c.seq)).where(s.c.run_id == run_id, s.c.stream == stream))
+            top = value.scalar_one()
+        return 0 if top is None else int(top) + 1
+
+    def last_segment_end(self, run_id: int, stream: int) -> datetime | None:
+        s = tables.segments
+        with self.engine.connect() as conn:
+            value: datetime | None = conn.execute(
+                select(func.max(s.c.end_at)).where(s.c.run_id == run_id, s.c.stream == stream, s.c.kind == "audio")
+            ).scalar_one()
+        return value
+
+    def segments(self, run_id: int, kind: str | None = None) -> list[Row[Any]]:
+        s = tables.segments
+        query = select(s).where(s.c.run_id == run_id).order_by(s.c.stream, s.c.kind, s.c.seq)
+        if kind is not None:
+            query = query.where(s.c.kind == kind)
+        with self.engine.connect() as conn:
+            return list(conn.execute(query))
+
+    def add_gap(self, run_id: int, stream: int, start: datetime, end: datetime, cause: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(tables.gaps.insert().values(run_id=run_id, stream=stream, start_at=start, end_at=end,
+                                                     cause=cause))
+
+    def gaps(self, run_id: int) -> list[Row[Any]]:
+        g = tables.gaps
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(g).where(g.c.run_id == run_id).order_by(g.c.stream, g.c.start_at)))
