@@ -47,7 +47,7 @@ def check_event_id(value: str) -> str:
         )
     if len(value) > EVENT_ID_MAX:
         raise ValueError(f"id is {len(value)} characters long; keep it to {EVENT_ID_MAX}")
-    if not _EVENT_ID_RE.match(value):
+    if not _EVENT_ID_RE.fullmatch(value):
         suggestion = re.sub(r"[^a-z0-9_-]+", "-", value.lower()).strip("-_") or "my-event"
         raise ValueError(
             f"'{value}' is not a valid id: use lowercase letters, digits, '-' and '_', starting with a "

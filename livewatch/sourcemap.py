@@ -65,6 +65,18 @@ class _StringTimesLoader(yaml.SafeLoader):
     """
 
 
+def _construct_mapping_with_text_keys(loader: _StringTimesLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    # YAML 1.1 reads the keys `on`, `yes`, `no` and `1` as true, true, false and 1; every key we accept is
+    # text, so a key is taken as written (what YAML 1.2 does for `on`/`yes`/`no` too).
+    loader.flatten_mapping(node)
+    mapping: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = key_node.value if isinstance(key_node, yaml.ScalarNode) else loader.construct_object(key_node)
+        mapping[key] = loader.construct_object(value_node)
+    return mapping
+
+
+_StringTimesLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping_with_text_keys)
 _StringTimesLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()

@@ -89,8 +89,14 @@ def model_at(root: type[BaseModel], loc: Sequence[str | int]) -> type[BaseModel]
 
 
 def explain(error: ErrorDetails, root: type[BaseModel]) -> str:
-    loc = [part for part in error["loc"] if part != "[key]"]
-    name = next((str(part) for part in reversed(loc) if isinstance(part, str)), "")
+    raw_loc = list(error["loc"])
+    loc = [part for part in raw_loc if part != "[key]"]
+    if "[key]" in raw_loc:
+        # A bad key of a mapping (``handles: {Douyin: ...}``): the field is the mapping, not the key.
+        owner = raw_loc[: raw_loc.index("[key]") - 1]
+        name = next((str(part) for part in reversed(owner) if isinstance(part, str)), "")
+    else:
+        name = next((str(part) for part in reversed(loc) if isinstance(part, str)), "")
     kind = error["type"]
     ctx: dict[str, Any] = dict(error.get("ctx") or {})
     given = error.get("input")

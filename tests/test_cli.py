@@ -60,10 +60,10 @@ def test_validate_strict_turns_warnings_into_errors(runner: CliRunner, tmp_path:
     (tmp_path / "no-category.yaml").write_text(BROKEN.replace("08:00", "10:00"), encoding="utf-8")
     relaxed = runner.invoke(cli, ["validate", str(tmp_path)])
     assert relaxed.exit_code == 0
-    assert "id: warning: no category tag" in relaxed.output
+    assert "category: warning: no category tag" in relaxed.output
     strict = runner.invoke(cli, ["validate", "--strict", str(tmp_path)])
     assert strict.exit_code == 1
-    assert "id: no category tag" in strict.output
+    assert "category: no category tag" in strict.output
 
 
 def test_validate_json(runner: CliRunner, tmp_path: Path) -> None:
@@ -129,7 +129,7 @@ def test_schedule_table_shows_status_from_the_database(runner: CliRunner, tmp_pa
         with database.engine.begin() as conn:
             conn.execute(tables.runs.insert().values(
                 event_id="creator-economy-forum-day1", status="recording", started_at=datetime.now(UTC),
-                updated_at=datetime.now(UTC)))
+                registered_start=datetime.now(UTC), registered_end=datetime.now(UTC), updated_at=datetime.now(UTC)))
     result = runner.invoke(cli, ["--data", str(data.root), "schedule", "--schedules", str(SCHEDULES)])
     assert result.exit_code == 0, result.output
     assert "4 registered event(s)" in result.output

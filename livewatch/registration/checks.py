@@ -26,7 +26,7 @@ def _warning(reg: Registration, path: FieldPath, code: str, message: str) -> Iss
 
 def check_category(reg: Registration, blacklist: Blacklist) -> Iterator[Issue]:
     if reg.event.category is None:
-        yield _warning(reg, ("id",), "no-category",
+        yield _warning(reg, ("category",), "no-category",
                        "no category tag; platforms must tag every live room, add e.g. `category: knowledge`")
 
 
@@ -61,7 +61,7 @@ def check_host_age(reg: Registration, blacklist: Blacklist) -> Iterator[Issue]:
         oldest = day.year - person.birth_year
         where = (*path, "birth_year")
         if youngest < MIN_HOST_AGE:
-            age = f"{oldest}" if oldest < MIN_HOST_AGE else f"{youngest} or {oldest}"
+            age = f"{youngest} or {oldest}"
             yield _warning(reg, where, "host-under-16",
                            f"host '{person.name}' (born {person.birth_year}) is {age} on {day.isoformat()}; "
                            f"hosts must be at least {MIN_HOST_AGE}")

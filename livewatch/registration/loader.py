@@ -62,6 +62,15 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Issue]]:
     """Registration files under ``paths``: folders are searched recursively, hidden entries skipped."""
     found: list[Path] = []
     issues: list[Issue] = []
+    seen: set[Path] = set()
+
+    def add(path: Path) -> None:
+        # `validate . x.yaml` names x.yaml twice; it must be read (and its id claimed) once.
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            found.append(path)
+
     for path in paths:
         if path.is_dir():
             for candidate in sorted(path.rglob("*")):
@@ -69,14 +78,14 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Issue]]:
                 if any(part.startswith((".", "#", "~")) for part in relative):
                     continue
                 if candidate.is_file() and candidate.suffix.lower() in SCHEDULE_SUFFIXES:
-                    found.append(candidate)
+                    add(candidate)
         elif path.is_file():
             if path.suffix.lower() not in SCHEDULE_SUFFIXES:
                 issues.append(
                     Issue(path, 1, (), "not a registration file; use a .yaml, .yml or .toml file", code="suffix")
                 )
             else:
-                found.append(path)
+                add(path)
         else:
             issues.append(Issue(path, 1, (), "no such file or folder", code="missing-file"))
     return found, issues
@@ -88,6 +97,9 @@ def _event_nodes(document: Document) -> tuple[list[tuple[FieldPath, Any]], list[
     if data is None:
         return [], [Issue(where, 1, (), "file is empty; write one event, or `events:` with a list", code="empty")]
     if isinstance(data, list):
+        if not data:
+            return [], [Issue(where, 1, (), "the list of events is empty; add an event or delete the file",
+                              code="empty")]
         return [((index,), item) for index, item in enumerate(data)], []
     if isinstance(data, dict):
         if "events" in data:
@@ -102,6 +114,9 @@ def _event_nodes(document: Document) -> tuple[list[tuple[FieldPath, Any]], list[
                 issues.append(Issue(where, document.lines.line_of(("events",)), ("events",),
                                     "`events` must be a list of events (lines starting with '- ')", code="list"))
                 return [], issues
+            if not events:
+                issues.append(Issue(where, document.lines.line_of(("events",)), ("events",),
+                                    "the list of events is empty; add an event or delete the file", code="empty"))
             return [(("events", index), item) for index, item in enumerate(events)], issues
         return [((), data)], []
     return [], [Issue(where, 1, (), "expected an event (key: value lines) or a list of events", code="type")]
@@ -116,9 +131,6 @@ def load_file(path: Path, context: RegistrationContext) -> tuple[list[Registrati
         return [], [Issue(path, 1, (), f"cannot read file: {err.strerror or err}", code="unreadable")]
     digest = hashlib.sha256(document.raw).hexdigest()
     nodes, issues = _event_nodes(document)
-    for dup_path, first, again in document.lines.duplicates:
-        message = f"'{dup_path[-1]}' is written twice (first on line {first}); keep one"
-        issues.append(Issue(path, again, dup_path, message, code="duplicate-key"))
     registrations = []
     for prefix, node in nodes:
         event_id = node.get("id") if isinstance(node, dict) and isinstance(node.get("id"), str) else None
@@ -126,6 +138,12 @@ def load_file(path: Path, context: RegistrationContext) -> tuple[list[Registrati
             issues.append(Issue(path, document.lines.line_of(prefix), prefix,
                                 "an event must be a mapping of fields (key: value lines)", code="type"))
             continue
+        duplicates = [d for d in document.lines.duplicates if d[0][: len(prefix)] == prefix]
+        for dup_path, first, again in duplicates:
+            message = f"'{dup_path[-1]}' is written twice (first on line {first}); keep one"
+            issues.append(Issue(path, again, dup_path, message, code="duplicate-key", event_id=event_id))
+        if duplicates:
+            continue  # YAML would silently keep the last value; the officer must decide
         try:
             event = Event.model_validate(node, context=context)
         except ValidationError as err:

@@ -127,7 +127,8 @@ class Stream(StrictModel):
         if any(ch.isspace() for ch in value) or any(ord(ch) < 32 for ch in value):
             raise ValueError("URL contains spaces or control characters; percent-encode them")
         parts = urllib.parse.urlsplit(value)
-        scheme = parts.scheme.lower()
+        # urlsplit reads "live.douyin.com:443/123" as scheme "live.douyin.com"; a URL needs "://".
+        scheme = parts.scheme.lower() if "://" in value else ""
         if not scheme:
             raise ValueError(f"'{value}' has no scheme; write the full URL, e.g. https://{value}")
         if scheme not in allowed:

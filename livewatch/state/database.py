@@ -20,6 +20,9 @@ from livewatch.state.migrations import Migration, all_migrations
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control from pysqlite, which would not BEGIN before DDL (so a failed migration
+    # could leave half a schema behind); _begin_immediate below starts every transaction instead.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets the report renderer read while capture writes; FULL sync keeps committed rows through a
     # power cut, which matters more here than write speed (a few rows per segment).
@@ -28,6 +31,12 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _begin_immediate(connection: Any) -> None:
+    # IMMEDIATE takes the write lock up front: two writers then queue on busy_timeout instead of one failing
+    # with "database is locked" when it upgrades a read lock.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @dataclass
@@ -44,6 +53,7 @@ class Database:
         self.path = path
         self.engine: Engine = create_engine(f"sqlite:///{path}")
         event.listen(self.engine, "connect", _configure_sqlite)
+        event.listen(self.engine, "begin", _begin_immediate)
         if migrate:
             self.migrate()
 

@@ -6,7 +6,7 @@ from sqlalchemy import Connection, text
 
 STATEMENTS = (
     """CREATE TABLE events (
-        id TEXT PRIMARY KEY,
+        id TEXT PRIMARY KEY NOT NULL,
         title TEXT NOT NULL,
         kind TEXT NOT NULL,
         timezone TEXT NOT NULL,
@@ -87,7 +87,7 @@ STATEMENTS = (
     )""",
     "CREATE INDEX ix_transcripts_run_start ON transcripts (run_id, start_at)",
     """CREATE TABLE findings (
-        id TEXT PRIMARY KEY,
+        id TEXT PRIMARY KEY NOT NULL,
         event_id TEXT NOT NULL REFERENCES events (id),
         run_id INTEGER REFERENCES runs (id),
         rule TEXT NOT NULL,
