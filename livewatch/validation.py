@@ -93,8 +93,8 @@ def explain(error: ErrorDetails, root: type[BaseModel]) -> str:
     loc = [part for part in raw_loc if part != "[key]"]
     if "[key]" in raw_loc:
         # A bad key of a mapping (``handles: {Douyin: ...}``): the field is the mapping, not the key.
-        owner = raw_loc[: raw_loc.index("[key]") - 1]
-        name = next((str(part) for part in reversed(owner) if isinstance(part, str)), "")
+        mapping_loc = raw_loc[: raw_loc.index("[key]") - 1]
+        name = next((str(part) for part in reversed(mapping_loc) if isinstance(part, str)), "")
     else:
         name = next((str(part) for part in reversed(loc) if isinstance(part, str)), "")
     kind = error["type"]
@@ -104,8 +104,8 @@ def explain(error: ErrorDetails, root: type[BaseModel]) -> str:
         example = _EXAMPLES.get(name, f"{name}: ...")
         return f"required field '{name}' is missing; add it, e.g. `{example}`"
     if kind == "extra_forbidden":
-        owner = model_at(root, loc[:-1])
-        allowed = sorted(owner.model_fields) if owner else []
+        owner_model = model_at(root, loc[:-1])
+        allowed = sorted(owner_model.model_fields) if owner_model else []
         hint = did_you_mean(name, allowed)
         if hint:
             return f"unknown field '{name}'{hint}"

@@ -210,7 +210,7 @@ def test_livewatch_config_env_pointing_nowhere(tmp_path: Path, empty_cwd: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     missing = tmp_path / "missing.toml"
     monkeypatch.setenv(CONFIG_ENV, str(missing))
-    with pytest.raises(ConfigError, match="cannot read configuration .*missing.toml: No such file or directory"):
+    with pytest.raises(ConfigError, match=r"cannot read configuration .*missing\.toml: No such file or directory"):
         load_settings()
 
 

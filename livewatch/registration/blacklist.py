@@ -42,7 +42,7 @@ def normalize_name(text: str) -> str:
 def normalize_handle(text: str) -> str:
     """Width- and case-fold a handle and drop a leading '@'; '_', '.' and '-' stay (wang_wu ≠ wangwu)."""
     folded = unicodedata.normalize("NFKC", text).casefold().strip()
-    return _to_simplified().convert(folded.lstrip("@"))
+    return str(_to_simplified().convert(folded.lstrip("@")))
 
 
 class BarredPerson(StrictModel):
