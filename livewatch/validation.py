@@ -58,6 +58,10 @@ def describe_value(value: Any) -> str:
     return repr(value)
 
 
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
 def _unwrap(annotation: Any) -> type[BaseModel] | None:
     """The model class inside ``X``, ``list[X]``, ``X | None`` or ``Annotated[X, ...]``, if any."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
@@ -131,10 +135,14 @@ def explain(error: ErrorDetails, root: type[BaseModel]) -> str:
         return f"must be a whole number, got {describe_value(given)}" if kind.startswith("int") else (
             f"must be a number, got {describe_value(given)}"
         )
-    if kind in ("greater_than_equal", "greater_than"):
-        return f"must be at least {ctx.get('ge', ctx.get('gt'))}, got {describe_value(given)}"
-    if kind in ("less_than_equal", "less_than"):
-        return f"must be at most {ctx.get('le', ctx.get('lt'))}, got {describe_value(given)}"
+    if kind == "greater_than_equal":
+        return f"must be at least {_number(ctx.get('ge'))}, got {describe_value(given)}"
+    if kind == "greater_than":
+        return f"must be more than {_number(ctx.get('gt'))}, got {describe_value(given)}"
+    if kind == "less_than_equal":
+        return f"must be at most {_number(ctx.get('le'))}, got {describe_value(given)}"
+    if kind == "less_than":
+        return f"must be less than {_number(ctx.get('lt'))}, got {describe_value(given)}"
     if kind == "too_short":
         if name == "streams":
             return "at least one stream is needed; add `- url: https://live.example.com/room/1`"

@@ -301,9 +301,14 @@ def test_empty_config_file_gives_defaults(empty_cwd: Path) -> None:
             id="missing-field",
         ),
         pytest.param(
-            '[capture]\npoll_interval_s = 0\n', 2, ("capture", "poll_interval_s"),
-            "livewatch.toml:2: capture.poll_interval_s: must be at least 0, got 0",
+            "[capture]\nsegment_seconds = 0.5\n", 2, ("capture", "segment_seconds"),
+            "livewatch.toml:2: capture.segment_seconds: must be at least 1, got 0.5",
             id="bad-capture-value",
+        ),
+        pytest.param(
+            "[capture]\npoll_interval_s = 0\n", 2, ("capture", "poll_interval_s"),
+            "livewatch.toml:2: capture.poll_interval_s: must be more than 0, got 0",
+            id="exclusive-minimum",
         ),
     ],
 )
@@ -420,11 +425,6 @@ def test_default_context_reads_times_in_utc(tmp_path: Path, empty_cwd: Path) -> 
     assert reg.event.start.hour == 9
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Event._fill_from_global_defaults only fills dicts; when `tolerances`/`capture` is absent "
-    "pydantic passes the default_factory's model instance, so the configuration's values are ignored",
-)
 def test_configured_tolerances_apply_to_event_without_tolerances(tmp_path: Path, empty_cwd: Path) -> None:
     config = _write(
         tmp_path / "etc",

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from livewatch.capture.base import ResolvedStream
 from livewatch.capture.commands import probe_args
-from livewatch.capture.hls import fetch_media_playlist, start_index
+from livewatch.capture.hls import HlsSegment, fetch_media_playlist, start_index
 from livewatch.errors import CaptureError
 from livewatch.fields import CaptureSettings
 
@@ -26,6 +26,8 @@ class LiveCheck:
     start_index: int | None = None
     #: The broadcast's wall-clock time of the first media ffmpeg will write, when the stream states it.
     wall_base: datetime | None = None
+    #: HLS only: the playlist as read, so recording can follow its program date-times.
+    segments: tuple[HlsSegment, ...] = ()
 
 
 def check_live(
@@ -64,4 +66,5 @@ def _check_hls(stream: ResolvedStream, settings: CaptureSettings, resume_after: 
     index = start_index(playlist, resume_after, settings.max_lookback_s)
     # ffmpeg reads the media playlist itself; hand it the variant we chose, not the master.
     chosen = ResolvedStream(stream.page_url, playlist.url, "hls", stream.headers, stream.title, stream.live)
-    return LiveCheck(True, "playlist is live", chosen, index, playlist.segments[index].program_date_time)
+    return LiveCheck(True, "playlist is live", chosen, index, playlist.segments[index].program_date_time,
+                     tuple(playlist.segments))

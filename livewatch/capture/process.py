@@ -89,24 +89,31 @@ class FfmpegProcess:
         return None
 
     def stop(self, timeout: float) -> int | None:
-        """Ask ffmpeg to finish (``q``), then SIGINT, then kill: it closes its segments on the first two."""
+        """Ask ffmpeg to finish, so it closes its current segments, and kill it only if it will not.
+
+        ``q`` on stdin is read only between packets, so ffmpeg blocked on a stalled playlist never sees it.
+        A first SIGINT asks for the same graceful end; once transcoding has begun, only a *second* one also
+        interrupts blocking network reads. ffmpeg still closes its files after either (it quits abruptly only
+        after the fourth), so: ``q`` and SIGINT, a moment, a second SIGINT, then a kill as the last resort.
+        """
         proc = self.proc
         if proc is None:
             return None
         if proc.poll() is None:
-            try:
+            with contextlib.suppress(BrokenPipeError, OSError):
                 assert proc.stdin is not None
                 proc.stdin.write(b"q")
                 proc.stdin.flush()
-            except (BrokenPipeError, OSError):
-                pass
-            if not _wait(proc, timeout):
-                log.warning("ffmpeg %s ignored 'q'; sending SIGINT", proc.pid)
+            with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGINT)
-                if not _wait(proc, timeout):
-                    log.warning("ffmpeg %s ignored SIGINT; killing it", proc.pid)
-                    proc.kill()
-                    proc.wait()
+            first_wait = min(2.0, timeout / 2)
+            if not _wait(proc, first_wait):
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGINT)
+            if not _wait(proc, timeout - first_wait):
+                log.warning("ffmpeg %s did not finish within %.0f s; killing it", proc.pid, timeout)
+                proc.kill()
+                proc.wait()
         self._close()
         return proc.returncode
 

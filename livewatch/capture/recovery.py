@@ -7,6 +7,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
+from livewatch.capture.clock import BroadcastClock
 from livewatch.capture.segments import WAV_HEADER, ListedSegment, SegmentListTail, wav_seconds
 from livewatch.capture.writer import SegmentWriter
 
@@ -29,15 +30,17 @@ def repair_wav_header(path: Path) -> None:
 
 
 def recover_connection(writer: SegmentWriter, row: Any, media_dir: Path, audio_dir: Path, index: int) -> None:
+    # The dead connection's playlist is long gone; its start is the reference for its timeline.
+    clock = BroadcastClock(row.wall_base)
     first_seq: int = row.first_seq
     media_list = media_dir / f"s{index}-{first_seq:06d}.media.csv"
     audio_list = audio_dir / f"s{index}-{first_seq:06d}.audio.csv"
     media_listed = SegmentListTail(media_list).read_new()
     audio_listed = SegmentListTail(audio_list).read_new()
     for listed in media_listed:
-        writer.add("media", listed, row.id, row.wall_base)
+        writer.add("media", listed, row.id, clock)
     for listed in audio_listed:
-        writer.add("audio", listed, row.id, row.wall_base)
+        writer.add("audio", listed, row.id, clock)
     listed_names = {s.filename for s in (*media_listed, *audio_listed)}
     resume_at = max((s.end for s in audio_listed), default=0.0)
     for audio in sorted(audio_dir.glob(f"s{index}-*.wav")):
@@ -46,9 +49,9 @@ def recover_connection(writer: SegmentWriter, row: Any, media_dir: Path, audio_d
             continue
         repair_wav_header(audio)
         cut = ListedSegment(audio.name, resume_at, resume_at + wav_seconds(audio))
-        writer.add("audio", cut, row.id, row.wall_base, status="partial", note=PARTIAL_NOTE)
+        writer.add("audio", cut, row.id, clock, status="partial", note=PARTIAL_NOTE)
         media = media_dir / f"s{index}-{seq:06d}.ts"
         if media.exists() and media.name not in listed_names:
-            writer.add("media", ListedSegment(media.name, cut.start, cut.end), row.id, row.wall_base,
+            writer.add("media", ListedSegment(media.name, cut.start, cut.end), row.id, clock,
                        status="partial", note=PARTIAL_NOTE)
         resume_at = cut.end

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from livewatch.capture.clock import BroadcastClock, HlsClock
 from livewatch.capture.commands import RecordPlan, record_args
 from livewatch.capture.context import CaptureContext, StopSignal
 from livewatch.capture.probe import LiveCheck, check_live
@@ -71,7 +72,7 @@ class StreamCapture:
             if self.stop.is_set():
                 final = INTERRUPTED if self.stop.reason == StopSignal.SHUTDOWN else CANCELLED
                 return self._finish(final, self.stop.reason or "stopped")
-            if now >= self.hard_stop:
+            if self._past_hard_stop() or (now >= self.hard_stop and self.writer.last_end is None):
                 return self._finish(FINISHED, "overrun cap reached")
             check = self._check()
             if not check.live:
@@ -141,21 +142,23 @@ class StreamCapture:
         )
         args = record_args(check.stream, plan, rw_timeout_s=self.settings.rw_timeout_s,
                            live_start_index=check.start_index, ffmpeg_bin=self.ctx.ffmpeg_bin)
-        wall_base = check.wall_base or self.ctx.clock()
+        clock = self._clock(check)
         connection = self.ctx.store.open_connection(
-            self.run.id, self.index, self.session, check.stream.media_url, first_seq, wall_base)
+            self.run.id, self.index, self.session, check.stream.media_url, first_seq, clock.wall_base)
         process = FfmpegProcess(args)
         try:
             pid = process.start()
         except OSError as err:
+            clock.close()
             self.ctx.store.close_connection(connection, None, f"cannot start ffmpeg: {err}", "")
             return self._finish(INCOMPLETE, f"cannot start ffmpeg: {err.strerror or err}")
         self.ctx.store.set_connection_pid(connection, pid)
         self.log.info("recording %s (connection %s, from segment %s)", check.stream.media_url, connection, first_seq)
         tails = (SegmentListTail(plan.media_list), SegmentListTail(plan.audio_list))
         before = self.writer.recorded
-        reason = self._watch(process, tails, connection, wall_base)
-        self.writer.ingest(tails, connection, wall_base)  # what ffmpeg closed on its way out
+        reason = self._watch(process, tails, connection, clock)
+        self.writer.ingest(tails, connection, clock)  # what ffmpeg closed on its way out
+        clock.close()
         self.ctx.store.close_connection(connection, process.returncode, reason, process.stderr_tail)
         self.writer.gap_cause = reason
         produced = self.writer.recorded > before
@@ -171,18 +174,18 @@ class StreamCapture:
         return None
 
     def _watch(self, process: FfmpegProcess, tails: tuple[SegmentListTail, SegmentListTail],
-               connection: int, wall_base: datetime) -> str:
+               connection: int, clock: BroadcastClock) -> str:
         beat = 0
         while True:
             stopping = self.stop.wait(0.5)
-            if self.writer.ingest(tails, connection, wall_base):
+            if self.writer.ingest(tails, connection, clock):
                 self.on_state(self.index, RECORDING)
             if process.returncode is not None:
                 return f"ffmpeg exited with code {process.returncode}"
             if stopping:
                 process.stop(self.settings.stop_timeout_s)
                 return self.stop.reason or "stopped"
-            if self.ctx.clock() >= self.hard_stop:
+            if self._past_hard_stop():
                 process.stop(self.settings.stop_timeout_s)
                 return "overrun cap reached"
             if process.stalled_for() > self.settings.stall_timeout_s:
@@ -192,6 +195,22 @@ class StreamCapture:
             beat += 1
             if beat % 10 == 0:
                 self.ctx.store.heartbeat(self.run.id)
+
+    def _clock(self, check: LiveCheck) -> BroadcastClock:
+        if check.wall_base is not None and check.stream is not None and check.start_index is not None:
+            first = check.segments[check.start_index].sequence
+            return HlsClock(check.stream, list(check.segments), first, timeout=self.settings.rw_timeout_s)
+        return BroadcastClock(self.ctx.clock())
+
+    def _past_hard_stop(self) -> bool:
+        """Media arrives seconds after it is broadcast (the origin's segment length plus our read), so the
+        cap is met when the *recorded media* reaches it; the wall clock only bounds how long we wait."""
+        now = self.ctx.clock()
+        if now < self.hard_stop:
+            return False
+        media_end = self.writer.last_end
+        drain = timedelta(seconds=max(2 * self.settings.segment_seconds, self.settings.stall_timeout_s))
+        return (media_end is not None and media_end >= self.hard_stop) or now >= self.hard_stop + drain
 
     # -- bookkeeping ------------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from livewatch.capture.clock import BroadcastClock
 from livewatch.capture.context import CaptureContext
 from livewatch.capture.segments import ListedSegment, SegmentListTail, check_ts, check_wav
 from livewatch.queue import TRANSCRIBE
@@ -25,25 +26,28 @@ class SegmentWriter:
         self.gap_cause: str | None = None
         self.recorded = 0
 
-    def ingest(self, tails: tuple[SegmentListTail, SegmentListTail], connection: int, wall_base: datetime) -> int:
+    def ingest(self, tails: tuple[SegmentListTail, SegmentListTail], connection: int, clock: BroadcastClock) -> int:
         """Record what the segment lists announced since the last call; returns the number of audio segments."""
         media_tail, audio_tail = tails
         for listed in media_tail.read_new():
-            self.add("media", listed, connection, wall_base)
+            self.add("media", listed, connection, clock)
         added = 0
         for listed in audio_tail.read_new():
-            added += self.add("audio", listed, connection, wall_base)
+            added += self.add("audio", listed, connection, clock)
         return added
 
-    def add(self, kind: str, listed: ListedSegment, connection: int | None, wall_base: datetime,
+    def add(self, kind: str, listed: ListedSegment, connection: int | None, clock: BroadcastClock,
             status: str = "ok", note: str | None = None) -> int:
         folder = self.media_dir if kind == "media" else self.audio_dir
         path = folder / Path(listed.filename).name  # the list names files in our folder; never trust a path
         problem = check_ts(path) if kind == "media" else check_wav(path)
         if problem is not None:
             status, note = "corrupt", problem if note is None else f"{note}; {problem}"
-        start = wall_base + timedelta(seconds=listed.start)
-        end = wall_base + timedelta(seconds=max(listed.end, listed.start))
+        start = clock.wall(listed.start)
+        end = start + timedelta(seconds=max(listed.end - listed.start, 0.0))
+        if abs((clock.wall(listed.end) - end).total_seconds()) > 1.0:
+            # The broadcaster restarted inside this segment: its later part is from after the break.
+            note = "spans a break in the broadcast" if note is None else f"{note}; spans a break in the broadcast"
         seq = _seq(path)
         if kind == "audio" and self.last_end is not None and start < self.last_end - GAP_THRESHOLD:
             overlap = f"overlaps earlier media by {(self.last_end - start).total_seconds():.1f} s"

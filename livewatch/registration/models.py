@@ -203,13 +203,15 @@ class Event(StrictModel):
     rule_packs: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*(@[0-9A-Za-z.+-]+)?$")]] = Field(
         default_factory=lambda: ["default"], description="Rule packs to check against, e.g. [default]."
     )
+    # The default is None so that the validator below can tell "not written" from a value and fill in the
+    # global configuration's defaults.
     tolerances: Annotated[Tolerances, Field(validate_default=True)] = Field(
-        default_factory=Tolerances,
+        None,  # type: ignore[assignment]
         description="Minutes allowed for early_start, late_start and overrun; defaults from the global config.",
     )
     rule_overrides: list[RuleOverride] = Field(default_factory=list, description="Per-event rule changes.")
     capture: Annotated[CaptureSettings, Field(validate_default=True)] = Field(
-        default_factory=CaptureSettings,
+        None,  # type: ignore[assignment]
         description="Capture settings for this event (pre-roll, polling, segments, watchdog, reconnects, cap); "
         "defaults from the global configuration's [capture].",
     )

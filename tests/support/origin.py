@@ -334,7 +334,7 @@ class LiveOrigin:
     def page_html(self) -> str:
         src = html.escape(self.url, quote=True)
         return (
-            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>room1 - live</title></head>\n"
+            '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>room1 - live</title></head>\n'
             "<body><h1>room1</h1>\n"
             f'<video id="player" controls autoplay muted><source src="{src}" type="application/x-mpegURL">'
             "</video>\n</body></html>\n"

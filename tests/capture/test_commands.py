@@ -1,0 +1,78 @@
+"""ffmpeg and ffprobe command lines, asserted as exact argument lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from livewatch.capture.base import ResolvedStream
+from livewatch.capture.commands import RecordPlan, header_lines, probe_args, record_args
+
+PLAN = RecordPlan(
+    media_pattern=Path("/d/media/s0-%06d.ts"),
+    audio_pattern=Path("/d/audio/s0-%06d.wav"),
+    media_list=Path("/d/media/s0-000007.media.csv"),
+    audio_list=Path("/d/audio/s0-000007.audio.csv"),
+    start_number=7,
+    segment_seconds=10,
+)
+GLOBAL = ["ffmpeg", "-hide_banner", "-nostats", "-loglevel", "warning", "-n", "-progress", "pipe:1",
+          "-stats_period", "1"]
+OUTPUTS = [
+    "-map", "0:v?", "-map", "0:a?", "-f", "segment", "-c", "copy", "-reset_timestamps", "1",
+    "-segment_format", "mpegts", "-segment_list", "/d/media/s0-000007.media.csv", "-segment_list_type", "csv",
+    "-segment_start_number", "7", "-segment_time", "10", "/d/media/s0-%06d.ts",
+    "-map", "0:a:0", "-f", "segment", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le",
+    "-segment_list", "/d/audio/s0-000007.audio.csv", "-segment_list_type", "csv", "-segment_start_number", "7",
+    "-segment_time", "10", "/d/audio/s0-%06d.wav",
+]
+
+
+def test_hls_with_headers_and_start_index() -> None:
+    stream = ResolvedStream("https://page", "https://cdn.example/live/index.m3u8?token=a", "hls",
+                            {"User-Agent": "Mozilla/5.0", "Referer": "https://page/", "Cookie": "a=b"})
+    assert record_args(stream, PLAN, rw_timeout_s=15, live_start_index=3) == [
+        *GLOBAL,
+        "-fflags", "+discardcorrupt", "-headers", "Referer: https://page/\r\nCookie: a=b\r\n",
+        "-live_start_index", "3", "-reconnect", "1", "-reconnect_delay_max", "5", "-reconnect_on_network_error",
+        "1", "-reconnect_streamed", "1", "-rw_timeout", "15000000", "-user_agent", "Mozilla/5.0",
+        "-i", "https://cdn.example/live/index.m3u8?token=a",
+        *OUTPUTS,
+    ]
+
+
+def test_rtmp_has_no_http_options_and_no_re() -> None:
+    stream = ResolvedStream("rtmp://h/app/key", "rtmp://h/app/key", "rtmp")
+    args = record_args(stream, PLAN, rw_timeout_s=20, live_start_index=3, ffmpeg_bin="/opt/ffmpeg")
+    assert args == [
+        "/opt/ffmpeg", *GLOBAL[1:],
+        "-fflags", "+discardcorrupt", "-rw_timeout", "20000000", "-i", "rtmp://h/app/key",
+        *OUTPUTS,
+    ]
+    assert "-re" not in args
+
+
+def test_input_options_come_before_input() -> None:
+    stream = ResolvedStream("u", "http://h/a.flv", "progressive")
+    args = record_args(stream, PLAN, rw_timeout_s=15)
+    input_at = args.index("-i")
+    for option in ("-rw_timeout", "-reconnect", "-reconnect_streamed"):
+        assert args.index(option) < input_at
+    assert "-live_start_index" not in args  # only for HLS
+
+
+def test_segment_length_is_written_compactly() -> None:
+    plan = RecordPlan(PLAN.media_pattern, PLAN.audio_pattern, PLAN.media_list, PLAN.audio_list, 0, 2.5)
+    args = record_args(ResolvedStream("u", "rtmp://h/a", "rtmp"), plan, rw_timeout_s=1)
+    assert args.count("2.5") == 2
+
+
+def test_probe_fails_fast() -> None:
+    stream = ResolvedStream("u", "http://h/a.flv", "progressive", {"Referer": "r"})
+    assert probe_args(stream, rw_timeout_s=5) == [
+        "ffprobe", "-hide_banner", "-loglevel", "error", "-rw_timeout", "5000000", "-fflags", "+discardcorrupt",
+        "-headers", "Referer: r\r\n", "-show_entries", "stream=codec_type", "-of", "json", "http://h/a.flv",
+    ]
+
+
+def test_header_lines_leave_out_user_agent() -> None:
+    assert header_lines({"user-agent": "x", "Origin": "https://o"}) == "Origin: https://o\r\n"

@@ -1,0 +1,185 @@
+"""Real captures: a real live HLS origin on 127.0.0.1, the real monitor, real yt-dlp and ffmpeg.
+
+Two groups run as one monitor each, several events at once (which also shows that one capture's trouble
+never touches another): normal/yt-dlp/late-start, and drop/stall/overrun.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from livewatch.settings import Settings
+from livewatch.state import DataDir
+from tests.capture.conftest import RunFacts, now, run_facts, run_monitor_until_idle, write_event
+from tests.support.origin import LiveOrigin, wait_for_playlist
+
+pytestmark = pytest.mark.slow
+
+SPEECH = "Welcome to the forum. Today we discuss how creators can disclose sponsorships."
+
+
+@dataclass
+class Group:
+    data: DataDir
+    origins: dict[str, LiveOrigin]
+    windows: dict[str, tuple[datetime, datetime]]  # event id -> (start, end)
+
+    def facts(self, event_id: str) -> RunFacts:
+        return run_facts(self.data, event_id)
+
+
+def _later(seconds: float, action: object) -> threading.Timer:
+    timer = threading.Timer(seconds, action)  # type: ignore[arg-type]
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+@pytest.fixture(scope="module")
+def first_group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Group]:
+    root = tmp_path_factory.mktemp("group-a")
+    schedules = root / "schedules"
+    schedules.mkdir()
+    with LiveOrigin(root / "origin-live", speech=SPEECH) as live, LiveOrigin(root / "origin-late") as late:
+        live.start()
+        wait_for_playlist(live.url, min_segments=2)
+        t0 = now()
+        windows = {
+            "normal": (t0 + timedelta(seconds=1), t0 + timedelta(seconds=13)),
+            "via-page": (t0 + timedelta(seconds=1), t0 + timedelta(seconds=13)),
+            "late": (t0 + timedelta(seconds=1), t0 + timedelta(seconds=16)),
+        }
+        write_event(schedules, "normal", live.url, *windows["normal"])
+        write_event(schedules, "via-page", live.page_url, *windows["via-page"])
+        write_event(schedules, "late", late.url, *windows["late"])
+        _later(7, late.start)
+        data = DataDir(root / "data")
+        run_monitor_until_idle(Settings(data_dir=data.root), schedules, timeout=90)
+        yield Group(data, {"live": live, "late": late}, windows)
+
+
+def test_normal_capture_is_contiguous_and_complete(first_group: Group) -> None:
+    facts = first_group.facts("normal")
+    start, end = first_group.windows["normal"]
+    assert facts.run.status == "finished"
+    assert facts.gaps == []
+    assert facts.coverage_breaks() == []
+    assert len(facts.connections) == 1
+    # Recording covers the whole registered window (it may begin earlier: the playlist's look-back).
+    assert facts.audio[0].start_at <= start
+    assert facts.audio[-1].end_at >= end - timedelta(seconds=2)
+    total = sum((s.end_at - s.start_at).total_seconds() for s in facts.audio)
+    span = (facts.audio[-1].end_at - facts.audio[0].start_at).total_seconds()
+    assert total == pytest.approx(span, abs=0.5)
+    assert (facts.run.on_air_at, facts.run.off_air_at) == (facts.audio[0].start_at, facts.audio[-1].end_at)
+    assert all(s.status == "ok" for s in facts.audio + facts.media)
+    assert [s.seq for s in facts.audio] == list(range(len(facts.audio)))
+    assert len(facts.media) >= len(facts.audio) - 1
+    for segment in facts.audio + facts.media:
+        assert Path(segment.path).stat().st_size == segment.bytes > 0
+    assert facts.queued == len(facts.audio)  # every closed audio segment is waiting for transcription
+
+
+def test_segments_carry_the_broadcast_clock(first_group: Group) -> None:
+    live = first_group.origins["live"]
+    facts = first_group.facts("normal")
+    started = next(when for name, when in live.events if name == "start")
+    # PROGRAM-DATE-TIME puts media at the time the origin produced it, not when we happened to read it.
+    assert facts.audio[0].start_at >= started - timedelta(seconds=1)
+    assert facts.audio[0].start_at < facts.connections[0].started_at
+
+
+def test_yt_dlp_resolves_a_platform_page(first_group: Group) -> None:
+    facts = first_group.facts("via-page")
+    assert facts.run.status == "finished"
+    assert facts.connections[0].media_url == first_group.origins["live"].url
+    assert facts.coverage_breaks() == []
+    assert len(facts.audio) >= 5
+
+
+def test_late_origin_is_waited_for_and_the_late_start_recorded(first_group: Group) -> None:
+    facts = first_group.facts("late")
+    start, _ = first_group.windows["late"]
+    went_live = next(when for name, when in first_group.origins["late"].events if name == "start")
+    assert facts.run.status == "finished"
+    assert facts.run.on_air_at >= went_live - timedelta(seconds=1)
+    assert facts.run.on_air_at - start > timedelta(seconds=4)  # late by about 6 s
+    assert facts.coverage_breaks() == []
+    assert facts.gaps == []
+
+
+@pytest.fixture(scope="module")
+def second_group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Group]:
+    root = tmp_path_factory.mktemp("group-b")
+    schedules = root / "schedules"
+    schedules.mkdir()
+    with LiveOrigin(root / "o-drop") as dropping, LiveOrigin(root / "o-stall") as stalling, \
+            LiveOrigin(root / "o-over") as overrunning:
+        for origin in (dropping, stalling, overrunning):
+            origin.start()
+        for origin in (dropping, stalling, overrunning):
+            wait_for_playlist(origin.url, min_segments=2)
+        t0 = now()
+        windows = {
+            "drop": (t0 + timedelta(seconds=1), t0 + timedelta(seconds=40)),
+            "stall": (t0 + timedelta(seconds=1), t0 + timedelta(seconds=32)),
+            "overrun": (t0 + timedelta(seconds=1), t0 + timedelta(seconds=10)),
+        }
+        write_event(schedules, "drop", dropping.url, *windows["drop"])
+        write_event(schedules, "stall", stalling.url, *windows["stall"], stall_timeout_s=5)
+        write_event(schedules, "overrun", overrunning.url, *windows["overrun"], overrun_cap_minutes=0.2)
+        _later(8, lambda: dropping.drop(20))
+        _later(8, stalling.stall)
+        _later(20, stalling.resume)
+        data = DataDir(root / "data")
+        run_monitor_until_idle(Settings(data_dir=data.root), schedules, timeout=120)
+        yield Group(data, {"drop": dropping, "stall": stalling, "overrun": overrunning}, windows)
+
+
+def test_origin_drop_is_one_run_with_one_gap(second_group: Group) -> None:
+    facts = second_group.facts("drop")
+    origin = second_group.origins["drop"]
+    assert facts.run.status == "finished"
+    assert len({c.session for c in facts.connections}) == 1  # back within the grace window: one session
+    assert len(facts.connections) >= 2
+    [gap] = facts.gaps
+    assert 15 <= (gap.end_at - gap.start_at).total_seconds() <= 25
+    assert origin.dropped_at is not None
+    assert origin.returned_at is not None
+    assert abs((gap.start_at - origin.dropped_at).total_seconds()) < 4
+    # Nothing lost on either side: audio runs right up to the gap and resumes right after it.
+    assert facts.coverage_breaks() == [(gap.start_at, gap.end_at)]
+    assert facts.audio[-1].end_at >= second_group.windows["drop"][1] - timedelta(seconds=2)
+    assert [s.seq for s in facts.audio] == list(range(len(facts.audio)))
+
+
+def test_stalled_origin_trips_the_watchdog(second_group: Group) -> None:
+    facts = second_group.facts("stall")
+    origin = second_group.origins["stall"]
+    stalled_at = next(when for name, when in origin.events if name == "stall")
+    first = facts.connections[0]
+    assert first.end_reason.startswith("stalled: no new media for 5 s (watchdog)")
+    # The watchdog restarted ffmpeg within its 5 s, plus the media still in flight when the origin froze
+    # (ffmpeg reads a segment only once it is complete: up to two 2 s segments) and a second to stop.
+    assert (first.ended_at - stalled_at).total_seconds() < 5 + 4 + 2
+    assert facts.run.status == "finished"
+    [gap] = facts.gaps
+    assert gap.cause.startswith("stalled")
+    assert 8 <= (gap.end_at - gap.start_at).total_seconds() <= 16
+
+
+def test_stream_outliving_its_registration_stops_at_the_cap(second_group: Group) -> None:
+    facts = second_group.facts("overrun")
+    _, end = second_group.windows["overrun"]
+    assert facts.run.status == "finished"
+    assert "overrun cap reached" in facts.run.stop_reason
+    cap = end + timedelta(seconds=12)
+    assert cap - timedelta(seconds=4) <= facts.run.off_air_at <= cap + timedelta(seconds=2)
+    assert facts.run.off_air_at > end + timedelta(seconds=5)  # the overrun is on record
+    assert facts.coverage_breaks() == []
