@@ -1,0 +1,180 @@
+"""The monitor as a whole: restarts, edits while running, persistence, one monitor per data directory."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from livewatch.cli import cli
+from livewatch.errors import StateError
+from livewatch.monitor import Monitor
+from livewatch.monitor.jobs import armed_jobs
+from livewatch.settings import Settings
+from livewatch.state import Database, DataDir, tables
+from tests.capture.conftest import now, run_facts, write_event
+from tests.support.origin import LiveOrigin, wait_for_playlist
+
+pytestmark = pytest.mark.slow
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def run_status(data: DataDir, event_id: str) -> str | None:
+    if not data.database.exists():
+        return None
+    with Database(data.database, migrate=False) as db, db.engine.connect() as conn:
+        return conn.execute(select(tables.runs.c.status).where(tables.runs.c.event_id == event_id)
+                            .order_by(tables.runs.c.id.desc()).limit(1)).scalar()
+
+
+def ffmpeg_writing_into(folder: Path) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if "ffmpeg" in cmdline and str(folder) in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def origin(tmp_path: Path) -> Iterator[LiveOrigin]:
+    with LiveOrigin(tmp_path / "origin", speech="Testing the restart of the monitor.") as live:
+        live.start()
+        wait_for_playlist(live.url, min_segments=2)
+        yield live
+
+
+def test_sigkilled_monitor_resumes_the_same_run(tmp_path: Path, origin: LiveOrigin) -> None:
+    schedules = tmp_path / "schedules"
+    schedules.mkdir()
+    data = DataDir(tmp_path / "data")
+    t0 = now()
+    write_event(schedules, "restart", origin.url, t0 + timedelta(seconds=1), t0 + timedelta(seconds=26))
+    command = [sys.executable, "-m", "livewatch", "--data", str(data.root), "run", "--schedules", str(schedules),
+               "--until-idle", "--reload-interval", "0.5"]
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: run_status(data, "restart") == "recording", 30, "recording to start")
+        time.sleep(5)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    killed_at = now()
+    second = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert second.returncode == 0, second.stderr[-2000:]
+
+    facts = run_facts(data, "restart")  # asserts there is exactly one run
+    assert facts.run.status == "finished"
+    assert facts.run.started_at < killed_at
+    assert facts.connections[0].end_reason == "monitor stopped unexpectedly; recovered"
+    assert len(facts.connections) >= 2
+    # Numbering continued; every segment exactly once; what the dead monitor's ffmpeg saved was kept.
+    assert [s.seq for s in facts.audio] == list(range(len(facts.audio)))
+    assert {s.connection_id for s in facts.audio} >= {facts.connections[0].id, facts.connections[-1].id}
+    # No media counted twice, and any hole in the timeline is on the gap ledger.
+    explained = {(g.start_at, g.end_at) for g in facts.gaps}
+    assert all(gap in explained for gap in facts.coverage_breaks())
+    assert facts.audio[-1].end_at >= t0 + timedelta(seconds=24)
+    assert ffmpeg_writing_into(data.root) == []  # the orphaned ffmpeg was stopped
+
+
+def test_edits_while_running_rearm_cancel_and_isolate_bad_files(
+    tmp_path: Path, origin: LiveOrigin, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="livewatch")
+    schedules = tmp_path / "schedules"
+    schedules.mkdir()
+    data = DataDir(tmp_path / "data")
+    later = now() + timedelta(hours=1)
+    write_event(schedules, "moved", origin.url, later, later + timedelta(hours=1))
+    write_event(schedules, "dropped", origin.url, later, later + timedelta(hours=1))
+    (schedules / "broken.yaml").write_text("id: broken\ntitle: [unclosed\n", encoding="utf-8")
+    monitor = Monitor(Settings(data_dir=data.root), [schedules], reload_interval=0.3)
+    monitor.start()
+    thread = threading.Thread(target=monitor.run_forever, daemon=True)
+    thread.start()
+    try:
+        jobs = armed_jobs(data)
+        assert set(jobs) == {"moved", "dropped"}
+        assert jobs["moved"] == later - timedelta(minutes=0)  # pre-roll 0 in the test settings
+        assert any("broken.yaml" in r.getMessage() for r in caplog.records if r.levelno == logging.ERROR)
+
+        t0 = now()
+        time.sleep(0.05)  # a new mtime even on coarse file systems
+        write_event(schedules, "moved", origin.url, t0 + timedelta(seconds=1), t0 + timedelta(seconds=40))
+        wait_until(lambda: run_status(data, "moved") == "recording", 20, "the moved event to start recording")
+
+        (schedules / "dropped.yaml").unlink()
+        wait_until(lambda: "dropped" not in armed_jobs(data), 10, "the removed event to be disarmed")
+
+        (schedules / "moved.yaml").unlink()
+        wait_until(lambda: run_status(data, "moved") == "cancelled", 20, "the removed event's capture to stop")
+    finally:
+        monitor.request_stop()
+        thread.join(10)
+        monitor.shutdown()
+    facts = run_facts(data, "moved")
+    assert "removed" in facts.run.stop_reason
+    assert facts.audio, "what was recorded before the removal is kept"
+    assert ffmpeg_writing_into(data.root) == []
+
+
+def test_jobs_persist_and_one_monitor_per_data_directory(tmp_path: Path) -> None:
+    schedules = tmp_path / "schedules"
+    schedules.mkdir()
+    data = DataDir(tmp_path / "data")
+    start = now() + timedelta(days=2)
+    write_event(schedules, "future", "https://live.example.com/a.m3u8", start, start + timedelta(hours=2),
+                pre_roll_minutes=10)
+    settings = Settings(data_dir=data.root)
+    first = Monitor(settings, [schedules])
+    first.start()
+    with pytest.raises(StateError, match="another livewatch monitor is already running"):
+        Monitor(settings, [schedules]).start()
+    first.shutdown()
+    assert armed_jobs(data) == {"future": start - timedelta(minutes=10)}
+
+    again = Monitor(settings, [schedules])
+    again.start()
+    assert armed_jobs(data) == {"future": start - timedelta(minutes=10)}
+    again.shutdown()
+
+    result = CliRunner().invoke(cli, ["--data", str(data.root), "status", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert '"state": "armed"' in result.output
+
+
+def test_until_idle_leaves_later_events_alone(tmp_path: Path) -> None:
+    schedules = tmp_path / "schedules"
+    schedules.mkdir()
+    data = DataDir(tmp_path / "data")
+    start = now() + timedelta(hours=3)
+    write_event(schedules, "tonight", "https://live.example.com/a.m3u8", start, start + timedelta(hours=1))
+    env = {**os.environ, "LIVEWATCH_DATA": str(data.root)}
+    done = subprocess.run([sys.executable, "-m", "livewatch", "run", "--schedules", str(schedules), "--until-idle"],
+                          env=env, capture_output=True, timeout=60, check=False)
+    assert done.returncode == 0
+    assert run_status(data, "tonight") is None
