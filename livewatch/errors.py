@@ -43,11 +43,11 @@ class StateError(LivewatchError):
 class UnsafePathError(StateError):
     """An identifier would lead outside the data directory."""
 
-    def __init__(self, what: str, value: str) -> None:
+    def __init__(self, what: str, value: str, reason: str | None = None) -> None:
         self.value = value
         super().__init__(
             f"{what} {value!r} is not a safe name inside the data directory "
-            "(use lowercase letters, digits, '-' and '_', starting with a letter or digit)"
+            f"({reason or 'use lowercase letters, digits, - and _, starting with a letter or digit'})"
         )
 
 

@@ -85,25 +85,36 @@ _StringTimesLoader.yaml_implicit_resolvers = {
 
 def read_document(path: Path) -> Document:
     """Parse a YAML or TOML file by its suffix. Raises :class:`DocumentSyntaxError` or ``OSError``."""
-    raw = path.read_bytes()
+    with path.open("rb") as handle:  # read at most the limit: a FIFO or /dev/zero must not hang us
+        raw = handle.read(MAX_DOCUMENT_BYTES + 1)
     if len(raw) > MAX_DOCUMENT_BYTES:
-        raise DocumentSyntaxError(1, f"file is {len(raw)} bytes; the limit is {MAX_DOCUMENT_BYTES}")
+        raise DocumentSyntaxError(1, f"file is larger than {MAX_DOCUMENT_BYTES} bytes; split it")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
+        # utf-8-sig counts from after a byte-order mark.
+        offset = err.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
+        line = raw[:offset].count(b"\n") + 1
         raise DocumentSyntaxError(line, "file is not UTF-8 text; save it as UTF-8") from err
-    if path.suffix.lower() in TOML_SUFFIXES:
-        data, lines = parse_toml(text)
-    else:
-        data, lines = parse_yaml(text)
+    try:
+        if path.suffix.lower() in TOML_SUFFIXES:
+            data, lines = parse_toml(text)
+        else:
+            data, lines = parse_yaml(text)
+    except RecursionError as err:
+        raise DocumentSyntaxError(1, "nested too deeply to read; flatten the structure") from err
     return Document(path, data, lines, raw)
 
 
 def parse_yaml(text: str) -> tuple[Any, LineMap]:
     loader = _StringTimesLoader(text)
+    lines = LineMap()
     try:
         node = loader.get_single_node()
+        if node is not None:
+            # Map lines before constructing: construction folds `<<: *anchor` merges into the mapping, after
+            # which an explicit key that overrides a merged one would look like a duplicate.
+            _walk_yaml(node, (), lines, set())
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
@@ -116,9 +127,6 @@ def parse_yaml(text: str) -> tuple[Any, LineMap]:
         raise DocumentSyntaxError(1, f"YAML syntax: {err}") from err
     finally:
         loader.dispose()
-    lines = LineMap()
-    if node is not None:
-        _walk_yaml(node, (), lines, set())
     return data, lines
 
 
@@ -131,6 +139,8 @@ def _walk_yaml(node: yaml.Node, path: FieldPath, lines: LineMap, seen: set[int])
     lines.lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # merged keys are written at their anchor, not here
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
             child = (*path, key)
             line = key_node.start_mark.line + 1
@@ -168,27 +178,67 @@ def _toml_lines(text: str) -> LineMap:
     lines = LineMap()
     array_counts: dict[FieldPath, int] = {}
     table: FieldPath = ()
-    in_multiline: str | None = None
+    state: str | None = None  # inside a multi-line string: its delimiter
+    depth = 0  # open [ and { of a value that spans lines
     for number, line in enumerate(text.splitlines(), start=1):
-        if in_multiline is not None:
-            if line.count(in_multiline) % 2 == 1:
-                in_multiline = None
-            continue
-        header = _TOML_HEADER.match(line)
-        if header:
-            table = _resolve_toml_path(_toml_parts(header.group(2)), array_counts, header.group(1) == "[[")
-            lines.lines.setdefault(table, number)
-            continue
-        key = _TOML_KEY.match(line)
-        if key:
-            resolved: FieldPath = table
-            for part in _toml_parts(key.group(1)):
-                resolved = (*resolved, part)
-                lines.lines.setdefault(resolved, number)
-            for quote in ('"""', "'''"):
-                if line.count(quote) % 2 == 1:
-                    in_multiline = quote
+        scan_from = 0
+        if state is None and depth == 0:  # a line that starts a new statement
+            header = _TOML_HEADER.match(line)
+            key = None if header else _TOML_KEY.match(line)
+            if header:
+                table = _resolve_toml_path(_toml_parts(header.group(2)), array_counts, header.group(1) == "[[")
+                lines.lines.setdefault(table, number)
+                if table and isinstance(table[-1], int):
+                    lines.lines.setdefault(table[:-1], number)  # the array of tables as a whole
+                continue
+            if key:
+                resolved: FieldPath = table
+                for part in _toml_parts(key.group(1)):
+                    resolved = (*resolved, part)
+                    lines.lines.setdefault(resolved, number)
+                scan_from = key.end()
+        state, depth = _scan_toml_value(line, scan_from, state, depth)
     return lines
+
+
+def _scan_toml_value(line: str, position: int, state: str | None, depth: int) -> tuple[str | None, int]:
+    """Follow strings, comments and brackets through one line of a value; returns the state at its end
+    (an open multi-line string, and how many brackets are still open)."""
+    i = position
+    while i < len(line):
+        if state in ('"""', "'''"):
+            if state == '"""' and line[i] == "\\":
+                i += 2
+                continue
+            if line.startswith(state, i):
+                state, i = None, i + 3
+                continue
+            i += 1
+            continue
+        if state in ('"', "'"):
+            if state == '"' and line[i] == "\\":
+                i += 2
+                continue
+            if line[i] == state:
+                state = None
+            i += 1
+            continue
+        char = line[i]
+        if char == "#":
+            break
+        for quote in ('"""', "'''", '"', "'"):
+            if line.startswith(quote, i):
+                state, i = quote, i + len(quote)
+                break
+        else:
+            if char in "[{":
+                depth += 1
+            elif char in "]}":
+                depth = max(0, depth - 1)
+            i += 1
+    if state in ('"', "'"):
+        state = None  # a one-line string cannot continue (tomllib has already accepted the file)
+    return state, depth
 
 
 def _resolve_toml_path(parts: list[str], array_counts: dict[FieldPath, int], is_array: bool) -> FieldPath:

@@ -173,11 +173,6 @@ def test_yaml_duplicate_key_reaches_the_loader(tmp_path: Path) -> None:
     assert "'title' is written twice (first on line 2)" in dup[0].message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _walk_yaml walks the node tree after construction, when flatten_mapping has already merged "
-    "`<<: *anchor` entries into the mapping, so a key that overrides a merged one is reported as written twice",
-)
 def test_yaml_merge_key_overrides_are_not_duplicates() -> None:
     data, lines = parse_yaml("base: &b\n  a: 1\n  c: 2\nx:\n  <<: *b\n  a: 5\n")
     assert data["x"] == {"a": 5, "c": 2}
@@ -257,11 +252,6 @@ def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
     assert document.raw.startswith(b"\xef\xbb\xbf")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with a BOM, UnicodeDecodeError.start counts from after the BOM, so read_document slices "
-    "raw[:start] three bytes short and can miss newlines",
-)
 def test_non_utf8_after_bom_has_line(tmp_path: Path) -> None:
     path = _write(tmp_path, "bom-bad.yaml", b"\xef\xbb\xbfa\n\n\xff\n")
     assert _syntax_error(path).line == 3
@@ -271,7 +261,7 @@ def test_oversized_file_is_refused(tmp_path: Path) -> None:
     path = _write(tmp_path, "big.yaml", b"#" * MAX_DOCUMENT_BYTES + b"\n")
     err = _syntax_error(path)
     assert err.line == 1
-    assert err.message == f"file is {MAX_DOCUMENT_BYTES + 1} bytes; the limit is {MAX_DOCUMENT_BYTES}"
+    assert err.message == f"file is larger than {MAX_DOCUMENT_BYTES} bytes; split it"
 
 
 def test_file_at_the_limit_is_read(tmp_path: Path) -> None:
@@ -280,12 +270,6 @@ def test_file_at_the_limit_is_read(tmp_path: Path) -> None:
     assert read_document(path).data == {"a": 1}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="BUG: deeply nested input makes PyYAML's composer and tomllib recurse; RecursionError escapes "
-    "read_document instead of DocumentSyntaxError (and load_registrations 'never raises for bad input')",
-)
 @pytest.mark.parametrize(
     ("name", "text"), [("deep.yaml", "a: " + "[" * 100_000), ("deep.toml", "a = " + "[" * 100_000)]
 )
@@ -379,8 +363,10 @@ def test_toml_line_map() -> None:
         ("server", "host"): 18,
         ("server", "tls"): 19,
         ("server", "tls", "on"): 20,
+        ("events",): 22,
         ("events", 0): 22,
         ("events", 0, "id"): 23,
+        ("events", 0, "participants"): 24,
         ("events", 0, "participants", 0): 24,
         ("events", 0, "participants", 0, "name"): 25,
         ("events", 0, "participants", 1): 26,
@@ -389,6 +375,7 @@ def test_toml_line_map() -> None:
         ("events", 0, "organizer", "name"): 29,
         ("events", 1): 31,
         ("events", 1, "id"): 32,
+        ("events", 1, "participants"): 33,
         ("events", 1, "participants", 0): 33,
         ("events", 1, "participants", 0, "name"): 34,
         ("we ird", "k.dot"): 35,
@@ -438,11 +425,6 @@ def test_toml_multiline_literal_string_with_header_text() -> None:
     assert _lines(lines) == {("a",): 1, ("b",): 5}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _toml_lines only looks for an opening triple quote on `key =` lines, so a multi-line string "
-    "inside a multi-line array is scanned as keys (and its `b = ` text claims the line of the real key)",
-)
 def test_toml_multiline_string_inside_array() -> None:
     text = 'terms = [\n  """\nb = 9\n""",\n]\nb = 1\n'
     data, lines = parse_toml(text)
@@ -450,11 +432,6 @@ def test_toml_multiline_string_inside_array() -> None:
     assert lines.line_of(("b",)) == 6
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='BUG: _toml_lines counts \'"""\' inside a one-line literal string as the start of a multi-line '
-    "string and skips every later line",
-)
 def test_toml_triple_quote_inside_single_line_string() -> None:
     text = "a = 'say \"\"\" hi'\nb = 1\n"
     _, lines = parse_toml(text)

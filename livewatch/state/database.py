@@ -141,7 +141,9 @@ class Database:
                 if old is None:
                     conn.execute(tables.events.insert().values(id=event_id, **values))
                     result.added.append(event_id)
-                elif old.registration_json != values["registration_json"] or old.removed_at is not None:
+                elif (old.registration_json, old.source_file, old.source_sha256, old.removed_at) != (
+                    values["registration_json"], values["source_file"], values["source_sha256"], None
+                ):
                     conn.execute(update(tables.events).where(tables.events.c.id == event_id).values(**values))
                     result.changed.append(event_id)
             for event_id, old in existing.items():

@@ -57,7 +57,7 @@ class DataDir:
         # Belt and braces: even a valid-looking id must resolve inside the base (symlinked folders).
         resolved_base = base.resolve()
         if path.resolve().parent != resolved_base:
-            raise UnsafePathError("event id", event_id)
+            raise UnsafePathError("event id", event_id, f"its path leads outside {base}: a symbolic link?")
         return path
 
     def event_dir(self, event_id: str) -> Path:
@@ -89,6 +89,9 @@ class DataDir:
 
     def ensure_event(self, event_id: str) -> Path:
         folder = self.event_dir(event_id)
-        for sub in ("media", "audio", "transcripts"):
-            (folder / sub).mkdir(parents=True, exist_ok=True)
+        try:
+            for sub in ("media", "audio", "transcripts"):
+                (folder / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StateError(f"cannot create {folder}: {err.strerror or err}") from err
         return folder
