@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 from datetime import UTC, datetime, timedelta
@@ -24,11 +25,14 @@ from livewatch.monitor.status import event_statuses
 @click.option("--horizon", type=float, default=60.0, show_default=True, help="Minutes ahead for --until-idle.")
 @click.option("--reload-interval", type=float, default=5.0, show_default=True,
               help="Seconds between checks of the registration files for changes.")
+@click.option("--data", type=click.Path(path_type=Path, file_okay=False), help="Data directory.")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @pass_state
 def run(state: CliState, schedules: Path | None, until_idle: bool, horizon: float, reload_interval: float,
-        verbose: int) -> None:
+        data: Path | None, verbose: int) -> None:
     """Run the monitor: arm, wait for live, record every registered event's streams."""
+    if data is not None:
+        state.data = data
     logging.basicConfig(
         level=logging.WARNING - 10 * min(verbose + 1, 2),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -56,11 +60,12 @@ def run(state: CliState, schedules: Path | None, until_idle: bool, horizon: floa
 
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--data", type=click.Path(path_type=Path, file_okay=False), help="Data directory.")
 @pass_state
-def status(state: CliState, fmt: str) -> None:
+def status(state: CliState, fmt: str, data: Path | None) -> None:
     """What is armed, waiting, recording, reconnecting, lagging, finished or failed."""
-    import json
-
+    if data is not None:
+        state.data = data
     rows = event_statuses(state.settings, datetime.now(UTC))
     if fmt == "json":
         click.echo(json.dumps([row.as_dict() for row in rows], ensure_ascii=False, indent=2))

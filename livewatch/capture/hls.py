@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from livewatch.errors import CaptureError
+from livewatch.errors import CaptureError, StreamOffline
 
 MAX_PLAYLIST_BYTES = 2_000_000
 
@@ -137,6 +137,8 @@ def fetch_text(url: str, headers: Mapping[str, str], timeout: float) -> str:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             body: bytes = response.read(MAX_PLAYLIST_BYTES + 1)
     except urllib.error.HTTPError as err:
+        if err.code in (404, 410):  # the room is there but nothing is being broadcast
+            raise StreamOffline(f"HTTP {err.code} from {url}") from err
         raise CaptureError(f"HTTP {err.code} from {url}") from err
     except (urllib.error.URLError, TimeoutError, OSError) as err:
         reason = getattr(err, "reason", err)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from livewatch.capture.base import ResolvedStream
 from livewatch.capture.commands import probe_args
 from livewatch.capture.hls import HlsSegment, fetch_media_playlist, start_index
-from livewatch.errors import CaptureError
+from livewatch.errors import CaptureError, StreamOffline
 from livewatch.fields import CaptureSettings
 
 #: A playlist whose newest segment ends no later than this after what we already have is not advancing.
@@ -21,6 +21,8 @@ ADVANCE_SLACK = timedelta(milliseconds=500)
 class LiveCheck:
     live: bool
     reason: str
+    #: Not live because something failed (network, HTTP 403/5xx, resolver), not because it is off air.
+    error: bool = False
     stream: ResolvedStream | None = None
     #: HLS only: the playlist index ffmpeg should start at (``-live_start_index``).
     start_index: int | None = None
@@ -39,7 +41,7 @@ def check_live(
     try:
         done = subprocess.run(args, capture_output=True, timeout=settings.rw_timeout_s + 10, check=False)
     except subprocess.TimeoutExpired:
-        return LiveCheck(False, "probe timed out")
+        return LiveCheck(False, "probe timed out", error=True)
     if done.returncode != 0:
         return LiveCheck(False, done.stderr.decode(errors="replace").strip()[-300:] or "probe failed")
     try:
@@ -48,14 +50,16 @@ def check_live(
         streams = []
     if not streams:
         return LiveCheck(False, "no media streams answered")
-    return LiveCheck(True, "stream answers", stream)
+    return LiveCheck(True, "stream answers", stream=stream)
 
 
 def _check_hls(stream: ResolvedStream, settings: CaptureSettings, resume_after: datetime | None) -> LiveCheck:
     try:
         playlist = fetch_media_playlist(stream.media_url, stream.headers, timeout=settings.rw_timeout_s)
-    except CaptureError as err:
+    except StreamOffline as err:
         return LiveCheck(False, str(err))
+    except CaptureError as err:
+        return LiveCheck(False, str(err), error=True)
     if playlist.ended:
         return LiveCheck(False, "playlist has ended (EXT-X-ENDLIST)")
     if not playlist.segments:
@@ -66,5 +70,5 @@ def _check_hls(stream: ResolvedStream, settings: CaptureSettings, resume_after: 
     index = start_index(playlist, resume_after, settings.max_lookback_s)
     # ffmpeg reads the media playlist itself; hand it the variant we chose, not the master.
     chosen = ResolvedStream(stream.page_url, playlist.url, "hls", stream.headers, stream.title, stream.live)
-    return LiveCheck(True, "playlist is live", chosen, index, playlist.segments[index].program_date_time,
-                     tuple(playlist.segments))
+    return LiveCheck(True, "playlist is live", stream=chosen, start_index=index,
+                     wall_base=playlist.segments[index].program_date_time, segments=tuple(playlist.segments))

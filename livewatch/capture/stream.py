@@ -23,7 +23,7 @@ from livewatch.capture.process import FfmpegProcess, stop_orphan
 from livewatch.capture.recovery import recover_connection
 from livewatch.capture.segments import SegmentListTail
 from livewatch.capture.writer import SegmentWriter
-from livewatch.errors import CaptureError
+from livewatch.errors import CaptureError, StreamOffline
 from livewatch.registration.models import Event
 from livewatch.state.runs import CANCELLED, FINISHED, INCOMPLETE, NO_SHOW, RECONNECTING, RECORDING, Run
 
@@ -55,7 +55,8 @@ class StreamCapture:
         self.audio_dir = ctx.data.audio_dir(event.id)
         self.writer = SegmentWriter(ctx, run, event.id, index)
         self.session = ctx.store.last_session(run.id, index)
-        self.failures = 0
+        self.failures = 0  # connections in a row that recorded nothing, or checks after going off air
+        self.errors = 0  # checks in a row that failed (as opposed to "not live yet")
         self.offline_since: datetime | None = None
 
     # -- the loop ---------------------------------------------------------------------------------------
@@ -75,6 +76,7 @@ class StreamCapture:
             if self._past_hard_stop() or (now >= self.hard_stop and self.writer.last_end is None):
                 return self._finish(FINISHED, "overrun cap reached")
             check = self._check()
+            self.errors = self.errors + 1 if check.error else 0
             if not check.live:
                 outcome = self._offline(now, check.reason)
                 if outcome is not None:
@@ -93,8 +95,10 @@ class StreamCapture:
     def _check(self) -> LiveCheck:
         try:
             resolved = self.ctx.sources.for_url(self.url).resolve(self.url)
-        except CaptureError as err:  # StreamOffline included
+        except StreamOffline as err:
             return LiveCheck(False, str(err))
+        except CaptureError as err:
+            return LiveCheck(False, str(err), error=True)
         return check_live(resolved, self.settings, resume_after=self.writer.last_end, ffprobe_bin=self.ctx.ffprobe_bin)
 
     def _offline(self, now: datetime, reason: str) -> StreamOutcome | None:
@@ -112,7 +116,9 @@ class StreamCapture:
             delay = min(self.settings.backoff_base_s * 2 ** self.failures, self.settings.backoff_max_s)
             self.failures += 1
         else:
-            delay = self.settings.poll_interval_s + random.uniform(0, self.settings.poll_jitter_s)  # noqa: S311
+            # Waiting for the start: the regular poll, backed off while the platform answers with errors.
+            backoff = 2 ** min(max(self.errors - 1, 0), 4)
+            delay = self.settings.poll_interval_s * backoff + random.uniform(0, self.settings.poll_jitter_s)  # noqa: S311
         self.log.info("not live (%s); next check in %.1f s", reason, delay)
         deadline = self.hard_stop if went_live else self.event.end
         self.stop.wait(min(delay, max(0.5, (deadline - now).total_seconds())))

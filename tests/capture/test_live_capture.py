@@ -54,10 +54,15 @@ def first_group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Group]:
             "normal": (t0 + timedelta(seconds=1), t0 + timedelta(seconds=13)),
             "via-page": (t0 + timedelta(seconds=1), t0 + timedelta(seconds=13)),
             "late": (t0 + timedelta(seconds=1), t0 + timedelta(seconds=16)),
+            "two-feeds": (t0 + timedelta(seconds=1), t0 + timedelta(seconds=10)),
         }
         write_event(schedules, "normal", live.url, *windows["normal"])
         write_event(schedules, "via-page", live.page_url, *windows["via-page"])
         write_event(schedules, "late", late.url, *windows["late"])
+        two = write_event(schedules, "two-feeds", live.url, *windows["two-feeds"])
+        two.write_text(two.read_text(encoding="utf-8").replace(
+            f'streams: [{{url: "{live.url}"}}]', f'streams: [{{url: "{live.url}"}}, {{url: "{live.page_url}"}}]'),
+            encoding="utf-8")
         _later(7, late.start)
         data = DataDir(root / "data")
         run_monitor_until_idle(Settings(data_dir=data.root), schedules, timeout=90)
@@ -183,3 +188,14 @@ def test_stream_outliving_its_registration_stops_at_the_cap(second_group: Group)
     assert cap - timedelta(seconds=4) <= facts.run.off_air_at <= cap + timedelta(seconds=2)
     assert facts.run.off_air_at > end + timedelta(seconds=5)  # the overrun is on record
     assert facts.coverage_breaks() == []
+
+
+def test_every_stream_of_an_event_is_recorded_into_one_run(first_group: Group) -> None:
+    facts = first_group.facts("two-feeds")
+    assert facts.run.status == "finished"
+    assert {c.stream for c in facts.connections} == {0, 1}
+    for stream in (0, 1):
+        audio = [s for s in facts.audio if s.stream == stream]
+        assert len(audio) >= 4
+        assert [s.seq for s in audio] == list(range(len(audio)))
+        assert all(Path(s.path).name.startswith(f"s{stream}-") for s in audio)

@@ -23,7 +23,7 @@ from livewatch.monitor import Monitor
 from livewatch.monitor.jobs import armed_jobs
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir, tables
-from tests.capture.conftest import now, run_facts, write_event
+from tests.capture.conftest import now, run_facts, run_monitor_until_idle, write_event
 from tests.support.origin import LiveOrigin, wait_for_playlist
 
 pytestmark = pytest.mark.slow
@@ -178,3 +178,35 @@ def test_until_idle_leaves_later_events_alone(tmp_path: Path) -> None:
                           env=env, capture_output=True, timeout=60, check=False)
     assert done.returncode == 0
     assert run_status(data, "tonight") is None
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1.5 MB tmpfs mounted as the event's folder (the tests run as root, as `make test` and CI do)."""
+    mountpoint = tmp_path / "data" / "events" / "full"
+    mountpoint.mkdir(parents=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1536k", "tmpfs", str(mountpoint)],
+                             capture_output=True, text=True, check=False)
+    assert mounted.returncode == 0, f"this test mounts a tmpfs and needs root: {mounted.stderr}"
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+
+
+def test_disk_full_marks_the_run_incomplete_and_keeps_what_was_saved(
+    tmp_path: Path, origin: LiveOrigin, small_disk: Path
+) -> None:
+    schedules = tmp_path / "schedules"
+    schedules.mkdir()
+    data = DataDir(tmp_path / "data").ensure()  # the event's folder is on the small disk, the database is not
+    assert data.event_dir("full") == small_disk
+    t0 = now()
+    write_event(schedules, "full", origin.url, t0 + timedelta(seconds=1), t0 + timedelta(seconds=60))
+    run_monitor_until_idle(Settings(data_dir=data.root), schedules, timeout=90)
+    facts = run_facts(data, "full")
+    assert facts.run.status == "incomplete"
+    assert "No space left on device" in facts.run.stop_reason
+    assert facts.audio, "segments saved before the disk filled are kept"
+    for segment in facts.audio + facts.media:
+        assert Path(segment.path).exists()
