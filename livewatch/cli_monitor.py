@@ -46,8 +46,8 @@ def run(state: CliState, schedules: Path | None, until_idle: bool, horizon: floa
         monitor.request_stop()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    monitor.start()
     try:
+        monitor.start()
         if until_idle:
             monitor.run_until_idle()
         else:

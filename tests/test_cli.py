@@ -185,3 +185,15 @@ def test_demo_lists_the_samples(runner: CliRunner, repo: Path, monkeypatch: pyte
 
 def test_unknown_command_is_a_usage_error(runner: CliRunner) -> None:
     assert runner.invoke(cli, ["nonsense"]).exit_code == 2
+
+
+def test_run_with_a_broken_blacklist_exits_2_and_releases_the_data_dir(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "barred.yaml").write_text("people:\n  - nam: x\n", encoding="utf-8")
+    config = tmp_path / "livewatch.toml"
+    config.write_text('blacklist = "barred.yaml"\n', encoding="utf-8")
+    args = ["--config", str(config), "--data", str(tmp_path / "d"), "run", "--schedules", str(SCHEDULES),
+            "--until-idle"]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert "barred.yaml:2: people[0].nam: unknown field 'nam' (did you mean 'name'?)" in result.output
+    assert runner.invoke(cli, args).exit_code == 2  # not "another monitor is running": the lock was released

@@ -105,18 +105,24 @@ class Monitor:
         self._stopping.set()
 
     def shutdown(self) -> None:
-        """Stop every capture so that its run continues after a restart, then release everything."""
+        """Stop every capture so that its run continues after a restart, then release everything.
+        Safe to call after a start that failed half-way."""
         with self._lock:
             captures = list(self.captures.values())
         for capture in captures:
             capture.stop.set(StopSignal.SHUTDOWN)
         for capture in captures:
             capture.thread.join()
-        self.scheduler.shutdown(wait=False)
-        self.db.close()
+        scheduler = getattr(self, "scheduler", None)
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=False)
+        database = getattr(self, "db", None)
+        if database is not None:
+            database.close()
         if self._lockfile is not None:
             fcntl.flock(self._lockfile, fcntl.LOCK_UN)
             self._lockfile.close()
+            self._lockfile = None
 
     def run_forever(self) -> None:
         while not self._stopping.wait(self.reload_interval):
@@ -136,8 +142,14 @@ class Monitor:
     # -- registrations → jobs ---------------------------------------------------------------------------
 
     def reload_if_changed(self) -> None:
-        if self._files_fingerprint() != self._fingerprint:
+        """Re-read the registrations if a file changed. A failure here (an unreadable blacklist, say) is
+        logged and the previous registrations stay in force: the monitor never dies of a bad edit."""
+        if self._files_fingerprint() == self._fingerprint:
+            return
+        try:
             self.reconcile()
+        except Exception:
+            log.exception("cannot reload the registrations; keeping the previous ones")
 
     def _files_fingerprint(self) -> tuple[tuple[str, int, int], ...]:
         files, _ = discover(self.schedules)
