@@ -44,12 +44,14 @@ class ConcurrencySettings(StrictModel):
 class TranscriberSettings(StrictModel):
     """Which Whisper backend and model transcribe the audio (each event may override)."""
 
+    enabled: bool = Field(True, description="Transcribe captured audio as it closes (false: capture only).")
     backend: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
     model: SingleLine = Field("tiny.en", description="Model name, local path, or installed model package.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compute_type: Literal["default", "auto", "int8", "int8_float16", "float16", "float32"] = "int8"
     beam_size: int = Field(5, ge=1, le=20)
     language: Language = "auto"
+    model_store: Path | None = Field(None, description="Folder of imported models; default <data_dir>/models.")
 
 
 class AlertTarget(StrictModel):
@@ -109,7 +111,15 @@ class Settings(StrictModel):
             value = getattr(self, name)
             if value is not None and not value.is_absolute():
                 updates[name] = folder / value
+        store = self.transcriber.model_store
+        if store is not None and not store.is_absolute():
+            transcriber = self.transcriber.model_copy(update={"model_store": folder / store})
+            return self.model_copy(update={**updates, "transcriber": transcriber})
         return self.model_copy(update=updates)
+
+    @property
+    def model_store(self) -> Path:
+        return self.transcriber.model_store or self.data_dir / "models"
 
 
 def find_config(explicit: Path | None) -> Path | None:

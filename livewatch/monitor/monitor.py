@@ -19,18 +19,20 @@ from typing import IO
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.triggers.date import DateTrigger
+from sqlalchemy import select
 
 from livewatch.capture.context import CaptureContext, StopSignal, utc_now
 from livewatch.capture.registry import SourceRegistry
 from livewatch.errors import StateError
 from livewatch.monitor.event_capture import EventCapture
 from livewatch.monitor.jobs import JOB_FUNCTION, event_of, job_id, make_scheduler
+from livewatch.monitor.transcription import TranscriptionService
 from livewatch.queue import TRANSCRIBE, SqliteWorkQueue
 from livewatch.registration import validate_registrations
 from livewatch.registration.loader import discover
 from livewatch.registration.models import Event
 from livewatch.settings import Settings
-from livewatch.state import Database, DataDir
+from livewatch.state import Database, DataDir, tables
 from livewatch.state.runs import FINAL, RunStore
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,10 @@ class Monitor:
             data=self.data, store=RunStore(self.db.engine), queue=self.queue, sources=SourceRegistry(),
             slots=threading.BoundedSemaphore(self.settings.concurrency.captures),
         )
+        self.transcription: TranscriptionService | None = None
+        if self.settings.transcriber.enabled:
+            self.transcription = TranscriptionService(self.settings, self.db.engine, self.queue, self.data)
+            self.transcription.start()
         self.scheduler = make_scheduler(self.data)
         self.scheduler.add_listener(self._on_job, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         self.scheduler.start()
@@ -113,6 +119,9 @@ class Monitor:
             capture.stop.set(StopSignal.SHUTDOWN)
         for capture in captures:
             capture.thread.join()
+        transcription = getattr(self, "transcription", None)
+        if transcription is not None:
+            transcription.stop()
         scheduler = getattr(self, "scheduler", None)
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)
@@ -136,8 +145,16 @@ class Monitor:
                 return
 
     def idle(self) -> bool:
+        """Every event of this one-shot run captured, and (when enabled) all of its audio transcribed."""
         with self._lock:
-            return not self.captures and self.candidates <= set(self.done)
+            if self.captures or not self.candidates <= set(self.done):
+                return False
+        if self.transcription is None:
+            return True
+        with self.db.engine.connect() as conn:
+            run_ids = {row[0] for row in conn.execute(
+                select(tables.runs.c.id).where(tables.runs.c.event_id.in_(self.candidates)))}
+        return not self.transcription.busy(run_ids)
 
     # -- registrations → jobs ---------------------------------------------------------------------------
 

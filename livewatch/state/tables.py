@@ -125,16 +125,29 @@ transcripts = Table(
     "transcripts", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("stream", Integer, nullable=False),
     Column("segment_id", Integer, ForeignKey("segments.id")),
     Column("start_at", AwareDateTime, nullable=False),
     Column("end_at", AwareDateTime, nullable=False),
     Column("text", Text, nullable=False),
+    Column("text_check", Text, nullable=False),
     Column("language", Text),
     Column("avg_logprob", Float),
     Column("no_speech_prob", Float),
     Column("compression_ratio", Float),
     Column("flags", Text, nullable=False),
     Column("words_json", Text, nullable=False),
+    Column("backend", Text, nullable=False),
+    Column("model", Text, nullable=False),
+)
+
+transcription_progress = Table(
+    "transcription_progress", metadata,
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
+    Column("stream", Integer, primary_key=True),
+    Column("last_seq", Integer, nullable=False),
+    Column("committed_until", AwareDateTime, nullable=False),
+    Column("flushed", Integer, nullable=False),
 )
 
 findings = Table(

@@ -23,6 +23,18 @@ FAST = {
 }
 
 
+def capture_only(data: Path) -> Settings:
+    """Settings for capture tests: transcription off (it has its own tests) so timing is not disturbed."""
+    return Settings(data_dir=data, transcriber={"enabled": False})
+
+
+def capture_only_config(folder: Path) -> Path:
+    """The same as a configuration file, for tests that run the `livewatch` command."""
+    config = folder / "livewatch.toml"
+    config.write_text("[transcriber]\nenabled = false\n", encoding="utf-8")
+    return config
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 

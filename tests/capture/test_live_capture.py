@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from livewatch.settings import Settings
 from livewatch.state import DataDir
-from tests.capture.conftest import RunFacts, now, run_facts, run_monitor_until_idle, write_event
+from tests.capture.conftest import RunFacts, capture_only, now, run_facts, run_monitor_until_idle, write_event
 from tests.support.origin import LiveOrigin, wait_for_playlist
 
 pytestmark = pytest.mark.slow
@@ -65,7 +64,7 @@ def first_group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Group]:
             encoding="utf-8")
         _later(7, late.start)
         data = DataDir(root / "data")
-        run_monitor_until_idle(Settings(data_dir=data.root), schedules, timeout=90)
+        run_monitor_until_idle(capture_only(data.root), schedules, timeout=90)
         yield Group(data, {"live": live, "late": late}, windows)
 
 
@@ -143,7 +142,7 @@ def second_group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Group]:
         _later(8, stalling.stall)
         _later(20, stalling.resume)
         data = DataDir(root / "data")
-        run_monitor_until_idle(Settings(data_dir=data.root), schedules, timeout=120)
+        run_monitor_until_idle(capture_only(data.root), schedules, timeout=120)
         yield Group(data, {"drop": dropping, "stall": stalling, "overrun": overrunning}, windows)
 
 

@@ -21,9 +21,15 @@ from livewatch.cli import cli
 from livewatch.errors import StateError
 from livewatch.monitor import Monitor
 from livewatch.monitor.jobs import armed_jobs
-from livewatch.settings import Settings
 from livewatch.state import Database, DataDir, tables
-from tests.capture.conftest import now, run_facts, run_monitor_until_idle, write_event
+from tests.capture.conftest import (
+    capture_only,
+    capture_only_config,
+    now,
+    run_facts,
+    run_monitor_until_idle,
+    write_event,
+)
 from tests.support.origin import LiveOrigin, wait_for_playlist
 
 pytestmark = pytest.mark.slow
@@ -73,8 +79,8 @@ def test_sigkilled_monitor_resumes_the_same_run(tmp_path: Path, origin: LiveOrig
     data = DataDir(tmp_path / "data")
     t0 = now()
     write_event(schedules, "restart", origin.url, t0 + timedelta(seconds=1), t0 + timedelta(seconds=26))
-    command = [sys.executable, "-m", "livewatch", "--data", str(data.root), "run", "--schedules", str(schedules),
-               "--until-idle", "--reload-interval", "0.5"]
+    command = [sys.executable, "-m", "livewatch", "--config", str(capture_only_config(tmp_path)), "--data",
+               str(data.root), "run", "--schedules", str(schedules), "--until-idle", "--reload-interval", "0.5"]
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until(lambda: run_status(data, "restart") == "recording", 30, "recording to start")
@@ -112,7 +118,7 @@ def test_edits_while_running_rearm_cancel_and_isolate_bad_files(
     write_event(schedules, "moved", origin.url, later, later + timedelta(hours=1))
     write_event(schedules, "dropped", origin.url, later, later + timedelta(hours=1))
     (schedules / "broken.yaml").write_text("id: broken\ntitle: [unclosed\n", encoding="utf-8")
-    monitor = Monitor(Settings(data_dir=data.root), [schedules], reload_interval=0.3)
+    monitor = Monitor(capture_only(data.root), [schedules], reload_interval=0.3)
     monitor.start()
     thread = threading.Thread(target=monitor.run_forever, daemon=True)
     thread.start()
@@ -149,7 +155,7 @@ def test_jobs_persist_and_one_monitor_per_data_directory(tmp_path: Path) -> None
     start = now() + timedelta(days=2)
     write_event(schedules, "future", "https://live.example.com/a.m3u8", start, start + timedelta(hours=2),
                 pre_roll_minutes=10)
-    settings = Settings(data_dir=data.root)
+    settings = capture_only(data.root)
     first = Monitor(settings, [schedules])
     first.start()
     with pytest.raises(StateError, match="another livewatch monitor is already running"):
@@ -203,7 +209,7 @@ def test_disk_full_marks_the_run_incomplete_and_keeps_what_was_saved(
     assert data.event_dir("full") == small_disk
     t0 = now()
     write_event(schedules, "full", origin.url, t0 + timedelta(seconds=1), t0 + timedelta(seconds=60))
-    run_monitor_until_idle(Settings(data_dir=data.root), schedules, timeout=90)
+    run_monitor_until_idle(capture_only(data.root), schedules, timeout=90)
     facts = run_facts(data, "full")
     assert facts.run.status == "incomplete"
     assert "No space left on device" in facts.run.stop_reason

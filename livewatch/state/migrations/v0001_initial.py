@@ -74,16 +74,28 @@ STATEMENTS = (
     """CREATE TABLE transcripts (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         run_id INTEGER NOT NULL REFERENCES runs (id),
+        stream INTEGER NOT NULL,
         segment_id INTEGER REFERENCES segments (id),
         start_at TEXT NOT NULL,
         end_at TEXT NOT NULL,
         text TEXT NOT NULL,
+        text_check TEXT NOT NULL,
         language TEXT,
         avg_logprob REAL,
         no_speech_prob REAL,
         compression_ratio REAL,
         flags TEXT NOT NULL,
-        words_json TEXT NOT NULL
+        words_json TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        model TEXT NOT NULL
+    )""",
+    """CREATE TABLE transcription_progress (
+        run_id INTEGER NOT NULL REFERENCES runs (id),
+        stream INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        committed_until TEXT NOT NULL,
+        flushed INTEGER NOT NULL,
+        PRIMARY KEY (run_id, stream)
     )""",
     "CREATE INDEX ix_transcripts_run_start ON transcripts (run_id, start_at)",
     """CREATE TABLE findings (

@@ -1,0 +1,1 @@
+"""Incremental transcription of captured audio: the queue worker, quality guard and transcript files."""

@@ -1,0 +1,92 @@
+"""Both Whisper backends on real weights (tiny.en from the installed package) and real audio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.transcription.conftest import speak
+from transcribers import registry
+from transcribers.base import ModelInfo, TranscribeOptions, Transcriber
+
+ALSA = Path("/usr/share/sounds/alsa")
+CLIP = "Welcome to the annual meeting. Our investment products offer guaranteed returns of thirty percent."
+EN = TranscribeOptions(language="en")
+
+
+@pytest.fixture(scope="module")
+def faster(tiny_ct2: ModelInfo) -> Transcriber:
+    return registry.create("faster-whisper", tiny_ct2, device="cpu", compute_type="float32")
+
+
+@pytest.fixture(scope="module")
+def openai(tiny_openai: ModelInfo) -> Transcriber:
+    return registry.create("openai-whisper", tiny_openai, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return speak(CLIP, tmp_path_factory.mktemp("audio") / "clip.wav")
+
+
+EXPECTED = {
+    "Front_Center.wav": " front, center.",
+    "Front_Left.wav": " Front, left.",
+    "Front_Right.wav": " Front, right.",
+    "Rear_Center.wav": " rear center.",
+    "Side_Left.wav": " Side left.",
+}
+
+
+@pytest.mark.parametrize("backend", ["faster", "openai"])
+@pytest.mark.parametrize(("name", "text"), sorted(EXPECTED.items()))
+def test_human_recordings(request: pytest.FixtureRequest, backend: str, name: str, text: str) -> None:
+    engine: Transcriber = request.getfixturevalue(backend)
+    [segment] = engine.transcribe(ALSA / name, EN)
+    assert segment.text == text
+    assert segment.start == 0.0
+    assert 0.9 < segment.end < 1.4
+    assert segment.words
+    assert segment.language == "en"
+
+
+@pytest.mark.parametrize("backend", ["faster", "openai"])
+def test_clean_speech(request: pytest.FixtureRequest, backend: str, clip: Path) -> None:
+    engine: Transcriber = request.getfixturevalue(backend)
+    [segment] = engine.transcribe(clip, EN)
+    assert segment.text == (" Welcome to the annual meeting. Our investment product is off a guaranteed return on 30%.")
+    words = [w.word.strip() for w in segment.words]
+    assert words[:5] == ["Welcome", "to", "the", "annual", "meeting."]
+    assert all(a.start <= b.start for a, b in zip(segment.words, segment.words[1:], strict=False))
+
+
+def test_backends_agree_on_the_same_weights(faster: Transcriber, openai: Transcriber, clip: Path) -> None:
+    for audio in (clip, *(ALSA / name for name in EXPECTED)):
+        a, b = list(faster.transcribe(audio, EN)), list(openai.transcribe(audio, EN))
+        assert [s.text for s in a] == [s.text for s in b]
+        for x, y in zip(a, b, strict=True):
+            assert abs(x.start - y.start) < 0.02
+            assert abs(x.end - y.end) < 0.02
+            for wx, wy in zip(x.words, y.words, strict=True):
+                assert wx.word == wy.word
+                assert abs(wx.start - wy.start) < 0.05
+                assert abs(wx.end - wy.end) < 0.05
+
+
+@pytest.mark.parametrize("backend", ["faster", "openai"])
+def test_silence_and_noise_yield_no_text(request: pytest.FixtureRequest, backend: str) -> None:
+    engine: Transcriber = request.getfixturevalue(backend)
+    assert list(engine.transcribe(np.zeros(16000 * 5, dtype=np.float32), EN)) == []
+    assert list(engine.transcribe(ALSA / "Noise.wav", EN)) == []
+    rng = np.random.default_rng(7)
+    hiss = (rng.standard_normal(16000 * 4) * 0.02).astype(np.float32)
+    assert list(engine.transcribe(hiss, EN)) == []
+
+
+def test_unknown_backend_is_a_config_error() -> None:
+    from livewatch.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no transcriber 'whisperx'; available: faster-whisper, openai-whisper"):
+        registry.backend_class("whisperx")

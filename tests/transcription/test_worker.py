@@ -1,0 +1,172 @@
+"""Incremental transcription from the durable queue: absolute times, boundaries, restarts, exports."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import wave
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from livewatch.queue import TRANSCRIBE, SqliteWorkQueue
+from livewatch.state import Database, DataDir, tables
+from livewatch.state.runs import FINISHED, RunStore, SegmentRecord
+from livewatch.transcription.exports import write_transcript_files
+from livewatch.transcription.worker import EngineChoice, TranscriptionWorker, read_wav
+from tests.transcription.conftest import speak
+from transcribers import registry
+from transcribers.base import ModelInfo, TranscribeOptions, Transcriber
+
+T0 = datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC)
+SPEECH = ("Good evening everyone and welcome to the forum. Please remember that sponsored content must be "
+          "disclosed clearly. Thank you all for joining us tonight.")
+
+
+@pytest.fixture(scope="module")
+def engine_choice(tiny_ct2: ModelInfo) -> EngineChoice:
+    engine: Transcriber = registry.create("faster-whisper", tiny_ct2, device="cpu", compute_type="int8")
+    return EngineChoice(engine, TranscribeOptions(language="en"))
+
+
+def write_wav(path: Path, samples: np.ndarray) -> None:
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(16000)
+        handle.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+
+
+def captured_run(tmp_path: Path, audio: np.ndarray, cut_at: list[float]) -> tuple[DataDir, int]:
+    """A finished run whose audio was cut into segments at ``cut_at`` seconds, queued as the capture does."""
+    data = DataDir(tmp_path / "data")
+    with Database.open(data) as db:
+        with db.engine.begin() as conn:
+            conn.execute(tables.events.insert().values(
+                id="forum", title="Forum", kind="forum", timezone="UTC", registered_start=T0,
+                registered_end=T0 + timedelta(hours=1), source_file="x.yaml", source_sha256="0",
+                registration_json=json.dumps({"language": "en"}), updated_at=T0))
+        store, queue = RunStore(db.engine), SqliteWorkQueue(db.engine)
+        run = store.open_run("forum", T0, T0 + timedelta(hours=1))
+        assert run is not None
+        folder = data.ensure_event("forum") / "audio"
+        edges = [0.0, *cut_at, len(audio) / 16000]
+        for seq, (a, b) in enumerate(itertools.pairwise(edges)):
+            path = folder / f"s0-{seq:06d}.wav"
+            write_wav(path, audio[int(a * 16000):int(b * 16000)])
+            start, end = T0 + timedelta(seconds=a), T0 + timedelta(seconds=b)
+            segment_id = store.add_segment(SegmentRecord(run.id, 0, None, "audio", seq, path, start, end,
+                                                         path.stat().st_size, "ok"))
+            store.note_on_air(run.id, start, end)
+            queue.put(TRANSCRIBE, f"{run.id}:0:{seq}", {"event_id": "forum", "run_id": run.id, "stream": 0,
+                                                        "segment_id": segment_id, "path": str(path),
+                                                        "start_at": start.isoformat(), "end_at": end.isoformat()})
+        store.finish_run(run.id, FINISHED, "test")
+    return data, run.id
+
+
+def transcribe_all(data: DataDir, run_id: int, choice: EngineChoice, stop_after: int | None = None) -> None:
+    with Database(data.database) as db:
+        worker = TranscriptionWorker(db.engine, SqliteWorkQueue(db.engine), lambda event: choice)
+        done = 0
+        while worker.process_one():
+            done += 1
+            if stop_after is not None and done >= stop_after:
+                return
+        worker.flush("forum", run_id, 0)
+
+
+def transcript(data: DataDir, run_id: int) -> list[tables.Row]:  # type: ignore[name-defined]
+    with Database(data.database) as db, db.engine.connect() as conn:
+        t = tables.transcripts
+        return list(conn.execute(select(t).where(t.c.run_id == run_id).order_by(t.c.start_at)))
+
+
+def words_of(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
+    return read_wav(speak(SPEECH, tmp_path_factory.mktemp("speech") / "speech.wav"))
+
+
+@pytest.fixture(scope="module")
+def whole(speech: np.ndarray, engine_choice: EngineChoice) -> list[str]:
+    """The speech transcribed in one go: what the incremental transcript must match."""
+    segments = engine_choice.transcriber.transcribe(speech, engine_choice.options)
+    return words_of(" ".join(s.text for s in segments))
+
+
+def test_words_across_segment_boundaries_are_kept_once(
+    tmp_path: Path, speech: np.ndarray, engine_choice: EngineChoice, whole: list[str]
+) -> None:
+    # Cuts at 3.1 s and 6.3 s fall inside words ("welcome ... forum", "sponsored content ...").
+    data, run_id = captured_run(tmp_path, speech, [3.1, 6.3])
+    transcribe_all(data, run_id, engine_choice)
+    rows = transcript(data, run_id)
+    words = words_of(" ".join(r.text for r in rows))
+    # Every part of the speech once, in order; the cut words ("forum", "please") are neither lost nor doubled.
+    keys = ["evening", "welcome", "forum", "please", "remember", "content", "disclosed", "thank", "tonight"]
+    assert [w for w in words if w in keys] == keys
+    assert abs(len(words) - len(whole)) <= 2
+    assert all(r.start_at >= T0 and r.end_at <= T0 + timedelta(seconds=len(speech) / 16000 + 0.5) for r in rows)
+    assert [r.start_at for r in rows] == sorted(r.start_at for r in rows)
+    first_word = json.loads(rows[0].words_json)[0]
+    assert datetime.fromisoformat(first_word["start"]) - T0 < timedelta(seconds=1)
+    assert all(r.backend == "faster-whisper" and r.model == "tiny.en" for r in rows)
+
+
+def test_restart_mid_queue_gives_the_same_transcript(
+    tmp_path: Path, speech: np.ndarray, engine_choice: EngineChoice
+) -> None:
+    data_a, run_a = captured_run(tmp_path / "a", speech, [3.1, 6.3])
+    transcribe_all(data_a, run_a, engine_choice)
+    data_b, run_b = captured_run(tmp_path / "b", speech, [3.1, 6.3])
+    transcribe_all(data_b, run_b, engine_choice, stop_after=1)  # the worker "dies" after one segment
+    with Database(data_b.database) as db:
+        assert SqliteWorkQueue(db.engine).requeue_claimed(TRANSCRIBE) == 0
+    transcribe_all(data_b, run_b, engine_choice)  # a new worker resumes from the durable progress
+    uninterrupted = [(r.start_at, r.text) for r in transcript(data_a, run_a)]
+    assert [(r.start_at, r.text) for r in transcript(data_b, run_b)] == uninterrupted
+
+
+def test_a_segment_seen_twice_is_not_transcribed_twice(
+    tmp_path: Path, speech: np.ndarray, engine_choice: EngineChoice
+) -> None:
+    data, run_id = captured_run(tmp_path, speech, [3.1, 6.3])
+    transcribe_all(data, run_id, engine_choice)
+    before = transcript(data, run_id)
+    with Database(data.database) as db:
+        queue = SqliteWorkQueue(db.engine)
+        assert queue.put(TRANSCRIBE, f"{run_id}:0:1:again", {  # the same segment delivered again
+            "event_id": "forum", "run_id": run_id, "stream": 0, "segment_id": 2,
+            "path": str(data.audio_dir("forum") / "s0-000001.wav"), "start_at": T0.isoformat(),
+            "end_at": T0.isoformat()}) is True
+    transcribe_all(data, run_id, engine_choice)
+    assert len(transcript(data, run_id)) == len(before)
+
+
+def test_silence_between_speech_gives_no_text_and_files_are_written(
+    tmp_path: Path, speech: np.ndarray, engine_choice: EngineChoice
+) -> None:
+    quiet = np.zeros(16000 * 12, dtype=np.float32)
+    data, run_id = captured_run(tmp_path, np.concatenate([quiet, speech[: 16000 * 3]]), [5.0, 10.0])
+    transcribe_all(data, run_id, engine_choice)
+    rows = transcript(data, run_id)
+    assert rows
+    assert all(r.start_at >= T0 + timedelta(seconds=11) for r in rows)  # nothing invented in the silence
+    with Database(data.database) as db:
+        files = write_transcript_files(db.engine, run_id, data.transcripts_dir("forum"))
+    names = {f.name for f in files}
+    assert names == {"transcript.jsonl", "transcript.srt", "transcript.vtt"}
+    lines = (data.transcripts_dir("forum") / "transcript.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(rows)
+    assert json.loads(lines[0])["start"] == rows[0].start_at.isoformat()
+    vtt = (data.transcripts_dir("forum") / "transcript.vtt").read_text(encoding="utf-8")
+    assert vtt.startswith("WEBVTT\n")
+    assert "00:00:1" in vtt  # speech starts about 12 s into the recording

@@ -1,0 +1,80 @@
+"""The transcriber interface: one abstract method taking audio and options, yielding typed segments.
+
+Backends are registered through the ``livewatch.transcribers`` entry-point group (the built-ins too), so a
+backend is one class in one module.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+Device = Literal["cpu", "cuda"]
+Audio = Path | npt.NDArray[np.float32]  # a file, or 16 kHz mono float32 samples
+SAMPLE_RATE = 16_000
+
+
+@dataclass(frozen=True)
+class Word:
+    start: float
+    end: float
+    word: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One Whisper segment; times are seconds from the start of the audio given."""
+
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+    compression_ratio: float = 1.0
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class TranscribeOptions:
+    """What a backend is asked to do; every backend honours every field."""
+
+    language: str | None = None  # None: detect
+    beam_size: int = 5
+    initial_prompt: str | None = None
+    word_timestamps: bool = True
+    #: Voice-activity detection before decoding (non-speech never reaches the decoder).
+    vad: bool = True
+    temperatures: tuple[float, ...] = field(default=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0))
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Which weights a backend runs, for every transcript's provenance."""
+
+    name: str
+    path: Path | None
+    sha256: str | None = None
+
+
+class Transcriber(abc.ABC):
+    """A loaded model. Construction loads the weights; :meth:`transcribe` may be called many times."""
+
+    #: Registry name, e.g. ``"faster-whisper"``.
+    name: ClassVar[str]
+
+    def __init__(self, model: ModelInfo, *, device: Device = "cpu", compute_type: str = "default") -> None:
+        self.model = model
+        self.device = device
+        self.compute_type = compute_type
+
+    @abc.abstractmethod
+    def transcribe(self, audio: Audio, options: TranscribeOptions) -> Iterator[Segment]:
+        """Decode ``audio``, yielding segments as they are produced."""

@@ -1,0 +1,39 @@
+"""faster-whisper (CTranslate2): the fast backend, with Silero VAD built in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from faster_whisper import WhisperModel
+
+from transcribers.base import Audio, Device, ModelInfo, Segment, TranscribeOptions, Transcriber, Word
+
+
+class FasterWhisperTranscriber(Transcriber):
+    name = "faster-whisper"
+
+    def __init__(self, model: ModelInfo, *, device: Device = "cpu", compute_type: str = "default") -> None:
+        super().__init__(model, device=device, compute_type=compute_type)
+        self._model = WhisperModel(str(model.path or model.name), device=device, compute_type=compute_type,
+                                   local_files_only=model.path is not None)
+
+    def transcribe(self, audio: Audio, options: TranscribeOptions) -> Iterator[Segment]:
+        segments, info = self._model.transcribe(
+            audio if isinstance(audio, np.ndarray) else str(audio),
+            language=options.language,
+            beam_size=options.beam_size,
+            temperature=list(options.temperatures),
+            initial_prompt=options.initial_prompt,
+            word_timestamps=options.word_timestamps,
+            condition_on_previous_text=False,  # the worker decides what context to trust
+            vad_filter=options.vad,
+        )
+        for seg in segments:
+            yield Segment(
+                start=float(seg.start), end=float(seg.end), text=seg.text,
+                words=tuple(Word(float(w.start), float(w.end), w.word, float(w.probability))
+                            for w in seg.words or ()),
+                avg_logprob=float(seg.avg_logprob), no_speech_prob=float(seg.no_speech_prob),
+                compression_ratio=float(seg.compression_ratio), language=info.language,
+            )
