@@ -77,11 +77,11 @@ class _Cursor:
     """Sequential little-endian reader over ``model.bin`` that reports truncation clearly."""
 
     def __init__(self, data: bytes, path: Path) -> None:
-        self.data = data
+        self.data = memoryview(data)  # slices share the file's bytes instead of copying them
         self.offset = 0
         self.path = path
 
-    def take(self, size: int, what: str) -> bytes:
+    def take(self, size: int, what: str) -> memoryview:
         end = self.offset + size
         if end > len(self.data):
             raise ModelConversionError(f"{self.path} is truncated: {what} at byte {self.offset} needs {size} bytes")
@@ -90,15 +90,14 @@ class _Cursor:
         return chunk
 
     def number(self, fmt: str, what: str) -> int:
-        value: int = struct.unpack("<" + fmt, self.take(struct.calcsize(fmt), what))[0]
-        return value
+        return int(struct.unpack("<" + fmt, self.take(struct.calcsize(fmt), what))[0])
 
     def string(self, what: str) -> str:
         raw = self.take(self.number("H", what), what)
         if not raw or raw[-1] != 0:
             raise ModelConversionError(f"{self.path}: {what} at byte {self.offset} is not a NUL-terminated string")
         try:
-            return raw[:-1].decode("utf-8")
+            return bytes(raw[:-1]).decode("utf-8")
         except UnicodeDecodeError as error:
             raise ModelConversionError(f"{self.path}: {what} is not UTF-8 ({error})") from error
 
@@ -132,9 +131,7 @@ def read_ct2_model(model_dir: Path) -> Ct2Model:
     cursor = _Cursor(data, path)
     version = cursor.number("I", "binary version")
     if version != BINARY_VERSION:
-        raise ModelConversionError(
-            f"{path} has binary version {version}; only CTranslate2 binary version {BINARY_VERSION} is supported"
-        )
+        raise ModelConversionError(f"{path} has binary version {version}; only version {BINARY_VERSION} is supported")
     spec = cursor.string("spec name")
     if spec != SPEC_NAME:
         raise ModelConversionError(f"{path} holds a {spec!r} model, not a {SPEC_NAME}")
@@ -203,11 +200,8 @@ class _Mapper:
             raise ModelConversionError(f"variable {name!r} should be a scalar, has shape {array.shape}")
         return int(array)
 
-    def put(self, name: str, array: Array) -> None:
-        self.state[name] = array
-
     def copy(self, source: str, target: str) -> None:
-        self.put(target, self.take(source))
+        self.state[target] = self.take(source)
 
     def linear(self, source: str, target: str) -> None:
         self.copy(f"{source}/weight", f"{target}.weight")
@@ -222,13 +216,13 @@ class _Mapper:
         weight, bias = self.take(f"{source}/weight"), self.take(f"{source}/bias")
         if weight.shape[0] != state * len(targets) or bias.shape != (weight.shape[0],):
             raise ModelConversionError(
-                f"{source} has shape {weight.shape} (bias {bias.shape}); expected {len(targets)} stacked {state} rows"
+                f"{source}: shape {weight.shape}, bias {bias.shape}, not {len(targets)}x{state} rows"
             )
         for index, target in enumerate(targets):
             rows = slice(index * state, (index + 1) * state)
-            self.put(f"{target}.weight", weight[rows])
+            self.state[f"{target}.weight"] = weight[rows]
             if not target.endswith(".key"):  # softmax ignores a key bias: openai's key Linear has none
-                self.put(f"{target}.bias", bias[rows])
+                self.state[f"{target}.bias"] = bias[rows]
 
     def block(self, source: str, target: str, state: int, cross: bool) -> None:
         self.norm(f"{source}/self_attention/layer_norm", f"{target}.attn_ln")
@@ -291,7 +285,7 @@ def _map_variables(variables: dict[str, Array], dims: ModelDimensions) -> dict[s
         mapper.block(f"encoder/layer_{layer}", f"encoder.blocks.{layer}", dims.n_audio_state, cross=False)
     mapper.norm("encoder/layer_norm", "encoder.ln_post")
     embeddings = mapper.take("decoder/embeddings/weight")
-    mapper.put("decoder.token_embedding.weight", embeddings)
+    mapper.state["decoder.token_embedding.weight"] = embeddings
     projection = mapper.take("decoder/projection/weight")
     if projection is not embeddings and not np.array_equal(projection, embeddings):
         raise ModelConversionError("decoder/projection/weight differs from the token embedding that openai ties it to")
@@ -341,7 +335,7 @@ def _validate_heads(heads: Any, dims: ModelDimensions) -> list[list[int]]:
             or not (0 <= pair[0] < dims.n_text_layer and 0 <= pair[1] < dims.n_text_head)
         ):
             raise ModelConversionError(
-                f"alignment head {pair!r} is no [layer, head] within {dims.n_text_layer} x {dims.n_text_head} heads"
+                f"alignment head {pair!r} is no [layer, head] of a {dims.n_text_layer}-layer model"
             )
         pairs.append([int(pair[0]), int(pair[1])])
     return pairs
@@ -360,7 +354,7 @@ def convert_ct2_to_openai(model_dir: Path, out_path: Path) -> Path:
 
     Tensors keep their stored dtype (float16 or float32); int8/int16 weights are dequantized to float32,
     bfloat16 is widened to float32. The checkpoint also carries the alignment heads of config.json and
-    the sha256 of ``model.bin``. Returns ``out_path``.
+    the sha256 of ``model.bin``. ``out_path`` goes into an existing folder (written atomically); returns it.
     """
     model = read_ct2_model(model_dir)
     dims = _dimensions(model.variables)

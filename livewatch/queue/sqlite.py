@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.dialects.sqlite import insert
 
 from livewatch.queue.base import WorkItem, WorkQueue
+from livewatch.state.database import write
 from livewatch.state.tables import work_queue as table
 
 PENDING, CLAIMED, DONE, FAILED = "pending", "claimed", "done", "failed"
@@ -24,7 +25,7 @@ class SqliteWorkQueue(WorkQueue):
             queue=queue, item_key=key, payload_json=json.dumps(payload, ensure_ascii=False), status=PENDING,
             attempts=0, enqueued_at=datetime.now(UTC),
         ).on_conflict_do_nothing(index_elements=["queue", "item_key"])
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             return conn.execute(statement).rowcount == 1
 
     def claim(self, queue: str) -> WorkItem | None:
@@ -38,7 +39,7 @@ class SqliteWorkQueue(WorkQueue):
             .values(status=CLAIMED, claimed_at=datetime.now(UTC), attempts=table.c.attempts + 1)
             .returning(table.c.id, table.c.queue, table.c.item_key, table.c.payload_json, table.c.attempts)
         )
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             row = conn.execute(statement).first()
         if row is None:
             return None
@@ -51,7 +52,7 @@ class SqliteWorkQueue(WorkQueue):
         self._finish(item, PENDING if retry else FAILED, error)
 
     def _finish(self, item: WorkItem, status: str, error: str | None) -> None:
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             conn.execute(
                 update(table).where(table.c.id == item.id)
                 .values(status=status, error=error, finished_at=None if status == PENDING else datetime.now(UTC))
@@ -68,7 +69,7 @@ class SqliteWorkQueue(WorkQueue):
         return sum(all(p.get(k) == v for k, v in payload_filter.items()) for p in payloads)
 
     def requeue_claimed(self, queue: str) -> int:
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             result = conn.execute(
                 update(table).where(table.c.queue == queue, table.c.status == CLAIMED).values(status=PENDING)
             )

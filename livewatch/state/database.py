@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select, text, update
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from livewatch.errors import StateError
@@ -33,10 +34,20 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _begin_immediate(connection: Any) -> None:
-    # IMMEDIATE takes the write lock up front: two writers then queue on busy_timeout instead of one failing
-    # with "database is locked" when it upgrades a read lock.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _begin(connection: Any) -> None:
+    # A write transaction takes the write lock up front (IMMEDIATE): two writers then queue on busy_timeout
+    # instead of one failing with "database is locked" when it upgrades a read lock. Reads begin deferred,
+    # so they never block anyone.
+    immediate = connection.get_execution_options().get(IMMEDIATE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+IMMEDIATE_OPTION = "livewatch_immediate"
+
+
+def write(engine: Engine) -> AbstractContextManager[Connection]:
+    """A write transaction (``with write(engine) as conn: ...``), committed on leaving the block."""
+    return engine.execution_options(**{IMMEDIATE_OPTION: True}).begin()
 
 
 @dataclass
@@ -53,7 +64,7 @@ class Database:
         self.path = path
         self.engine: Engine = create_engine(f"sqlite:///{path}")
         event.listen(self.engine, "connect", _configure_sqlite)
-        event.listen(self.engine, "begin", _begin_immediate)
+        event.listen(self.engine, "begin", _begin)
         if migrate:
             self.migrate()
 
@@ -99,7 +110,7 @@ class Database:
             self._backup(f".bak-v{self.schema_version()}")
         for migration in pending:
             try:
-                with self.engine.begin() as conn:
+                with write(self.engine) as conn:
                     migration.upgrade(conn)
                     # PRAGMA cannot take bound parameters; the version is an int we produced.
                     conn.execute(text(f"PRAGMA user_version = {int(migration.version)}"))
@@ -132,7 +143,7 @@ class Database:
         """
         now = now or datetime.now(UTC)
         result = SyncResult()
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             existing = {row.id: row for row in conn.execute(select(tables.events))}
             wanted = {reg.event.id: reg for reg in registrations}
             for event_id, reg in wanted.items():

@@ -16,6 +16,7 @@ from sqlalchemy import CursorResult, Engine, Row, func, select, update
 from sqlalchemy.dialects.sqlite import insert
 
 from livewatch.state import tables
+from livewatch.state.database import write
 
 #: Run statuses. Active ones may be continued after a restart; the others are final.
 WAITING, RECORDING, RECONNECTING = "waiting", "recording", "reconnecting"
@@ -69,7 +70,7 @@ class RunStore:
         """The run to record into: the active run of this window (resumed), a new one, or None when this
         window was already recorded to a final status."""
         runs = tables.runs
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             row = conn.execute(
                 select(runs).where(runs.c.event_id == event_id, runs.c.registered_start == start,
                                    runs.c.registered_end == end).order_by(runs.c.id.desc()).limit(1)
@@ -95,16 +96,16 @@ class RunStore:
             ).scalar()
 
     def set_status(self, run_id: int, status: str) -> None:
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             conn.execute(update(tables.runs).where(tables.runs.c.id == run_id).values(status=status, updated_at=_now()))
 
     def heartbeat(self, run_id: int) -> None:
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             conn.execute(update(tables.runs).where(tables.runs.c.id == run_id).values(updated_at=_now()))
 
     def finish_run(self, run_id: int, status: str, reason: str, error: str | None = None) -> None:
         now = _now()
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             conn.execute(update(tables.runs).where(tables.runs.c.id == run_id).values(
                 status=status, stop_reason=reason, error=error, ended_at=now, updated_at=now))
 
@@ -115,7 +116,7 @@ class RunStore:
     def note_on_air(self, run_id: int, start: datetime, end: datetime) -> None:
         """Widen the run's on-air span to cover ``start``–``end`` (the first and latest media seen)."""
         runs = tables.runs
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             row = conn.execute(select(runs.c.on_air_at, runs.c.off_air_at).where(runs.c.id == run_id)).one()
             on_air = start if row.on_air_at is None else min(row.on_air_at, start)
             off_air = end if row.off_air_at is None else max(row.off_air_at, end)
@@ -127,18 +128,18 @@ class RunStore:
     def open_connection(
         self, run_id: int, stream: int, session: int, media_url: str, first_seq: int, wall_base: datetime
     ) -> int:
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             result = conn.execute(tables.connections.insert().values(
                 run_id=run_id, stream=stream, session=session, started_at=_now(), media_url=media_url,
                 first_seq=first_seq, wall_base=wall_base))
             return _new_id(result)
 
     def set_connection_pid(self, connection_id: int, pid: int) -> None:
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             conn.execute(update(tables.connections).where(tables.connections.c.id == connection_id).values(pid=pid))
 
     def close_connection(self, connection_id: int, exit_code: int | None, reason: str, stderr_tail: str) -> None:
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             conn.execute(update(tables.connections).where(tables.connections.c.id == connection_id).values(
                 ended_at=_now(), exit_code=exit_code, end_reason=reason, stderr_tail=stderr_tail[-4000:]))
 
@@ -164,7 +165,7 @@ class RunStore:
             seq=segment.seq, path=str(segment.path), start_at=segment.start_at, end_at=segment.end_at,
             bytes=segment.size, status=segment.status, note=segment.note,
         ).on_conflict_do_nothing(index_elements=["run_id", "stream", "kind", "seq"])
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             result = conn.execute(statement)
             return _new_id(result) if result.rowcount == 1 else None
 
@@ -192,7 +193,7 @@ class RunStore:
             return list(conn.execute(query))
 
     def add_gap(self, run_id: int, stream: int, start: datetime, end: datetime, cause: str) -> None:
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             conn.execute(tables.gaps.insert().values(run_id=run_id, stream=stream, start_at=start, end_at=end,
                                                      cause=cause))
 

@@ -24,6 +24,7 @@ from sqlalchemy import Engine, select
 
 from livewatch.queue import TRANSCRIBE, WorkItem, WorkQueue
 from livewatch.state import tables
+from livewatch.state.database import write
 from livewatch.transcription.quality import flags_for, text_for_checking, trustworthy
 from transcribers.base import SAMPLE_RATE, Segment, TranscribeOptions, Transcriber
 
@@ -105,7 +106,7 @@ class TranscriptionWorker:
         payload = {"event_id": event_id, "segment_id": None}
         if tail is not None and tail_start is not None:
             self._commit_window(payload, run_id, stream, progress, tail_start, tail, final=True, seq=None)
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             conn.execute(tables.transcription_progress.update().where(
                 tables.transcription_progress.c.run_id == run_id, tables.transcription_progress.c.stream == stream,
             ).values(flushed=1))
@@ -135,7 +136,7 @@ class TranscriptionWorker:
         rows = [self._row(run_id, stream, payload.get("segment_id"), window_start, seg,
                           choice.transcriber.name, model.name) for seg in keep]
         table = tables.transcription_progress
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             if rows:
                 conn.execute(tables.transcripts.insert(), rows)
             values = {"committed_until": committed_until, "flushed": 0}
