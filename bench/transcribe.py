@@ -101,7 +101,7 @@ def worker_pass(recording: Path, choice: EngineChoice, folder: Path) -> None:
             end = start + timedelta(seconds=min(step, len(audio) - offset) / 16000)
             segment = store.add_segment(SegmentRecord(run.id, 0, None, "audio", seq, path, start, end,
                                                       path.stat().st_size, "ok"))
-            queue.put(TRANSCRIBE, f"{run.id}:0:{seq}", {"event_id": "bench", "run_id": run.id, "stream": 0,
+            queue.put(TRANSCRIBE, f"{run.id}:0:{seq}", {"event_id": "bench", "run_id": run.id, "stream": 0, "seq": seq,
                                                         "segment_id": segment, "path": str(path),
                                                         "start_at": start.isoformat(), "end_at": end.isoformat()})
         store.finish_run(run.id, FINISHED, "bench")

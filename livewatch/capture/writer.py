@@ -61,7 +61,8 @@ class SegmentWriter:
             self.ctx.store.add_gap(self.run.id, self.index, self.last_end, start, self.gap_cause or "media stopped")
         if status != "corrupt":
             self.ctx.queue.put(TRANSCRIBE, f"{self.run.id}:{self.index}:{seq}", {
-                "event_id": self.event_id, "run_id": self.run.id, "stream": self.index, "segment_id": segment_id,
+                "event_id": self.event_id, "run_id": self.run.id, "stream": self.index, "seq": seq,
+                "segment_id": segment_id,
                 "path": str(path), "start_at": start.isoformat(), "end_at": end.isoformat(),
             })
         self.last_end = end if self.last_end is None else max(self.last_end, end)

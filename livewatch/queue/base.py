@@ -25,8 +25,12 @@ class WorkQueue(abc.ABC):
         """Add an item unless one with the same ``key`` is already there; True when added."""
 
     @abc.abstractmethod
-    def claim(self, queue: str) -> WorkItem | None:
-        """Take the oldest pending item, or None."""
+    def claim(self, queue: str, key_prefix: str | None = None) -> WorkItem | None:
+        """Take the oldest pending item (whose key starts with ``key_prefix``, if given), or None."""
+
+    @abc.abstractmethod
+    def release(self, item: WorkItem) -> None:
+        """Give back a claimed item untouched: it did not count as an attempt."""
 
     @abc.abstractmethod
     def complete(self, item: WorkItem) -> None:

@@ -28,11 +28,11 @@ class SqliteWorkQueue(WorkQueue):
         with write(self.engine) as conn:
             return conn.execute(statement).rowcount == 1
 
-    def claim(self, queue: str) -> WorkItem | None:
-        oldest = (
-            select(table.c.id).where(table.c.queue == queue, table.c.status == PENDING)
-            .order_by(table.c.id).limit(1).scalar_subquery()
-        )
+    def claim(self, queue: str, key_prefix: str | None = None) -> WorkItem | None:
+        condition = [table.c.queue == queue, table.c.status == PENDING]
+        if key_prefix is not None:
+            condition.append(func.substr(table.c.item_key, 1, len(key_prefix)) == key_prefix)
+        oldest = select(table.c.id).where(*condition).order_by(table.c.id).limit(1).scalar_subquery()
         # One UPDATE ... RETURNING statement is atomic, so two workers never claim the same row.
         statement = (
             update(table).where(table.c.id == oldest)
@@ -44,6 +44,11 @@ class SqliteWorkQueue(WorkQueue):
         if row is None:
             return None
         return WorkItem(row.id, row.queue, row.item_key, json.loads(row.payload_json), row.attempts)
+
+    def release(self, item: WorkItem) -> None:
+        with write(self.engine) as conn:
+            conn.execute(update(table).where(table.c.id == item.id)
+                         .values(status=PENDING, claimed_at=None, attempts=table.c.attempts - 1))
 
     def complete(self, item: WorkItem) -> None:
         self._finish(item, DONE, None)

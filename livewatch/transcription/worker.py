@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 #: Segments more than this apart are not one window: the tail is flushed on its own first.
 CONTIGUOUS = timedelta(seconds=1.5)
+#: Whisper decodes 30 s at a time however little audio it is given; when segments have queued up (a backlog,
+#: or a file analysed after the fact) contiguous ones are taken together, up to this long a window.
+BATCH_SECONDS = 28.0
 
 
 def read_wav(path: Path) -> npt.NDArray[np.float32]:
@@ -69,19 +72,23 @@ class TranscriptionWorker:
         item = self.queue.claim(TRANSCRIBE)
         if item is None:
             return False
+        items = [item]
         try:
-            self.handle(item)
+            self.handle(items)
         except Exception as err:  # one bad segment never stops transcription
             log.exception("cannot transcribe %s", item.payload.get("path"))
-            self.queue.fail(item, repr(err), retry=item.attempts < 3)
+            for claimed in items:
+                self.queue.fail(claimed, repr(err), retry=claimed.attempts < 3)
         else:
-            self.queue.complete(item)
+            for claimed in items:
+                self.queue.complete(claimed)
         return True
 
-    def handle(self, item: WorkItem) -> None:
-        payload = item.payload
+    def handle(self, items: list[WorkItem]) -> None:
+        """Transcribe ``items[0]`` and, appended to ``items``, any contiguous segments queued behind it."""
+        payload = items[0].payload
         run_id, stream = int(payload["run_id"]), int(payload["stream"])
-        seq = int(item.key.rsplit(":", 1)[1])
+        seq = int(payload["seq"])
         start = datetime.fromisoformat(payload["start_at"])
         progress = self.progress(run_id, stream)
         if progress is not None and seq <= progress.last_seq:
@@ -92,10 +99,33 @@ class TranscriptionWorker:
             self._commit_window(payload, run_id, stream, progress, tail_start, tail, final=True, seq=None)
             progress = self.progress(run_id, stream)
             tail_start, tail = None, None
-        samples = read_wav(Path(payload["path"]))
-        window = samples if tail is None else np.concatenate([tail, samples])
+        pieces = [] if tail is None else [tail]
+        pieces.append(read_wav(Path(payload["path"])))
+        seq = self._take_queued_behind(items, pieces, run_id, stream, seq)
         window_start = tail_start or start
-        self._commit_window(payload, run_id, stream, progress, window_start, window, final=False, seq=seq)
+        self._commit_window(payload, run_id, stream, progress, window_start, np.concatenate(pieces),
+                            final=False, seq=seq, segments=[(datetime.fromisoformat(i.payload["start_at"]),
+                                                             i.payload.get("segment_id")) for i in items])
+
+    def _take_queued_behind(self, items: list[WorkItem], pieces: list[npt.NDArray[np.float32]], run_id: int,
+                            stream: int, seq: int) -> int:
+        end = datetime.fromisoformat(items[-1].payload["end_at"])
+        total = sum(len(p) for p in pieces)
+        while total < BATCH_SECONDS * SAMPLE_RATE:
+            nxt = self.queue.claim(TRANSCRIBE, key_prefix=f"{run_id}:{stream}:")
+            if nxt is None:
+                break
+            more = read_wav(Path(nxt.payload["path"]))
+            next_seq = int(nxt.payload["seq"])
+            apart = datetime.fromisoformat(nxt.payload["start_at"]) - end > CONTIGUOUS
+            if next_seq <= seq or apart or total + len(more) > BATCH_SECONDS * SAMPLE_RATE:
+                self.queue.release(nxt)
+                break
+            items.append(nxt)
+            pieces.append(more)
+            total += len(more)
+            seq, end = next_seq, datetime.fromisoformat(nxt.payload["end_at"])
+        return seq
 
     def flush(self, event_id: str, run_id: int, stream: int) -> None:
         """Commit the last tail of a stream whose capture has ended."""
@@ -115,26 +145,34 @@ class TranscriptionWorker:
 
     def _commit_window(self, payload: dict[str, Any], run_id: int, stream: int, progress: Progress | None,
                        window_start: datetime, window: npt.NDArray[np.float32], *, final: bool,
-                       seq: int | None) -> None:
+                       seq: int | None, segments: list[tuple[datetime, Any]] | None = None) -> None:
         choice = self.choose(str(payload["event_id"]))
         prompt = self._prompt(run_id, stream)
         options = TranscribeOptions(**{**choice.options.__dict__, "initial_prompt": prompt})
-        segments = list(choice.transcriber.transcribe(window, options))
+        decoded = list(choice.transcriber.transcribe(window, options))
         window_seconds = len(window) / SAMPLE_RATE
         limit = window_seconds if final else window_seconds - self.margin
-        keep = [s for s in segments if s.end <= limit]
-        carry = [s for s in segments if s.end > limit]
+        keep = [s for s in decoded if s.end <= limit]
+        carry = [s for s in decoded if s.end > limit]
         if carry and carry[0].start < window_seconds - self.max_tail:
-            keep, carry = segments, []  # never carry more than max_tail: commit it as it is
+            keep, carry = decoded, []  # never carry more than max_tail: commit it as it is
         if carry:
             last_kept = keep[-1].end if keep else 0.0
             committed = max(last_kept, carry[0].start - 0.3)
         else:
-            committed = window_seconds if final or not segments else max(limit, keep[-1].end if keep else 0.0)
+            committed = window_seconds if final or not decoded else max(limit, keep[-1].end if keep else 0.0)
         committed_until = window_start + timedelta(seconds=committed)
         model = choice.transcriber.model
-        rows = [self._row(run_id, stream, payload.get("segment_id"), window_start, seg,
-                          choice.transcriber.name, model.name) for seg in keep]
+        if segments is None:  # a tail: the captured segments it came from are in the database
+            s = tables.segments
+            with self.engine.connect() as conn:
+                segments = [(row.start_at, row.id) for row in conn.execute(
+                    select(s.c.start_at, s.c.id).where(s.c.run_id == run_id, s.c.stream == stream,
+                                                       s.c.kind == "audio", s.c.end_at > window_start)
+                    .order_by(s.c.seq))]
+        rows = [self._row(run_id, stream, _segment_at(segments, window_start + timedelta(seconds=seg.start))
+                          if segments else None, window_start, seg, choice.transcriber.name, model.name)
+                for seg in keep]
         table = tables.transcription_progress
         with write(self.engine) as conn:
             if rows:
@@ -225,3 +263,12 @@ class TranscriptionWorker:
         seg = Segment(0.0, 0.0, row.text, (), row.avg_logprob or 0.0, row.no_speech_prob or 0.0,
                       row.compression_ratio or 1.0, row.language)
         return row.text if trustworthy(seg) else None
+
+
+def _segment_at(segments: list[tuple[datetime, Any]], moment: datetime) -> Any:
+    """The id of the captured segment a transcript row begins in (the last one starting at or before it)."""
+    chosen = segments[0][1]
+    for start, segment_id in segments:
+        if start <= moment:
+            chosen = segment_id
+    return chosen

@@ -8,6 +8,7 @@ import re
 import wave
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -41,8 +42,12 @@ def write_wav(path: Path, samples: np.ndarray) -> None:
         handle.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
 
 
-def captured_run(tmp_path: Path, audio: np.ndarray, cut_at: list[float]) -> tuple[DataDir, int]:
-    """A finished run whose audio was cut into segments at ``cut_at`` seconds, queued as the capture does."""
+Payload = dict[str, object]
+
+
+def captured_run(tmp_path: Path, audio: np.ndarray, cut_at: list[float]) -> tuple[DataDir, int, list[Payload]]:
+    """A finished run whose audio was cut into segments at ``cut_at`` seconds, with the queue items the capture
+    makes for them (not queued yet: the tests queue them as a live capture would, or all at once)."""
     data = DataDir(tmp_path / "data")
     with Database.open(data) as db:
         with db.engine.begin() as conn:
@@ -50,10 +55,11 @@ def captured_run(tmp_path: Path, audio: np.ndarray, cut_at: list[float]) -> tupl
                 id="forum", title="Forum", kind="forum", timezone="UTC", registered_start=T0,
                 registered_end=T0 + timedelta(hours=1), source_file="x.yaml", source_sha256="0",
                 registration_json=json.dumps({"language": "en"}), updated_at=T0))
-        store, queue = RunStore(db.engine), SqliteWorkQueue(db.engine)
+        store = RunStore(db.engine)
         run = store.open_run("forum", T0, T0 + timedelta(hours=1))
         assert run is not None
         folder = data.ensure_event("forum") / "audio"
+        payloads: list[Payload] = []
         edges = [0.0, *cut_at, len(audio) / 16000]
         for seq, (a, b) in enumerate(itertools.pairwise(edges)):
             path = folder / f"s0-{seq:06d}.wav"
@@ -62,25 +68,38 @@ def captured_run(tmp_path: Path, audio: np.ndarray, cut_at: list[float]) -> tupl
             segment_id = store.add_segment(SegmentRecord(run.id, 0, None, "audio", seq, path, start, end,
                                                          path.stat().st_size, "ok"))
             store.note_on_air(run.id, start, end)
-            queue.put(TRANSCRIBE, f"{run.id}:0:{seq}", {"event_id": "forum", "run_id": run.id, "stream": 0,
-                                                        "segment_id": segment_id, "path": str(path),
-                                                        "start_at": start.isoformat(), "end_at": end.isoformat()})
+            payloads.append({"event_id": "forum", "run_id": run.id, "stream": 0, "seq": seq,
+                             "segment_id": segment_id, "path": str(path), "start_at": start.isoformat(),
+                             "end_at": end.isoformat()})
         store.finish_run(run.id, FINISHED, "test")
-    return data, run.id
+    return data, run.id, payloads
 
 
-def transcribe_all(data: DataDir, run_id: int, choice: EngineChoice, stop_after: int | None = None) -> None:
+def queue_all(data: DataDir, payloads: list[Payload]) -> None:
+    with Database(data.database) as db:
+        queue = SqliteWorkQueue(db.engine)
+        for payload in payloads:
+            queue.put(TRANSCRIBE, f"{payload['run_id']}:0:{payload['seq']}", payload)
+
+
+def transcribe_live(data: DataDir, run_id: int, choice: EngineChoice, payloads: list[Payload]) -> None:
+    """Each segment is queued as it closes and transcribed before the next one closes (a live event)."""
+    for payload in payloads:
+        queue_all(data, [payload])
+        transcribe_all(data, run_id, choice, flush=False)
+    transcribe_all(data, run_id, choice)
+
+
+def transcribe_all(data: DataDir, run_id: int, choice: EngineChoice, *, flush: bool = True) -> None:
     with Database(data.database) as db:
         worker = TranscriptionWorker(db.engine, SqliteWorkQueue(db.engine), lambda event: choice)
-        done = 0
         while worker.process_one():
-            done += 1
-            if stop_after is not None and done >= stop_after:
-                return
-        worker.flush("forum", run_id, 0)
+            pass
+        if flush:
+            worker.flush("forum", run_id, 0)
 
 
-def transcript(data: DataDir, run_id: int) -> list[tables.Row]:  # type: ignore[name-defined]
+def transcript(data: DataDir, run_id: int) -> list[Any]:
     with Database(data.database) as db, db.engine.connect() as conn:
         t = tables.transcripts
         return list(conn.execute(select(t).where(t.c.run_id == run_id).order_by(t.c.start_at)))
@@ -102,17 +121,19 @@ def whole(speech: np.ndarray, engine_choice: EngineChoice) -> list[str]:
     return words_of(" ".join(s.text for s in segments))
 
 
+KEYS = ["evening", "welcome", "forum", "please", "remember", "content", "disclosed", "thank", "tonight"]
+
+
 def test_words_across_segment_boundaries_are_kept_once(
     tmp_path: Path, speech: np.ndarray, engine_choice: EngineChoice, whole: list[str]
 ) -> None:
-    # Cuts at 3.1 s and 6.3 s fall inside words ("welcome ... forum", "sponsored content ...").
-    data, run_id = captured_run(tmp_path, speech, [3.1, 6.3])
-    transcribe_all(data, run_id, engine_choice)
+    # Cuts at 3.1 s and 6.3 s fall inside the speech; each segment is transcribed as it "closes".
+    data, run_id, payloads = captured_run(tmp_path, speech, [3.1, 6.3])
+    transcribe_live(data, run_id, engine_choice, payloads)
     rows = transcript(data, run_id)
     words = words_of(" ".join(r.text for r in rows))
-    # Every part of the speech once, in order; the cut words ("forum", "please") are neither lost nor doubled.
-    keys = ["evening", "welcome", "forum", "please", "remember", "content", "disclosed", "thank", "tonight"]
-    assert [w for w in words if w in keys] == keys
+    # Every part of the speech once, in order; the cut words are neither lost nor doubled.
+    assert [w for w in words if w in KEYS] == KEYS
     assert abs(len(words) - len(whole)) <= 2
     assert all(r.start_at >= T0 and r.end_at <= T0 + timedelta(seconds=len(speech) / 16000 + 0.5) for r in rows)
     assert [r.start_at for r in rows] == sorted(r.start_at for r in rows)
@@ -121,16 +142,29 @@ def test_words_across_segment_boundaries_are_kept_once(
     assert all(r.backend == "faster-whisper" and r.model == "tiny.en" for r in rows)
 
 
+def test_a_backlog_is_transcribed_in_larger_windows(
+    tmp_path: Path, speech: np.ndarray, engine_choice: EngineChoice
+) -> None:
+    data, run_id, payloads = captured_run(tmp_path, speech, [3.1, 6.3])
+    queue_all(data, payloads)  # all three segments waiting at once: one window
+    transcribe_all(data, run_id, engine_choice)
+    rows = transcript(data, run_id)
+    assert [w for w in words_of(" ".join(r.text for r in rows)) if w in KEYS] == KEYS
+    assert {r.segment_id for r in rows} <= {1, 2, 3}
+    assert rows[0].segment_id == 1
+    with Database(data.database) as db:
+        assert SqliteWorkQueue(db.engine).backlog(TRANSCRIBE) == 0
+
+
 def test_restart_mid_queue_gives_the_same_transcript(
     tmp_path: Path, speech: np.ndarray, engine_choice: EngineChoice
 ) -> None:
-    data_a, run_a = captured_run(tmp_path / "a", speech, [3.1, 6.3])
-    transcribe_all(data_a, run_a, engine_choice)
-    data_b, run_b = captured_run(tmp_path / "b", speech, [3.1, 6.3])
-    transcribe_all(data_b, run_b, engine_choice, stop_after=1)  # the worker "dies" after one segment
-    with Database(data_b.database) as db:
-        assert SqliteWorkQueue(db.engine).requeue_claimed(TRANSCRIBE) == 0
-    transcribe_all(data_b, run_b, engine_choice)  # a new worker resumes from the durable progress
+    data_a, run_a, payloads_a = captured_run(tmp_path / "a", speech, [3.1, 6.3])
+    transcribe_live(data_a, run_a, engine_choice, payloads_a)
+    data_b, run_b, payloads_b = captured_run(tmp_path / "b", speech, [3.1, 6.3])
+    queue_all(data_b, payloads_b[:1])
+    transcribe_all(data_b, run_b, engine_choice, flush=False)  # then the worker "dies"
+    transcribe_live(data_b, run_b, engine_choice, payloads_b[1:])  # a new worker resumes from durable progress
     uninterrupted = [(r.start_at, r.text) for r in transcript(data_a, run_a)]
     assert [(r.start_at, r.text) for r in transcript(data_b, run_b)] == uninterrupted
 
@@ -138,25 +172,26 @@ def test_restart_mid_queue_gives_the_same_transcript(
 def test_a_segment_seen_twice_is_not_transcribed_twice(
     tmp_path: Path, speech: np.ndarray, engine_choice: EngineChoice
 ) -> None:
-    data, run_id = captured_run(tmp_path, speech, [3.1, 6.3])
-    transcribe_all(data, run_id, engine_choice)
+    data, run_id, payloads = captured_run(tmp_path, speech, [3.1, 6.3])
+    transcribe_live(data, run_id, engine_choice, payloads)
     before = transcript(data, run_id)
     with Database(data.database) as db:
         queue = SqliteWorkQueue(db.engine)
-        assert queue.put(TRANSCRIBE, f"{run_id}:0:1:again", {  # the same segment delivered again
-            "event_id": "forum", "run_id": run_id, "stream": 0, "segment_id": 2,
-            "path": str(data.audio_dir("forum") / "s0-000001.wav"), "start_at": T0.isoformat(),
-            "end_at": T0.isoformat()}) is True
+        assert queue.put(TRANSCRIBE, "redelivered", payloads[1]) is True  # the same segment delivered again
     transcribe_all(data, run_id, engine_choice)
     assert len(transcript(data, run_id)) == len(before)
+    with Database(data.database) as db, db.engine.connect() as conn:
+        status = conn.execute(select(tables.work_queue.c.status).where(
+            tables.work_queue.c.item_key == "redelivered")).scalar_one()
+    assert status == "done"
 
 
 def test_silence_between_speech_gives_no_text_and_files_are_written(
     tmp_path: Path, speech: np.ndarray, engine_choice: EngineChoice
 ) -> None:
     quiet = np.zeros(16000 * 12, dtype=np.float32)
-    data, run_id = captured_run(tmp_path, np.concatenate([quiet, speech[: 16000 * 3]]), [5.0, 10.0])
-    transcribe_all(data, run_id, engine_choice)
+    data, run_id, payloads = captured_run(tmp_path, np.concatenate([quiet, speech[: 16000 * 3]]), [5.0, 10.0])
+    transcribe_live(data, run_id, engine_choice, payloads)
     rows = transcript(data, run_id)
     assert rows
     assert all(r.start_at >= T0 + timedelta(seconds=11) for r in rows)  # nothing invented in the silence
