@@ -11,12 +11,11 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
-import opencc
 from pydantic import Field, ValidationError
 
+from livewatch.chinese import to_simplified
 from livewatch.errors import ConfigError
 from livewatch.fields import SingleLine, StrictModel
 from livewatch.issues import Issue
@@ -26,23 +25,17 @@ from livewatch.validation import issues_from_validation_error
 _SEPARATORS = re.compile(r"[\s·•・\.\-_'’\u00b7\u2027\u30fb]+")
 
 
-@cache
-def _to_simplified() -> opencc.OpenCC:
-    # Building the converter loads its dictionaries; do it once per process.
-    return opencc.OpenCC("t2s")
-
-
 def normalize_name(text: str) -> str:
     """Width-fold (NFKC), case-fold, convert Traditional to Simplified, drop spaces and dots."""
     folded = unicodedata.normalize("NFKC", text).casefold()
-    simplified = _to_simplified().convert(folded)
+    simplified = to_simplified(folded)
     return _SEPARATORS.sub("", simplified)
 
 
 def normalize_handle(text: str) -> str:
     """Width- and case-fold a handle and drop a leading '@'; '_', '.' and '-' stay (wang_wu ≠ wangwu)."""
     folded = unicodedata.normalize("NFKC", text).casefold().strip()
-    return str(_to_simplified().convert(folded.lstrip("@")))
+    return to_simplified(folded.lstrip("@"))
 
 
 class BarredPerson(StrictModel):

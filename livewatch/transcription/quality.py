@@ -8,10 +8,8 @@ detector catch the rest.
 from __future__ import annotations
 
 import re
-from functools import cache
 
-import opencc
-
+from livewatch.chinese import to_simplified
 from transcribers.base import Segment
 
 NO_SPEECH_PROB = 0.6
@@ -75,13 +73,8 @@ def trustworthy(segment: Segment) -> bool:
     return not flags_for(segment) and segment.avg_logprob > -0.5
 
 
-@cache
-def _to_simplified() -> opencc.OpenCC:
-    return opencc.OpenCC("t2s")
-
-
 def text_for_checking(text: str, language: str | None) -> str:
     """Chinese is checked in Simplified script; the raw text is stored beside it."""
     if language in ("zh", "yue") or re.search(r"[\u4e00-\u9fff]", text):
-        return str(_to_simplified().convert(text))
+        return to_simplified(text)
     return text
