@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,7 +81,3 @@ class Issue:
 
 def sort_issues(issues: Iterable[Issue]) -> list[Issue]:
     return sorted(issues, key=lambda i: (str(i.file), i.line, format_field_path(i.field), i.message))
-
-
-def has_errors(issues: Sequence[Issue]) -> bool:
-    return any(issue.is_error for issue in issues)

@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from livewatch.capture.clock import BroadcastClock, HlsClock
 from livewatch.capture.commands import RecordPlan, record_args
@@ -250,8 +249,3 @@ class StreamCapture:
                                        f"off air before the registered end ({self.writer.gap_cause or reason})")
         self.log.info("stream %s done: %s (%s)", self.index, status, reason)
         return StreamOutcome(status, reason, went_live)
-
-
-def media_path_seq(path: Path) -> int | None:
-    match = _SEQ_NAME.match(path.name)
-    return int(match.group(2)) if match else None

@@ -109,10 +109,6 @@ class RunStore:
             conn.execute(update(tables.runs).where(tables.runs.c.id == run_id).values(
                 status=status, stop_reason=reason, error=error, ended_at=now, updated_at=now))
 
-    def get_run(self, run_id: int) -> Row[Any]:
-        with self.engine.connect() as conn:
-            return conn.execute(select(tables.runs).where(tables.runs.c.id == run_id)).one()
-
     def note_on_air(self, run_id: int, start: datetime, end: datetime) -> None:
         """Widen the run's on-air span to cover ``start``–``end`` (the first and latest media seen)."""
         runs = tables.runs
@@ -184,20 +180,7 @@ class RunStore:
             ).scalar_one()
         return value
 
-    def segments(self, run_id: int, kind: str | None = None) -> list[Row[Any]]:
-        s = tables.segments
-        query = select(s).where(s.c.run_id == run_id).order_by(s.c.stream, s.c.kind, s.c.seq)
-        if kind is not None:
-            query = query.where(s.c.kind == kind)
-        with self.engine.connect() as conn:
-            return list(conn.execute(query))
-
     def add_gap(self, run_id: int, stream: int, start: datetime, end: datetime, cause: str) -> None:
         with write(self.engine) as conn:
             conn.execute(tables.gaps.insert().values(run_id=run_id, stream=stream, start_at=start, end_at=end,
                                                      cause=cause))
-
-    def gaps(self, run_id: int) -> list[Row[Any]]:
-        g = tables.gaps
-        with self.engine.connect() as conn:
-            return list(conn.execute(select(g).where(g.c.run_id == run_id).order_by(g.c.stream, g.c.start_at)))
