@@ -86,9 +86,10 @@ def models_list(state: CliState) -> None:
         files = model.manifest.get("files", {})
         table.add_row(model.name, "faster-whisper, openai-whisper", str(files.get("ct2/model.bin", ""))[:16],
                       str(model.manifest.get("imported_at", "")))
-    for name, path in installed_packages().items():
+    for name, folders in installed_packages().items():
         if store.get(name) is None:
-            table.add_row(name, "(installed package, imported on first use)", "", str(path))
+            table.add_row(name, "(installed package, imported on first use)", "",
+                          " + ".join(map(str, folders)))
     Console(highlight=False).print(table)
 
 

