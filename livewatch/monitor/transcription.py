@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from typing import Any
 
 from sqlalchemy import Engine, select
 
@@ -40,27 +41,36 @@ class TranscriptionService:
         self._thread.join()
 
     def choose(self, event_id: str) -> EngineChoice:
+        """The engine and options for one event: the global ``[transcriber]`` with the registration's
+        ``language`` and ``transcriber`` override on top. Engines are loaded once and shared."""
         config = self.settings.transcriber
-        key = (config.backend, config.model)
+        registration = self._registration(event_id)
+        override = registration.get("transcriber") or {}
+        backend = str(override.get("backend") or config.backend)
+        model_spec = str(override.get("model") or config.model)
+        beam_size = int(override.get("beam_size") or config.beam_size)
+        key = (backend, model_spec)
         if key not in self._engines:
             from transcribers import registry
             from transcribers.store import ModelStore
 
-            model = ModelStore(self.settings.model_store).resolve(config.model, config.backend)
-            log.info("loading %s model %s", config.backend, model.name)
-            self._engines[key] = registry.create(config.backend, model, device=config.device,
+            model = ModelStore(self.settings.model_store).resolve(model_spec, backend)
+            log.info("loading %s model %s", backend, model.name)
+            self._engines[key] = registry.create(backend, model, device=config.device,
                                                  compute_type=config.compute_type)
-        language = self._event_language(event_id) or config.language
-        options = TranscribeOptions(language=None if language == "auto" else language, beam_size=config.beam_size)
+        language = registration.get("language") or "auto"
+        if language == "auto":
+            language = config.language
+        options = TranscribeOptions(language=None if language == "auto" else str(language), beam_size=beam_size)
         return EngineChoice(self._engines[key], options)
 
-    def _event_language(self, event_id: str) -> str | None:
+    def _registration(self, event_id: str) -> dict[str, Any]:
         with self.engine.connect() as conn:
             row = conn.execute(select(tables.events.c.registration_json).where(tables.events.c.id == event_id)).first()
         if row is None:
-            return None
-        language = json.loads(row[0]).get("language")
-        return None if language in (None, "auto") else str(language)
+            return {}
+        loaded = json.loads(row[0])
+        return loaded if isinstance(loaded, dict) else {}
 
     def _loop(self) -> None:
         while not self._stop.is_set():

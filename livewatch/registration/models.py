@@ -179,6 +179,19 @@ class RuleOverride(StrictModel):
     allowlist: list[SingleLine] = Field(default_factory=list, description="Phrases that must not fire.")
 
 
+class TranscriberOverride(StrictModel):
+    """This event's Whisper choices, where they differ from the global ``[transcriber]`` configuration
+    (for example the multilingual ``base`` model for an event held in Chinese)."""
+
+    backend: Literal["faster-whisper", "openai-whisper"] | None = Field(
+        None, description="faster-whisper or openai-whisper."
+    )
+    model: SingleLine | None = Field(
+        None, description="Model name in the store, local path, or installed model package, e.g. base."
+    )
+    beam_size: Annotated[int, Field(ge=1, le=20)] | None = Field(None, description="Beam width, 1 to 20.")
+
+
 class Event(StrictModel):
     """One registered event and everything needed to monitor it."""
 
@@ -210,6 +223,10 @@ class Event(StrictModel):
         description="Minutes allowed for early_start, late_start and overrun; defaults from the global config.",
     )
     rule_overrides: list[RuleOverride] = Field(default_factory=list, description="Per-event rule changes.")
+    transcriber: TranscriberOverride | None = Field(
+        None, description="Whisper backend, model or beam size for this event; defaults from the global "
+        "configuration's [transcriber]."
+    )
     capture: Annotated[CaptureSettings, Field(validate_default=True)] = Field(
         None,  # type: ignore[assignment]
         description="Capture settings for this event (pre-roll, polling, segments, watchdog, reconnects, cap); "
