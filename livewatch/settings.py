@@ -82,6 +82,7 @@ class Settings(StrictModel):
         default_factory=lambda: list(DEFAULT_URL_SCHEMES), description="URL schemes streams may use."
     )
     blacklist: Path | None = Field(None, description="YAML or TOML file of barred people.")
+    rule_packs_dir: Path | None = Field(None, description="Folder of user rule packs (beside the built-in ones).")
     concurrency: ConcurrencySettings = Field(default_factory=ConcurrencySettings)
     transcriber: TranscriberSettings = Field(default_factory=TranscriberSettings)
     tolerances: Tolerances = Field(default_factory=Tolerances)
@@ -107,7 +108,7 @@ class Settings(StrictModel):
     def relative_to(self, folder: Path) -> Settings:
         """Resolve relative paths against the configuration file's folder."""
         updates: dict[str, Path] = {}
-        for name in ("data_dir", "schedules_dir", "blacklist"):
+        for name in ("data_dir", "schedules_dir", "blacklist", "rule_packs_dir"):
             value = getattr(self, name)
             if value is not None and not value.is_absolute():
                 updates[name] = folder / value

@@ -1,0 +1,176 @@
+"""The rule interface: a rule type is one class with one abstract method, ``evaluate``, and a spec model
+that says which keys its YAML may have. Built-in types are registered through the ``livewatch.rule_types``
+entry point group, as capture sources and transcriber backends are.
+
+What a rule sees (:class:`RuleInput`): the event's facts (registration, registered window, on-air spans,
+gaps, audio measurements) and each stream's transcript. What it returns: :class:`Hit` s; the engine turns
+them into findings (severity, category, pack, id, verdict), so rule types know nothing of any of that.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import Field
+
+from livewatch.fields import SeverityName, SingleLine, StrictModel
+from livewatch.rules.transcript import Transcript
+
+if TYPE_CHECKING:
+    from livewatch.rules.audio_facts import AudioFacts
+
+RULE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+
+
+class Examples(StrictModel):
+    """Inputs on which the rule must fire, and inputs on which it must stay quiet."""
+
+    fires: list[Any] = Field(default_factory=list)
+    passes: list[Any] = Field(default_factory=list)
+
+
+class Scope(StrictModel):
+    """Time-window scoping, in minutes from the on-air start (or from the end, for ``last_minutes``)."""
+
+    first_minutes: float | None = Field(None, gt=0)
+    last_minutes: float | None = Field(None, gt=0)
+    from_minutes: float | None = Field(None, ge=0)
+    to_minutes: float | None = Field(None, gt=0)
+
+
+class RuleSpec(StrictModel):
+    """Keys every rule has; each rule type adds its own."""
+
+    id: str = Field(pattern=RULE_ID, max_length=100)
+    type: str
+    category: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    severity: SeverityName
+    title: SingleLine | None = None
+    legal_basis: SingleLine | None = None
+    scope: Scope | None = None
+    cooldown_s: float = Field(0, ge=0, description="Hits of this rule closer than this become one finding.")
+    examples: Examples = Field(default_factory=Examples)
+
+
+@dataclass(frozen=True)
+class Gap:
+    start_at: datetime
+    end_at: datetime
+    cause: str
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    """What is known about an event apart from its transcript."""
+
+    event_id: str
+    registered_start: datetime
+    registered_end: datetime
+    on_air: tuple[tuple[datetime, datetime], ...] = ()
+    gaps: tuple[Gap, ...] = ()
+    run_status: str | None = None  # None: no run yet; else the capture run's status (no-show, finished, ...)
+    tolerances: Mapping[str, float] = field(default_factory=dict)  # minutes: early_start, late_start, overrun
+    audio: AudioFacts | None = None
+    registration: Any = None  # livewatch.registration.Event, when known
+    blacklist: Any = None  # livewatch.registration.blacklist.Blacklist, when configured
+
+    @property
+    def on_air_start(self) -> datetime:
+        return self.on_air[0][0] if self.on_air else self.registered_start
+
+    @property
+    def on_air_end(self) -> datetime:
+        return self.on_air[-1][1] if self.on_air else self.registered_end
+
+
+@dataclass(frozen=True)
+class RuleInput:
+    facts: EventFacts
+    transcripts: Mapping[int, Transcript] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """Where and why a rule fired. ``evidence`` is the original text with the match at
+    ``[highlight_start, highlight_end)``; ``normalized`` is what the rule actually matched."""
+
+    start_at: datetime
+    end_at: datetime
+    matched: str
+    evidence: str = ""
+    highlight_start: int = 0
+    highlight_end: int = 0
+    normalized: str = ""
+    stream: int | None = None
+    low_confidence: bool = False
+    asr_confidence: float | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Rule(ABC):
+    """One rule of a pack, built from its validated spec."""
+
+    #: The ``type:`` value in a pack that selects this class.
+    type_name: ClassVar[str]
+    spec_model: ClassVar[type[RuleSpec]] = RuleSpec
+    #: Examples are transcript text (True) or a mapping of facts the type reads itself (False).
+    text_examples: ClassVar[bool] = True
+
+    def __init__(self, spec: RuleSpec) -> None:
+        self.spec = spec
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @abstractmethod
+    def evaluate(self, data: RuleInput) -> Iterator[Hit]:
+        """Every place the rule fires."""
+
+    def example_input(self, example: Any, base: EventFacts) -> RuleInput:
+        """The input an example stands for; text rules read it as transcript lines (see :func:`example_lines`)."""
+        if not isinstance(example, str):
+            raise TypeError(f"rule {self.id}: examples of a {self.type_name} rule are text")
+        return RuleInput(base, {0: Transcript.of_lines(example_lines(example, base.on_air_start))})
+
+    def with_additions(self, add_terms: Sequence[str], allowlist: Sequence[str]) -> Rule:
+        """This rule with a registration's extra terms and allowlist (types without terms ignore them)."""
+        return self
+
+
+_AT = re.compile(r"^\[(?:(\d+):)?(\d+(?:\.\d+)?)\]\s*")
+
+
+def example_lines(example: str, start: datetime) -> list[tuple[datetime, str]]:
+    """Lines of an example; ``[mm:ss]`` or ``[s]`` at the start of a line says when it was said (seconds
+    from the on-air start); lines without one follow 5 s after the line before."""
+    lines: list[tuple[datetime, str]] = []
+    at = 0.0
+    for raw in example.splitlines() or [example]:
+        found = _AT.match(raw)
+        if found:
+            at = float(found.group(1) or 0) * 60 + float(found.group(2))
+            raw = raw[found.end():]
+        elif lines:
+            at += 5.0
+        if raw.strip():
+            lines.append((start + timedelta(seconds=at), raw.strip()))
+    return lines
+
+
+def hit_for(transcript: Transcript, stream: int, start: int, end: int, matched: str,
+            details: Mapping[str, Any] | None = None) -> Hit:
+    """A hit over original characters ``[start, end)`` of a transcript, with evidence and ASR confidence."""
+    start_at, end_at = transcript.times(start, end)
+    evidence, low, high = transcript.evidence(start, end)
+    utterances = transcript.utterances_in(start, end)
+    confidences = [u.confidence for u in utterances if u.confidence is not None]
+    seen = transcript.compact.text_within(start, end)  # what the rule saw, for the report
+    return Hit(start_at, end_at, matched, evidence, low, high, seen, stream,
+               any(u.low_confidence for u in utterances), min(confidences) if confidences else None,
+               dict(details or {}))

@@ -1,0 +1,163 @@
+"""The rule engine: packs + an event's facts and transcripts → findings and a verdict.
+
+The engine owns everything rule types leave out: per-event overrides, time-window scoping, cooldown and
+de-duplication, the ASR guard (a hit inside a span the transcriber flagged is capped at ``medium``, that
+is "review", never a violation on its own), stable finding ids, and the verdict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from livewatch.fields import SeverityName
+from livewatch.rules.base import Hit, Rule, RuleInput
+from livewatch.rules.packs import Override, RulePack
+
+log = logging.getLogger(__name__)
+
+SEVERITIES: tuple[SeverityName, ...] = ("critical", "high", "medium", "low", "info")
+#: Where a hit in a low-confidence transcript span is capped: "review", never a violation on its own.
+LOW_CONFIDENCE_CAP: SeverityName = "medium"
+Verdict = Literal["fail", "review", "pass"]
+Status = Literal["open", "confirmed", "dismissed", "escalated"]
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a reviewer must look at."""
+
+    id: str
+    event_id: str
+    rule: str
+    pack: str  # id@version
+    pack_sha256: str
+    category: str
+    severity: SeverityName
+    start_at: datetime
+    end_at: datetime
+    offset_s: float  # seconds from the on-air start (the registered start when it never went on air)
+    matched: str
+    evidence: str
+    highlight: tuple[int, int]  # the match inside ``evidence``
+    normalized: str
+    legal_basis: str | None
+    asr_confidence: float | None
+    low_confidence: bool
+    rule_severity: SeverityName  # before the ASR cap
+    title: str | None = None
+    stream: int | None = None
+    count: int = 1  # hits merged into this finding by the rule's cooldown
+    status: Status = "open"
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+def finding_id(event_id: str, rule: str, start_at: datetime, stream: int | None) -> str:
+    """Stable across re-runs: the same event, rule, stream and moment give the same id."""
+    key = f"{event_id}|{rule}|{stream}|{start_at.timestamp():.1f}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RuleEngine:
+    packs: Sequence[RulePack]
+    overrides: Sequence[Override] = ()
+
+    def active_rules(self) -> list[tuple[RulePack, Rule, Override | None]]:
+        by_rule = {o.rule: o for o in self.overrides}
+        active = []
+        for pack in self.packs:
+            for rule in pack.rules:
+                override = by_rule.get(rule.id)
+                if override is not None and not override.enabled:
+                    continue
+                if override is not None:
+                    rule = rule.with_additions(override.add_terms, override.allowlist)
+                active.append((pack, rule, override))
+        return active
+
+    def evaluate(self, data: RuleInput) -> list[Finding]:
+        findings: list[Finding] = []
+        for pack, rule, override in self.active_rules():
+            try:
+                hits = [h for h in rule.evaluate(data) if _in_scope(rule, h, data)]
+            except Exception:  # one broken rule must not hide every other finding
+                log.exception("rule %s of %s failed on event %s", rule.id, pack.ref, data.facts.event_id)
+                continue
+            severity = override.severity if override and override.severity else rule.spec.severity
+            findings += [self._finding(pack, rule, severity, hit, data, count)
+                         for hit, count in _cooled(hits, rule.spec.cooldown_s)]
+        return sorted(findings, key=lambda f: (f.start_at, f.rule))
+
+    @staticmethod
+    def _finding(pack: RulePack, rule: Rule, severity: SeverityName, hit: Hit, data: RuleInput,
+                 count: int) -> Finding:
+        capped = severity
+        if hit.low_confidence and severity_rank(severity) < severity_rank(LOW_CONFIDENCE_CAP):
+            capped = LOW_CONFIDENCE_CAP
+        event_id = data.facts.event_id
+        return Finding(
+            id=finding_id(event_id, rule.id, hit.start_at, hit.stream), event_id=event_id, rule=rule.id,
+            pack=pack.ref, pack_sha256=pack.sha256, category=rule.spec.category, severity=capped,
+            start_at=hit.start_at, end_at=hit.end_at,
+            offset_s=round((hit.start_at - data.facts.on_air_start).total_seconds(), 2), matched=hit.matched,
+            evidence=hit.evidence, highlight=(hit.highlight_start, hit.highlight_end), normalized=hit.normalized,
+            legal_basis=pack.legal_basis(rule), asr_confidence=hit.asr_confidence,
+            low_confidence=hit.low_confidence, rule_severity=severity, title=rule.spec.title, stream=hit.stream,
+            count=count, details=dict(hit.details),
+        )
+
+
+def _in_scope(rule: Rule, hit: Hit, data: RuleInput) -> bool:
+    scope = rule.spec.scope
+    if scope is None:
+        return True
+    start, end = data.facts.on_air_start, data.facts.on_air_end
+    minutes = (hit.start_at - start).total_seconds() / 60
+    if scope.first_minutes is not None and minutes > scope.first_minutes:
+        return False
+    if scope.last_minutes is not None and hit.start_at < end - timedelta(minutes=scope.last_minutes):
+        return False
+    if scope.from_minutes is not None and minutes < scope.from_minutes:
+        return False
+    return scope.to_minutes is None or minutes <= scope.to_minutes
+
+
+def _cooled(hits: Iterable[Hit], cooldown_s: float) -> list[tuple[Hit, int]]:
+    """Hits of one rule closer than the cooldown (per stream) become one, with a count; identical hits
+    (the same span found by two views) are one hit in any case."""
+    merged: list[tuple[Hit, int]] = []
+    last: dict[int | None, int] = {}
+    for hit in sorted(hits, key=lambda h: (h.start_at, h.end_at)):
+        index = last.get(hit.stream)
+        if index is not None:
+            first, count = merged[index]
+            same = (first.start_at, first.end_at) == (hit.start_at, hit.end_at)
+            if same or (hit.start_at - first.start_at).total_seconds() < cooldown_s:
+                merged[index] = (replace(first, end_at=max(first.end_at, hit.end_at)), count + (not same))
+                continue
+        last[hit.stream] = len(merged)
+        merged.append((hit, 1))
+    return merged
+
+
+def verdict(findings: Iterable[Finding]) -> Verdict:
+    """``fail``: a critical or high finding not dismissed; ``review``: a medium one, or any hit in a
+    low-confidence span; else ``pass``."""
+    result: Verdict = "pass"
+    for finding in findings:
+        if finding.status == "dismissed":
+            continue
+        if finding.severity in ("critical", "high"):
+            return "fail"
+        if finding.severity == "medium" or finding.low_confidence:
+            result = "review"
+    return result

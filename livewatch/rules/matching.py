@@ -1,0 +1,152 @@
+"""Finding terms in a transcript: Aho–Corasick over the normalized views, allowlists, homophones, and
+fuzzy matching for English that Whisper misheard.
+
+One automaton per view holds every term of a matcher, so a 10,000-term lexicon costs one pass over the
+text however many terms it has (``bench/rules.py`` compares this with a ``re`` alternation of the same terms).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+import ahocorasick
+
+from livewatch.rules.normalize import NormalizedText, initials, is_cjk, normalize_term, pinyin_of_term
+from livewatch.rules.transcript import Transcript
+
+#: rapidfuzz partial-ratio score (0-100) at which a misheard English phrase counts as the term.
+FUZZY_SCORE = 88.0
+#: Terms shorter than this (compact letters) are never fuzzy-matched: short words match everything.
+FUZZY_MIN_LENGTH = 8
+
+
+@dataclass(frozen=True)
+class Match:
+    """A term found at original characters ``[start, end)`` of the transcript text."""
+
+    start: int
+    end: int
+    term: str
+    how: str  # normalized, pinyin, initials or fuzzy
+
+
+def _automaton(keys: Iterable[tuple[str, str]]) -> ahocorasick.Automaton | None:
+    automaton = ahocorasick.Automaton()
+    for key, term in keys:
+        if key:
+            automaton.add_word(key, (len(key), term))
+    if len(automaton) == 0:
+        return None
+    automaton.make_automaton()
+    return automaton
+
+
+def _ascii_word_char(char: str) -> bool:
+    return char.isascii() and char.isalnum()
+
+
+@dataclass(frozen=True)
+class TermMatcher:
+    """Any-of matching for a list of terms, with an allowlist of longer phrases that must not fire."""
+
+    terms: tuple[str, ...]
+    allow: tuple[str, ...] = ()
+    pinyin: bool = False
+    initials: bool = False
+    fuzzy: bool = False
+
+    @cached_property
+    def _compact(self) -> ahocorasick.Automaton | None:
+        return _automaton((normalize_term(t), t) for t in self.terms)
+
+    @cached_property
+    def _pinyin(self) -> ahocorasick.Automaton | None:
+        # Homophones only for terms with Chinese in them; pinyin of Latin letters is the letters themselves.
+        return _automaton((pinyin_of_term(t), t) for t in self.terms if any(is_cjk(ch) for ch in normalize_term(t)))
+
+    @cached_property
+    def _initials(self) -> dict[str, str]:
+        return {key: t for t in self.terms if len(key := initials(t)) >= 2}
+
+    @cached_property
+    def _allow(self) -> TermMatcher | None:
+        return TermMatcher(self.allow) if self.allow else None
+
+    def find(self, transcript: Transcript) -> list[Match]:
+        found: dict[tuple[int, int], Match] = {}
+        for match in self._raw(transcript):
+            found.setdefault((match.start, match.end), match)
+        matches = sorted(found.values(), key=lambda m: (m.start, -m.end))
+        if self._allow is not None:
+            allowed = self._allow.find(transcript)
+            matches = [m for m in matches if not any(a.start <= m.start and m.end <= a.end for a in allowed)]
+        return _drop_nested(matches)
+
+    def _raw(self, transcript: Transcript) -> Iterator[Match]:
+        yield from _scan(self._compact, transcript.compact, "normalized")
+        if self.pinyin:
+            yield from _scan(self._pinyin, transcript.pinyin, "pinyin")
+        if self.initials and self._initials:
+            yield from self._scan_initials(transcript)
+        if self.fuzzy:
+            yield from self._scan_fuzzy(transcript)
+
+    def _scan_initials(self, transcript: Transcript) -> Iterator[Match]:
+        """Latin-letter tokens that are exactly a Chinese term's pinyin initials (zf for 政府)."""
+        text = transcript.light.text
+        position = 0
+        while position < len(text):
+            if not (text[position].isascii() and text[position].isalpha()):
+                position += 1
+                continue
+            end = position
+            while end < len(text) and text[end].isascii() and text[end].isalpha():
+                end += 1
+            term = self._initials.get(text[position:end])
+            if term is not None:
+                yield Match(*transcript.light.original_span(position, end), term, "initials")
+            position = end
+
+    def _scan_fuzzy(self, transcript: Transcript) -> Iterator[Match]:
+        from rapidfuzz import fuzz
+
+        compact = transcript.compact
+        for term in self.terms:
+            key = normalize_term(term)
+            if len(key) < FUZZY_MIN_LENGTH or not key.isascii():
+                continue
+            # Slide over the text in overlapping windows so that one phrase is found wherever it is.
+            width = len(key) * 3
+            step = len(key)
+            for begin in range(0, max(len(compact.text) - len(key), 0) + 1, step):
+                window = compact.text[begin:begin + width]
+                aligned = fuzz.partial_ratio_alignment(key, window, score_cutoff=FUZZY_SCORE)
+                if aligned is not None:
+                    start, end = begin + aligned.dest_start, begin + aligned.dest_end
+                    yield Match(*compact.original_span(start, end), term, "fuzzy")
+
+
+def _scan(automaton: ahocorasick.Automaton | None, view: NormalizedText, how: str) -> Iterator[Match]:
+    if automaton is None:
+        return
+    original = view.original
+    for last, (length, term) in automaton.iter(view.text):
+        start, end = view.original_span(last - length + 1, last + 1)
+        # A Latin term must be a whole word in the original text: "best" is not in "bestow".
+        if _ascii_word_char(original[start]) and start > 0 and _ascii_word_char(original[start - 1]):
+            continue
+        if _ascii_word_char(original[end - 1]) and end < len(original) and _ascii_word_char(original[end]):
+            continue
+        yield Match(start, end, term, how)
+
+
+def _drop_nested(matches: list[Match]) -> list[Match]:
+    """Keep the longest of overlapping matches (全网最低价 rather than 最低价 inside it)."""
+    kept: list[Match] = []
+    for match in sorted(matches, key=lambda m: (m.start, -(m.end - m.start))):
+        if kept and match.start < kept[-1].end:
+            continue
+        kept.append(match)
+    return kept

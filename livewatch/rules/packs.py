@@ -1,0 +1,189 @@
+"""Rule packs: versioned YAML files of rules. Built-in packs ship inside the package
+(``livewatch/rules/packs/``); user packs live in the configured ``rule_packs_dir``.
+
+A pack is identified in every finding as ``id@version`` plus the sha256 of its file, so a reviewer can tell
+exactly which wording of a rule fired. Registrations select packs by id (``default`` is
+``cn-live-events``), optionally pinned to a version, and may change single rules per event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from livewatch.errors import ConfigError
+from livewatch.fields import SeverityName, SingleLine, StrictModel
+from livewatch.issues import Issue
+from livewatch.rules.base import Rule, RuleSpec
+from livewatch.sourcemap import DocumentSyntaxError, LineMap, read_document
+from livewatch.validation import issues_from_validation_error
+
+ENTRY_POINT_GROUP = "livewatch.rule_types"
+DEFAULT_PACK = "cn-live-events"
+PACK_ALIASES = {"default": DEFAULT_PACK}
+
+
+class RulePackError(ConfigError):
+    """A rule pack cannot be read, or a registration asks for one that does not exist."""
+
+
+def rule_types() -> dict[str, type[Rule]]:
+    """Rule types by their ``type:`` name, from the entry point group (built-ins are registered there too)."""
+    found: dict[str, type[Rule]] = {}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        loaded = entry.load()
+        if isinstance(loaded, type) and issubclass(loaded, Rule):
+            found[entry.name] = loaded
+    return found
+
+
+class Category(StrictModel):
+    title: SingleLine
+    legal_basis: SingleLine | None = None
+
+
+class PackFile(StrictModel):
+    """The top level of a pack file; each entry of ``rules`` is validated by its rule type's own model."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)
+    version: str = Field(pattern=r"^[0-9A-Za-z.+-]+$", max_length=32)
+    title: SingleLine
+    description: str | None = None
+    categories: dict[str, Category] = Field(default_factory=dict)
+    rules: list[dict[str, Any]] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RulePack:
+    id: str
+    version: str
+    title: str
+    sha256: str
+    path: Path
+    categories: Mapping[str, Category]
+    rules: tuple[Rule, ...]
+    description: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.id}@{self.version}"
+
+    def legal_basis(self, rule: Rule) -> str | None:
+        category = self.categories.get(rule.spec.category)
+        return rule.spec.legal_basis or (category.legal_basis if category else None)
+
+
+def load_pack(path: Path, types: Mapping[str, type[Rule]] | None = None) -> RulePack:
+    """Read and validate one pack; every problem in it is reported at once, with its line."""
+    types = rule_types() if types is None else types
+    try:
+        document = read_document(path)
+    except OSError as err:
+        raise RulePackError(f"cannot read rule pack {path}: {err.strerror or err}") from err
+    except DocumentSyntaxError as err:
+        raise RulePackError(f"rule pack {path} cannot be parsed", [Issue(path, err.line, (), err.message)]) from err
+    try:
+        pack = PackFile.model_validate(document.data or {})
+    except ValidationError as err:
+        raise RulePackError(f"rule pack {path} is invalid",
+                            issues_from_validation_error(err, root=PackFile, file=path, lines=document.lines)) from err
+    rules, issues = _rules(pack, types, path, document.lines)
+    if issues:
+        raise RulePackError(f"rule pack {path} is invalid", issues)
+    return RulePack(pack.id, pack.version, pack.title, hashlib.sha256(document.raw).hexdigest(), path,
+                    pack.categories, tuple(rules), pack.description)
+
+
+def _rules(pack: PackFile, types: Mapping[str, type[Rule]], path: Path,
+           lines: LineMap) -> tuple[list[Rule], list[Issue]]:
+    rules: list[Rule] = []
+    issues: list[Issue] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(pack.rules):
+        where = ("rules", index)
+        kind = raw.get("type")
+        rule_type = types.get(str(kind))
+        if rule_type is None:
+            known = ", ".join(sorted(types))
+            issues.append(Issue(path, lines.line_of((*where, "type")), (*where, "type"),
+                                f"unknown rule type {kind!r}; use one of: {known}"))
+            continue
+        try:
+            spec = rule_type.spec_model.model_validate(raw)
+        except ValidationError as err:
+            issues += issues_from_validation_error(err, root=rule_type.spec_model, file=path, lines=lines,
+                                                   prefix=where)
+            continue
+        if spec.id in seen:
+            issues.append(Issue(path, lines.line_of((*where, "id")), (*where, "id"), f"rule id {spec.id!r} repeats"))
+        if pack.categories and spec.category not in pack.categories:
+            issues.append(Issue(path, lines.line_of((*where, "category")), (*where, "category"),
+                                f"category {spec.category!r} is not among the pack's categories"))
+        seen.add(spec.id)
+        rules.append(rule_type(spec))
+    return rules, issues
+
+
+def builtin_pack_paths() -> list[Path]:
+    folder = files("livewatch.rules").joinpath("packs")
+    return sorted(Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith((".yaml", ".yml")))
+
+
+@dataclass
+class PackLibrary:
+    """Every pack livewatch can use: built-in ones and those in the user's folder (which may add
+    versions, or a newer version of a built-in pack)."""
+
+    user_dir: Path | None = None
+    _packs: dict[tuple[str, str], RulePack] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        types = rule_types()
+        paths = builtin_pack_paths()
+        if self.user_dir is not None and self.user_dir.is_dir():
+            paths += sorted(p for p in self.user_dir.iterdir() if p.suffix in (".yaml", ".yml", ".toml"))
+        for path in paths:
+            pack = load_pack(path, types)
+            self._packs[(pack.id, pack.version)] = pack
+
+    def packs(self) -> list[RulePack]:
+        return sorted(self._packs.values(), key=lambda p: (p.id, _version_key(p.version)))
+
+    def get(self, ref: str) -> RulePack:
+        """A pack by ``id`` (newest version) or ``id@version``; ``default`` is :data:`DEFAULT_PACK`."""
+        pack_id, _, version = ref.partition("@")
+        pack_id = PACK_ALIASES.get(pack_id, pack_id)
+        candidates = [p for p in self.packs() if p.id == pack_id and (not version or p.version == version)]
+        if not candidates:
+            have = ", ".join(p.ref for p in self.packs()) or "none"
+            raise RulePackError(f"no rule pack {ref!r}; available: {have}")
+        return candidates[-1]
+
+    def select(self, refs: Iterable[str]) -> list[RulePack]:
+        return [self.get(ref) for ref in refs]
+
+
+def _version_key(version: str) -> tuple[tuple[int, str], ...]:
+    return tuple((int(part), "") if part.isdigit() else (-1, part) for part in version.split("."))
+
+
+@dataclass(frozen=True)
+class Override:
+    """A registration's change to one rule (``rule_overrides`` entry)."""
+
+    rule: str
+    enabled: bool = True
+    severity: SeverityName | None = None
+    add_terms: Sequence[str] = ()
+    allowlist: Sequence[str] = ()
+
+
+def spec_of(rule: Rule) -> RuleSpec:
+    return rule.spec

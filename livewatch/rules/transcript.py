@@ -1,0 +1,135 @@
+"""A stream's transcript as one text with a clock: every character knows when it was said.
+
+Rules match over the whole stream, not utterance by utterance, so a phrase Whisper split across two
+segments (or two audio segments) still fires once; the time of a hit comes from the word timestamps of the
+characters it covers, and a hit that touches a low-confidence span is marked so the engine caps it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cached_property
+
+from livewatch.rules.normalize import NormalizedText, normalize, pinyin_view
+
+#: Joins utterances; the compact view drops it, the light view keeps it (a regex cannot bridge it by accident).
+SEPARATOR = "\n"
+
+
+@dataclass(frozen=True)
+class Word:
+    start_at: datetime
+    end_at: datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One transcript row: what Whisper heard, when, and how sure it was."""
+
+    start_at: datetime
+    end_at: datetime
+    text: str
+    words: tuple[Word, ...] = ()
+    low_confidence: bool = False
+    confidence: float | None = None  # exp(avg_logprob): Whisper's mean token probability
+    flags: tuple[str, ...] = ()
+
+    @classmethod
+    def from_row(cls, start_at: datetime, end_at: datetime, text: str, words_json: str | None,
+                 avg_logprob: float | None, flags: str | None) -> Utterance:
+        words = tuple(Word(datetime.fromisoformat(w["start"]), datetime.fromisoformat(w["end"]), str(w["word"]))
+                      for w in json.loads(words_json or "[]"))
+        flag_list = tuple(f for f in (flags or "").split(",") if f)
+        return cls(start_at, end_at, text, words, bool(flag_list),
+                   None if avg_logprob is None else math.exp(avg_logprob), flag_list)
+
+
+@dataclass(frozen=True)
+class CharClock:
+    """When the character at one offset of the joined text was said, and from which utterance."""
+
+    start_at: datetime
+    end_at: datetime
+    utterance: int
+
+
+def _clock_for(utterance: Utterance, index: int) -> list[CharClock]:
+    """A clock for each character of ``utterance.text``: its word's times where the words line up with
+    the text, otherwise spread evenly over the utterance."""
+    text = utterance.text
+    clocks: list[CharClock] = []
+    joined = "".join(w.text for w in utterance.words)
+    if utterance.words and joined.strip() == text.strip():
+        lead = len(joined) - len(joined.lstrip())
+        position = -lead
+        for word in utterance.words:
+            for _ in word.text:
+                if 0 <= position < len(text):
+                    clocks.append(CharClock(word.start_at, word.end_at, index))
+                position += 1
+        while len(clocks) < len(text):
+            clocks.append(CharClock(utterance.words[-1].start_at, utterance.end_at, index))
+        return clocks
+    span = (utterance.end_at - utterance.start_at) / max(len(text), 1)
+    for offset in range(len(text)):
+        at = utterance.start_at + span * offset
+        clocks.append(CharClock(at, at + span, index))
+    return clocks
+
+
+@dataclass
+class Transcript:
+    """The utterances of one stream in time order, joined into one text."""
+
+    utterances: Sequence[Utterance]
+    text: str = field(init=False)
+    clocks: list[CharClock] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.utterances = sorted(self.utterances, key=lambda u: u.start_at)
+        parts: list[str] = []
+        self.clocks = []
+        for index, utterance in enumerate(self.utterances):
+            if parts:
+                parts.append(SEPARATOR)
+                self.clocks.append(CharClock(utterance.start_at, utterance.start_at, index))
+            parts.append(utterance.text)
+            self.clocks.extend(_clock_for(utterance, index))
+        self.text = "".join(parts)
+
+    @classmethod
+    def of_lines(cls, lines: Iterable[tuple[datetime, str]], *, seconds_each: float = 4.0) -> Transcript:
+        """A transcript from plain text lines (rule examples, ``rules check --text``)."""
+        return cls([Utterance(at, at + timedelta(seconds=seconds_each), text) for at, text in lines])
+
+    @cached_property
+    def compact(self) -> NormalizedText:
+        return normalize(self.text, "compact")
+
+    @cached_property
+    def light(self) -> NormalizedText:
+        return normalize(self.text, "light")
+
+    @cached_property
+    def pinyin(self) -> NormalizedText:
+        return pinyin_view(self.compact)
+
+    def times(self, start: int, end: int) -> tuple[datetime, datetime]:
+        """Wall-clock start and end of original characters ``[start, end)``."""
+        end = max(end, start + 1)
+        return self.clocks[start].start_at, self.clocks[end - 1].end_at
+
+    def utterances_in(self, start: int, end: int) -> list[Utterance]:
+        indexes = sorted({self.clocks[i].utterance for i in range(start, max(end, start + 1))})
+        return [self.utterances[i] for i in indexes]
+
+    def evidence(self, start: int, end: int, *, context: int = 40) -> tuple[str, int, int]:
+        """The original text around ``[start, end)`` and where the match sits in it."""
+        begin = max(0, start - context)
+        finish = min(len(self.text), end + context)
+        return self.text[begin:finish].replace(SEPARATOR, " "), start - begin, end - begin

@@ -1,0 +1,206 @@
+"""Rule types over the capture facts: schedule adherence, the registration itself, and the audio.
+
+Their examples are mappings of facts rather than text (times in minutes from the registered start of a
+two-hour example event; see each ``example_input``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import Field
+
+from livewatch.rules.base import EventFacts, Gap, Hit, Rule, RuleInput, RuleSpec
+from livewatch.state.runs import FINAL
+
+ScheduleCheck = Literal["early_start", "late_start", "overrun", "no_show", "gaps"]
+
+
+def _minutes(base: datetime, value: Any) -> datetime:
+    return base + timedelta(minutes=float(value))
+
+
+class ScheduleSpec(RuleSpec):
+    """``type: schedule`` — the broadcast against its registered window. ``early_start``, ``late_start`` and
+    ``overrun`` use the event's tolerances (minutes); ``gaps`` fires when more than ``max_gap_percent`` of the
+    registered window was lost to gaps; ``no_show`` when the stream never went live."""
+
+    check: ScheduleCheck
+    max_gap_percent: float = Field(5, ge=0, le=100)
+
+
+class ScheduleRule(Rule):
+    type_name = "schedule"
+    spec_model = ScheduleSpec
+    spec: ScheduleSpec
+    text_examples = False
+
+    def evaluate(self, data: RuleInput) -> Iterator[Hit]:
+        facts = data.facts
+        check = self.spec.check
+        tolerance = timedelta(minutes=float(facts.tolerances.get(check, 0)))
+        start, end = facts.registered_start, facts.registered_end
+        if check == "no_show":
+            if facts.run_status == "no-show" or (facts.run_status in FINAL and not facts.on_air):
+                yield Hit(start, start, "no stream", f"no live stream from {start.isoformat()}",
+                          details={"registered_start": start.isoformat()})
+            return
+        if not facts.on_air:
+            return
+        began, ended = facts.on_air_start, facts.on_air_end
+        if check == "early_start" and began < start - tolerance:
+            yield self._hit(began, start, f"live {_mins(start - began)} min before the registered start",
+                            tolerance)
+        elif check == "late_start" and began > start + tolerance:
+            yield self._hit(start, began, f"live {_mins(began - start)} min after the registered start",
+                            tolerance)
+        elif check == "overrun" and ended > end + tolerance:
+            yield self._hit(end, ended, f"on air {_mins(ended - end)} min past the registered end", tolerance)
+        elif check == "gaps":
+            window = (end - start).total_seconds()
+            lost = sum(max(0.0, (min(g.end_at, end) - max(g.start_at, start)).total_seconds()) for g in facts.gaps)
+            if window > 0 and lost / window * 100 > self.spec.max_gap_percent:
+                first = min(g.start_at for g in facts.gaps)
+                last = max(g.end_at for g in facts.gaps)
+                yield Hit(first, last, f"{lost / window:.0%} lost",
+                          f"{lost:.0f} s of the {window:.0f} s registered window lost to {len(facts.gaps)} gap(s)",
+                          details={"lost_s": lost, "percent": round(lost / window * 100, 2),
+                                   "causes": sorted({g.cause for g in facts.gaps})})
+
+    @staticmethod
+    def _hit(start_at: datetime, end_at: datetime, text: str, tolerance: timedelta) -> Hit:
+        return Hit(start_at, end_at, text, f"{text} (tolerance {_mins(tolerance)} min)",
+                   details={"minutes": round((end_at - start_at).total_seconds() / 60, 1)})
+
+    def example_input(self, example: Any, base: EventFacts) -> RuleInput:
+        """``{on_air: [start_min, end_min], gaps: [[from_min, to_min], ...], status: finished}``."""
+        start = base.registered_start
+        on_air = example.get("on_air")
+        spans = ((_minutes(start, on_air[0]), _minutes(start, on_air[1])),) if on_air else ()
+        gaps = tuple(Gap(_minutes(start, a), _minutes(start, b), "dropped") for a, b in example.get("gaps", []))
+        return RuleInput(replace(base, on_air=spans, gaps=gaps, run_status=example.get("status", "finished")))
+
+
+def _mins(delta: timedelta) -> str:
+    return f"{delta.total_seconds() / 60:.0f}"
+
+
+class RegistrationSpec(RuleSpec):
+    """``type: registration`` — the registration checks (real name, host age and guardian consent,
+    credentials for regulated topics, blacklist, category tag) as findings on the event."""
+
+    checks: list[str] = Field(default_factory=list, description="Check codes to report; empty: all of them.")
+
+
+class RegistrationRule(Rule):
+    type_name = "registration"
+    spec_model = RegistrationSpec
+    spec: RegistrationSpec
+    text_examples = False
+
+    def evaluate(self, data: RuleInput) -> Iterator[Hit]:
+        from pathlib import Path
+
+        from livewatch.registration.blacklist import Blacklist
+        from livewatch.registration.checks import check_registration
+        from livewatch.registration.loader import Registration
+        from livewatch.sourcemap import LineMap
+
+        event = data.facts.registration
+        if event is None:
+            return
+        registration = Registration(event, Path("registration"), (), 1, "", LineMap())
+        blacklist = data.facts.blacklist if data.facts.blacklist is not None else Blacklist()
+        at = data.facts.registered_start
+        for issue in check_registration(registration, blacklist):
+            if self.spec.checks and issue.code not in self.spec.checks:
+                continue
+            where = ".".join(str(part) for part in issue.field)
+            yield Hit(at, at, str(issue.code), f"{where}: {issue.message}", details={"field": where})
+
+    def example_input(self, example: Any, base: EventFacts) -> RuleInput:
+        """A partial registration merged over a valid two-hour example event."""
+        from livewatch.registration.models import Event
+
+        event = Event.model_validate({
+            "id": "example", "title": "Example", "kind": "forum", "category": "knowledge",
+            "organizer": {"name": "Example Org"}, "start": base.registered_start.isoformat(),
+            "end": base.registered_end.isoformat(), "streams": [{"url": "https://live.example.com/1"}],
+            **example,
+        })
+        return RuleInput(replace(base, registration=event))
+
+
+class SilenceSpec(RuleSpec):
+    """``type: silence`` — audio silent (below ``noise_db``) for ``min_duration_s`` or longer."""
+
+    min_duration_s: float = Field(30, gt=0)
+    noise_db: float = Field(-50, le=0)
+
+
+class SilenceRule(Rule):
+    type_name = "silence"
+    spec_model = SilenceSpec
+    spec: SilenceSpec
+    text_examples = False
+
+    def evaluate(self, data: RuleInput) -> Iterator[Hit]:
+        audio = data.facts.audio
+        for silence in audio.silences if audio else ():
+            if silence.seconds >= self.spec.min_duration_s:
+                yield Hit(silence.start_at, silence.end_at, f"{silence.seconds:.0f} s of silence",
+                          f"silent for {silence.seconds:.0f} s (below {self.spec.noise_db:g} dB)",
+                          details={"seconds": round(silence.seconds, 1)})
+
+    def example_input(self, example: Any, base: EventFacts) -> RuleInput:
+        """``{silences: [[from_s, to_s], ...]}`` in seconds from the on-air start."""
+        from livewatch.rules.audio_facts import AudioFacts, Silence
+
+        at = base.on_air_start
+        silences = tuple(Silence(at + timedelta(seconds=a), at + timedelta(seconds=b))
+                         for a, b in example.get("silences", []))
+        return RuleInput(replace(base, audio=AudioFacts(silences, None, 7200.0)))
+
+
+class LoudnessSpec(RuleSpec):
+    """``type: loudness`` — EBU R128: integrated loudness outside ``target_lufs`` ± ``tolerance_lu``, or a
+    true peak above ``max_true_peak_dbtp``."""
+
+    target_lufs: float = -23.0
+    tolerance_lu: float = Field(1.0, ge=0)
+    max_true_peak_dbtp: float = -1.0
+
+
+class LoudnessRule(Rule):
+    type_name = "loudness"
+    spec_model = LoudnessSpec
+    spec: LoudnessSpec
+    text_examples = False
+
+    def evaluate(self, data: RuleInput) -> Iterator[Hit]:
+        audio = data.facts.audio
+        loudness = audio.loudness if audio else None
+        if loudness is None:
+            return
+        start, end = data.facts.on_air_start, data.facts.on_air_end
+        s = self.spec
+        integrated = loudness.integrated_lufs
+        if integrated is not None and abs(integrated - s.target_lufs) > s.tolerance_lu:
+            yield Hit(start, end, f"{integrated:.1f} LUFS",
+                      f"integrated loudness {integrated:.1f} LUFS, outside {s.target_lufs:g} ± {s.tolerance_lu:g} LU",
+                      details={"integrated_lufs": integrated})
+        peak = loudness.true_peak_dbtp
+        if peak is not None and peak > s.max_true_peak_dbtp:
+            yield Hit(start, end, f"{peak:.1f} dBTP",
+                      f"true peak {peak:.1f} dBTP, above {s.max_true_peak_dbtp:g} dBTP",
+                      details={"true_peak_dbtp": peak})
+
+    def example_input(self, example: Any, base: EventFacts) -> RuleInput:
+        """``{integrated_lufs: -23, true_peak_dbtp: -3}``."""
+        from livewatch.rules.audio_facts import AudioFacts, Loudness
+
+        loudness = Loudness(example.get("integrated_lufs"), None, example.get("true_peak_dbtp"))
+        return RuleInput(replace(base, audio=AudioFacts((), loudness, 7200.0)))

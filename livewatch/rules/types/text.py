@@ -1,0 +1,165 @@
+"""Rule types over transcript text: lexicon (any-of terms), regex, and the blacklist's names."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from livewatch.fields import SingleLine, StrictModel
+from livewatch.rules.base import Hit, Rule, RuleInput, RuleSpec, hit_for
+from livewatch.rules.matching import TermMatcher
+from livewatch.rules.transcript import Transcript
+
+
+class Condition(StrictModel):
+    """What to look for in the text: terms (normalized any-of) and/or a regular expression."""
+
+    terms: list[SingleLine] = Field(default_factory=list)
+    pattern: str | None = Field(None, description="Regular expression over the lightly normalized text.")
+    allow: list[SingleLine] = Field(default_factory=list, description="Longer phrases that must not fire.")
+    pinyin: bool = Field(False, description="Also match homophones through toneless pinyin (菠菜 = 博彩).")
+    initials: bool = Field(False, description="Also match Latin tokens that are a term's pinyin initials.")
+    fuzzy: bool = Field(False, description="Also match English terms Whisper misheard slightly.")
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as err:
+                raise ValueError(f"not a valid regular expression: {err}") from None
+        return value
+
+
+@dataclass(frozen=True, order=True)
+class Found:
+    start: int  # original characters of the transcript text
+    end: int
+    matched: str
+    how: str
+
+
+@dataclass(frozen=True)
+class ConditionMatcher:
+    condition: Condition
+
+    @cached_property
+    def terms(self) -> TermMatcher:
+        c = self.condition
+        return TermMatcher(tuple(c.terms), tuple(c.allow), c.pinyin, c.initials, c.fuzzy)
+
+    @cached_property
+    def regex(self) -> re.Pattern[str] | None:
+        return None if self.condition.pattern is None else re.compile(self.condition.pattern)
+
+    def find(self, transcript: Transcript) -> list[Found]:
+        found = [Found(m.start, m.end, m.term, m.how) for m in self.terms.find(transcript)] if self.condition.terms else []
+        if self.regex is not None:
+            light = transcript.light
+            for match in self.regex.finditer(light.text):
+                if match.end() > match.start():
+                    start, end = light.original_span(match.start(), match.end())
+                    found.append(Found(start, end, match.group(), "regex"))
+        return sorted(found, key=lambda f: f.start)
+
+
+def with_condition_additions(condition: Condition, add_terms: Sequence[str], allowlist: Sequence[str]) -> Condition:
+    return condition.model_copy(update={"terms": [*condition.terms, *add_terms],
+                                        "allow": [*condition.allow, *allowlist]})
+
+
+class LexiconSpec(RuleSpec, Condition):
+    """``type: lexicon`` — any of ``terms`` (or ``pattern``) anywhere in the transcript."""
+
+
+class LexiconRule(Rule):
+    type_name = "lexicon"
+    spec_model = LexiconSpec
+    spec: LexiconSpec
+
+    @cached_property
+    def matcher(self) -> ConditionMatcher:
+        return ConditionMatcher(self.spec)
+
+    def evaluate(self, data: RuleInput) -> Iterator[Hit]:
+        for stream, transcript in sorted(data.transcripts.items()):
+            for found in self.matcher.find(transcript):
+                yield hit_for(transcript, stream, found.start, found.end, found.matched, {"how": found.how})
+
+    def with_additions(self, add_terms: Sequence[str], allowlist: Sequence[str]) -> Rule:
+        if not add_terms and not allowlist:
+            return self
+        spec = self.spec.model_copy(update={"terms": [*self.spec.terms, *add_terms],
+                                            "allow": [*self.spec.allow, *allowlist]})
+        return type(self)(spec)
+
+
+class RegexSpec(RuleSpec):
+    """``type: regex`` — a regular expression over the lightly normalized text (phone numbers, IDs)."""
+
+    pattern: str
+    allow: list[SingleLine] = Field(default_factory=list)
+
+    _check_pattern = field_validator("pattern")(Condition._compiles.__func__)  # type: ignore[attr-defined]
+
+
+class RegexRule(Rule):
+    type_name = "regex"
+    spec_model = RegexSpec
+    spec: RegexSpec
+
+    @cached_property
+    def matcher(self) -> ConditionMatcher:
+        return ConditionMatcher(Condition(pattern=self.spec.pattern, allow=self.spec.allow))
+
+    def evaluate(self, data: RuleInput) -> Iterator[Hit]:
+        allow = TermMatcher(tuple(self.spec.allow)) if self.spec.allow else None
+        for stream, transcript in sorted(data.transcripts.items()):
+            allowed = allow.find(transcript) if allow else []
+            for found in self.matcher.find(transcript):
+                if any(a.start <= found.start and found.end <= a.end for a in allowed):
+                    continue
+                yield hit_for(transcript, stream, found.start, found.end, found.matched, {"how": "regex"})
+
+    def with_additions(self, add_terms: Sequence[str], allowlist: Sequence[str]) -> Rule:
+        if not allowlist:
+            return self
+        return type(self)(self.spec.model_copy(update={"allow": [*self.spec.allow, *allowlist]}))
+
+
+class BlacklistedPersonSpec(RuleSpec):
+    """``type: blacklisted-person`` — a barred person's name or alias spoken in the broadcast (names come
+    from the global configuration's blacklist, never from the pack)."""
+
+    pinyin: bool = True
+
+
+class BlacklistedPersonRule(Rule):
+    type_name = "blacklisted-person"
+    spec_model = BlacklistedPersonSpec
+    spec: BlacklistedPersonSpec
+
+    def evaluate(self, data: RuleInput) -> Iterator[Hit]:
+        people = getattr(data.facts.blacklist, "people", ())
+        names = {name: person for person in people for name in (person.name, *person.aliases)}
+        if not names:
+            return
+        matcher = TermMatcher(tuple(names), pinyin=self.spec.pinyin)
+        for stream, transcript in sorted(data.transcripts.items()):
+            for match in matcher.find(transcript):
+                person = names[match.term]
+                yield hit_for(transcript, stream, match.start, match.end, match.term,
+                              {"how": match.how, "person": person.name, "reason": person.reason})
+
+    def example_input(self, example: Any, base: Any) -> RuleInput:
+        from livewatch.registration.blacklist import Blacklist, BarredPerson
+
+        data = super().example_input(example, base)
+        barred = Blacklist((BarredPerson(name="张三丰", aliases=["Zhang Sanfeng"], reason="example"),))
+        return RuleInput(type(base)(**{**base.__dict__, "blacklist": barred}), data.transcripts)

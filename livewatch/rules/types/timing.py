@@ -1,0 +1,173 @@
+"""Rule types about what is said when: proximity, boolean composition, required disclosure, counts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from functools import cached_property
+
+from pydantic import Field, model_validator
+
+from livewatch.rules.base import Hit, Rule, RuleInput, RuleSpec, hit_for
+from livewatch.rules.transcript import Transcript
+from livewatch.rules.types.text import Condition, ConditionMatcher, Found, with_condition_additions
+from livewatch.state.runs import FINAL
+
+
+def _timed(transcript: Transcript, matcher: ConditionMatcher) -> list[tuple[datetime, Found]]:
+    return [(transcript.times(f.start, f.end)[0], f) for f in matcher.find(transcript)]
+
+
+def _near(at: datetime, found: Sequence[tuple[datetime, Found]], before: float, after: float) -> bool:
+    return any(at - timedelta(seconds=before) <= when <= at + timedelta(seconds=after) for when, _ in found)
+
+
+class CompositeSpec(RuleSpec):
+    """``type: composite`` — fires where every ``all_of`` condition, at least one ``any_of`` condition (when
+    given) and no ``none_of`` condition match within ``within_s`` seconds of the first condition's match."""
+
+    all_of: list[Condition] = Field(default_factory=list)
+    any_of: list[Condition] = Field(default_factory=list)
+    none_of: list[Condition] = Field(default_factory=list)
+    within_s: float = Field(30, gt=0)
+
+    @model_validator(mode="after")
+    def _has_an_anchor(self) -> CompositeSpec:
+        if not self.all_of and not self.any_of:
+            raise ValueError("a composite rule needs all_of or any_of conditions")
+        return self
+
+
+class CompositeRule(Rule):
+    type_name = "composite"
+    spec_model = CompositeSpec
+    spec: CompositeSpec
+
+    @cached_property
+    def groups(self) -> tuple[list[ConditionMatcher], list[ConditionMatcher], list[ConditionMatcher]]:
+        return ([ConditionMatcher(c) for c in self.spec.all_of], [ConditionMatcher(c) for c in self.spec.any_of],
+                [ConditionMatcher(c) for c in self.spec.none_of])
+
+    def evaluate(self, data: RuleInput) -> Iterator[Hit]:
+        all_of, any_of, none_of = self.groups
+        window = self.spec.within_s
+        for stream, transcript in sorted(data.transcripts.items()):
+            found_all = [_timed(transcript, m) for m in all_of]
+            found_any = [_timed(transcript, m) for m in any_of]
+            found_none = [_timed(transcript, m) for m in none_of]
+            anchors = found_all[0] if found_all else sorted(x for group in found_any for x in group)
+            for at, anchor in anchors:
+                if not all(_near(at, group, window, window) for group in found_all[1:]):
+                    continue
+                if found_any and not any(_near(at, group, window, window) for group in found_any):
+                    continue
+                if any(_near(at, group, window, window) for group in found_none):
+                    continue
+                partners = sorted(f for group in [*found_all[1:], *found_any] for w, f in group
+                                  if abs((w - at).total_seconds()) <= window and f != anchor)
+                end = max([anchor.end, *(f.end for f in partners)])
+                start = min([anchor.start, *(f.start for f in partners)])
+                hit = hit_for(transcript, stream, start, end, anchor.matched,
+                              {"with": [f.matched for f in partners]})
+                yield hit
+
+
+class ProximitySpec(RuleSpec):
+    """``type: proximity`` — ``a`` within ``within_s`` seconds of ``b`` (either order)."""
+
+    a: Condition
+    b: Condition
+    within_s: float = Field(30, gt=0)
+
+
+class ProximityRule(Rule):
+    type_name = "proximity"
+    spec_model = ProximitySpec
+    spec: ProximitySpec
+
+    @cached_property
+    def composite(self) -> CompositeRule:
+        s = self.spec
+        return CompositeRule(CompositeSpec(id=s.id, type="composite", category=s.category, severity=s.severity,
+                                           all_of=[s.a, s.b], within_s=s.within_s))
+
+    def evaluate(self, data: RuleInput) -> Iterator[Hit]:
+        return self.composite.evaluate(data)
+
+    def with_additions(self, add_terms: Sequence[str], allowlist: Sequence[str]) -> Rule:
+        if not add_terms and not allowlist:
+            return self
+        return type(self)(self.spec.model_copy(update={"a": with_condition_additions(self.spec.a, add_terms,
+                                                                                        allowlist)}))
+
+
+class DisclosureSpec(RuleSpec):
+    """``type: disclosure`` — after a promotion ``cue``, a ``disclosure`` must be said within ``within_s``
+    seconds (or in the ``before_s`` seconds before the cue); a finding when it is not."""
+
+    cue: Condition
+    disclosure: Condition
+    within_s: float = Field(60, gt=0)
+    before_s: float = Field(0, ge=0)
+
+
+class DisclosureRule(Rule):
+    type_name = "disclosure"
+    spec_model = DisclosureSpec
+    spec: DisclosureSpec
+
+    def evaluate(self, data: RuleInput) -> Iterator[Hit]:
+        cue, disclosure = ConditionMatcher(self.spec.cue), ConditionMatcher(self.spec.disclosure)
+        live = data.facts.run_status is not None and data.facts.run_status not in FINAL
+        for stream, transcript in sorted(data.transcripts.items()):
+            said = _timed(transcript, disclosure)
+            heard_until = max((u.end_at for u in transcript.utterances), default=None)
+            for at, found in _timed(transcript, cue):
+                if _near(at, said, self.spec.before_s, self.spec.within_s):
+                    continue
+                if live and heard_until is not None and heard_until < at + timedelta(seconds=self.spec.within_s):
+                    continue  # the disclosure may still come: judge when the window has been heard
+                yield hit_for(transcript, stream, found.start, found.end, found.matched,
+                              {"missing": "disclosure", "within_s": self.spec.within_s})
+
+    def with_additions(self, add_terms: Sequence[str], allowlist: Sequence[str]) -> Rule:
+        if not add_terms and not allowlist:
+            return self
+        cue = with_condition_additions(self.spec.cue, add_terms, allowlist)
+        return type(self)(self.spec.model_copy(update={"cue": cue}))
+
+
+class CountSpec(RuleSpec):
+    """``type: count`` — ``threshold`` or more matches of ``condition`` inside any ``window_s`` seconds."""
+
+    condition: Condition
+    threshold: int = Field(ge=2)
+    window_s: float = Field(gt=0)
+
+
+class CountRule(Rule):
+    type_name = "count"
+    spec_model = CountSpec
+    spec: CountSpec
+
+    def evaluate(self, data: RuleInput) -> Iterator[Hit]:
+        matcher = ConditionMatcher(self.spec.condition)
+        window = timedelta(seconds=self.spec.window_s)
+        for stream, transcript in sorted(data.transcripts.items()):
+            found = _timed(transcript, matcher)
+            first = 0
+            last_fired_end = -1
+            for index, (at, _) in enumerate(found):
+                while at - found[first][0] > window:
+                    first += 1
+                if index - first + 1 >= self.spec.threshold and first > last_fired_end:
+                    run = [f for _, f in found[first:index + 1]]
+                    yield hit_for(transcript, stream, run[0].start, run[-1].end, run[-1].matched,
+                                  {"count": len(run), "window_s": self.spec.window_s})
+                    last_fired_end = index  # the next finding needs a fresh set of matches
+
+    def with_additions(self, add_terms: Sequence[str], allowlist: Sequence[str]) -> Rule:
+        if not add_terms and not allowlist:
+            return self
+        condition = with_condition_additions(self.spec.condition, add_terms, allowlist)
+        return type(self)(self.spec.model_copy(update={"condition": condition}))
