@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from livewatch.cli_state import CliState, pass_state
 from livewatch.errors import LivewatchError
@@ -37,17 +35,14 @@ def _library(state: CliState) -> PackLibrary:
 @rules.command("list")
 @pass_state
 def rules_list(state: CliState) -> None:
-    """Every pack with its version, hash and rules."""
-    console = Console(highlight=False)
+    """Every pack with its version, hash and rules (one line each, for grep)."""
     for pack in _library(state).packs():
-        table = Table(title=f"{pack.ref}  {pack.title}  sha256 {pack.sha256[:16]}  ({pack.path})")
-        for column in ("rule", "type", "category", "severity", "examples"):
-            table.add_column(column, overflow="fold")
+        click.echo(f"{pack.ref}  sha256:{pack.sha256}  {pack.title}  ({pack.path})")
+        width = max((len(rule.id) for rule in pack.rules), default=0)
         for rule in pack.rules:
             examples = rule.spec.examples
-            table.add_row(rule.id, rule.type_name, rule.spec.category, rule.spec.severity,
-                          f"{len(examples.fires)} fire, {len(examples.passes)} pass")
-        console.print(table)
+            click.echo(f"  {rule.id:<{width}}  {rule.type_name:<18} {rule.spec.category:<18} "
+                       f"{rule.spec.severity:<8}  examples: {len(examples.fires)} fire, {len(examples.passes)} pass")
 
 
 @rules.command("test")

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from livewatch.capture.context import CaptureContext, StopSignal, utc_now
 from livewatch.capture.registry import SourceRegistry
 from livewatch.errors import StateError
+from livewatch.monitor.checks import CheckService
 from livewatch.monitor.event_capture import EventCapture
 from livewatch.monitor.jobs import JOB_FUNCTION, event_of, job_id, make_scheduler
 from livewatch.monitor.transcription import TranscriptionService
@@ -85,9 +86,12 @@ class Monitor:
             data=self.data, store=RunStore(self.db.engine), queue=self.queue, sources=SourceRegistry(),
             slots=threading.BoundedSemaphore(self.settings.concurrency.captures),
         )
+        self.checks = CheckService(self.settings, self.db.engine)
+        self.checks.start()
         self.transcription: TranscriptionService | None = None
         if self.settings.transcriber.enabled:
-            self.transcription = TranscriptionService(self.settings, self.db.engine, self.queue, self.data)
+            self.transcription = TranscriptionService(self.settings, self.db.engine, self.queue, self.data,
+                                                      checks=self.checks)
             self.transcription.start()
         self.scheduler = make_scheduler(self.data)
         self.scheduler.add_listener(self._on_job, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
@@ -122,6 +126,9 @@ class Monitor:
         transcription = getattr(self, "transcription", None)
         if transcription is not None:
             transcription.stop()
+        checks = getattr(self, "checks", None)
+        if checks is not None:
+            checks.stop()
         scheduler = getattr(self, "scheduler", None)
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)
@@ -149,6 +156,8 @@ class Monitor:
         with self._lock:
             if self.captures or not self.candidates <= set(self.done):
                 return False
+        if self.checks.busy():
+            return False
         if self.transcription is None:
             return True
         with self.db.engine.connect() as conn:
@@ -251,6 +260,8 @@ class Monitor:
                 del self.captures[capture.event.id]
             status = capture.status or "failed"
             log.info("%s: capture ended: %s", capture.event.id, status)
+            # Schedule findings at once; the final check (with the audio) follows the last transcript.
+            self.checks.mark(capture.event.id, final=self.transcription is None)
             if capture.stop.reason == StopSignal.RESCHEDULED:
                 new = self.events.get(capture.event.id)
                 if new is not None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from livewatch.monitor.checks import CheckService
 from livewatch.queue import TRANSCRIBE, WorkQueue
 from livewatch.settings import Settings
 from livewatch.state import DataDir, tables
@@ -25,8 +26,10 @@ class TranscriptionService:
     """Whisper runs in one thread: on a small machine it uses every core by itself, and one worker keeps
     each stream's segments strictly in order."""
 
-    def __init__(self, settings: Settings, engine: Engine, queue: WorkQueue, data: DataDir) -> None:
+    def __init__(self, settings: Settings, engine: Engine, queue: WorkQueue, data: DataDir, *,
+                 checks: CheckService | None = None) -> None:
         self.settings, self.engine, self.queue, self.data = settings, engine, queue, data
+        self.checks = checks
         self.worker = TranscriptionWorker(engine, queue, self.choose)
         self._engines: dict[tuple[str, str], Transcriber] = {}
         self._stop = threading.Event()
@@ -78,6 +81,8 @@ class TranscriptionService:
                 item_done = self.worker.process_one()
                 if item_done:
                     self._idle.clear()
+                    if self.checks is not None and self.worker.last_event_id:
+                        self.checks.mark(self.worker.last_event_id)
                     continue
                 self.flush_finished()
                 self._idle.set()
@@ -97,6 +102,8 @@ class TranscriptionService:
                 continue
             self.worker.flush(event_id, run_id, stream)
             write_transcript_files(self.engine, run_id, self.data.transcripts_dir(event_id))
+            if self.checks is not None:
+                self.checks.mark(event_id, final=True)
 
     def busy(self, run_ids: set[int]) -> bool:
         """Work left for these runs: queued audio, or a last tail not yet flushed."""

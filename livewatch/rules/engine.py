@@ -28,7 +28,7 @@ Status = Literal["open", "confirmed", "dismissed", "escalated"]
 
 
 def severity_rank(severity: str) -> int:
-    return SEVERITIES.index(severity)  # type: ignore[arg-type]
+    return SEVERITIES.index(severity)
 
 
 @dataclass(frozen=True)

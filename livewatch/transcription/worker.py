@@ -68,6 +68,8 @@ class TranscriptionWorker:
                  *, margin: float = 1.0, max_tail: float = 15.0) -> None:
         self.engine, self.queue, self.choose = engine, queue, choose
         self.margin, self.max_tail = margin, max_tail
+        #: The event whose audio the last :meth:`process_one` took (for whoever checks transcripts next).
+        self.last_event_id: str | None = None
 
     # -- the queue ---------------------------------------------------------------------------------------
 
@@ -77,6 +79,7 @@ class TranscriptionWorker:
         if item is None:
             return False
         items = [item]
+        self.last_event_id = str(item.payload.get("event_id"))
         try:
             self.handle(items)
         except Exception as err:  # one bad segment never stops transcription

@@ -29,12 +29,15 @@ class Condition(StrictModel):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as err:
-                raise ValueError(f"not a valid regular expression: {err}") from None
-        return value
+        return None if value is None else _compiled(value)
+
+
+def _compiled(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as err:
+        raise ValueError(f"not a valid regular expression: {err}") from None
+    return pattern
 
 
 @dataclass(frozen=True, order=True)
@@ -59,7 +62,9 @@ class ConditionMatcher:
         return None if self.condition.pattern is None else re.compile(self.condition.pattern)
 
     def find(self, transcript: Transcript) -> list[Found]:
-        found = [Found(m.start, m.end, m.term, m.how) for m in self.terms.find(transcript)] if self.condition.terms else []
+        found = []
+        if self.condition.terms:
+            found = [Found(m.start, m.end, m.term, m.how) for m in self.terms.find(transcript)]
         if self.regex is not None:
             light = transcript.light
             for match in self.regex.finditer(light.text):
@@ -106,7 +111,10 @@ class RegexSpec(RuleSpec):
     pattern: str
     allow: list[SingleLine] = Field(default_factory=list)
 
-    _check_pattern = field_validator("pattern")(Condition._compiles.__func__)  # type: ignore[attr-defined]
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        return _compiled(value)
 
 
 class RegexRule(Rule):
@@ -158,7 +166,7 @@ class BlacklistedPersonRule(Rule):
                               {"how": match.how, "person": person.name, "reason": person.reason})
 
     def example_input(self, example: Any, base: Any) -> RuleInput:
-        from livewatch.registration.blacklist import Blacklist, BarredPerson
+        from livewatch.registration.blacklist import BarredPerson, Blacklist
 
         data = super().example_input(example, base)
         barred = Blacklist((BarredPerson(name="张三丰", aliases=["Zhang Sanfeng"], reason="example"),))

@@ -1,0 +1,67 @@
+"""The monitor's check service: re-checks an event against its rule packs as its transcript grows, and
+once more, with the audio measured, when its capture and transcription are over.
+
+Checks run in their own thread so that a slow check never holds up capture or Whisper; an event marked
+several times before its turn is checked once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy import Engine
+
+from livewatch.rules.event_check import check_event
+from livewatch.rules.packs import PackLibrary
+from livewatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class CheckService:
+    def __init__(self, settings: Settings, engine: Engine, *, interval: float = 5.0) -> None:
+        self.settings, self.engine, self.interval = settings, engine, interval
+        self.library = PackLibrary(settings.rule_packs_dir)  # read once: a broken pack fails at start
+        self._pending: dict[str, bool] = {}  # event id → final check wanted
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._working = False
+        self._thread = threading.Thread(target=self._loop, name="checks", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join()
+
+    def mark(self, event_id: str, *, final: bool = False) -> None:
+        """Check ``event_id`` soon; ``final`` once its run and transcript are complete (adds the audio)."""
+        with self._lock:
+            self._pending[event_id] = self._pending.get(event_id, False) or final
+        if final:
+            self._wake.set()
+
+    def busy(self) -> bool:
+        with self._lock:
+            return bool(self._pending) or self._working
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            with self._lock:
+                pending, self._pending = self._pending, {}
+                self._working = bool(pending)
+            for event_id, final in pending.items():
+                try:
+                    result = check_event(self.engine, self.settings, event_id, library=self.library, audio=final)
+                    log.info("%s: %d finding(s), verdict %s%s", event_id, len(result.findings), result.verdict,
+                             " (final)" if final else "")
+                except Exception:  # one event's failure never stops the others' checks
+                    log.exception("%s: check failed", event_id)
+            with self._lock:
+                self._working = False
