@@ -36,6 +36,7 @@ def test_live_event_is_transcribed_as_it_is_recorded(tmp_path: Path, model_store
         run = conn.execute(select(tables.runs)).one()
         rows = list(conn.execute(select(tables.transcripts).order_by(tables.transcripts.c.start_at)))
         progress = conn.execute(select(tables.transcription_progress)).one()
+        findings = list(conn.execute(select(tables.findings)))
         assert SqliteWorkQueue(db.engine).backlog(TRANSCRIBE) == 0
     assert run.status == "finished"
     assert progress.flushed == 1
@@ -47,3 +48,8 @@ def test_live_event_is_transcribed_as_it_is_recorded(tmp_path: Path, model_store
     lines = (data.transcripts_dir("spoken") / "transcript.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["text"] for line in lines] == [r.text for r in rows]
     assert (data.transcripts_dir("spoken") / "transcript.srt").read_text(encoding="utf-8").startswith("1\n")
+    # The monitor checked the transcript as it came: the WeChat diversion (as tiny.en hears it) is a finding.
+    diversions = [f for f in findings if f.rule == "traffic-diversion.contact-apps"]
+    assert diversions
+    assert all(run.on_air_at <= f.start_at <= run.off_air_at for f in diversions)
+    assert {f.pack for f in findings} == {"cn-live-events@1.0.0"}
