@@ -138,9 +138,21 @@ class Rule(ABC):
             raise TypeError(f"rule {self.id}: examples of a {self.type_name} rule are text")
         return RuleInput(base, {0: Transcript.of_lines(example_lines(example, base.on_air_start))})
 
+    #: Where a registration's ``add_terms``/``allowlist`` go: the name of a condition in the spec, "" for
+    #: the spec itself (a lexicon), None when the type has no terms.
+    extendable: ClassVar[str | None] = None
+
     def with_additions(self, add_terms: Sequence[str], allowlist: Sequence[str]) -> Rule:
-        """This rule with a registration's extra terms and allowlist (types without terms ignore them)."""
-        return self
+        """This rule with a registration's extra terms and allowlist."""
+        name = self.extendable
+        if name is None or (not add_terms and not allowlist):
+            return self
+        target = self.spec if name == "" else getattr(self.spec, name)
+        update: dict[str, list[str]] = {"allow": [*target.allow, *allowlist]}
+        if "terms" in type(target).model_fields:
+            update["terms"] = [*target.terms, *add_terms]
+        extended = target.model_copy(update=update)
+        return type(self)(extended if name == "" else self.spec.model_copy(update={name: extended}))
 
 
 _AT = re.compile(r"^\[(?:(\d+):)?(\d+(?:\.\d+)?)\]\s*")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -124,7 +124,7 @@ def save_findings(engine: Engine, event_id: str, run_id: int | None, findings: S
         kept: list[Finding] = []
         for finding in findings:
             status = existing.get(finding.id, finding.status)
-            kept.append(finding if status == finding.status else _with_status(finding, status))
+            kept.append(finding if status == finding.status else replace(finding, status=status))
             values = _row(kept[-1], run_id, now)
             if finding.id in existing:
                 del values["created_at"]  # first seen is when it was first found
@@ -136,12 +136,6 @@ def save_findings(engine: Engine, event_id: str, run_id: int | None, findings: S
         if gone:
             conn.execute(delete(f).where(f.c.id.in_(gone)))
     return kept
-
-
-def _with_status(finding: Finding, status: str) -> Finding:
-    from dataclasses import replace
-
-    return replace(finding, status=status)  # type: ignore[arg-type]
 
 
 def _row(finding: Finding, run_id: int | None, now: datetime) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from pydantic import Field, ValidationError
 from livewatch.errors import ConfigError
 from livewatch.fields import SeverityName, SingleLine, StrictModel
 from livewatch.issues import Issue
-from livewatch.rules.base import Rule, RuleSpec
+from livewatch.rules.base import Rule
 from livewatch.sourcemap import DocumentSyntaxError, LineMap, read_document
 from livewatch.validation import issues_from_validation_error
 
@@ -183,7 +183,3 @@ class Override:
     severity: SeverityName | None = None
     add_terms: Sequence[str] = ()
     allowlist: Sequence[str] = ()
-
-
-def spec_of(rule: Rule) -> RuleSpec:
-    return rule.spec

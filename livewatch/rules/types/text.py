@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -74,11 +74,6 @@ class ConditionMatcher:
         return sorted(found, key=lambda f: f.start)
 
 
-def with_condition_additions(condition: Condition, add_terms: Sequence[str], allowlist: Sequence[str]) -> Condition:
-    return condition.model_copy(update={"terms": [*condition.terms, *add_terms],
-                                        "allow": [*condition.allow, *allowlist]})
-
-
 class LexiconSpec(RuleSpec, Condition):
     """``type: lexicon`` — any of ``terms`` (or ``pattern``) anywhere in the transcript."""
 
@@ -87,6 +82,7 @@ class LexiconRule(Rule):
     type_name = "lexicon"
     spec_model = LexiconSpec
     spec: LexiconSpec
+    extendable = ""
 
     @cached_property
     def matcher(self) -> ConditionMatcher:
@@ -97,12 +93,6 @@ class LexiconRule(Rule):
             for found in self.matcher.find(transcript):
                 yield hit_for(transcript, stream, found.start, found.end, found.matched, {"how": found.how})
 
-    def with_additions(self, add_terms: Sequence[str], allowlist: Sequence[str]) -> Rule:
-        if not add_terms and not allowlist:
-            return self
-        spec = self.spec.model_copy(update={"terms": [*self.spec.terms, *add_terms],
-                                            "allow": [*self.spec.allow, *allowlist]})
-        return type(self)(spec)
 
 
 class RegexSpec(RuleSpec):
@@ -121,6 +111,7 @@ class RegexRule(Rule):
     type_name = "regex"
     spec_model = RegexSpec
     spec: RegexSpec
+    extendable = ""
 
     @cached_property
     def matcher(self) -> ConditionMatcher:
@@ -135,10 +126,6 @@ class RegexRule(Rule):
                     continue
                 yield hit_for(transcript, stream, found.start, found.end, found.matched, {"how": "regex"})
 
-    def with_additions(self, add_terms: Sequence[str], allowlist: Sequence[str]) -> Rule:
-        if not allowlist:
-            return self
-        return type(self)(self.spec.model_copy(update={"allow": [*self.spec.allow, *allowlist]}))
 
 
 class BlacklistedPersonSpec(RuleSpec):

@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 
 from livewatch.rules.base import Hit, Rule, RuleInput, RuleSpec, hit_for
 from livewatch.rules.transcript import Transcript
-from livewatch.rules.types.text import Condition, ConditionMatcher, Found, with_condition_additions
+from livewatch.rules.types.text import Condition, ConditionMatcher, Found
 from livewatch.state.runs import FINAL
 
 
@@ -84,6 +84,7 @@ class ProximityRule(Rule):
     type_name = "proximity"
     spec_model = ProximitySpec
     spec: ProximitySpec
+    extendable = "a"
 
     @cached_property
     def composite(self) -> CompositeRule:
@@ -93,12 +94,6 @@ class ProximityRule(Rule):
 
     def evaluate(self, data: RuleInput) -> Iterator[Hit]:
         return self.composite.evaluate(data)
-
-    def with_additions(self, add_terms: Sequence[str], allowlist: Sequence[str]) -> Rule:
-        if not add_terms and not allowlist:
-            return self
-        return type(self)(self.spec.model_copy(update={"a": with_condition_additions(self.spec.a, add_terms,
-                                                                                        allowlist)}))
 
 
 class DisclosureSpec(RuleSpec):
@@ -115,6 +110,7 @@ class DisclosureRule(Rule):
     type_name = "disclosure"
     spec_model = DisclosureSpec
     spec: DisclosureSpec
+    extendable = "cue"
 
     def evaluate(self, data: RuleInput) -> Iterator[Hit]:
         cue, disclosure = ConditionMatcher(self.spec.cue), ConditionMatcher(self.spec.disclosure)
@@ -130,12 +126,6 @@ class DisclosureRule(Rule):
                 yield hit_for(transcript, stream, found.start, found.end, found.matched,
                               {"missing": "disclosure", "within_s": self.spec.within_s})
 
-    def with_additions(self, add_terms: Sequence[str], allowlist: Sequence[str]) -> Rule:
-        if not add_terms and not allowlist:
-            return self
-        cue = with_condition_additions(self.spec.cue, add_terms, allowlist)
-        return type(self)(self.spec.model_copy(update={"cue": cue}))
-
 
 class CountSpec(RuleSpec):
     """``type: count`` — ``threshold`` or more matches of ``condition`` inside any ``window_s`` seconds."""
@@ -149,6 +139,7 @@ class CountRule(Rule):
     type_name = "count"
     spec_model = CountSpec
     spec: CountSpec
+    extendable = "condition"
 
     def evaluate(self, data: RuleInput) -> Iterator[Hit]:
         matcher = ConditionMatcher(self.spec.condition)
@@ -166,8 +157,3 @@ class CountRule(Rule):
                                   {"count": len(run), "window_s": self.spec.window_s})
                     last_fired_end = index  # the next finding needs a fresh set of matches
 
-    def with_additions(self, add_terms: Sequence[str], allowlist: Sequence[str]) -> Rule:
-        if not add_terms and not allowlist:
-            return self
-        condition = with_condition_additions(self.spec.condition, add_terms, allowlist)
-        return type(self)(self.spec.model_copy(update={"condition": condition}))
