@@ -147,7 +147,7 @@ class Rule(ABC):
         name = self.extendable
         if name is None or (not add_terms and not allowlist):
             return self
-        target = self.spec if name == "" else getattr(self.spec, name)
+        target: Any = self.spec if name == "" else getattr(self.spec, name)  # a spec or condition with terms
         update: dict[str, list[str]] = {"allow": [*target.allow, *allowlist]}
         if "terms" in type(target).model_fields:
             update["terms"] = [*target.terms, *add_terms]
