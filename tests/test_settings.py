@@ -29,6 +29,7 @@ schedules_dir = "plans"
 timezone = "Asia/Shanghai"
 allowed_url_schemes = ["HTTPS", "rtmp", "srt"]
 blacklist = "/etc/livewatch/barred.yaml"
+rule_packs_dir = "packs"
 
 [concurrency]
 captures = 25
@@ -136,12 +137,13 @@ def test_full_config_parses(tmp_path: Path, empty_cwd: Path) -> None:
     config = _write(tmp_path / "etc", FULL_CONFIG)
     settings = load_settings(config)
     covered = {"data_dir", "schedules_dir", "timezone", "allowed_url_schemes", "blacklist", "concurrency",
-               "transcriber", "tolerances", "capture", "alerts"}
+               "transcriber", "tolerances", "capture", "alerts", "rule_packs_dir"}
     assert set(Settings.model_fields) == covered, "FULL_CONFIG must exercise every section"
 
     assert settings.data_dir == tmp_path / "etc" / "state"
     assert settings.schedules_dir == tmp_path / "etc" / "plans"
     assert settings.blacklist == Path("/etc/livewatch/barred.yaml")  # absolute paths stay as written
+    assert settings.rule_packs_dir == tmp_path / "etc" / "packs"
     assert settings.timezone == "Asia/Shanghai"
     assert settings.allowed_url_schemes == ["https", "rtmp", "srt"]
     assert settings.concurrency == ConcurrencySettings(captures=25, transcriptions=2)

@@ -60,9 +60,9 @@ class Finding:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
-def finding_id(event_id: str, rule: str, start_at: datetime, stream: int | None) -> str:
-    """Stable across re-runs: the same event, rule, stream and moment give the same id."""
-    key = f"{event_id}|{rule}|{stream}|{start_at.timestamp():.1f}"
+def finding_id(event_id: str, rule: str, start_at: datetime, stream: int | None, matched: str) -> str:
+    """Stable across re-runs: the same event, rule, stream, moment and matched text give the same id."""
+    key = f"{event_id}|{rule}|{stream}|{start_at.timestamp():.1f}|{matched}"
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -105,7 +105,7 @@ class RuleEngine:
             capped = LOW_CONFIDENCE_CAP
         event_id = data.facts.event_id
         return Finding(
-            id=finding_id(event_id, rule.id, hit.start_at, hit.stream), event_id=event_id, rule=rule.id,
+            id=finding_id(event_id, rule.id, hit.start_at, hit.stream, hit.matched), event_id=event_id, rule=rule.id,
             pack=pack.ref, pack_sha256=pack.sha256, category=rule.spec.category, severity=capped,
             start_at=hit.start_at, end_at=hit.end_at,
             offset_s=round((hit.start_at - data.facts.on_air_start).total_seconds(), 2), matched=hit.matched,
@@ -133,14 +133,14 @@ def _in_scope(rule: Rule, hit: Hit, data: RuleInput) -> bool:
 
 def _cooled(hits: Iterable[Hit], cooldown_s: float) -> list[tuple[Hit, int]]:
     """Hits of one rule closer than the cooldown (per stream) become one, with a count; identical hits
-    (the same span found by two views) are one hit in any case."""
+    (the same term at the same span, found by two views) are one hit in any case."""
     merged: list[tuple[Hit, int]] = []
     last: dict[int | None, int] = {}
     for hit in sorted(hits, key=lambda h: (h.start_at, h.end_at)):
         index = last.get(hit.stream)
         if index is not None:
             first, count = merged[index]
-            same = (first.start_at, first.end_at) == (hit.start_at, hit.end_at)
+            same = (first.start_at, first.end_at, first.matched) == (hit.start_at, hit.end_at, hit.matched)
             if same or (hit.start_at - first.start_at).total_seconds() < cooldown_s:
                 merged[index] = (replace(first, end_at=max(first.end_at, hit.end_at)), count + (not same))
                 continue

@@ -131,9 +131,16 @@ class TermMatcher:
 def _scan(automaton: ahocorasick.Automaton | None, view: NormalizedText, how: str) -> Iterator[Match]:
     if automaton is None:
         return
-    original = view.original
-    for last, (length, term) in automaton.iter(view.text):
-        start, end = view.original_span(last - length + 1, last + 1)
+    original, text = view.original, view.text
+    for last, (length, term) in automaton.iter(text):
+        first = last - length + 1
+        # A number in a term is a whole number, also when it was said in Chinese numerals: 第1 (第一) is not
+        # in 第11 (第十一), 30 is not in 300 (三百).
+        if text[first].isdigit() and first > 0 and text[first - 1].isdigit():
+            continue
+        if text[last].isdigit() and last + 1 < len(text) and text[last + 1].isdigit():
+            continue
+        start, end = view.original_span(first, last + 1)
         # A Latin term must be a whole word in the original text: "best" is not in "bestow".
         if _ascii_word_char(original[start]) and start > 0 and _ascii_word_char(original[start - 1]):
             continue

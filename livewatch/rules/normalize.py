@@ -94,13 +94,19 @@ def _numeral_value(run: str) -> str | None:
 
 
 def _fold(original: str) -> tuple[list[str], list[tuple[int, int]]]:
-    """NFKC + case folding + Traditional → Simplified, one original character at a time."""
+    """NFKC + case folding + Traditional → Simplified, one original character (with the combining marks
+    after it, so e + U+0301 composes to é as it does in NFKC of the whole text) at a time."""
     chars: list[str] = []
     spans: list[tuple[int, int]] = []
-    for index, char in enumerate(original):
-        for out in unicodedata.normalize("NFKC", char).casefold():
+    index = 0
+    while index < len(original):
+        end = index + 1
+        while end < len(original) and unicodedata.category(original[end])[0] == "M":
+            end += 1
+        for out in unicodedata.normalize("NFKC", original[index:end]).casefold():
             chars.append(out)
-            spans.append((index, index + 1))
+            spans.append((index, end))
+        index = end
     joined = "".join(chars)
     simplified = to_simplified(joined)
     if len(simplified) == len(joined):
@@ -120,12 +126,13 @@ def _numerals(chars: list[str], spans: list[tuple[int, int]]) -> tuple[list[str]
         out_spans.extend(spans[position:match.start()])
         run = match.group()
         value = _numeral_value(run)
+        # Every character of a run maps to the whole run: a part of a malformed run reads differently on its
+        # own (三 十 of 二三十 is "3十" here but 30 alone), so only the whole run is evidence for it.
+        whole = (spans[match.start()][0], spans[match.end() - 1][1])
         if value is None:  # leave the units alone, turn the digits into digits
-            for offset, ch in enumerate(run):
-                out_chars.append(str(_DIGITS[ch]) if ch in _DIGITS else ch)
-                out_spans.append(spans[match.start() + offset])
+            out_chars.extend(str(_DIGITS[ch]) if ch in _DIGITS else ch for ch in run)
+            out_spans.extend([whole] * len(run))
         else:
-            whole = (spans[match.start()][0], spans[match.end() - 1][1])
             out_chars.extend(value)
             out_spans.extend([whole] * len(value))
         position = match.end()

@@ -112,8 +112,9 @@ def _rules(pack: PackFile, types: Mapping[str, type[Rule]], path: Path,
         rule_type = types.get(str(kind))
         if rule_type is None:
             known = ", ".join(sorted(types))
+            problem = "no rule type" if kind is None else f"unknown rule type {kind!r}"
             issues.append(Issue(path, lines.line_of((*where, "type")), (*where, "type"),
-                                f"unknown rule type {kind!r}; use one of: {known}"))
+                                f"{problem}; use one of: {known}"))
             continue
         try:
             spec = rule_type.spec_model.model_validate(raw)

@@ -115,11 +115,17 @@ class RegistrationRule(Rule):
         registration = Registration(event, Path("registration"), (), 1, "", LineMap())
         blacklist = data.facts.blacklist if data.facts.blacklist is not None else Blacklist()
         at = data.facts.registered_start
-        for issue in check_registration(registration, blacklist):
-            if self.spec.checks and issue.code not in self.spec.checks:
-                continue
-            where = ".".join(str(part) for part in issue.field)
-            yield Hit(at, at, str(issue.code), f"{where}: {issue.message}", details={"field": where})
+        issues = [(str(issue.code), ".".join(str(part) for part in issue.field), issue.message)
+                  for issue in check_registration(registration, blacklist)
+                  if not self.spec.checks or issue.code in self.spec.checks]
+        if issues:
+            # One hit for all of them: every issue is at the registered start, and the engine keeps one
+            # finding (one id) per rule and moment, so separate hits would be merged and all but one lost.
+            yield Hit(at, at, ", ".join(dict.fromkeys(code for code, _, _ in issues)),
+                      "; ".join(f"{where}: {message}" for _, where, message in issues),
+                      details={"field": ", ".join(where for _, where, _ in issues),
+                               "issues": [{"code": code, "field": where, "message": message}
+                                          for code, where, message in issues]})
 
     def example_input(self, example: Any, base: EventFacts) -> RuleInput:
         """A partial registration merged over a valid two-hour example event."""
@@ -187,16 +193,21 @@ class LoudnessRule(Rule):
             return
         start, end = data.facts.on_air_start, data.facts.on_air_end
         s = self.spec
+        # Both problems span the whole broadcast, so they are one hit (the engine keeps one finding per
+        # rule and moment: two hits here would be merged and the second lost).
+        problems: list[tuple[str, str, dict[str, float]]] = []
         integrated = loudness.integrated_lufs
         if integrated is not None and abs(integrated - s.target_lufs) > s.tolerance_lu:
-            yield Hit(start, end, f"{integrated:.1f} LUFS",
-                      f"integrated loudness {integrated:.1f} LUFS, outside {s.target_lufs:g} ± {s.tolerance_lu:g} LU",
-                      details={"integrated_lufs": integrated})
+            problems.append((f"{integrated:.1f} LUFS",
+                             f"integrated loudness {integrated:.1f} LUFS, outside {s.target_lufs:g} ± "
+                             f"{s.tolerance_lu:g} LU", {"integrated_lufs": integrated}))
         peak = loudness.true_peak_dbtp
         if peak is not None and peak > s.max_true_peak_dbtp:
-            yield Hit(start, end, f"{peak:.1f} dBTP",
-                      f"true peak {peak:.1f} dBTP, above {s.max_true_peak_dbtp:g} dBTP",
-                      details={"true_peak_dbtp": peak})
+            problems.append((f"{peak:.1f} dBTP", f"true peak {peak:.1f} dBTP, above {s.max_true_peak_dbtp:g} dBTP",
+                             {"true_peak_dbtp": peak}))
+        if problems:
+            yield Hit(start, end, ", ".join(p[0] for p in problems), "; ".join(p[1] for p in problems),
+                      details={key: value for p in problems for key, value in p[2].items()})
 
     def example_input(self, example: Any, base: EventFacts) -> RuleInput:
         """``{integrated_lufs: -23, true_peak_dbtp: -3}``."""
