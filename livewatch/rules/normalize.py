@@ -23,7 +23,7 @@ import bisect
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cache, cached_property, lru_cache
 from typing import Literal
 
 from livewatch.chinese import to_simplified
@@ -42,27 +42,30 @@ def is_cjk(char: str) -> bool:
 
 @dataclass(frozen=True)
 class NormalizedText:
-    """``text`` and, for each of its characters, the ``[start, end)`` span of the original it came from."""
+    """``text`` and, for each of its characters, the ``[starts[i], ends[i])`` span of the original it came
+    from (two integer lists rather than a tuple per character: a 10-hour transcript has hundreds of
+    thousands of characters)."""
 
     original: str
     text: str
-    spans: tuple[tuple[int, int], ...]
+    starts: list[int]
+    ends: list[int]
+
+    @cached_property
+    def spans(self) -> tuple[tuple[int, int], ...]:
+        return tuple(zip(self.starts, self.ends, strict=True))
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """The original ``[start, end)`` covering normalized characters ``[start, end)``."""
-        if not self.spans or end <= start:
+        if not self.starts or end <= start:
             return (0, 0)
-        return self.spans[start][0], self.spans[end - 1][1]
-
-    @cached_property
-    def _starts(self) -> list[int]:
-        return [span[0] for span in self.spans]
+        return self.starts[start], self.ends[end - 1]
 
     def text_within(self, start: int, end: int) -> str:
         """The normalized characters that come from original characters ``[start, end)``."""
-        first = bisect.bisect_left(self._starts, start)
+        first = bisect.bisect_left(self.starts, start)
         last = first
-        while last < len(self.spans) and self.spans[last][1] <= end:
+        while last < len(self.ends) and self.ends[last] <= end:
             last += 1
         return self.text[first:last]
 
@@ -93,77 +96,107 @@ def _numeral_value(run: str) -> str | None:
     return str(total + section + (digit or 0))
 
 
-def _fold(original: str) -> tuple[list[str], list[tuple[int, int]]]:
+@cache
+def _folded(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+@cache
+def _is_mark(char: str) -> bool:
+    return unicodedata.category(char)[0] == "M"
+
+
+def _fold(original: str) -> tuple[str, list[int], list[int]]:
     """NFKC + case folding + Traditional → Simplified, one original character (with the combining marks
     after it, so e + U+0301 composes to é as it does in NFKC of the whole text) at a time."""
-    chars: list[str] = []
-    spans: list[tuple[int, int]] = []
-    index = 0
-    while index < len(original):
-        end = index + 1
-        while end < len(original) and unicodedata.category(original[end])[0] == "M":
-            end += 1
-        for out in unicodedata.normalize("NFKC", original[index:end]).casefold():
-            chars.append(out)
-            spans.append((index, end))
-        index = end
-    joined = "".join(chars)
-    simplified = to_simplified(joined)
-    if len(simplified) == len(joined):
-        chars = list(simplified)
-    else:  # a phrase conversion changed the length: convert character by character to keep the map
-        chars = [to_simplified(ch) if len(to_simplified(ch)) == 1 else ch for ch in chars]
-    return chars, spans
+    distinct = set(original)
+    if not any(_is_mark(ch) or len(_folded(ch)) != 1 for ch in distinct):
+        # The usual case, and the fast one: every character folds to exactly one, so the map is the
+        # identity and str.translate does the rest.
+        changed = {ord(ch): _folded(ch) for ch in distinct if _folded(ch) != ch}
+        folded = original.translate(changed) if changed else original
+        starts = list(range(len(original)))
+        ends = list(range(1, len(original) + 1))
+    else:
+        pieces: list[str] = []
+        starts, ends = [], []
+        index = 0
+        while index < len(original):
+            end = index + 1
+            while end < len(original) and _is_mark(original[end]):
+                end += 1
+            out = _folded(original[index:end])
+            pieces.append(out)
+            starts.extend([index] * len(out))
+            ends.extend([end] * len(out))
+            index = end
+        folded = "".join(pieces)
+    simplified = to_simplified(folded)
+    if len(simplified) != len(folded):  # a phrase conversion changed the length: go character by character
+        simplified = "".join(to_simplified(ch) if len(to_simplified(ch)) == 1 else ch for ch in folded)
+    return simplified, starts, ends
 
 
-def _numerals(chars: list[str], spans: list[tuple[int, int]]) -> tuple[list[str], list[tuple[int, int]]]:
-    text = "".join(chars)
-    out_chars: list[str] = []
-    out_spans: list[tuple[int, int]] = []
+def _numerals(text: str, starts: list[int], ends: list[int]) -> tuple[str, list[int], list[int]]:
+    if not _NUMERAL_RUN.search(text):
+        return text, starts, ends
+    pieces: list[str] = []
+    out_starts: list[int] = []
+    out_ends: list[int] = []
     position = 0
     for match in _NUMERAL_RUN.finditer(text):
-        out_chars.extend(chars[position:match.start()])
-        out_spans.extend(spans[position:match.start()])
+        pieces.append(text[position:match.start()])
+        out_starts.extend(starts[position:match.start()])
+        out_ends.extend(ends[position:match.start()])
         run = match.group()
         value = _numeral_value(run)
         # Every character of a run maps to the whole run: a part of a malformed run reads differently on its
         # own (三 十 of 二三十 is "3十" here but 30 alone), so only the whole run is evidence for it.
-        whole = (spans[match.start()][0], spans[match.end() - 1][1])
         if value is None:  # leave the units alone, turn the digits into digits
-            out_chars.extend(str(_DIGITS[ch]) if ch in _DIGITS else ch for ch in run)
-            out_spans.extend([whole] * len(run))
-        else:
-            out_chars.extend(value)
-            out_spans.extend([whole] * len(value))
+            value = "".join(str(_DIGITS[ch]) if ch in _DIGITS else ch for ch in run)
+        pieces.append(value)
+        out_starts.extend([starts[match.start()]] * len(value))
+        out_ends.extend([ends[match.end() - 1]] * len(value))
         position = match.end()
-    out_chars.extend(chars[position:])
-    out_spans.extend(spans[position:])
-    return out_chars, out_spans
+    pieces.append(text[position:])
+    out_starts.extend(starts[position:])
+    out_ends.extend(ends[position:])
+    return "".join(pieces), out_starts, out_ends
 
 
+@cache
 def _is_noise(char: str) -> bool:
-    category = unicodedata.category(char)
-    return category[0] in "PSZC"  # punctuation, symbols (emoji too), separators, controls and zero-width
+    return unicodedata.category(char)[0] in "PSZC"  # punctuation, symbols (emoji), separators, controls
+
+
+@cache
+def _is_format(char: str) -> bool:
+    return unicodedata.category(char) == "Cf"  # zero-width joiners, direction marks
 
 
 def normalize(original: str, view: View = "compact") -> NormalizedText:
-    chars, spans = _numerals(*_fold(original))
-    kept_chars: list[str] = []
-    kept_spans: list[tuple[int, int]] = []
-    for char, span in zip(chars, spans, strict=True):
-        if view == "light":
-            if unicodedata.category(char) == "Cf":
-                continue
-        elif _is_noise(char):
+    text, starts, ends = _numerals(*_fold(original))
+    distinct = set(text)
+    drop = {ch for ch in distinct if _is_format(ch)} if view == "light" else {ch for ch in distinct if _is_noise(ch)}
+    if view == "light" and not drop:
+        return NormalizedText(original, text, starts, ends)
+    kept: list[str] = []
+    kept_starts: list[int] = []
+    kept_ends: list[int] = []
+    last = ""
+    for char, start, end in zip(text, starts, ends, strict=True):
+        if char in drop:
             continue
-        elif kept_chars and kept_chars[-1] == char and is_cjk(char):
+        if char == last and view == "compact" and is_cjk(char):
             # 好好好 → 好: a stretched Chinese character, however often. Latin letters stay doubled ("add" is
             # not "ad") and digits always do (phone numbers).
-            kept_spans[-1] = (kept_spans[-1][0], span[1])
+            kept_ends[-1] = end
             continue
-        kept_chars.append(char)
-        kept_spans.append(span)
-    return NormalizedText(original, "".join(kept_chars), tuple(kept_spans))
+        kept.append(char)
+        kept_starts.append(start)
+        kept_ends.append(end)
+        last = char
+    return NormalizedText(original, "".join(kept), kept_starts, kept_ends)
 
 
 @lru_cache(maxsize=65536)
@@ -180,13 +213,15 @@ def _syllable(char: str) -> str:
 
 def pinyin_view(compact: NormalizedText) -> NormalizedText:
     """Each Chinese character of a compact text as its toneless syllable plus ``'``; the rest as it is."""
-    chars: list[str] = []
-    spans: list[tuple[int, int]] = []
-    for char, span in zip(compact.text, compact.spans, strict=True):
+    pieces: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for char, start, end in zip(compact.text, compact.starts, compact.ends, strict=True):
         piece = _syllable(char) + SYLLABLE_END if is_cjk(char) else char
-        chars.extend(piece)
-        spans.extend([span] * len(piece))
-    return NormalizedText(compact.original, "".join(chars), tuple(spans))
+        pieces.append(piece)
+        starts.extend([start] * len(piece))
+        ends.extend([end] * len(piece))
+    return NormalizedText(compact.original, "".join(pieces), starts, ends)
 
 
 def pinyin_of_term(term: str) -> str:
