@@ -7,6 +7,7 @@ characters it covers, and a hit that touches a low-confidence span is marked so 
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -84,23 +85,34 @@ def _clock_for(utterance: Utterance, index: int) -> list[CharClock]:
 
 @dataclass
 class Transcript:
-    """The utterances of one stream in time order, joined into one text."""
+    """The utterances of one stream in time order, joined into one text. Character clocks are worked out
+    only for the utterances a hit touches: a 10-hour transcript has hundreds of thousands of characters
+    and a handful of hits."""
 
     utterances: Sequence[Utterance]
     text: str = field(init=False)
-    clocks: list[CharClock] = field(init=False)
+    _begins: list[int] = field(init=False, repr=False)  # where each utterance starts in ``text``
+    _clocks: dict[int, list[CharClock]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.utterances = sorted(self.utterances, key=lambda u: u.start_at)
-        parts: list[str] = []
-        self.clocks = []
-        for index, utterance in enumerate(self.utterances):
-            if parts:
-                parts.append(SEPARATOR)
-                self.clocks.append(CharClock(utterance.start_at, utterance.start_at, index))
-            parts.append(utterance.text)
-            self.clocks.extend(_clock_for(utterance, index))
-        self.text = "".join(parts)
+        self._begins, self._clocks = [], {}
+        position = 0
+        for utterance in self.utterances:
+            self._begins.append(position)
+            position += len(utterance.text) + len(SEPARATOR)
+        self.text = SEPARATOR.join(u.text for u in self.utterances)
+
+    def _clock(self, offset: int) -> CharClock:
+        index = bisect.bisect_right(self._begins, offset) - 1
+        within = offset - self._begins[index]
+        if within >= len(self.utterances[index].text):  # the separator: it belongs to the next utterance
+            index = min(index + 1, len(self.utterances) - 1)
+            at = self.utterances[index].start_at
+            return CharClock(at, at, index)
+        if index not in self._clocks:
+            self._clocks[index] = _clock_for(self.utterances[index], index)
+        return self._clocks[index][within]
 
     @classmethod
     def of_lines(cls, lines: Iterable[tuple[datetime, str]], *, seconds_each: float = 4.0) -> Transcript:
@@ -122,11 +134,12 @@ class Transcript:
     def times(self, start: int, end: int) -> tuple[datetime, datetime]:
         """Wall-clock start and end of original characters ``[start, end)``."""
         end = max(end, start + 1)
-        return self.clocks[start].start_at, self.clocks[end - 1].end_at
+        return self._clock(start).start_at, self._clock(end - 1).end_at
 
     def utterances_in(self, start: int, end: int) -> list[Utterance]:
-        indexes = sorted({self.clocks[i].utterance for i in range(start, max(end, start + 1))})
-        return [self.utterances[i] for i in indexes]
+        first = self._clock(start).utterance
+        last = self._clock(max(end, start + 1) - 1).utterance
+        return list(self.utterances[first:last + 1])
 
     def evidence(self, start: int, end: int, *, context: int = 40) -> tuple[str, int, int]:
         """The original text around ``[start, end)`` and where the match sits in it."""
