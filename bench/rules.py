@@ -8,8 +8,9 @@ alternative: ``re.compile("|".join(re.escape(term) ...))`` of the same terms, lo
 ``finditer`` over each utterance's lowercased text. The engine's time is the full evaluation, normalization
 of the transcript included (every timed run gets a new ``Transcript``, whose normalized views are cached per
 object); building the Aho–Corasick automaton and compiling the regular expression are one-off costs,
-reported on their own lines and left out of the ratio. Building the ``Transcript`` objects (the clock of
-every character) is reported on its own line too, with the end-to-end ratio that counts it.
+reported on their own lines and left out of the ratio. Building the ``Transcript`` objects (joining the
+utterances; character clocks are worked out only for hits) is reported on its own line too, with the
+end-to-end ratio that counts it.
 
 The data is synthetic and deterministic (``--seed``): the shipped pack's seed terms
 (``livewatch/rules/packs/cn-live-events.yaml``) plus distinct synthetic terms up to ``--terms`` (about 70 %
