@@ -110,8 +110,31 @@ def check_event(engine: Engine, settings: Settings, event_id: str, *, library: P
                  for o in (event.rule_overrides if event is not None else [])]
     findings = RuleEngine(packs, overrides).evaluate(data)
     if save:
-        findings = save_findings(engine, event_id, run_id, findings)
+        save_findings(engine, event_id, run_id, findings)
+        _apply_reviews(engine, settings, event_id)
+        findings = _with_stored_status(engine, event_id, findings)
     return EventCheck(event_id, run_id, findings, verdict(findings), packs)
+
+
+def _apply_reviews(engine: Engine, settings: Settings, event_id: str) -> None:
+    from livewatch.reviews import ReviewError, apply_reviews
+    from livewatch.state import DataDir
+
+    try:
+        result = apply_reviews(engine, DataDir(settings.data_dir), event_id)
+    except ReviewError as err:  # a reviewer's typo must not stop the checks: the last statuses stay
+        log.warning("%s", err)
+        return
+    for issue in result.issues:
+        log.warning("%s", issue.render())
+
+
+def _with_stored_status(engine: Engine, event_id: str, findings: Sequence[Finding]) -> list[Finding]:
+    f = tables.findings
+    with engine.connect() as conn:
+        rows = conn.execute(select(f.c.id, f.c.status).where(f.c.event_id == event_id))
+        stored = {row.id: row.status for row in rows}
+    return [replace(x, status=stored.get(x.id, x.status)) for x in findings]
 
 
 def save_findings(engine: Engine, event_id: str, run_id: int | None, findings: Sequence[Finding]) -> list[Finding]:
