@@ -1,5 +1,6 @@
 """The monitor's check service: re-checks an event against its rule packs as its transcript grows, and
-once more, with the audio measured, when its capture and transcription are over.
+once more, with the audio measured, when its capture and transcription are over; after each check the
+event's exports (``reports/<event-id>/findings.json`` and friends) are written anew.
 
 Checks run in their own thread so that a slow check never holds up capture or Whisper; an event marked
 several times before its turn is checked once.
@@ -12,9 +13,11 @@ import threading
 
 from sqlalchemy import Engine
 
+from livewatch.exports import write_exports
 from livewatch.rules.event_check import check_event
 from livewatch.rules.packs import PackLibrary
 from livewatch.settings import Settings
+from livewatch.state import DataDir
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +25,7 @@ log = logging.getLogger(__name__)
 class CheckService:
     def __init__(self, settings: Settings, engine: Engine, *, interval: float = 5.0) -> None:
         self.settings, self.engine, self.interval = settings, engine, interval
+        self.data = DataDir(settings.data_dir)
         self.library = PackLibrary(settings.rule_packs_dir)  # read once: a broken pack fails at start
         self._pending: dict[str, bool] = {}  # event id → final check wanted
         self._lock = threading.Lock()
@@ -59,6 +63,7 @@ class CheckService:
             for event_id, final in pending.items():
                 try:
                     result = check_event(self.engine, self.settings, event_id, library=self.library, audio=final)
+                    write_exports(self.engine, self.data, result)
                     log.info("%s: %d finding(s), verdict %s%s", event_id, len(result.findings), result.verdict,
                              " (final)" if final else "")
                 except Exception:  # one event's failure never stops the others' checks

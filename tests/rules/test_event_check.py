@@ -32,7 +32,7 @@ def registered(data: DataDir, **changes: object) -> Database:
     db = Database.open(data)
     with db.engine.begin() as conn:
         conn.execute(tables.events.insert().values(
-            id="forum", title="Forum", kind="forum", timezone="UTC", registered_start=event.start,
+            id="forum", title="Forum", kind="forum", timezone=event.timezone, registered_start=event.start,
             registered_end=event.end, source_file="x.yaml", source_sha256="0",
             registration_json=event.model_dump_json(), updated_at=T0))
     return db

@@ -1,0 +1,115 @@
+"""Exports beside each report: ``findings.json`` (a stable contract, ``docs/findings-json.md``),
+``findings.csv``, and the transcript as ``transcript.srt``/``.vtt``.
+
+All times are ISO 8601 with the event's own UTC offset, so a reviewer in the event's city reads them as
+they were on the clock there.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, select
+
+from livewatch import __version__
+from livewatch.rules.engine import Finding
+from livewatch.rules.event_check import EventCheck
+from livewatch.state import DataDir, tables
+
+#: Bumped only when a field changes meaning or goes away; new fields may appear without a bump.
+FINDINGS_SCHEMA_VERSION = 1
+CSV_COLUMNS = ("id", "rule", "pack", "category", "severity", "status", "start", "end", "offset_s", "matched",
+               "evidence", "legal_basis", "asr_confidence", "low_confidence", "count")
+
+
+def findings_document(engine: Engine, check: EventCheck) -> dict[str, Any]:
+    """The ``findings.json`` document of one checked event."""
+    with engine.connect() as conn:
+        event = conn.execute(select(tables.events).where(tables.events.c.id == check.event_id)).one()
+        run = None if check.run_id is None else conn.execute(
+            select(tables.runs).where(tables.runs.c.id == check.run_id)).one()
+        gaps = [] if run is None else list(conn.execute(
+            select(tables.gaps).where(tables.gaps.c.run_id == run.id).order_by(tables.gaps.c.start_at)))
+        models = [] if run is None else list(conn.execute(
+            select(tables.transcripts.c.backend, tables.transcripts.c.model).distinct()
+            .where(tables.transcripts.c.run_id == run.id)))
+    zone = ZoneInfo(event.timezone)
+
+    def at(moment: datetime | None) -> str | None:
+        return None if moment is None else moment.astimezone(zone).isoformat()
+
+    return {
+        "schema_version": FINDINGS_SCHEMA_VERSION,
+        "event": {"id": event.id, "title": event.title, "kind": event.kind, "timezone": event.timezone,
+                  "registered_start": at(event.registered_start), "registered_end": at(event.registered_end)},
+        "verdict": check.verdict,
+        "run_status": None if run is None else run.status,
+        "on_air": {"start": at(run.on_air_at) if run else None, "end": at(run.off_air_at) if run else None},
+        "gaps": [{"start": at(g.start_at), "end": at(g.end_at), "cause": g.cause} for g in gaps],
+        "findings": [_finding(f, at) for f in check.findings],
+        "provenance": {
+            "packs": [{"pack": p.ref, "sha256": p.sha256} for p in check.packs],
+            "transcriber": [{"backend": m.backend, "model": m.model} for m in models],
+            "livewatch_version": __version__,
+            "registration_file": event.source_file,
+            "registration_sha256": event.source_sha256,
+            "generated_at": datetime.now(UTC).astimezone(zone).isoformat(),
+        },
+    }
+
+
+def _finding(f: Finding, at: Any) -> dict[str, Any]:
+    return {
+        "id": f.id, "rule": f.rule, "pack": f.pack, "category": f.category, "severity": f.severity,
+        "status": f.status, "start": at(f.start_at), "end": at(f.end_at), "offset_s": f.offset_s,
+        "evidence": f.evidence, "highlight": list(f.highlight), "matched": f.matched, "normalized": f.normalized,
+        "legal_basis": f.legal_basis, "asr_confidence": f.asr_confidence, "low_confidence": f.low_confidence,
+        "rule_severity": f.rule_severity, "count": f.count, "stream": f.stream, "title": f.title,
+    }
+
+
+def findings_csv(document: dict[str, Any]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for finding in document["findings"]:
+        # A cell starting with = + - @ would be a formula in a spreadsheet: evidence is what people said.
+        writer.writerow({key: _cell(value) for key, value in finding.items()})
+    return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def write_exports(engine: Engine, data: DataDir, check: EventCheck) -> list[Path]:
+    """Write the exports into ``reports/<event-id>/``, each file replaced whole (readers never see half)."""
+    folder = data.report_dir(check.event_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    document = findings_document(engine, check)
+    written = [_replace(folder / "findings.json", json.dumps(document, ensure_ascii=False, indent=2) + "\n"),
+               _replace(folder / "findings.csv", findings_csv(document))]
+    for name in ("transcript.srt", "transcript.vtt"):
+        source = data.transcripts_dir(check.event_id) / name
+        if source.is_file():
+            target = folder / name
+            shutil.copyfile(source, target.with_suffix(target.suffix + ".tmp"))
+            target.with_suffix(target.suffix + ".tmp").replace(target)
+            written.append(target)
+    return written
+
+
+def _replace(path: Path, text: str) -> Path:
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+    return path
