@@ -185,3 +185,23 @@ def test_rules_check_needs_exactly_one_input(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["rules", "check"])
     assert result.exit_code == 2
     assert "exactly one of --text and --transcript" in result.output
+
+
+def test_an_open_finding_no_longer_produced_is_withdrawn(tmp_path: Path) -> None:
+    data = DataDir(tmp_path / "data")
+    with registered(data) as db:
+        run_id = add_run(db, T0, [(0, "大家点击下方链接下单", "")])
+        first = check_event(db.engine, settings_for(data), "forum")
+        assert "ad-disclosure.missing" in {f.rule for f in first.findings}
+        # The transcript of the disclosure arrives later (say after a restart): the finding goes away.
+        with db.engine.begin() as conn:
+            conn.execute(tables.transcripts.insert().values(
+                run_id=run_id, stream=0, start_at=T0 + timedelta(seconds=20), end_at=T0 + timedelta(seconds=24),
+                text="本环节为合作推广", text_check="本环节为合作推广", language="zh", avg_logprob=-0.2,
+                no_speech_prob=0.01, compression_ratio=1.2, flags="", words_json="[]", backend="faster-whisper",
+                model="base"))
+        second = check_event(db.engine, settings_for(data), "forum")
+        assert "ad-disclosure.missing" not in {f.rule for f in second.findings}
+        with db.engine.connect() as conn:
+            stored = {row.rule for row in conn.execute(select(tables.findings))}
+        assert "ad-disclosure.missing" not in stored
