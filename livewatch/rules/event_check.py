@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Engine, delete, select
 
+from livewatch.errors import LivewatchError
 from livewatch.registration.blacklist import Blacklist, load_blacklist
 from livewatch.registration.models import Event
 from livewatch.rules.base import EventFacts, Gap, RuleInput
@@ -97,7 +98,11 @@ def _measure(engine: Engine, run_id: int) -> Any:
     first_stream = min((r.stream for r in rows), default=None)
     refs = [AudioSegmentRef(Path(r.path), r.start_at, r.end_at) for r in rows
             if r.stream == first_stream and Path(r.path).is_file()]
-    return measure_audio(refs) if refs else None
+    try:
+        return measure_audio(refs) if refs else None
+    except LivewatchError as err:  # the text and schedule checks must not be lost to one unreadable file
+        log.warning("run %s: audio not measured: %s", run_id, err)
+        return None
 
 
 def check_event(engine: Engine, settings: Settings, event_id: str, *, library: PackLibrary | None = None,

@@ -205,3 +205,18 @@ def test_an_open_finding_no_longer_produced_is_withdrawn(tmp_path: Path) -> None
         with db.engine.connect() as conn:
             stored = {row.rule for row in conn.execute(select(tables.findings))}
         assert "ad-disclosure.missing" not in stored
+
+
+def test_unreadable_audio_loses_the_technical_check_only(tmp_path: Path) -> None:
+    from livewatch.state.runs import SegmentRecord
+
+    data = DataDir(tmp_path / "data")
+    with registered(data) as db:
+        run_id = add_run(db, T0, [(0, "这个理财保本保息", "")])
+        garbage = tmp_path / "s0-000000.wav"
+        garbage.write_bytes(b"not a wav file at all")
+        RunStore(db.engine).add_segment(SegmentRecord(run_id, 0, None, "audio", 0, garbage, T0,
+                                                      T0 + timedelta(seconds=10), garbage.stat().st_size, "ok"))
+        result = check_event(db.engine, settings_for(data), "forum", audio=True)
+    assert "finance-promise.guaranteed-returns" in {f.rule for f in result.findings}
+    assert not any(f.category == "technical" for f in result.findings)
