@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from livewatch import __version__, cli_monitor, cli_rules, cli_transcribe
+from livewatch import __version__, cli_monitor, cli_report, cli_rules, cli_transcribe
 from livewatch.cli_state import CliState, pass_state
 from livewatch.errors import ConfigError, LivewatchError
 from livewatch.issues import Issue
@@ -211,6 +211,7 @@ cli.add_command(cli_monitor.status)
 cli.add_command(cli_transcribe.transcribe)
 cli.add_command(cli_transcribe.models)
 cli.add_command(cli_rules.rules)
+cli.add_command(cli_report.report)
 
 
 def main() -> None:

@@ -54,6 +54,7 @@ def findings_document(engine: Engine, check: EventCheck) -> dict[str, Any]:
         "on_air": {"start": at(run.on_air_at) if run else None, "end": at(run.off_air_at) if run else None},
         "gaps": [{"start": at(g.start_at), "end": at(g.end_at), "cause": g.cause} for g in gaps],
         "findings": [_finding(f, at) for f in check.findings],
+        "technical": _technical(check.audio, at),
         "provenance": {
             "packs": [{"pack": p.ref, "sha256": p.sha256} for p in check.packs],
             "transcriber": [{"backend": m.backend, "model": m.model} for m in models],
@@ -72,6 +73,22 @@ def _finding(f: Finding, at: Any) -> dict[str, Any]:
         "evidence": f.evidence, "highlight": list(f.highlight), "matched": f.matched, "normalized": f.normalized,
         "legal_basis": f.legal_basis, "asr_confidence": f.asr_confidence, "low_confidence": f.low_confidence,
         "rule_severity": f.rule_severity, "count": f.count, "stream": f.stream, "title": f.title,
+        "details": json.loads(json.dumps(dict(f.details), ensure_ascii=False, default=str)),
+    }
+
+
+def _technical(audio: Any, at: Any) -> dict[str, Any] | None:
+    """The audio measurements of the final check (None until the audio has been measured)."""
+    if audio is None:
+        return None
+    loudness = audio.loudness
+    return {
+        "measured_s": round(audio.measured_seconds, 1),
+        "integrated_lufs": None if loudness is None else loudness.integrated_lufs,
+        "loudness_range_lu": None if loudness is None else loudness.loudness_range_lu,
+        "true_peak_dbtp": None if loudness is None else loudness.true_peak_dbtp,
+        "silences": [{"start": at(s.start_at), "end": at(s.end_at), "seconds": round(s.seconds, 1)}
+                     for s in audio.silences],
     }
 
 

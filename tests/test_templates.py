@@ -14,11 +14,21 @@ from bs4 import BeautifulSoup
 
 from livewatch.registration import load_registrations
 from livewatch.registration.models import RegistrationContext
+from livewatch.reports.context import (
+    FindingView,
+    IndexContext,
+    IndexRow,
+    ParticipantView,
+    ReportContext,
+    Span,
+    TranscriptLine,
+)
 from livewatch.schedule_view import ScheduleContext, ScheduleRow, schedule_context, schedule_rows
 from livewatch.templating import builtin_templates_dir, make_environment, render
 from tests.conftest import REPO, SCHEDULES
 
-CONTEXTS = [ScheduleContext, ScheduleRow]
+CONTEXTS = [ScheduleContext, ScheduleRow, ReportContext, FindingView, ParticipantView, TranscriptLine, Span,
+            IndexContext, IndexRow]
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 

@@ -1,6 +1,6 @@
 """The monitor's check service: re-checks an event against its rule packs as its transcript grows, and
 once more, with the audio measured, when its capture and transcription are over; after each check the
-event's exports (``reports/<event-id>/findings.json`` and friends) are written anew.
+event's report and exports (``reports/<event-id>/``) and the index are written anew.
 
 Checks run in their own thread so that a slow check never holds up capture or Whisper; an event marked
 several times before its turn is checked once.
@@ -14,6 +14,7 @@ import threading
 from sqlalchemy import Engine
 
 from livewatch.exports import write_exports
+from livewatch.reports.render import registration_of, write_index, write_report
 from livewatch.rules.event_check import check_event
 from livewatch.rules.packs import PackLibrary
 from livewatch.settings import Settings
@@ -64,6 +65,9 @@ class CheckService:
                 try:
                     result = check_event(self.engine, self.settings, event_id, library=self.library, audio=final)
                     write_exports(self.engine, self.data, result)
+                    event = registration_of(self.engine, event_id, self.settings.registration_context())
+                    write_report(self.engine, self.data, result, event=event)
+                    write_index(self.engine, self.data)
                     log.info("%s: %d finding(s), verdict %s%s", event_id, len(result.findings), result.verdict,
                              " (final)" if final else "")
                 except Exception:  # one event's failure never stops the others' checks

@@ -40,6 +40,7 @@ class EventCheck:
     findings: list[Finding]
     verdict: Verdict
     packs: list[RulePack]
+    audio: Any = None  # AudioFacts when the audio was measured for this check
 
 
 def load_input(engine: Engine, settings: Settings, event_id: str, *, blacklist: Blacklist | None = None,
@@ -118,7 +119,7 @@ def check_event(engine: Engine, settings: Settings, event_id: str, *, library: P
         save_findings(engine, event_id, run_id, findings)
         _apply_reviews(engine, settings, event_id)
         findings = _with_stored_status(engine, event_id, findings)
-    return EventCheck(event_id, run_id, findings, verdict(findings), packs)
+    return EventCheck(event_id, run_id, findings, verdict(findings), packs, data.facts.audio)
 
 
 def _apply_reviews(engine: Engine, settings: Settings, event_id: str) -> None:

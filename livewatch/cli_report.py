@@ -1,0 +1,43 @@
+"""``livewatch report``: check events again (with reviewers' dispositions) and write their reports."""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import select
+
+from livewatch.cli_state import CliState, pass_state
+from livewatch.exports import write_exports
+from livewatch.reports.render import registration_of, write_index, write_report
+from livewatch.rules.event_check import check_event
+from livewatch.rules.packs import PackLibrary
+from livewatch.state import Database, DataDir, tables
+from livewatch.state.runs import FINAL
+
+
+@click.command()
+@click.argument("events", nargs=-1)
+@click.option("--no-clips", is_flag=True, help="Do not cut audio clips (faster; the report links none).")
+@pass_state
+def report(state: CliState, events: tuple[str, ...], no_clips: bool) -> None:
+    """Re-check EVENTS (all when none are named), honouring reviews/<event-id>.yaml, and write each
+    report.html with findings.json/.csv and the transcript files, then reports/index.html."""
+    settings = state.settings
+    data = DataDir(settings.data_dir)
+    library = PackLibrary(settings.rule_packs_dir)
+    with Database.open(data) as db:
+        with db.engine.connect() as conn:
+            known = {row.id for row in conn.execute(select(tables.events.c.id)
+                                                    .where(tables.events.c.removed_at.is_(None)))}
+        unknown = sorted(set(events) - known)
+        if unknown:
+            raise click.BadParameter(f"no such event: {', '.join(unknown)}", param_hint="EVENTS")
+        for event_id in events or sorted(known):
+            with db.engine.connect() as conn:
+                status = conn.execute(select(tables.runs.c.status).where(tables.runs.c.event_id == event_id)
+                                      .order_by(tables.runs.c.id.desc()).limit(1)).scalar()
+            check = check_event(db.engine, settings, event_id, library=library, audio=status in FINAL)
+            write_exports(db.engine, data, check)
+            event = registration_of(db.engine, event_id, settings.registration_context())
+            page = write_report(db.engine, data, check, event=event, clips=not no_clips)
+            click.echo(f"{event_id}: {check.verdict}, {len(check.findings)} finding(s): {page}")
+        click.echo(f"index: {write_index(db.engine, data)}")

@@ -1,0 +1,191 @@
+"""From a checked event to the report's context: the findings document (``findings.json``) plus what the
+database holds about the run (transcript, segments, connections), laid out for reading."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, func, select
+
+from livewatch import __version__
+from livewatch.registration.models import Event
+from livewatch.reports.context import FindingView, ParticipantView, ReportContext, Span, TranscriptLine
+from livewatch.state import tables
+from livewatch.state.runs import FINAL
+
+WIDTH = 1000.0
+
+
+class Scale:
+    """Wall-clock time → x on a 0-1000 timeline covering the registered window and everything on air."""
+
+    def __init__(self, start: datetime, end: datetime) -> None:
+        self.start, self.seconds = start, max((end - start).total_seconds(), 1.0)
+
+    def x(self, moment: datetime) -> float:
+        return round(min(max((moment - self.start).total_seconds() / self.seconds, 0.0), 1.0) * WIDTH, 1)
+
+    def span(self, start: datetime, end: datetime, label: str) -> Span:
+        left = self.x(start)
+        return Span(left, max(self.x(end) - left, 1.0), label)
+
+
+def _offset(seconds: float) -> str:
+    sign = "-" if seconds < 0 else ""
+    whole = int(abs(seconds))
+    return f"{sign}{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def build_report(engine: Engine, document: dict[str, Any], event: Event | None, *, clips: dict[str, str],
+                 audit: list[dict[str, Any]]) -> ReportContext:
+    info = document["event"]
+    zone = ZoneInfo(info["timezone"])
+    registered_start = datetime.fromisoformat(info["registered_start"])
+    registered_end = datetime.fromisoformat(info["registered_end"])
+    on_air_start = datetime.fromisoformat(document["on_air"]["start"]) if document["on_air"]["start"] else None
+    on_air_end = datetime.fromisoformat(document["on_air"]["end"]) if document["on_air"]["end"] else None
+    rows = _transcript_rows(engine, info["id"])
+    ends = [registered_end, *(x for x in (on_air_end,) if x), *(r.end_at for r in rows)]
+    starts = [registered_start, *(x for x in (on_air_start,) if x)]
+    scale = Scale(min(starts), max(ends))
+
+    def clock(moment: datetime) -> str:
+        return moment.astimezone(zone).strftime("%H:%M:%S")
+
+    lines: list[TranscriptLine] = []
+    line_starts: list[datetime] = []
+    for index, row in enumerate(rows):
+        lines.append(TranscriptLine(f"t-{index}", clock(row.start_at), row.start_at.astimezone(zone).isoformat(),
+                                    row.text, bool(row.flags), []))
+        line_starts.append(row.start_at)
+    findings = []
+    for f in document["findings"]:
+        start = datetime.fromisoformat(f["start"])
+        anchor = ""
+        for index, line_start in enumerate(line_starts):
+            # Only what was said has a place in the transcript (schedule, registration and audio findings
+            # have no stream).
+            if f["stream"] is not None and line_start <= start + timedelta(seconds=0.01):
+                anchor = f"t-{index}"
+        if anchor:
+            lines[int(anchor[2:])].findings.append(f["id"])
+        low, high = f["highlight"]
+        evidence = f["evidence"]
+        confidence = f["asr_confidence"]
+        findings.append(FindingView(
+            f["id"], f["rule"], f["pack"], f["category"], f["severity"], f["status"], f["start"], clock(start),
+            _offset(f["offset_s"]), evidence[:low], evidence[low:high], evidence[high:], f["matched"],
+            f["legal_basis"] or "", "" if confidence is None else f"{confidence:.0%}", f["low_confidence"],
+            clips.get(f["id"], ""), anchor, scale.x(start)))
+    counted = [f for f in document["findings"] if f["status"] != "dismissed"]
+    gaps = list(document["gaps"])
+    return ReportContext(
+        title=f"{info['title']} — compliance report",
+        event={"id": info["id"], "title": info["title"], "kind": info["kind"],
+               "category": (event.category or "") if event else "",
+               "organizer": event.organizer.name if event else "", "timezone": info["timezone"],
+               "window": f"{registered_start.strftime('%Y-%m-%d %H:%M')} – {registered_end.strftime('%H:%M')}"},
+        streams=[s.url for s in event.streams] if event else [],
+        participants=_participants(event, document),
+        verdict=document["verdict"],
+        run_status=document.get("run_status") or "no run yet",
+        live=document.get("run_status") not in (None, *FINAL),
+        counts_by_severity=dict(Counter(f["severity"] for f in counted)),
+        counts_by_category=dict(Counter(f["category"] for f in counted)),
+        registered=scale.span(registered_start, registered_end,
+                              f"registered {clock(registered_start)}–{clock(registered_end)}"),
+        on_air=[scale.span(on_air_start, on_air_end, f"on air {clock(on_air_start)}–{clock(on_air_end)}")]
+        if on_air_start and on_air_end else [],
+        gaps=[scale.span(datetime.fromisoformat(g["start"]), datetime.fromisoformat(g["end"] or g["start"]),
+                         f"gap {g['cause']}") for g in gaps],
+        axis=[Span(scale.x(scale.start + timedelta(seconds=scale.seconds * i / 4)), 0,
+                   clock(scale.start + timedelta(seconds=scale.seconds * i / 4))) for i in range(5)],
+        findings=findings,
+        transcript=lines,
+        health=_health(engine, info["id"]),
+        gap_ledger=[{"start": g["start"], "end": g["end"] or "", "cause": g["cause"],
+                     "seconds": _seconds_between(g["start"], g["end"])} for g in gaps],
+        technical=_technical(document),
+        provenance=_provenance(document),
+        reviews=[f"{a['at']}: {a['finding']} {a['from']} → {a['to']} by {a['reviewer'] or '(file edited)'}"
+                 + (f" — {a['note']}" if a.get("note") else "") for a in audit],
+        generated_at=document["provenance"]["generated_at"],
+        version=__version__,
+    )
+
+
+def _seconds_between(start: str, end: str | None) -> str:
+    if not end:
+        return ""  # still open
+    return f"{(datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds():.0f}"
+
+
+def _transcript_rows(engine: Engine, event_id: str) -> list[Any]:
+    t, runs = tables.transcripts, tables.runs
+    with engine.connect() as conn:
+        run_id = conn.execute(select(func.max(runs.c.id)).where(runs.c.event_id == event_id)).scalar()
+        if run_id is None:
+            return []
+        return list(conn.execute(select(t).where(t.c.run_id == run_id).order_by(t.c.start_at, t.c.stream)))
+
+
+def _health(engine: Engine, event_id: str) -> dict[str, str]:
+    s, c, g, runs = tables.segments, tables.connections, tables.gaps, tables.runs
+    with engine.connect() as conn:
+        run_id = conn.execute(select(func.max(runs.c.id)).where(runs.c.event_id == event_id)).scalar()
+        if run_id is None:
+            return {}
+        segments = conn.execute(select(func.count(), func.coalesce(func.sum(s.c.bytes), 0))
+                                .where(s.c.run_id == run_id, s.c.kind == "media")).one()
+        corrupt = conn.execute(select(func.count()).where(s.c.run_id == run_id, s.c.status == "corrupt")).scalar()
+        connections = conn.execute(select(func.count()).where(c.c.run_id == run_id)).scalar() or 0
+        gaps = conn.execute(select(func.count()).where(g.c.run_id == run_id)).scalar()
+    return {"media segments": str(segments[0]), "bytes": f"{int(segments[1]):,}",
+            "connections": str(connections), "reconnects": str(max(connections - 1, 0)),
+            "corrupt segments": str(corrupt), "gaps": str(gaps)}
+
+
+def _participants(event: Event | None, document: dict[str, Any]) -> list[ParticipantView]:
+    if event is None:
+        return []
+    flagged: dict[str, list[str]] = {}
+    for f in document["findings"]:
+        for issue in f.get("details", {}).get("issues", []) if f["category"] == "registration" else []:
+            parts = str(issue.get("field", "")).split(".")
+            if len(parts) >= 2 and parts[0] == "participants" and parts[1].isdigit():
+                flagged.setdefault(parts[1], []).append(str(issue.get("message", "")))
+    return [ParticipantView(p.name, p.role, [f"{c.field}: {c.id}" for c in p.credentials],
+                            flagged.get(str(i), [])) for i, p in enumerate(event.participants)]
+
+
+def _technical(document: dict[str, Any]) -> dict[str, str]:
+    measured = document.get("technical")
+    if not measured:
+        return {}
+
+    def value(number: float | None, unit: str) -> str:
+        return "not measurable (silent)" if number is None else f"{number:.1f} {unit}"
+
+    silences = measured["silences"]
+    return {"audio measured": f"{measured['measured_s']:.0f} s",
+            "integrated loudness": value(measured["integrated_lufs"], "LUFS"),
+            "loudness range": value(measured["loudness_range_lu"], "LU"),
+            "true peak": value(measured["true_peak_dbtp"], "dBTP"),
+            "long silences": ", ".join(f"{s['start']} ({s['seconds']:.0f} s)" for s in silences) or "none"}
+
+
+def _provenance(document: dict[str, Any]) -> dict[str, str]:
+    p = document["provenance"]
+    return {"rule packs": ", ".join(f"{x['pack']} (sha256 {x['sha256'][:16]}…)" for x in p["packs"]),
+            "transcriber": ", ".join(f"{x['backend']} {x['model']}" for x in p["transcriber"]) or "none yet",
+            "livewatch": p["livewatch_version"],
+            "registration": f"{p['registration_file']} (sha256 {p['registration_sha256'][:16]}…)",
+            "generated": p["generated_at"], "findings.json schema": str(document["schema_version"])}
+
+
+def audit_entries(path_text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path_text.splitlines() if line.strip()]

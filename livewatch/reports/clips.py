@@ -1,0 +1,80 @@
+"""Audio clips of the moment of each finding, a few seconds either side, cut from the captured WAV
+segments with ffmpeg and stored beside the report (``clips/<finding-id>.ogg``, Opus: small, and played by
+every browser from ``file://``)."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+
+from livewatch.state import tables
+
+log = logging.getLogger(__name__)
+
+#: Seconds of context before and after a finding.
+MARGIN_S = 3.0
+#: Never longer than this, whatever the finding's span (a schedule finding can span hours).
+MAX_CLIP_S = 30.0
+
+
+def clip_argv(listing: Path, offset_s: float, seconds: float, out: Path) -> list[str]:
+    """Cut ``seconds`` from ``offset_s`` into the concatenated inputs named in ``listing``."""
+    return ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y", "-f", "concat", "-safe", "0",
+            "-i", str(listing), "-ss", f"{offset_s:.3f}", "-t", f"{seconds:.3f}", "-ac", "1",
+            "-c:a", "libopus", "-b:a", "32k", str(out)]
+
+
+def _segments(engine: Engine, run_id: int, stream: int, start: datetime, end: datetime) -> list[tuple[Path, datetime]]:
+    s = tables.segments
+    with engine.connect() as conn:
+        rows = conn.execute(select(s.c.path, s.c.start_at).where(
+            s.c.run_id == run_id, s.c.stream == stream, s.c.kind == "audio", s.c.status != "corrupt",
+            s.c.end_at > start, s.c.start_at < end).order_by(s.c.seq))
+        return [(Path(path), at) for path, at in rows if Path(path).is_file()]
+
+
+def extract_clips(engine: Engine, run_id: int | None, findings: Sequence[dict[str, object]],
+                  folder: Path) -> dict[str, str]:
+    """Clips for findings that have audio around them; returns finding id → path relative to the report.
+    A clip already cut is kept (a finding's id fixes its moment)."""
+    if run_id is None:
+        return {}
+    clips: dict[str, str] = {}
+    (folder / "clips").mkdir(parents=True, exist_ok=True)
+    for finding in findings:
+        if finding.get("stream") is None:
+            continue  # schedule, registration and audio findings: no moment of speech to hear
+        finding_id = str(finding["id"])
+        target = folder / "clips" / f"{finding_id}.ogg"
+        relative = f"clips/{target.name}"
+        if target.is_file():
+            clips[finding_id] = relative
+            continue
+        start = datetime.fromisoformat(str(finding["start"])) - timedelta(seconds=MARGIN_S)
+        end = min(datetime.fromisoformat(str(finding["end"])) + timedelta(seconds=MARGIN_S),
+                  start + timedelta(seconds=MAX_CLIP_S))
+        stream = finding.get("stream")
+        pieces = _segments(engine, run_id, int(stream) if isinstance(stream, int) else 0, start, end)
+        if not pieces:
+            continue
+        with tempfile.TemporaryDirectory(prefix="livewatch-clip-") as tmp:
+            listing = Path(tmp) / "inputs.txt"
+            listing.write_text("".join("file '{}'\n".format(str(p.resolve()).replace("'", "'\\''"))
+                                       for p, _ in pieces), encoding="utf-8")
+            offset = max((start - pieces[0][1]).total_seconds(), 0.0)
+            partial = target.with_suffix(".part.ogg")
+            result = subprocess.run(clip_argv(listing, offset, (end - start).total_seconds(), partial),
+                                    capture_output=True, text=True, check=False)
+        if result.returncode != 0 or not partial.is_file():
+            log.warning("no clip for finding %s: %s", finding_id, result.stderr.strip()[-200:])
+            partial.unlink(missing_ok=True)
+            continue
+        partial.replace(target)
+        clips[finding_id] = relative
+    return clips

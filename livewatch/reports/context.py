@@ -1,0 +1,115 @@
+"""What ``report.html`` and ``index.html`` are given: documented dataclasses, one per template part
+(every field's ``help`` is what a template author reads; a test keeps them documented)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ParticipantView:
+    """A registered participant as the report lists them."""
+
+    name: str = field(metadata={"help": "Real name as registered."})
+    role: str = field(metadata={"help": "host, guest or moderator."})
+    credentials: list[str] = field(metadata={"help": "Credentials on file, as 'field: id'."})
+    flags: list[str] = field(metadata={"help": "Registration problems for this person (blacklist, age, ...)."})
+
+
+@dataclass(frozen=True)
+class FindingView:
+    """One finding as a row of the findings table and a marker on the timeline."""
+
+    id: str = field(metadata={"help": "Stable finding id; the row's anchor is finding-<id>."})
+    rule: str = field(metadata={"help": "Rule id."})
+    pack: str = field(metadata={"help": "Pack as id@version."})
+    category: str = field(metadata={"help": "Category id."})
+    severity: str = field(metadata={"help": "critical, high, medium, low or info (after the ASR cap)."})
+    status: str = field(metadata={"help": "open, confirmed, dismissed or escalated."})
+    start: str = field(metadata={"help": "Start, ISO 8601 in the event's time zone."})
+    clock: str = field(metadata={"help": "Start as HH:MM:SS in the event's time zone, for reading."})
+    offset: str = field(metadata={"help": "Offset from the on-air start, as H:MM:SS."})
+    before: str = field(metadata={"help": "Evidence text before the match."})
+    match: str = field(metadata={"help": "The matched evidence text (highlighted)."})
+    after: str = field(metadata={"help": "Evidence text after the match."})
+    matched: str = field(metadata={"help": "The term or pattern that matched."})
+    legal_basis: str = field(metadata={"help": "Legal basis of the rule or its category ('' when none)."})
+    confidence: str = field(metadata={"help": "ASR confidence as a percentage, or '' for non-speech rules."})
+    low_confidence: bool = field(metadata={"help": "The hit lies in a span the transcriber flagged."})
+    clip: str = field(metadata={"help": "Audio clip file relative to the report, or '' when there is none."})
+    transcript_anchor: str = field(metadata={"help": "Anchor of the transcript line it starts in, or ''."})
+    x: float = field(metadata={"help": "Timeline position of the marker, 0-1000."})
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    """One utterance of the transcript."""
+
+    anchor: str = field(metadata={"help": "The line's anchor, t-<n>."})
+    clock: str = field(metadata={"help": "Start as HH:MM:SS in the event's time zone."})
+    start: str = field(metadata={"help": "Start, ISO 8601."})
+    text: str = field(metadata={"help": "What Whisper heard."})
+    flagged: bool = field(metadata={"help": "The transcriber distrusted this line (low confidence, ...)."})
+    findings: list[str] = field(metadata={"help": "Ids of findings that start in this line."})
+
+
+@dataclass(frozen=True)
+class Span:
+    """A stretch of the timeline."""
+
+    x: float = field(metadata={"help": "Left edge, 0-1000."})
+    width: float = field(metadata={"help": "Width, 0-1000."})
+    label: str = field(metadata={"help": "What it is, with its times."})
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """Context of ``report.html``: everything a reviewer reads about one event."""
+
+    title: str = field(metadata={"help": "Page title."})
+    event: dict[str, str] = field(metadata={"help": "id, title, kind, category, organizer, timezone, window."})
+    streams: list[str] = field(metadata={"help": "Stream URLs."})
+    participants: list[ParticipantView] = field(metadata={"help": "Registered participants."})
+    verdict: str = field(metadata={"help": "fail, review or pass."})
+    run_status: str = field(metadata={"help": "The capture run's status, or 'no run yet'."})
+    live: bool = field(metadata={"help": "The event is being recorded now (the page refreshes itself)."})
+    counts_by_severity: dict[str, int] = field(metadata={"help": "Findings not dismissed, by severity."})
+    counts_by_category: dict[str, int] = field(metadata={"help": "Findings not dismissed, by category."})
+    registered: Span = field(metadata={"help": "The registered window on the timeline."})
+    on_air: list[Span] = field(metadata={"help": "On-air spans on the timeline."})
+    gaps: list[Span] = field(metadata={"help": "Gaps on the timeline."})
+    axis: list[Span] = field(metadata={"help": "Tick marks (x and label) along the timeline."})
+    findings: list[FindingView] = field(metadata={"help": "Findings in time order."})
+    transcript: list[TranscriptLine] = field(metadata={"help": "The whole transcript."})
+    health: dict[str, str] = field(metadata={"help": "Capture health: segments, bytes, reconnects, gaps."})
+    gap_ledger: list[dict[str, str]] = field(metadata={"help": "Gaps: start, end, seconds, cause."})
+    technical: dict[str, str] = field(metadata={"help": "Loudness and silence measurements ('' when not measured)."})
+    provenance: dict[str, str] = field(metadata={"help": "Packs, transcriber, livewatch version, registration hash."})
+    reviews: list[str] = field(metadata={"help": "The review audit log, one readable line per change."})
+    generated_at: str = field(metadata={"help": "When the page was made, ISO 8601 with offset."})
+    version: str = field(metadata={"help": "livewatch version that made the page."})
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    """One event in the index."""
+
+    id: str = field(metadata={"help": "Event id."})
+    title: str = field(metadata={"help": "Event title."})
+    status: str = field(metadata={"help": "upcoming, live, done or failed."})
+    verdict: str = field(metadata={"help": "fail, review, pass, or '' before any check."})
+    findings: int = field(metadata={"help": "Findings not dismissed."})
+    critical_high: int = field(metadata={"help": "Critical and high findings not dismissed."})
+    start: str = field(metadata={"help": "Registered start, ISO 8601 in the event's time zone."})
+    window: str = field(metadata={"help": "Registered window for reading."})
+    link: str = field(metadata={"help": "Relative link to the event's report ('' when there is none)."})
+
+
+@dataclass(frozen=True)
+class IndexContext:
+    """Context of ``index.html``: every event, sortable and filterable in the page."""
+
+    title: str = field(metadata={"help": "Page title."})
+    rows: list[IndexRow] = field(metadata={"help": "Events, newest registered start first."})
+    generated_at: str = field(metadata={"help": "When the page was made, ISO 8601 with offset."})
+    version: str = field(metadata={"help": "livewatch version that made the page."})

@@ -1,0 +1,94 @@
+"""Writing ``reports/<event-id>/report.html`` and ``reports/index.html`` (Jinja2 from ``templates/``).
+
+Each page is written whole to a temporary file and renamed, so a reviewer's browser never reads half a
+page, even while an event is live and its report is rewritten after every check.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+from sqlalchemy import Engine, func, select
+
+from livewatch import __version__
+from livewatch.exports import findings_document
+from livewatch.registration.models import Event
+from livewatch.reports.build import build_report
+from livewatch.reports.clips import extract_clips
+from livewatch.reports.context import IndexContext, IndexRow
+from livewatch.reviews import read_audit_log
+from livewatch.rules.event_check import EventCheck
+from livewatch.state import DataDir, tables
+from livewatch.state.runs import FINAL
+from livewatch.templating import make_environment, render
+
+
+def _replace(path: Path, text: str) -> Path:
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+    return path
+
+
+def write_report(engine: Engine, data: DataDir, check: EventCheck, *, event: Event | None = None,
+                 clips: bool = True) -> Path:
+    document = findings_document(engine, check)
+    folder = data.report_dir(check.event_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    made = extract_clips(engine, check.run_id, document["findings"], folder) if clips else {}
+    context = build_report(engine, document, event, clips=made, audit=read_audit_log(data, check.event_id))
+    return _replace(folder / "report.html", render(make_environment(), "report.html", context))
+
+
+def _status(run_status: str | None, registered_start: datetime, now: datetime) -> str:
+    if run_status is None:
+        return "upcoming" if registered_start > now else "done"
+    if run_status in ("failed", "incomplete"):
+        return "failed"
+    return "done" if run_status in FINAL else "live"
+
+
+def write_index(engine: Engine, data: DataDir) -> Path:
+    e, runs, f = tables.events, tables.runs, tables.findings
+    now = datetime.now(UTC)
+    rows: list[IndexRow] = []
+    with engine.connect() as conn:
+        events = list(conn.execute(select(e).where(e.c.removed_at.is_(None)).order_by(e.c.registered_start.desc())))
+        for event in events:
+            run = conn.execute(select(runs.c.status).where(runs.c.event_id == event.id)
+                               .order_by(runs.c.id.desc()).limit(1)).scalar()
+            counts: dict[str, int] = {severity: count for severity, count in conn.execute(
+                select(f.c.severity, func.count()).where(f.c.event_id == event.id, f.c.status != "dismissed")
+                .group_by(f.c.severity))}
+            rows.append(_index_row(data, event, run, counts, now))
+    context = IndexContext("livewatch — all events", rows, now.isoformat(timespec="seconds"), __version__)
+    data.reports.mkdir(parents=True, exist_ok=True)
+    return _replace(data.reports / "index.html", render(make_environment(), "index.html", context))
+
+
+def _index_row(data: DataDir, event: Any, run: str | None, counts: dict[str, int], now: datetime) -> IndexRow:
+    zone = ZoneInfo(event.timezone)
+    start, end = event.registered_start.astimezone(zone), event.registered_end.astimezone(zone)
+    report = data.report_dir(event.id) / "report.html"
+    verdict = ""
+    findings_json = data.report_dir(event.id) / "findings.json"
+    if findings_json.is_file():
+        verdict = str(json.loads(findings_json.read_text(encoding="utf-8")).get("verdict", ""))
+    return IndexRow(event.id, event.title, _status(run, event.registered_start, now), verdict,
+                    sum(counts.values()), counts.get("critical", 0) + counts.get("high", 0), start.isoformat(),
+                    f"{start:%Y-%m-%d %H:%M}–{end:%H:%M} {event.timezone}",
+                    f"{event.id}/report.html" if report.is_file() else "")
+
+
+def registration_of(engine: Engine, event_id: str, context: Any) -> Event | None:
+    with engine.connect() as conn:
+        text = conn.execute(select(tables.events.c.registration_json).where(tables.events.c.id == event_id)).scalar()
+    try:
+        return None if text is None else Event.model_validate(json.loads(text), context=context)
+    except (ValidationError, ValueError):
+        return None
