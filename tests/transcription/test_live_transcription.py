@@ -56,3 +56,6 @@ def test_live_event_is_transcribed_as_it_is_recorded(tmp_path: Path, model_store
     exported = json.loads((data.report_dir("spoken") / "findings.json").read_text(encoding="utf-8"))
     assert {f["id"] for f in exported["findings"]} == {f.id for f in findings}
     assert exported["run_status"] == "finished"
+    report = (data.report_dir("spoken") / "report.html").read_text(encoding="utf-8")
+    assert all(f'id="finding-{f.id}"' in report for f in findings)
+    assert 'href="spoken/report.html"' in (data.reports / "index.html").read_text(encoding="utf-8")
