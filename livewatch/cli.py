@@ -212,6 +212,7 @@ cli.add_command(cli_transcribe.transcribe)
 cli.add_command(cli_transcribe.models)
 cli.add_command(cli_rules.rules)
 cli.add_command(cli_report.report)
+cli.add_command(cli_report.analyze)
 
 
 def main() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+
 import click
 from sqlalchemy import select
 
@@ -41,3 +44,22 @@ def report(state: CliState, events: tuple[str, ...], no_clips: bool) -> None:
             page = write_report(db.engine, data, check, event=event, clips=not no_clips)
             click.echo(f"{event_id}: {check.verdict}, {len(check.findings)} finding(s): {page}")
         click.echo(f"index: {write_index(db.engine, data)}")
+
+
+@click.command()
+@click.argument("media", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--event", "event_id", required=True, help="Id of the registered event the recording is of.")
+@click.option("--schedules", type=click.Path(path_type=Path, exists=True),
+              help="Registration files (default: the configured schedules folder).")
+@click.option("--start", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"]),
+              help="Wall-clock time the recording starts (default: the event's registered start).")
+@pass_state
+def analyze(state: CliState, media: Path, event_id: str, schedules: Path | None, start: datetime | None) -> None:
+    """Transcribe, check and report a recording as if it had been captured live for EVENT."""
+    from livewatch.analyze import analyze_recording
+
+    settings = state.settings
+    result = analyze_recording(settings, media, event_id, schedules or settings.schedules_dir, start=start)
+    click.echo(f"{event_id}: {result.segments} segment(s), {result.seconds:.0f} s; verdict {result.check.verdict}, "
+               f"{len(result.check.findings)} finding(s)")
+    click.echo(f"report: {result.report}")
