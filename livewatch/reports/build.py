@@ -3,6 +3,7 @@ database holds about the run (transcript, segments, connections), laid out for r
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections import Counter
 from datetime import datetime, timedelta
@@ -66,11 +67,11 @@ def build_report(engine: Engine, document: dict[str, Any], event: Event | None, 
     for f in document["findings"]:
         start = datetime.fromisoformat(f["start"])
         anchor = ""
-        for index, line_start in enumerate(line_starts):
-            # Only what was said has a place in the transcript (schedule, registration and audio findings
-            # have no stream).
-            if f["stream"] is not None and line_start <= start + timedelta(seconds=0.01):
-                anchor = f"t-{index}"
+        # Only what was said has a place in the transcript (schedule, registration and audio findings have no
+        # stream): the last line that starts at or before the finding.
+        index = bisect.bisect_right(line_starts, start + timedelta(seconds=0.01)) - 1
+        if f["stream"] is not None and index >= 0:
+            anchor = f"t-{index}"
         if anchor:
             lines[int(anchor[2:])].findings.append(f["id"])
         low, high = f["highlight"]
