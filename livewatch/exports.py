@@ -29,8 +29,9 @@ CSV_COLUMNS = ("id", "rule", "pack", "category", "severity", "status", "start", 
                "evidence", "legal_basis", "asr_confidence", "low_confidence", "count")
 
 
-def findings_document(engine: Engine, check: EventCheck) -> dict[str, Any]:
-    """The ``findings.json`` document of one checked event."""
+def findings_document(engine: Engine, check: EventCheck, model_store: Path | None = None) -> dict[str, Any]:
+    """The ``findings.json`` document of one checked event (``model_store``: where to find the sha256 of
+    the Whisper weights that made the transcript)."""
     with engine.connect() as conn:
         event = conn.execute(select(tables.events).where(tables.events.c.id == check.event_id)).one()
         run = None if check.run_id is None else conn.execute(
@@ -57,13 +58,28 @@ def findings_document(engine: Engine, check: EventCheck) -> dict[str, Any]:
         "technical": _technical(check.audio, at),
         "provenance": {
             "packs": [{"pack": p.ref, "sha256": p.sha256} for p in check.packs],
-            "transcriber": [{"backend": m.backend, "model": m.model} for m in models],
+            "transcriber": [{"backend": m.backend, "model": m.model,
+                             "sha256": _model_sha256(model_store, m.backend, m.model)} for m in models],
             "livewatch_version": __version__,
             "registration_file": event.source_file,
             "registration_sha256": event.source_sha256,
             "generated_at": datetime.now(UTC).astimezone(zone).isoformat(),
         },
     }
+
+
+def _model_sha256(store: Path | None, backend: str, model: str) -> str | None:
+    """The weights' sha256 from the model store's manifest (None for a model the store does not hold)."""
+    if store is None:
+        return None
+    from transcribers.store import ModelStore
+
+    stored = ModelStore(store).get(model)
+    if stored is None:
+        return None
+    files = stored.manifest.get("files", {})
+    value = files.get("openai.pt" if backend == "openai-whisper" else "ct2/model.bin")
+    return str(value) if value else None
 
 
 def _finding(f: Finding, at: Any) -> dict[str, Any]:
@@ -108,11 +124,11 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def write_exports(engine: Engine, data: DataDir, check: EventCheck) -> list[Path]:
+def write_exports(engine: Engine, data: DataDir, check: EventCheck, *, model_store: Path | None = None) -> list[Path]:
     """Write the exports into ``reports/<event-id>/``, each file replaced whole (readers never see half)."""
     folder = data.report_dir(check.event_id)
     folder.mkdir(parents=True, exist_ok=True)
-    document = findings_document(engine, check)
+    document = findings_document(engine, check, model_store)
     written = [_replace(folder / "findings.json", json.dumps(document, ensure_ascii=False, indent=2) + "\n"),
                _replace(folder / "findings.csv", findings_csv(document))]
     for name in ("transcript.srt", "transcript.vtt"):

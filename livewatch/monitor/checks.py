@@ -64,9 +64,9 @@ class CheckService:
             for event_id, final in pending.items():
                 try:
                     result = check_event(self.engine, self.settings, event_id, library=self.library, audio=final)
-                    write_exports(self.engine, self.data, result)
+                    write_exports(self.engine, self.data, result, model_store=self.settings.model_store)
                     event = registration_of(self.engine, event_id, self.settings.registration_context())
-                    write_report(self.engine, self.data, result, event=event)
+                    write_report(self.engine, self.data, result, event=event, model_store=self.settings.model_store)
                     write_index(self.engine, self.data)
                     log.info("%s: %d finding(s), verdict %s%s", event_id, len(result.findings), result.verdict,
                              " (final)" if final else "")

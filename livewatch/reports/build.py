@@ -182,7 +182,9 @@ def _technical(document: dict[str, Any]) -> dict[str, str]:
 def _provenance(document: dict[str, Any]) -> dict[str, str]:
     p = document["provenance"]
     return {"rule packs": ", ".join(f"{x['pack']} (sha256 {x['sha256'][:16]}…)" for x in p["packs"]),
-            "transcriber": ", ".join(f"{x['backend']} {x['model']}" for x in p["transcriber"]) or "none yet",
+            "transcriber": ", ".join(f"{x['backend']} {x['model']}"
+                                     + (f" (sha256 {x['sha256'][:16]}…)" if x.get("sha256") else "")
+                                     for x in p["transcriber"]) or "none yet",
             "livewatch": p["livewatch_version"],
             "registration": f"{p['registration_file']} (sha256 {p['registration_sha256'][:16]}…)",
             "generated": p["generated_at"], "findings.json schema": str(document["schema_version"])}

@@ -36,8 +36,8 @@ def _replace(path: Path, text: str) -> Path:
 
 
 def write_report(engine: Engine, data: DataDir, check: EventCheck, *, event: Event | None = None,
-                 clips: bool = True) -> Path:
-    document = findings_document(engine, check)
+                 clips: bool = True, model_store: Path | None = None) -> Path:
+    document = findings_document(engine, check, model_store)
     folder = data.report_dir(check.event_id)
     folder.mkdir(parents=True, exist_ok=True)
     made = extract_clips(engine, check.run_id, document["findings"], folder) if clips else {}

@@ -73,6 +73,9 @@ def test_analyze_a_recording_like_a_live_capture(tmp_path: Path, model_store: Mo
     assert abs((datetime.fromisoformat(promise["start"]) - spoken).total_seconds()) <= 3
     assert not [f for f in document["findings"] if f["category"] not in ("finance-promise", "technical")]
     assert document["on_air"]["start"] == "2026-12-01T09:00:00+08:00"
+    [whisper] = document["provenance"]["transcriber"]
+    assert (whisper["backend"], whisper["model"]) == ("faster-whisper", "tiny.en")
+    assert whisper["sha256"] == model_store.get("tiny.en").manifest["files"]["ct2/model.bin"]  # type: ignore[union-attr]
     assert (folder / "report.html").is_file()
     assert (folder / "transcript.srt").read_text(encoding="utf-8").startswith("1\n")
     again = CliRunner().invoke(cli, ["--config", str(config), "analyze", str(media), "--event", "handed-in",
