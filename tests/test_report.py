@@ -146,3 +146,32 @@ def test_report_names_unknown_events(tmp_path: Path) -> None:
 def test_generated_at_is_local_to_the_event(reported: DataDir) -> None:
     document = json.loads((reported.report_dir("forum") / "findings.json").read_text(encoding="utf-8"))
     assert datetime.fromisoformat(document["provenance"]["generated_at"]).utcoffset() is not None
+
+
+def test_reviews_change_the_report_and_are_summarised(reported: DataDir) -> None:
+    document = json.loads((reported.report_dir("forum") / "findings.json").read_text(encoding="utf-8"))
+    [promise] = [f for f in document["findings"] if f["category"] == "finance-promise"]
+    review = reported.review_file("forum")
+    review.write_text(f"{promise['id']}:\n  status: dismissed\n  reviewer: 王审核\n  note: 引用监管提示\n",
+                      encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--data", str(reported.root), "report", "forum", "--no-clips"])
+    assert result.exit_code == 0, result.output
+    page = BeautifulSoup((reported.report_dir("forum") / "report.html").read_text(encoding="utf-8"), "html.parser")
+    row = one(page, f"#finding-{promise['id']}")
+    assert "dismissed" in (row.get("class") or [])
+    log = one(page, 'section[aria-label="Reviews"]').get_text()
+    assert "open → dismissed by 王审核 — 引用监管提示" in log
+
+
+def test_a_live_event_page_refreshes_itself(tmp_path: Path) -> None:
+    data = DataDir(tmp_path / "data")
+    with registered(data) as db:
+        run = RunStore(db.engine).open_run("forum", T0, T0 + timedelta(hours=1))
+        assert run is not None
+        RunStore(db.engine).set_status(run.id, "recording")
+    result = CliRunner().invoke(cli, ["--data", str(data.root), "report", "--no-clips"])
+    assert result.exit_code == 0, result.output
+    page = BeautifulSoup((data.report_dir("forum") / "report.html").read_text(encoding="utf-8"), "html.parser")
+    assert attr(one(page, 'meta[http-equiv="refresh"]'), "content") == "30"
+    index = BeautifulSoup((data.reports / "index.html").read_text(encoding="utf-8"), "html.parser")
+    assert attr(one(index, "tr.event"), "data-status") == "live"
