@@ -21,16 +21,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, RootModel, ValidationError
+from pydantic import Field, RootModel
 from sqlalchemy import Engine, select
 
 from livewatch.errors import ConfigError
 from livewatch.fields import SingleLine, StrictModel, Text
 from livewatch.issues import Issue, Severity
-from livewatch.sourcemap import DocumentSyntaxError, read_document
 from livewatch.state import DataDir, tables
 from livewatch.state.database import write
-from livewatch.validation import issues_from_validation_error
+from livewatch.validation import read_model_file
 
 Decision = Literal["confirmed", "dismissed", "escalated"]
 
@@ -67,17 +66,9 @@ class ReviewResult:
 def read_reviews(path: Path) -> dict[str, Disposition]:
     if not path.is_file():
         return {}
-    try:
-        document = read_document(path)
-    except OSError as err:
-        raise ReviewError(f"cannot read review file {path}: {err.strerror or err}") from err
-    except DocumentSyntaxError as err:
-        raise ReviewError(f"review file {path} cannot be parsed", [Issue(path, err.line, (), err.message)]) from err
-    try:
-        return ReviewFile.model_validate(document.data or {}).root
-    except ValidationError as err:
-        raise ReviewError(f"review file {path} is invalid",
-                          issues_from_validation_error(err, root=ReviewFile, file=path, lines=document.lines)) from err
+    reviews, _ = read_model_file(path, ReviewFile, ReviewError, "review file")
+    decisions: dict[str, Disposition] = reviews.root
+    return decisions
 
 
 def audit_log(data: DataDir, event_id: str) -> Path:

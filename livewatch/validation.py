@@ -11,9 +11,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from livewatch.errors import ConfigError
 from livewatch.fields import did_you_mean
 from livewatch.issues import FieldPath, Issue, format_field_path
-from livewatch.sourcemap import LineMap
+from livewatch.sourcemap import Document, DocumentSyntaxError, LineMap, read_document
 
 #: How to write a field that is missing, shown in the message.
 _EXAMPLES: dict[str, str] = {
@@ -182,4 +183,24 @@ def issues_from_validation_error(
     return issues
 
 
-__all__ = ["describe_value", "explain", "format_field_path", "issues_from_validation_error", "model_at"]
+M = typing.TypeVar("M", bound=BaseModel)
+
+
+def read_model_file(path: Path, model: type[M], error: type[ConfigError], what: str) -> tuple[M, Document]:
+    """Read a YAML/TOML file and validate it as ``model``; any problem raises ``error`` naming the file
+    (``what`` says what the file is, e.g. "rule pack") and, for each problem, its line and field."""
+    try:
+        document = read_document(path)
+    except OSError as err:
+        raise error(f"cannot read {what} {path}: {err.strerror or err}") from err
+    except DocumentSyntaxError as err:
+        raise error(f"{what} {path} cannot be parsed", [Issue(path, err.line, (), err.message)]) from err
+    try:
+        return model.model_validate(document.data or {}), document
+    except ValidationError as err:
+        raise error(f"{what} {path} is invalid",
+                    issues_from_validation_error(err, root=model, file=path, lines=document.lines)) from err
+
+
+__all__ = ["describe_value", "explain", "format_field_path", "issues_from_validation_error", "model_at",
+           "read_model_file"]

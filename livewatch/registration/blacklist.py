@@ -13,14 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from livewatch.chinese import to_simplified
 from livewatch.errors import ConfigError
 from livewatch.fields import SingleLine, StrictModel
-from livewatch.issues import Issue
-from livewatch.sourcemap import DocumentSyntaxError, read_document
-from livewatch.validation import issues_from_validation_error
+from livewatch.validation import read_model_file
 
 _SEPARATORS = re.compile(r"[\s·•・\.\-_'’\u00b7\u2027\u30fb]+")
 
@@ -84,15 +82,5 @@ def load_blacklist(path: Path | None) -> Blacklist:
     """Read the blacklist named by the global configuration; no file means nobody is barred."""
     if path is None:
         return Blacklist()
-    try:
-        document = read_document(path)
-    except OSError as err:
-        raise ConfigError(f"cannot read blacklist {path}: {err.strerror or err}") from err
-    except DocumentSyntaxError as err:
-        raise ConfigError(f"blacklist {path} cannot be parsed", [Issue(path, err.line, (), err.message)]) from err
-    try:
-        parsed = BlacklistFile.model_validate(document.data or {})
-    except ValidationError as err:
-        issues = issues_from_validation_error(err, root=BlacklistFile, file=path, lines=document.lines)
-        raise ConfigError(f"blacklist {path} is invalid", issues) from err
+    parsed, _ = read_model_file(path, BlacklistFile, ConfigError, "blacklist")
     return Blacklist(tuple(parsed.people))

@@ -22,8 +22,8 @@ from livewatch.errors import ConfigError
 from livewatch.fields import SeverityName, SingleLine, StrictModel
 from livewatch.issues import Issue
 from livewatch.rules.base import Rule
-from livewatch.sourcemap import DocumentSyntaxError, LineMap, read_document
-from livewatch.validation import issues_from_validation_error
+from livewatch.sourcemap import LineMap
+from livewatch.validation import issues_from_validation_error, read_model_file
 
 ENTRY_POINT_GROUP = "livewatch.rule_types"
 DEFAULT_PACK = "cn-live-events"
@@ -83,17 +83,7 @@ class RulePack:
 def load_pack(path: Path, types: Mapping[str, type[Rule]] | None = None) -> RulePack:
     """Read and validate one pack; every problem in it is reported at once, with its line."""
     types = rule_types() if types is None else types
-    try:
-        document = read_document(path)
-    except OSError as err:
-        raise RulePackError(f"cannot read rule pack {path}: {err.strerror or err}") from err
-    except DocumentSyntaxError as err:
-        raise RulePackError(f"rule pack {path} cannot be parsed", [Issue(path, err.line, (), err.message)]) from err
-    try:
-        pack = PackFile.model_validate(document.data or {})
-    except ValidationError as err:
-        raise RulePackError(f"rule pack {path} is invalid",
-                            issues_from_validation_error(err, root=PackFile, file=path, lines=document.lines)) from err
+    pack, document = read_model_file(path, PackFile, RulePackError, "rule pack")
     rules, issues = _rules(pack, types, path, document.lines)
     if issues:
         raise RulePackError(f"rule pack {path} is invalid", issues)
