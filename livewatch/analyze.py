@@ -13,11 +13,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from livewatch.errors import CaptureError, LivewatchError
-from livewatch.exports import write_exports
 from livewatch.monitor.transcription import TranscriptionService
 from livewatch.queue import TRANSCRIBE, SqliteWorkQueue
 from livewatch.registration import validate_registrations
-from livewatch.reports.render import write_index, write_report
+from livewatch.reports.render import publish
 from livewatch.rules.event_check import EventCheck, check_event
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir
@@ -88,7 +87,5 @@ def analyze_recording(settings: Settings, media: Path, event_id: str, schedules:
             service.worker.flush(event_id, run.id, 0)
             write_transcript_files(db.engine, run.id, data.transcripts_dir(event_id))
         check = check_event(db.engine, settings, event_id, audio=True)
-        write_exports(db.engine, data, check, model_store=settings.model_store)
-        report = write_report(db.engine, data, check, event=event, model_store=settings.model_store)
-        write_index(db.engine, data)
+        report = publish(db.engine, data, check, model_store=settings.model_store)
     return Analysis(check, report, len(pieces), (at - origin).total_seconds())

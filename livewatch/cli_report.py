@@ -9,8 +9,7 @@ import click
 from sqlalchemy import select
 
 from livewatch.cli_state import CliState, pass_state
-from livewatch.exports import write_exports
-from livewatch.reports.render import registration_of, write_index, write_report
+from livewatch.reports.render import publish, write_index
 from livewatch.rules.event_check import check_event
 from livewatch.rules.packs import PackLibrary
 from livewatch.state import Database, DataDir, tables
@@ -39,10 +38,7 @@ def report(state: CliState, events: tuple[str, ...], no_clips: bool) -> None:
                 status = conn.execute(select(tables.runs.c.status).where(tables.runs.c.event_id == event_id)
                                       .order_by(tables.runs.c.id.desc()).limit(1)).scalar()
             check = check_event(db.engine, settings, event_id, library=library, audio=status in FINAL)
-            write_exports(db.engine, data, check, model_store=settings.model_store)
-            event = registration_of(db.engine, event_id, settings.registration_context())
-            page = write_report(db.engine, data, check, event=event, clips=not no_clips,
-                                model_store=settings.model_store)
+            page = publish(db.engine, data, check, model_store=settings.model_store, clips=not no_clips)
             click.echo(f"{event_id}: {check.verdict}, {len(check.findings)} finding(s): {page}")
         click.echo(f"index: {write_index(db.engine, data)}")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from livewatch.errors import LivewatchError
 from livewatch.rules.base import RuleInput, example_lines
 from livewatch.rules.engine import RuleEngine
 from livewatch.rules.examples import EXAMPLE_FACTS, EXAMPLE_START, run_examples
-from livewatch.rules.packs import PackLibrary, RulePack
+from livewatch.rules.packs import PackLibrary
 from livewatch.rules.transcript import Transcript, Utterance, Word
 
 
@@ -83,11 +84,12 @@ def rules_check(state: CliState, packs: tuple[str, ...], text: str | None, trans
     facts = EXAMPLE_FACTS
     if transcript.utterances:
         first = transcript.utterances[0].start_at
-        facts = type(facts)(**{**facts.__dict__, "event_id": "check", "registered_start": first,
-                               "registered_end": transcript.utterances[-1].end_at,
-                               "on_air": ((first, transcript.utterances[-1].end_at),)})
+        last = transcript.utterances[-1].end_at
+        facts = replace(facts, event_id="check", registered_start=first, registered_end=last,
+                        on_air=((first, last),))
     text_types = {rule.type_name for pack in selected for rule in pack.rules if rule.text_examples}
-    text_only = [_only(pack, text_types) for pack in selected]
+    # Schedule, registration and audio rules need facts a text does not have.
+    text_only = [pack.with_rules(r for r in pack.rules if r.type_name in text_types) for pack in selected]
     findings = RuleEngine(text_only).evaluate(RuleInput(facts, {0: transcript}))
     if as_json:
         click.echo(json.dumps({"findings": [
@@ -101,12 +103,6 @@ def rules_check(state: CliState, packs: tuple[str, ...], text: str | None, trans
         flag = " (low ASR confidence: review)" if f.low_confidence else ""
         click.echo(f"{f.start_at.isoformat()}  {f.severity:<8} {f.rule}  {shown}{flag}")
     click.echo(f"{len(findings)} finding(s)")
-
-
-def _only(pack: RulePack, types: set[str]) -> RulePack:
-    """The pack's text rules: schedule, registration and audio rules need facts a text does not have."""
-    return RulePack(pack.id, pack.version, pack.title, pack.sha256, pack.path, pack.categories,
-                    tuple(r for r in pack.rules if r.type_name in types), pack.description)
 
 
 def read_transcript(path: Path) -> Transcript:

@@ -124,13 +124,15 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def write_exports(engine: Engine, data: DataDir, check: EventCheck, *, model_store: Path | None = None) -> list[Path]:
-    """Write the exports into ``reports/<event-id>/``, each file replaced whole (readers never see half)."""
+def write_exports(engine: Engine, data: DataDir, check: EventCheck, *, model_store: Path | None = None,
+                  document: dict[str, Any] | None = None) -> list[Path]:
+    """Write the exports into ``reports/<event-id>/``, each file replaced whole (readers never see half);
+    ``document``: the findings document when the caller has already built it."""
     folder = data.report_dir(check.event_id)
     folder.mkdir(parents=True, exist_ok=True)
-    document = findings_document(engine, check, model_store)
-    written = [_replace(folder / "findings.json", json.dumps(document, ensure_ascii=False, indent=2) + "\n"),
-               _replace(folder / "findings.csv", findings_csv(document))]
+    document = document or findings_document(engine, check, model_store)
+    written = [write_whole(folder / "findings.json", json.dumps(document, ensure_ascii=False, indent=2) + "\n"),
+               write_whole(folder / "findings.csv", findings_csv(document))]
     for name in ("transcript.srt", "transcript.vtt"):
         source = data.transcripts_dir(check.event_id) / name
         if source.is_file():
@@ -141,7 +143,8 @@ def write_exports(engine: Engine, data: DataDir, check: EventCheck, *, model_sto
     return written
 
 
-def _replace(path: Path, text: str) -> Path:
+def write_whole(path: Path, text: str) -> Path:
+    """Write ``text`` to a temporary file and rename it over ``path``: a reader sees the old or the new."""
     temporary = path.with_suffix(path.suffix + ".tmp")
     temporary.write_text(text, encoding="utf-8")
     temporary.replace(path)

@@ -13,8 +13,7 @@ import threading
 
 from sqlalchemy import Engine
 
-from livewatch.exports import write_exports
-from livewatch.reports.render import registration_of, write_index, write_report
+from livewatch.reports.render import publish
 from livewatch.rules.event_check import check_event
 from livewatch.rules.packs import PackLibrary
 from livewatch.settings import Settings
@@ -64,10 +63,7 @@ class CheckService:
             for event_id, final in pending.items():
                 try:
                     result = check_event(self.engine, self.settings, event_id, library=self.library, audio=final)
-                    write_exports(self.engine, self.data, result, model_store=self.settings.model_store)
-                    event = registration_of(self.engine, event_id, self.settings.registration_context())
-                    write_report(self.engine, self.data, result, event=event, model_store=self.settings.model_store)
-                    write_index(self.engine, self.data)
+                    publish(self.engine, self.data, result, model_store=self.settings.model_store)
                     log.info("%s: %d finding(s), verdict %s%s", event_id, len(result.findings), result.verdict,
                              " (final)" if final else "")
                 except Exception:  # one event's failure never stops the others' checks

@@ -4,7 +4,6 @@ database holds about the run (transcript, segments, connections), laid out for r
 from __future__ import annotations
 
 import bisect
-import json
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
@@ -189,6 +188,3 @@ def _provenance(document: dict[str, Any]) -> dict[str, str]:
             "registration": f"{p['registration_file']} (sha256 {p['registration_sha256'][:16]}…)",
             "generated": p["generated_at"], "findings.json schema": str(document["schema_version"])}
 
-
-def audit_entries(path_text: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path_text.splitlines() if line.strip()]

@@ -12,12 +12,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
 from sqlalchemy import Engine, func, select
 
 from livewatch import __version__
-from livewatch.exports import findings_document
-from livewatch.registration.models import Event
+from livewatch.exports import findings_document, write_exports, write_whole
 from livewatch.reports.build import build_report
 from livewatch.reports.clips import extract_clips
 from livewatch.reports.context import IndexContext, IndexRow
@@ -28,21 +26,24 @@ from livewatch.state.runs import FINAL
 from livewatch.templating import make_environment, render
 
 
-def _replace(path: Path, text: str) -> Path:
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
-    return path
-
-
-def write_report(engine: Engine, data: DataDir, check: EventCheck, *, event: Event | None = None,
-                 clips: bool = True, model_store: Path | None = None) -> Path:
+def publish(engine: Engine, data: DataDir, check: EventCheck, *, model_store: Path | None = None,
+            clips: bool = True) -> Path:
+    """After a check: the exports, the report and the index, from one findings document."""
     document = findings_document(engine, check, model_store)
+    write_exports(engine, data, check, document=document)
+    page = write_report(engine, data, check, clips=clips, document=document)
+    write_index(engine, data)
+    return page
+
+
+def write_report(engine: Engine, data: DataDir, check: EventCheck, *, clips: bool = True,
+                 model_store: Path | None = None, document: dict[str, Any] | None = None) -> Path:
+    document = document or findings_document(engine, check, model_store)
     folder = data.report_dir(check.event_id)
     folder.mkdir(parents=True, exist_ok=True)
     made = extract_clips(engine, check.run_id, document["findings"], folder) if clips else {}
-    context = build_report(engine, document, event, clips=made, audit=read_audit_log(data, check.event_id))
-    return _replace(folder / "report.html", render(make_environment(), "report.html", context))
+    context = build_report(engine, document, check.event, clips=made, audit=read_audit_log(data, check.event_id))
+    return write_whole(folder / "report.html", render(make_environment(), "report.html", context))
 
 
 def _status(run_status: str | None, registered_start: datetime, now: datetime) -> str:
@@ -68,7 +69,7 @@ def write_index(engine: Engine, data: DataDir) -> Path:
             rows.append(_index_row(data, event, run, counts, now))
     context = IndexContext("livewatch — all events", rows, now.isoformat(timespec="seconds"), __version__)
     data.reports.mkdir(parents=True, exist_ok=True)
-    return _replace(data.reports / "index.html", render(make_environment(), "index.html", context))
+    return write_whole(data.reports / "index.html", render(make_environment(), "index.html", context))
 
 
 def _index_row(data: DataDir, event: Any, run: str | None, counts: dict[str, int], now: datetime) -> IndexRow:
@@ -83,12 +84,3 @@ def _index_row(data: DataDir, event: Any, run: str | None, counts: dict[str, int
                     sum(counts.values()), counts.get("critical", 0) + counts.get("high", 0), start.isoformat(),
                     f"{start:%Y-%m-%d %H:%M}–{end:%H:%M} {event.timezone}",
                     f"{event.id}/report.html" if report.is_file() else "")
-
-
-def registration_of(engine: Engine, event_id: str, context: Any) -> Event | None:
-    with engine.connect() as conn:
-        text = conn.execute(select(tables.events.c.registration_json).where(tables.events.c.id == event_id)).scalar()
-    try:
-        return None if text is None else Event.model_validate(json.loads(text), context=context)
-    except (ValidationError, ValueError):
-        return None

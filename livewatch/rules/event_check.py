@@ -41,6 +41,7 @@ class EventCheck:
     verdict: Verdict
     packs: list[RulePack]
     audio: Any = None  # AudioFacts when the audio was measured for this check
+    event: Event | None = None  # the registration as stored (None when it no longer validates)
 
 
 def load_input(engine: Engine, settings: Settings, event_id: str, *, blacklist: Blacklist | None = None,
@@ -119,7 +120,7 @@ def check_event(engine: Engine, settings: Settings, event_id: str, *, library: P
         save_findings(engine, event_id, run_id, findings)
         _apply_reviews(engine, settings, event_id)
         findings = _with_stored_status(engine, event_id, findings)
-    return EventCheck(event_id, run_id, findings, verdict(findings), packs, data.facts.audio)
+    return EventCheck(event_id, run_id, findings, verdict(findings), packs, data.facts.audio, event)
 
 
 def _apply_reviews(engine: Engine, settings: Settings, event_id: str) -> None:

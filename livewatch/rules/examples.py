@@ -49,8 +49,7 @@ def _run(pack: RulePack, rule: Rule, expected: str, example: Any) -> ExampleResu
         data = rule.example_input(example, EXAMPLE_FACTS)
     except Exception as err:  # a malformed example is a failed example, with the reason
         return ExampleResult(pack.ref, rule.id, expected, example, False, f"  (cannot read example: {err})")
-    single = RulePack(pack.id, pack.version, pack.title, pack.sha256, pack.path, pack.categories, (rule,))
-    findings = RuleEngine([single]).evaluate(data)
+    findings = RuleEngine([pack.with_rules([rule])]).evaluate(data)
     fired = bool(findings)
     detail = ""
     if fired and expected == "passes":

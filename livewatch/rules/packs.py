@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
 from importlib.resources import files
 from pathlib import Path
@@ -74,6 +74,10 @@ class RulePack:
     @property
     def ref(self) -> str:
         return f"{self.id}@{self.version}"
+
+    def with_rules(self, rules: Iterable[Rule]) -> RulePack:
+        """The same pack (id, version, hash) holding only ``rules``."""
+        return replace(self, rules=tuple(rules))
 
     def legal_basis(self, rule: Rule) -> str | None:
         category = self.categories.get(rule.spec.category)
