@@ -183,3 +183,35 @@ work_queue = Table(
     Column("error", Text),
     UniqueConstraint("queue", "item_key", name="uq_work_queue_item"),
 )
+
+#: Every alert ever raised, by its idempotency key: a finding seen again on the next check is not new.
+alert_sources = Table(
+    "alert_sources", metadata,
+    Column("key", Text, primary_key=True),
+    Column("event_id", Text),
+    Column("kind", Text, nullable=False),
+    Column("created_at", AwareDateTime, nullable=False),
+)
+
+#: One row per alert and target; ``status`` is pending, sent or failed (given up after retries).
+alert_outbox = Table(
+    "alert_outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("event_id", Text),
+    Column("group_key", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("severity", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("payload_json", Text, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("window_start", AwareDateTime, nullable=False),
+    Column("created_at", AwareDateTime, nullable=False),
+    Column("due_at", AwareDateTime, nullable=False),
+    Column("sent_at", AwareDateTime),
+    Column("last_error", Text),
+    UniqueConstraint("key", "target", name="uq_alert_outbox_key_target"),
+)
