@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from livewatch import __version__, cli_monitor, cli_report, cli_rules, cli_transcribe
+from livewatch import __version__, cli_alerts, cli_monitor, cli_report, cli_rules, cli_transcribe
 from livewatch.cli_state import CliState, pass_state
 from livewatch.errors import ConfigError, LivewatchError
 from livewatch.issues import Issue
@@ -213,6 +213,7 @@ cli.add_command(cli_transcribe.models)
 cli.add_command(cli_rules.rules)
 cli.add_command(cli_report.report)
 cli.add_command(cli_report.analyze)
+cli.add_command(cli_alerts.alerts)
 
 
 def main() -> None:

@@ -88,6 +88,9 @@ Text = Annotated[str, Field(max_length=20_000), AfterValidator(check_text)]
 TimezoneName = Annotated[str, AfterValidator(check_timezone)]
 Minutes = Annotated[float, Field(ge=0, le=24 * 60)]
 
+#: A finding category (a rule's ``category``, or ``schedule``/``capture`` for the monitor's own alerts).
+Category = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$", max_length=40)]
+
 
 class Tolerances(StrictModel):
     """How far, in minutes, the actual broadcast may stray from the registered window before a finding."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
@@ -17,7 +17,9 @@ from livewatch.errors import ConfigError
 from livewatch.fields import (
     DEFAULT_URL_SCHEMES,
     CaptureSettings,
+    Category,
     Language,
+    Seconds,
     SeverityName,
     SingleLine,
     StrictModel,
@@ -54,22 +56,64 @@ class TranscriberSettings(StrictModel):
     model_store: Path | None = Field(None, description="Folder of imported models; default <data_dir>/models.")
 
 
-class AlertTarget(StrictModel):
-    """Where findings are announced as they happen."""
+EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$", max_length=100)]
+TargetName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=60)]
 
-    name: SingleLine
+
+class AlertTarget(StrictModel):
+    """Where alerts are delivered as they happen, and which ones (global routing)."""
+
+    name: TargetName = Field(description="Unique name; registrations pick targets by it.")
     type: Literal["webhook", "email", "log"]
+    min_severity: SeverityName = Field("high", description="Least severe alert sent here.")
+    categories: list[Category] = Field(
+        default_factory=list,
+        description="Only these categories (rule categories, plus schedule and capture); empty: all.",
+    )
     url: str | None = Field(None, description="Webhook address (http or https).")
+    secret_env: EnvName = Field(
+        "LIVEWATCH_WEBHOOK_SECRET", description="Environment variable holding the webhook's HMAC secret."
+    )
+    timeout_s: Annotated[float, Field(gt=0, le=300)] = Field(10, description="Seconds one delivery may take.")
     to: list[SingleLine] = Field(default_factory=list, description="E-mail recipients.")
-    min_severity: SeverityName = "high"
+    sender: SingleLine = Field("livewatch@localhost", description="E-mail From address.")
+    smtp_host: SingleLine = Field("localhost", description="SMTP server.")
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] | None = Field(
+        None, description="SMTP port; default 465 with tls, 587 with starttls, else 25."
+    )
+    starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    tls: bool = Field(False, description="Connect with implicit TLS (SMTPS).")
+    username: SingleLine | None = Field(None, description="SMTP login; the password comes from password_env.")
+    password_env: EnvName = Field("LIVEWATCH_SMTP_PASSWORD", description="Environment variable of the SMTP password.")
+    retry_base_s: Annotated[float, Field(gt=0, le=3600)] = Field(2, description="First retry delay; doubles each try.")
+    retry_max_s: Annotated[float, Field(gt=0, le=24 * 3600)] = Field(300, description="Longest retry delay.")
+    give_up_after_s: Annotated[float, Field(gt=0, le=30 * 24 * 3600)] = Field(
+        24 * 3600, description="An alert still undelivered this long after it was raised is marked failed."
+    )
 
     @model_validator(mode="after")
     def _target_complete(self) -> Self:
-        if self.type == "webhook" and not (self.url or "").startswith(("http://", "https://")):
+        if self.type == "webhook" and not (self.url or "").lower().startswith(("http://", "https://")):
             raise ValueError("a webhook target needs `url: https://...`")
-        if self.type == "email" and not self.to:
-            raise ValueError("an email target needs `to: [reviewer@example.org]`")
+        if self.type == "email":
+            if not self.to:
+                raise ValueError("an email target needs `to: [reviewer@example.org]`")
+            bad = [address for address in [*self.to, self.sender] if "@" not in address]
+            if bad:
+                raise ValueError(f"not an e-mail address: {', '.join(bad)}")
+            if self.tls and self.starttls:
+                raise ValueError("choose tls (implicit TLS) or starttls, not both")
         return self
+
+
+class AlertingSettings(StrictModel):
+    """How alerts are grouped, and when the monitor raises schedule and capture alerts."""
+
+    cooldown_s: Annotated[float, Field(ge=0, le=24 * 3600)] = Field(
+        300, description="The same rule firing again within this many seconds becomes one alert with a count."
+    )
+    gap_alert_s: Seconds = Field(60, description="A capture gap longer than this many seconds raises an alert.")
+    schedule_alerts: bool = Field(True, description="Alert on early live, no stream at start, overrun, failures.")
 
 
 class Settings(StrictModel):
@@ -87,7 +131,8 @@ class Settings(StrictModel):
     transcriber: TranscriberSettings = Field(default_factory=TranscriberSettings)
     tolerances: Tolerances = Field(default_factory=Tolerances)
     capture: CaptureSettings = Field(default_factory=CaptureSettings)
-    alerts: list[AlertTarget] = Field(default_factory=list)
+    alerts: list[AlertTarget] = Field(default_factory=list, description="Alert targets (`[[alerts]]`).")
+    alerting: AlertingSettings = Field(default_factory=AlertingSettings)
 
     @field_validator("allowed_url_schemes")
     @classmethod
@@ -97,12 +142,22 @@ class Settings(StrictModel):
                 raise ValueError(f"'{scheme}' is not a URL scheme; write names such as https or rtmp")
         return [scheme.lower() for scheme in value]
 
+    @field_validator("alerts")
+    @classmethod
+    def _target_names_unique(cls, value: list[AlertTarget]) -> list[AlertTarget]:
+        names = [target.name for target in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"alert target names must be unique; repeated: {', '.join(twice)}")
+        return value
+
     def registration_context(self) -> RegistrationContext:
         return RegistrationContext(
             default_timezone=self.timezone,
             allowed_url_schemes=tuple(self.allowed_url_schemes),
             tolerances=self.tolerances,
             capture=self.capture,
+            alert_targets=tuple(target.name for target in self.alerts),
         )
 
     def relative_to(self, folder: Path) -> Settings:

@@ -1,6 +1,7 @@
 """The monitor's check service: re-checks an event against its rule packs as its transcript grows, and
-once more, with the audio measured, when its capture and transcription are over; after each check the
-event's report and exports (``reports/<event-id>/``) and the index are written anew.
+once more, with the audio measured, when its capture and transcription are over. New open findings go to
+the alert service first; then the event's report and exports (``reports/<event-id>/``) and the index are
+written anew.
 
 Checks run in their own thread so that a slow check never holds up capture or Whisper; an event marked
 several times before its turn is checked once.
@@ -13,6 +14,7 @@ import threading
 
 from sqlalchemy import Engine
 
+from livewatch.alerts import AlertService
 from livewatch.reports.render import publish
 from livewatch.rules.event_check import check_event
 from livewatch.rules.packs import PackLibrary
@@ -23,8 +25,9 @@ log = logging.getLogger(__name__)
 
 
 class CheckService:
-    def __init__(self, settings: Settings, engine: Engine, *, interval: float = 5.0) -> None:
-        self.settings, self.engine, self.interval = settings, engine, interval
+    def __init__(self, settings: Settings, engine: Engine, *, interval: float = 5.0,
+                 alerts: AlertService | None = None) -> None:
+        self.settings, self.engine, self.interval, self.alerts = settings, engine, interval, alerts
         self.data = DataDir(settings.data_dir)
         self.library = PackLibrary(settings.rule_packs_dir)  # read once: a broken pack fails at start
         self._pending: dict[str, bool] = {}  # event id → final check wanted
@@ -43,11 +46,11 @@ class CheckService:
         self._thread.join()
 
     def mark(self, event_id: str, *, final: bool = False) -> None:
-        """Check ``event_id`` soon; ``final`` once its run and transcript are complete (adds the audio)."""
+        """Check ``event_id`` now; ``final`` once its run and transcript are complete (adds the audio).
+        Marks that arrive while a check runs are taken together by the next one."""
         with self._lock:
             self._pending[event_id] = self._pending.get(event_id, False) or final
-        if final:
-            self._wake.set()
+        self._wake.set()
 
     def busy(self) -> bool:
         with self._lock:
@@ -63,6 +66,9 @@ class CheckService:
             for event_id, final in pending.items():
                 try:
                     result = check_event(self.engine, self.settings, event_id, library=self.library, audio=final)
+                    if self.alerts is not None:  # before the report: an alert must not wait for rendering
+                        report = self.data.report_dir(event_id) / "report.html"
+                        self.alerts.on_findings(result.findings, result.event, str(report))
                     publish(self.engine, self.data, result, model_store=self.settings.model_store)
                     log.info("%s: %d finding(s), verdict %s%s", event_id, len(result.findings), result.verdict,
                              " (final)" if final else "")

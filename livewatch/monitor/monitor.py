@@ -21,6 +21,7 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecution
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import select
 
+from livewatch.alerts import AlertService
 from livewatch.capture.context import CaptureContext, StopSignal, utc_now
 from livewatch.capture.registry import SourceRegistry
 from livewatch.errors import StateError
@@ -86,7 +87,9 @@ class Monitor:
             data=self.data, store=RunStore(self.db.engine), queue=self.queue, sources=SourceRegistry(),
             slots=threading.BoundedSemaphore(self.settings.concurrency.captures),
         )
-        self.checks = CheckService(self.settings, self.db.engine)
+        self.alerts = AlertService(self.settings, self.db.engine, events=self._current_events)
+        self.alerts.start()
+        self.checks = CheckService(self.settings, self.db.engine, alerts=self.alerts)
         self.checks.start()
         self.transcription: TranscriptionService | None = None
         if self.settings.transcriber.enabled:
@@ -97,6 +100,11 @@ class Monitor:
         self.scheduler.add_listener(self._on_job, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         self.scheduler.start()
         self.reconcile()
+
+    def _current_events(self) -> dict[str, Event]:
+        """The events this monitor handles now (the schedule watch looks only at these)."""
+        with self._lock:
+            return {event_id: event for event_id, event in self.events.items() if event_id in self.candidates}
 
     def _take_lock(self) -> None:
         handle = (self.data.root / "monitor.lock").open("a+", encoding="utf-8")
@@ -129,6 +137,9 @@ class Monitor:
         checks = getattr(self, "checks", None)
         if checks is not None:
             checks.stop()
+        alerts = getattr(self, "alerts", None)
+        if alerts is not None:
+            alerts.stop()  # alerts still pending stay in the outbox and go out after the next start
         scheduler = getattr(self, "scheduler", None)
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)
@@ -156,7 +167,7 @@ class Monitor:
         with self._lock:
             if self.captures or not self.candidates <= set(self.done):
                 return False
-        if self.checks.busy():
+        if self.checks.busy() or self.alerts.busy():
             return False
         if self.transcription is None:
             return True

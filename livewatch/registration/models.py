@@ -20,6 +20,7 @@ from pydantic import Field, ValidationInfo, WithJsonSchema, field_validator
 from livewatch.fields import (
     DEFAULT_URL_SCHEMES,
     CaptureSettings,
+    Category,
     EventId,
     Language,
     SeverityName,
@@ -58,6 +59,8 @@ class RegistrationContext:
     allowed_url_schemes: tuple[str, ...] = DEFAULT_URL_SCHEMES
     tolerances: Tolerances = field(default_factory=Tolerances)
     capture: CaptureSettings = field(default_factory=CaptureSettings)
+    #: Names of the configured alert targets; None: not known here, so names are not checked.
+    alert_targets: tuple[str, ...] | None = None
 
 
 def _context(info: ValidationInfo) -> RegistrationContext:
@@ -192,6 +195,36 @@ class TranscriberOverride(StrictModel):
     beam_size: Annotated[int, Field(ge=1, le=20)] | None = Field(None, description="Beam width, 1 to 20.")
 
 
+class EventAlerts(StrictModel):
+    """This event's alert routing, where it differs from the targets' own (``[[alerts]]``)."""
+
+    enabled: bool = Field(True, description="false: no alerts for this event (findings still recorded).")
+    targets: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=60)]] | None = Field(
+        None, description="Names of the configured targets to use; default: all of them."
+    )
+    min_severity: SeverityName | None = Field(None, description="Replaces each target's min_severity.")
+    categories: list[Category] | None = Field(None, description="Only these categories; replaces the targets'.")
+    cooldown_s: Annotated[float, Field(ge=0, le=24 * 3600)] | None = Field(
+        None, description="Seconds within which the same rule firing again is folded into one alert."
+    )
+    gap_alert_s: Annotated[float, Field(gt=0, le=24 * 3600)] | None = Field(
+        None, description="A capture gap longer than this raises an alert."
+    )
+
+    @field_validator("targets")
+    @classmethod
+    def _targets_configured(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        known = _context(info).alert_targets
+        if value is None or known is None:
+            return value
+        unknown = [name for name in value if name not in known]
+        if unknown:
+            configured = ", ".join(known) or "none"
+            raise ValueError(f"no alert target named {', '.join(unknown)} in the configuration "
+                             f"(configured: {configured})")
+        return value
+
+
 class Event(StrictModel):
     """One registered event and everything needed to monitor it."""
 
@@ -231,6 +264,10 @@ class Event(StrictModel):
         None,  # type: ignore[assignment]
         description="Capture settings for this event (pre-roll, polling, segments, watchdog, reconnects, cap); "
         "defaults from the global configuration's [capture].",
+    )
+    alerts: EventAlerts = Field(
+        default_factory=EventAlerts, description="Alert routing for this event: targets, min_severity, "
+        "categories, cooldown_s, gap_alert_s; defaults from the configured targets and [alerting]."
     )
     notes: Text | None = Field(None, description="Free text for reviewers.")
 

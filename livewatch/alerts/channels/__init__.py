@@ -1,0 +1,1 @@
+"""Built-in alert channels: webhook, e-mail, log."""

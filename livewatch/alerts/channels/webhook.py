@@ -1,0 +1,98 @@
+"""Webhook: an HTTP POST of the alert's JSON, signed with HMAC-SHA256 over the exact body.
+
+Headers a receiver can rely on::
+
+    Content-Type: application/json; charset=utf-8
+    Idempotency-Key: <the alert's key>            (the same on every retry)
+    X-Livewatch-Signature-256: sha256=<hex HMAC-SHA256 of the body with the shared secret>
+    X-Livewatch-Delivery: <attempt number, from 1>
+
+The secret comes from the environment variable named by the target's ``secret_env``, never from a file.
+Redirects are not followed: a signed POST must not be replayed to an address nobody configured.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar
+
+from livewatch import __version__
+from livewatch.alerts.base import AlertDeliveryError, Channel, Delivery
+
+SIGNATURE_HEADER = "X-Livewatch-Signature-256"
+#: Answers that may succeed later; every other 4xx is the receiver refusing this request for good.
+TRANSIENT_STATUS = frozenset({408, 425, 429})
+
+
+def sign(secret: bytes, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def body_of(delivery: Delivery) -> bytes:
+    document = {**delivery.payload, "delivery": {"attempt": delivery.attempt, "target": delivery.target}}
+    return json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
+        return None
+
+
+class WebhookChannel(Channel):
+    type: ClassVar[str] = "webhook"
+
+    def send(self, delivery: Delivery) -> None:
+        secret = self.environ.get(self.target.secret_env)
+        if not secret:
+            raise AlertDeliveryError(f"environment variable {self.target.secret_env} is not set; "
+                                     "webhooks are only sent signed")
+        body = body_of(delivery)
+        url = self.target.url or ""
+        if not url.lower().startswith(("http://", "https://")):  # the settings check it too; never file:
+            raise AlertDeliveryError(f"webhook url {url!r} is not http or https", permanent=True)
+        request = urllib.request.Request(url, data=body, method="POST", headers={  # noqa: S310 (checked)
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": f"livewatch/{__version__}",
+            "Idempotency-Key": delivery.key,
+            SIGNATURE_HEADER: sign(secret.encode("utf-8"), body),
+            "X-Livewatch-Delivery": str(delivery.attempt),
+        })
+        opener = urllib.request.build_opener(_NoRedirect)
+        try:
+            with opener.open(request, timeout=self.target.timeout_s) as response:
+                response.read(65536)
+        except urllib.error.HTTPError as err:
+            raise _status_error(err.code, err.headers.get("Retry-After") if err.headers else None) from None
+        except (urllib.error.URLError, OSError) as err:
+            reason = getattr(err, "reason", err)
+            raise AlertDeliveryError(f"cannot reach {self.target.url}: {reason}") from None
+
+
+def _status_error(status: int, retry_after: str | None) -> AlertDeliveryError:
+    if 300 <= status < 400:
+        return AlertDeliveryError(f"HTTP {status}: redirects are not followed; configure the final address",
+                                  permanent=True)
+    transient = status >= 500 or status in TRANSIENT_STATUS
+    return AlertDeliveryError(f"HTTP {status} from the receiver", permanent=not transient,
+                              retry_after=_retry_after(retry_after))
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

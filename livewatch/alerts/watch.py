@@ -1,0 +1,103 @@
+"""Schedule and capture alerts, raised while an event is on (or should be on) the air.
+
+The rule packs judge the schedule after the fact; these alerts tell a reviewer in time to act: the stream
+went live earlier than allowed, there is still no stream at the start plus the late tolerance (a no-show
+risk), the broadcast runs past its end plus the overrun tolerance, the capture failed, or a gap in the
+recording has lasted longer than ``gap_alert_s``. :func:`schedule_alerts` is pure; :func:`read_facts` reads
+what it needs from the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select
+
+from livewatch.alerts.base import Alert
+from livewatch.fields import SeverityName
+from livewatch.registration.models import Event
+from livewatch.state import tables
+from livewatch.state.runs import CANCELLED, FAILED, INCOMPLETE, RECONNECTING, RECORDING
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    id: int
+    status: str
+    on_air_at: datetime | None
+    off_air_at: datetime | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class GapFacts:
+    id: int
+    stream: int
+    start_at: datetime
+    end_at: datetime | None
+    cause: str
+
+
+def read_facts(engine: Engine, event: Event) -> tuple[RunFacts | None, list[GapFacts]]:
+    """The latest run of the event's registered window, and that run's gaps."""
+    runs, gaps = tables.runs, tables.gaps
+    with engine.connect() as conn:
+        run = conn.execute(select(runs).where(runs.c.event_id == event.id, runs.c.registered_start == event.start)
+                           .order_by(runs.c.id.desc()).limit(1)).first()
+        if run is None:
+            return None, []
+        found = [GapFacts(g.id, g.stream, g.start_at, g.end_at, g.cause)
+                 for g in conn.execute(select(gaps).where(gaps.c.run_id == run.id))]
+    return RunFacts(run.id, run.status, run.on_air_at, run.off_air_at, run.error or run.stop_reason), found
+
+
+def schedule_alerts(event: Event, run: RunFacts | None, gaps: Sequence[GapFacts], now: datetime,
+                    gap_alert_s: float) -> list[Alert]:
+    """Every schedule or capture alert that holds for ``event`` at ``now`` (the outbox drops repeats)."""
+    tolerance = event.tolerances
+    window = event.start.isoformat()
+    found: list[Alert] = []
+
+    def add(check: str, kind: str, severity: SeverityName, title: str, summary: str, at: datetime,
+            key_suffix: str = "", **details: object) -> None:
+        found.append(Alert(
+            key=f"{kind}|{event.id}|{window}|{check}{key_suffix}", kind="schedule" if kind == "schedule" else "capture",
+            severity=severity, category=kind, title=title, summary=summary, at=at, event_id=event.id,
+            event_title=event.title, rule=f"{kind}.{check}",
+            offset_s=round((at - event.start).total_seconds(), 1), details=details,
+        ))
+
+    if run is not None and run.status == CANCELLED:
+        return found
+    on_air = run.on_air_at if run is not None else None
+    early_limit = event.start - timedelta(minutes=tolerance.early_start)
+    if on_air is not None and on_air < early_limit:
+        minutes = (event.start - on_air).total_seconds() / 60
+        add("early-start", "schedule", "medium", "Live before the registered start",
+            f"on air {minutes:.1f} min before the registered start (allowed {tolerance.early_start:g} min)",
+            on_air, on_air_at=on_air.isoformat())
+    late_limit = event.start + timedelta(minutes=tolerance.late_start)
+    if on_air is None and now >= late_limit:
+        add("no-show", "schedule", "high", "No stream after the registered start",
+            f"still no live stream {(now - event.start).total_seconds() / 60:.1f} min after the registered start "
+            f"(late tolerance {tolerance.late_start:g} min): no-show risk", late_limit)
+    overrun_limit = event.end + timedelta(minutes=tolerance.overrun)
+    if (run is not None and on_air is not None and run.off_air_at is None and run.status in (RECORDING, RECONNECTING)
+            and now >= overrun_limit):
+        add("overrun", "schedule", "medium", "Broadcast running past the registered end",
+            f"still on air {(now - event.end).total_seconds() / 60:.1f} min after the registered end "
+            f"(overrun tolerance {tolerance.overrun:g} min)", overrun_limit)
+    if run is not None and run.status in (FAILED, INCOMPLETE):
+        add(f"run-{run.status}", "capture", "high", f"Capture {run.status}",
+            f"the recording of this event is {run.status}: {run.error or 'no detail recorded'}", now,
+            key_suffix=f"|run{run.id}", run_id=run.id)
+    for gap in gaps:
+        length = ((gap.end_at or now) - gap.start_at).total_seconds()
+        if length > gap_alert_s:
+            state = "ongoing" if gap.end_at is None else "closed"
+            add("gap", "capture", "medium", f"Capture gap over {gap_alert_s:g} s",
+                f"stream {gap.stream}: no media for {length:.0f} s ({state}; {gap.cause})", gap.start_at,
+                key_suffix=f"|gap{gap.id}", stream=gap.stream, cause=gap.cause, gap_s=round(length, 1))
+    return found

@@ -1,0 +1,81 @@
+"""``livewatch alerts``: try every configured target, and look into the outbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from livewatch.alerts.outbox import FAILED, PENDING, SENDING, SENT, Outbox
+from livewatch.alerts.service import send_test
+from livewatch.cli_state import CliState, pass_state
+from livewatch.state import Database, DataDir
+
+#: Exit status when a test alert did not reach every target (set here, in the CLI, like every exit code).
+EXIT_UNDELIVERED = 1
+
+
+@click.group()
+def alerts() -> None:
+    """Alert targets: send a test alert, list what was sent, pending or failed."""
+
+
+@alerts.command("test")
+@click.option("--target", "only", help="Only this target (by name).")
+@pass_state
+def alerts_test(state: CliState, only: str | None) -> None:
+    """Send a test alert to every configured target (one try each) and report which succeeded."""
+    settings = state.settings
+    if not settings.alerts:
+        raise click.UsageError("no alert targets are configured; add [[alerts]] to livewatch.toml")
+    if only is not None and only not in {target.name for target in settings.alerts}:
+        names = ", ".join(target.name for target in settings.alerts)
+        raise click.UsageError(f"no alert target named {only!r} (configured: {names})")
+    results = send_test(settings, only=only)
+    kinds = {target.name: target.type for target in settings.alerts}
+    table = Table(title="test alert")
+    for column in ("target", "type", "result"):
+        table.add_column(column, overflow="fold")
+    for name, error in results.items():
+        table.add_row(name, kinds[name], "delivered" if error is None else f"FAILED: {error}")
+    Console(highlight=False).print(table)
+    failed = [name for name, error in results.items() if error is not None]
+    click.echo(f"{len(results) - len(failed)} of {len(results)} target(s) reached")
+    if failed:
+        raise click.exceptions.Exit(EXIT_UNDELIVERED)
+
+
+@alerts.command("list")
+@click.option("--status", type=click.Choice([PENDING, SENDING, SENT, FAILED]), help="Only this state.")
+@click.option("--event", "event_id", help="Only this event.")
+@click.option("--limit", type=click.IntRange(1, 100000), default=50, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--data", type=click.Path(path_type=Path, file_okay=False), help="Data directory.")
+@pass_state
+def alerts_list(state: CliState, status: str | None, event_id: str | None, limit: int, fmt: str,
+                data: Path | None) -> None:
+    """The outbox, newest first: each alert and target with its state, attempts and last error."""
+    if data is not None:
+        state.data = data
+    with Database.open(DataDir(state.settings.data_dir)) as database:
+        rows = Outbox(database.engine).rows(status=status, event_id=event_id, limit=limit)
+    if fmt == "json":
+        click.echo(json.dumps([{
+            "key": row.key, "target": row.target, "event": row.event_id, "kind": row.kind,
+            "severity": row.severity, "category": row.category, "count": row.count, "status": row.status,
+            "attempts": row.attempts, "created_at": row.created_at.isoformat(), "due_at": row.due_at.isoformat(),
+            "sent_at": row.sent_at.isoformat() if row.sent_at else None, "last_error": row.last_error,
+            "payload": row.payload,
+        } for row in rows], ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"{len(rows)} alert deliveries")
+    for column in ("created (UTC)", "target", "event", "severity", "title", "count", "status", "tries", "error"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row.created_at.strftime("%Y-%m-%d %H:%M:%S"), row.target, row.event_id or "-", row.severity,
+                      str(row.payload.get("title", "")), str(row.count), row.status, str(row.attempts),
+                      row.last_error or "")
+    Console(highlight=False).print(table)
