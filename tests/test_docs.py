@@ -37,7 +37,8 @@ def test_example_configuration_loads_and_sets_every_section() -> None:
     settings = load_settings(REPO / "docs" / "livewatch.example.toml")
     assert settings.timezone == "Asia/Shanghai"
     assert settings.data_dir == REPO / "docs" / "data"
-    assert [alert.type for alert in settings.alerts] == ["webhook", "email"]
+    assert [alert.type for alert in settings.alerts] == ["webhook", "email", "log"]
+    assert settings.alerting.cooldown_s == 300
     assert settings.transcriber.backend == "faster-whisper"
     assert settings.concurrency.captures == 10
 

@@ -55,7 +55,7 @@ segment_seconds = 6
 backoff_max_s = 120
 
 [[alerts]]
-name = "compliance desk"
+name = "compliance-desk"
 type = "webhook"
 url = "https://hooks.example.org/livewatch"
 min_severity = "medium"
@@ -69,6 +69,10 @@ to = ["reviewer@example.org", "lead@example.org"]
 name = "journal"
 type = "log"
 min_severity = "info"
+
+[alerting]
+cooldown_s = 60
+gap_alert_s = 30
 """
 
 EVENT_WITHOUT_TIMEZONE = """\
@@ -137,7 +141,7 @@ def test_full_config_parses(tmp_path: Path, empty_cwd: Path) -> None:
     config = _write(tmp_path / "etc", FULL_CONFIG)
     settings = load_settings(config)
     covered = {"data_dir", "schedules_dir", "timezone", "allowed_url_schemes", "blacklist", "concurrency",
-               "transcriber", "tolerances", "capture", "alerts", "rule_packs_dir"}
+               "transcriber", "tolerances", "capture", "alerts", "alerting", "rule_packs_dir"}
     assert set(Settings.model_fields) == covered, "FULL_CONFIG must exercise every section"
 
     assert settings.data_dir == tmp_path / "etc" / "state"
@@ -158,12 +162,13 @@ def test_full_config_parses(tmp_path: Path, empty_cwd: Path) -> None:
     assert settings.capture.backoff_max_s == 120
     assert settings.capture.stall_timeout_s == CaptureSettings().stall_timeout_s  # untouched keys keep defaults
     assert settings.alerts == [
-        AlertTarget(name="compliance desk", type="webhook", url="https://hooks.example.org/livewatch",
+        AlertTarget(name="compliance-desk", type="webhook", url="https://hooks.example.org/livewatch",
                     min_severity="medium"),
         AlertTarget(name="reviewers", type="email", to=["reviewer@example.org", "lead@example.org"]),
         AlertTarget(name="journal", type="log", min_severity="info"),
     ]
     assert settings.alerts[1].min_severity == "high"  # the default
+    assert (settings.alerting.cooldown_s, settings.alerting.gap_alert_s) == (60, 30)
 
 
 def test_relative_paths_resolve_against_config_folder(tmp_path: Path, empty_cwd: Path) -> None:

@@ -14,24 +14,32 @@ from livewatch.settings import Settings
 from livewatch.state import Database, DataDir, tables
 from tests.capture.conftest import now, run_monitor_until_idle, write_event
 from tests.support.origin import LiveOrigin, wait_for_playlist
+from tests.support.webhook import WebhookReceiver
 from transcribers.store import ModelStore
 
 pytestmark = pytest.mark.slow
 
 
-def test_live_event_is_transcribed_as_it_is_recorded(tmp_path: Path, model_store: ModelStore) -> None:
+def test_live_event_is_transcribed_as_it_is_recorded(tmp_path: Path, model_store: ModelStore,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     schedules = tmp_path / "schedules"
     schedules.mkdir()
     data = DataDir(tmp_path / "data")
+    monkeypatch.setenv("LIVEWATCH_WEBHOOK_SECRET", "live-secret")
+    receiver = WebhookReceiver(b"live-secret")
     settings = Settings(data_dir=data.root, transcriber={"model_store": model_store.root,
-                                                         "compute_type": "int8", "language": "en"})
+                                                         "compute_type": "int8", "language": "en"},
+                        alerts=[{"name": "hook", "type": "webhook", "url": receiver.url, "min_severity": "medium"}])
     with LiveOrigin(tmp_path / "origin", speech="Welcome to the forum. Please add my WeChat for the gift.") as live:
         live.start()
         wait_for_playlist(live.url, min_segments=2)
         t0 = now()
         write_event(schedules, "spoken", live.url, t0 + timedelta(seconds=1), t0 + timedelta(seconds=16),
                     segment_seconds=5)
-        run_monitor_until_idle(settings, schedules, timeout=150)
+        try:
+            run_monitor_until_idle(settings, schedules, timeout=150)
+        finally:
+            receiver.stop()
     with Database(data.database) as db, db.engine.connect() as conn:
         run = conn.execute(select(tables.runs)).one()
         rows = list(conn.execute(select(tables.transcripts).order_by(tables.transcripts.c.start_at)))
@@ -59,3 +67,11 @@ def test_live_event_is_transcribed_as_it_is_recorded(tmp_path: Path, model_store
     report = (data.report_dir("spoken") / "report.html").read_text(encoding="utf-8")
     assert all(f'id="finding-{f.id}"' in report for f in findings)
     assert 'href="spoken/report.html"' in (data.reports / "index.html").read_text(encoding="utf-8")
+    # The first diversion was alerted while the event was on air, signed; the repeats within the cooldown
+    # wait for one follow-up alert at the end of it.
+    first = min(diversions, key=lambda f: f.start_at)
+    alerts = [got for got in receiver.received if got.payload.get("rule") == first.rule]
+    assert [got.payload["idempotency_key"] for got in alerts] == [f"finding|{first.id}"]
+    assert alerts[0].signature_ok and alerts[0].payload["event"]["id"] == "spoken"
+    latency = alerts[0].at - first.end_at.timestamp()
+    assert latency <= 5 + 10, f"alert {latency:.1f} s after the phrase ended"
