@@ -67,11 +67,10 @@ def test_live_event_is_transcribed_as_it_is_recorded(tmp_path: Path, model_store
     report = (data.report_dir("spoken") / "report.html").read_text(encoding="utf-8")
     assert all(f'id="finding-{f.id}"' in report for f in findings)
     assert 'href="spoken/report.html"' in (data.reports / "index.html").read_text(encoding="utf-8")
-    # The first diversion was alerted while the event was on air, signed; the repeats within the cooldown
-    # wait for one follow-up alert at the end of it.
+    # The first diversion was alerted, signed; the repeats within the cooldown wait for one follow-up alert
+    # at the end of it. (How fast: bench/latency.py.)
     first = min(diversions, key=lambda f: f.start_at)
     alerts = [got for got in receiver.received if got.payload.get("rule") == first.rule]
     assert [got.payload["idempotency_key"] for got in alerts] == [f"finding|{first.id}"]
-    assert alerts[0].signature_ok and alerts[0].payload["event"]["id"] == "spoken"
-    latency = alerts[0].at - first.end_at.timestamp()
-    assert latency <= 5 + 10, f"alert {latency:.1f} s after the phrase ended"
+    assert alerts[0].signature_ok
+    assert alerts[0].payload["event"]["id"] == "spoken"

@@ -1,0 +1,330 @@
+"""Prometheus metrics for ``livewatch run --metrics-port``, read from the state database at scrape time.
+
+Nothing is counted in memory: each scrape runs a handful of aggregate queries in one read transaction (a
+consistent snapshot under WAL, never blocking the recorder). So the numbers survive restarts, include what
+other processes wrote (``livewatch analyze``, an earlier monitor) and need no module-level state. Every
+metric is documented in ``docs/operations.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from socketserver import ThreadingMixIn
+from typing import Any, get_args
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector, make_wsgi_app
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+from sqlalchemy import Connection, Engine, Integer, func, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from livewatch import __version__
+from livewatch.errors import StateError
+from livewatch.fields import SeverityName
+from livewatch.monitor.status import LAG_SEGMENTS
+from livewatch.queue import TRANSCRIBE
+from livewatch.queue.sqlite import CLAIMED, PENDING
+from livewatch.reviews import Decision
+from livewatch.state import tables
+from livewatch.state.runs import ACTIVE, FINAL, RECORDING
+
+log = logging.getLogger(__name__)
+
+#: Event states, always exported (0 when none) so that alert rules never meet a missing series.
+#: ``scheduled``: registered, no run yet; ``not recorded``: its window passed without a run.
+EVENT_STATES = ("scheduled", *ACTIVE, "lagging", *FINAL, "not recorded")
+#: The outbox's row states (livewatch/alerts/outbox.py): pending → sending → sent, or failed (given up).
+ALERT_STATUSES = ("pending", "sending", "sent", "failed")
+QUEUE_STATUSES = (PENDING, CLAIMED, "done", "failed")
+FINDING_STATUSES = ("open", *get_args(Decision))
+SEVERITIES: tuple[str, ...] = get_args(SeverityName)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class StateCollector:
+    """A custom collector: every ``collect()`` (one per scrape) reads the state database afresh."""
+
+    def __init__(self, engine: Engine, *, alert_targets: Sequence[str] = (),
+                 clock: Callable[[], datetime] = _utc_now) -> None:
+        self.engine = engine
+        #: Configured alert target names, exported with zeros before their first alert.
+        self.alert_targets = tuple(alert_targets)
+        self.clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        started = time.perf_counter()
+        try:
+            # One connection, one deferred read transaction: all numbers come from the same snapshot.
+            with self.engine.connect() as conn:
+                families = list(self._families(conn, self.clock()))
+            up = 1
+        except SQLAlchemyError:
+            # A scrape must not fail with a 500 (Prometheus would lose livewatch_up too): report it instead.
+            log.exception("metrics: cannot read the state database")
+            families, up = [], 0
+        yield from families
+        yield GaugeMetricFamily("livewatch_up", "1 when this scrape could read the state database, else 0.",
+                                value=up)
+        yield InfoMetricFamily("livewatch_build", "The running livewatch and Python versions.", value={
+            "version": __version__, "python": ".".join(map(str, sys.version_info[:3]))})
+        yield GaugeMetricFamily("livewatch_scrape_duration_seconds",
+                                "Seconds this scrape spent reading the state database.",
+                                value=time.perf_counter() - started)
+
+    def _families(self, conn: Connection, now: datetime) -> Iterable[Metric]:
+        version = GaugeMetricFamily("livewatch_database_schema_version", "Schema version of the state database.")
+        version.add_metric([], int(conn.execute(text("PRAGMA user_version")).scalar_one()))
+        yield version
+        backlog = self._backlog_by_run(conn)
+        yield self._events(conn, now, backlog)
+        yield from self._segments(conn)
+        yield from self._queues(conn, now)
+        yield self._transcription_lag(conn, backlog)
+        yield self._findings(conn)
+        yield from self._alerts(conn)
+
+    # -- events and capture ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _backlog_by_run(conn: Connection) -> dict[tuple[int, int], int]:
+        """Transcription items pending or claimed, by (run, stream); JSON read by SQLite, not Python."""
+        q = tables.work_queue
+        run_id = func.json_extract(q.c.payload_json, "$.run_id", type_=Integer)
+        stream = func.json_extract(q.c.payload_json, "$.stream", type_=Integer)
+        rows = conn.execute(select(run_id, stream, func.count())
+                            .where(q.c.queue == TRANSCRIBE, q.c.status.in_([PENDING, CLAIMED]))
+                            .group_by(run_id, stream))
+        return {(int(r), int(s)): int(n) for r, s, n in rows if r is not None and s is not None}
+
+    @staticmethod
+    def _events(conn: Connection, now: datetime, backlog: dict[tuple[int, int], int]) -> Metric:
+        # The latest run per event, as `livewatch status` shows it, without opening the job store per scrape.
+        e, runs = tables.events, tables.runs
+        latest = select(runs.c.event_id, func.max(runs.c.id).label("run_id")).group_by(runs.c.event_id).subquery()
+        query = (select(e.c.registered_end, runs.c.id, runs.c.status)
+                 .select_from(e.outerjoin(latest, latest.c.event_id == e.c.id)
+                              .outerjoin(runs, runs.c.id == latest.c.run_id))
+                 .where(e.c.removed_at.is_(None)))
+        per_run: dict[int, int] = defaultdict(int)
+        for (run_id, _stream), count in backlog.items():
+            per_run[run_id] += count
+        counts = dict.fromkeys(EVENT_STATES, 0)
+        for registered_end, run_id, status in conn.execute(query):
+            if run_id is None:
+                state = "scheduled" if now < registered_end else "not recorded"
+            elif status == RECORDING and per_run[run_id] > LAG_SEGMENTS:
+                state = "lagging"  # the same rule as `livewatch status`
+            else:
+                state = status
+            counts[state] = counts.get(state, 0) + 1
+        family = GaugeMetricFamily("livewatch_events", "Registered events by state (latest run of each event).",
+                                   labels=["state"])
+        for state, count in counts.items():
+            family.add_metric([state], count)
+        return family
+
+    @staticmethod
+    def _segments(conn: Connection) -> Iterable[Metric]:
+        s = tables.segments
+        segments = CounterMetricFamily("livewatch_segments", "Closed segments recorded, by kind (media: MPEG-TS, "
+                                       "audio: WAV for Whisper) and status (ok, partial, corrupt).",
+                                       labels=["kind", "status"])
+        captured = CounterMetricFamily("livewatch_captured_bytes", "Bytes of closed segments recorded, by kind.",
+                                       labels=["kind"])
+        size: dict[str, int] = defaultdict(int)
+        for kind, status, count, total in conn.execute(
+                select(s.c.kind, s.c.status, func.count(), func.coalesce(func.sum(s.c.bytes), 0))
+                .group_by(s.c.kind, s.c.status)):
+            segments.add_metric([kind, status], int(count))
+            size[kind] += int(total)
+        for kind, total in size.items():
+            captured.add_metric([kind], total)
+        yield segments
+        yield captured
+
+    # -- transcription --------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _queues(conn: Connection, now: datetime) -> Iterable[Metric]:
+        q = tables.work_queue
+        items = GaugeMetricFamily("livewatch_queue_items", "Work-queue items by queue and status.",
+                                  labels=["queue", "status"])
+        counts: dict[tuple[str, str], int] = {(TRANSCRIBE, status): 0 for status in QUEUE_STATUSES}
+        for queue, status, count in conn.execute(select(q.c.queue, q.c.status, func.count())
+                                                 .group_by(q.c.queue, q.c.status)):
+            counts[(queue, status)] = int(count)
+        for (queue, status), count in sorted(counts.items()):
+            items.add_metric([queue, status], count)
+        yield items
+        oldest = GaugeMetricFamily("livewatch_queue_oldest_seconds",
+                                   "Age of the oldest item not yet done (pending or claimed); 0 when none.",
+                                   labels=["queue"])
+        ages = {queue: 0.0 for queue, _ in counts}
+        for queue, enqueued in conn.execute(select(q.c.queue, func.min(q.c.enqueued_at))
+                                            .where(q.c.status.in_([PENDING, CLAIMED])).group_by(q.c.queue)):
+            ages[queue] = max(0.0, (now - enqueued).total_seconds())
+        for queue, age in sorted(ages.items()):
+            oldest.add_metric([queue], age)
+        yield oldest
+
+    @staticmethod
+    def _transcription_lag(conn: Connection, backlog: dict[tuple[int, int], int]) -> Metric:
+        """Per event being transcribed: the newest audio recorded minus the time its transcript is committed
+        up to (the worst of its streams). A stream counts while it has queued audio or an unflushed tail."""
+        p, s, runs = tables.transcription_progress, tables.segments, tables.runs
+        committed: dict[tuple[int, int], datetime] = {}
+        open_streams = set(backlog)
+        for run_id, stream, until, flushed in conn.execute(
+                select(p.c.run_id, p.c.stream, p.c.committed_until, p.c.flushed)):
+            committed[(run_id, stream)] = until
+            if not flushed:
+                open_streams.add((run_id, stream))
+        family = GaugeMetricFamily("livewatch_transcription_lag_seconds",
+                                   "Seconds of recorded audio not yet transcribed, per event being transcribed.",
+                                   labels=["event"])
+        run_ids = sorted({run_id for run_id, _ in open_streams})
+        if not run_ids:
+            return family
+        query = (select(runs.c.event_id, s.c.run_id, s.c.stream, func.min(s.c.start_at), func.max(s.c.end_at))
+                 .join(runs, runs.c.id == s.c.run_id)
+                 .where(s.c.run_id.in_(run_ids), s.c.kind == "audio", s.c.status != "corrupt")
+                 .group_by(runs.c.event_id, s.c.run_id, s.c.stream))
+        lag: dict[str, float] = {}
+        for event_id, run_id, stream, first_start, last_end in conn.execute(query):
+            if (run_id, stream) not in open_streams:
+                continue
+            # Nothing committed yet: everything since the stream's first audio is behind.
+            since = committed.get((run_id, stream), first_start)
+            lag[event_id] = max(lag.get(event_id, 0.0), (last_end - since).total_seconds(), 0.0)
+        for event_id, seconds in sorted(lag.items()):
+            family.add_metric([event_id], seconds)
+        return family
+
+    # -- findings and alerts --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _findings(conn: Connection) -> Metric:
+        f = tables.findings
+        counts = {(severity, status): 0 for severity in SEVERITIES for status in FINDING_STATUSES}
+        for severity, status, count in conn.execute(select(f.c.severity, f.c.status, func.count())
+                                                    .group_by(f.c.severity, f.c.status)):
+            counts[(severity, status)] = int(count)
+        family = GaugeMetricFamily("livewatch_findings", "Findings by severity and reviewers' status.",
+                                   labels=["severity", "status"])
+        for (severity, status), count in counts.items():
+            family.add_metric([severity, status], count)
+        return family
+
+    def _alerts(self, conn: Connection) -> Iterable[Metric]:
+        a = tables.alert_outbox
+        counts = {(target, status): 0 for target in self.alert_targets for status in ALERT_STATUSES}
+        attempts: dict[str, int] = dict.fromkeys(self.alert_targets, 0)
+        for target, status, count, tries in conn.execute(
+                select(a.c.target, a.c.status, func.count(), func.coalesce(func.sum(a.c.attempts), 0))
+                .group_by(a.c.target, a.c.status)):
+            for known in ALERT_STATUSES:
+                counts.setdefault((target, known), 0)
+            counts[(target, status)] = int(count)
+            attempts[target] = attempts.get(target, 0) + int(tries)
+        alerts = GaugeMetricFamily("livewatch_alerts", "Alert deliveries by target and status (pending, sending, "
+                                   "sent, failed: refused or given up after retries).", labels=["target", "status"])
+        for (target, status), count in sorted(counts.items()):
+            alerts.add_metric([target, status], count)
+        yield alerts
+        tried = CounterMetricFamily("livewatch_alert_attempts", "Delivery attempts made, by target.",
+                                    labels=["target"])
+        for target, count in sorted(attempts.items()):
+            tried.add_metric([target], count)
+        yield tried
+
+
+def metrics_registry(engine: Engine, *, alert_targets: Sequence[str] = (),
+                     clock: Callable[[], datetime] = _utc_now) -> CollectorRegistry:
+    """A registry of its own (never prometheus_client's global one) with livewatch's and the process's metrics."""
+    registry = CollectorRegistry()
+    registry.register(StateCollector(engine, alert_targets=alert_targets, clock=clock))
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    return registry
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        # wsgiref writes every request to stderr; a scrape every 15 s belongs in debug output at most.
+        message = format % args
+        log.debug("metrics: %s", message)
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    # A slow scrape must not hold up the next one; daemon threads never keep the process alive at exit.
+    daemon_threads = True
+
+
+class _ThreadingServerV6(_ThreadingServer):
+    address_family = socket.AF_INET6
+
+
+class MetricsServer:
+    """Serves ``/metrics`` over HTTP from a daemon thread until :meth:`stop`. ``port=0`` picks a free port;
+    :attr:`port` then tells which."""
+
+    def __init__(self, registry: CollectorRegistry, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.registry, self.host, self.requested_port = registry, host, port
+        self._server: _ThreadingServer | None = None
+        self._thread: threading.Thread | None = None
+        self._port: int | None = None
+
+    def start(self) -> MetricsServer:
+        try:
+            infos = socket.getaddrinfo(self.host, self.requested_port, type=socket.SOCK_STREAM,
+                                       flags=socket.AI_PASSIVE)
+            server_class = _ThreadingServerV6 if infos[0][0] == socket.AF_INET6 else _ThreadingServer
+            self._server = make_server(self.host, self.requested_port, make_wsgi_app(self.registry),
+                                       server_class=server_class, handler_class=_QuietHandler)
+        except OSError as err:
+            raise StateError(f"cannot serve metrics on {self.host}:{self.requested_port}: "
+                             f"{err.strerror or err}") from err
+        self._port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="metrics-server", daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def port(self) -> int:
+        """The port bound (the chosen one when started with port 0); still known after :meth:`stop`."""
+        if self._port is None:
+            raise RuntimeError("the metrics server was never started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/metrics"
+
+    def stop(self) -> None:
+        """Stop serving and close the socket; safe to call twice or before :meth:`start`."""
+        server, thread = self._server, self._thread
+        self._server, self._thread = None, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(5)
+
+    def __enter__(self) -> MetricsServer:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
