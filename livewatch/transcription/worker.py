@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Engine, select
 
+from livewatch.errors import CaptureError
 from livewatch.queue import TRANSCRIBE, WorkItem, WorkQueue
 from livewatch.state import tables
 from livewatch.state.database import write
@@ -41,12 +42,23 @@ CONTIGUOUS = timedelta(seconds=1.5)
 BATCH_SECONDS = 120.0
 
 
+class CorruptSegment(CaptureError):
+    """An audio segment that cannot be read as 16 kHz mono PCM: skipped (with a note), never retried."""
+
+
 def read_wav(path: Path) -> npt.NDArray[np.float32]:
-    """16 kHz mono PCM as float32 in [-1, 1]."""
-    with wave.open(str(path), "rb") as handle:
-        if handle.getframerate() != SAMPLE_RATE or handle.getnchannels() != 1 or handle.getsampwidth() != 2:
-            raise ValueError(f"{path}: expected 16 kHz mono 16-bit PCM")
-        frames = handle.readframes(handle.getnframes())
+    """16 kHz mono PCM as float32 in [-1, 1]; :class:`CorruptSegment` when the file is not that."""
+    try:
+        with wave.open(str(path), "rb") as handle:
+            if handle.getframerate() != SAMPLE_RATE or handle.getnchannels() != 1 or handle.getsampwidth() != 2:
+                raise CorruptSegment(f"{path}: expected 16 kHz mono 16-bit PCM")
+            frames = handle.readframes(handle.getnframes())
+    except (wave.Error, EOFError) as err:
+        raise CorruptSegment(f"{path}: not a readable WAV file ({err or type(err).__name__})") from err
+    except FileNotFoundError as err:
+        raise CorruptSegment(f"{path}: missing") from err
+    if len(frames) % 2:
+        frames = frames[:-1]  # a file cut off mid-sample: the whole samples are still good
     return np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768.0
 
 
@@ -82,6 +94,11 @@ class TranscriptionWorker:
         self.last_event_id = str(item.payload.get("event_id"))
         try:
             self.handle(items)
+        except CorruptSegment as err:  # the file will not get better: note it and go on without it
+            log.warning("skipping a corrupt audio segment: %s", err)
+            self._mark_corrupt(item, str(err))
+            for claimed in items:
+                self.queue.fail(claimed, str(err), retry=False)
         except Exception as err:  # one bad segment never stops transcription
             log.exception("cannot transcribe %s", item.payload.get("path"))
             for claimed in items:
@@ -122,7 +139,11 @@ class TranscriptionWorker:
             nxt = self.queue.claim(TRANSCRIBE, key_prefix=f"{run_id}:{stream}:")
             if nxt is None:
                 break
-            more = read_wav(Path(nxt.payload["path"]))
+            try:
+                more = read_wav(Path(nxt.payload["path"]))
+            except CorruptSegment:
+                self.queue.release(nxt)  # taken alone next, and skipped alone: its neighbours stay good
+                break
             next_seq = int(nxt.payload["seq"])
             apart = datetime.fromisoformat(nxt.payload["start_at"]) - end > CONTIGUOUS
             if next_seq <= seq or apart or total + len(more) > BATCH_SECONDS * SAMPLE_RATE:
@@ -133,6 +154,18 @@ class TranscriptionWorker:
             total += len(more)
             seq, end = next_seq, datetime.fromisoformat(nxt.payload["end_at"])
         return seq
+
+    def _mark_corrupt(self, item: WorkItem, problem: str) -> None:
+        segment_id = item.payload.get("segment_id")
+        if segment_id is None:
+            return
+        s = tables.segments
+        with write(self.engine) as conn:
+            row = conn.execute(select(s.c.note).where(s.c.id == int(segment_id))).first()
+            if row is not None:
+                note = f"transcription skipped it: {problem}"
+                conn.execute(s.update().where(s.c.id == int(segment_id)).values(
+                    status="corrupt", note=note if row.note is None else f"{row.note}; {note}"))
 
     def flush(self, event_id: str, run_id: int, stream: int) -> None:
         """Commit the last tail of a stream whose capture has ended."""

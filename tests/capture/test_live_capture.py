@@ -131,14 +131,14 @@ def second_group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Group]:
             wait_for_playlist(origin.url, min_segments=2)
         t0 = now()
         windows = {
-            "drop": (t0 + timedelta(seconds=1), t0 + timedelta(seconds=40)),
+            "drop": (t0 + timedelta(seconds=1), t0 + timedelta(seconds=50)),
             "stall": (t0 + timedelta(seconds=1), t0 + timedelta(seconds=32)),
             "overrun": (t0 + timedelta(seconds=1), t0 + timedelta(seconds=10)),
         }
         write_event(schedules, "drop", dropping.url, *windows["drop"])
         write_event(schedules, "stall", stalling.url, *windows["stall"], stall_timeout_s=5)
         write_event(schedules, "overrun", overrunning.url, *windows["overrun"], overrun_cap_minutes=0.2)
-        _later(8, lambda: dropping.drop(20))
+        _later(8, lambda: dropping.drop(30))  # a 30 s origin outage mid-event
         _later(8, stalling.stall)
         _later(20, stalling.resume)
         data = DataDir(root / "data")
@@ -153,7 +153,7 @@ def test_origin_drop_is_one_run_with_one_gap(second_group: Group) -> None:
     assert len({c.session for c in facts.connections}) == 1  # back within the grace window: one session
     assert len(facts.connections) >= 2
     [gap] = facts.gaps
-    assert 15 <= (gap.end_at - gap.start_at).total_seconds() <= 25
+    assert 25 <= (gap.end_at - gap.start_at).total_seconds() <= 35
     assert origin.dropped_at is not None
     assert origin.returned_at is not None
     assert abs((gap.start_at - origin.dropped_at).total_seconds()) < 4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import signal
@@ -24,7 +25,6 @@ from livewatch.monitor.jobs import armed_jobs
 from livewatch.state import Database, DataDir, tables
 from tests.capture.conftest import (
     capture_only,
-    capture_only_config,
     now,
     run_facts,
     run_monitor_until_idle,
@@ -79,7 +79,9 @@ def test_sigkilled_monitor_resumes_the_same_run(tmp_path: Path, origin: LiveOrig
     data = DataDir(tmp_path / "data")
     t0 = now()
     write_event(schedules, "restart", origin.url, t0 + timedelta(seconds=1), t0 + timedelta(seconds=26))
-    command = [sys.executable, "-m", "livewatch", "--config", str(capture_only_config(tmp_path)), "--data",
+    config = tmp_path / "livewatch.toml"  # transcription on: the transcript must not count anything twice
+    config.write_text('[transcriber]\nlanguage = "en"\n', encoding="utf-8")
+    command = [sys.executable, "-m", "livewatch", "--config", str(config), "--data",
                str(data.root), "run", "--schedules", str(schedules), "--until-idle", "--reload-interval", "0.5"]
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -105,6 +107,15 @@ def test_sigkilled_monitor_resumes_the_same_run(tmp_path: Path, origin: LiveOrig
     assert all(gap in explained for gap in facts.coverage_breaks())
     assert facts.audio[-1].end_at >= t0 + timedelta(seconds=24)
     assert ffmpeg_writing_into(data.root) == []  # the orphaned ffmpeg was stopped
+    # Whisper picked up where it was: every stretch of audio transcribed once, the queue empty.
+    with Database(data.database, migrate=False) as db, db.engine.connect() as conn:
+        rows = list(conn.execute(select(tables.transcripts).order_by(tables.transcripts.c.start_at)))
+        queue = list(conn.execute(select(tables.work_queue.c.status)))
+    assert {status for (status,) in queue} == {"done"}
+    assert len(queue) == len(facts.audio)
+    assert " ".join(r.text for r in rows).lower().count("on the monitor") >= 3  # tiny.en: "the restarts on"
+    for before, after in itertools.pairwise(rows):
+        assert after.start_at >= before.end_at - timedelta(seconds=0.5), "a stretch transcribed twice"
 
 
 def test_edits_while_running_rearm_cancel_and_isolate_bad_files(

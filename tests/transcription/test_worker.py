@@ -205,3 +205,35 @@ def test_silence_between_speech_gives_no_text_and_files_are_written(
     vtt = (data.transcripts_dir("forum") / "transcript.vtt").read_text(encoding="utf-8")
     assert vtt.startswith("WEBVTT\n")
     assert "00:00:1" in vtt  # speech starts about 12 s into the recording
+
+
+def test_a_corrupt_segment_is_skipped_with_a_note_and_its_neighbours_kept(
+        tmp_path: Path, speech: np.ndarray, engine_choice: EngineChoice) -> None:
+    pause = np.zeros(3 * 16000, dtype=np.float32)
+    length = len(speech) / 16000
+    data, run_id, payloads = captured_run(tmp_path, np.concatenate([speech, pause, speech]), [length, length + 3])
+    corrupt = Path(str(payloads[1]["path"]))
+    corrupt.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00garbage, not a format chunk")
+    queue_all(data, payloads)  # queued together: the worker would take them as one batch
+    transcribe_all(data, run_id, engine_choice)
+    rows = transcript(data, run_id)
+    words = words_of(" ".join(r.text for r in rows))
+    assert words.count("welcome") == 2  # both good segments, whole
+    assert all(not (payloads_start(payloads[1]) < r.start_at < payloads_end(payloads[1])) for r in rows)
+    with Database(data.database) as db, db.engine.connect() as conn:
+        segment = conn.execute(select(tables.segments).where(tables.segments.c.id == payloads[1]["segment_id"])).one()
+        items = {row.item_key: row for row in conn.execute(select(tables.work_queue))}
+    assert segment.status == "corrupt"
+    assert "transcription skipped it" in segment.note
+    assert "not a readable WAV file" in segment.note
+    assert items[f"{run_id}:0:1"].status == "failed"
+    assert items[f"{run_id}:0:1"].attempts == 1  # not retried: the file will not get better
+    assert {items[f"{run_id}:0:0"].status, items[f"{run_id}:0:2"].status} == {"done"}
+
+
+def payloads_start(payload: Payload) -> datetime:
+    return datetime.fromisoformat(str(payload["start_at"]))
+
+
+def payloads_end(payload: Payload) -> datetime:
+    return datetime.fromisoformat(str(payload["end_at"]))
