@@ -67,7 +67,8 @@ class ReportContext:
     """Context of ``report.html``: everything a reviewer reads about one event."""
 
     title: str = field(metadata={"help": "Page title."})
-    event: dict[str, str] = field(metadata={"help": "id, title, kind, category, organizer, timezone, window."})
+    event: dict[str, str] = field(metadata={
+        "help": "id, title, kind, category, organizer, timezone, window, notes (the registration's notes)."})
     streams: list[str] = field(metadata={"help": "Stream URLs."})
     participants: list[ParticipantView] = field(metadata={"help": "Registered participants."})
     verdict: str = field(metadata={"help": "fail, review or pass."})
