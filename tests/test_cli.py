@@ -175,14 +175,6 @@ def test_data_dir_from_environment(runner: CliRunner, tmp_path: Path) -> None:
     assert (tmp_path / "envdata" / "livewatch.db").is_file()
 
 
-def test_demo_lists_the_samples(runner: CliRunner, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(repo)
-    result = runner.invoke(cli, ["demo"])
-    assert result.exit_code == 0, result.output
-    assert "All 4 registered event(s) are valid." in result.output
-    assert "offline Whisper model:" in result.output
-
-
 def test_unknown_command_is_a_usage_error(runner: CliRunner) -> None:
     assert runner.invoke(cli, ["nonsense"]).exit_code == 2
 

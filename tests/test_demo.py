@@ -1,0 +1,167 @@
+"""`livewatch demo` and the demo machinery, end to end: a simulated forum with planted violations is spoken by
+espeak-ng, broadcast live on 127.0.0.1, recorded, transcribed by tiny.en, checked and reported; every plant
+must be found in its category within ±3 s of where it was said, and clean talk must raise nothing above low.
+The same forum handed in as a recording (`livewatch analyze`) must come out the same."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import wave
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bs4 import BeautifulSoup
+from click.testing import CliRunner
+
+from livewatch.capture.hls import parse_media
+from livewatch.cli import cli
+from livewatch.demo.run import registration
+from livewatch.demo.script import SHORT_FORUM, Script
+from livewatch.demo.synth import Track, synthesize
+from livewatch.rules.engine import SEVERITIES
+
+TOLERANCE_S = 3.0
+ABOVE_LOW = set(SEVERITIES[:SEVERITIES.index("low")])
+
+
+def spoken_at(track: Track, zero: datetime) -> list[tuple[Any, datetime]]:
+    """Each line of the track with the wall-clock time it starts, media time 0 being ``zero``."""
+    return [(spoken, zero + timedelta(seconds=spoken.start_s)) for spoken in track.lines]
+
+
+def assert_plants_found(document: dict[str, Any], track: Track, zero: datetime) -> None:
+    """Every plant found, in its category and by its rule, within ±3 s of its line's start; nothing else
+    above low anywhere."""
+    findings = document["findings"]
+    explained: set[str] = set()
+    for spoken, at in spoken_at(track, zero):
+        plant = spoken.line.plant
+        if plant is None:
+            continue
+        near = [f for f in findings if f["category"] == plant.category
+                and abs((datetime.fromisoformat(f["start"]) - at).total_seconds()) <= TOLERANCE_S]
+        summary = [(f["category"], f["start"], f["matched"]) for f in findings]
+        assert near, f"plant {spoken.line.text!r} (said at {at.isoformat()}) not found; findings: {summary}"
+        assert {f["rule"] for f in near} == {plant.rule}
+        explained |= {f["id"] for f in near}
+    loud = [(f["rule"], f["severity"], f["start"], f["evidence"]) for f in findings
+            if f["severity"] in ABOVE_LOW and f["id"] not in explained]
+    assert not loud, f"clean talk raised findings above low: {loud}"
+    assert document["verdict"] == "fail"  # a critical promise and two high findings
+    assert document["run_status"] == "finished"
+
+
+def assert_report_and_exports(folder: Path, document: dict[str, Any]) -> None:
+    ids = {f["id"] for f in document["findings"]}
+    assert ids
+    soup = BeautifulSoup((folder / "report.html").read_text(encoding="utf-8"), "html.parser")
+    verdict = soup.find(id="verdict")
+    assert verdict is not None
+    assert verdict.get_text(strip=True) == document["verdict"]
+    rows = {str(row["id"]).removeprefix("finding-") for row in soup.select("#findings tr.finding")}
+    assert rows == ids
+    with (folder / "findings.csv").open(encoding="utf-8", newline="") as handle:
+        assert {row["id"] for row in csv.DictReader(handle)} == ids
+    assert (folder / "transcript.srt").read_text(encoding="utf-8").startswith("1\n")
+
+
+def test_the_forum_script_is_synthesized_with_known_line_times(tmp_path: Path) -> None:
+    track = synthesize(SHORT_FORUM, tmp_path)
+    assert len(track.lines) == len(SHORT_FORUM.lines)
+    assert {p.line.plant.category for p in track.plants if p.line.plant} == {
+        "finance-promise", "traffic-diversion", "ad-disclosure"}
+    assert 30 < track.speech_end_s < 50, "the short forum is about 40 s of speech"
+    with wave.open(str(track.path), "rb") as handle:
+        assert handle.getnframes() / handle.getframerate() == pytest.approx(track.duration_s)
+        rate = handle.getframerate()
+    for index, (before, after) in enumerate(zip(track.lines, track.lines[1:], strict=False)):
+        with wave.open(str(tmp_path / "lines" / f"{index:02d}.wav"), "rb") as piece:
+            assert before.end_s - before.start_s == pytest.approx(piece.getnframes() / rate)
+        assert after.start_s - before.end_s == pytest.approx(1.2, abs=0.001), "a pause between lines"
+    assert track.lines[0].start_s == pytest.approx(1.0)
+
+
+def test_demo_refuses_to_run_without_its_tools(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("shutil.which", lambda name: None if name == "espeak-ng" else f"/usr/bin/{name}")
+    result = CliRunner().invoke(cli, ["demo"])
+    assert result.exit_code == 1
+    assert "error: the demo cannot run: espeak-ng is not installed" in result.output
+    assert "apt-get install ffmpeg espeak-ng" in result.output
+
+
+@pytest.mark.slow
+def test_livewatch_demo_finds_every_plant_where_it_was_said(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    result = CliRunner().invoke(cli, ["demo", "--work-dir", str(work), "--keep", "--short"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    for step in ("synthesizing 8 lines", "origin live: http://127.0.0.1:", "capture started", "segment 1 recorded",
+                 "transcribed +0:0", "finding: critical finance-promise.guaranteed-returns", "report written",
+                 "3 of 3 planted violations found"):
+        assert step in out, f"{step!r} not shown:\n{out}"
+    paths = {key: Path(value) for key, _, value in (line.partition(": ") for line in out.splitlines())
+             if key in ("report", "index")}
+    assert paths["report"].is_file()
+    assert paths["index"].is_file()
+    manifest = json.loads((work / "demo.json").read_text(encoding="utf-8"))
+    event_id = manifest["event_id"]
+    assert paths["report"] == work / "data" / "reports" / event_id / "report.html"
+    assert f'href="{event_id}/report.html"' in paths["index"].read_text(encoding="utf-8")
+
+    # The clock: media time 0 went out at the origin's first PROGRAM-DATE-TIME (read from its playlist here,
+    # not taken from the demo), and line i is spoken at that plus its start in the track (synthesized again
+    # here: espeak-ng is deterministic).
+    playlist = parse_media((work / "origin" / "stream.m3u8").read_text(encoding="utf-8"), "stream.m3u8")
+    zero = playlist.segments[0].program_date_time
+    assert playlist.segments[0].sequence == 0
+    assert zero is not None
+    assert datetime.fromisoformat(manifest["broadcast_start"]) == zero
+    track = synthesize(SHORT_FORUM, tmp_path / "again")
+    assert [line["start_s"] for line in manifest["lines"]] == [round(s.start_s, 3) for s in track.lines]
+
+    folder = paths["report"].parent
+    document = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
+    assert_plants_found(document, track, zero)
+    assert_report_and_exports(folder, document)
+    assert manifest["ok"] is True
+    assert all(plant["found"] for plant in manifest["plants"])
+    assert abs((datetime.fromisoformat(document["on_air"]["start"]) - zero).total_seconds()) < 1, \
+        "recorded from the first second of the broadcast"
+    assert (work / "speech" / "track.wav").is_file(), "--keep keeps the synthesized speech"
+
+
+def recording(track: Track, out: Path) -> Path:
+    """A handed-in recording: the synthesized track over testsrc2 video, as an organizer's MP4."""
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=10",
+                    "-i", str(track.path), "-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+                    "-b:a", "64k", str(out)], check=True)
+    return out
+
+
+@pytest.mark.slow
+def test_analyze_finds_the_same_plants_in_a_recording(tmp_path: Path) -> None:
+    script: Script = SHORT_FORUM
+    track = synthesize(script, tmp_path / "speech")
+    media = recording(track, tmp_path / "forum.mp4")
+    schedules = tmp_path / "schedules"
+    schedules.mkdir()
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    (schedules / "forum.yaml").write_text(
+        registration(script, "handed-in-forum", "https://live.example.com/room/1", start,
+                     start + timedelta(hours=1)), encoding="utf-8")
+    config = tmp_path / "livewatch.toml"
+    config.write_text('data_dir = "data"\n[transcriber]\nlanguage = "en"\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(config), "analyze", str(media), "--event", "handed-in-forum",
+                                      "--schedules", str(schedules)])
+    assert result.exit_code == 0, result.output
+    assert "verdict fail" in result.output
+    folder = tmp_path / "data" / "reports" / "handed-in-forum"
+    assert f"report: {folder / 'report.html'}" in result.output
+    document = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
+    assert document["on_air"]["start"] == start.isoformat()
+    assert_plants_found(document, track, start)
+    assert_report_and_exports(folder, document)
