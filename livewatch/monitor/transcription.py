@@ -76,6 +76,10 @@ class TranscriptionService:
         return loaded if isinstance(loaded, dict) else {}
 
     def _loop(self) -> None:
+        try:  # load the configured model now, not when the first segment of the first event is waiting
+            self.choose("")
+        except Exception:  # a broken model is reported again, per event, when audio needs it
+            log.exception("cannot load the configured Whisper model")
         while not self._stop.is_set():
             try:
                 item_done = self.worker.process_one()
