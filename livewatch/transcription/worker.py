@@ -13,7 +13,7 @@ import json
 import logging
 import wave
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -194,6 +194,13 @@ class TranscriptionWorker:
         limit = window_seconds if final else window_seconds - self.margin
         keep = [s for s in decoded if s.end <= limit]
         carry = [s for s in decoded if s.end > limit]
+        if carry:
+            # Whisper often makes one segment of several sentences; carrying it whole would hold sentences
+            # finished long before the window's end (and their alerts) back by a whole capture segment.
+            head, rest = split_at_sentence(carry[0], limit)
+            if head is not None:
+                keep.append(head)
+                carry = [] if rest is None else [rest, *carry[1:]]
         if carry and carry[0].start < window_seconds - self.max_tail:
             keep, carry = decoded, []  # never carry more than max_tail: commit it as it is
         if carry:
@@ -303,6 +310,27 @@ class TranscriptionWorker:
         seg = Segment(0.0, 0.0, row.text, (), row.avg_logprob or 0.0, row.no_speech_prob or 0.0,
                       row.compression_ratio or 1.0, row.language)
         return row.text if trustworthy(seg) else None
+
+
+#: Words that end a sentence, in English and Chinese.
+SENTENCE_END = (".", "?", "!", "。", "？", "！", "…")
+
+
+def split_at_sentence(segment: Segment, limit: float) -> tuple[Segment | None, Segment | None]:
+    """Cut ``segment`` after the last sentence that ends by ``limit`` (by its word times): the finished
+    sentences and the rest. ``(None, segment)`` when no sentence ends in time or there are no word times."""
+    words = segment.words
+    cut = None
+    for index, word in enumerate(words[:-1]):
+        if word.end > limit:
+            break
+        if word.word.strip().endswith(SENTENCE_END):
+            cut = index
+    if cut is None:
+        return None, segment
+    head, tail = words[: cut + 1], words[cut + 1:]
+    return (replace(segment, end=head[-1].end, text="".join(w.word for w in head).strip(), words=head),
+            replace(segment, start=tail[0].start, text="".join(w.word for w in tail).strip(), words=tail))
 
 
 def _segment_at(segments: list[tuple[datetime, Any]], moment: datetime) -> Any:

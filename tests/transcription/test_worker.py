@@ -237,3 +237,21 @@ def payloads_start(payload: Payload) -> datetime:
 
 def payloads_end(payload: Payload) -> datetime:
     return datetime.fromisoformat(str(payload["end_at"]))
+
+
+def test_a_long_segment_is_cut_after_the_last_sentence_finished_in_time() -> None:
+    from livewatch.transcription.worker import split_at_sentence
+    from transcribers.base import Segment, Word
+
+    words = (Word(0.0, 0.5, " This", 0.9), Word(0.5, 1.0, " fund.", 0.9), Word(1.2, 1.6, " Scan", 0.9),
+             Word(1.6, 2.0, " it.", 0.9), Word(2.2, 2.9, " Good", 0.9), Word(2.9, 3.5, " night", 0.9))
+    segment = Segment(0.0, 3.5, " This fund. Scan it. Good night", words, avg_logprob=-0.3)
+    head, rest = split_at_sentence(segment, limit=2.5)
+    assert head is not None
+    assert rest is not None
+    assert (head.text, head.start, head.end, head.avg_logprob) == ("This fund. Scan it.", 0.0, 2.0, -0.3)
+    assert (rest.text, rest.start, rest.end, len(rest.words)) == ("Good night", 2.2, 3.5, 2)
+    assert split_at_sentence(segment, limit=0.9) == (None, segment)  # no sentence over by then
+    assert split_at_sentence(Segment(0.0, 3.0, "no word times"), limit=2.0)[0] is None
+    chinese = (Word(0.0, 1.0, "大家好。", 0.9), Word(1.0, 2.0, "保本", 0.9))
+    assert split_at_sentence(Segment(0.0, 2.0, "大家好。保本", chinese), 1.5)[0].text == "大家好。"  # type: ignore[union-attr]
