@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
-from importlib.metadata import entry_points
 
 from livewatch.alerts.base import Channel
 from livewatch.errors import ConfigError
+from livewatch.plugins import installed
 from livewatch.settings import AlertTarget
 
 ENTRY_POINT_GROUP = "livewatch.alert_channels"
-log = logging.getLogger(__name__)
 
 
 class ChannelRegistry:
@@ -33,15 +31,4 @@ class ChannelRegistry:
 
 
 def _installed_channels() -> list[type[Channel]]:
-    found: list[type[Channel]] = []
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            loaded = entry.load()
-        except Exception:  # a broken plugin must not take the monitor down
-            log.exception("cannot load alert channel %s", entry.name)
-            continue
-        if isinstance(loaded, type) and issubclass(loaded, Channel):
-            found.append(loaded)
-        else:
-            log.error("entry point %s does not name a Channel class", entry.name)
-    return found
+    return list(installed(ENTRY_POINT_GROUP, Channel).values())

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-from importlib.metadata import entry_points
-
 from livewatch.capture.base import Source
 from livewatch.errors import CaptureError
+from livewatch.plugins import installed
 
 ENTRY_POINT_GROUP = "livewatch.sources"
-log = logging.getLogger(__name__)
 
 
 class SourceRegistry:
@@ -37,15 +34,4 @@ class SourceRegistry:
 
 
 def _installed_sources() -> list[type[Source]]:
-    found: list[type[Source]] = []
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            loaded = entry.load()
-        except Exception:  # a broken plugin must not take the monitor down
-            log.exception("cannot load capture source %s", entry.name)
-            continue
-        if isinstance(loaded, type) and issubclass(loaded, Source):
-            found.append(loaded)
-        else:
-            log.error("entry point %s does not name a Source class", entry.name)
-    return found
+    return list(installed(ENTRY_POINT_GROUP, Source).values())

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from importlib.metadata import entry_points
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from pydantic import Field, ValidationError
 from livewatch.errors import ConfigError
 from livewatch.fields import SeverityName, SingleLine, StrictModel
 from livewatch.issues import Issue
+from livewatch.plugins import installed
 from livewatch.rules.base import Rule
 from livewatch.sourcemap import LineMap
 from livewatch.validation import issues_from_validation_error, read_model_file
@@ -36,12 +36,7 @@ class RulePackError(ConfigError):
 
 def rule_types() -> dict[str, type[Rule]]:
     """Rule types by their ``type:`` name, from the entry point group (built-ins are registered there too)."""
-    found: dict[str, type[Rule]] = {}
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        loaded = entry.load()
-        if isinstance(loaded, type) and issubclass(loaded, Rule):
-            found[entry.name] = loaded
-    return found
+    return installed(ENTRY_POINT_GROUP, Rule)
 
 
 class Category(StrictModel):
