@@ -85,6 +85,9 @@ class AlertService:
     def raise_alert(self, alert: Alert, event_alerts: EventAlerts | None = None) -> None:
         if alert.key in self._seen:
             return
+        if self.outbox.known(alert.key):  # raised before a restart: a read, not a write transaction
+            self._seen.add(alert.key)
+            return
         routes = routes_for(alert, list(self.targets.values()), self.settings.alerting, event_alerts)
         outcome = self.outbox.add(alert, routes, self.clock())
         self._seen.add(alert.key)

@@ -9,17 +9,20 @@ what it needs from the database.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from livewatch.alerts.base import Alert
 from livewatch.fields import SeverityName
 from livewatch.registration.models import Event
 from livewatch.state import tables
 from livewatch.state.runs import CANCELLED, FAILED, INCOMPLETE, RECONNECTING, RECORDING
+
+#: Seconds HLS media arrives after it was broadcast (origin segment, playlist refresh, ffmpeg's fetch).
+HLS_SLACK_S = 6.0
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,9 @@ class RunFacts:
     on_air_at: datetime | None
     off_air_at: datetime | None
     error: str | None
+    #: Each stream's newest recorded audio: an outage shows here while it lasts (the gap ledger gets its row
+    #: only when media returns).
+    last_media: Mapping[int, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,11 @@ def read_facts(engine: Engine, event: Event) -> tuple[RunFacts | None, list[GapF
             return None, []
         found = [GapFacts(g.id, g.stream, g.start_at, g.end_at, g.cause)
                  for g in conn.execute(select(gaps).where(gaps.c.run_id == run.id))]
-    return RunFacts(run.id, run.status, run.on_air_at, run.off_air_at, run.error or run.stop_reason), found
+        s = tables.segments
+        last = {row.stream: row.last for row in conn.execute(
+            select(s.c.stream, func.max(s.c.end_at).label("last"))
+            .where(s.c.run_id == run.id, s.c.kind == "audio").group_by(s.c.stream))}
+    return RunFacts(run.id, run.status, run.on_air_at, run.off_air_at, run.error or run.stop_reason, last), found
 
 
 def schedule_alerts(event: Event, run: RunFacts | None, gaps: Sequence[GapFacts], now: datetime,
@@ -93,11 +103,23 @@ def schedule_alerts(event: Event, run: RunFacts | None, gaps: Sequence[GapFacts]
         add(f"run-{run.status}", "capture", "high", f"Capture {run.status}",
             f"the recording of this event is {run.status}: {run.error or 'no detail recorded'}", now,
             key_suffix=f"|run{run.id}", run_id=run.id)
+    # A gap is keyed by its stream and start, so the alert raised while it lasts and the ledger's row written
+    # when media returns are one alert.
     for gap in gaps:
         length = ((gap.end_at or now) - gap.start_at).total_seconds()
         if length > gap_alert_s:
-            state = "ongoing" if gap.end_at is None else "closed"
             add("gap", "capture", "medium", f"Capture gap over {gap_alert_s:g} s",
-                f"stream {gap.stream}: no media for {length:.0f} s ({state}; {gap.cause})", gap.start_at,
-                key_suffix=f"|gap{gap.id}", stream=gap.stream, cause=gap.cause, gap_s=round(length, 1))
+                f"stream {gap.stream}: no media for {length:.0f} s ({gap.cause})", gap.start_at,
+                key_suffix=f"|s{gap.stream}|{gap.start_at.isoformat()}", stream=gap.stream, cause=gap.cause,
+                gap_s=round(length, 1))
+    if run is not None and run.status in (RECORDING, RECONNECTING):
+        # The segment being recorded is not listed until it closes, and HLS delivers a few seconds late.
+        allowance = event.capture.segment_seconds + HLS_SLACK_S
+        for stream, last in run.last_media.items():
+            silent = (now - last).total_seconds() - allowance
+            if silent > gap_alert_s:
+                add("gap", "capture", "medium", f"Capture gap over {gap_alert_s:g} s",
+                    f"stream {stream}: no new media for {(now - last).total_seconds():.0f} s, still going on "
+                    f"(run {run.status})", last, key_suffix=f"|s{stream}|{last.isoformat()}", stream=stream,
+                    cause="ongoing", gap_s=round((now - last).total_seconds(), 1))
     return found

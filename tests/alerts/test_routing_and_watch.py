@@ -116,6 +116,21 @@ def test_capture_failures_and_long_gaps() -> None:
     now = T0 + timedelta(minutes=5, seconds=61)
     [gap] = schedule_alerts(event(), run(), gaps, now, 60)
     assert gap.rule == "capture.gap"
-    assert "61 s (ongoing; reconnecting)" in gap.summary
-    assert gap.key.endswith("|gap2")
+    assert "61 s (reconnecting)" in gap.summary
+    assert gap.key.endswith(f"|s0|{gaps[1].start_at.isoformat()}")
     assert len(schedule_alerts(event(), run(), gaps, now, 20)) == 2
+
+
+def test_an_outage_alerts_while_it_lasts_and_once_with_its_ledger_row() -> None:
+    last = T0 + timedelta(minutes=5)
+    ongoing = RunFacts(7, "reconnecting", T0, None, None, {0: last, 1: T0 + timedelta(minutes=6)})
+    segment = event().capture.segment_seconds
+    quiet = last + timedelta(seconds=60 + segment + 6)  # the gap allowance plus a closing segment and HLS
+    assert schedule_alerts(event(), ongoing, [], quiet, 60) == []
+    [alert] = schedule_alerts(event(), ongoing, [], quiet + timedelta(seconds=1), 60)
+    assert "still going on" in alert.summary
+    assert alert.details["stream"] == 0
+    # media returns: the ledger's row for the same gap is the same alert
+    closed = GapFacts(9, 0, last, last + timedelta(seconds=90), "dropped")
+    again = schedule_alerts(event(), run(), [closed], quiet + timedelta(seconds=30), 60)
+    assert [a.key for a in again] == [alert.key]
