@@ -70,10 +70,14 @@ class Transcriber(abc.ABC):
     #: Registry name, e.g. ``"faster-whisper"``.
     name: ClassVar[str]
 
-    def __init__(self, model: ModelInfo, *, device: Device = "cpu", compute_type: str = "default") -> None:
+    def __init__(self, model: ModelInfo, *, device: Device = "cpu", compute_type: str = "default",
+                 workers: int = 1) -> None:
         self.model = model
         self.device = device
         self.compute_type = compute_type
+        #: How many threads may call :meth:`transcribe` at once; a backend that cannot run calls in parallel
+        #: must still be safe to call from several threads (it takes them one at a time).
+        self.workers = workers
 
     @abc.abstractmethod
     def transcribe(self, audio: Audio, options: TranscribeOptions) -> Iterator[Segment]:

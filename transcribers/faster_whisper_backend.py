@@ -13,10 +13,12 @@ from transcribers.base import Audio, Device, ModelInfo, Segment, TranscribeOptio
 class FasterWhisperTranscriber(Transcriber):
     name = "faster-whisper"
 
-    def __init__(self, model: ModelInfo, *, device: Device = "cpu", compute_type: str = "default") -> None:
-        super().__init__(model, device=device, compute_type=compute_type)
+    def __init__(self, model: ModelInfo, *, device: Device = "cpu", compute_type: str = "default",
+                 workers: int = 1) -> None:
+        super().__init__(model, device=device, compute_type=compute_type, workers=workers)
+        # num_workers: CTranslate2 keeps that many model replicas, so calls from several threads run in parallel.
         self._model = WhisperModel(str(model.path or model.name), device=device, compute_type=compute_type,
-                                   local_files_only=model.path is not None)
+                                   local_files_only=model.path is not None, num_workers=workers)
 
     def transcribe(self, audio: Audio, options: TranscribeOptions) -> Iterator[Segment]:
         segments, info = self._model.transcribe(

@@ -7,6 +7,7 @@ before decoding, which keeps timestamps where they were and gives the decoder no
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,8 +35,11 @@ def speech_only(samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32] | N
 class OpenAIWhisperTranscriber(Transcriber):
     name = "openai-whisper"
 
-    def __init__(self, model: ModelInfo, *, device: Device = "cpu", compute_type: str = "default") -> None:
-        super().__init__(model, device=device, compute_type=compute_type)
+    def __init__(self, model: ModelInfo, *, device: Device = "cpu", compute_type: str = "default",
+                 workers: int = 1) -> None:
+        super().__init__(model, device=device, compute_type=compute_type, workers=workers)
+        # whisper installs key-value cache hooks on the shared model for each decode: one call at a time.
+        self._lock = threading.Lock()
         if model.path is not None:
             self._model = load_openai_model(model.path, device=device)
         else:
@@ -50,17 +54,18 @@ class OpenAIWhisperTranscriber(Transcriber):
             if gated is None:
                 return
             samples = gated
-        result: dict[str, Any] = self._model.transcribe(
-            samples,
-            language=options.language,
-            beam_size=options.beam_size,
-            temperature=options.temperatures,
-            initial_prompt=options.initial_prompt,
-            word_timestamps=options.word_timestamps,
-            condition_on_previous_text=False,
-            fp16=self.device == "cuda" and self.compute_type in ("float16", "default"),
-            verbose=None,
-        )
+        with self._lock:
+            result: dict[str, Any] = self._model.transcribe(
+                samples,
+                language=options.language,
+                beam_size=options.beam_size,
+                temperature=options.temperatures,
+                initial_prompt=options.initial_prompt,
+                word_timestamps=options.word_timestamps,
+                condition_on_previous_text=False,
+                fp16=self.device == "cuda" and self.compute_type in ("float16", "default"),
+                verbose=None,
+            )
         language = result.get("language")
         for seg in result["segments"]:
             yield Segment(

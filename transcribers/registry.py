@@ -35,8 +35,9 @@ def resolve_device(device: str) -> Device:
     return device  # type: ignore[return-value]
 
 
-def create(name: str, model: ModelInfo, *, device: str = "auto", compute_type: str = "default") -> Transcriber:
+def create(name: str, model: ModelInfo, *, device: str = "auto", compute_type: str = "default",
+           workers: int = 1) -> Transcriber:
     resolved = resolve_device(device)
     if compute_type == "auto":
         compute_type = "int8" if resolved == "cpu" else "float16"
-    return backend_class(name)(model, device=resolved, compute_type=compute_type)
+    return backend_class(name)(model, device=resolved, compute_type=compute_type, workers=workers)

@@ -16,32 +16,41 @@ from livewatch.settings import Settings
 from livewatch.state import DataDir, tables
 from livewatch.state.runs import FINAL
 from livewatch.transcription.exports import write_transcript_files
-from livewatch.transcription.worker import EngineChoice, TranscriptionWorker
+from livewatch.transcription.worker import EngineChoice, StreamLanes, TranscriptionWorker
 from transcribers.base import TranscribeOptions, Transcriber
 
 log = logging.getLogger(__name__)
 
 
 class TranscriptionService:
-    """Whisper runs in one thread: on a small machine it uses every core by itself, and one worker keeps
-    each stream's segments strictly in order."""
+    """``[concurrency] transcriptions`` worker threads share the loaded models; the stream lanes keep each
+    stream's segments with one worker at a time, strictly in order. Whisper's own numerical work runs outside
+    Python's lock, so a second worker overlaps one's decoding with the other's audio handling and database
+    work, and faster-whisper keeps one model replica per worker so that their decodes run in parallel."""
 
     def __init__(self, settings: Settings, engine: Engine, queue: WorkQueue, data: DataDir, *,
                  checks: CheckService | None = None) -> None:
         self.settings, self.engine, self.queue, self.data = settings, engine, queue, data
         self.checks = checks
-        self.worker = TranscriptionWorker(engine, queue, self.choose)
+        count = settings.concurrency.transcriptions
+        lanes = StreamLanes()
+        self.workers = [TranscriptionWorker(engine, queue, self.choose, lanes=lanes) for _ in range(count)]
+        self.worker = self.workers[0]
         self._engines: dict[tuple[str, str], Transcriber] = {}
+        self._engines_lock = threading.Lock()
         self._stop = threading.Event()
-        self._idle = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="transcription", daemon=True)
+        self._idle = [threading.Event() for _ in self.workers]
+        self._threads = [threading.Thread(target=self._loop, args=(index,), name=f"transcription-{index}",
+                                          daemon=True) for index in range(count)]
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join()
+        for thread in self._threads:
+            thread.join()
 
     def choose(self, event_id: str) -> EngineChoice:
         """The engine and options for one event: the global ``[transcriber]`` with the registration's
@@ -53,14 +62,15 @@ class TranscriptionService:
         model_spec = str(override.get("model") or config.model)
         beam_size = int(override.get("beam_size") or config.beam_size)
         key = (backend, model_spec)
-        if key not in self._engines:
-            from transcribers import registry
-            from transcribers.store import ModelStore
+        with self._engines_lock:  # several workers may ask at once; a model is loaded once
+            if key not in self._engines:
+                from transcribers import registry
+                from transcribers.store import ModelStore
 
-            model = ModelStore(self.settings.model_store).resolve(model_spec, backend)
-            log.info("loading %s model %s", backend, model.name)
-            self._engines[key] = registry.create(backend, model, device=config.device,
-                                                 compute_type=config.compute_type)
+                model = ModelStore(self.settings.model_store).resolve(model_spec, backend)
+                log.info("loading %s model %s", backend, model.name)
+                self._engines[key] = registry.create(backend, model, device=config.device,
+                                                     compute_type=config.compute_type, workers=len(self.workers))
         language = registration.get("language") or "auto"
         if language == "auto":
             language = config.language
@@ -75,21 +85,23 @@ class TranscriptionService:
         loaded = json.loads(row[0])
         return loaded if isinstance(loaded, dict) else {}
 
-    def _loop(self) -> None:
+    def _loop(self, index: int) -> None:
+        worker, idle = self.workers[index], self._idle[index]
         try:  # load the configured model now, not when the first segment of the first event is waiting
             self.choose("")
         except Exception:  # a broken model is reported again, per event, when audio needs it
             log.exception("cannot load the configured Whisper model")
         while not self._stop.is_set():
             try:
-                item_done = self.worker.process_one()
+                item_done = worker.process_one()
                 if item_done:
-                    self._idle.clear()
-                    if self.checks is not None and self.worker.last_event_id:
-                        self.checks.mark(self.worker.last_event_id)
+                    idle.clear()
+                    if self.checks is not None and worker.last_event_id:
+                        self.checks.mark(worker.last_event_id)
                     continue
-                self.flush_finished()
-                self._idle.set()
+                if index == 0:  # one flusher: a stream's last tail is committed once
+                    self.flush_finished()
+                idle.set()
             except Exception:  # the service must outlive any one failure
                 log.exception("transcription service error")
             self._stop.wait(0.5)
@@ -118,4 +130,4 @@ class TranscriptionService:
         p = tables.transcription_progress
         with self.engine.connect() as conn:
             unflushed = conn.execute(select(p.c.run_id).where(p.c.run_id.in_(run_ids), p.c.flushed == 0)).first()
-        return unflushed is not None or not self._idle.is_set()
+        return unflushed is not None or not all(idle.is_set() for idle in self._idle)

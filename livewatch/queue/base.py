@@ -4,6 +4,7 @@ implementing these few methods."""
 from __future__ import annotations
 
 import abc
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +26,10 @@ class WorkQueue(abc.ABC):
         """Add an item unless one with the same ``key`` is already there; True when added."""
 
     @abc.abstractmethod
-    def claim(self, queue: str, key_prefix: str | None = None) -> WorkItem | None:
-        """Take the oldest pending item (whose key starts with ``key_prefix``, if given), or None."""
+    def claim(self, queue: str, key_prefix: str | None = None,
+              exclude_prefixes: Collection[str] = ()) -> WorkItem | None:
+        """Take the oldest pending item (whose key starts with ``key_prefix``, if given, and with none of
+        ``exclude_prefixes``), or None."""
 
     @abc.abstractmethod
     def release(self, item: WorkItem) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,10 +29,13 @@ class SqliteWorkQueue(WorkQueue):
         with write(self.engine) as conn:
             return conn.execute(statement).rowcount == 1
 
-    def claim(self, queue: str, key_prefix: str | None = None) -> WorkItem | None:
+    def claim(self, queue: str, key_prefix: str | None = None,
+              exclude_prefixes: Collection[str] = ()) -> WorkItem | None:
         condition = [table.c.queue == queue, table.c.status == PENDING]
         if key_prefix is not None:
             condition.append(func.substr(table.c.item_key, 1, len(key_prefix)) == key_prefix)
+        for prefix in exclude_prefixes:
+            condition.append(func.substr(table.c.item_key, 1, len(prefix)) != prefix)
         oldest = select(table.c.id).where(*condition).order_by(table.c.id).limit(1).scalar_subquery()
         # One UPDATE ... RETURNING statement is atomic, so two workers never claim the same row.
         statement = (

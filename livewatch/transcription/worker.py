@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import wave
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -75,21 +76,54 @@ class EngineChoice:
     options: TranscribeOptions
 
 
+class StreamLanes:
+    """The streams being transcribed right now. Workers that share one never take two segments of the same
+    stream at once, so each stream's audio is still transcribed strictly in order, by one worker at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._busy: set[str] = set()
+
+    def claim(self, queue: WorkQueue) -> WorkItem | None:
+        with self._lock:  # the claim and the lane are taken together: no other worker sees one without the other
+            item = queue.claim(TRANSCRIBE, exclude_prefixes=tuple(self._busy))
+            if item is not None:
+                self._busy.add(lane_of(item))
+            return item
+
+    def leave(self, item: WorkItem) -> None:
+        with self._lock:
+            self._busy.discard(lane_of(item))
+
+
+def lane_of(item: WorkItem) -> str:
+    """The key prefix of an item's stream (items are keyed ``run:stream:seq``)."""
+    return f"{item.payload['run_id']}:{item.payload['stream']}:"
+
+
 class TranscriptionWorker:
     def __init__(self, engine: Engine, queue: WorkQueue, choose: Callable[[str], EngineChoice],
-                 *, margin: float = 1.0, max_tail: float = 15.0) -> None:
+                 *, margin: float = 1.0, max_tail: float = 15.0, lanes: StreamLanes | None = None) -> None:
         self.engine, self.queue, self.choose = engine, queue, choose
         self.margin, self.max_tail = margin, max_tail
+        self.lanes = lanes or StreamLanes()
         #: The event whose audio the last :meth:`process_one` took (for whoever checks transcripts next).
         self.last_event_id: str | None = None
 
     # -- the queue ---------------------------------------------------------------------------------------
 
     def process_one(self) -> bool:
-        """Transcribe the oldest queued segment; False when the queue is empty."""
-        item = self.queue.claim(TRANSCRIBE)
+        """Transcribe the oldest queued segment of a stream no other worker holds; False when there is none."""
+        item = self.lanes.claim(self.queue)
         if item is None:
             return False
+        try:
+            self._process(item)
+        finally:
+            self.lanes.leave(item)
+        return True
+
+    def _process(self, item: WorkItem) -> None:
         items = [item]
         self.last_event_id = str(item.payload.get("event_id"))
         try:
@@ -106,7 +140,6 @@ class TranscriptionWorker:
         else:
             for claimed in items:
                 self.queue.complete(claimed)
-        return True
 
     def handle(self, items: list[WorkItem]) -> None:
         """Transcribe ``items[0]`` and, appended to ``items``, any contiguous segments queued behind it."""

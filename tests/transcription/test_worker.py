@@ -255,3 +255,67 @@ def test_a_long_segment_is_cut_after_the_last_sentence_finished_in_time() -> Non
     assert split_at_sentence(Segment(0.0, 3.0, "no word times"), limit=2.0)[0] is None
     chinese = (Word(0.0, 1.0, "大家好。", 0.9), Word(1.0, 2.0, "保本", 0.9))
     assert split_at_sentence(Segment(0.0, 2.0, "大家好。保本", chinese), 1.5)[0].text == "大家好。"  # type: ignore[union-attr]
+
+
+def test_lanes_keep_each_stream_with_one_worker(tmp_path: Path) -> None:
+    from livewatch.transcription.worker import StreamLanes
+
+    with Database.open(DataDir(tmp_path / "data")) as db:
+        queue = SqliteWorkQueue(db.engine)
+        for seq in range(2):
+            for stream in (0, 1):
+                queue.put(TRANSCRIBE, f"7:{stream}:{seq}", {"run_id": 7, "stream": stream, "seq": seq})
+        lanes = StreamLanes()
+        first, second = lanes.claim(queue), lanes.claim(queue)
+        assert first is not None
+        assert second is not None
+        assert (first.key, second.key) == ("7:0:0", "7:1:0")  # not stream 0's next segment
+        assert lanes.claim(queue) is None  # both streams are taken
+        queue.complete(first)
+        lanes.leave(first)
+        again = lanes.claim(queue)
+        assert again is not None
+        assert again.key == "7:0:1"
+
+
+def test_two_workers_transcribe_two_streams_at_once_in_order(
+        tmp_path: Path, speech: np.ndarray, engine_choice: EngineChoice) -> None:
+    import shutil
+    import threading
+
+    from livewatch.transcription.worker import StreamLanes
+
+    data, run_id, payloads = captured_run(tmp_path, speech, [3.1, 6.3])
+    second: list[Payload] = []
+    with Database(data.database) as db:
+        store = RunStore(db.engine)
+        for payload in payloads:  # the same audio on a second stream of the run
+            source = Path(str(payload["path"]))
+            copy = source.with_name(source.name.replace("s0-", "s1-"))
+            shutil.copy(source, copy)
+            start, end = payloads_start(payload), payloads_end(payload)
+            segment_id = store.add_segment(SegmentRecord(run_id, 1, None, "audio", int(str(payload["seq"])), copy,
+                                                         start, end, copy.stat().st_size, "ok"))
+            second.append({**payload, "stream": 1, "path": str(copy), "segment_id": segment_id})
+        queue = SqliteWorkQueue(db.engine)
+        for payload in payloads + second:
+            queue.put(TRANSCRIBE, f"{run_id}:{payload['stream']}:{payload['seq']}", payload)
+        lanes = StreamLanes()
+        workers = [TranscriptionWorker(db.engine, queue, lambda event: engine_choice, lanes=lanes) for _ in range(2)]
+
+        def drain(worker: TranscriptionWorker) -> None:
+            while worker.process_one():
+                pass
+
+        threads = [threading.Thread(target=drain, args=(worker,)) for worker in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for stream in (0, 1):
+            workers[0].flush("forum", run_id, stream)
+        assert queue.backlog(TRANSCRIBE) == 0
+    rows = transcript(data, run_id)
+    for stream in (0, 1):
+        words = words_of(" ".join(r.text for r in rows if r.stream == stream))
+        assert [w for w in words if w in KEYS] == KEYS  # each stream whole, once, in order
