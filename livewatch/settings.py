@@ -40,7 +40,10 @@ class ConcurrencySettings(StrictModel):
     """How much work runs at once."""
 
     captures: int = Field(10, ge=1, le=500, description="Streams recorded at the same time.")
-    transcriptions: int = Field(1, ge=1, le=64, description="Whisper workers running at the same time.")
+    transcriptions: int = Field(
+        2, ge=1, le=64,
+        description="Whisper workers running at the same time (each with its own model replica); about one a core.",
+    )
 
 
 class TranscriberSettings(StrictModel):

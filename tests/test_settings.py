@@ -33,7 +33,7 @@ rule_packs_dir = "packs"
 
 [concurrency]
 captures = 25
-transcriptions = 2
+transcriptions = 3
 
 [transcriber]
 backend = "openai-whisper"
@@ -128,7 +128,7 @@ def test_defaults_without_a_file(empty_cwd: Path) -> None:
     assert settings.blacklist is None
     assert settings.concurrency == ConcurrencySettings()
     assert settings.concurrency.captures == 10
-    assert settings.concurrency.transcriptions == 1
+    assert settings.concurrency.transcriptions == 2
     assert settings.transcriber == TranscriberSettings()
     assert settings.transcriber.backend == "faster-whisper"
     assert settings.transcriber.model == "tiny.en"
@@ -150,7 +150,7 @@ def test_full_config_parses(tmp_path: Path, empty_cwd: Path) -> None:
     assert settings.rule_packs_dir == tmp_path / "etc" / "packs"
     assert settings.timezone == "Asia/Shanghai"
     assert settings.allowed_url_schemes == ["https", "rtmp", "srt"]
-    assert settings.concurrency == ConcurrencySettings(captures=25, transcriptions=2)
+    assert settings.concurrency == ConcurrencySettings(captures=25, transcriptions=3)
     assert settings.transcriber == TranscriberSettings(
         backend="openai-whisper", model="small", device="cpu", compute_type="float32", beam_size=3,
         language="zh",
