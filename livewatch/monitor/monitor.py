@@ -69,6 +69,7 @@ class Monitor:
         self.candidates: set[str] = set()
         self._lock = threading.RLock()
         self._stopping = threading.Event()
+        self._closing = False
         self._fingerprint: tuple[tuple[str, int, int], ...] = ()
         self._lockfile: IO[str] | None = None
         self.started_at = utc_now()
@@ -126,6 +127,7 @@ class Monitor:
         """Stop every capture so that its run continues after a restart, then release everything.
         Safe to call after a start that failed half-way."""
         with self._lock:
+            self._closing = True  # a capture whose start is still on its way must not begin now
             captures = list(self.captures.values())
         for capture in captures:
             capture.stop.set(StopSignal.SHUTDOWN)
@@ -253,12 +255,16 @@ class Monitor:
     def _on_job(self, job_event: JobExecutionEvent) -> None:
         event_id = event_of(job_event.job_id)
         if event_id is not None:
-            self.start_capture(event_id)
+            # APScheduler calls listeners while it holds its job-store lock, and start_capture takes the
+            # monitor's lock, which reconcile() holds while it calls the scheduler: starting the capture from
+            # here would deadlock the two when a job falls due during a reload. A thread of its own breaks it.
+            threading.Thread(target=self.start_capture, args=(event_id,), name=f"start-{event_id}",
+                             daemon=True).start()
 
     def start_capture(self, event_id: str) -> None:
         with self._lock:
             event = self.events.get(event_id)
-            if event is None or event_id in self.captures:
+            if event is None or event_id in self.captures or self._closing:
                 return
             capture = EventCapture(self.ctx, event, self._capture_done)
             self.captures[event_id] = capture

@@ -227,3 +227,29 @@ def test_disk_full_marks_the_run_incomplete_and_keeps_what_was_saved(
     assert facts.audio, "segments saved before the disk filled are kept"
     for segment in facts.audio + facts.media:
         assert Path(segment.path).exists()
+
+
+def test_many_events_falling_due_during_start_do_not_deadlock(tmp_path: Path) -> None:
+    """APScheduler runs its listeners under its own lock; arming takes the monitor's lock and then the
+    scheduler's. Thirty events due at once used to freeze start() when the first fired mid-reconcile."""
+    schedules = tmp_path / "schedules"
+    schedules.mkdir()
+    t0 = now()
+    for index in range(30):  # nobody listens on port 9: every capture waits, which is all this needs
+        write_event(schedules, f"e{index:02d}", "http://127.0.0.1:9/live.m3u8", t0 - timedelta(seconds=5),
+                    t0 + timedelta(minutes=5))
+    data = DataDir(tmp_path / "data")
+    monitor = Monitor(capture_only(data.root), [schedules], reload_interval=0.3)
+    started = threading.Thread(target=monitor.start, daemon=True)
+    started.start()
+    started.join(timeout=30)
+    assert not started.is_alive(), "Monitor.start() is stuck (deadlocked: shutting it down would hang too)"
+    try:
+        wait_until(lambda: len(monitor.captures) == 30, 30, "every capture to start")
+        for _ in range(3):  # reloads while captures keep starting and waiting
+            for path in schedules.iterdir():
+                path.touch()
+            monitor.reload_if_changed()
+    finally:
+        monitor.shutdown()
+    assert all(run_status(data, f"e{index:02d}") is not None for index in range(30))
