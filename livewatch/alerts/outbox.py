@@ -135,10 +135,11 @@ class Outbox:
         with write(self.engine) as conn:
             return conn.execute(update(box).where(box.c.status == SENDING).values(status=PENDING)).rowcount
 
-    def first_try_due(self, now: datetime) -> bool:
-        """Alerts raised but not yet tried once (the one-shot monitor waits for these before it exits)."""
+    def first_try_due(self, now: datetime, targets: Sequence[str]) -> bool:
+        """Alerts for ``targets`` raised but not yet tried once (the one-shot monitor waits for these; rows
+        of a target no longer configured would never be tried)."""
         query = select(box.c.id).where(box.c.status.in_((PENDING, SENDING)), box.c.attempts == 0,
-                                       box.c.due_at <= now).limit(1)
+                                       box.c.due_at <= now, box.c.target.in_(targets)).limit(1)
         with self.engine.connect() as conn:
             return conn.execute(query).first() is not None
 

@@ -78,7 +78,7 @@ class AlertService:
 
     def busy(self) -> bool:
         """Alerts raised but not yet tried once (a one-shot monitor waits for their first try)."""
-        return bool(self.targets) and self.outbox.first_try_due(self.clock())
+        return bool(self.targets) and self.outbox.first_try_due(self.clock(), list(self.targets))
 
     # -- raising ----------------------------------------------------------------------------------------
 

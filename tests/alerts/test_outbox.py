@@ -71,6 +71,10 @@ def test_recover_returns_claimed_rows(database: Database) -> None:
     assert row is not None
     assert row.attempts == 1
     assert outbox.claim(row.id) is None
-    assert outbox.first_try_due(later(0)) is False
+    assert outbox.first_try_due(later(0), ["hook"]) is False
     assert outbox.recover() == 1
     assert outbox.rows()[0].status == "pending"
+    assert outbox.first_try_due(later(0), ["hook"]) is False  # tried once already
+    outbox.add(alert("finding|new"), [Route("gone", 0)], later(1))
+    assert outbox.first_try_due(later(1), ["hook"]) is False  # a target no longer configured
+    assert outbox.first_try_due(later(1), ["gone"]) is True
