@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from bench.latency import registration  # noqa: E402
 from livewatch.demo.origin import HlsOrigin  # noqa: E402
 from livewatch.demo.script import GUEST, HOST, Line, Script  # noqa: E402
 from livewatch.demo.synth import Track, synthesize  # noqa: E402
@@ -90,16 +91,6 @@ def pid_cpu(pids: list[int]) -> float:
     return total
 
 
-def registration(event_id: str, url: str, start: datetime, end: datetime, segment: float) -> str:
-    return "\n".join([
-        f"id: {event_id}", f"title: Capacity {event_id}", "kind: forum", "category: knowledge",
-        "organizer: {name: Bench}", f"start: {start.isoformat()}", f"end: {end.isoformat()}",
-        f'streams: [{{url: "{url}"}}]', "language: en",
-        "capture: {pre_roll_minutes: 0, poll_interval_s: 1, poll_jitter_s: 0, overrun_cap_minutes: 0, "
-        f"segment_seconds: {segment}}}",
-    ]) + "\n"
-
-
 @dataclass
 class Phase:
     cpu_cores: float
@@ -134,7 +125,8 @@ def monitored(urls: list[str], seconds: float, folder: Path, origin_pids: list[i
     start = datetime.now(UTC) + timedelta(seconds=1)
     end = start + timedelta(seconds=seconds)
     for index, url in enumerate(urls):
-        (schedules / f"e{index}.yaml").write_text(registration(f"e{index}", url, start, end, segment),
+        (schedules / f"e{index}.yaml").write_text(registration(f"e{index}", url, start, end, segment,
+                                                               title=f"Capacity e{index}"),
                                                   encoding="utf-8")
     settings = Settings(data_dir=folder / "data", transcriber={"enabled": transcribe, "language": "en"})
     monitor = Monitor(settings, [schedules], reload_interval=0.5, horizon=timedelta(minutes=5))

@@ -45,9 +45,11 @@ ROUND = (
 )
 
 
-def registration(event_id: str, url: str, start: datetime, end: datetime, segment: float) -> str:
+def registration(event_id: str, url: str, start: datetime, end: datetime, segment: float,
+                 title: str = "Latency bench") -> str:
+    """A bench event: English, no pre-roll, quick polls, segments of ``segment`` seconds, a stop at the end."""
     return "\n".join([
-        f"id: {event_id}", "title: Latency bench", "kind: forum", "category: knowledge", "organizer: {name: Bench}",
+        f"id: {event_id}", f"title: {title}", "kind: forum", "category: knowledge", "organizer: {name: Bench}",
         f"start: {start.isoformat()}", f"end: {end.isoformat()}", f'streams: [{{url: "{url}"}}]',
         "language: en",
         "capture: {pre_roll_minutes: 0, poll_interval_s: 1, poll_jitter_s: 0, overrun_cap_minutes: 0, "

@@ -66,7 +66,7 @@ class Alert:
             "category": self.category,
             "title": self.title,
             "summary": self.summary,
-            "at": _utc(self.at),
+            "at": utc_text(self.at),
             "event": None if self.event_id is None else {"id": self.event_id, "title": self.event_title},
             "rule": self.rule,
             "matched": self.matched,
@@ -76,8 +76,8 @@ class Alert:
             "report": self.report,
             "details": dict(self.details),
             "count": 1,
-            "first_at": _utc(self.at),
-            "last_at": _utc(self.at),
+            "first_at": utc_text(self.at),
+            "last_at": utc_text(self.at),
             "repeat": False,
         }
 
@@ -107,6 +107,6 @@ class Channel(ABC):
         """Deliver or raise :class:`AlertDeliveryError`."""
 
 
-def _utc(moment: datetime) -> str:
+def utc_text(moment: datetime) -> str:
     # One zone for every time in a payload, so that times compare as text (and read the same everywhere).
     return moment.astimezone(UTC).isoformat()

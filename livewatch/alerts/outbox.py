@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Row, func, select, update
 
-from livewatch.alerts.base import Alert
+from livewatch.alerts.base import Alert, utc_text
 from livewatch.alerts.routing import Route
 from livewatch.state import tables
 from livewatch.state.database import write
@@ -170,9 +170,9 @@ def _values(alert: Alert, target: str, payload: dict[str, Any], window_start: da
 def _folded(payload: dict[str, Any], alert: Alert, count: int) -> dict[str, Any]:
     folded = list(payload.get("folded", []))
     if len(folded) < MAX_FOLDED:
-        folded.append({"idempotency_key": alert.key, "at": alert.payload()["at"], "matched": alert.matched,
+        folded.append({"idempotency_key": alert.key, "at": utc_text(alert.at), "matched": alert.matched,
                        "evidence": alert.evidence[:300], "finding_id": alert.finding_id})
-    return {**payload, "count": count, "last_at": max(payload["last_at"], alert.payload()["at"]),
+    return {**payload, "count": count, "last_at": max(payload["last_at"], utc_text(alert.at)),
             "folded": folded}
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import Engine, func, select
 
@@ -70,10 +71,10 @@ def schedule_alerts(event: Event, run: RunFacts | None, gaps: Sequence[GapFacts]
     window = event.start.isoformat()
     found: list[Alert] = []
 
-    def add(check: str, kind: str, severity: SeverityName, title: str, summary: str, at: datetime,
-            key_suffix: str = "", **details: object) -> None:
+    def add(check: str, kind: Literal["schedule", "capture"], severity: SeverityName, title: str, summary: str,
+            at: datetime, key_suffix: str = "", **details: object) -> None:
         found.append(Alert(
-            key=f"{kind}|{event.id}|{window}|{check}{key_suffix}", kind="schedule" if kind == "schedule" else "capture",
+            key=f"{kind}|{event.id}|{window}|{check}{key_suffix}", kind=kind,
             severity=severity, category=kind, title=title, summary=summary, at=at, event_id=event.id,
             event_title=event.title, rule=f"{kind}.{check}",
             offset_s=round((at - event.start).total_seconds(), 1), details=details,

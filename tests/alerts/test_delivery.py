@@ -3,6 +3,7 @@ while the receiver is down, permanent refusals, Retry-After, and a restart with 
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
 from pathlib import Path
@@ -48,7 +49,7 @@ def test_signature_is_hmac_sha256_over_the_exact_body() -> None:
     delivery = Delivery("k", "hook", {"b": 1, "a": "é"}, 2)
     body = body_of(delivery)
     assert json.loads(body) == {"a": "é", "b": 1, "delivery": {"attempt": 2, "target": "hook"}}
-    assert sign(b"key", body) == "sha256=" + __import__("hmac").new(b"key", body, "sha256").hexdigest()
+    assert sign(b"key", body) == "sha256=" + hmac.new(b"key", body, "sha256").hexdigest()
 
 
 def test_receiver_down_then_back_retried_and_delivered_once(tmp_path: Path, database: Database) -> None:

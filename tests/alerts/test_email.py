@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,6 @@ def test_alert_mail_through_the_outbox(tmp_path: Path, database: Database, smtp:
     service.start()
     try:
         service.raise_alert(alert())
-        import time
         deadline = time.monotonic() + 10
         while not inbox.messages and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -79,10 +79,6 @@ def run(status: str = "recording", on_air: float | None = 0.0, off_air: float | 
                     None if off_air is None else T0 + timedelta(minutes=off_air), "ffmpeg exited 1")
 
 
-def checks(found: list[object]) -> list[str]:
-    return [a.rule for a in found]  # type: ignore[attr-defined]
-
-
 def test_no_show_only_after_the_late_tolerance() -> None:
     assert schedule_alerts(event(), None, [], T0 + timedelta(minutes=9), 60) == []
     [no_show] = schedule_alerts(event(), None, [], T0 + timedelta(minutes=10), 60)
