@@ -21,19 +21,18 @@ from livewatch.transcription.worker import TranscriptionWorker, read_wav
 from tests.transcription.test_worker import captured_run, queue_all, transcript
 from transcribers.store import ModelStore, installed_packages
 
-# espeak-ng's Mandarin is rough; read from pinyin with tone numbers it is good enough for Whisper base to
-# get "欢迎大家来到" with faster-whisper. openai-whisper's own decoding (temperature fallback, its beam search)
-# goes elsewhere on audio this rough, on the very same weights (their greedy decodes and language
-# probabilities are identical) and even varies from run to run with the CPU's thread timing, so for it
-# the test asks only for the model, the forced language and the Simplified checking text. Whisper writes
-# Traditional characters, which is what the Simplified checking text is for.
-PINYIN = "huan1 ying2 da4 jia1 lai2 dao4 zhi2 bo1 jian1"
-HEARD = {"faster-whisper": ("歡迎大家來到", "欢迎大家来到")}
+# espeak-ng's Mandarin is rough; read from pinyin with tone numbers, slowly, it is good enough for Whisper
+# base to hear "欢迎大家来到我们的直播间" nearly whole. The line is chosen so that the first decode, at
+# temperature 0, already passes Whisper's log-probability threshold (avg -0.88 against -1.0): a rougher
+# line falls back to sampling at higher temperatures, whose output changes from run to run (it did in CI).
+# Whisper writes Traditional characters, which is what the Simplified checking text is for.
+PINYIN = "huan1 ying2 da4 jia1 lai2 dao4 wo3 men5 de5 zhi2 bo1 jian1"
+HEARD = ("歡迎大家來到我們的", "欢迎大家来到我们的")
 
 
 def speak_pinyin(text: str, out: Path) -> Path:
     raw = out.with_suffix(".raw.wav")
-    subprocess.run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", "110", "-w", str(raw), text], check=True)
+    subprocess.run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", "100", "-w", str(raw), text], check=True)
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(raw), "-af", "apad=pad_dur=0.5", "-ar", "16000",
                     "-ac", "1", "-c:a", "pcm_s16le", str(out)], check=True)
     return out
@@ -71,9 +70,8 @@ def test_chinese_event_uses_its_own_model_and_keeps_raw_and_simplified_text(
     assert {(row.backend, row.model, row.language) for row in rows} == {(backend, "base", "zh")}
     text, text_check = "".join(row.text for row in rows), "".join(row.text_check for row in rows)
     assert text_check == to_simplified(text)  # Simplified for the rules; the raw text is kept
-    if backend in HEARD:
-        raw, simplified = HEARD[backend]
-        assert len(re.findall(r"[\u4e00-\u9fff]", text)) >= 4
-        assert text_check != text
-        assert raw in text
-        assert simplified in text_check
+    raw, simplified = HEARD
+    assert len(re.findall(r"[\u4e00-\u9fff]", text)) >= 8
+    assert text_check != text
+    assert raw in text
+    assert simplified in text_check
