@@ -125,7 +125,39 @@ class TermMatcher:
                 aligned = fuzz.partial_ratio_alignment(key, window, score_cutoff=FUZZY_SCORE)
                 if aligned is not None:
                     start, end = begin + aligned.dest_start, begin + aligned.dest_end
-                    yield Match(*compact.original_span(start, end), term, "fuzzy")
+                    span = _snap_to_words(compact.original, *compact.original_span(start, end))
+                    if span is not None:
+                        yield Match(*span, term, "fuzzy")
+
+
+def _snap_to_words(original: str, start: int, end: int) -> tuple[int, int] | None:
+    """Move a fuzzy match's ends to the nearest word boundaries.
+
+    The alignment runs over the compact text, where words touch, so it can take the last letter of the word
+    before ("get. Can the QR code" aligned from the "t" of "get" for "scan the qr code") or stop inside a
+    word; the finding's time would then start at the wrong word. Each end goes to whichever boundary of the
+    word it cuts is closer (a tie keeps the word); a match that shrinks to nothing is dropped."""
+    if 0 < start < len(original) and _ascii_word_char(original[start - 1]) and _ascii_word_char(original[start]):
+        first, past = _word_around(original, start)
+        start = first if start - first <= past - start else past
+    if 0 < end < len(original) and _ascii_word_char(original[end - 1]) and _ascii_word_char(original[end]):
+        first, past = _word_around(original, end)
+        end = past if past - end <= end - first else first
+    while start < end and not original[start].isalnum():
+        start += 1
+    while end > start and not original[end - 1].isalnum():
+        end -= 1
+    return (start, end) if start < end else None
+
+
+def _word_around(original: str, index: int) -> tuple[int, int]:
+    """The ASCII word that has characters on both sides of ``index``, as ``[first, past)``."""
+    first, past = index, index
+    while first > 0 and _ascii_word_char(original[first - 1]):
+        first -= 1
+    while past < len(original) and _ascii_word_char(original[past]):
+        past += 1
+    return first, past
 
 
 def _scan(automaton: ahocorasick.Automaton | None, view: NormalizedText, how: str) -> Iterator[Match]:

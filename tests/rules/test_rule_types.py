@@ -690,6 +690,17 @@ def test_fuzzy_finding_highlights_what_was_said(tmp_path: Path) -> None:
     assert "the QR code" in highlighted(finding)
 
 
+def test_a_fuzzy_match_starts_and_ends_on_whole_words(tmp_path: Path) -> None:
+    # Over the compact text "getcantheqrcode" the alignment took the "t" of "get" for the "s" of "scan";
+    # the finding then started at "get.", 1.2 s before the phrase was said.
+    utterance = _utterance([(0, 0.5, " Now"), (0.5, 0.8, " you"), (0.8, 1, " will"), (1, 1.8, " get."),
+                            (3, 3.3, " Can"), (3.3, 3.5, " the"), (3.5, 3.9, " QR"), (3.9, 4.3, " code"),
+                            (4.3, 4.5, " on"), (4.5, 5, " screen.")])
+    rule = {"id": "qr", "type": "lexicon", "terms": ["scan the qr code"], "fuzzy": True}
+    findings = evaluate(tmp_path, rule, RuleInput(FACTS, {0: Transcript([utterance])}))
+    assert [(highlighted(f), f.start_at, f.end_at) for f in findings] == [("Can the QR code", at(3), at(4.3))]
+
+
 @pytest.mark.parametrize(("text", "fires"), [
     ("the best cream", True),
     ("Best!", True),
