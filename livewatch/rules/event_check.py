@@ -54,6 +54,7 @@ def load_input(engine: Engine, settings: Settings, event_id: str, *, blacklist: 
         gaps: list[Any] = []
         texts: list[Any] = []
         last_media: datetime | None = None
+        heard: dict[int, datetime] = {}
         if run is not None:
             gaps = list(conn.execute(select(tables.gaps).where(tables.gaps.c.run_id == run.id)))
             texts = list(conn.execute(select(tables.transcripts).where(tables.transcripts.c.run_id == run.id)
@@ -61,6 +62,9 @@ def load_input(engine: Engine, settings: Settings, event_id: str, *, blacklist: 
             s = tables.segments
             last_media = conn.execute(select(s.c.end_at).where(s.c.run_id == run.id)
                                       .order_by(s.c.end_at.desc()).limit(1)).scalar()
+            p = tables.transcription_progress
+            heard = {r.stream: r.committed_until
+                     for r in conn.execute(select(p.c.stream, p.c.committed_until).where(p.c.run_id == run.id))}
     event = _registration(row.registration_json, settings, event_id)
     on_air: tuple[tuple[datetime, datetime], ...] = ()
     if run is not None and run.on_air_at is not None:
@@ -78,7 +82,8 @@ def load_input(engine: Engine, settings: Settings, event_id: str, *, blacklist: 
         audio=_measure(engine, run.id) if audio and run is not None else None,
         registration=event, blacklist=blacklist if blacklist is not None else load_blacklist(settings.blacklist),
     )
-    return RuleInput(facts, {stream: Transcript(u) for stream, u in streams.items()}), event, (
+    transcripts = {stream: Transcript(u, heard.get(stream)) for stream, u in streams.items()}
+    return RuleInput(facts, transcripts), event, (
         None if run is None else run.id)
 
 

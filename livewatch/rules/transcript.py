@@ -90,12 +90,17 @@ class Transcript:
     and a handful of hits."""
 
     utterances: Sequence[Utterance]
+    #: How far this stream has been transcribed, silence included; at least the last utterance's end. Rules
+    #: that wait for something to be said (a disclosure after a cue) judge once the wait has been heard.
+    heard_until: datetime | None = None
     text: str = field(init=False)
     _begins: list[int] = field(init=False, repr=False)  # where each utterance starts in ``text``
     _clocks: dict[int, list[CharClock]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.utterances = sorted(self.utterances, key=lambda u: u.start_at)
+        ends = [u.end_at for u in self.utterances] + ([self.heard_until] if self.heard_until is not None else [])
+        self.heard_until = max(ends, default=None)
         self._begins, self._clocks = [], {}
         position = 0
         for utterance in self.utterances:

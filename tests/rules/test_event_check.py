@@ -16,7 +16,7 @@ from livewatch.registration.models import Event
 from livewatch.rules.event_check import check_event
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir, tables
-from livewatch.state.runs import FINISHED, RunStore
+from livewatch.state.runs import FINISHED, RECORDING, RunStore
 
 T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
 
@@ -205,6 +205,25 @@ def test_an_open_finding_no_longer_produced_is_withdrawn(tmp_path: Path) -> None
         with db.engine.connect() as conn:
             stored = {row.rule for row in conn.execute(select(tables.findings))}
         assert "ad-disclosure.missing" not in stored
+
+
+def test_a_missing_disclosure_is_found_while_live_once_the_window_is_transcribed(tmp_path: Path) -> None:
+    # The promotion is followed by silence, so no later utterance shows that the window was heard; the
+    # transcription's progress does, and the finding comes while the event is on air, not at the end.
+    data = DataDir(tmp_path / "data")
+    with registered(data) as db:
+        on_air = T0 + timedelta(minutes=1)
+        run_id = add_run(db, on_air, [(0, "大家点击下方链接下单", "")])
+        with db.engine.begin() as conn:
+            conn.execute(update(tables.runs).where(tables.runs.c.id == run_id).values(status=RECORDING))
+            conn.execute(tables.transcription_progress.insert().values(
+                run_id=run_id, stream=0, last_seq=3, committed_until=on_air + timedelta(seconds=40), flushed=0))
+        early = check_event(db.engine, settings_for(data), "forum", save=False)
+        assert "ad-disclosure.missing" not in {f.rule for f in early.findings}  # it may still be said
+        with db.engine.begin() as conn:
+            conn.execute(update(tables.transcription_progress).values(committed_until=on_air + timedelta(seconds=70)))
+        heard = check_event(db.engine, settings_for(data), "forum", save=False)
+        assert "ad-disclosure.missing" in {f.rule for f in heard.findings}
 
 
 def test_unreadable_audio_loses_the_technical_check_only(tmp_path: Path) -> None:

@@ -277,6 +277,14 @@ def test_disclosure(tmp_path: Path, text: str, status: str | None, fires: bool) 
         assert finding.details["missing"] == "disclosure"
 
 
+def test_live_disclosure_waits_for_the_window_to_be_transcribed_not_for_more_speech(tmp_path: Path) -> None:
+    live = replace(FACTS, run_status="recording")
+    cue = [Utterance(at(0), at(4), "下单链接")]
+    for heard_until, fires in ((None, False), (at(50), False), (at(60), True), (at(70), True)):
+        findings = evaluate(tmp_path, DISCLOSURE, RuleInput(live, {0: Transcript(cue, heard_until)}))
+        assert bool(findings) is fires, heard_until
+
+
 def test_disclosure_finding_is_at_the_cue(tmp_path: Path) -> None:
     (finding,) = evaluate(tmp_path, DISCLOSURE, said("[0] 欢迎\n[10] 下单链接\n[200] 广告时间"))
     assert finding.matched == "下单"

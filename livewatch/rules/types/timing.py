@@ -117,7 +117,7 @@ class DisclosureRule(Rule):
         live = data.facts.run_status is not None and data.facts.run_status not in FINAL
         for stream, transcript in sorted(data.transcripts.items()):
             said = _timed(transcript, disclosure)
-            heard_until = max((u.end_at for u in transcript.utterances), default=None)
+            heard_until = transcript.heard_until
             for at, found in _timed(transcript, cue):
                 if _near(at, said, self.spec.before_s, self.spec.within_s):
                     continue
