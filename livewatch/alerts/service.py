@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
@@ -24,6 +25,8 @@ from livewatch.settings import AlertTarget, Settings
 log = logging.getLogger(__name__)
 #: How often the schedule watch looks at the events (seconds); a no-show is noticed within this.
 WATCH_INTERVAL = 2.0
+#: How many recently raised alert keys a service remembers without asking the outbox.
+SEEN_KEYS = 10_000
 
 
 def finding_alert(finding: Finding, event: Event | None, report: str | None = None) -> Alert:
@@ -53,7 +56,10 @@ class AlertService:
                                              for name, target in self.targets.items()}
         self._wake = {name: threading.Event() for name in self.targets}
         self._stop = threading.Event()
-        self._seen: set[str] = set()  # keys raised in this process (saves a database round trip per repeat)
+        # Keys raised lately in this process: a repeat costs no database round trip. Bounded, because a
+        # monitor runs for months; a key that fell out is found in the outbox instead.
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen_lock = threading.Lock()
         self._threads = [threading.Thread(target=self._deliver_loop, args=(name,), name=f"alerts-{name}",
                                           daemon=True) for name in self.targets]
         if events is not None and settings.alerting.schedule_alerts:
@@ -83,19 +89,32 @@ class AlertService:
     # -- raising ----------------------------------------------------------------------------------------
 
     def raise_alert(self, alert: Alert, event_alerts: EventAlerts | None = None) -> None:
-        if alert.key in self._seen:
+        if self._recall(alert.key):
             return
         if self.outbox.known(alert.key):  # raised before a restart: a read, not a write transaction
-            self._seen.add(alert.key)
+            self._remember(alert.key)
             return
         routes = routes_for(alert, list(self.targets.values()), self.settings.alerting, event_alerts)
         outcome = self.outbox.add(alert, routes, self.clock())
-        self._seen.add(alert.key)
+        self._remember(alert.key)
         if outcome:
             log.info("alert %s (%s %s): %s", alert.key, alert.severity, alert.category,
                      ", ".join(f"{target} {what}" for target, what in outcome.items()))
             for target in outcome:
                 self._wake[target].set()
+
+    def _recall(self, key: str) -> bool:
+        with self._seen_lock:
+            if key in self._seen:
+                self._seen.move_to_end(key)
+                return True
+            return False
+
+    def _remember(self, key: str) -> None:
+        with self._seen_lock:
+            self._seen[key] = None
+            if len(self._seen) > SEEN_KEYS:
+                self._seen.popitem(last=False)
 
     def on_findings(self, findings: list[Finding], event: Event | None, report: str | None = None) -> None:
         """New open findings of one check become alerts (findings seen before are known by key)."""

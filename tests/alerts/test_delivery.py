@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from livewatch.alerts import service as service_module
 from livewatch.alerts.base import AlertDeliveryError, Delivery
 from livewatch.alerts.channels.webhook import WebhookChannel, body_of, sign
 from livewatch.alerts.outbox import FAILED, SENT, Outbox
@@ -168,3 +169,14 @@ def test_pending_alerts_survive_a_restart_and_go_out_once(tmp_path: Path, databa
     assert receiver.keys() == {"finding|n0": 1, "finding|n1": 1, "finding|n2": 1}
     assert all(item.signature_ok for item in receiver.received)
     assert {row.status for row in outbox.rows()} == {SENT}
+
+
+def test_remembered_keys_are_bounded_and_the_outbox_still_knows_the_rest(
+        tmp_path: Path, database: Database, receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service_module, "SEEN_KEYS", 2)
+    service = AlertService(webhook_settings(tmp_path, receiver.url), database.engine, environ=ENV)
+    for number in range(3):
+        service.raise_alert(alert(f"finding|n{number}", rule=f"rule-{number}"))
+    assert len(service._seen) == 2  # a monitor that runs for months keeps a bounded set
+    service.raise_alert(alert("finding|n0", rule="rule-0"))  # forgotten here, known to the outbox: not new
+    assert sorted(row.key for row in Outbox(database.engine).rows()) == ["finding|n0", "finding|n1", "finding|n2"]
