@@ -80,7 +80,7 @@ $(STAMP)-base: pyproject.toml
 	touch $@
 
 $(STAMP)-demo: $(STAMP)-base
-	$(PIP) install -c $(VENV)/torch-constraint.txt -e '.[model]'
+	$(PIP) install -c $(VENV)/torch-constraint.txt -e '.[model,speech]'
 	touch $@
 
 $(STAMP)-test: $(STAMP)-base
