@@ -29,7 +29,7 @@ _EXAMPLES: dict[str, str] = {
     "url": "url: https://live.example.com/room/1",
     "role": "role: host",
     "field": "field: finance",
-    "rule": "rule: P14.guaranteed-returns",
+    "rule": "rule: finance-promise.guaranteed-returns",
     "type": "type: webhook",
 }
 
@@ -40,7 +40,7 @@ _PATTERN_HINTS: dict[str, str] = {
     "platform": "a lowercase platform tag such as douyin, bilibili or youtube",
     "handles": "a lowercase platform tag such as douyin or weibo",
     "rule_packs": "a pack id such as default, optionally with a version: default@1.0",
-    "rule": "a rule id such as P14.guaranteed-returns",
+    "rule": "a rule id such as finance-promise.guaranteed-returns",
 }
 
 

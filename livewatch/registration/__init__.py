@@ -11,22 +11,27 @@ from livewatch.registration.blacklist import Blacklist, load_blacklist
 from livewatch.registration.checks import check_registration
 from livewatch.registration.loader import LoadResult, Registration, load_registrations, promote_warnings
 from livewatch.registration.models import Event, RegistrationContext
+from livewatch.rules.packs import PackLibrary
 
 if TYPE_CHECKING:
     from livewatch.settings import Settings
 
 
 def validate_registrations(
-    paths: Sequence[Path], settings: Settings, *, strict: bool = False, blacklist: Blacklist | None = None
+    paths: Sequence[Path], settings: Settings, *, strict: bool = False, blacklist: Blacklist | None = None,
+    library: PackLibrary | None = None,
 ) -> LoadResult:
     """Load every registration under ``paths`` and run the registration checks on the valid ones.
 
-    Raises :class:`~livewatch.errors.ConfigError` only when the blacklist itself is unusable; problems in
-    registration files are returned as issues, never raised.
+    Rule packs and rule overrides are checked against ``library`` (default: the configured packs, read once
+    for the whole run). Raises :class:`~livewatch.errors.ConfigError` only when the blacklist or a rule pack
+    itself is unusable; problems in registration files are returned as issues, never raised.
     """
     if blacklist is None:
         blacklist = load_blacklist(settings.blacklist)
-    result = load_registrations(paths, settings.registration_context())
+    if library is None:
+        library = PackLibrary(settings.rule_packs_dir)
+    result = load_registrations(paths, settings.registration_context(), library)
     for reg in result.registrations:
         result.issues.extend(check_registration(reg, blacklist))
     result.issues = sort_issues(promote_warnings(result.issues) if strict else result.issues)

@@ -16,6 +16,8 @@ from pydantic import ValidationError
 
 from livewatch.issues import FieldPath, Issue, Severity, display_path, format_field_path, sort_issues
 from livewatch.registration.models import Event, RegistrationContext
+from livewatch.registration.rule_selection import rule_selection_issues
+from livewatch.rules.packs import PackLibrary
 from livewatch.sourcemap import (
     TOML_SUFFIXES,
     YAML_SUFFIXES,
@@ -122,7 +124,10 @@ def _event_nodes(document: Document) -> tuple[list[tuple[FieldPath, Any]], list[
     return [], [Issue(where, 1, (), "expected an event (key: value lines) or a list of events", code="type")]
 
 
-def load_file(path: Path, context: RegistrationContext) -> tuple[list[Registration], list[Issue]]:
+def load_file(path: Path, context: RegistrationContext,
+              library: PackLibrary | None = None) -> tuple[list[Registration], list[Issue]]:
+    """The valid events of one file and every problem in it; with ``library``, an event whose rule packs or
+    rule overrides name nothing that exists is invalid too."""
     try:
         document = read_document(path)
     except DocumentSyntaxError as err:
@@ -150,19 +155,26 @@ def load_file(path: Path, context: RegistrationContext) -> tuple[list[Registrati
             issues.extend(issues_from_validation_error(
                 err, root=Event, file=path, lines=document.lines, prefix=prefix, event_id=event_id))
             continue
+        if library is not None:
+            selection = rule_selection_issues(event, library, file=path, lines=document.lines, prefix=prefix)
+            if selection:
+                issues.extend(selection)
+                continue
         registrations.append(
             Registration(event, path, prefix, document.lines.line_of(prefix), digest, document.lines)
         )
     return registrations, issues
 
 
-def load_registrations(paths: Sequence[Path], context: RegistrationContext) -> LoadResult:
-    """Load and validate every registration under ``paths``; never raises for bad input."""
+def load_registrations(paths: Sequence[Path], context: RegistrationContext,
+                       library: PackLibrary | None = None) -> LoadResult:
+    """Load and validate every registration under ``paths``; never raises for bad input. ``library``: the
+    rule packs that ``rule_packs`` and ``rule_overrides`` are checked against (None: not checked)."""
     files, issues = discover(paths)
     result = LoadResult(files=files, issues=issues)
     seen: dict[str, Registration] = {}
     for path in files:
-        registrations, file_issues = load_file(path, context)
+        registrations, file_issues = load_file(path, context, library)
         result.issues.extend(file_issues)
         for reg in registrations:
             first = seen.get(reg.event.id)

@@ -174,7 +174,7 @@ class RuleOverride(StrictModel):
     """A per-event change to one rule of the selected packs."""
 
     rule: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$", max_length=100)] = Field(
-        description="Rule id, e.g. P14.guaranteed-returns."
+        description="Rule id in the selected packs, e.g. finance-promise.guaranteed-returns."
     )
     enabled: bool = Field(True, description="false turns the rule off for this event.")
     severity: SeverityName | None = Field(None, description="New severity for the rule's findings.")
