@@ -10,7 +10,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from livewatch.cli_state import CliState, pass_state
-from livewatch.errors import CaptureError
+from livewatch.errors import CaptureError, ConfigError
+from livewatch.settings import TranscriberSettings
 from livewatch.transcript_formats import WRITERS
 
 # The backends pull in torch and CTranslate2; they are imported inside the commands that need them, so
@@ -35,10 +36,15 @@ def transcribe(state: CliState, media: Path, backend: str | None, model_spec: st
 
     config = state.settings.transcriber
     backend = backend or config.backend
-    store = ModelStore(state.settings.model_store)
-    model = store.resolve(model_spec or config.model, backend)
-    engine = registry.create(backend, model, device=config.device, compute_type=config.compute_type)
     language = language or config.language
+    store = ModelStore(state.settings.model_store)
+    model_spec = model_spec or config.model_for(language)
+    if not store.languages(model_spec).serves(language):
+        raise ConfigError(f"{model_spec} is an English-only Whisper model and cannot transcribe "
+                          f"{'speech in an unknown language' if language == 'auto' else language + ' speech'}; "
+                          "use --model base (multilingual), or --language en")
+    model = store.resolve(model_spec, backend)
+    engine = registry.create(backend, model, device=config.device, compute_type=config.compute_type)
     options = TranscribeOptions(language=None if language == "auto" else language, beam_size=config.beam_size,
                                 vad=not no_vad)
     duration = _duration(media)
@@ -80,17 +86,24 @@ def models_list(state: CliState) -> None:
 
     store = ModelStore(state.settings.model_store)
     table = Table(title=f"Model store {store.root}")
-    for column in ("name", "backends", "model.bin sha256", "imported"):
+    config = state.settings.transcriber
+    for column in ("name", "languages", "used for", "backends", "model.bin sha256", "imported"):
         table.add_column(column, overflow="fold")
     for model in store.models():
         files = model.manifest.get("files", {})
-        table.add_row(model.name, "faster-whisper, openai-whisper", str(files.get("ct2/model.bin", ""))[:16],
+        table.add_row(model.name, store.languages(model.name).describe(), _used_for(config, model.name),
+                      "faster-whisper, openai-whisper", str(files.get("ct2/model.bin", ""))[:16],
                       str(model.manifest.get("imported_at", "")))
     for name, folders in installed_packages().items():
         if store.get(name) is None:
-            table.add_row(name, "(installed package, imported on first use)", "",
-                          " + ".join(map(str, folders)))
+            table.add_row(name, store.languages(name).describe(), _used_for(config, name),
+                          "(installed package, imported on first use)", "", " + ".join(map(str, folders)))
     Console(highlight=False).print(table)
+
+
+def _used_for(config: TranscriberSettings, name: str) -> str:
+    """The event languages the configuration transcribes with model ``name``."""
+    return ", ".join(language for language in ("zh", "en", "auto") if config.model_for(language) == name) or "-"
 
 
 @models.command("import")

@@ -46,17 +46,56 @@ class ConcurrencySettings(StrictModel):
     )
 
 
+#: The model for each spoken language when the configuration names none: Whisper's multilingual ``base`` for
+#: Chinese and for events whose language is detected, the faster English-only ``tiny.en`` for English.
+#: docs/transcription.md has the measurements behind the choice, and the models to choose on a GPU.
+DEFAULT_MODELS: dict[Language, str] = {"zh": "base", "en": "tiny.en", "auto": "base"}
+
+
 class TranscriberSettings(StrictModel):
-    """Which Whisper backend and model transcribe the audio (each event may override)."""
+    """Which Whisper backend and models transcribe the audio (each event may override)."""
 
     enabled: bool = Field(True, description="Transcribe captured audio as it closes (false: capture only).")
     backend: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
-    model: SingleLine = Field("tiny.en", description="Model name, local path, or installed model package.")
+    models: dict[Language, SingleLine] = Field(
+        default_factory=lambda: dict(DEFAULT_MODELS),
+        description="Model for each spoken language (zh, en, auto: detected on the first speech); languages "
+        "left out keep their defaults (zh and auto: base, en: tiny.en). An English-only model (*.en) may serve "
+        "only en.",
+    )
+    model: SingleLine | None = Field(
+        None, description="One model (name, local path, or installed model package) for every language, instead "
+        "of `models`; an English-only one makes every event that is not in English invalid.",
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compute_type: Literal["default", "auto", "int8", "int8_float16", "float16", "float32"] = "int8"
     beam_size: int = Field(5, ge=1, le=20)
     language: Language = "auto"
     model_store: Path | None = Field(None, description="Folder of imported models; default <data_dir>/models.")
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _models_over_defaults(cls, value: object) -> object:
+        return {**DEFAULT_MODELS, **value} if isinstance(value, dict) else value
+
+    @field_validator("models")
+    @classmethod
+    def _english_only_serves_english(cls, value: dict[Language, str]) -> dict[Language, str]:
+        from transcribers.languages import english_only_name
+
+        for language, model in value.items():
+            if language != "en" and english_only_name(model):
+                fix = f"a multilingual model such as {DEFAULT_MODELS[language]}"
+                raise ValueError(f"{language} = {model!r} is an English-only model and cannot hear {language} "
+                                 f"speech; use {fix}")
+        return value
+
+    def model_for(self, language: str) -> str:
+        """The configured model for events spoken in ``language`` (zh, en or auto)."""
+        for known, model in self.models.items():
+            if known == language:
+                return self.model or model
+        return self.model or self.models["auto"]
 
 
 EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$", max_length=100)]

@@ -131,7 +131,9 @@ def test_defaults_without_a_file(empty_cwd: Path) -> None:
     assert settings.concurrency.transcriptions == 2
     assert settings.transcriber == TranscriberSettings()
     assert settings.transcriber.backend == "faster-whisper"
-    assert settings.transcriber.model == "tiny.en"
+    assert settings.transcriber.model is None
+    assert settings.transcriber.models == {"zh": "base", "en": "tiny.en", "auto": "base"}
+    assert [settings.transcriber.model_for(lang) for lang in ("zh", "en", "auto")] == ["base", "tiny.en", "base"]
     assert settings.tolerances == Tolerances()
     assert settings.alerts == []
     assert list(empty_cwd.iterdir()) == []  # nothing was created

@@ -27,6 +27,7 @@ from typing import Any
 from livewatch.errors import ConfigError, LivewatchError
 from transcribers.base import ModelInfo
 from transcribers.convert import convert_ct2_to_openai
+from transcribers.languages import ModelLanguages, english_only_name, languages_of_folder
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _PART = re.compile(r"^model\.bin\.part(\d+)$")
@@ -172,6 +173,22 @@ class ModelStore:
         if by_name is not None:
             return self._info(by_name, backend)
         return ModelInfo(spec, None)  # the backend downloads it, which works only online
+
+    def languages(self, spec: str) -> ModelLanguages:
+        """Which languages the model ``spec`` serves, read from its vocabulary where its files are here (the
+        store, a model package, a folder), without importing or loading anything."""
+        path = Path(spec).expanduser()
+        if path.suffix == ".pt":
+            return ModelLanguages(path.stem, english_only_name(path.stem), "name")
+        if (path / "model.bin").is_file() and ("/" in spec or path.is_absolute()):
+            return languages_of_folder(path.name, [path])
+        stored = self.get(spec)
+        if stored is not None:
+            return languages_of_folder(spec, [stored.ct2_dir])
+        packaged = installed_packages().get(spec)
+        if packaged is not None:
+            return languages_of_folder(spec, packaged)
+        return ModelLanguages(spec, english_only_name(spec), "name")
 
     def _info(self, stored: StoredModel, backend: str) -> ModelInfo:
         files = stored.manifest.get("files", {})

@@ -14,7 +14,8 @@ from livewatch.monitor.checks import CheckService
 from livewatch.queue import TRANSCRIBE, WorkQueue
 from livewatch.settings import Settings
 from livewatch.state import DataDir, tables
-from livewatch.state.runs import FINAL
+from livewatch.state.runs import FINAL, first_utterances
+from livewatch.transcription.choice import UTTERANCES_TO_SETTLE, event_language, plan_for, settled_language
 from livewatch.transcription.exports import write_transcript_files
 from livewatch.transcription.worker import EngineChoice, StreamLanes, TranscriptionWorker
 from transcribers.base import TranscribeOptions, Transcriber
@@ -38,6 +39,7 @@ class TranscriptionService:
         self.worker = self.workers[0]
         self._engines: dict[tuple[str, str], Transcriber] = {}
         self._engines_lock = threading.Lock()
+        self._settled: dict[str, str] = {}  # auto events whose language is known, for the log
         self._stop = threading.Event()
         self._idle = [threading.Event() for _ in self.workers]
         self._threads = [threading.Thread(target=self._loop, args=(index,), name=f"transcription-{index}",
@@ -53,28 +55,31 @@ class TranscriptionService:
             thread.join()
 
     def choose(self, event_id: str) -> EngineChoice:
-        """The engine and options for one event: the global ``[transcriber]`` with the registration's
-        ``language`` and ``transcriber`` override on top. Engines are loaded once and shared."""
+        """The engine and options for one event (see :func:`plan_for`): the registration's language and
+        ``transcriber`` override over the global ``[transcriber]``; an ``auto`` event switches to its
+        language's model once its first utterances agree on the language. Engines are loaded once and shared."""
         config = self.settings.transcriber
         registration = self._registration(event_id)
-        override = registration.get("transcriber") or {}
-        backend = str(override.get("backend") or config.backend)
-        model_spec = str(override.get("model") or config.model)
-        beam_size = int(override.get("beam_size") or config.beam_size)
-        key = (backend, model_spec)
+        language = registration.get("language")
+        detected = None
+        if event_language(config, language) == "auto" and event_id:
+            detected = settled_language(first_utterances(self.engine, event_id, UTTERANCES_TO_SETTLE * 2))
+        plan = plan_for(config, language, registration.get("transcriber"), detected=detected)
+        key = (plan.backend, plan.model)
         with self._engines_lock:  # several workers may ask at once; a model is loaded once
             if key not in self._engines:
                 from transcribers import registry
                 from transcribers.store import ModelStore
 
-                model = ModelStore(self.settings.model_store).resolve(model_spec, backend)
-                log.info("loading %s model %s", backend, model.name)
-                self._engines[key] = registry.create(backend, model, device=config.device,
+                model = ModelStore(self.settings.model_store).resolve(plan.model, plan.backend)
+                log.info("loading %s model %s", plan.backend, model.name)
+                self._engines[key] = registry.create(plan.backend, model, device=config.device,
                                                      compute_type=config.compute_type, workers=len(self.workers))
-        language = registration.get("language") or "auto"
-        if language == "auto":
-            language = config.language
-        options = TranscribeOptions(language=None if language == "auto" else str(language), beam_size=beam_size)
+            if detected and self._settled.get(event_id) != detected:
+                self._settled[event_id] = detected
+                log.info("event %s: speech detected as %s; transcribing with %s from now on",
+                         event_id, detected, plan.model)
+        options = TranscribeOptions(language=plan.whisper_language, beam_size=plan.beam_size)
         return EngineChoice(self._engines[key], options)
 
     def _registration(self, event_id: str) -> dict[str, Any]:

@@ -184,3 +184,16 @@ class RunStore:
         with write(self.engine) as conn:
             conn.execute(tables.gaps.insert().values(run_id=run_id, stream=stream, start_at=start, end_at=end,
                                                      cause=cause))
+
+
+def first_utterances(engine: Engine, event_id: str, limit: int) -> list[tuple[str | None, str]]:
+    """(detected language, text) of the first ``limit`` utterances of the event's latest transcribed run."""
+    t, runs = tables.transcripts, tables.runs
+    with engine.connect() as conn:
+        run_id = conn.execute(select(func.max(t.c.run_id)).join(runs, runs.c.id == t.c.run_id)
+                              .where(runs.c.event_id == event_id)).scalar()
+        if run_id is None:
+            return []
+        rows = conn.execute(select(t.c.language, t.c.text).where(t.c.run_id == run_id)
+                            .order_by(t.c.start_at, t.c.id).limit(limit))
+        return [(row.language, row.text) for row in rows]
