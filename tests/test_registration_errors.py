@@ -15,6 +15,7 @@ import pytest
 from livewatch.issues import Severity
 from livewatch.registration import LoadResult, validate_registrations
 from livewatch.registration.models import Event, Participant
+from livewatch.rules.packs import PackLibrary
 from livewatch.settings import Settings
 
 #: A valid event, one field per key. Values starting with a newline are blocks written under the key.
@@ -111,6 +112,10 @@ BASE = valid_event()
 # The "allowed fields" lists grow with the format; the rest of those messages is pinned.
 EVENT_FIELDS = ", ".join(sorted(Event.model_fields))
 PARTICIPANT_FIELDS = ", ".join(sorted(Participant.model_fields))
+# The default pack's version moves with its wording; the rest of the rule messages is pinned.
+DEFAULT_PACK = PackLibrary().get("default")
+PACKS = ", ".join(pack.ref for pack in PackLibrary().packs())
+RULES_LIST = "(`livewatch rules list` shows every rule id)"
 
 CASES = [
     # --- unknown keys -------------------------------------------------------------------------------------
@@ -504,6 +509,81 @@ CASES = [
             "x.yaml:19: transcriber.beam_size: must be at least 1, got 0",
         ],
         id="transcriber-override",
+    ),
+    # --- rule packs and rule overrides --------------------------------------------------------------------
+    pytest.param(
+        {"x.yaml": valid_event(rule_overrides="\n  - rule: P14.guaranteed-returns\n    severity: critical"
+                                              "\n  - rule: P05.absolute-terms\n    allowlist: [第一季度]")},
+        None,
+        [
+            f"x.yaml:18: rule_overrides[0].rule: no rule 'P14.guaranteed-returns' in the selected rule packs "
+            f"(searched: {DEFAULT_PACK.ref}); did you mean 'finance-promise.guaranteed-returns'? {RULES_LIST}",
+            f"x.yaml:20: rule_overrides[1].rule: no rule 'P05.absolute-terms' in the selected rule packs "
+            f"(searched: {DEFAULT_PACK.ref}); did you mean one of 'absolute-terms.superlatives', "
+            f"'absolute-terms.near-promotion'? {RULES_LIST}",
+        ],
+        id="unknown-rule-id-did-you-mean",
+    ),
+    pytest.param(
+        {"x.yaml": valid_event(rule_overrides="\n  - rule: finance-promise.guaranted-return\n    enabled: false"
+                                              "\n  - rule: quiet-hours")},
+        None,
+        [
+            f"x.yaml:18: rule_overrides[0].rule: no rule 'finance-promise.guaranted-return' in the selected "
+            f"rule packs (searched: {DEFAULT_PACK.ref}); did you mean 'finance-promise.guaranteed-returns'? "
+            f"{RULES_LIST}",
+            f"x.yaml:20: rule_overrides[1].rule: no rule 'quiet-hours' in the selected rule packs "
+            f"(searched: {DEFAULT_PACK.ref}); {RULES_LIST}",
+        ],
+        id="unknown-rule-id-typo-and-no-match",
+    ),
+    pytest.param(
+        {"x.yaml": valid_event(rule_overrides="\n  - rule: schedule.late-start\n    add_terms: [迟到]"
+                                              "\n    allowlist: [稍后开始]"
+                                              "\n  - rule: traffic-diversion.phone-number\n    add_terms: [热线]"
+                                              "\n    allowlist: [热线电话]")},
+        None,
+        [
+            "x.yaml:19: rule_overrides[0].add_terms: rule 'schedule.late-start' is a schedule rule: it judges "
+            "facts about the broadcast, not words, so it has no terms; remove add_terms (enabled and severity "
+            "still apply)",
+            "x.yaml:20: rule_overrides[0].allowlist: rule 'schedule.late-start' is a schedule rule: it judges "
+            "facts about the broadcast, not words, so there are no phrases to allow; remove allowlist (enabled "
+            "and severity still apply)",
+            "x.yaml:22: rule_overrides[1].add_terms: rule 'traffic-diversion.phone-number' is a regex rule: it "
+            "matches a pattern, not a list of terms, so there is nothing to add terms to; remove add_terms "
+            "(allowlist, enabled and severity still apply)",
+        ],
+        id="terms-for-a-rule-without-terms",
+    ),
+    pytest.param(
+        {"x.yaml": valid_event(rule_overrides="\n  - rule: absolute-terms.superlatives\n    severity: low"
+                                              "\n  - rule: absolute-terms.superlatives\n    allowlist: [第一季度]")},
+        None,
+        [
+            "x.yaml:20: rule_overrides[1].rule: rule 'absolute-terms.superlatives' is already overridden by "
+            "rule_overrides[0] (line 18); only one entry per rule takes effect, so merge the two",
+        ],
+        id="one-rule-overridden-twice",
+    ),
+    pytest.param(
+        {"x.yaml": valid_event(rule_packs="[defualt]", rule_overrides="\n  - rule: P14.guaranteed-returns")},
+        None,
+        [
+            f"x.yaml:17: rule_packs[0]: no rule pack 'defualt'; did you mean 'default'? available: {PACKS} "
+            "('default' is cn-live-events; user packs go in the configuration's rule_packs_dir)",
+        ],
+        id="unknown-rule-pack",
+    ),
+    pytest.param(
+        {"x.toml": swap(BASE_TOML, 'category = "knowledge"\n',
+                        'category = "knowledge"\nrule_packs = ["default@0.1"]\n')},
+        None,
+        [
+            f"x.toml:5: rule_packs[0]: rule pack 'cn-live-events' has no version 0.1; available: "
+            f"{DEFAULT_PACK.version} (or write 'default' alone for the newest)",
+        ],
+        id="unknown-rule-pack-version",
     ),
     # --- paths --------------------------------------------------------------------------------------------
     pytest.param(

@@ -22,6 +22,10 @@ from livewatch.sourcemap import LineMap
 
 #: At most this many ids are offered; a whole category (``schedule.*``) fits.
 MAX_SUGGESTIONS = 5
+#: How alike (difflib's ratio) a rule id, name or category must be to be offered, and how far below the
+#: closest one the others may be.
+SUGGEST_CUTOFF = 0.7
+SUGGEST_MARGIN = 0.1
 
 
 def rule_selection_issues(event: Event, library: PackLibrary, *, file: Path, lines: LineMap,
@@ -93,27 +97,30 @@ def _unknown_rule(wanted: str, packs: Sequence[RulePack]) -> str:
 
 
 def suggest_rules(wanted: str, rules: Sequence[Rule]) -> list[str]:
-    """Rule ids close to ``wanted``: those whose name after the category (``guaranteed-returns``) or whose
-    category (``absolute-terms``) matches a part of it first, then ids close to it as a whole; so an id from
-    another numbering (``P14.guaranteed-returns``, ``P05.absolute-terms``) still finds its rule."""
-    by_name: dict[str, list[str]] = {}
-    by_category: dict[str, list[str]] = {}
-    by_id: dict[str, str] = {}
-    for rule in rules:
-        by_id.setdefault(rule.id.lower(), rule.id)
-        by_name.setdefault(rule.id.lower().partition(".")[2] or rule.id.lower(), []).append(rule.id)
-        by_category.setdefault(rule.spec.category.lower(), []).append(rule.id)
+    """Rule ids close to ``wanted``, best first. A rule is compared as a whole id, by its name after the
+    category (``guaranteed-returns``) and by its category (``absolute-terms``), each against ``wanted`` and
+    its part after the first dot; so an id from another numbering (``P14.guaranteed-returns``,
+    ``P05.absolute-terms``) still finds its rules. Only the ids about as close as the closest are offered, so
+    a category shared with the closest does not bring in all its neighbours."""
     key = wanted.lower()
-    head, dot, tail = key.partition(".")
-    parts = [key, tail, head] if dot and tail else [key]
-    found: list[str] = []
-    for part in parts:
-        for name in difflib.get_close_matches(part, list(by_name), n=2, cutoff=0.75):
-            found += by_name[name]
-        for category in difflib.get_close_matches(part, list(by_category), n=1, cutoff=0.75):
-            found += by_category[category]
-    found += [by_id[close] for close in difflib.get_close_matches(key, list(by_id), n=3, cutoff=0.6)]
-    return list(dict.fromkeys(found))[:MAX_SUGGESTIONS]
+    tail = key.partition(".")[2]
+    parts = [key, tail] if tail else [key]
+    scores: dict[str, float] = {}
+    for rule in rules:
+        rule_id = rule.id.lower()
+        name = rule_id.partition(".")[2] or rule_id
+        score = max(
+            _similarity(key, rule_id),
+            *(_similarity(part, candidate) for part in parts for candidate in (name, rule.spec.category.lower())),
+        )
+        scores[rule.id] = max(score, scores.get(rule.id, 0.0))
+    best = max(scores.values(), default=0.0)
+    close = [rule_id for rule_id, score in scores.items() if score >= SUGGEST_CUTOFF and score >= best - SUGGEST_MARGIN]
+    return sorted(close, key=lambda rule_id: -scores[rule_id])[:MAX_SUGGESTIONS]
+
+
+def _similarity(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b).ratio()
 
 
 def _inapplicable(rule: Rule, override: RuleOverride) -> Iterator[tuple[str, str]]:
