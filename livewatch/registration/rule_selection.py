@@ -13,11 +13,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from livewatch.errors import ConfigError
 from livewatch.issues import FieldPath, Issue
 from livewatch.registration.models import Event, RuleOverride
 from livewatch.rules.base import Rule
-from livewatch.rules.packs import PACK_ALIASES, PackLibrary, RulePack
+from livewatch.rules.packs import PACK_ALIASES, PackLibrary, RulePack, RulePackError
 from livewatch.sourcemap import LineMap
 
 #: At most this many ids are offered; a whole category (``schedule.*``) fits.
@@ -42,7 +41,7 @@ def rule_selection_issues(event: Event, library: PackLibrary, *, file: Path, lin
     for index, ref in enumerate(event.rule_packs):
         try:
             packs.append(library.get(ref))
-        except ConfigError:
+        except RulePackError:
             issues.append(issue(("rule_packs", index), "unknown-rule-pack", _unknown_pack(ref, library)))
     if issues:
         # An override may well name a rule of the missing pack; calling it unknown would mislead.
