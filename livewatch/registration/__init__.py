@@ -11,6 +11,7 @@ from livewatch.registration.blacklist import Blacklist, load_blacklist
 from livewatch.registration.checks import check_registration
 from livewatch.registration.loader import LoadResult, Registration, load_registrations, promote_warnings
 from livewatch.registration.models import Event, RegistrationContext
+from livewatch.registration.transcriber_check import check_transcriber_language
 from livewatch.rules.packs import PackLibrary
 
 if TYPE_CHECKING:
@@ -32,7 +33,12 @@ def validate_registrations(
     if library is None:
         library = PackLibrary(settings.rule_packs_dir)
     result = load_registrations(paths, settings.registration_context(), library)
-    for reg in result.registrations:
+    for reg in list(result.registrations):
+        unheard = list(check_transcriber_language(reg, settings))
+        if unheard:  # transcribed in the wrong language it would pass unchecked: invalid, as a bad field is
+            result.issues.extend(unheard)
+            result.registrations.remove(reg)
+            continue
         result.issues.extend(check_registration(reg, blacklist))
     result.issues = sort_issues(promote_warnings(result.issues) if strict else result.issues)
     return result
