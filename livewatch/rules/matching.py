@@ -7,19 +7,34 @@ text however many terms it has (``bench/rules.py`` compares this with a ``re`` a
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
 import ahocorasick
 
-from livewatch.rules.normalize import NormalizedText, initials, is_cjk, normalize_term, pinyin_of_term
+from livewatch.rules.normalize import (
+    SYLLABLE_END,
+    NormalizedText,
+    initials,
+    normalize_term,
+    pinyin_of_term,
+    pinyin_view,
+    syllables,
+)
 from livewatch.rules.transcript import Transcript
 
 #: rapidfuzz partial-ratio score (0-100) at which a misheard English phrase counts as the term.
 FUZZY_SCORE = 88.0
 #: Terms shorter than this (compact letters) are never fuzzy-matched: short words match everything.
 FUZZY_MIN_LENGTH = 8
+#: Terms with fewer Chinese syllables than this never match as homophones: the pinyin of two syllables is
+#: in too much ordinary speech (wen zhuan, gen zhi, kou kou: bench/detection.py measures it).
+PINYIN_MIN_SYLLABLES = 3
+#: Terms with at least this many syllables also match with the commonly confused sounds folded (zh/z, ch/c,
+#: sh/s, n/l, -ng/-n): four syllables in a row that agree but for those are still that term.
+LOOSE_MIN_SYLLABLES = 4
 
 
 @dataclass(frozen=True)
@@ -29,7 +44,7 @@ class Match:
     start: int
     end: int
     term: str
-    how: str  # normalized, pinyin, initials or fuzzy
+    how: str  # normalized, pinyin, loose-pinyin, initials or fuzzy
 
 
 def _automaton(keys: Iterable[tuple[str, str]]) -> ahocorasick.Automaton | None:
@@ -63,8 +78,13 @@ class TermMatcher:
 
     @cached_property
     def _pinyin(self) -> ahocorasick.Automaton | None:
-        # Homophones only for terms with Chinese in them; pinyin of Latin letters is the letters themselves.
-        return _automaton((pinyin_of_term(t), t) for t in self.terms if any(is_cjk(ch) for ch in normalize_term(t)))
+        # Homophones only for terms with enough Chinese in them; pinyin of Latin letters is the letters.
+        return _automaton((pinyin_of_term(t), t) for t in self.terms if syllables(t) >= PINYIN_MIN_SYLLABLES)
+
+    @cached_property
+    def _loose(self) -> ahocorasick.Automaton | None:
+        return _automaton((pinyin_of_term(t, loose=True), t) for t in self.terms
+                          if syllables(t) >= LOOSE_MIN_SYLLABLES)
 
     @cached_property
     def _initials(self) -> dict[str, str]:
@@ -88,6 +108,8 @@ class TermMatcher:
         yield from _scan(self._compact, transcript.compact, "normalized")
         if self.pinyin:
             yield from _scan(self._pinyin, transcript.pinyin, "pinyin")
+            if self._loose is not None:
+                yield from _scan(self._loose, _loose_view(transcript), "loose-pinyin")
         if self.initials and self._initials:
             yield from self._scan_initials(transcript)
         if self.fuzzy:
@@ -160,12 +182,29 @@ def _word_around(original: str, index: int) -> tuple[int, int]:
     return first, past
 
 
+_LOOSE_VIEWS: dict[int, tuple[weakref.ref[Transcript], NormalizedText]] = {}
+
+
+def _loose_view(transcript: Transcript) -> NormalizedText:
+    """The transcript's loose pinyin view, made once per transcript however many rules ask for it."""
+    key = id(transcript)
+    cached = _LOOSE_VIEWS.get(key)
+    if cached is not None and cached[0]() is transcript:
+        return cached[1]
+    view = pinyin_view(transcript.compact, loose=True)
+    _LOOSE_VIEWS[key] = (weakref.ref(transcript, lambda _: _LOOSE_VIEWS.pop(key, None)), view)
+    return view
+
+
 def _scan(automaton: ahocorasick.Automaton | None, view: NormalizedText, how: str) -> Iterator[Match]:
     if automaton is None:
         return
     original, text = view.original, view.text
     for last, (length, term) in automaton.iter(text):
         first = last - length + 1
+        # A homophone starts on a syllable: "an'" is not in "ban'".
+        if how.endswith("pinyin") and first > 0 and text[first - 1] != SYLLABLE_END and text[first - 1].isalpha():
+            continue
         # A number in a term is a whole number, also when it was said in Chinese numerals: 第1 (第一) is not
         # in 第11 (第十一), 30 is not in 300 (三百).
         if text[first].isdigit() and first > 0 and text[first - 1].isdigit():

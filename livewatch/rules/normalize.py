@@ -30,9 +30,16 @@ from livewatch.chinese import to_simplified
 
 View = Literal["compact", "light"]
 
-_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
+           "幺": 1, **{str(d): d for d in range(10)}}
 _UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
-_NUMERAL_RUN = re.compile(f"[{''.join(_DIGITS)}{''.join(_UNITS)}]+")
+_DIGIT_CLASS = "".join(_DIGITS)
+_NUMBER_CLASS = _DIGIT_CLASS + "".join(_UNITS)
+#: A spoken number: an optional 百分之 (percent), a run of numerals, and an optional 点 with digits after it
+#: (the decimal point: 三十五点五 = 35.5), unless a unit follows them (三点五十分 is a time, not 3.5).
+_NUMBER = re.compile(f"(百分之)?([{_NUMBER_CLASS}]+)(?:点([{_DIGIT_CLASS}]+)(?![{''.join(_UNITS)}]))?")
+#: Runs of a repeated Chinese character at least this long are a stretch (好好好), not a word (往往, 扣扣).
+STRETCH = 3
 SYLLABLE_END = "'"
 
 
@@ -71,9 +78,11 @@ class NormalizedText:
 
 
 def _numeral_value(run: str) -> str | None:
-    """Digits for a run of Chinese numerals, or None when the run is not one well-formed number."""
+    """Digits for a run of numerals, or None when the run is not one well-formed number."""
     if not any(ch in _UNITS for ch in run):
         return "".join(str(_DIGITS[ch]) for ch in run)
+    if "幺" in run or any(ch.isascii() for ch in run):
+        return None  # 幺 is 1 only in strings of digits (phone numbers); 3十 is not a numeral
     total, section, digit = 0, 0, None
     for ch in run:
         if ch in _DIGITS:
@@ -94,6 +103,22 @@ def _numeral_value(run: str) -> str | None:
             section += digit * unit
             digit = None
     return str(total + section + (digit or 0))
+
+
+def _spoken_number(match: re.Match[str]) -> str | None:
+    """The digits (with ``.`` and ``%``) a spoken number stands for; None to leave it as it is."""
+    percent, run, decimals = match.groups()
+    if run == "幺" and not percent and not decimals:
+        return None  # 幺 on its own is a word (幺蛾子), not a digit
+    value = "100" if percent and run == "百" else _numeral_value(run)  # 百分之百
+    if value is None:
+        if percent or decimals:
+            return None
+        # Leave the units alone, turn the digits into digits: a malformed run is no number.
+        return "".join(str(_DIGITS[ch]) if ch in _DIGITS else ch for ch in run)
+    if decimals:
+        value += "." + "".join(str(_DIGITS[ch]) for ch in decimals)
+    return value + "%" if percent else value
 
 
 @cache
@@ -138,26 +163,33 @@ def _fold(original: str) -> tuple[str, list[int], list[int]]:
 
 
 def _numerals(text: str, starts: list[int], ends: list[int]) -> tuple[str, list[int], list[int]]:
-    if not _NUMERAL_RUN.search(text):
+    """Spoken numbers as digits: 一三八 → 138, 三十 → 30, 百分之三十五点五 → 35.5%, 幺三八 → 138."""
+    if not any(ch in _DIGITS or ch in _UNITS for ch in set(text)):
         return text, starts, ends
     pieces: list[str] = []
     out_starts: list[int] = []
     out_ends: list[int] = []
     position = 0
-    for match in _NUMERAL_RUN.finditer(text):
-        pieces.append(text[position:match.start()])
-        out_starts.extend(starts[position:match.start()])
-        out_ends.extend(ends[position:match.start()])
-        run = match.group()
-        value = _numeral_value(run)
-        # Every character of a run maps to the whole run: a part of a malformed run reads differently on its
-        # own (三 十 of 二三十 is "3十" here but 30 alone), so only the whole run is evidence for it.
-        if value is None:  # leave the units alone, turn the digits into digits
-            value = "".join(str(_DIGITS[ch]) if ch in _DIGITS else ch for ch in run)
+    for match in _NUMBER.finditer(text):
+        value = _spoken_number(match)
+        if value is None and (match.group(1) or match.group(3)):
+            # A percent or decimal that is no number: read the numeral run on its own.
+            first, last = match.span(2)
+            value = _spoken_number(_NUMBER.fullmatch(match.group(2)))  # type: ignore[arg-type]
+        else:
+            first, last = match.span()
+        if value is None or value == text[first:last]:
+            continue
+        pieces.append(text[position:first])
+        out_starts.extend(starts[position:first])
+        out_ends.extend(ends[position:first])
+        # Every character of a number maps to the whole number as said: a part of it reads differently on
+        # its own (三 十 of 二三十 is "3十" here but 30 alone; the % of 百分之三十 is 百分之), so only the
+        # whole is evidence for it.
         pieces.append(value)
-        out_starts.extend([starts[match.start()]] * len(value))
-        out_ends.extend([ends[match.end() - 1]] * len(value))
-        position = match.end()
+        out_starts.extend([starts[first]] * len(value))
+        out_ends.extend([ends[last - 1]] * len(value))
+        position = last
     pieces.append(text[position:])
     out_starts.extend(starts[position:])
     out_ends.extend(ends[position:])
@@ -174,7 +206,9 @@ def _is_format(char: str) -> bool:
     return unicodedata.category(char) == "Cf"  # zero-width joiners, direction marks
 
 
-def normalize(original: str, view: View = "compact") -> NormalizedText:
+def normalize(original: str, view: View = "compact", *, collapse: bool = True) -> NormalizedText:
+    """The ``view`` of ``original``; ``collapse`` shortens stretched Chinese characters in the compact view
+    (a transcript's, never a term's: 扣扣 is a word, and 扣 alone is in 口红 and 折扣)."""
     text, starts, ends = _numerals(*_fold(original))
     distinct = set(text)
     drop = {ch for ch in distinct if _is_format(ch)} if view == "light" else {ch for ch in distinct if _is_noise(ch)}
@@ -183,25 +217,52 @@ def normalize(original: str, view: View = "compact") -> NormalizedText:
     kept: list[str] = []
     kept_starts: list[int] = []
     kept_ends: list[int] = []
-    last = ""
-    for char, start, end in zip(text, starts, ends, strict=True):
-        if char in drop:
-            continue
-        if char == last and view == "compact" and is_cjk(char):
-            # 好好好 → 好: a stretched Chinese character, however often. Latin letters stay doubled ("add" is
-            # not "ad") and digits always do (phone numbers).
-            kept_ends[-1] = end
+    for index, (char, start, end) in enumerate(zip(text, starts, ends, strict=True)):
+        if char in drop and not (char == "." and _decimal_point(text, index)):
             continue
         kept.append(char)
         kept_starts.append(start)
         kept_ends.append(end)
-        last = char
+    if view == "compact" and collapse:
+        return _collapsed(NormalizedText(original, "".join(kept), kept_starts, kept_ends))
     return NormalizedText(original, "".join(kept), kept_starts, kept_ends)
+
+
+def _decimal_point(text: str, index: int) -> bool:
+    """A full stop between digits is a decimal point (35.5 is not 355); elsewhere it is punctuation."""
+    return 0 < index < len(text) - 1 and text[index - 1].isdigit() and text[index + 1].isdigit()
+
+
+_STRETCHED = re.compile(f"([\u3400-\u4dbf\u4e00-\u9fff])\\1{{{STRETCH - 1},}}")
+
+
+def _collapsed(compact: NormalizedText) -> NormalizedText:
+    """好好好 → 好: a Chinese character said STRETCH or more times in a row is one, stretched. Doubled
+    characters stay (往往, 谢谢, 扣扣 are words), as do Latin letters ("add" is not "ad") and digits."""
+    text = compact.text
+    if not _STRETCHED.search(text):
+        return compact
+    pieces: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    position = 0
+    for match in _STRETCHED.finditer(text):
+        first, last = match.span()
+        pieces.append(text[position:first + 1])
+        starts.extend(compact.starts[position:first + 1])
+        ends.extend(compact.ends[position:first])
+        ends.append(compact.ends[last - 1])
+        position = last
+    pieces.append(text[position:])
+    starts.extend(compact.starts[position:])
+    ends.extend(compact.ends[position:])
+    return NormalizedText(compact.original, "".join(pieces), starts, ends)
 
 
 @lru_cache(maxsize=65536)
 def normalize_term(term: str, view: View = "compact") -> str:
-    return normalize(term, view).text
+    """A term's text in ``view``: never collapsed (a term means what it says, repeats included)."""
+    return normalize(term, view, collapse=False).text
 
 
 @lru_cache(maxsize=8192)
@@ -211,21 +272,47 @@ def _syllable(char: str) -> str:
     return str(lazy_pinyin(char, style=Style.NORMAL)[0])
 
 
-def pinyin_view(compact: NormalizedText) -> NormalizedText:
-    """Each Chinese character of a compact text as its toneless syllable plus ``'``; the rest as it is."""
+#: Sounds that Mandarin speakers and Whisper confuse: flat and retroflex initials (z/zh, c/ch, s/sh), n/l,
+#: and front and back nasal finals (-n/-ng). The loose view folds each pair to one.
+_LOOSE_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("n", "l"))
+_LOOSE_FINALS = (("ang", "an"), ("eng", "en"), ("ing", "in"))
+
+
+@lru_cache(maxsize=8192)
+def loose_syllable(syllable: str) -> str:
+    """A toneless syllable with the commonly confused sounds folded: zhuan → zuan, neng → len."""
+    for long, short in _LOOSE_INITIALS:
+        if syllable.startswith(long):
+            syllable = short + syllable[len(long):]
+            break
+    for long, short in _LOOSE_FINALS:
+        if syllable.endswith(long):
+            return syllable[:-len(long)] + short
+    return syllable
+
+
+def pinyin_view(compact: NormalizedText, *, loose: bool = False) -> NormalizedText:
+    """Each Chinese character of a compact text as its toneless syllable plus ``'`` (folded by
+    :func:`loose_syllable` when ``loose``); the rest as it is."""
     pieces: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
     for char, start, end in zip(compact.text, compact.starts, compact.ends, strict=True):
-        piece = _syllable(char) + SYLLABLE_END if is_cjk(char) else char
+        syllable = _syllable(char) if is_cjk(char) else ""
+        piece = (loose_syllable(syllable) if loose else syllable) + SYLLABLE_END if syllable else char
         pieces.append(piece)
         starts.extend([start] * len(piece))
         ends.extend([end] * len(piece))
     return NormalizedText(compact.original, "".join(pieces), starts, ends)
 
 
-def pinyin_of_term(term: str) -> str:
-    return pinyin_view(normalize(term)).text
+def pinyin_of_term(term: str, *, loose: bool = False) -> str:
+    return pinyin_view(normalize(term, collapse=False), loose=loose).text
+
+
+def syllables(term: str) -> int:
+    """How many Chinese characters (syllables) a term has, numerals included (张三丰 has three)."""
+    return sum(is_cjk(ch) for ch in term)
 
 
 def initials(term: str) -> str:

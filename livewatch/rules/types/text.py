@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 from livewatch.fields import SingleLine, StrictModel
 from livewatch.rules.base import Hit, Rule, RuleInput, RuleSpec, hit_for
 from livewatch.rules.matching import TermMatcher
+from livewatch.rules.negation import negated
 from livewatch.rules.transcript import Transcript
 
 
@@ -25,6 +26,8 @@ class Condition(StrictModel):
     pinyin: bool = Field(False, description="Also match homophones through toneless pinyin (菠菜 = 博彩).")
     initials: bool = Field(False, description="Also match Latin tokens that are a term's pinyin initials.")
     fuzzy: bool = Field(False, description="Also match English terms Whisper misheard slightly.")
+    negatable: bool = Field(False, description="A match inside a preceding negation's scope (不能保证…, "
+                            "没有…, never…) is a disclaimer and does not count.")
 
     @field_validator("pattern")
     @classmethod
@@ -71,6 +74,8 @@ class ConditionMatcher:
                 if match.end() > match.start():
                     start, end = light.original_span(match.start(), match.end())
                     found.append(Found(start, end, match.group(), "regex"))
+        if self.condition.negatable:
+            found = [f for f in found if not negated(transcript.light, f.start)]
         return sorted(found, key=lambda f: f.start)
 
 

@@ -1,4 +1,5 @@
-"""Rule types about what is said when: proximity, boolean composition, required disclosure, counts."""
+"""Rule types about what is said when: proximity, boolean composition (and claims from several cues),
+required disclosure, counts."""
 
 from __future__ import annotations
 
@@ -24,17 +25,25 @@ def _near(at: datetime, found: Sequence[tuple[datetime, Found]], before: float, 
 
 class CompositeSpec(RuleSpec):
     """``type: composite`` — fires where every ``all_of`` condition, at least one ``any_of`` condition (when
-    given) and no ``none_of`` condition match within ``within_s`` seconds of the first condition's match."""
+    given) and no ``none_of`` condition match within ``within_s`` seconds of the first condition's match.
+
+    With ``at_least: N`` it is a claim recognised from several cues: N or more of the ``any_of`` conditions
+    match within ``within_s`` seconds of the first of them (and no ``none_of`` condition that near). A cure
+    claim is a cure word, a disease and "no more medicine"; any two are enough, so one misheard word does
+    not lose the claim."""
 
     all_of: list[Condition] = Field(default_factory=list)
     any_of: list[Condition] = Field(default_factory=list)
     none_of: list[Condition] = Field(default_factory=list)
+    at_least: int | None = Field(None, ge=1)
     within_s: float = Field(30, gt=0)
 
     @model_validator(mode="after")
     def _has_an_anchor(self) -> CompositeSpec:
         if not self.all_of and not self.any_of:
             raise ValueError("a composite rule needs all_of or any_of conditions")
+        if self.at_least is not None and (self.all_of or self.at_least > len(self.any_of)):
+            raise ValueError(f"at_least: {self.at_least} needs that many any_of conditions and no all_of")
         return self
 
 
@@ -49,6 +58,9 @@ class CompositeRule(Rule):
                 [ConditionMatcher(c) for c in self.spec.none_of])
 
     def evaluate(self, data: RuleInput) -> Iterator[Hit]:
+        if self.spec.at_least is not None:
+            yield from self._cues(data, self.spec.at_least)
+            return
         all_of, any_of, none_of = self.groups
         window = self.spec.within_s
         for stream, transcript in sorted(data.transcripts.items()):
@@ -70,6 +82,31 @@ class CompositeRule(Rule):
                 hit = hit_for(transcript, stream, start, end, anchor.matched,
                               {"with": [f.matched for f in partners]})
                 yield hit
+
+    def _cues(self, data: RuleInput, at_least: int) -> Iterator[Hit]:
+        _, any_of, none_of = self.groups
+        window = timedelta(seconds=self.spec.within_s)
+        for stream, transcript in sorted(data.transcripts.items()):
+            found = sorted((at, group, f) for group, matcher in enumerate(any_of)
+                           for at, f in _timed(transcript, matcher))
+            found_none = [_timed(transcript, m) for m in none_of]
+            index = 0
+            while index < len(found):
+                begin = found[index][0]
+                first_of: dict[int, tuple[int, Found]] = {}
+                for later, (at, group, f) in enumerate(found[index:], index):
+                    if at - begin > window:
+                        break
+                    first_of.setdefault(group, (later, f))
+                if len(first_of) < at_least or any(_near(begin, group, self.spec.within_s, self.spec.within_s)
+                                                          for group in found_none):
+                    index += 1
+                    continue
+                cues = sorted(f for _, f in first_of.values())
+                # The finding covers what was said from the first cue to the last: where the claim was made.
+                yield hit_for(transcript, stream, cues[0].start, max(f.end for f in cues), cues[0].matched,
+                              {"with": [f.matched for f in cues[1:]], "how": sorted({f.how for f in cues})})
+                index = max(later for later, _ in first_of.values()) + 1
 
 
 class ProximitySpec(RuleSpec):
