@@ -49,6 +49,11 @@ class TranscribeOptions:
     language: str | None = None  # None: detect
     beam_size: int = 5
     initial_prompt: str | None = None
+    #: Words to bias spelling towards (rule terms, participants' names), space-separated. faster-whisper passes them
+    #: as its ``hotwords`` (before the prompt, in every 30 s window it decodes); openai-whisper has no such
+    #: argument, so they go before ``initial_prompt`` in the prompt, which it applies to the first 30 s window of
+    #: each call (the monitor's windows are shorter) and cuts from the front when too long (223 tokens).
+    hotwords: str | None = None
     word_timestamps: bool = True
     #: Voice-activity detection before decoding (non-speech never reaches the decoder).
     vad: bool = True

@@ -27,6 +27,7 @@ class FasterWhisperTranscriber(Transcriber):
             beam_size=options.beam_size,
             temperature=list(options.temperatures),
             initial_prompt=options.initial_prompt,
+            hotwords=options.hotwords or None,
             word_timestamps=options.word_timestamps,
             condition_on_previous_text=False,  # the worker decides what context to trust
             vad_filter=options.vad,

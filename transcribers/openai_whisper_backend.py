@@ -32,6 +32,13 @@ def speech_only(samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32] | N
     return masked
 
 
+def prompt_with_hotwords(options: TranscribeOptions) -> str | None:
+    """openai-whisper has no hot words: they go before the prompt, where faster-whisper puts them too (and the
+    prompt, usually the most recent text, stays last: nearest the speech it is context for)."""
+    parts = [part.strip() for part in (options.hotwords, options.initial_prompt) if part and part.strip()]
+    return " ".join(parts) or None
+
+
 class OpenAIWhisperTranscriber(Transcriber):
     name = "openai-whisper"
 
@@ -60,7 +67,7 @@ class OpenAIWhisperTranscriber(Transcriber):
                 language=options.language,
                 beam_size=options.beam_size,
                 temperature=options.temperatures,
-                initial_prompt=options.initial_prompt,
+                initial_prompt=prompt_with_hotwords(options),
                 word_timestamps=options.word_timestamps,
                 condition_on_previous_text=False,
                 fp16=self.device == "cuda" and self.compute_type in ("float16", "default"),

@@ -14,6 +14,14 @@ out close enough for the default pack (``cn-live-events``) to do the right thing
   promotion has no disclosure and ``ad-disclosure.missing`` fires. No line says "add" either (Whisper may
   write it "ad", which would count as a disclosure).
 * The clean lines avoid the pack's absolute terms ("the best", "number one") and shop words near them.
+
+The Mandarin forum (``FORUM_ZH``, or :func:`forum_zh` with other voices) is the opposite: Kokoro voices (see
+``kokoro.py``) and plants worded as a host would say them, not tuned to any model or to today's pack. What Whisper
+mishears in them (保本保息 → 寶本寶西, 根治 → 根據) is for the Chinese matching to survive. Its layout keeps each
+plant's finding its own: the promotion with no disclosure comes more than 30 s before the absolute terms (so
+``absolute-terms.near-promotion`` pairs 全网最低价 with its own 秒杀/购买, and the disclosure rule is cued once), two
+plants of one category never follow each other directly, and the clean lines are near misses (第一次, revenue up
+百分之三十, a negated 不能保证稳赚不赔, 按时吃药, 评论区留言).
 """
 
 from __future__ import annotations
@@ -26,7 +34,8 @@ Role = Literal["host", "guest", "moderator"]
 
 @dataclass(frozen=True)
 class Speaker:
-    """A participant: registered as such in the demo schedule, and given an espeak-ng voice."""
+    """A participant: registered as such in the demo schedule, and given a voice: an espeak-ng voice name, or
+    ``kokoro:<voice>`` for Kokoro (Mandarin)."""
 
     name: str
     role: Role
@@ -105,4 +114,57 @@ SHORT_FORUM: Final = Script(
     (_WELCOME, _THANKS, _PROMISE, _QUESTION, _QR, _CODE, _RISK, _GOODNIGHT),
 )
 
-SCRIPTS: Final = {script.name: script for script in (FORUM, SHORT_FORUM)}
+# --- The Mandarin forum ----------------------------------------------------------------------------------------
+
+#: Kokoro voices (host, guest) of the default Mandarin forum, and a second set with no voice in common: "done"
+#: needs every plant found on at least two different voices. Whisper base hears jf_gongitsune best.
+ZH_VOICES: Final = ("jf_gongitsune", "jm_kumo")
+ZH_VOICES_ALT: Final = ("jf_alpha", "jf_tebukuro")
+
+GUARANTEED_ZH: Final = Plant("finance-promise", "finance-promise.guaranteed-returns",
+                             "保本保息，稳赚不赔: a promise of guaranteed returns")
+ANNUAL_RETURN_ZH: Final = Plant("finance-promise", "finance-promise.stock-tips",
+                                "年化收益百分之三十: a promised annual return")
+CURE_ZH: Final = Plant("medical-claim", "medical-claim.cure-claims",
+                       "根治糖尿病，不用吃药: a herbal tea claimed to cure diabetes")
+ABSOLUTE_ZH: Final = Plant("absolute-terms", "absolute-terms.near-promotion",
+                           "全网最低价 while selling (秒杀，购买)")
+NO_DISCLOSURE_ZH: Final = Plant("ad-disclosure", "ad-disclosure.missing",
+                                "点击下方链接，领取优惠券 with no ad disclosure in the whole forum")
+DIVERSION_ZH: Final = Plant("traffic-diversion", "traffic-diversion.contact-apps",
+                            "扫屏幕上的二维码，进群: viewers sent to a private group through a QR code")
+TIPPING_ZH: Final = Plant("tipping-inducement", "tipping-inducement.gift-draws",
+                          "刷礼物抽奖: a prize draw for gifts")
+
+
+def forum_zh(host_voice: str = ZH_VOICES[0], guest_voice: str = ZH_VOICES[1]) -> Script:
+    """The Mandarin forum (about 90 s: 16 lines, 7 plants), with the given Kokoro voices for host and guest."""
+    host = Speaker("林晓雨", "host", f"kokoro:{host_voice}", 1993)
+    guest = Speaker("陈志强", "guest", f"kokoro:{guest_voice}", 1981)
+    lines = (
+        Line(host, "各位朋友晚上好，欢迎来到星河科技年度粉丝大会的直播间。"),
+        Line(host, "我是主持人林晓雨，今天请到了星河科技的创始人陈志强陈总。"),
+        Line(guest, "大家好，这是我第一次在直播间参加年会，还有点紧张。"),
+        Line(guest, "我们的新年礼盒已经上架了，大家点击下方链接，领取优惠券。", NO_DISCLOSURE_ZH),
+        Line(guest, "过去一年，公司的营业收入增长了百分之三十，感谢每一位用户。"),
+        Line(host, "听说陈总今年还推出了一款理财产品？"),
+        Line(guest, "对，我们的星河宝保本保息，稳赚不赔，大家放心买。", GUARANTEED_ZH),
+        Line(host, "那收益大概有多少呢？"),
+        Line(guest, "跟着我们投，年化收益百分之三十，一年就能回本。", ANNUAL_RETURN_ZH),
+        Line(host, "提醒一下大家，投资有风险，我们不能保证稳赚不赔，请量力而行。"),
+        Line(guest, "还有我们的草本茶，喝三个月就能根治糖尿病，以后都不用吃药了。", CURE_ZH),
+        Line(host, "身体不舒服的朋友，还是要按时吃药，听医生的建议。"),
+        Line(guest, "这款智能手表是全网最低价，今晚秒杀，抓紧购买。", ABSOLUTE_ZH),
+        Line(host, "喜欢陈总的朋友，刷礼物抽奖，我们送出十块手表。", TIPPING_ZH),
+        Line(guest, "想了解更多的朋友，扫屏幕上的二维码，进群领福利。", DIVERSION_ZH),
+        Line(host, "有问题可以在评论区留言，今天的年会就到这里，我们明年再见。"),
+    )
+    voices = f"{host_voice}+{guest_voice}"
+    return Script("forum-zh" if (host_voice, guest_voice) == ZH_VOICES else f"forum-zh-{voices}",
+                  f"星河科技年度粉丝大会 (simulated, voices {voices})", (host, guest), lines)
+
+
+#: The Mandarin demo forum with the default voices.
+FORUM_ZH: Final = forum_zh()
+
+SCRIPTS: Final = {script.name: script for script in (FORUM, SHORT_FORUM, FORUM_ZH)}
