@@ -207,9 +207,10 @@ def _scan(automaton: ahocorasick.Automaton | None, view: NormalizedText, how: st
             continue
         # A number in a term is a whole number, also when it was said in Chinese numerals: 第1 (第一) is not
         # in 第11 (第十一), 30 is not in 300 (三百).
-        if text[first].isdigit() and first > 0 and text[first - 1].isdigit():
+        # Digits are one number only where nothing stood between them in the original: 30，一年 is 30 and 1.
+        if text[first].isdigit() and first > 0 and text[first - 1].isdigit() and _joined(view, first - 1):
             continue
-        if text[last].isdigit() and last + 1 < len(text) and text[last + 1].isdigit():
+        if text[last].isdigit() and last + 1 < len(text) and text[last + 1].isdigit() and _joined(view, last):
             continue
         start, end = view.original_span(first, last + 1)
         # A Latin term must be a whole word in the original text: "best" is not in "bestow".
@@ -218,6 +219,11 @@ def _scan(automaton: ahocorasick.Automaton | None, view: NormalizedText, how: st
         if _ascii_word_char(original[end - 1]) and end < len(original) and _ascii_word_char(original[end]):
             continue
         yield Match(start, end, term, how)
+
+
+def _joined(view: NormalizedText, index: int) -> bool:
+    """Whether characters ``index`` and ``index + 1`` of a view touch in the original (or share it)."""
+    return view.starts[index + 1] <= view.ends[index]
 
 
 def _drop_nested(matches: list[Match]) -> list[Match]:
