@@ -90,6 +90,10 @@ def test_a_spoken_percent_matches_a_written_one_and_highlights_the_words_said(tm
     [finding] = evaluate(tmp_path, rule, said("我们年化收益百分之三十，放心"))
     assert highlighted(finding) == "年化收益百分之三十"
     assert evaluate(tmp_path, rule, said("年化收益百分之三百")) == []
+    # a number after a comma is another number: 30，一年 is 30 and 1, not 301
+    [finding] = evaluate(tmp_path, rule, said("年化收益百分之三十，一年回本"))
+    assert highlighted(finding) == "年化收益百分之三十"
+    assert evaluate(tmp_path, rule, said("年化收益三十一")) == []
     regex = {"id": "pct", "type": "regex", "pattern": r"\d+(?:\.\d+)?%"}
     [finding] = evaluate(tmp_path, regex, said("收益有百分之三十五点五呢"))
     assert (finding.matched, highlighted(finding)) == ("35.5%", "百分之三十五点五")
