@@ -178,23 +178,37 @@ def db_migrate(state: CliState) -> None:
               help="Folder for the demo's configuration, schedule, data and report (default: a new temporary "
                    "folder). Global --config and --data do not apply: the demo brings its own.")
 @click.option("--keep", is_flag=True, help="Also keep the synthesized speech and the origin's HLS segments.")
-@click.option("--short", is_flag=True, help="A shorter forum: about 40 s of speech instead of about 65 s.")
-def demo(work_dir: Path | None, keep: bool, short: bool) -> None:
+@click.option("--language", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+              help="zh: a Mandarin forum (Kokoro voices, Whisper base); en: an English one (espeak-ng, tiny.en).")
+@click.option("--voices", metavar="HOST,GUEST",
+              help="Kokoro voices of the Mandarin forum's host and guest (default jf_gongitsune,jm_kumo; also "
+                   "jf_alpha, jf_nezumi, jf_tebukuro).")
+@click.option("--short", is_flag=True, help="English only: a shorter forum, about 40 s of speech instead of 65 s.")
+def demo(work_dir: Path | None, keep: bool, language: str, voices: str | None, short: bool) -> None:
     """Broadcast a simulated forum with planted violations live on 127.0.0.1 and monitor it end to end,
-    offline: capture, Whisper transcription, rule checks and the report (about two minutes).
+    offline: capture, Whisper transcription, rule checks and the report (about two minutes). The forum is in
+    Mandarin unless --language en; its registration says only its language.
     Exit 1 when a planted violation is missed or clean talk raises a finding above low."""
     from livewatch.demo.run import DemoOptions, check_installation, model_store_in, run_demo, summarize
-    from livewatch.demo.script import FORUM, SHORT_FORUM
+    from livewatch.demo.script import FORUM, SHORT_FORUM, ZH_VOICES, forum_zh
 
+    if language == "zh":
+        if short:
+            raise click.UsageError("--short is for the English forum (--language en)")
+        host, _, guest = (voices or ",".join(ZH_VOICES)).partition(",")
+        script = forum_zh(host.strip(), guest.strip() or host.strip())
+    else:
+        if voices:
+            raise click.UsageError("--voices is for the Mandarin forum (--language zh)")
+        script = SHORT_FORUM if short else FORUM
     # soft_wrap: a long path stays on one line, whole, whatever the terminal's width.
     console = Console(highlight=False, soft_wrap=True)
     console.print(f"[bold]livewatch {__version__}[/bold] demo")
-    installation = check_installation(model_store_in(work_dir) if work_dir is not None else None)
+    installation = check_installation(model_store_in(work_dir) if work_dir is not None else None, script)
     for tool, where in installation.tools.items():
         console.print(f"  {tool}: {where}")
     console.print(f"  offline Whisper model: {installation.model}")
-    result = run_demo(DemoOptions(work_dir=work_dir, keep=keep, script=SHORT_FORUM if short else FORUM),
-                      console.print)
+    result = run_demo(DemoOptions(work_dir=work_dir, keep=keep, script=script), console.print)
     summarize(result, console.print)
     click.echo(f"report: {result.report}")
     click.echo(f"index: {result.index}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -32,6 +33,7 @@ def transcribe(state: CliState, media: Path, backend: str | None, model_spec: st
     """Transcribe one audio or video file."""
     from transcribers import registry
     from transcribers.base import TranscribeOptions
+    from transcribers.language import decoding_defaults
     from transcribers.store import ModelStore
 
     config = state.settings.transcriber
@@ -45,8 +47,9 @@ def transcribe(state: CliState, media: Path, backend: str | None, model_spec: st
                           "use --model base (multilingual), or --language en")
     model = store.resolve(model_spec, backend)
     engine = registry.create(backend, model, device=config.device, compute_type=config.compute_type)
-    options = TranscribeOptions(language=None if language == "auto" else language, beam_size=config.beam_size,
-                                vad=not no_vad)
+    forced = None if language == "auto" else language
+    options = replace(decoding_defaults(forced).apply(TranscribeOptions(language=forced)),
+                      beam_size=config.beam_size, vad=not no_vad)
     duration = _duration(media)
     segments = []
     progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),

@@ -1,7 +1,8 @@
-"""`livewatch demo` and the demo machinery, end to end: a simulated forum with planted violations is spoken by
-espeak-ng, broadcast live on 127.0.0.1, recorded, transcribed by tiny.en, checked and reported; every plant
-must be found in its category within ±3 s of where it was said, and clean talk must raise nothing above low.
-The same forum handed in as a recording (`livewatch analyze`) must come out the same."""
+"""`livewatch demo` and the demo machinery, end to end: a simulated forum with planted violations is spoken
+(Mandarin by Kokoro voices, English by espeak-ng), broadcast live on 127.0.0.1, recorded, transcribed by the
+model the event's language picks (base, tiny.en), checked and reported; every plant must be found in its category
+within ±3 s of where it was said, and clean talk must raise nothing above low. The same forum handed in as a
+recording (`livewatch analyze`) must come out the same, and the Mandarin one on a second set of voices."""
 
 from __future__ import annotations
 
@@ -14,13 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
 from livewatch.capture.hls import parse_media
 from livewatch.cli import cli
-from livewatch.demo.run import registration
-from livewatch.demo.script import SHORT_FORUM, Script
+from livewatch.demo import kokoro
+from livewatch.demo.run import registration, write_config
+from livewatch.demo.script import FORUM_ZH, SHORT_FORUM, ZH_VOICES_ALT, Script, forum_zh
 from livewatch.demo.synth import Track, synthesize
 from livewatch.rules.engine import SEVERITIES
 
@@ -33,20 +36,23 @@ def spoken_at(track: Track, zero: datetime) -> list[tuple[Any, datetime]]:
     return [(spoken, zero + timedelta(seconds=spoken.start_s)) for spoken in track.lines]
 
 
-def assert_plants_found(document: dict[str, Any], track: Track, zero: datetime) -> None:
-    """Every plant found, in its category and by its rule, within ±3 s of its line's start; nothing else
-    above low anywhere."""
+def assert_plants_found(document: dict[str, Any], track: Track, zero: datetime, *, by_its_rule: bool = True) -> None:
+    """Every plant found, in its category (and by its rule, unless ``by_its_rule`` is false: a Mandarin claim
+    Whisper misheard is found by its category's cue rule instead of the word list), starting while its line is
+    said or within ±3 s of it; nothing else above low anywhere."""
     findings = document["findings"]
     explained: set[str] = set()
     for spoken, at in spoken_at(track, zero):
         plant = spoken.line.plant
         if plant is None:
             continue
+        said_for = spoken.end_s - spoken.start_s
         near = [f for f in findings if f["category"] == plant.category
-                and abs((datetime.fromisoformat(f["start"]) - at).total_seconds()) <= TOLERANCE_S]
+                and -TOLERANCE_S <= (datetime.fromisoformat(f["start"]) - at).total_seconds() <= said_for + TOLERANCE_S]
         summary = [(f["category"], f["start"], f["matched"]) for f in findings]
         assert near, f"plant {spoken.line.text!r} (said at {at.isoformat()}) not found; findings: {summary}"
-        assert {f["rule"] for f in near} == {plant.rule}
+        if by_its_rule:
+            assert {f["rule"] for f in near} == {plant.rule}
         explained |= {f["id"] for f in near}
     loud = [(f["rule"], f["severity"], f["start"], f["evidence"]) for f in findings
             if f["severity"] in ABOVE_LOW and f["id"] not in explained]
@@ -87,16 +93,37 @@ def test_the_forum_script_is_synthesized_with_known_line_times(tmp_path: Path) -
 
 def test_demo_refuses_to_run_without_its_tools(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("shutil.which", lambda name: None if name == "espeak-ng" else f"/usr/bin/{name}")
-    result = CliRunner().invoke(cli, ["demo"])
+    result = CliRunner().invoke(cli, ["demo", "--language", "en"])
     assert result.exit_code == 1
     assert "error: the demo cannot run: espeak-ng is not installed" in result.output
-    assert "apt-get install ffmpeg espeak-ng" in result.output
+    assert "apt-get install ffmpeg ffprobe espeak-ng" in result.output
+
+
+def test_mandarin_demo_needs_the_speech_extra_not_espeak(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing() -> str:
+        raise kokoro.SpeechError("Mandarin speech needs the package 'misaki', which is not installed")
+
+    monkeypatch.setattr("shutil.which", lambda name: None if name == "espeak-ng" else f"/usr/bin/{name}")
+    monkeypatch.setattr("livewatch.demo.run.engine_id", missing)
+    result = CliRunner().invoke(cli, ["demo"])
+    assert result.exit_code == 1
+    assert "error: the demo cannot run: Mandarin speech needs the package 'misaki'" in result.output
+    assert "espeak-ng" not in result.output
+
+
+def test_the_mandarin_demo_registers_only_its_language(tmp_path: Path) -> None:
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    document = yaml.safe_load(registration(FORUM_ZH, "zh-forum", "https://live.example.com/1", start,
+                                           start + timedelta(hours=1)))
+    assert document["language"] == "zh"
+    assert "transcriber" not in document
+    assert "transcriber" not in write_config(tmp_path).read_text(encoding="utf-8")  # the defaults pick the model
 
 
 @pytest.mark.slow
 def test_livewatch_demo_finds_every_plant_where_it_was_said(tmp_path: Path) -> None:
     work = tmp_path / "work"
-    result = CliRunner().invoke(cli, ["demo", "--work-dir", str(work), "--keep", "--short"])
+    result = CliRunner().invoke(cli, ["demo", "--language", "en", "--work-dir", str(work), "--keep", "--short"])
     assert result.exit_code == 0, result.output
     out = result.output
     for step in ("synthesizing 8 lines", "origin live: http://127.0.0.1:", "capture started", "segment 1 recorded",
@@ -164,4 +191,52 @@ def test_analyze_finds_the_same_plants_in_a_recording(tmp_path: Path) -> None:
     document = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
     assert document["on_air"]["start"] == start.isoformat()
     assert_plants_found(document, track, start)
+    assert_report_and_exports(folder, document)
+
+
+@pytest.mark.slow
+def test_the_mandarin_demo_finds_every_plant_live(tmp_path: Path) -> None:
+    """`make demo`: the Mandarin forum live through the whole chain, registered with only `language: zh`."""
+    work = tmp_path / "work"
+    result = CliRunner().invoke(cli, ["demo", "--work-dir", str(work), "--keep"])
+    assert result.exit_code == 0, result.output
+    assert "7 of 7 planted violations found" in result.output, result.output
+    assert "clean talk: nothing above low" in result.output
+    manifest = json.loads((work / "demo.json").read_text(encoding="utf-8"))
+    playlist = parse_media((work / "origin" / "stream.m3u8").read_text(encoding="utf-8"), "stream.m3u8")
+    zero = playlist.segments[0].program_date_time
+    assert zero is not None
+    track = synthesize(FORUM_ZH, tmp_path / "again")  # from the speech cache: the same samples, the same times
+    assert [line["start_s"] for line in manifest["lines"]] == [round(s.start_s, 3) for s in track.lines]
+    folder = work / "data" / "reports" / manifest["event_id"]
+    document = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
+    assert_plants_found(document, track, zero, by_its_rule=False)
+    assert_report_and_exports(folder, document)
+    assert {p["category"] for p in manifest["plants"]} == {
+        "finance-promise", "medical-claim", "absolute-terms", "ad-disclosure", "traffic-diversion",
+        "tipping-inducement"}
+    transcript = (folder / "transcript.srt").read_text(encoding="utf-8")
+    assert "欢迎" in transcript or "歡迎" in transcript, "heard as Mandarin, not as English"
+
+
+@pytest.mark.slow
+def test_analyze_finds_the_mandarin_plants_on_other_voices(tmp_path: Path) -> None:
+    """The Mandarin forum spoken by a second pair of voices, handed in as a recording, with no configuration at
+    all and a registration that says only `language: zh`."""
+    script = forum_zh(*ZH_VOICES_ALT)
+    track = synthesize(script, tmp_path / "speech")
+    media = recording(track, tmp_path / "forum.mp4")
+    schedules = tmp_path / "schedules"
+    schedules.mkdir()
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    (schedules / "forum.yaml").write_text(
+        registration(script, "zh-forum", "https://live.example.com/room/2", start, start + timedelta(hours=1)),
+        encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--data", str(tmp_path / "data"), "analyze", str(media), "--event",
+                                      "zh-forum", "--schedules", str(schedules)])
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "data" / "reports" / "zh-forum"
+    document = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
+    assert [t["model"] for t in document["provenance"]["transcriber"]] == ["base"]
+    assert_plants_found(document, track, start, by_its_rule=False)
     assert_report_and_exports(folder, document)

@@ -1,6 +1,7 @@
 """``livewatch demo``: a whole monitored broadcast on one machine, offline, in about two minutes.
 
-1. espeak-ng says a short forum script with planted violations (``script.py``, ``synth.py``);
+1. Kokoro (Mandarin, the default) or espeak-ng (English) says a forum script with planted violations
+   (``script.py``, ``synth.py``, ``kokoro.py``);
 2. a live HLS origin on 127.0.0.1 broadcasts it over a test-pattern video (``origin.py``);
 3. the event is registered in the demo's own schedules folder, starting a few seconds from now;
 4. the real monitor (``livewatch.monitor.Monitor``, one-shot mode) records it in segments, transcribes
@@ -29,19 +30,19 @@ from typing import Any
 import yaml
 from rich.markup import escape
 
+from livewatch.demo.kokoro import SpeechError, engine_id, kokoro_voice
 from livewatch.demo.origin import HlsOrigin
 from livewatch.demo.progress import ProgressWatcher, clock
-from livewatch.demo.script import FORUM, Script
+from livewatch.demo.script import FORUM_ZH, Script
 from livewatch.demo.synth import SpokenLine, Track, synthesize
 from livewatch.errors import LivewatchError
 from livewatch.monitor import Monitor
 from livewatch.registration import validate_registrations
 from livewatch.rules.engine import SEVERITIES
-from livewatch.settings import Settings, load_settings
+from livewatch.settings import Settings, TranscriberSettings, load_settings
 from livewatch.state import DataDir
 
-MODEL = "tiny.en"
-#: How far a finding may lie from the start of the line that carries its plant.
+#: How far a finding may lie outside the line that carries its plant.
 TOLERANCE_S = 3.0
 #: Capture settings for a demo: no pre-roll, quick polls, short segments, a hard stop at the registered end.
 CAPTURE = {"pre_roll_minutes": 0, "poll_interval_s": 1, "poll_jitter_s": 0, "segment_seconds": 5,
@@ -66,31 +67,47 @@ def model_store_in(work: Path) -> Path:
     return work / "data" / "models"
 
 
-def check_installation(model_store: Path | None = None) -> Installation:
-    """ffmpeg, ffprobe and espeak-ng on the PATH, and the offline model (an installed model package, or
-    already in ``model_store``). Raises :class:`DemoError` naming everything that is missing, and how to fix it."""
+def check_installation(model_store: Path | None = None, script: Script = FORUM_ZH) -> Installation:
+    """ffmpeg and ffprobe on the PATH, the speech engines the script's voices need (espeak-ng, or Kokoro from
+    the ``speech`` extra), and the offline Whisper model for the script's language (an installed model package,
+    or already in ``model_store``). Raises :class:`DemoError` naming everything that is missing, and how to fix it."""
     from transcribers.store import ModelStore, installed_packages
 
-    tools = {name: shutil.which(name) for name in ("ffmpeg", "ffprobe", "espeak-ng")}
+    needed = ["ffmpeg", "ffprobe"]
+    uses_kokoro = any(kokoro_voice(s.voice) is not None for s in script.speakers)
+    if not all(kokoro_voice(s.voice) is not None for s in script.speakers):
+        needed.append("espeak-ng")
+    tools = {name: shutil.which(name) for name in needed}
     missing = [f"{name} is not installed" for name, where in tools.items() if where is None]
-    if any(where is None for where in tools.values()):
-        missing[-1] += " (Debian/Ubuntu: sudo apt-get install ffmpeg espeak-ng)"
-    packaged = installed_packages().get(MODEL)
-    stored = ModelStore(model_store).get(MODEL) if model_store is not None else None
+    if missing:
+        missing[-1] += f" (Debian/Ubuntu: sudo apt-get install {' '.join(needed)})"
+    if uses_kokoro:
+        try:
+            engine_id()
+        except SpeechError as err:
+            missing.append(str(err))
+    model = model_for(script)
+    packaged = installed_packages().get(model)
+    stored = ModelStore(model_store).get(model) if model_store is not None else None
     if packaged is None and stored is None:
-        missing.append(f"the offline Whisper model {MODEL} is not installed (pip install 'livewatch[model]'; "
+        missing.append(f"the offline Whisper model {model} is not installed (pip install 'livewatch[model]'; "
                        "`make demo` does it)")
     if missing:
         raise DemoError("the demo cannot run: " + "; ".join(missing))
-    model = str(stored.folder) if stored is not None else f"package {packaged[0] if packaged else '?'}"
-    return Installation({name: str(where) for name, where in tools.items()}, model)
+    where = str(stored.folder) if stored is not None else f"package {packaged[0] if packaged else '?'}"
+    return Installation({name: str(path) for name, path in tools.items()}, f"{model} ({where})")
+
+
+def model_for(script: Script) -> str:
+    """The Whisper model the demo's configuration (the defaults) picks for the script's language."""
+    return TranscriberSettings().model_for(script.language)
 
 
 @dataclass(frozen=True)
 class DemoOptions:
     work_dir: Path | None = None  # default: a new folder under the system's temporary folder
     keep: bool = False
-    script: Script = FORUM
+    script: Script = FORUM_ZH
     lead_s: float = 3.0  # the registered start, this long after the broadcast went live
     timeout_s: float = 240.0  # beyond the speech, for capture, transcription, checks and report
 
@@ -104,7 +121,11 @@ class PlantCheck:
 
     @property
     def found(self) -> bool:
-        return self.finding is not None and self.delta_s is not None and abs(self.delta_s) <= TOLERANCE_S
+        """A finding of the plant's category starts while its line is said, or within the tolerance of it (a
+        long Mandarin line may say its claim seconds after the line begins)."""
+        if self.finding is None or self.delta_s is None:
+            return False
+        return -TOLERANCE_S <= self.delta_s <= self.spoken.end_s - self.spoken.start_s + TOLERANCE_S
 
 
 @dataclass(frozen=True)
@@ -135,16 +156,17 @@ def run_demo(options: DemoOptions, say: Say) -> DemoResult:
     work = options.work_dir or Path(tempfile.mkdtemp(prefix="livewatch-demo-"))
     work.mkdir(parents=True, exist_ok=True)
     settings = load_settings(write_config(work))
-    check_installation(settings.model_store)
+    check_installation(settings.model_store, options.script)
     say(f"[dim]{clock()}[/dim] work folder: {escape(str(work))}")
     speech_dir, origin_dir = work / "speech", work / "origin"
     for scratch in (speech_dir, origin_dir):
         shutil.rmtree(scratch, ignore_errors=True)
-    say(f"[dim]{clock()}[/dim] synthesizing {len(options.script.lines)} lines with espeak-ng "
+    engine = "Kokoro (Mandarin, cached per line)" if options.script.language == "zh" else "espeak-ng"
+    say(f"[dim]{clock()}[/dim] synthesizing {len(options.script.lines)} lines with {engine} "
         f"({len(options.script.plants)} planted violations)")
     track = synthesize(options.script, speech_dir)
     say(f"[dim]{clock()}[/dim] speech track ready: {track.speech_end_s:.0f} s")
-    _prepare_model(settings, say)
+    _prepare_model(settings, model_for(options.script), say)
     try:
         with HlsOrigin(origin_dir, audio=track.path, segment_seconds=2.0, list_size=0) as origin:
             origin.start()
@@ -166,9 +188,9 @@ def write_config(work: Path) -> Path:
     """The demo's ``livewatch.toml``: written out so that ``livewatch --config <work>/livewatch.toml status``
     (or ``report``) works on the demo's data afterwards."""
     config = work / "livewatch.toml"
+    # No [transcriber] section: the event's `language` picks the model, as it does for a user's event.
     lines = ['# Written by `livewatch demo`.', 'data_dir = "data"', 'schedules_dir = "schedules"',
-             'timezone = "UTC"', "", "[transcriber]", f'model = "{MODEL}"', 'language = "en"', "", "[capture]",
-             *(f"{key} = {value}" for key, value in CAPTURE.items())]
+             'timezone = "UTC"', "", "[capture]", *(f"{key} = {value}" for key, value in CAPTURE.items())]
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return config
 
@@ -179,7 +201,8 @@ def registration(script: Script, event_id: str, url: str, start: datetime, end: 
     document = {
         "id": event_id, "title": f"livewatch demo — {script.title}", "kind": "forum", "category": "knowledge",
         "organizer": {"name": "livewatch demo"}, "timezone": "UTC",
-        "start": start.isoformat(timespec="seconds"), "end": end.isoformat(timespec="seconds"), "language": "en",
+        "start": start.isoformat(timespec="seconds"), "end": end.isoformat(timespec="seconds"),
+        "language": script.language,
         "streams": [{"url": url, "label": "simulated main stage"}],
         "participants": [{"name": s.name, "role": s.role, "real_name_verified": True, "birth_year": s.birth_year}
                          for s in script.speakers],
@@ -189,15 +212,15 @@ def registration(script: Script, event_id: str, url: str, start: datetime, end: 
         document, allow_unicode=True, sort_keys=False)
 
 
-def _prepare_model(settings: Settings, say: Say) -> None:
+def _prepare_model(settings: Settings, model: str, say: Say) -> None:
     # Imported into the model store before going live, so the first segment is not kept waiting for it.
     from transcribers.store import ModelStore
 
     store = ModelStore(settings.model_store)
-    if store.get(MODEL) is None:
-        say(f"[dim]{clock()}[/dim] importing the offline Whisper model {MODEL} into "
+    if store.get(model) is None:
+        say(f"[dim]{clock()}[/dim] importing the offline Whisper model {model} into "
             f"{escape(str(settings.model_store))}")
-    store.resolve(MODEL, settings.transcriber.backend)
+    store.resolve(model, settings.transcriber.backend)
 
 
 def _register(settings: Settings, options: DemoOptions, url: str, zero: datetime, track: Track, say: Say) -> str:
@@ -283,12 +306,13 @@ def match_plant(spoken: SpokenLine, zero: datetime, findings: list[dict[str, Any
     of the broadcast went out, on the broadcast's own clock)."""
     assert spoken.line.plant is not None
     at = zero + timedelta(seconds=spoken.start_s)
+    middle = (spoken.end_s - spoken.start_s) / 2
     best: tuple[float, dict[str, Any]] | None = None
     for finding in findings:
         if finding["category"] != spoken.line.plant.category:
             continue
         delta = (datetime.fromisoformat(finding["start"]) - at).total_seconds()
-        if best is None or abs(delta) < abs(best[0]):
+        if best is None or abs(delta - middle) < abs(best[0] - middle):
             best = delta, finding
     if best is None:
         return PlantCheck(spoken, at, None, None)

@@ -69,6 +69,8 @@ class Script:
     title: str
     speakers: tuple[Speaker, ...]
     lines: tuple[Line, ...]
+    #: The language the event is registered in (all it says about transcription).
+    language: Literal["zh", "en"] = "en"
 
     @property
     def plants(self) -> list[Line]:
@@ -131,7 +133,7 @@ ABSOLUTE_ZH: Final = Plant("absolute-terms", "absolute-terms.near-promotion",
                            "全网最低价 while selling (秒杀，购买)")
 NO_DISCLOSURE_ZH: Final = Plant("ad-disclosure", "ad-disclosure.missing",
                                 "点击下方链接，领取优惠券 with no ad disclosure in the whole forum")
-DIVERSION_ZH: Final = Plant("traffic-diversion", "traffic-diversion.contact-apps",
+DIVERSION_ZH: Final = Plant("traffic-diversion", "traffic-diversion.qr-groups",
                             "扫屏幕上的二维码，进群: viewers sent to a private group through a QR code")
 TIPPING_ZH: Final = Plant("tipping-inducement", "tipping-inducement.gift-draws",
                           "刷礼物抽奖: a prize draw for gifts")
@@ -161,7 +163,7 @@ def forum_zh(host_voice: str = ZH_VOICES[0], guest_voice: str = ZH_VOICES[1]) ->
     )
     voices = f"{host_voice}+{guest_voice}"
     return Script("forum-zh" if (host_voice, guest_voice) == ZH_VOICES else f"forum-zh-{voices}",
-                  f"星河科技年度粉丝大会 (simulated, voices {voices})", (host, guest), lines)
+                  f"星河科技年度粉丝大会 (simulated, voices {voices})", (host, guest), lines, language="zh")
 
 
 #: The Mandarin demo forum with the default voices.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -19,6 +20,7 @@ from livewatch.transcription.choice import UTTERANCES_TO_SETTLE, event_language,
 from livewatch.transcription.exports import write_transcript_files
 from livewatch.transcription.worker import EngineChoice, StreamLanes, TranscriptionWorker
 from transcribers.base import TranscribeOptions, Transcriber
+from transcribers.language import decoding_defaults
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +81,10 @@ class TranscriptionService:
                 self._settled[event_id] = detected
                 log.info("event %s: speech detected as %s; transcribing with %s from now on",
                          event_id, detected, plan.model)
-        options = TranscribeOptions(language=plan.whisper_language, beam_size=plan.beam_size)
-        return EngineChoice(self._engines[key], options)
+        # The language's measured decoding defaults (for Mandarin: a Simplified-Chinese prompt); a beam the
+        # event or the configuration names still wins.
+        options = decoding_defaults(plan.whisper_language).apply(TranscribeOptions(language=plan.whisper_language))
+        return EngineChoice(self._engines[key], replace(options, beam_size=plan.beam_size))
 
     def _registration(self, event_id: str) -> dict[str, Any]:
         with self.engine.connect() as conn:

@@ -220,8 +220,11 @@ class TranscriptionWorker:
                        window_start: datetime, window: npt.NDArray[np.float32], *, final: bool,
                        seq: int | None, segments: list[tuple[datetime, Any]] | None = None) -> None:
         choice = self.choose(str(payload["event_id"]))
-        prompt = self._prompt(run_id, stream)
-        options = TranscribeOptions(**{**choice.options.__dict__, "initial_prompt": prompt})
+        # The choice's prompt is the language's stable part (the script to write); the stream's last trusted
+        # text follows it as context.
+        context = self._prompt(run_id, stream)
+        prompt = "".join(part for part in (choice.options.initial_prompt, context) if part) or None
+        options = replace(choice.options, initial_prompt=prompt)
         decoded = list(choice.transcriber.transcribe(window, options))
         window_seconds = len(window) / SAMPLE_RATE
         limit = window_seconds if final else window_seconds - self.margin
@@ -236,11 +239,16 @@ class TranscriptionWorker:
                 carry = [] if rest is None else [rest, *carry[1:]]
         if carry and carry[0].start < window_seconds - self.max_tail:
             keep, carry = decoded, []  # never carry more than max_tail: commit it as it is
+        heard_until = keep[-1].end if keep else 0.0
         if carry:
-            last_kept = keep[-1].end if keep else 0.0
-            committed = max(last_kept, carry[0].start - 0.3)
+            committed = max(heard_until, carry[0].start - 0.3)
+        elif not final and window_seconds - heard_until <= self.max_tail and unheard_speech(window, heard_until, limit):
+            # Whisper stopped before speech the voice-activity detector hears (it sometimes ends a window
+            # early, most often in Mandarin): that speech is carried into the next window, with more context,
+            # instead of being committed unheard.
+            committed = heard_until
         else:
-            committed = window_seconds if final or not decoded else max(limit, keep[-1].end if keep else 0.0)
+            committed = window_seconds if final or not decoded else max(limit, heard_until)
         committed_until = window_start + timedelta(seconds=committed)
         model = choice.transcriber.model
         if segments is None:  # a tail: the captured segments it came from are in the database
@@ -342,7 +350,28 @@ class TranscriptionWorker:
             return None
         seg = Segment(0.0, 0.0, row.text, (), row.avg_logprob or 0.0, row.no_speech_prob or 0.0,
                       row.compression_ratio or 1.0, row.language)
-        return row.text if trustworthy(seg) else None
+        if not trustworthy(seg):
+            return None
+        # Checking text is Simplified for Chinese: a Traditional context would ask Whisper for more of it.
+        return str(row.text_check) if row.language == "zh" else str(row.text)
+
+
+#: Speech the decoder left out must last this long to be carried (a word's last sound after its end time is not).
+UNHEARD_SPEECH_S = 1.0
+#: Where the last decoded segment ends, the next this many seconds are still its own sounds.
+UNHEARD_GUARD_S = 0.3
+
+
+def unheard_speech(window: npt.NDArray[np.float32], heard_until: float, limit: float) -> bool:
+    """Whether Silero VAD (shipped inside faster-whisper) hears at least :data:`UNHEARD_SPEECH_S` of speech in
+    ``window`` between ``heard_until`` (plus a guard) and ``limit`` seconds."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    begin, end = int((heard_until + UNHEARD_GUARD_S) * SAMPLE_RATE), int(limit * SAMPLE_RATE)
+    if end - begin < UNHEARD_SPEECH_S * SAMPLE_RATE:
+        return False
+    spans = get_speech_timestamps(window[begin:end], VadOptions())
+    return bool(sum(span["end"] - span["start"] for span in spans) >= UNHEARD_SPEECH_S * SAMPLE_RATE)
 
 
 #: Words that end a sentence, in English and Chinese.
