@@ -13,8 +13,10 @@ Reported per setting: CER per voice and on all voices together (character edit d
 after removing punctuation and spaces, converting Traditional to Simplified, and writing numbers the same way on
 both sides: 百分之三十 and 30% both become 30, 十块 and 10块 both 10块), the share of Traditional characters in the raw
 output, the real-time factor (decode seconds per second of audio), how far each line's first word is from when
-the line really starts (mean |error|, and how many lines got no word at all), and the ratios of CER and RTF to the
-``beam5`` setting. ``tiny.en`` (English-only) runs once as the baseline: what a Mandarin event got before.
+the line really starts (mean |error|, and how many lines got no word at all), how many of the rule pack's Chinese
+terms that were said were heard, how many were heard but never said (invented: false findings in waiting), and
+the ratios of CER and RTF to the ``beam5`` setting. ``tiny.en`` (English-only) runs once as the baseline: what a
+Mandarin event got before.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ from transcribers.store import ModelStore  # noqa: E402
 PACK = REPO / "livewatch" / "rules" / "packs" / "cn-live-events.yaml"
 #: A prompt that says what is being heard, not only which script to write.
 CONTEXT_PROMPT = "这是一场直播活动的普通话对话，嘉宾介绍产品，使用简体中文。"
+#: The script instruction without a full-width comma (with one, base sometimes writes ４ between clauses).
+SHORT_PROMPT = "以下是普通话的句子。"
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class Setting:
     model: str
     beam_size: int = 5
     prompt: str | None = None
-    hot: bool = False
+    hot: str = ""  # "names": participants' names as hot words; "terms": the names and the pack's terms
     vad: bool = True
     language: str = "zh"
 
@@ -67,9 +71,11 @@ SETTINGS = {s.name: s for s in (
     Setting("greedy+prompt", "base", beam_size=1, prompt=MANDARIN_PROMPT),
     Setting("beam5", "base"),
     Setting("beam5+prompt", "base", prompt=MANDARIN_PROMPT),
+    Setting("beam5+prompt2", "base", prompt=SHORT_PROMPT),
     Setting("beam5+ctxprompt", "base", prompt=CONTEXT_PROMPT),
-    Setting("beam5+hot", "base", hot=True),
-    Setting("beam5+prompt+hot", "base", prompt=MANDARIN_PROMPT, hot=True),
+    Setting("beam5+names", "base", hot="names"),
+    Setting("beam5+prompt+names", "base", prompt=MANDARIN_PROMPT, hot="names"),
+    Setting("beam5+terms", "base", hot="terms"),
     Setting("beam5+prompt-vad", "base", prompt=MANDARIN_PROMPT, vad=False),
 )}
 BASELINE = Setting("tiny.en", "tiny.en", language="en")
@@ -85,10 +91,14 @@ class Result:
     decode_s: float = 0.0
     timing_errors: list[float] = field(default_factory=list)
     lines_without_words: int = 0
+    terms_said: int = 0
+    terms_heard: int = 0
+    terms_invented: int = 0
     texts: list[str] = field(default_factory=list)
 
     def add(self, other: Result) -> None:
-        for name in ("edits", "reference_chars", "han", "traditional", "audio_s", "decode_s", "lines_without_words"):
+        for name in ("edits", "reference_chars", "han", "traditional", "audio_s", "decode_s", "lines_without_words",
+                     "terms_said", "terms_heard", "terms_invented"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.timing_errors += other.timing_errors
 
@@ -176,9 +186,9 @@ def pack_terms(path: Path) -> list[str]:
 
 
 def run(transcriber: Transcriber, setting: Setting, track: Track, audio: np.ndarray[Any, Any],
-        spans: list[tuple[float, float]], hot: str | None) -> Result:
+        spans: list[tuple[float, float]], hot: dict[str, str | None], terms: list[str]) -> Result:
     options = TranscribeOptions(language=setting.language, beam_size=setting.beam_size, initial_prompt=setting.prompt,
-                                hotwords=hot if setting.hot else None, vad=setting.vad)
+                                hotwords=hot.get(setting.hot), vad=setting.vad)
     result = Result()
     words: list[Word] = []
     raw: list[str] = []
@@ -195,6 +205,13 @@ def run(transcriber: Transcriber, setting: Setting, track: Track, audio: np.ndar
     result.edits = Levenshtein.distance(reference, normalise(heard))
     result.reference_chars = len(reference)
     result.han, result.traditional = traditional_share(heard)
+    # Rule terms: said and heard, and heard but never said (a hot word or a prompt put them in Whisper's mouth:
+    # each is a false finding waiting to happen).
+    for term in {normalise(t) for t in terms} - {""}:
+        said, heard_count = reference.count(term), normalise(heard).count(term)
+        result.terms_said += said
+        result.terms_heard += min(said, heard_count)
+        result.terms_invented += max(0, heard_count - said)
     for line in track.lines:
         first = next((w for w in words if line.start_s - 1.0 <= w.start <= line.end_s and w.word.strip()), None)
         if first is None:
@@ -230,8 +247,9 @@ def main() -> None:
 
         audio = {voice: decode_audio(str(track.path), sampling_rate=SAMPLE_RATE) for voice, track in tracks.items()}
         names = [speaker.name for speaker in forum_zh().speakers]
-        hot = hotwords_for(names, pack_terms(PACK), "zh")
-        print(f"hot words ({len(hot or '')} characters): {hot}")
+        terms = [term for term in pack_terms(PACK) if re.search(r"[\u4e00-\u9fff]", term)]
+        hot = {"names": hotwords_for(names, [], "zh"), "terms": hotwords_for(names, terms, "zh")}
+        print(f"hot words, terms ({len(hot['terms'] or '')} characters): {hot['terms']}")
         engines: dict[str, Transcriber] = {}
         results: dict[str, dict[str, Result]] = {}
         for setting in ([BASELINE] if not args.no_baseline else []) + chosen:
@@ -243,7 +261,7 @@ def main() -> None:
             # The baseline once (on the first voice): it writes no Chinese whatever the voice.
             for voice in voices[:1] if setting is BASELINE else voices:
                 row[voice] = run(engines[setting.model], setting, tracks[voice], audio[voice],
-                                 windows(tracks[voice], args.window), hot)
+                                 windows(tracks[voice], args.window), hot, terms)
                 if setting.name in args.show.split(","):
                     print(f"--- {setting.name}, {voice}:\n" + "\n".join(row[voice].texts))
             results[setting.name] = row
@@ -260,14 +278,15 @@ def report(results: dict[str, dict[str, Result]], voices: list[str]) -> None:
         totals[name] = total
     reference = totals.get("beam5")
     head = ["setting", *(v.removeprefix("jf_").removeprefix("jm_") for v in voices), "all", "trad%", "RTF",
-            "1st-word err", "no word", "CER/beam5", "RTF/beam5"]
+            "1st-word err", "no word", "terms heard", "invented", "CER/beam5", "RTF/beam5"]
     rows = []
     for name, row in results.items():
         total = totals[name]
         rows.append([name, *(f"{row[v].cer:.3f}" if v in row else "-" for v in voices), f"{total.cer:.3f}",
                      f"{100 * total.traditional / max(1, total.han):.0f}", f"{total.rtf:.3f}",
                      f"{statistics.mean(total.timing_errors):.2f} s" if total.timing_errors else "-",
-                     str(total.lines_without_words),
+                     str(total.lines_without_words), f"{total.terms_heard}/{total.terms_said}",
+                     str(total.terms_invented),
                      f"{total.cer / reference.cer:.2f}" if reference and reference.cer else "-",
                      f"{total.rtf / reference.rtf:.2f}" if reference and reference.rtf else "-"])
     widths = [max(len(str(cell)) for cell in column) for column in zip(head, *rows, strict=True)]
