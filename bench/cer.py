@@ -1,6 +1,6 @@
 """Whisper's character error rate on Mandarin speech, per voice and decoding setting, side by side.
 
-    .venv/bin/python bench/cer.py [--voices jf_gongitsune,jm_kumo,jf_alpha] [--settings beam5,beam5+prompt]
+    .venv/bin/python bench/cer.py [--voices jf_gongitsune,jm_kumo,jf_alpha] [--settings beam5,beam5+prompt|all]
                                   [--store DIR] [--window 15] [--no-baseline] [--show SETTING]
 
 The Mandarin demo forum (``livewatch.demo.script.forum_zh``, 16 lines, 7 plants) is spoken whole by each Kokoro
@@ -79,6 +79,9 @@ SETTINGS = {s.name: s for s in (
     Setting("beam5+prompt-vad", "base", prompt=MANDARIN_PROMPT, vad=False),
 )}
 BASELINE = Setting("tiny.en", "tiny.en", language="en")
+#: What a plain run compares (about 8 min on 2 shared cores with the speech cached); ``--settings all`` runs
+#: every setting (about 20 min).
+DEFAULT_SETTINGS = ("greedy", "beam5", "beam5+prompt", "beam5+names", "beam5+terms", "beam5+prompt-vad")
 
 
 @dataclass
@@ -226,14 +229,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--voices", default="jf_gongitsune,jm_kumo,jf_alpha",
                         help=f"comma-separated Kokoro voices (of {', '.join(VOICES)})")
-    parser.add_argument("--settings", default=",".join(SETTINGS), help="comma-separated, of: " + ", ".join(SETTINGS))
+    parser.add_argument("--settings", default=",".join(DEFAULT_SETTINGS),
+                        help="comma-separated, of: " + ", ".join(SETTINGS) + "; or all")
     parser.add_argument("--store", type=Path, help="model store folder (default: a temporary one)")
     parser.add_argument("--window", type=float, default=15.0, help="longest decoding window, seconds")
     parser.add_argument("--no-baseline", action="store_true", help="skip the tiny.en baseline")
     parser.add_argument("--show", default="", help="print the transcripts of these settings (comma-separated)")
     args = parser.parse_args()
     voices = [voice for voice in args.voices.split(",") if voice]
-    chosen = [SETTINGS[name] for name in args.settings.split(",") if name]
+    names = list(SETTINGS) if args.settings == "all" else [name for name in args.settings.split(",") if name]
+    unknown = [name for name in names if name not in SETTINGS]
+    if unknown:
+        parser.error(f"unknown setting(s) {', '.join(unknown)}; choose from {', '.join(SETTINGS)}")
+    chosen = [SETTINGS[name] for name in names]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         store = ModelStore(args.store or folder / "models")
@@ -246,9 +254,9 @@ def main() -> None:
         from faster_whisper.audio import decode_audio
 
         audio = {voice: decode_audio(str(track.path), sampling_rate=SAMPLE_RATE) for voice, track in tracks.items()}
-        names = [speaker.name for speaker in forum_zh().speakers]
+        people = [speaker.name for speaker in forum_zh().speakers]
         terms = [term for term in pack_terms(PACK) if re.search(r"[\u4e00-\u9fff]", term)]
-        hot = {"names": hotwords_for(names, [], "zh"), "terms": hotwords_for(names, terms, "zh")}
+        hot = {"names": hotwords_for(people, [], "zh"), "terms": hotwords_for(people, terms, "zh")}
         print(f"hot words, terms ({len(hot['terms'] or '')} characters): {hot['terms']}")
         engines: dict[str, Transcriber] = {}
         results: dict[str, dict[str, Result]] = {}

@@ -47,9 +47,10 @@ class DecodingDefaults:
 
 
 #: Mandarin, measured with Whisper base on the Kokoro forum (docs/transcription.md, "Mandarin"): beam 5 (CER
-#: 0.117; greedy 0.127 at 0.8 of the time), no prompt (see MANDARIN_PROMPT), VAD on (off: 0.156, word times
-#: 0.41 s off instead of 0.29 s), no hot words: names alone raised the CER to 0.155, and the rule terms made
-#: Whisper say them where nobody did (28 invented terms in 330 s of speech: false findings).
+#: 0.117; greedy 0.127 at 0.8 of the time), no prompt (see MANDARIN_PROMPT), VAD on (off: the same CER, word
+#: times 0.41 s off instead of 0.29 s, and no guard against text invented in silence), no hot words: names alone
+#: raised the CER to 0.155, and the rule terms made Whisper say them where nobody did (28 invented terms in
+#: 330 s of speech: false findings).
 MANDARIN: Final = DecodingDefaults(beam_size=5, initial_prompt=None, vad=True, use_hotwords=False)
 OTHER: Final = DecodingDefaults(beam_size=5, initial_prompt=None, vad=True, use_hotwords=False)
 
