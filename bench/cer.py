@@ -45,7 +45,7 @@ from livewatch.demo.script import forum_zh  # noqa: E402
 from livewatch.demo.synth import Track, synthesize  # noqa: E402
 from transcribers import registry  # noqa: E402
 from transcribers.base import SAMPLE_RATE, TranscribeOptions, Transcriber, Word  # noqa: E402
-from transcribers.language import MANDARIN_PROMPT, hotwords_for  # noqa: E402
+from transcribers.decoding import MANDARIN_PROMPT, hotwords_for  # noqa: E402
 from transcribers.store import ModelStore  # noqa: E402
 
 PACK = REPO / "livewatch" / "rules" / "packs" / "cn-live-events.yaml"

@@ -33,7 +33,7 @@ def transcribe(state: CliState, media: Path, backend: str | None, model_spec: st
     """Transcribe one audio or video file."""
     from transcribers import registry
     from transcribers.base import TranscribeOptions
-    from transcribers.language import decoding_defaults
+    from transcribers.decoding import decoding_defaults
     from transcribers.store import ModelStore
 
     config = state.settings.transcriber

@@ -51,8 +51,8 @@ def assert_plants_found(document: dict[str, Any], track: Track, zero: datetime, 
                 and -TOLERANCE_S <= (datetime.fromisoformat(f["start"]) - at).total_seconds() <= said_for + TOLERANCE_S]
         summary = [(f["category"], f["start"], f["matched"]) for f in findings]
         assert near, f"plant {spoken.line.text!r} (said at {at.isoformat()}) not found; findings: {summary}"
-        if by_its_rule:
-            assert {f["rule"] for f in near} == {plant.rule}
+        if by_its_rule:  # others of the category may fire too (a QR code is also mentioned, at low)
+            assert plant.rule in {f["rule"] for f in near}
         explained |= {f["id"] for f in near}
     loud = [(f["rule"], f["severity"], f["start"], f["evidence"]) for f in findings
             if f["severity"] in ABOVE_LOW and f["id"] not in explained]

@@ -21,7 +21,7 @@ from livewatch.demo.script import FORUM_ZH, SCRIPTS, ZH_VOICES_ALT, Line, Script
 from livewatch.demo.synth import SynthError, Track, synthesize
 from transcribers import registry
 from transcribers.base import SAMPLE_RATE, TranscribeOptions, Transcriber
-from transcribers.language import MANDARIN_PROMPT, decoding_defaults, hotwords_for
+from transcribers.decoding import MANDARIN_PROMPT, decoding_defaults, hotwords_for
 from transcribers.openai_whisper_backend import prompt_with_hotwords
 from transcribers.store import ModelStore
 

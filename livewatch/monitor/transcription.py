@@ -20,7 +20,7 @@ from livewatch.transcription.choice import UTTERANCES_TO_SETTLE, event_language,
 from livewatch.transcription.exports import write_transcript_files
 from livewatch.transcription.worker import EngineChoice, StreamLanes, TranscriptionWorker
 from transcribers.base import TranscribeOptions, Transcriber
-from transcribers.language import decoding_defaults
+from transcribers.decoding import decoding_defaults
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +81,8 @@ class TranscriptionService:
                 self._settled[event_id] = detected
                 log.info("event %s: speech detected as %s; transcribing with %s from now on",
                          event_id, detected, plan.model)
-        # The language's measured decoding defaults (for Mandarin: a Simplified-Chinese prompt); a beam the
-        # event or the configuration names still wins.
+        # The language's decoding defaults, chosen by bench/cer.py (docs/transcription.md); a beam the event
+        # or the configuration names still wins.
         options = decoding_defaults(plan.whisper_language).apply(TranscribeOptions(language=plan.whisper_language))
         return EngineChoice(self._engines[key], replace(options, beam_size=plan.beam_size))
 

@@ -220,8 +220,8 @@ class TranscriptionWorker:
                        window_start: datetime, window: npt.NDArray[np.float32], *, final: bool,
                        seq: int | None, segments: list[tuple[datetime, Any]] | None = None) -> None:
         choice = self.choose(str(payload["event_id"]))
-        # The choice's prompt is the language's stable part (the script to write); the stream's last trusted
-        # text follows it as context.
+        # The choice's prompt is the language's fixed part, if it has one; the stream's last trusted text
+        # follows it as context.
         context = self._prompt(run_id, stream)
         prompt = "".join(part for part in (choice.options.initial_prompt, context) if part) or None
         options = replace(choice.options, initial_prompt=prompt)
