@@ -321,3 +321,27 @@ def initials(term: str) -> str:
     if not text or not all(is_cjk(ch) for ch in text):
         return ""
     return "".join(_syllable(ch)[0] for ch in text)
+
+
+#: Syllable codes: each toneless syllable as one private-use character (plane 15), so a text of syllables is
+#: a string with one character per syllable and near matches compare syllables, not letters.
+_SYLLABLE_CODE_BASE = 0xF0000
+_SYLLABLE_CODES: dict[str, str] = {}
+
+
+def is_syllable_code(char: str) -> bool:
+    return ord(char) >= _SYLLABLE_CODE_BASE
+
+
+@lru_cache(maxsize=16384)
+def _syllable_code(char: str) -> str:
+    if not is_cjk(char):
+        return char
+    syllable = _syllable(char)
+    return _SYLLABLE_CODES.setdefault(syllable, chr(_SYLLABLE_CODE_BASE + len(_SYLLABLE_CODES)))
+
+
+def syllable_codes(compact_text: str) -> str:
+    """A compact text with each Chinese character as its syllable's code and the rest as it is: one
+    character for one, so positions are the compact text's (菜 and 彩 are the same code)."""
+    return compact_text.translate({ord(ch): _syllable_code(ch) for ch in set(compact_text) if is_cjk(ch)})

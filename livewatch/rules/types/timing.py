@@ -30,13 +30,19 @@ class CompositeSpec(RuleSpec):
     With ``at_least: N`` it is a claim recognised from several cues: N or more of the ``any_of`` conditions
     match within ``within_s`` seconds of the first of them (and no ``none_of`` condition that near). A cure
     claim is a cure word, a disease and "no more medicine"; any two are enough, so one misheard word does
-    not lose the claim."""
+    not lose the claim.
+
+    ``none_within_s`` narrows what a ``none_of`` match hides: only the matches within that many seconds of it
+    (the same sentence) do not count, and the rest must still make the finding. Without it, a ``none_of``
+    match within ``within_s`` of the first match hides the finding. A lexicon that already raised one claim
+    then does not hide a second claim said a few seconds later."""
 
     all_of: list[Condition] = Field(default_factory=list)
     any_of: list[Condition] = Field(default_factory=list)
     none_of: list[Condition] = Field(default_factory=list)
     at_least: int | None = Field(None, ge=1)
     within_s: float = Field(30, gt=0)
+    none_within_s: float | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _has_an_anchor(self) -> CompositeSpec:
@@ -45,6 +51,23 @@ class CompositeSpec(RuleSpec):
         if self.at_least is not None and (self.all_of or self.at_least > len(self.any_of)):
             raise ValueError(f"at_least: {self.at_least} needs that many any_of conditions and no all_of")
         return self
+
+
+def _vetoed(spec: CompositeSpec, first: datetime, found_none: Sequence[Sequence[tuple[datetime, Found]]]) -> bool:
+    """Whether a ``none_of`` condition matched within ``within_s`` of the first match (without
+    ``none_within_s``; with it, :func:`_unvetoed` has dropped the matches near a ``none_of`` one already)."""
+    return spec.none_within_s is None and any(_near(first, group, spec.within_s, spec.within_s)
+                                              for group in found_none)
+
+
+def _unvetoed(spec: CompositeSpec, found: list[tuple[datetime, Found]],
+              found_none: Sequence[Sequence[tuple[datetime, Found]]]) -> list[tuple[datetime, Found]]:
+    """With ``none_within_s``, the matches that are not that near a ``none_of`` match: those belong to the
+    claim the ``none_of`` condition already stands for."""
+    if spec.none_within_s is None:
+        return found
+    near = spec.none_within_s
+    return [(at, f) for at, f in found if not any(_near(at, group, near, near) for group in found_none)]
 
 
 class CompositeRule(Rule):
@@ -64,16 +87,16 @@ class CompositeRule(Rule):
         all_of, any_of, none_of = self.groups
         window = self.spec.within_s
         for stream, transcript in sorted(data.transcripts.items()):
-            found_all = [_timed(transcript, m) for m in all_of]
-            found_any = [_timed(transcript, m) for m in any_of]
             found_none = [_timed(transcript, m) for m in none_of]
+            found_all = [_unvetoed(self.spec, _timed(transcript, m), found_none) for m in all_of]
+            found_any = [_unvetoed(self.spec, _timed(transcript, m), found_none) for m in any_of]
             anchors = found_all[0] if found_all else sorted(x for group in found_any for x in group)
             for at, anchor in anchors:
                 if not all(_near(at, group, window, window) for group in found_all[1:]):
                     continue
                 if found_any and not any(_near(at, group, window, window) for group in found_any):
                     continue
-                if any(_near(at, group, window, window) for group in found_none):
+                if _vetoed(self.spec, at, found_none):
                     continue
                 partners = sorted(f for group in [*found_all[1:], *found_any] for w, f in group
                                   if abs((w - at).total_seconds()) <= window and f != anchor)
@@ -87,9 +110,9 @@ class CompositeRule(Rule):
         _, any_of, none_of = self.groups
         window = timedelta(seconds=self.spec.within_s)
         for stream, transcript in sorted(data.transcripts.items()):
-            found = sorted((at, group, f) for group, matcher in enumerate(any_of)
-                           for at, f in _timed(transcript, matcher))
             found_none = [_timed(transcript, m) for m in none_of]
+            found = sorted((at, group, f) for group, matcher in enumerate(any_of)
+                           for at, f in _unvetoed(self.spec, _timed(transcript, matcher), found_none))
             index = 0
             while index < len(found):
                 begin = found[index][0]
@@ -98,8 +121,7 @@ class CompositeRule(Rule):
                     if at - begin > window:
                         break
                     first_of.setdefault(group, (later, f))
-                if len(first_of) < at_least or any(_near(begin, group, self.spec.within_s, self.spec.within_s)
-                                                          for group in found_none):
+                if len(first_of) < at_least or _vetoed(self.spec, begin, found_none):
                     index += 1
                     continue
                 cues = sorted(f for _, f in first_of.values())
