@@ -75,6 +75,9 @@ MISHEARD: tuple[tuple[str, str], ...] = (
     ("点練接进我们的粉丝群，群里有福利", "traffic-diversion"),
     ("有问题打电话幺三八，一二三四，五六七八", "traffic-diversion"),
     ("扫码进群，每天给大家发股票", "traffic-diversion"),
+    # one syllable of a long term misheard (near-pinyin), as Whisper base wrote the demo's second voices
+    ("今天前往最低价，赶紧点链接下单", "absolute-terms"),
+    ("大家扫屏幕上的奥威马，进群领资料", "traffic-diversion"),
 )
 
 #: Disclaimers and near misses as Whisper writes them: nothing at ``high`` or above.
