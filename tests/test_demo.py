@@ -170,17 +170,22 @@ def recording(track: Track, out: Path) -> Path:
     return out
 
 
-@pytest.mark.slow
-def test_analyze_finds_the_same_plants_in_a_recording(tmp_path: Path) -> None:
-    script: Script = SHORT_FORUM
-    track = synthesize(script, tmp_path / "speech")
-    media = recording(track, tmp_path / "forum.mp4")
-    schedules = tmp_path / "schedules"
+def handed_in(script: Script, event_id: str, folder: Path) -> tuple[Track, Path, Path, datetime]:
+    """The script as an organizer's recording, and a schedules folder registering it for 09:00 UTC."""
+    track = synthesize(script, folder / "speech")
+    media = recording(track, folder / "forum.mp4")
+    schedules = folder / "schedules"
     schedules.mkdir()
     start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     (schedules / "forum.yaml").write_text(
-        registration(script, "handed-in-forum", "https://live.example.com/room/1", start,
-                     start + timedelta(hours=1)), encoding="utf-8")
+        registration(script, event_id, "https://live.example.com/room/1", start, start + timedelta(hours=1)),
+        encoding="utf-8")
+    return track, media, schedules, start
+
+
+@pytest.mark.slow
+def test_analyze_finds_the_same_plants_in_a_recording(tmp_path: Path) -> None:
+    track, media, schedules, start = handed_in(SHORT_FORUM, "handed-in-forum", tmp_path)
     config = tmp_path / "livewatch.toml"
     config.write_text('data_dir = "data"\n[transcriber]\nlanguage = "en"\n', encoding="utf-8")
     result = CliRunner().invoke(cli, ["--config", str(config), "analyze", str(media), "--event", "handed-in-forum",
@@ -226,15 +231,7 @@ def test_the_mandarin_demo_finds_every_plant_live(tmp_path: Path) -> None:
 def test_analyze_finds_the_mandarin_plants_on_other_voices(tmp_path: Path) -> None:
     """The Mandarin forum spoken by a second pair of voices, handed in as a recording, with no configuration at
     all and a registration that says only `language: zh`."""
-    script = forum_zh(*ZH_VOICES_ALT)
-    track = synthesize(script, tmp_path / "speech")
-    media = recording(track, tmp_path / "forum.mp4")
-    schedules = tmp_path / "schedules"
-    schedules.mkdir()
-    start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-    (schedules / "forum.yaml").write_text(
-        registration(script, "zh-forum", "https://live.example.com/room/2", start, start + timedelta(hours=1)),
-        encoding="utf-8")
+    track, media, schedules, start = handed_in(forum_zh(*ZH_VOICES_ALT), "zh-forum", tmp_path)
     result = CliRunner().invoke(cli, ["--data", str(tmp_path / "data"), "analyze", str(media), "--event",
                                       "zh-forum", "--schedules", str(schedules)])
     assert result.exit_code == 0, result.output
