@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import re
 
-from livewatch.rules.normalize import NormalizedText
+from livewatch.rules.normalize import NormalizedText, is_cjk
 
 #: Chinese negation words, longest first so 从来没有 wins over 没有.
 _ZH_NEGATIONS = sorted({
@@ -33,10 +33,6 @@ ZH_SCOPE = 8
 EN_SCOPE_WORDS = 5
 
 
-def _is_cjk(char: str) -> bool:
-    return "\u4e00" <= char <= "\u9fff" or "\u3400" <= char <= "\u4dbf"
-
-
 def clause_before(text: str, start: int) -> str:
     """The part of ``text``'s clause that comes before ``start``."""
     position = start
@@ -44,8 +40,8 @@ def clause_before(text: str, start: int) -> str:
         char = text[position - 1]
         if char in _CLAUSE_END:
             break
-        if char.isspace() and position - 2 >= 0 and _is_cjk(text[position - 2]) and (
-                position >= len(text) or _is_cjk(text[position]) or text[position].isspace()):
+        if char.isspace() and position - 2 >= 0 and is_cjk(text[position - 2]) and (
+                position >= len(text) or is_cjk(text[position]) or text[position].isspace()):
             break  # a pause between Chinese words
         position -= 1
     return text[position:start]
@@ -60,7 +56,7 @@ def negated(light: NormalizedText, start: int) -> bool:
     zh = list(_ZH.finditer(clause))
     if zh:
         between = clause[zh[-1].end():]
-        if sum(_is_cjk(ch) or ch.isalnum() for ch in between) <= ZH_SCOPE:
+        if sum(is_cjk(ch) or ch.isalnum() for ch in between) <= ZH_SCOPE:
             return True
     en = list(_EN.finditer(clause))
     return bool(en) and len(clause[en[-1].end():].split()) <= EN_SCOPE_WORDS
