@@ -1,19 +1,25 @@
 """Segment boundaries: does cutting a live stream into capture segments lose or double words?
 
-    .venv/bin/python bench/boundaries.py [--segments 10,25] [--phases 4] [--backend faster-whisper]
+    .venv/bin/python bench/boundaries.py [--language en|zh] [--segments 10,25] [--phases 4]
+                                         [--backend faster-whisper] [--carry on|off|both]
 
-The demo's 64 s forum (espeak-ng, two voices) is decoded once whole, then fed to the monitor's incremental
+The demo's forum (English: 64 s, espeak-ng, tiny.en, counted in words; Mandarin: 111 s, Kokoro voices, base,
+counted in characters) is decoded once whole, then fed to the monitor's incremental
 worker as a live capture would: cut into segments of each length, at several phases (so the cuts fall in
 different words), each segment transcribed as it closes, with the worker's carry-over. Side by side in one
 run it prints each pass's word error rate against the script and every word where it differs from the whole
 decode, split by where that word was said (by the whole decode's word times): within ``--near`` seconds of a
 cut, or elsewhere. Words lost or doubled at a boundary show as changes near a cut; changes elsewhere are
 Whisper hearing the same words differently with other context (a prompt, a shorter window).
+
+``--carry both`` runs every pass twice: with the worker carrying speech Whisper stopped before into the next
+window (the default), and without (as before that existed), so what it saves is measured side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import tempfile
@@ -23,8 +29,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from livewatch.demo.script import FORUM  # noqa: E402
+from livewatch.chinese import to_simplified  # noqa: E402
+from livewatch.demo.script import FORUM, FORUM_ZH  # noqa: E402
 from livewatch.demo.synth import synthesize  # noqa: E402
+from livewatch.rules.normalize import is_cjk  # noqa: E402
 from livewatch.transcription.worker import EngineChoice, read_wav  # noqa: E402
 from tests.transcription.test_worker import captured_run, transcribe_live, transcript, words_of  # noqa: E402
 from transcribers import registry  # noqa: E402
@@ -63,9 +71,18 @@ def word_error_rate(truth: list[str], heard: list[str]) -> float:
     return sum(op != "=" for op, _, _ in alignment(truth, heard)) / len(truth)
 
 
-def timed_words(segments: list[Segment]) -> list[tuple[str, float]]:
-    """The whole decode's words, normalized as ``words_of`` does, each with its start in seconds."""
-    return [(token, word.start) for segment in segments for word in segment.words for token in words_of(word.word)]
+def tokens_of(text: str, language: str) -> list[str]:
+    """English: words, as ``words_of`` makes them; Mandarin: Chinese characters (Simplified) and digit runs."""
+    if language == "en":
+        return words_of(text)
+    simplified = to_simplified(text)
+    return [token for token in re.findall(r"\d+|\w", simplified) if token.isdigit() or is_cjk(token)]
+
+
+def timed_words(segments: list[Segment], language: str) -> list[tuple[str, float]]:
+    """The whole decode's tokens, each with its word's start in seconds."""
+    return [(token, word.start) for segment in segments for word in segment.words
+            for token in tokens_of(word.word, language)]
 
 
 def changes(whole: list[tuple[str, float]], heard: list[str], cuts: list[float],
@@ -91,42 +108,54 @@ def main() -> None:
     parser.add_argument("--phases", type=int, default=4, help="cut phases per segment length")
     parser.add_argument("--backend", default="faster-whisper", choices=["faster-whisper", "openai-whisper"])
     parser.add_argument("--near", type=float, default=2.0, help="seconds either side of a cut that count as at it")
+    parser.add_argument("--language", default="en", choices=["en", "zh"], help="the English or the Mandarin forum")
+    parser.add_argument("--carry", default="on", choices=["on", "off", "both"],
+                        help="carry speech Whisper stopped before into the next window (both: side by side)")
     args = parser.parse_args()
+    script, model_name = (FORUM, "tiny.en") if args.language == "en" else (FORUM_ZH, "base")
+    unit = "words" if args.language == "en" else "characters"
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        track = synthesize(FORUM, folder / "synth")
+        track = synthesize(script, folder / "synth")
         wav = folder / "track16.wav"
         subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(track.path), "-ar", "16000", "-ac", "1",
                         "-c:a", "pcm_s16le", str(wav)], check=True)
         audio = read_wav(wav)
         seconds = len(audio) / 16000
-        model = ModelStore(folder / "models").resolve("tiny.en", args.backend)
+        model = ModelStore(folder / "models").resolve(model_name, args.backend)
         engine = registry.create(args.backend, model, device="cpu")
-        choice = EngineChoice(engine, TranscribeOptions(language="en"))
-        truth = words_of(" ".join(line.text for line in FORUM.lines))
-        whole = timed_words(list(engine.transcribe(audio, choice.options)))
+        choice = EngineChoice(engine, TranscribeOptions(language=args.language))
+        truth = tokens_of(" ".join(line.text for line in script.lines), args.language)
+        whole = timed_words(list(engine.transcribe(audio, choice.options)), args.language)
         whole_wer = word_error_rate(truth, [w for w, _ in whole])
-        print(f"{seconds:.1f} s of speech, {len(truth)} words; {args.backend} tiny.en")
-        print(f"{'pass':<24} {'WER':>6} {'vs whole':>9}  changed against the whole: at a cut | elsewhere")
-        print(f"{'whole file':<24} {whole_wer:6.1%} {'1.00x':>9}")
-        totals: Counter[str] = Counter()
+        print(f"{seconds:.1f} s of speech, {len(truth)} {unit}; {args.backend} {model_name}")
+        print(f"{'pass':<34} {'ER':>6} {'vs whole':>9}  changed against the whole: at a cut | elsewhere")
+        print(f"{'whole file':<34} {whole_wer:6.1%} {'1.00x':>9}")
+        variants = {"on": [True], "off": [False], "both": [False, True]}[args.carry]
+        totals: Counter[tuple[bool, str]] = Counter()
         for length in (float(x) for x in args.segments.split(",")):
             for k in range(args.phases):
                 phase = length * k / args.phases
                 cuts = [c for c in (phase + length * n for n in range(1, int(seconds / length) + 2))
                         if 0.5 < c < seconds - 0.5]
-                with tempfile.TemporaryDirectory() as run_dir:
-                    data, run_id, payloads = captured_run(Path(run_dir), audio, cuts)
-                    transcribe_live(data, run_id, choice, payloads)
-                    heard = words_of(" ".join(row.text for row in transcript(data, run_id)))
-                wer = word_error_rate(truth, heard)
-                at_cut, elsewhere = changes(whole, heard, cuts, args.near)
-                totals.update(passes=1, cuts=len(cuts), at_cut=len(at_cut), elsewhere=len(elsewhere))
-                name = f"{length:g} s segments, +{phase:g} s"
-                print(f"{name:<24} {wer:6.1%} {wer / whole_wer if whole_wer else 0:8.2f}x  "
-                      f"{'; '.join(at_cut) or '-'} | {'; '.join(elsewhere) or '-'}")
-        print(f"over {totals['passes']} passes and {totals['cuts']} cuts: {totals['at_cut']} words changed within "
-              f"{args.near:g} s of a cut, {totals['elsewhere']} elsewhere")
+                for carry in variants:
+                    with tempfile.TemporaryDirectory() as run_dir:
+                        data, run_id, payloads = captured_run(Path(run_dir), audio, cuts)
+                        transcribe_live(data, run_id, choice, payloads, carry_unheard=carry)
+                        heard = tokens_of(" ".join(row.text for row in transcript(data, run_id)), args.language)
+                    wer = word_error_rate(truth, heard)
+                    at_cut, elsewhere = changes(whole, heard, cuts, args.near)
+                    lost = sum(change.startswith("del") for change in at_cut + elsewhere)
+                    totals.update({(carry, "passes"): 1, (carry, "cuts"): len(cuts), (carry, "at_cut"): len(at_cut),
+                                   (carry, "elsewhere"): len(elsewhere), (carry, "lost"): lost})
+                    name = f"{length:g} s segments, +{phase:g} s, carry {'on' if carry else 'off'}"
+                    print(f"{name:<34} {wer:6.1%} {wer / whole_wer if whole_wer else 0:8.2f}x  "
+                          f"{'; '.join(at_cut) or '-'} | {'; '.join(elsewhere) or '-'}")
+        for carry in variants:
+            print(f"carry {'on' if carry else 'off'}: over {totals[carry, 'passes']} passes and "
+                  f"{totals[carry, 'cuts']} cuts: {totals[carry, 'at_cut']} {unit} changed within {args.near:g} s "
+                  f"of a cut, {totals[carry, 'elsewhere']} elsewhere; {totals[carry, 'lost']} lost (in the whole "
+                  "decode, missing here)")
 
 
 if __name__ == "__main__":

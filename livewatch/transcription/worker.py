@@ -103,9 +103,12 @@ def lane_of(item: WorkItem) -> str:
 
 class TranscriptionWorker:
     def __init__(self, engine: Engine, queue: WorkQueue, choose: Callable[[str], EngineChoice],
-                 *, margin: float = 1.0, max_tail: float = 15.0, lanes: StreamLanes | None = None) -> None:
+                 *, margin: float = 1.0, max_tail: float = 15.0, lanes: StreamLanes | None = None,
+                 carry_unheard: bool = True) -> None:
         self.engine, self.queue, self.choose = engine, queue, choose
         self.margin, self.max_tail = margin, max_tail
+        #: Carry speech Whisper stopped before into the next window (off only to measure what it saves).
+        self.carry_unheard = carry_unheard
         self.lanes = lanes or StreamLanes()
         #: The event whose audio the last :meth:`process_one` took (for whoever checks transcripts next).
         self.last_event_id: str | None = None
@@ -242,7 +245,8 @@ class TranscriptionWorker:
         heard_until = keep[-1].end if keep else 0.0
         if carry:
             committed = max(heard_until, carry[0].start - 0.3)
-        elif not final and window_seconds - heard_until <= self.max_tail and unheard_speech(window, heard_until, limit):
+        elif (self.carry_unheard and not final and window_seconds - heard_until <= self.max_tail
+              and unheard_speech(window, heard_until, limit)):
             # Whisper stopped before speech the voice-activity detector hears (it sometimes ends a window
             # early, most often in Mandarin): that speech is carried into the next window, with more context,
             # instead of being committed unheard.

@@ -82,17 +82,20 @@ def queue_all(data: DataDir, payloads: list[Payload]) -> None:
             queue.put(TRANSCRIBE, f"{payload['run_id']}:0:{payload['seq']}", payload)
 
 
-def transcribe_live(data: DataDir, run_id: int, choice: EngineChoice, payloads: list[Payload]) -> None:
+def transcribe_live(data: DataDir, run_id: int, choice: EngineChoice, payloads: list[Payload], *,
+                    carry_unheard: bool = True) -> None:
     """Each segment is queued as it closes and transcribed before the next one closes (a live event)."""
     for payload in payloads:
         queue_all(data, [payload])
-        transcribe_all(data, run_id, choice, flush=False)
-    transcribe_all(data, run_id, choice)
+        transcribe_all(data, run_id, choice, flush=False, carry_unheard=carry_unheard)
+    transcribe_all(data, run_id, choice, carry_unheard=carry_unheard)
 
 
-def transcribe_all(data: DataDir, run_id: int, choice: EngineChoice, *, flush: bool = True) -> None:
+def transcribe_all(data: DataDir, run_id: int, choice: EngineChoice, *, flush: bool = True,
+                   carry_unheard: bool = True) -> None:
     with Database(data.database) as db:
-        worker = TranscriptionWorker(db.engine, SqliteWorkQueue(db.engine), lambda event: choice)
+        worker = TranscriptionWorker(db.engine, SqliteWorkQueue(db.engine), lambda event: choice,
+                                     carry_unheard=carry_unheard)
         while worker.process_one():
             pass
         if flush:
