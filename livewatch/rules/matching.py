@@ -7,7 +7,6 @@ text however many terms it has (``bench/rules.py`` compares this with a ``re`` a
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -21,7 +20,6 @@ from livewatch.rules.normalize import (
     is_syllable_code,
     normalize_term,
     pinyin_of_term,
-    pinyin_view,
     syllable_codes,
     syllables,
 )
@@ -136,7 +134,7 @@ class TermMatcher:
         if self.pinyin:
             yield from _scan(self._pinyin, transcript.pinyin, "pinyin")
             if self._loose is not None:
-                yield from _scan(self._loose, _loose_view(transcript), "loose-pinyin")
+                yield from _scan(self._loose, transcript.loose_pinyin, "loose-pinyin")
             if self._near is not None:
                 yield from _scan_near(*self._near, transcript)
         if self.initials and self._initials:
@@ -211,35 +209,9 @@ def _word_around(original: str, index: int) -> tuple[int, int]:
     return first, past
 
 
-_LOOSE_VIEWS: dict[int, tuple[weakref.ref[Transcript], NormalizedText]] = {}
-_CODE_VIEWS: dict[int, tuple[weakref.ref[Transcript], str]] = {}
-
-
-def _loose_view(transcript: Transcript) -> NormalizedText:
-    """The transcript's loose pinyin view, made once per transcript however many rules ask for it."""
-    key = id(transcript)
-    cached = _LOOSE_VIEWS.get(key)
-    if cached is not None and cached[0]() is transcript:
-        return cached[1]
-    view = pinyin_view(transcript.compact, loose=True)
-    _LOOSE_VIEWS[key] = (weakref.ref(transcript, lambda _: _LOOSE_VIEWS.pop(key, None)), view)
-    return view
-
-
-def _code_view(transcript: Transcript) -> str:
-    """The transcript's compact text as syllable codes, made once per transcript."""
-    key = id(transcript)
-    cached = _CODE_VIEWS.get(key)
-    if cached is not None and cached[0]() is transcript:
-        return cached[1]
-    codes = syllable_codes(transcript.compact.text)
-    _CODE_VIEWS[key] = (weakref.ref(transcript, lambda _: _CODE_VIEWS.pop(key, None)), codes)
-    return codes
-
-
 def _scan_near(heads: ahocorasick.Automaton, tails: ahocorasick.Automaton, transcript: Transcript) -> Iterator[Match]:
     """Long terms with exactly one syllable heard as another: a half found exactly, the whole one off."""
-    codes = _code_view(transcript)
+    codes = transcript.syllable_codes
     compact = transcript.compact
     for is_head, automaton in ((True, heads), (False, tails)):
         for last, (length, entries) in automaton.iter(codes):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
-from livewatch.rules.normalize import NormalizedText, normalize, pinyin_view
+from livewatch.rules.normalize import NormalizedText, normalize, pinyin_view, syllable_codes
 
 #: Joins utterances; the compact view drops it, the light view keeps it (a regex cannot bridge it by accident).
 SEPARATOR = "\n"
@@ -135,6 +135,16 @@ class Transcript:
     @cached_property
     def pinyin(self) -> NormalizedText:
         return pinyin_view(self.compact)
+
+    @cached_property
+    def loose_pinyin(self) -> NormalizedText:
+        """The pinyin view with commonly confused sounds folded (zh/z, n/l, -ng/-n)."""
+        return pinyin_view(self.compact, loose=True)
+
+    @cached_property
+    def syllable_codes(self) -> str:
+        """The compact text with each Chinese character as one code per syllable (same positions)."""
+        return syllable_codes(self.compact.text)
 
     def times(self, start: int, end: int) -> tuple[datetime, datetime]:
         """Wall-clock start and end of original characters ``[start, end)``."""
