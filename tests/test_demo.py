@@ -25,8 +25,10 @@ from livewatch.demo import kokoro
 from livewatch.demo.run import registration, write_config
 from livewatch.demo.script import FORUM_ZH, SHORT_FORUM, ZH_VOICES_ALT, Script, forum_zh
 from livewatch.demo.synth import Track, synthesize
+from livewatch.registration import validate_registrations
 from livewatch.rules.engine import SEVERITIES
 from livewatch.rules.normalize import is_cjk
+from livewatch.settings import Settings
 
 TOLERANCE_S = 3.0
 ABOVE_LOW = set(SEVERITIES[:SEVERITIES.index("low")])
@@ -112,10 +114,16 @@ def test_mandarin_demo_needs_the_speech_extra_not_espeak(monkeypatch: pytest.Mon
     assert "espeak-ng" not in result.output
 
 
-def test_the_mandarin_demo_registers_only_its_language(tmp_path: Path) -> None:
+@pytest.mark.parametrize("script", [FORUM_ZH, forum_zh(*ZH_VOICES_ALT)], ids=lambda s: s.name)
+def test_the_mandarin_demo_registers_only_its_language(tmp_path: Path, script: Script) -> None:
     start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-    document = yaml.safe_load(registration(FORUM_ZH, "zh-forum", "https://live.example.com/1", start,
-                                           start + timedelta(hours=1)))
+    event_id = f"demo-{script.name}-20261201-090000"  # as the demo names its event
+    text = registration(script, event_id, "https://live.example.com/1", start, start + timedelta(hours=1))
+    (tmp_path / "forum.yaml").write_text(text, encoding="utf-8")
+    loaded = validate_registrations([tmp_path / "forum.yaml"], Settings(data_dir=tmp_path / "data"))
+    assert loaded.ok, [issue.render() for issue in loaded.issues]
+    assert [r.event.id for r in loaded.registrations] == [event_id]
+    document = yaml.safe_load(text)
     assert document["language"] == "zh"
     assert "transcriber" not in document
     assert "transcriber" not in write_config(tmp_path).read_text(encoding="utf-8")  # the defaults pick the model

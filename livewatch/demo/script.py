@@ -162,8 +162,9 @@ def forum_zh(host_voice: str = ZH_VOICES[0], guest_voice: str = ZH_VOICES[1]) ->
         Line(host, "有问题可以在评论区留言，今天的年会就到这里，我们明年再见。"),
     )
     voices = f"{host_voice}+{guest_voice}"
-    return Script("forum-zh" if (host_voice, guest_voice) == ZH_VOICES else f"forum-zh-{voices}",
-                  f"星河科技年度粉丝大会 (simulated, voices {voices})", (host, guest), lines, language="zh")
+    # The name becomes part of the demo event's id: letters, digits, '-' and '_' only.
+    name = "forum-zh" if (host_voice, guest_voice) == ZH_VOICES else f"forum-zh-{host_voice}-{guest_voice}"
+    return Script(name, f"星河科技年度粉丝大会 (simulated, voices {voices})", (host, guest), lines, language="zh")
 
 
 #: The Mandarin demo forum with the default voices.
