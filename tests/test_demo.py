@@ -41,17 +41,18 @@ def spoken_at(track: Track, zero: datetime) -> list[tuple[Any, datetime]]:
 
 def assert_plants_found(document: dict[str, Any], track: Track, zero: datetime, *, by_its_rule: bool = True) -> None:
     """Every plant found, in its category (and by its rule, unless ``by_its_rule`` is false: a Mandarin claim
-    Whisper misheard is found by its category's cue rule instead of the word list), starting while its line is
-    said or within ±3 s of it; nothing else above low anywhere."""
+    Whisper misheard is found by its category's cue rule instead of the word list), covering part of its line
+    or within ±3 s of it; nothing else above low anywhere."""
     findings = document["findings"]
     explained: set[str] = set()
     for spoken, at in spoken_at(track, zero):
         plant = spoken.line.plant
         if plant is None:
             continue
-        said_for = spoken.end_s - spoken.start_s
+        said_until = at + timedelta(seconds=spoken.end_s - spoken.start_s)
         near = [f for f in findings if f["category"] == plant.category
-                and -TOLERANCE_S <= (datetime.fromisoformat(f["start"]) - at).total_seconds() <= said_for + TOLERANCE_S]
+                and datetime.fromisoformat(f["start"]) <= said_until + timedelta(seconds=TOLERANCE_S)
+                and datetime.fromisoformat(f["end"]) >= at - timedelta(seconds=TOLERANCE_S)]
         summary = [(f["category"], f["start"], f["matched"]) for f in findings]
         assert near, f"plant {spoken.line.text!r} (said at {at.isoformat()}) not found; findings: {summary}"
         if by_its_rule:  # others of the category may fire too (a QR code is also mentioned, at low)

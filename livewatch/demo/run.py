@@ -121,11 +121,10 @@ class PlantCheck:
 
     @property
     def found(self) -> bool:
-        """A finding of the plant's category starts while its line is said, or within the tolerance of it (a
-        long Mandarin line may say its claim seconds after the line begins)."""
-        if self.finding is None or self.delta_s is None:
-            return False
-        return -TOLERANCE_S <= self.delta_s <= self.spoken.end_s - self.spoken.start_s + TOLERANCE_S
+        """A finding of the plant's category covers part of its line, or comes within the tolerance of it (a
+        long Mandarin line may say its claim seconds after it begins; a claim made of several cues may begin
+        with the question the line answers)."""
+        return self.finding is not None and seconds_apart(self.finding, self.spoken_at, self.spoken) <= TOLERANCE_S
 
 
 @dataclass(frozen=True)
@@ -301,31 +300,33 @@ def _result(work: Path, script: Script, settings: Settings, event_id: str, zero:
                       document["verdict"], findings, plants, unexpected, seconds)
 
 
+def seconds_apart(finding: dict[str, Any], spoken_at: datetime, spoken: SpokenLine) -> float:
+    """Seconds between a finding's span and the span its line was said in (0 when they overlap)."""
+    line_end = spoken_at + timedelta(seconds=spoken.end_s - spoken.start_s)
+    start, end = datetime.fromisoformat(finding["start"]), datetime.fromisoformat(finding["end"])
+    return max((spoken_at - end).total_seconds(), (start - line_end).total_seconds(), 0.0)
+
+
 def match_plant(spoken: SpokenLine, zero: datetime, findings: list[dict[str, Any]]) -> PlantCheck:
     """The finding of the plant's category nearest to where its line was said (``zero``: when media time 0
     of the broadcast went out, on the broadcast's own clock)."""
     assert spoken.line.plant is not None
     at = zero + timedelta(seconds=spoken.start_s)
-    middle = (spoken.end_s - spoken.start_s) / 2
-    best: tuple[float, dict[str, Any]] | None = None
-    for finding in findings:
-        if finding["category"] != spoken.line.plant.category:
-            continue
-        delta = (datetime.fromisoformat(finding["start"]) - at).total_seconds()
-        if best is None or abs(delta - middle) < abs(best[0] - middle):
-            best = delta, finding
-    if best is None:
+    candidates = [f for f in findings if f["category"] == spoken.line.plant.category]
+    if not candidates:
         return PlantCheck(spoken, at, None, None)
-    return PlantCheck(spoken, at, best[1], best[0])
+
+    def start_s(finding: dict[str, Any]) -> float:
+        return (datetime.fromisoformat(finding["start"]) - at).total_seconds()
+
+    best = min(candidates, key=lambda f: (seconds_apart(f, at, spoken), abs(start_s(f))))
+    return PlantCheck(spoken, at, best, start_s(best))
 
 
 def _belongs(finding: dict[str, Any], plant: PlantCheck) -> bool:
     # A plant's words may fire its rule twice (a cooldown shorter than the line): that is no surprise.
     category = plant.spoken.line.plant.category if plant.spoken.line.plant else None
-    start = datetime.fromisoformat(finding["start"])
-    line_end = plant.spoken_at + timedelta(seconds=plant.spoken.end_s - plant.spoken.start_s)
-    return (finding["category"] == category and plant.spoken_at - timedelta(seconds=TOLERANCE_S) <= start
-            <= line_end + timedelta(seconds=TOLERANCE_S))
+    return finding["category"] == category and seconds_apart(finding, plant.spoken_at, plant.spoken) <= TOLERANCE_S
 
 
 def _manifest(result: DemoResult) -> dict[str, Any]:
