@@ -15,6 +15,8 @@ from transcribers.base import Segment
 NO_SPEECH_PROB = 0.6
 LOW_LOGPROB = -1.0
 HIGH_COMPRESSION = 2.4
+#: A run of one character this long is a loop (shorter runs are speech; see repetition_loop).
+SINGLE_CHARACTER_REPEATS = 6
 
 #: Phrases Whisper produces from silence, music or noise (from its training subtitles), English and Chinese.
 KNOWN_HALLUCINATIONS = tuple(re.compile(p, re.IGNORECASE) for p in (
@@ -49,7 +51,9 @@ def repetition_loop(text: str, min_repeats: int = 4) -> bool:
             if all(words[start + k * size:start + (k + 1) * size] == unit for k in range(min_repeats)):
                 return True
     compact = re.sub(r"\W+", "", text)
-    pattern = r"(.{1,8}?)\1{" + str(min_repeats - 1) + ",}"
+    # One character said four times is ordinary Chinese (对对对对, 哈哈哈哈, a misheard 宝本宝息 as 宝宝宝宝); a
+    # decoder stuck on one character repeats it far more often.
+    pattern = r"(.{2,8}?)\1{" + str(min_repeats - 1) + r",}|(.)\2{" + str(SINGLE_CHARACTER_REPEATS - 1) + ",}"
     return bool(re.search(pattern, compact)) and not compact.isdigit()
 
 

@@ -31,7 +31,7 @@ def test_real_speech_is_not_a_hallucination(text: str) -> None:
 @pytest.mark.parametrize(("text", "loop"), [
     ("so so so so", True), ("I mean I mean I mean I mean it", True), ("好的好的好的好的", True),
     ("the the cat", False), ("2026 2027 2028", False), ("We discuss guaranteed returns today.", False),
-    ("12121212", False),
+    ("12121212", False), ("对对对对，就是这样", False), ("我们的星河宝宝宝宝室", False), ("我我我我我我我我我我", True),
 ])
 def test_repetition_loops(text: str, loop: bool) -> None:
     assert repetition_loop(text) is loop
