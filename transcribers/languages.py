@@ -11,7 +11,9 @@ The answer comes from the weights when they are on this machine (an English-only
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -46,18 +48,23 @@ def english_only_name(name: str) -> bool:
 
 
 def vocabulary_size(folder: Path) -> int | None:
-    """Tokens in a CTranslate2 Whisper model's vocabulary file, or None when the folder has none."""
-    text_vocabulary = folder / "vocabulary.txt"
-    if text_vocabulary.is_file():
-        with text_vocabulary.open("rb") as handle:
-            return sum(1 for _ in handle)
-    json_vocabulary = folder / "vocabulary.json"
-    if json_vocabulary.is_file():
-        import json
-
-        loaded = json.loads(json_vocabulary.read_text(encoding="utf-8"))
-        return len(loaded) if isinstance(loaded, list | dict) else None
+    """Tokens in a CTranslate2 Whisper model's vocabulary file, or None when the folder has none. Every
+    validation of a non-English registration asks, so a file is read once until it changes."""
+    for name in ("vocabulary.txt", "vocabulary.json"):
+        path = folder / name
+        if path.is_file():
+            stat = path.stat()
+            return _vocabulary_size(path, stat.st_mtime_ns, stat.st_size)
     return None
+
+
+@lru_cache(maxsize=64)
+def _vocabulary_size(path: Path, _mtime_ns: int, _size: int) -> int | None:
+    if path.suffix == ".txt":
+        with path.open("rb") as handle:
+            return sum(1 for _ in handle)
+    loaded = json.loads(path.read_text(encoding="utf-8"))
+    return len(loaded) if isinstance(loaded, list | dict) else None
 
 
 def languages_of_folder(name: str, folders: list[Path]) -> ModelLanguages:
