@@ -18,6 +18,7 @@ from livewatch.rules.engine import RuleEngine
 from livewatch.rules.examples import EXAMPLE_FACTS, EXAMPLE_START, run_examples
 from livewatch.rules.packs import PackLibrary
 from livewatch.rules.transcript import Transcript, Utterance, Word
+from livewatch.subtitles import read_cues, subtitle_format
 
 
 class TranscriptFileError(LivewatchError):
@@ -70,7 +71,8 @@ def rules_test(state: CliState, packs: tuple[str, ...], verbose: bool) -> None:
 @click.option("--pack", "packs", multiple=True, help="Pack id or id@version (repeatable); default: default.")
 @click.option("--text", help="Text to check; lines may start with [mm:ss].")
 @click.option("--transcript", "transcript_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="transcript.jsonl (from the monitor), JSON from `livewatch transcribe`, or a .txt file.")
+              help="transcript.jsonl (from the monitor), JSON from `livewatch transcribe`, SRT or WebVTT "
+                   "subtitles, or a .txt file.")
 @click.option("--json", "as_json", is_flag=True, help="Print findings as JSON.")
 @pass_state
 def rules_check(state: CliState, packs: tuple[str, ...], text: str | None, transcript_file: Path | None,
@@ -106,7 +108,8 @@ def rules_check(state: CliState, packs: tuple[str, ...], text: str | None, trans
 
 
 def read_transcript(path: Path) -> Transcript:
-    """transcript.jsonl (absolute times), ``livewatch transcribe --format json`` output (seconds), or text."""
+    """transcript.jsonl (absolute times), ``livewatch transcribe --format json`` output (seconds), SRT or
+    WebVTT subtitles (cue times from the event's start), or text."""
     try:
         content = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
@@ -118,6 +121,11 @@ def read_transcript(path: Path) -> Transcript:
             return Transcript([_utterance(item, EXAMPLE_START) for item in json.loads(content)])
     except (ValueError, KeyError, TypeError) as err:
         raise TranscriptFileError(f"{path}: not a livewatch transcript ({err})") from err
+    kind = subtitle_format(path, content)
+    if kind is not None:
+        return Transcript([Utterance(EXAMPLE_START + timedelta(seconds=cue.start),
+                                     EXAMPLE_START + timedelta(seconds=cue.end), cue.text)
+                           for cue in read_cues(path, content, kind)])
     return Transcript.of_lines(example_lines(content, EXAMPLE_START))
 
 
