@@ -7,7 +7,8 @@ matches however it was written; the offset map lets a finding highlight the word
 
 Two views:
 
-* ``compact`` — NFKC, case folding, Traditional → Simplified, Chinese numerals → digits, whitespace,
+* ``compact`` — NFKC, case folding, Traditional → Simplified, spoken numbers → digits (Chinese numerals,
+  English digit words read out as a number: :mod:`livewatch.rules.numbers`), whitespace,
   punctuation, symbols and zero-width characters dropped, runs of one repeated Chinese character
   collapsed. Lexicon terms match here.
 * ``light`` — the same without dropping or collapsing anything but zero-width characters, for regular
@@ -27,17 +28,10 @@ from functools import cache, cached_property, lru_cache
 from typing import Literal
 
 from livewatch.chinese import to_simplified
+from livewatch.rules.numbers import spoken_numbers
 
 View = Literal["compact", "light"]
 
-_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
-           "幺": 1, **{str(d): d for d in range(10)}}
-_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
-_DIGIT_CLASS = "".join(_DIGITS)
-_NUMBER_CLASS = _DIGIT_CLASS + "".join(_UNITS)
-#: A spoken number: an optional 百分之 (percent), a run of numerals, and an optional 点 with digits after it
-#: (the decimal point: 三十五点五 = 35.5), unless a unit follows them (三点五十分 is a time, not 3.5).
-_NUMBER = re.compile(f"(百分之)?([{_NUMBER_CLASS}]+)(?:点([{_DIGIT_CLASS}]+)(?![{''.join(_UNITS)}]))?")
 #: Runs of a repeated Chinese character at least this long are a stretch (好好好), not a word (往往, 扣扣).
 STRETCH = 3
 SYLLABLE_END = "'"
@@ -75,50 +69,6 @@ class NormalizedText:
         while last < len(self.ends) and self.ends[last] <= end:
             last += 1
         return self.text[first:last]
-
-
-def _numeral_value(run: str) -> str | None:
-    """Digits for a run of numerals, or None when the run is not one well-formed number."""
-    if not any(ch in _UNITS for ch in run):
-        return "".join(str(_DIGITS[ch]) for ch in run)
-    if "幺" in run or any(ch.isascii() for ch in run):
-        return None  # 幺 is 1 only in strings of digits (phone numbers); 3十 is not a numeral
-    total, section, digit = 0, 0, None
-    for ch in run:
-        if ch in _DIGITS:
-            if digit is not None and digit != 0:
-                return None  # 二三十 is not a number
-            digit = _DIGITS[ch]
-        elif ch == "万":
-            if digit is None and section == 0:
-                return None
-            total += (section + (digit or 0)) * 10_000
-            section, digit = 0, None
-        else:
-            unit = _UNITS[ch]
-            if digit is None:
-                if section != 0 or total != 0 or unit != 10:
-                    return None
-                digit = 1  # 十五 = 15
-            section += digit * unit
-            digit = None
-    return str(total + section + (digit or 0))
-
-
-def _spoken_number(match: re.Match[str]) -> str | None:
-    """The digits (with ``.`` and ``%``) a spoken number stands for; None to leave it as it is."""
-    percent, run, decimals = match.groups()
-    if run == "幺" and not percent and not decimals:
-        return None  # 幺 on its own is a word (幺蛾子), not a digit
-    value = "100" if percent and run == "百" else _numeral_value(run)  # 百分之百
-    if value is None:
-        if percent or decimals:
-            return None
-        # Leave the units alone, turn the digits into digits: a malformed run is no number.
-        return "".join(str(_DIGITS[ch]) if ch in _DIGITS else ch for ch in run)
-    if decimals:
-        value += "." + "".join(str(_DIGITS[ch]) for ch in decimals)
-    return value + "%" if percent else value
 
 
 @cache
@@ -162,40 +112,6 @@ def _fold(original: str) -> tuple[str, list[int], list[int]]:
     return simplified, starts, ends
 
 
-def _numerals(text: str, starts: list[int], ends: list[int]) -> tuple[str, list[int], list[int]]:
-    """Spoken numbers as digits: 一三八 → 138, 三十 → 30, 百分之三十五点五 → 35.5%, 幺三八 → 138."""
-    if not any(ch in _DIGITS or ch in _UNITS for ch in set(text)):
-        return text, starts, ends
-    pieces: list[str] = []
-    out_starts: list[int] = []
-    out_ends: list[int] = []
-    position = 0
-    for match in _NUMBER.finditer(text):
-        value = _spoken_number(match)
-        if value is None and (match.group(1) or match.group(3)):
-            # A percent or decimal that is no number: read the numeral run on its own.
-            first, last = match.span(2)
-            value = _spoken_number(_NUMBER.fullmatch(match.group(2)))  # type: ignore[arg-type]
-        else:
-            first, last = match.span()
-        if value is None or value == text[first:last]:
-            continue
-        pieces.append(text[position:first])
-        out_starts.extend(starts[position:first])
-        out_ends.extend(ends[position:first])
-        # Every character of a number maps to the whole number as said: a part of it reads differently on
-        # its own (三 十 of 二三十 is "3十" here but 30 alone; the % of 百分之三十 is 百分之), so only the
-        # whole is evidence for it.
-        pieces.append(value)
-        out_starts.extend([starts[first]] * len(value))
-        out_ends.extend([ends[last - 1]] * len(value))
-        position = last
-    pieces.append(text[position:])
-    out_starts.extend(starts[position:])
-    out_ends.extend(ends[position:])
-    return "".join(pieces), out_starts, out_ends
-
-
 @cache
 def _is_noise(char: str) -> bool:
     return unicodedata.category(char)[0] in "PSZC"  # punctuation, symbols (emoji), separators, controls
@@ -209,7 +125,7 @@ def _is_format(char: str) -> bool:
 def normalize(original: str, view: View = "compact", *, collapse: bool = True) -> NormalizedText:
     """The ``view`` of ``original``; ``collapse`` shortens stretched Chinese characters in the compact view
     (a transcript's, never a term's: 扣扣 is a word, and 扣 alone is in 口红 and 折扣)."""
-    text, starts, ends = _numerals(*_fold(original))
+    text, starts, ends = spoken_numbers(*_fold(original))
     distinct = set(text)
     drop = {ch for ch in distinct if _is_format(ch)} if view == "light" else {ch for ch in distinct if _is_noise(ch)}
     if view == "light" and not drop:
