@@ -24,6 +24,7 @@ from livewatch.rules.normalize import (
     syllables,
 )
 from livewatch.rules.transcript import Transcript
+from livewatch.rules.words import add_terms, on_word_boundaries
 
 #: rapidfuzz partial-ratio score (0-100) at which a misheard English phrase counts as the term.
 FUZZY_SCORE = 88.0
@@ -39,6 +40,10 @@ LOOSE_MIN_SYLLABLES = 4
 #: another (刷礼物抽奖 as 说历物抽奖, 全网最低价 as 前往最低价: Whisper mishears one sound). Four syllables
 #: one off are in ordinary speech; five are not (bench/detection.py measures it).
 NEAR_MIN_SYLLABLES = 5
+
+
+#: Matches that are not Chinese words: initials are Latin letters, fuzzy matches English.
+_NOT_WORDS = frozenset({"initials", "fuzzy"})
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,8 @@ class TermMatcher:
     pinyin: bool = False
     initials: bool = False
     fuzzy: bool = False
+    #: Chinese terms match only on word boundaries (livewatch/rules/words.py); allow phrases match anywhere.
+    words: bool = True
 
     @cached_property
     def _compact(self) -> ahocorasick.Automaton | None:
@@ -117,12 +124,21 @@ class TermMatcher:
 
     @cached_property
     def _allow(self) -> TermMatcher | None:
-        return TermMatcher(self.allow) if self.allow else None
+        return TermMatcher(self.allow, words=False) if self.allow else None
+
+    @cached_property
+    def _in_dictionary(self) -> bool:
+        # The terms and the allowed phrases are words (or fixed phrases) the segmenter must know as such.
+        add_terms((*self.terms, *self.allow))
+        return True
 
     def find(self, transcript: Transcript) -> list[Match]:
         found: dict[tuple[int, int], Match] = {}
         for match in self._raw(transcript):
             found.setdefault((match.start, match.end), match)
+        if self.words and self._in_dictionary:
+            found = {key: m for key, m in found.items() if m.how in _NOT_WORDS or syllables(m.term) < 2
+                     or on_word_boundaries(transcript.light, m.start, m.end)}
         matches = sorted(found.values(), key=lambda m: (m.start, -m.end))
         if self._allow is not None:
             allowed = self._allow.find(transcript)

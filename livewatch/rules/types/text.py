@@ -23,13 +23,16 @@ class Condition(StrictModel):
     terms: list[SingleLine] = Field(default_factory=list)
     pattern: str | None = Field(None, description="Regular expression over the lightly normalized text.")
     allow: list[SingleLine] = Field(default_factory=list, description="Longer phrases that must not fire.")
+    allow_pattern: str | None = Field(None, description="A regular expression over the lightly normalized text: "
+                                      "a match inside one of its matches does not fire (第一 before a counter, "
+                                      "最好 before a verb).")
     pinyin: bool = Field(False, description="Also match homophones through toneless pinyin (菠菜 = 博彩).")
     initials: bool = Field(False, description="Also match Latin tokens that are a term's pinyin initials.")
     fuzzy: bool = Field(False, description="Also match English terms Whisper misheard slightly.")
     negatable: bool = Field(False, description="A match inside a preceding negation's scope (不能保证…, "
                             "没有…, never…) is a disclaimer and does not count.")
 
-    @field_validator("pattern")
+    @field_validator("pattern", "allow_pattern")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
         return None if value is None else _compiled(value)
@@ -64,6 +67,10 @@ class ConditionMatcher:
     def regex(self) -> re.Pattern[str] | None:
         return None if self.condition.pattern is None else re.compile(self.condition.pattern)
 
+    @cached_property
+    def allowed(self) -> re.Pattern[str] | None:
+        return None if self.condition.allow_pattern is None else re.compile(self.condition.allow_pattern)
+
     def find(self, transcript: Transcript) -> list[Found]:
         found = []
         if self.condition.terms:
@@ -76,6 +83,10 @@ class ConditionMatcher:
                     found.append(Found(start, end, match.group(), "regex"))
         if self.condition.negatable:
             found = [f for f in found if not negated(transcript.light, f.start)]
+        if self.allowed is not None and found:
+            light = transcript.light
+            spans = [light.original_span(*m.span()) for m in self.allowed.finditer(light.text) if m.end() > m.start()]
+            found = [f for f in found if not any(a <= f.start and f.end <= b for a, b in spans)]
         return sorted(found, key=lambda f: f.start)
 
 
