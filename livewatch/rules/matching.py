@@ -13,6 +13,7 @@ from functools import cached_property
 
 import ahocorasick
 
+from livewatch.rules.english import lemma_key, phonetic_key
 from livewatch.rules.normalize import (
     SYLLABLE_END,
     NormalizedText,
@@ -43,7 +44,7 @@ NEAR_MIN_SYLLABLES = 5
 
 
 #: Matches that are not Chinese words: initials are Latin letters, fuzzy matches English.
-_NOT_WORDS = frozenset({"initials", "fuzzy"})
+_NOT_WORDS = frozenset({"initials", "fuzzy", "lemma", "phonetic"})
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class Match:
     start: int
     end: int
     term: str
-    how: str  # normalized, pinyin, loose-pinyin, near-pinyin, initials or fuzzy
+    how: str  # normalized, lemma, pinyin, loose-pinyin, near-pinyin, initials, phonetic or fuzzy
 
 
 def _automaton(keys: Iterable[tuple[str, str]]) -> ahocorasick.Automaton | None:
@@ -98,6 +99,15 @@ class TermMatcher:
     @cached_property
     def _compact(self) -> ahocorasick.Automaton | None:
         return _automaton((normalize_term(t), t) for t in self.terms)
+
+    @cached_property
+    def _lemmas(self) -> ahocorasick.Automaton | None:
+        # English terms whatever their inflection: the text's words and the term's are both lemmas.
+        return _automaton((lemma_key(t), t) for t in self.terms if t.isascii() and any(ch.isalpha() for ch in t))
+
+    @cached_property
+    def _phonetic(self) -> ahocorasick.Automaton | None:
+        return _automaton((phonetic_key(t), t) for t in self.terms)
 
     @cached_property
     def _pinyin(self) -> ahocorasick.Automaton | None:
@@ -147,6 +157,8 @@ class TermMatcher:
 
     def _raw(self, transcript: Transcript) -> Iterator[Match]:
         yield from _scan(self._compact, transcript.compact, "normalized")
+        if self._lemmas is not None:
+            yield from _scan(self._lemmas, transcript.lemmas, "lemma")
         if self.pinyin:
             yield from _scan(self._pinyin, transcript.pinyin, "pinyin")
             if self._loose is not None:
@@ -156,6 +168,8 @@ class TermMatcher:
         if self.initials and self._initials:
             yield from self._scan_initials(transcript)
         if self.fuzzy:
+            if self._phonetic is not None:
+                yield from _scan(self._phonetic, transcript.phonetic, "phonetic")
             yield from self._scan_fuzzy(transcript)
 
     def _scan_initials(self, transcript: Transcript) -> Iterator[Match]:
@@ -277,6 +291,9 @@ def _scan(automaton: ahocorasick.Automaton | None, view: NormalizedText, how: st
         # A homophone starts on a syllable: "an'" is not in "ban'".
         if how.endswith("pinyin") and first > 0 and text[first - 1] != SYLLABLE_END and text[first - 1].isalpha():
             continue
+        # A lemma or a word's code is matched whole: "kr" is not the end of "skr".
+        if how in _WHOLE_WORDS and not _whole_words(view, first, last):
+            continue
         # A number in a term is a whole number, also when it was said in Chinese numerals: 第1 (第一) is not
         # in 第11 (第十一), 30 is not in 300 (三百).
         # Digits are one number only where nothing stood between them in the original: 30，一年 is 30 and 1.
@@ -291,6 +308,17 @@ def _scan(automaton: ahocorasick.Automaton | None, view: NormalizedText, how: st
         if _ascii_word_char(original[end - 1]) and end < len(original) and _ascii_word_char(original[end]):
             continue
         yield Match(start, end, term, how)
+
+
+_WHOLE_WORDS = frozenset({"lemma", "phonetic"})
+
+
+def _whole_words(view: NormalizedText, first: int, last: int) -> bool:
+    """Whether view characters ``[first, last]`` begin a word's piece and end one (each character of a word's
+    lemma or code maps to the whole word)."""
+    starts = view.starts
+    return (first == 0 or starts[first - 1] != starts[first]) and (
+        last + 1 >= len(starts) or starts[last + 1] != starts[last])
 
 
 def _joined(view: NormalizedText, index: int) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
+from livewatch.rules.english import lemma_view, phonetic_view
 from livewatch.rules.normalize import NormalizedText, normalize, pinyin_view, syllable_codes
 
 #: Joins utterances; the compact view drops it, the light view keeps it (a regex cannot bridge it by accident).
@@ -140,6 +141,16 @@ class Transcript:
     def loose_pinyin(self) -> NormalizedText:
         """The pinyin view with commonly confused sounds folded (zh/z, n/l, -ng/-n)."""
         return pinyin_view(self.compact, loose=True)
+
+    @cached_property
+    def lemmas(self) -> NormalizedText:
+        """The compact text with each English word as its lemma (cures → cure)."""
+        return lemma_view(self.light)
+
+    @cached_property
+    def phonetic(self) -> NormalizedText:
+        """The compact text with each English word as its Metaphone code (we chat = wechat)."""
+        return phonetic_view(self.light)
 
     @cached_property
     def syllable_codes(self) -> str:
