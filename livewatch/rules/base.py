@@ -120,6 +120,10 @@ class Rule(ABC):
     spec_model: ClassVar[type[RuleSpec]] = RuleSpec
     #: Examples are transcript text (True) or a mapping of facts the type reads itself (False).
     text_examples: ClassVar[bool] = True
+    #: The type only adds what other rules miss (a semantic rule: wordings no lexicon lists). The engine
+    #: drops its finding where another rule's finding of the same category and stream overlaps it: a
+    #: reviewer should not read the same utterance twice.
+    supplementary: ClassVar[bool] = False
 
     def __init__(self, spec: RuleSpec) -> None:
         self.spec = spec

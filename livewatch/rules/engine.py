@@ -86,6 +86,7 @@ class RuleEngine:
 
     def evaluate(self, data: RuleInput) -> list[Finding]:
         findings: list[Finding] = []
+        echoes: list[Finding] = []  # of supplementary rules: kept only where no other rule found the same
         for pack, rule, override in self.active_rules():
             try:
                 hits = [h for h in rule.evaluate(data) if _in_scope(rule, h, data)]
@@ -93,8 +94,10 @@ class RuleEngine:
                 log.exception("rule %s of %s failed on event %s", rule.id, pack.ref, data.facts.event_id)
                 continue
             severity = override.severity if override and override.severity else rule.spec.severity
-            findings += [self._finding(pack, rule, severity, hit, data, count)
-                         for hit, count in _cooled(hits, rule.spec.cooldown_s)]
+            made = [self._finding(pack, rule, severity, hit, data, count)
+                    for hit, count in _cooled(hits, rule.spec.cooldown_s)]
+            (echoes if rule.supplementary else findings).extend(made)
+        findings += [e for e in echoes if not any(_overlaps(e, f) for f in findings)]
         return sorted(findings, key=lambda f: (f.start_at, f.rule))
 
     @staticmethod
@@ -114,6 +117,13 @@ class RuleEngine:
             low_confidence=hit.low_confidence, rule_severity=severity, title=rule.spec.title, stream=hit.stream,
             count=count, details=dict(hit.details),
         )
+
+
+def _overlaps(echo: Finding, finding: Finding) -> bool:
+    """Whether ``finding`` already covers what a supplementary rule's ``echo`` found: the same category
+    and stream, overlapping in time."""
+    return (echo.category == finding.category and echo.stream == finding.stream
+            and finding.start_at <= echo.end_at and echo.start_at <= finding.end_at)
 
 
 def _in_scope(rule: Rule, hit: Hit, data: RuleInput) -> bool:
