@@ -93,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--show", type=int, default=0, help="print this many findings per corpus")
     parser.add_argument("--grid", action="store_true", help="findings per hour at other thresholds")
     parser.add_argument("--pack", type=Path, help="a pack file instead of the default pack")
+    parser.add_argument("--only", choices=("zh", "en"), help="one language's corpus")
     args = parser.parse_args(argv)
     pack = semantic_rules(load_pack(args.pack) if args.pack else PackLibrary().get("default"))
     began = time.perf_counter()
@@ -104,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(FETCH.format(where=args.corpus), file=sys.stderr)
         return 2
     for corpus in corpora:
+        if args.only and not corpus.name.startswith(args.only):
+            continue
         on_corpus(pack, corpus, sample(corpus, args.half, args.sample), args.show, args.grid)
     return 0
 
