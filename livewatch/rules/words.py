@@ -2,8 +2,8 @@
 
 Chinese is written without spaces, so a lexicon term is found inside longer text by its characters alone:
 下单 inside 以下单位 (以下 + 单位), 加群 inside 增加群众, 断根 inside 判断根本, 包赚 inside 面包赚钱. A match
-counts only where jieba, with the pack's terms in its dictionary (so a term is always one word where it
-can be one), puts a word boundary at both ends of it.
+counts only where no word that jieba finds (with the pack's terms in its dictionary, so a term is one word
+where it can be one) runs across either end of it.
 
 The segmenter is livewatch's own ``jieba.Tokenizer`` (terms added to it never change how other users of
 jieba in the process segment), built on first use, and shared: terms are added once, under a lock. Only
@@ -61,21 +61,22 @@ def add_terms(terms: Iterable[str]) -> None:
         _known.update(new)
 
 
-def _cuts(text: str) -> set[int]:
-    """Indices in ``text`` where jieba puts a word boundary (0 and len(text) included)."""
+def _words(text: str) -> list[tuple[int, int]]:
+    """The ``[start, end)`` of each word jieba finds in ``text``."""
     with _lock:
         words = list(_segmenter().cut(text, HMM=False))
-    cuts = {0}
+    spans = []
     position = 0
     for word in words:
+        spans.append((position, position + len(word)))
         position += len(word)
-        cuts.add(position)
-    return cuts
+    return spans
 
 
 def on_word_boundaries(light: NormalizedText, start: int, end: int) -> bool:
-    """Whether original characters ``[start, end)`` begin and end on word boundaries, where both sides of an
-    end are Chinese (a term next to a digit, a letter or punctuation ends there anyway)."""
+    """Whether original characters ``[start, end)`` are whole words: no word of the sentence runs across
+    either end (以下 across the start of 下单 in 以下单位). A word that holds the whole match is no objection:
+    玩博彩 holds 博彩, and which of two matching terms stands is the matcher's choice, not the segmenter's."""
     first = bisect.bisect_left(light.starts, start)
     past = bisect.bisect_left(light.starts, end, lo=first)
     text = light.text
@@ -91,5 +92,10 @@ def on_word_boundaries(light: NormalizedText, start: int, end: int) -> bool:
     finish = past
     while finish < len(text) and finish - past < CONTEXT and is_cjk(text[finish]):
         finish += 1
-    cuts = _cuts(text[begin:finish])
-    return (not check_start or first - begin in cuts) and (not check_end or past - begin in cuts)
+    low, high = first - begin, past - begin
+    for a, b in _words(text[begin:finish]):
+        if check_start and a < low < b < high:
+            return False
+        if check_end and low < a < high < b:
+            return False
+    return True
