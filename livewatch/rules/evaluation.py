@@ -3,9 +3,10 @@ text, each sentence timed as a speaker would say it and checked by the engine as
 
 A labelled set is a tab-separated file with the header ``label<TAB>text<TAB>note``: ``label`` is the category a
 reviewer would file the sentence under, or ``clean`` for a sentence no reviewer would flag. A violation is
-*found* when the engine raises a finding of its category at ``medium`` or above (what a reviewer must look
-at); a clean sentence is a *false alarm* when anything is raised above ``low``. ``low`` findings (review
-hints, such as the semantic rules') are counted apart: they cost a reviewer a glance, not a decision.
+*found* when the engine raises a finding of its category at any severity: every finding is on the reviewer's
+list, ``low`` ones (review hints, such as the semantic rules') included. It is *flagged* when that finding
+is ``medium`` or above, a finding on its own. A clean sentence is a *false alarm* when anything is raised
+above ``low``: a hint costs a reviewer a glance, a finding a decision.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ CLEAN = "clean"
 HEADER = ["label", "text", "note"]
 #: A finding a reviewer must decide on; below it, a hint.
 FLAGGED = severity_rank("medium")
+HINT = severity_rank("low")
 SERIOUS = severity_rank("high")
 
 
@@ -120,12 +122,13 @@ class CaseResult:
 
     @property
     def found(self) -> bool:
-        return self.case.label in self.categories(FLAGGED)
+        """Its category was raised, a review hint (``low``) included."""
+        return self.case.label in self.categories(HINT)
 
     @property
-    def hinted(self) -> bool:
-        """Found, or raised at ``low`` only (a review hint)."""
-        return self.case.label in self.categories(severity_rank("low"))
+    def flagged(self) -> bool:
+        """Its category was raised at ``medium`` or above."""
+        return self.case.label in self.categories(FLAGGED)
 
     @property
     def false_alarm(self) -> bool:
@@ -139,15 +142,15 @@ def evaluate_cases(packs: Sequence[RulePack], cases: Iterable[LabelledCase]) -> 
 
 @dataclass(frozen=True)
 class CategoryScore:
-    """One category in one language: ``cases`` labelled with it, ``found`` at medium or above, ``hinted``
-    found or raised at low; ``raised`` sentences on which the category was raised at medium or above, ``right``
+    """One category in one language: ``cases`` labelled with it, ``found`` (at any severity), ``flagged``
+    (at medium or above); ``raised`` sentences on which the category was raised at any severity, ``right``
     of them labelled with it."""
 
     language: str
     category: str
     cases: int
     found: int
-    hinted: int
+    flagged: int
     raised: int
     right: int
 
@@ -163,18 +166,20 @@ class CategoryScore:
 def scores(results: Sequence[CaseResult]) -> list[CategoryScore]:
     """Per language and category, sorted; categories raised but never labelled are included (precision)."""
     keys = {(r.case.language, r.case.label) for r in results if r.case.violation}
-    keys |= {(r.case.language, c) for r in results for c in r.categories(FLAGGED)}
+    keys |= {(r.case.language, c) for r in results for c in r.categories(HINT)}
     out = []
     for language, category in sorted(keys):
         mine = [r for r in results if r.case.language == language]
         labelled = [r for r in mine if r.case.label == category]
-        raised = [r for r in mine if category in r.categories(FLAGGED)]
+        raised = [r for r in mine if category in r.categories(HINT)]
         out.append(CategoryScore(language, category, len(labelled), sum(r.found for r in labelled),
-                                 sum(r.hinted for r in labelled), len(raised),
+                                 sum(r.flagged for r in labelled), len(raised),
                                  sum(r.case.label == category for r in raised)))
     return out
 
 
-def recall_of(results: Sequence[CaseResult], language: str) -> float:
+def recall_of(results: Sequence[CaseResult], language: str, *, flagged: bool = False) -> float:
+    """Share of the language's violations found (``flagged``: at medium or above)."""
     violations = [r for r in results if r.case.language == language and r.case.violation]
-    return sum(r.found for r in violations) / len(violations) if violations else 1.0
+    hits = sum(r.flagged if flagged else r.found for r in violations)
+    return hits / len(violations) if violations else 1.0
