@@ -30,7 +30,7 @@ def test_live_event_is_transcribed_as_it_is_recorded(tmp_path: Path, model_store
     settings = Settings(data_dir=data.root, transcriber={"model_store": model_store.root,
                                                          "compute_type": "int8", "language": "en"},
                         alerts=[{"name": "hook", "type": "webhook", "url": receiver.url, "min_severity": "medium"}])
-    with LiveOrigin(tmp_path / "origin", speech="Welcome to the forum. Please add my WeChat for the gift.") as live:
+    with LiveOrigin(tmp_path / "origin", speech="Welcome to the forum. Add me on WeChat for the gift.") as live:
         live.start()
         wait_for_playlist(live.url, min_segments=2)
         t0 = now()
@@ -51,12 +51,12 @@ def test_live_event_is_transcribed_as_it_is_recorded(tmp_path: Path, model_store
     text = " ".join(r.text for r in rows).lower()
     # The origin loops its 4 s of speech; 15+ s of it come out as several clean repetitions.
     assert text.count("welcome to the forum") >= 3
-    assert "for the gift" in text  # tiny.en hears "add my WeChat" as "that might be chat": the rules' problem
+    assert "for the gift" in text  # tiny.en writes "add me on we chat": the rules join the words
     assert all(run.on_air_at - timedelta(seconds=1) <= r.start_at <= run.off_air_at for r in rows)
     lines = (data.transcripts_dir("spoken") / "transcript.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["text"] for line in lines] == [r.text for r in rows]
     assert (data.transcripts_dir("spoken") / "transcript.srt").read_text(encoding="utf-8").startswith("1\n")
-    # The monitor checked the transcript as it came: the WeChat diversion (as tiny.en hears it) is a finding.
+    # The monitor checked the transcript as it came: the WeChat diversion is a finding.
     diversions = [f for f in findings if f.rule == "traffic-diversion.contact-apps"]
     assert diversions
     assert all(run.on_air_at <= f.start_at <= run.off_air_at for f in diversions)
