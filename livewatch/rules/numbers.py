@@ -125,7 +125,8 @@ _WORD_DIGITS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "f
 _REPEATS = {"double": 2, "triple": 3}
 #: A digit word or a repeat word as a whole word (the text is case-folded by now). Only ASCII letters bound
 #: it, so 电话one three nine still reads as digits.
-_ENGLISH_TOKEN = re.compile(r"(?<![a-z])(" + "|".join((*_WORD_DIGITS, *_REPEATS)) + r")(?![a-z])")
+_ENGLISH_TOKEN = re.compile("(" + "|".join(f"{word}(?<![a-z]{word})" for word in (*_WORD_DIGITS, *_REPEATS))
+                            + ")(?![a-z])")  # the look-behind after the word: a literal first is a fast scan
 #: What may stand between the words of one number read out: spaces, a line break, hyphens, commas.
 _WORD_GAP = re.compile(r"[\s,，、\-–—]{1,3}")
 #: A run reads as a string of digits (a phone number, an id), not as prose ("one of the best", "at one
