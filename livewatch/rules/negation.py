@@ -4,7 +4,14 @@ A match is negated when a negation word stands before it in the same clause, clo
 clause ends at punctuation, at the end of an utterance and at a space between Chinese characters (Whisper
 often marks a pause in Mandarin with a space instead of a comma), so in 不是我吹，这个保本保息 the 不是
 does not reach the promise. Only words that deny or disclaim count: 不管 (no matter), 不用 (no need), 不仅
-(not only) and bare 不 (inside 不赔, 不会亏 it is the promise itself) do not.
+(not only) and bare 不 (inside 不赔, 不会亏 it is the promise itself) do not — except right before the match
+(不荐股, 没包赚), where it can only be about the match. A negation word may also run into the match: in
+不保证收益 the 不保证 holds the first characters of the term 保证收益.
+
+A warning is a disclaimer too: the match said as what fraudsters say (骗子冒充主播让人加微信) or called a scam
+in the same clause (说保本保息的都是骗人的, 刷单兼职都是诈骗, "guaranteed returns are a scam"). The warning
+must be in the match's own clause and not itself denied (加我微信我们不是骗子 is still an invitation); a
+comma ends it (加我微信，谨防骗子 is an invitation and a warning).
 """
 
 from __future__ import annotations
@@ -18,12 +25,23 @@ from livewatch.rules.normalize import NormalizedText, is_cjk
 _ZH_NEGATIONS = sorted({
     "不能", "不会", "不是", "不可能", "不敢", "不保证", "不承诺", "不代表", "不存在", "不要相信", "别相信", "别信",
     "没有", "没说", "没人能", "并非", "并不", "绝不", "绝对不", "决不", "无法", "从不", "从未", "从来不", "从来没有",
-    "谈不上",
-    "不等于", "杜绝", "严禁", "禁止", "拒绝", "警惕", "谨防", "小心", "所谓",
+    "谈不上", "不再", "不荐", "不提供", "不做", "不搞",
+    "不等于", "杜绝", "严禁", "禁止", "拒绝", "警惕", "谨防", "小心", "所谓", "提防", "防范", "骗子", "冒充", "诈骗",
 }, key=len, reverse=True)
+#: Words after a match, in its clause, that call it a fraud or a lie.
+_ZH_WARNINGS = ("骗人", "骗子", "诈骗", "骗局", "上当", "警惕", "违法", "违规", "谣言", "假的", "别信", "不要信",
+                "不可信", "当心", "套路", "陷阱")
+_EN_WARNINGS = ("scam", "scams", "scammer", "scammers", "fraud", "frauds", "a lie", "lies", "fake", "illegal",
+                "a trap")
+#: Denials that undo a warning after the match: 我们不是骗子.
+_DENIED_WARNING = ("不是", "并非", "不", "没", "没有", "not", "no", "isn't", "aren't", "never")
+#: Bare negations that govern a match only when they touch it.
+_ADJACENT = set("不没别")
 _EN_NEGATIONS = ("no", "not", "never", "cannot", "can't", "cant", "don't", "dont", "doesn't", "won't", "isn't",
                  "aren't", "nobody", "nothing", "beware", "avoid")
 _ZH = re.compile("|".join(map(re.escape, _ZH_NEGATIONS)))
+_WARNING = re.compile("|".join(map(re.escape, _ZH_WARNINGS)) + r"|\b(?:" + "|".join(map(re.escape, _EN_WARNINGS))
+                      + r")\b", re.IGNORECASE)
 _EN = re.compile(r"\b(?:" + "|".join(map(re.escape, _EN_NEGATIONS)) + r")\b", re.IGNORECASE)
 #: Characters that close a clause.
 _CLAUSE_END = set("，。！？；：、,.!?;:\n…—()（）「」“”\"")
@@ -47,10 +65,33 @@ def clause_before(text: str, start: int) -> str:
     return text[position:start]
 
 
-def negated(light: NormalizedText, start: int) -> bool:
+def clause_after(text: str, end: int) -> str:
+    """The part of ``text``'s clause that comes after ``end``."""
+    position = end
+    while position < len(text):
+        char = text[position]
+        if char in _CLAUSE_END:
+            break
+        if char.isspace() and position > 0 and is_cjk(text[position - 1]) and (
+                position + 1 >= len(text) or is_cjk(text[position + 1])):
+            break
+        position += 1
+    return text[end:position]
+
+
+def negated(light: NormalizedText, start: int, *, touching: bool = True) -> bool:
     """Whether the match starting at original character ``start`` is inside a preceding negation's scope,
-    judged on the light view (Simplified, numerals as digits, punctuation kept: 無法 is 无法)."""
-    clause = clause_before(light.text, bisect.bisect_left(light.starts, start))
+    judged on the light view (Simplified, numerals as digits, punctuation kept: 無法 is 无法). ``touching``:
+    also a bare 不/没/别 right before it and a negation word running into it (for a match, which begins a
+    term; not for any character of a sentence)."""
+    index = bisect.bisect_left(light.starts, start)
+    text = light.text
+    if touching and index > 0 and text[index - 1] in _ADJACENT:
+        return True
+    # A negation word that runs into the match: 不保证 + 收益.
+    if touching and any(m.start() < index < m.end() for m in _ZH.finditer(text, max(0, index - 4), index + 4)):
+        return True
+    clause = clause_before(text, index)
     if not clause.strip():
         return False
     zh = list(_ZH.finditer(clause))
@@ -60,3 +101,15 @@ def negated(light: NormalizedText, start: int) -> bool:
             return True
     en = list(_EN.finditer(clause))
     return bool(en) and len(clause[en[-1].end():].split()) <= EN_SCOPE_WORDS
+
+
+def warned(light: NormalizedText, start: int, end: int) -> bool:
+    """Whether the match at original characters ``[start, end)`` is called a fraud, a lie or a trap later in
+    its own clause, by a warning that is not itself denied."""
+    past = bisect.bisect_left(light.starts, end)
+    after = clause_after(light.text, past)[:16]
+    for found in _WARNING.finditer(after):
+        before = after[max(0, found.start() - 4):found.start()].rstrip().casefold()
+        if not any(before.endswith(word) for word in _DENIED_WARNING):
+            return True
+    return False

@@ -93,7 +93,7 @@ def disclaims(clause: str) -> bool:
         starts_word = is_cjk(char) or (char.isalnum() and (index == 0 or not clause[index - 1].isalnum()))
         if not starts_word:
             continue
-        governed = negated(light, index)
+        governed = negated(light, index, touching=False)
         if governed and not inside and not _denies_a_loss(clause[index:]):
             return True
         inside = governed

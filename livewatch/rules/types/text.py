@@ -13,7 +13,7 @@ from pydantic import Field, field_validator
 from livewatch.fields import SingleLine, StrictModel
 from livewatch.rules.base import Hit, Rule, RuleInput, RuleSpec, hit_for
 from livewatch.rules.matching import TermMatcher
-from livewatch.rules.negation import negated
+from livewatch.rules.negation import negated, warned
 from livewatch.rules.transcript import Transcript
 
 
@@ -30,7 +30,8 @@ class Condition(StrictModel):
     initials: bool = Field(False, description="Also match Latin tokens that are a term's pinyin initials.")
     fuzzy: bool = Field(False, description="Also match English terms Whisper misheard slightly.")
     negatable: bool = Field(False, description="A match inside a preceding negation's scope (不能保证…, "
-                            "没有…, never…) is a disclaimer and does not count.")
+                            "没有…, never…) or called a fraud in its clause (…都是骗人的) is a disclaimer and "
+                            "does not count.")
 
     @field_validator("pattern", "allow_pattern")
     @classmethod
@@ -82,7 +83,8 @@ class ConditionMatcher:
                     start, end = light.original_span(match.start(), match.end())
                     found.append(Found(start, end, match.group(), "regex"))
         if self.condition.negatable:
-            found = [f for f in found if not negated(transcript.light, f.start)]
+            light = transcript.light
+            found = [f for f in found if not negated(light, f.start) and not warned(light, f.start, f.end)]
         if self.allowed is not None and found:
             light = transcript.light
             spans = [light.original_span(*m.span()) for m in self.allowed.finditer(light.text) if m.end() > m.start()]
