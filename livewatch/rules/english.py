@@ -3,7 +3,8 @@
 * ``lemma_view`` — each English word as its lemma, the rest as in the compact view, so "guaranteed profits"
   is the term "guaranteed profit", "it cures diabetes" the term "cure diabetes" (simplemma's English
   dictionary, which ships inside the wheel). A lemma is taken only when it keeps the word's first three
-  letters: simplemma maps "best" to "good" and "is" to "be", and an absolute term must stay itself.
+  letters (simplemma maps "best" to "good" and "is" to "be") and never for a comparative or superlative
+  ("lowest" is not "low", "cheaper" not "cheap"): an absolute term must stay itself.
 * ``phonetic_view`` — each English word as its Metaphone code (jellyfish), so a phrase Whisper split or
   spelled by ear matches its term: "my we chat is" is "my wechat is" (M WXT IS either way). Only terms of two
   words or more with a code of at least :data:`PHONETIC_MIN_CODE` letters match here: one word's code is in
@@ -31,7 +32,9 @@ def lemma(word: str) -> str:
     import simplemma
 
     found = str(simplemma.lemmatize(word, lang="en"))
-    return found if found[:3] == word[:3] and found.isascii() else word
+    if found == word or found[:3] != word[:3] or not found.isascii():
+        return word
+    return word if word.endswith(("er", "est")) and not found.endswith(("er", "est")) else found
 
 
 @lru_cache(maxsize=65536)
