@@ -39,7 +39,10 @@ _DENIED_WARNING = ("不是", "并非", "不", "没", "没有", "not", "no", "isn
 _ADJACENT = set("不没别")
 _EN_NEGATIONS = ("no", "not", "never", "cannot", "can't", "cant", "don't", "dont", "doesn't", "won't", "isn't",
                  "aren't", "nobody", "nothing", "beware", "avoid")
-_ZH = re.compile("|".join(map(re.escape, _ZH_NEGATIONS)))
+#: Negation words that are also the start of an ordinary word: 小心心 is a Douyin gift ("little hearts").
+_NOT_FOLLOWED_BY = {"小心": "心"}
+_ZH = re.compile("|".join(re.escape(word) + (f"(?!{_NOT_FOLLOWED_BY[word]})" if word in _NOT_FOLLOWED_BY else "")
+                          for word in _ZH_NEGATIONS))
 _WARNING = re.compile("|".join(map(re.escape, _ZH_WARNINGS)) + r"|\b(?:" + "|".join(map(re.escape, _EN_WARNINGS))
                       + r")\b", re.IGNORECASE)
 _EN = re.compile(r"\b(?:" + "|".join(map(re.escape, _EN_NEGATIONS)) + r")\b", re.IGNORECASE)
