@@ -157,9 +157,9 @@ class TermMatcher:
 
     def _raw(self, transcript: Transcript) -> Iterator[Match]:
         yield from _scan(self._compact, transcript.compact, "normalized")
-        if self._lemmas is not None:
+        if self._lemmas is not None and transcript.has_latin:
             yield from _scan(self._lemmas, transcript.lemmas, "lemma")
-        if self.pinyin:
+        if self.pinyin and transcript.has_chinese:
             yield from _scan(self._pinyin, transcript.pinyin, "pinyin")
             if self._loose is not None:
                 yield from _scan(self._loose, transcript.loose_pinyin, "loose-pinyin")
@@ -167,7 +167,7 @@ class TermMatcher:
                 yield from _scan_near(*self._near, transcript)
         if self.initials and self._initials:
             yield from self._scan_initials(transcript)
-        if self.fuzzy:
+        if self.fuzzy and transcript.has_latin:
             if self._phonetic is not None:
                 yield from _scan(self._phonetic, transcript.phonetic, "phonetic")
             yield from self._scan_fuzzy(transcript)
@@ -188,21 +188,38 @@ class TermMatcher:
                 yield Match(*transcript.light.original_span(position, end), term, "initials")
             position = end
 
-    def _scan_fuzzy(self, transcript: Transcript) -> Iterator[Match]:
-        from rapidfuzz import fuzz
-
-        compact = transcript.compact
+    @cached_property
+    def _fuzzy_keys(self) -> dict[int, list[tuple[str, str]]]:
+        """English terms long enough to match fuzzily, as (key, term), by key length."""
+        by_length: dict[int, list[tuple[str, str]]] = {}
         for term in self.terms:
             key = normalize_term(term)
-            if len(key) < FUZZY_MIN_LENGTH or not key.isascii():
+            if len(key) >= FUZZY_MIN_LENGTH and key.isascii():
+                by_length.setdefault(len(key), []).append((key, term))
+        return by_length
+
+    def _scan_fuzzy(self, transcript: Transcript) -> Iterator[Match]:
+        from rapidfuzz import fuzz, process
+
+        compact = transcript.compact
+        text = compact.text
+        for length, keys in sorted(self._fuzzy_keys.items()):
+            # Slide over the text in overlapping windows so that one phrase is found wherever it is; every key of
+            # one length shares the windows, and all of them are scored in one call (rapidfuzz's C loop), so only
+            # the few windows that score are aligned in Python.
+            width, step = length * 3, length
+            begins = range(0, max(len(text) - length, 0) + 1, step)
+            windows = [text[begin:begin + width] for begin in begins]
+            if not windows:
                 continue
-            # Slide over the text in overlapping windows so that one phrase is found wherever it is.
-            width = len(key) * 3
-            step = len(key)
-            for begin in range(0, max(len(compact.text) - len(key), 0) + 1, step):
-                window = compact.text[begin:begin + width]
-                aligned = fuzz.partial_ratio_alignment(key, window, score_cutoff=FUZZY_SCORE)
-                if aligned is not None:
+            scores = process.cdist([key for key, _ in keys], windows, scorer=fuzz.partial_ratio,
+                                   score_cutoff=FUZZY_SCORE, workers=1)
+            for row, (key, term) in enumerate(keys):
+                for column in scores[row].nonzero()[0]:
+                    begin = begins[int(column)]
+                    aligned = fuzz.partial_ratio_alignment(key, windows[int(column)], score_cutoff=FUZZY_SCORE)
+                    if aligned is None:
+                        continue
                     start, end = begin + aligned.dest_start, begin + aligned.dest_end
                     span = _snap_to_words(compact.original, *compact.original_span(start, end))
                     if span is not None:

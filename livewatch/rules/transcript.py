@@ -10,17 +10,20 @@ from __future__ import annotations
 import bisect
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
 from livewatch.rules.english import lemma_view, phonetic_view
-from livewatch.rules.normalize import NormalizedText, normalize, pinyin_view, syllable_codes
+from livewatch.rules.normalize import NormalizedText, is_cjk, normalize, pinyin_view, syllable_codes
 
 #: Joins utterances; the compact view drops it, the light view keeps it (a regex cannot bridge it by accident).
 SEPARATOR = "\n"
 
+
+_LATIN = re.compile("[a-z]")
 
 @dataclass(frozen=True)
 class Word:
@@ -141,6 +144,16 @@ class Transcript:
     def loose_pinyin(self) -> NormalizedText:
         """The pinyin view with commonly confused sounds folded (zh/z, n/l, -ng/-n)."""
         return pinyin_view(self.compact, loose=True)
+
+    @cached_property
+    def has_latin(self) -> bool:
+        """Whether any Latin letter was said: without one, the English views cannot match anything."""
+        return _LATIN.search(self.light.text) is not None
+
+    @cached_property
+    def has_chinese(self) -> bool:
+        """Whether any Chinese character was said: without one, no homophone can match."""
+        return any(is_cjk(ch) for ch in set(self.compact.text))
 
     @cached_property
     def lemmas(self) -> NormalizedText:
