@@ -24,7 +24,8 @@ from livewatch.rules.normalize import NormalizedText, normalize
 #: Fewest Metaphone letters a term's code must have to match phonetically.
 PHONETIC_MIN_CODE = 6
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
-_KEEP = re.compile(r"[^\W_]", re.UNICODE)  # letters, digits and CJK characters; spaces and punctuation go
+_RUN = re.compile(r"(\d+)|[^\W\d_]+")  # digits, or a run of other letters (CJK); spaces and punctuation go
+BARRIER = "#"
 
 
 @lru_cache(maxsize=65536)
@@ -51,7 +52,7 @@ def _words_view(light: NormalizedText, *, phonetic: bool = False) -> NormalizedT
     ends: list[int] = []
     position = 0
     for match in _WORD.finditer(text):
-        _keep(text, position, match.start(), light, pieces, starts, ends)
+        _between(text, position, match.start(), light, pieces, starts, ends)
         word = match.group()
         piece = phonetic_code(word) if phonetic else lemma(word)
         first, last = light.original_span(match.start(), match.end())
@@ -59,18 +60,25 @@ def _words_view(light: NormalizedText, *, phonetic: bool = False) -> NormalizedT
         starts.extend([first] * len(piece))
         ends.extend([last] * len(piece))
         position = match.end()
-    _keep(text, position, len(text), light, pieces, starts, ends)
+    _between(text, position, len(text), light, pieces, starts, ends)
     return NormalizedText(light.original, "".join(pieces), starts, ends)
 
 
-def _keep(text: str, begin: int, end: int, light: NormalizedText, pieces: list[str], starts: list[int],
-          ends: list[int]) -> None:
-    """Characters between words as the compact view has them: letters, digits and CJK; nothing else."""
-    for index in range(begin, end):
-        if _KEEP.match(text[index]):
-            pieces.append(text[index])
-            starts.append(light.starts[index])
-            ends.append(light.ends[index])
+def _between(text: str, begin: int, end: int, light: NormalizedText, pieces: list[str], starts: list[int],
+             ends: list[int]) -> None:
+    """What stands between two words, as the compact view has it: spaces and punctuation go, digits stay, and
+    any other run (Chinese text) becomes one ``#``, which no English term holds: the words on either side of it
+    are not one phrase. One step per run, not per character: most of a Mandarin transcript is such runs."""
+    for run in _RUN.finditer(text, begin, end):
+        first, past = run.span()
+        if run.group(1) is not None:
+            pieces.append(run.group())
+            starts.extend(light.starts[first:past])
+            ends.extend(light.ends[first:past])
+        else:
+            pieces.append(BARRIER)
+            starts.append(light.starts[first])
+            ends.append(light.ends[past - 1])
 
 
 def lemma_view(light: NormalizedText) -> NormalizedText:

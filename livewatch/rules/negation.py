@@ -9,7 +9,8 @@ does not reach the promise. Only words that deny or disclaim count: 不管 (no m
 不保证收益 the 不保证 holds the first characters of the term 保证收益.
 
 A warning is a disclaimer too: the match said as what fraudsters say (骗子冒充主播让人加微信) or called a scam
-in the same clause (说保本保息的都是骗人的, 刷单兼职都是诈骗, "guaranteed returns are a scam"). The warning
+in the same clause (说保本保息的都是骗人的, 刷单兼职都是诈骗, 冲榜这种事我们不做, "guaranteed returns are a
+scam"). The warning
 must be in the match's own clause and not itself denied (加我微信我们不是骗子 is still an invitation); a
 comma ends it (加我微信，谨防骗子 is an invitation and a warning).
 """
@@ -25,12 +26,12 @@ from livewatch.rules.normalize import NormalizedText, is_cjk
 _ZH_NEGATIONS = sorted({
     "不能", "不会", "不是", "不可能", "不敢", "不保证", "不承诺", "不代表", "不存在", "不要相信", "别相信", "别信",
     "没有", "没说", "没人能", "并非", "并不", "绝不", "绝对不", "决不", "无法", "从不", "从未", "从来不", "从来没有",
-    "谈不上", "不再", "不荐", "不提供", "不做", "不搞",
+    "谈不上", "不再", "不荐", "不提供", "不做", "不搞", "不需要", "不必", "无需",
     "不等于", "杜绝", "严禁", "禁止", "拒绝", "警惕", "谨防", "小心", "所谓", "提防", "防范", "骗子", "冒充", "诈骗",
 }, key=len, reverse=True)
 #: Words after a match, in its clause, that call it a fraud or a lie.
 _ZH_WARNINGS = ("骗人", "骗子", "诈骗", "骗局", "上当", "警惕", "违法", "违规", "谣言", "假的", "别信", "不要信",
-                "不可信", "当心", "套路", "陷阱")
+                "不可信", "当心", "套路", "陷阱", "不做", "不搞", "不提倡", "不允许", "不可取", "不能信")
 _EN_WARNINGS = ("scam", "scams", "scammer", "scammers", "fraud", "frauds", "a lie", "lies", "fake", "illegal",
                 "a trap")
 #: Denials that undo a warning after the match: 我们不是骗子.
