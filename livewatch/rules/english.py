@@ -24,7 +24,8 @@ from livewatch.rules.normalize import NormalizedText, normalize
 #: Fewest Metaphone letters a term's code must have to match phonetically.
 PHONETIC_MIN_CODE = 6
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
-_RUN = re.compile(r"(\d+)|[^\W\d_]+")  # digits, or a run of other letters (CJK); spaces and punctuation go
+#: An English word, a number, or a run of other letters (Chinese); spaces and punctuation are not tokens.
+_TOKEN = re.compile(r"([a-z]+(?:'[a-z]+)?)|(\d+)|[^\W\d_a-z]+")
 BARRIER = "#"
 
 
@@ -46,39 +47,28 @@ def phonetic_code(word: str) -> str:
 
 
 def _words_view(light: NormalizedText, *, phonetic: bool = False) -> NormalizedText:
-    text = light.text
+    """Each English word as its lemma or code; between words what the compact view has: spaces and
+    punctuation go, digits stay, and any other run (Chinese text) becomes one ``#``, which no English term
+    holds, so the words on either side of it are not one phrase. One step per word or run, not per
+    character: most of a Mandarin transcript is such runs."""
+    convert = phonetic_code if phonetic else lemma
+    light_starts, light_ends = light.starts, light.ends
     pieces: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
-    position = 0
-    for match in _WORD.finditer(text):
-        _between(text, position, match.start(), light, pieces, starts, ends)
-        word = match.group()
-        piece = phonetic_code(word) if phonetic else lemma(word)
-        first, last = light.original_span(match.start(), match.end())
+    for token in _TOKEN.finditer(light.text):
+        first, past = token.span()
+        word, digits = token.group(1), token.group(2)
+        if digits is not None:
+            pieces.append(digits)
+            starts.extend(light_starts[first:past])
+            ends.extend(light_ends[first:past])
+            continue
+        piece = convert(word) if word is not None else BARRIER
         pieces.append(piece)
-        starts.extend([first] * len(piece))
-        ends.extend([last] * len(piece))
-        position = match.end()
-    _between(text, position, len(text), light, pieces, starts, ends)
+        starts.extend([light_starts[first]] * len(piece))
+        ends.extend([light_ends[past - 1]] * len(piece))
     return NormalizedText(light.original, "".join(pieces), starts, ends)
-
-
-def _between(text: str, begin: int, end: int, light: NormalizedText, pieces: list[str], starts: list[int],
-             ends: list[int]) -> None:
-    """What stands between two words, as the compact view has it: spaces and punctuation go, digits stay, and
-    any other run (Chinese text) becomes one ``#``, which no English term holds: the words on either side of it
-    are not one phrase. One step per run, not per character: most of a Mandarin transcript is such runs."""
-    for run in _RUN.finditer(text, begin, end):
-        first, past = run.span()
-        if run.group(1) is not None:
-            pieces.append(run.group())
-            starts.extend(light.starts[first:past])
-            ends.extend(light.ends[first:past])
-        else:
-            pieces.append(BARRIER)
-            starts.append(light.starts[first])
-            ends.append(light.ends[past - 1])
 
 
 def lemma_view(light: NormalizedText) -> NormalizedText:

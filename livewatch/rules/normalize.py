@@ -25,6 +25,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
+from itertools import compress
 from typing import Literal
 
 from livewatch.chinese import to_simplified
@@ -122,31 +123,30 @@ def _is_format(char: str) -> bool:
     return unicodedata.category(char) == "Cf"  # zero-width joiners, direction marks
 
 
+@lru_cache(maxsize=4)
+def _numbered(original: str) -> tuple[str, list[int], list[int]]:
+    """Steps 1–3, shared by both views of one text (the monitor asks for both of each transcript)."""
+    return spoken_numbers(*_fold(original))
+
+
+_DECIMAL_POINT = re.compile(r"(?<=\d)\.(?=\d)")
+
+
 def normalize(original: str, view: View = "compact", *, collapse: bool = True) -> NormalizedText:
     """The ``view`` of ``original``; ``collapse`` shortens stretched Chinese characters in the compact view
     (a transcript's, never a term's: 扣扣 is a word, and 扣 alone is in 口红 and 折扣)."""
-    text, starts, ends = spoken_numbers(*_fold(original))
+    text, starts, ends = _numbered(original)
     distinct = set(text)
     drop = {ch for ch in distinct if _is_format(ch)} if view == "light" else {ch for ch in distinct if _is_noise(ch)}
     if view == "light" and not drop:
-        return NormalizedText(original, text, starts, ends)
-    kept: list[str] = []
-    kept_starts: list[int] = []
-    kept_ends: list[int] = []
-    for index, (char, start, end) in enumerate(zip(text, starts, ends, strict=True)):
-        if char in drop and not (char == "." and _decimal_point(text, index)):
-            continue
-        kept.append(char)
-        kept_starts.append(start)
-        kept_ends.append(end)
-    if view == "compact" and collapse:
-        return _collapsed(NormalizedText(original, "".join(kept), kept_starts, kept_ends))
-    return NormalizedText(original, "".join(kept), kept_starts, kept_ends)
-
-
-def _decimal_point(text: str, index: int) -> bool:
-    """A full stop between digits is a decimal point (35.5 is not 355); elsewhere it is punctuation."""
-    return 0 < index < len(text) - 1 and text[index - 1].isdigit() and text[index + 1].isdigit()
+        return NormalizedText(original, text, list(starts), list(ends))
+    keep = [ch not in drop for ch in text]
+    if "." in drop:  # a full stop between digits is a decimal point (35.5 is not 355)
+        for point in _DECIMAL_POINT.finditer(text):
+            keep[point.start()] = True
+    kept = NormalizedText(original, "".join(compress(text, keep)), list(compress(starts, keep)),
+                          list(compress(ends, keep)))
+    return _collapsed(kept) if view == "compact" and collapse else kept
 
 
 _STRETCHED = re.compile(f"([\u3400-\u4dbf\u4e00-\u9fff])\\1{{{STRETCH - 1},}}")

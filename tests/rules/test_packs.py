@@ -27,6 +27,31 @@ def test_the_default_pack_ships() -> None:
     assert library.get("default").id == DEFAULT_PACK
 
 
+def _term_lists(spec: object) -> list[list[str]]:
+    """Every list of terms in a rule's spec: its own and its conditions'."""
+    lists = [getattr(spec, "terms", None)]
+    conditions = ("a", "b", "cue", "disclosure", "condition")
+    lists += [getattr(getattr(spec, name, None), "terms", None) for name in conditions]
+    lists += [c.terms for name in ("all_of", "any_of", "none_of") for c in getattr(spec, name, None) or []]
+    return [terms for terms in lists if terms]
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[path.name for path in SHIPPED])
+def test_no_term_is_another_written_differently(path: Path) -> None:
+    """Terms that normalize alike (won't tell you, wont tell you) are one term: the second adds nothing, and
+    findings would name either."""
+    from livewatch.rules.normalize import normalize_term
+
+    twins = []
+    for rule in load_pack(path).rules:
+        for terms in _term_lists(rule.spec):
+            seen: dict[str, str] = {}
+            for term in terms:
+                if (other := seen.setdefault(normalize_term(term), term)) != term:
+                    twins.append(f"{rule.id}: {other!r} and {term!r}")
+    assert twins == []
+
+
 @pytest.mark.parametrize("path", SHIPPED, ids=[path.name for path in SHIPPED])
 def test_every_example_of_a_shipped_pack_behaves_as_written(path: Path) -> None:
     pack = load_pack(path)
