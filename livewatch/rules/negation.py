@@ -26,7 +26,7 @@ from livewatch.rules.normalize import NormalizedText, is_cjk
 _ZH_NEGATIONS = sorted({
     "不能", "不会", "不是", "不可能", "不敢", "不保证", "不承诺", "不代表", "不存在", "不要相信", "别相信", "别信",
     "没有", "没说", "没人能", "并非", "并不", "绝不", "绝对不", "决不", "无法", "从不", "从未", "从来不", "从来没有",
-    "谈不上", "不再", "不荐", "不提供", "不做", "不搞", "不需要", "不必", "无需",
+    "谈不上", "不再", "不荐", "不提供", "不做", "不搞", "不需要", "不必", "无需", "远离", "不要",
     "不等于", "杜绝", "严禁", "禁止", "拒绝", "警惕", "谨防", "小心", "所谓", "提防", "防范", "骗子", "冒充", "诈骗",
 }, key=len, reverse=True)
 #: Words after a match, in its clause, that call it a fraud or a lie.
@@ -40,8 +40,9 @@ _DENIED_WARNING = ("不是", "并非", "不", "没", "没有", "not", "no", "isn
 _ADJACENT = set("不没别")
 _EN_NEGATIONS = ("no", "not", "never", "cannot", "can't", "cant", "don't", "dont", "doesn't", "won't", "isn't",
                  "aren't", "nobody", "nothing", "beware", "avoid")
-#: Negation words that are also the start of an ordinary word: 小心心 is a Douyin gift ("little hearts").
-_NOT_FOLLOWED_BY = {"小心": "心"}
+#: Negation words that are something else before these: 小心心 is a Douyin gift ("little hearts"); 不要错过,
+#: 不要犹豫 and 不要等 urge the viewer on (不要错过这个稳赚不赔的机会 is a promise).
+_NOT_FOLLOWED_BY = {"小心": "心", "不要": "错过|犹豫|等|担心|怕|客气|着急|走开|忘|眨眼|再等|纠结"}
 _ZH = re.compile("|".join(re.escape(word) + (f"(?!{_NOT_FOLLOWED_BY[word]})" if word in _NOT_FOLLOWED_BY else "")
                           for word in _ZH_NEGATIONS))
 _WARNING = re.compile("|".join(map(re.escape, _ZH_WARNINGS)) + r"|\b(?:" + "|".join(map(re.escape, _EN_WARNINGS))
