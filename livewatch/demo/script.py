@@ -7,7 +7,8 @@ out close enough for the default pack (``cn-live-events``) to do the right thing
 * "guaranteed returns" comes out as "guaranteed return(s)" with both voices: both are terms of
   ``finance-promise.guaranteed-returns``.
 * "WeChat" is heard as "we chat", "weekend" or "we can't", so the diversion plant leans on "scan the QR
-  code", which tiny.en hears as "can the QR code" and the rule's fuzzy matching catches. The line opens
+  code on screen" (the English of 扫屏幕上的二维码), which tiny.en hears as "can the QR code on screen" and
+  ``traffic-diversion.qr-groups``' fuzzy matching catches. The line opens
   with "Please": the fuzzy match takes one letter before "can" as the "s", and that letter should be of
   this line, not the last word of the line before (which would put the finding seconds too early).
 * "use my code" is heard reliably; nothing in the script says "ad", "sponsored" or "partnership", so the
@@ -84,7 +85,7 @@ GUEST: Final = Speaker("Linda Chen", "guest", "en", 1992)
 
 FINANCE: Final = Plant("finance-promise", "finance-promise.guaranteed-returns",
                        "a promise of guaranteed returns")
-DIVERSION: Final = Plant("traffic-diversion", "traffic-diversion.contact-apps",
+DIVERSION: Final = Plant("traffic-diversion", "traffic-diversion.qr-groups",
                          "viewers sent to a private WeChat through a QR code")
 NO_DISCLOSURE: Final = Plant("ad-disclosure", "ad-disclosure.missing",
                              "a discount code promoted with no ad disclosure")
