@@ -123,9 +123,10 @@ def _is_format(char: str) -> bool:
     return unicodedata.category(char) == "Cf"  # zero-width joiners, direction marks
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=2)
 def _numbered(original: str) -> tuple[str, list[int], list[int]]:
-    """Steps 1–3, shared by both views of one text (the monitor asks for both of each transcript)."""
+    """Steps 1–3, shared by both views of one text (the monitor asks for both of each transcript, one after
+    the other; two entries, because a 10-hour transcript's offset lists are tens of megabytes)."""
     return spoken_numbers(*_fold(original))
 
 
