@@ -47,6 +47,8 @@ from pathlib import Path
 from livewatch.rules.engine import severity_rank
 from livewatch.rules.evaluation import (
     CHARS_PER_S,
+    FLAGGED,
+    SERIOUS,
     CaseResult,
     evaluate_cases,
     findings_for,
@@ -61,7 +63,6 @@ from livewatch.rules.packs import PackLibrary, RulePack, load_pack
 ZH_CHARS_PER_S = CHARS_PER_S["zh"]
 EN_CHARS_PER_S = CHARS_PER_S["en"]
 CASES = Path(__file__).resolve().parent.parent / "tests" / "detection"
-SERIOUS = severity_rank("high")
 
 FETCH = """\
 The corpora are not in {where}. Fetch them once (PyPI, about 45 MB) and run again:
@@ -248,7 +249,7 @@ def labelled(packs: Sequence[RulePack], root: Path, show: bool) -> list[CaseResu
                 print(f"    missed  {result.case.where:<16} {result.case.label:<18} {result.case.text}")
             elif result.false_alarm:
                 raised = ", ".join(f"{f.rule}:{f.severity}:{f.matched}" for f in result.findings
-                                   if severity_rank(f.severity) <= severity_rank("medium"))
+                                   if severity_rank(f.severity) <= FLAGGED)
                 print(f"    ALARM   {result.case.where:<16} {result.case.text}  -> {raised}")
     return results
 
