@@ -63,7 +63,10 @@ def test_receiver_down_then_back_retried_and_delivered_once(tmp_path: Path, data
     try:
         service.raise_alert(alert())
         time.sleep(1.5)
-        [row] = Outbox(database.engine).rows()
+        # The row is "sending" while an attempt is in flight: wait for it to fall back to "pending".
+        deadline = time.monotonic() + 10
+        while (row := Outbox(database.engine).rows()[0]).status != "pending" and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert row.status == "pending"
         assert row.attempts >= 2
         assert "cannot reach" in (row.last_error or "")
