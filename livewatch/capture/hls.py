@@ -8,16 +8,23 @@ reconnect neither skips nor repeats media.
 
 from __future__ import annotations
 
-import urllib.error
+import math
+import re
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from livewatch.errors import CaptureError, StreamOffline
+from livewatch.capture.fetch import fetch_bytes, printable
+from livewatch.errors import CaptureError
 
 MAX_PLAYLIST_BYTES = 2_000_000
+#: Longest segment or target duration we believe; a day is far beyond any live stream's segments.
+MAX_DURATION_S = 86_400.0
+#: HLS decimal-integers are unsigned 64-bit; we keep to what the database and Python's int() handle cheaply.
+_DECIMAL_INTEGER = re.compile(r"[0-9]{1,18}")
+#: Program date-times outside these years are an origin's joke or a broken encoder, not the broadcast's clock.
+_PDT_YEARS = range(2000, 3000)
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,8 @@ class MediaPlaylist:
     media_sequence: int
     ended: bool
     segments: list[HlsSegment] = field(default_factory=list)
+    #: What was ignored while reading it (an implausible date-time), for the log and the run's notes.
+    notes: tuple[str, ...] = ()
 
     @property
     def has_program_date_time(self) -> bool:
@@ -75,6 +84,8 @@ def _attributes(text: str) -> dict[str, str]:
 
 
 def parse_master(text: str, base_url: str) -> list[Variant]:
+    """The variants of a master playlist. A variant whose URI cannot be a URL is left out; a BANDWIDTH that
+    is not a number only ranks its variant last (it is a preference, not worth losing the stream over)."""
     variants: list[Variant] = []
     pending: dict[str, str] | None = None
     for line in (raw.strip() for raw in text.splitlines()):
@@ -83,10 +94,22 @@ def parse_master(text: str, base_url: str) -> list[Variant]:
         elif line and not line.startswith("#") and pending is not None:
             codecs = pending.get("CODECS", "")
             has_audio = "AUDIO" in pending or not codecs or "mp4a" in codecs or "ac-3" in codecs
-            bandwidth = int(pending.get("BANDWIDTH", "0") or 0)
-            variants.append(Variant(urllib.parse.urljoin(base_url, line), bandwidth, has_audio))
+            digits = pending.get("BANDWIDTH", "").strip()
+            bandwidth = int(digits) if _DECIMAL_INTEGER.fullmatch(digits) else 0
+            uri = _join(base_url, line)
+            if uri is not None:
+                variants.append(Variant(uri, bandwidth, has_audio))
             pending = None
     return variants
+
+
+def _join(base_url: str, line: str) -> str | None:
+    if not line.isprintable():  # a control character: no HTTP client may send it
+        return None
+    try:
+        return urllib.parse.urljoin(base_url, line)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return None
 
 
 def is_master(text: str) -> bool:
@@ -94,24 +117,37 @@ def is_master(text: str) -> bool:
 
 
 def parse_media(text: str, url: str) -> MediaPlaylist:
+    """Parse a media playlist.
+
+    A value that breaks the playlist's structure (a duration or sequence number that is not a number, or
+    out of range) raises :class:`CaptureError` naming the line, so the caller treats the answer as bad and
+    asks again later. A program date-time that cannot be the broadcast's clock is ignored, as if absent,
+    and said in ``notes``: recording goes on with our own clock rather than not at all.
+    """
+    shown = printable(url)
     if not text.lstrip().startswith("#EXTM3U"):
-        raise CaptureError(f"{url} is not an HLS playlist")
+        raise CaptureError(f"{shown} is not an HLS playlist")
     target, sequence, ended = 0.0, 0, False
     segments: list[HlsSegment] = []
+    notes: list[str] = []
     duration: float | None = None
     pdt: datetime | None = None
     discontinuity = False
-    for line in (raw.strip() for raw in text.splitlines()):
-        if line.startswith("#EXT-X-TARGETDURATION:"):
-            target = float(line.split(":", 1)[1])
-        elif line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
-            sequence = int(line.split(":", 1)[1])
+    for number, line in enumerate((raw.strip() for raw in text.splitlines()), start=1):
+        tag, _, value = line.partition(":")
+        if tag == "#EXT-X-TARGETDURATION":
+            target = _seconds(value, tag, shown, number)
+        elif tag == "#EXT-X-MEDIA-SEQUENCE":
+            sequence = _integer(value, tag, shown, number)
         elif line.startswith("#EXT-X-ENDLIST"):
             ended = True
-        elif line.startswith("#EXTINF:"):
-            duration = float(line.split(":", 1)[1].split(",", 1)[0])
-        elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
-            pdt = _parse_pdt(line.split(":", 1)[1])
+        elif tag == "#EXTINF":
+            duration = _seconds(value.split(",", 1)[0], tag, shown, number)
+        elif tag == "#EXT-X-PROGRAM-DATE-TIME":
+            stated = _parse_pdt(value)
+            if stated is None and _parse_pdt_any(value) is not None:
+                notes.append(f"line {number}: {tag} {printable(value, 40)} ignored (not a plausible date-time)")
+            pdt = stated if stated is not None else pdt
         elif line.startswith("#EXT-X-DISCONTINUITY") and not line.startswith("#EXT-X-DISCONTINUITY-SEQUENCE"):
             discontinuity = True
         elif line and not line.startswith("#") and duration is not None:
@@ -119,10 +155,37 @@ def parse_media(text: str, url: str) -> MediaPlaylist:
             # A PDT applies to its segment; later ones follow on from it unless re-stated.
             pdt = pdt + timedelta(seconds=duration) if pdt is not None else None
             duration, discontinuity = None, False
-    return MediaPlaylist(url, target, sequence, ended, segments)
+    return MediaPlaylist(url, target, sequence, ended, segments, tuple(notes))
+
+
+def _seconds(value: str, tag: str, shown: str, number: int) -> float:
+    text = value.strip()
+    try:
+        seconds = float(text) if len(text) <= 32 else math.nan
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds <= MAX_DURATION_S:  # also false for NaN
+        raise CaptureError(f"malformed playlist {shown}, line {number}: {tag} {printable(text, 40)!r} "
+                           f"is not a duration of 0 to {MAX_DURATION_S:g} seconds")
+    return seconds
+
+
+def _integer(value: str, tag: str, shown: str, number: int) -> int:
+    text = value.strip()
+    if not _DECIMAL_INTEGER.fullmatch(text):
+        raise CaptureError(f"malformed playlist {shown}, line {number}: {tag} {printable(text, 40)!r} "
+                           "is not a whole number of at most 18 digits")
+    return int(text)
 
 
 def _parse_pdt(text: str) -> datetime | None:
+    value = _parse_pdt_any(text)
+    # The broadcast's clock, if plausible: a far year would overflow as segments are added and would put
+    # every finding centuries away.
+    return value if value is not None and value.year in _PDT_YEARS else None
+
+
+def _parse_pdt_any(text: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -132,19 +195,8 @@ def _parse_pdt(text: str) -> datetime | None:
 
 
 def fetch_text(url: str, headers: Mapping[str, str], timeout: float) -> str:
-    request = urllib.request.Request(url, headers=dict(headers))  # noqa: S310 - scheme checked by the caller
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            body: bytes = response.read(MAX_PLAYLIST_BYTES + 1)
-    except urllib.error.HTTPError as err:
-        if err.code in (404, 410):  # the room is there but nothing is being broadcast
-            raise StreamOffline(f"HTTP {err.code} from {url}") from err
-        raise CaptureError(f"HTTP {err.code} from {url}") from err
-    except (urllib.error.URLError, TimeoutError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        raise CaptureError(f"cannot reach {url}: {reason}") from err
-    if len(body) > MAX_PLAYLIST_BYTES:
-        raise CaptureError(f"playlist {url} is larger than {MAX_PLAYLIST_BYTES} bytes")
+    """The playlist at ``url``; ``timeout`` bounds the whole request, not each read (see :mod:`.fetch`)."""
+    body = fetch_bytes(url, headers, timeout=timeout, limit=MAX_PLAYLIST_BYTES)
     return body.decode("utf-8", errors="replace")
 
 
@@ -154,7 +206,7 @@ def fetch_media_playlist(url: str, headers: Mapping[str, str], timeout: float = 
     if is_master(text):
         variants = parse_master(text, url)
         if not variants:
-            raise CaptureError(f"master playlist {url} lists no variants")
+            raise CaptureError(f"master playlist {printable(url)} lists no usable variants")
         with_audio = [v for v in variants if v.has_audio] or variants
         url = max(with_audio, key=lambda v: v.bandwidth).uri
         text = fetch_text(url, headers, timeout)

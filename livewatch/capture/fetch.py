@@ -1,0 +1,169 @@
+"""One HTTP GET against an origin the monitored party controls, with a total deadline.
+
+A socket timeout bounds each read, not the request: a server that sends one byte a second never trips it.
+So every socket a request opens (redirects included) is registered with a timer that shuts it down when the
+request's total time is up; whatever was blocked in a read then returns at once and the request fails with
+a clear reason. Any failure of the exchange — a garbage status line, an over-long or a hundred-and-first
+header, a control character in a URL, a truncated body — is a :class:`~livewatch.errors.CaptureError`, so
+callers treat it as a bad answer from the origin and try again later, never as a crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import socket
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from typing import IO, Any
+
+from livewatch.errors import CaptureError, StreamOffline
+
+#: Schemes a fetched URL and every redirect it takes may use; urllib alone would also follow ``ftp:`` and
+#: open ``file:`` and ``data:`` URLs.
+WEB_SCHEMES = ("http", "https")
+_REASON_CHARS = 300
+
+
+def printable(text: object, limit: int = _REASON_CHARS) -> str:
+    """``text`` safe for a log line or a run's notes: control characters escaped, length capped (origins
+    choose the URLs and messages we quote, and a raw ESC or newline would forge log lines)."""
+    value = str(text)
+    escaped = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in value[: limit + 1])
+    return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
+
+
+class _Deadline:
+    """Shuts down every socket of one request when the request's total time is up."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expires = time.monotonic() + seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def remaining(self) -> float:
+        return max(0.001, self.expires - time.monotonic())
+
+    def watch(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shutdown(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shutdown(sock)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _shutdown(sock: socket.socket) -> None:
+    # The plain socket method, also for an SSLSocket: it ends a blocked read without touching TLS state
+    # that the reading thread is using.
+    with contextlib.suppress(OSError):  # already closed
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def _connection_class(base: type[http.client.HTTPConnection], deadline: _Deadline) -> Any:
+    class DeadlineConnection(base):  # type: ignore[valid-type,misc]
+        def connect(self) -> None:
+            # Connecting and the TLS handshake are bounded by the socket timeout as a whole (CPython's ssl
+            # module keeps one deadline across a handshake's reads), so cap that at what is left.
+            self.timeout = min(float(self.timeout), deadline.remaining())
+            super().connect()
+            deadline.watch(self.sock)
+
+    return DeadlineConnection
+
+
+class _HttpHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self._connection = _connection_class(http.client.HTTPConnection, deadline)
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self._connection, req)
+
+
+class _HttpsHandler(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self._connection = _connection_class(http.client.HTTPSConnection, deadline)
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self._connection, req)
+
+
+class _WebOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
+                         headers: http.client.HTTPMessage, newurl: str) -> urllib.request.Request | None:
+        scheme = urllib.parse.urlsplit(newurl).scheme.lower()
+        if scheme not in WEB_SCHEMES:
+            raise CaptureError(f"{printable(req.full_url)} redirected to a {printable(scheme)!r} URL; "
+                               f"only {', '.join(WEB_SCHEMES)} are followed")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _opener(deadline: _Deadline) -> urllib.request.OpenerDirector:
+    opener = urllib.request.OpenerDirector()
+    for handler in (urllib.request.ProxyHandler(), urllib.request.UnknownHandler(), _HttpHandler(deadline),
+                    _HttpsHandler(deadline), urllib.request.HTTPDefaultErrorHandler(), _WebOnlyRedirects(),
+                    urllib.request.HTTPErrorProcessor()):
+        opener.add_handler(handler)
+    return opener
+
+
+def fetch_bytes(url: str, headers: Mapping[str, str], *, timeout: float, limit: int) -> bytes:
+    """GET ``url``: at most ``limit`` bytes, the whole exchange within ``timeout`` seconds.
+
+    Raises :class:`StreamOffline` for 404/410 (the room is there but nothing is broadcast) and
+    :class:`CaptureError` for everything else that is not a complete answer in time.
+    """
+    shown = printable(url)
+    deadline = _Deadline(timeout)
+    try:
+        if urllib.parse.urlsplit(url).scheme.lower() not in WEB_SCHEMES:
+            raise CaptureError(f"refusing to fetch {shown}: only {', '.join(WEB_SCHEMES)} URLs are read")
+        request = urllib.request.Request(url, headers=dict(headers))  # noqa: S310 - scheme checked above
+        with _opener(deadline).open(request, timeout=timeout) as response:
+            body: bytes = response.read(limit + 1)
+    except urllib.error.HTTPError as err:
+        err.close()
+        if err.code in (404, 410):
+            raise StreamOffline(f"HTTP {err.code} from {shown}") from err
+        raise CaptureError(f"HTTP {err.code} from {shown}") from err
+    except urllib.error.URLError as err:
+        raise CaptureError(_failure(f"cannot reach {shown}", err.reason, deadline)) from err
+    except OSError as err:
+        raise CaptureError(_failure(f"cannot reach {shown}", err, deadline)) from err
+    except (http.client.HTTPException, ValueError) as err:
+        # HTTPException: garbage status line, header line over 64 KiB, more than 100 headers, truncated body;
+        # ValueError: a control character or non-ASCII in the URL or a header, an unparseable host or port.
+        raise CaptureError(_failure(f"bad answer from {shown}", err, deadline)) from err
+    finally:
+        deadline.cancel()
+    if deadline.expired:  # the body may look complete when the shutdown cut it at a line end
+        raise CaptureError(_failure(shown, "", deadline))
+    if len(body) > limit:
+        raise CaptureError(f"{shown} answered more than {limit} bytes")
+    return body
+
+
+def _failure(what: str, reason: object, deadline: _Deadline) -> str:
+    if deadline.expired:
+        return f"{what}: no complete answer within {deadline.seconds:g} s (total deadline)"
+    return f"{what}: {printable(reason if str(reason) else type(reason).__name__)}"
