@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from livewatch.cli_state import CliState, pass_state
 from livewatch.reports.render import publish, write_index
+from livewatch.reviews import audit_trail
 from livewatch.rules.event_check import check_event
 from livewatch.rules.packs import PackLibrary
 from livewatch.state import Database, DataDir, tables
@@ -40,6 +41,8 @@ def report(state: CliState, events: tuple[str, ...], no_clips: bool) -> None:
             check = check_event(db.engine, settings, event_id, library=library, audio=status in FINAL)
             page = publish(db.engine, data, check, model_store=settings.model_store, clips=not no_clips)
             click.echo(f"{event_id}: {check.verdict}, {len(check.findings)} finding(s): {page}")
+            for note in audit_trail(data, event_id).notes():
+                click.echo(f"{event_id}: warning: {note}", err=True)
         click.echo(f"index: {write_index(db.engine, data)}")
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from livewatch.settings import Settings, load_settings
+from livewatch.state.files import apply_privacy
 
 
 @dataclass
@@ -22,6 +23,7 @@ class CliState:
             settings = load_settings(self.config)
             if self.data is not None:
                 settings = settings.model_copy(update={"data_dir": self.data})
+            apply_privacy(settings.private_files)  # before anything is written: files 0600, folders 0700
             self._settings = settings
         return self._settings
 

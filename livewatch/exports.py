@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -109,43 +109,39 @@ def _technical(audio: Any, at: Any) -> dict[str, Any] | None:
 
 
 def findings_csv(document: dict[str, Any]) -> str:
+    # CRLF line ends (RFC 4180) make the writer quote every field holding a CR or an LF: with bare LF line
+    # ends a lone CR went out unquoted, and a spreadsheet started a new row there.
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
     for finding in document["findings"]:
-        # A cell starting with = + - @ would be a formula in a spreadsheet: evidence is what people said.
         writer.writerow({key: _cell(value) for key, value in finding.items()})
     return out.getvalue()
 
 
+#: A number, optionally with a unit (``-21.7``, ``+3``, ``1e-5``, ``-21.7 LUFS``, ``-3 %``): a spreadsheet
+#: reads it as a number, or at worst as a name it does not know; nothing it can run.
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?(?: ?(?:[A-Za-z]{1,8}|%|°[CF]?))?")
+
+
 def _cell(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    """Evidence is what people said: text a spreadsheet would evaluate (it starts with = + - @, a tab or a
+    CR) is written with a leading apostrophe. Plain numbers, with or without a unit, stay as they are."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.fullmatch(value):
         return "'" + value
     return value
 
 
 def write_exports(engine: Engine, data: DataDir, check: EventCheck, *, model_store: Path | None = None,
                   document: dict[str, Any] | None = None) -> list[Path]:
-    """Write the exports into ``reports/<event-id>/``, each file replaced whole (readers never see half);
-    ``document``: the findings document when the caller has already built it."""
-    folder = data.report_dir(check.event_id)
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write the exports into ``reports/<event-id>/``, each file replaced whole (readers never see half,
+    and no link planted there is written through); ``document``: the findings document when the caller
+    has already built it."""
+    folder = data.make_folder(data.report_dir(check.event_id))
     document = document or findings_document(engine, check, model_store)
-    written = [write_whole(folder / "findings.json", json.dumps(document, ensure_ascii=False, indent=2) + "\n"),
-               write_whole(folder / "findings.csv", findings_csv(document))]
+    written = [data.write_whole(folder / "findings.json", json.dumps(document, ensure_ascii=False, indent=2) + "\n"),
+               data.write_whole(folder / "findings.csv", findings_csv(document))]
     for name in ("transcript.srt", "transcript.vtt"):
-        source = data.transcripts_dir(check.event_id) / name
-        if source.is_file():
-            target = folder / name
-            shutil.copyfile(source, target.with_suffix(target.suffix + ".tmp"))
-            target.with_suffix(target.suffix + ".tmp").replace(target)
-            written.append(target)
+        if data.copy_file(data.transcripts_dir(check.event_id) / name, folder / name):
+            written.append(folder / name)
     return written
-
-
-def write_whole(path: Path, text: str) -> Path:
-    """Write ``text`` to a temporary file and rename it over ``path``: a reader sees the old or the new."""
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
-    return path

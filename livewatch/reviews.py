@@ -10,11 +10,19 @@
 Once it exists, the file is the reviewers' record and wins over the database: applying it sets each
 finding's status, a finding left out of it is ``open`` again, and every change of a status is appended to
 ``reviews/<event-id>.audit.jsonl`` (one JSON object per line, never rewritten), which the report
-summarises. A decision for a finding id the event does not have is reported, not applied.
+summarises. A decision for a finding id the event does not have is reported, not applied; a finding id
+written twice is an error naming both lines (YAML would silently keep the second).
+
+The audit log is tamper-evident: each entry's ``prev`` is the sha256 of the previous line's bytes (the
+first entry's is :data:`GENESIS`), so a changed, inserted or removed line breaks the chain at the next
+line, and :func:`audit_trail` says where. Reading never fails on one line: a line that is not UTF-8, not
+JSON, not an entry, or half-written by a crash is reported with its number and skipped. Logs written
+before the chain existed keep working; their entries are reported as unchained.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -66,7 +74,12 @@ class ReviewResult:
 def read_reviews(path: Path) -> dict[str, Disposition]:
     if not path.is_file():
         return {}
-    reviews, _ = read_model_file(path, ReviewFile, ReviewError, "review file")
+    reviews, document = read_model_file(path, ReviewFile, ReviewError, "review file")
+    twice = [Issue(path, again, key, f"finding {key[0]} is decided twice, on lines {first} and {again}; keep one "
+                   "decision (YAML would silently use the last)", code="duplicate-finding")
+             for key, first, again in document.lines.duplicates if len(key) == 1]
+    if twice:
+        raise ReviewError(f"review file {path} is invalid", twice)
     decisions: dict[str, Disposition] = reviews.root
     return decisions
 
@@ -98,19 +111,138 @@ def apply_reviews(engine: Engine, data: DataDir, event_id: str) -> ReviewResult:
                 result.changes.append(StatusChange(finding_id, status, wanted, decision.reviewer if decision else None,
                                                    decision.note if decision else None))
     if result.changes:
-        log = audit_log(data, event_id)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        now = datetime.now(UTC).isoformat()
-        with log.open("a", encoding="utf-8") as handle:  # appended, never rewritten
-            for change in result.changes:
-                handle.write(json.dumps({"at": now, "event": event_id, "finding": change.finding, "from": change.old,
-                                         "to": change.new, "reviewer": change.reviewer, "note": change.note},
-                                        ensure_ascii=False) + "\n")
+        _append_audit(data, event_id, result.changes)
     return result
 
 
-def read_audit_log(data: DataDir, event_id: str) -> list[dict[str, object]]:
+#: The ``prev`` of the first entry of every log.
+GENESIS = "0" * 64
+_FIELDS = {"at": str, "event": str, "finding": str, "from": str, "to": str}
+
+
+def _line_hash(line: bytes) -> str:
+    return hashlib.sha256(line).hexdigest()
+
+
+def _append_audit(data: DataDir, event_id: str, changes: list[StatusChange]) -> None:
+    """Append one chained entry per change; appended, never rewritten, never through a link."""
     path = audit_log(data, event_id)
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    existing = data.read_bytes(path) or b""
+    # A line cut off by a crash is ended first, so it stays one bad line instead of spoiling the next entry.
+    out = b"" if not existing or existing.endswith(b"\n") else b"\n"
+    prev = _read_trail(path, existing).head
+    now = datetime.now(UTC).isoformat()
+    for change in changes:
+        line = json.dumps({"at": now, "event": event_id, "finding": change.finding, "from": change.old,
+                           "to": change.new, "reviewer": change.reviewer, "note": change.note, "prev": prev},
+                          ensure_ascii=False).encode("utf-8")
+        out += line + b"\n"
+        prev = _line_hash(line)
+    data.append(path, out)
+
+
+@dataclass(frozen=True)
+class AuditTrail:
+    """What the audit log says, and how far it can be trusted."""
+
+    path: Path
+    entries: tuple[dict[str, object], ...] = ()
+    #: (line number, why it was skipped)
+    bad_lines: tuple[tuple[int, str], ...] = ()
+    #: (line number, how the chain breaks there)
+    breaks: tuple[tuple[int, str], ...] = ()
+    #: Line numbers of entries written before the log was chained (no ``prev``).
+    unchained: tuple[int, ...] = ()
+    #: sha256 of the last line: a copy of it kept elsewhere shows later whether lines were cut off the end.
+    head: str = GENESIS
+
+    def notes(self) -> list[str]:
+        """One readable line per problem, for the command line and the report."""
+        shown = self.path.name
+        notes = [f"{shown} line {line}: {why}; skipped" for line, why in self.bad_lines]
+        if self.unchained:
+            notes.append(f"{shown} lines {_ranges(self.unchained)}: written before the log was hash-chained "
+                         "(unchained: a change to them cannot be detected)")
+        notes += [f"{shown} line {line}: the hash chain breaks here ({why})" for line, why in self.breaks]
+        return notes
+
+    def summary(self) -> str:
+        state = "intact" if not (self.breaks or self.bad_lines) else "BROKEN" if self.breaks else "with bad lines"
+        return (f"audit log: {len(self.entries)} entr{'y' if len(self.entries) == 1 else 'ies'}, hash chain {state}, "
+                f"last line sha256 {self.head[:16]}…")
+
+
+def _ranges(numbers: tuple[int, ...]) -> str:
+    spans: list[list[int]] = []
+    for number in numbers:
+        if spans and number == spans[-1][1] + 1:
+            spans[-1][1] = number
+        else:
+            spans.append([number, number])
+    return ", ".join(f"{a}" if a == b else f"{a}–{b}" for a, b in spans)
+
+
+def _entry(raw: bytes) -> tuple[dict[str, object] | None, str]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return None, f"not UTF-8 (byte {err.start + 1})"
+    if not text.strip():
+        return None, "empty"
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None, "not JSON (cut off by a crash, or edited)"
+    if not isinstance(value, dict):
+        return None, "not an audit entry (a JSON object)"
+    wrong = [name for name, kind in _FIELDS.items() if not isinstance(value.get(name), kind)]
+    wrong += [name for name in ("reviewer", "note") if not isinstance(value.get(name), str | None)]
+    if "prev" in value and not isinstance(value["prev"], str):
+        wrong.append("prev")
+    if wrong:
+        return None, f"not an audit entry (missing or wrong: {', '.join(wrong)})"
+    return value, ""
+
+
+def audit_trail(data: DataDir, event_id: str) -> AuditTrail:
+    """Read the audit log line by line: entries, bad lines and chain breaks, each with its line number."""
+    path = audit_log(data, event_id)
+    return _read_trail(path, data.read_bytes(path) or b"")
+
+
+def _read_trail(path: Path, content: bytes) -> AuditTrail:
+    if not content:
+        return AuditTrail(path)
+    raw_lines = content.split(b"\n")
+    if raw_lines[-1] == b"":
+        raw_lines.pop()  # the newline that ends the last line
+    entries: list[dict[str, object]] = []
+    bad: list[tuple[int, str]] = []
+    breaks: list[tuple[int, str]] = []
+    unchained: list[int] = []
+    prev, chained = GENESIS, False
+    for number, raw in enumerate(raw_lines, start=1):
+        entry, why = _entry(raw)
+        if entry is None:
+            bad.append((number, why))
+        else:
+            entries.append(entry)
+            claimed = entry.get("prev")
+            if claimed is None:
+                if chained:
+                    breaks.append((number, "an entry without a hash after chained ones: inserted or edited"))
+                else:
+                    unchained.append(number)
+            else:
+                if claimed != prev:
+                    where = "the first line" if number == 1 else f"line {number - 1}"
+                    breaks.append((number, f"its recorded hash does not match {where}: a line before it was "
+                                           "changed, inserted or removed"))
+                chained = True
+        prev = _line_hash(raw)
+    return AuditTrail(path, tuple(entries), tuple(bad), tuple(breaks), tuple(unchained), prev)
+
+
+def read_audit_log(data: DataDir, event_id: str) -> list[dict[str, object]]:
+    """The readable entries of the audit log (bad lines skipped; :func:`audit_trail` says which)."""
+    return list(audit_trail(data, event_id).entries)

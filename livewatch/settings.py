@@ -162,6 +162,9 @@ class Settings(StrictModel):
     """Everything in ``livewatch.toml``."""
 
     data_dir: Path = Field(Path("data"), description="Where the database, media and reports go.")
+    private_files: bool = Field(
+        True, description="Create data files 0600 and folders 0700 (they hold personal data); false: the umask decides."
+    )
     schedules_dir: Path = Field(Path("schedules"), description="Folder of event-registration files.")
     timezone: TimezoneName = Field("UTC", description="Time zone for registrations that name none.")
     allowed_url_schemes: list[str] = Field(

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select
 from livewatch import __version__
 from livewatch.registration.models import Event
 from livewatch.reports.context import FindingView, ParticipantView, ReportContext, Span, TranscriptLine
+from livewatch.reviews import AuditTrail
 from livewatch.state import tables
 from livewatch.state.runs import FINAL
 
@@ -41,7 +42,7 @@ def _offset(seconds: float) -> str:
 
 
 def build_report(engine: Engine, document: dict[str, Any], event: Event | None, *, clips: dict[str, str],
-                 audit: list[dict[str, Any]]) -> ReportContext:
+                 audit: AuditTrail) -> ReportContext:
     info = document["event"]
     zone = ZoneInfo(info["timezone"])
     registered_start = datetime.fromisoformat(info["registered_start"])
@@ -113,7 +114,8 @@ def build_report(engine: Engine, document: dict[str, Any], event: Event | None, 
         technical=_technical(document),
         provenance=_provenance(document),
         reviews=[f"{a['at']}: {a['finding']} {a['from']} → {a['to']} by {a['reviewer'] or '(file edited)'}"
-                 + (f" — {a['note']}" if a.get("note") else "") for a in audit],
+                 + (f" — {a['note']}" if a.get("note") else "") for a in audit.entries],
+        audit=[audit.summary(), *audit.notes()] if audit.entries or audit.bad_lines else [],
         generated_at=document["provenance"]["generated_at"],
         version=__version__,
     )

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from livewatch.state import tables
+from livewatch.state import DataDir, tables
+from livewatch.state.files import is_plain_file
 
 log = logging.getLogger(__name__)
 
@@ -36,24 +37,25 @@ def _segments(engine: Engine, run_id: int, stream: int, start: datetime, end: da
         rows = conn.execute(select(s.c.path, s.c.start_at).where(
             s.c.run_id == run_id, s.c.stream == stream, s.c.kind == "audio", s.c.status != "corrupt",
             s.c.end_at > start, s.c.start_at < end).order_by(s.c.seq))
-        return [(Path(path), at) for path, at in rows if Path(path).is_file()]
+        return [(Path(path), at) for path, at in rows if is_plain_file(Path(path))]
 
 
-def extract_clips(engine: Engine, run_id: int | None, findings: Sequence[dict[str, object]],
+def extract_clips(engine: Engine, run_id: int | None, findings: Sequence[dict[str, object]], data: DataDir,
                   folder: Path) -> dict[str, str]:
     """Clips for findings that have audio around them; returns finding id → path relative to the report.
-    A clip already cut is kept (a finding's id fixes its moment)."""
+    A clip already cut is kept (a finding's id fixes its moment). ffmpeg writes into a private temporary
+    folder, never into the report folder, where a planted link could send its output elsewhere."""
     if run_id is None:
         return {}
     clips: dict[str, str] = {}
-    (folder / "clips").mkdir(parents=True, exist_ok=True)
+    data.make_folder(folder / "clips")
     for finding in findings:
         if finding.get("stream") is None:
             continue  # schedule, registration and audio findings: no moment of speech to hear
         finding_id = str(finding["id"])
         target = folder / "clips" / f"{finding_id}.ogg"
         relative = f"clips/{target.name}"
-        if target.is_file():
+        if is_plain_file(target):
             clips[finding_id] = relative
             continue
         start = datetime.fromisoformat(str(finding["start"])) - timedelta(seconds=MARGIN_S)
@@ -68,13 +70,12 @@ def extract_clips(engine: Engine, run_id: int | None, findings: Sequence[dict[st
             listing.write_text("".join("file '{}'\n".format(str(p.resolve()).replace("'", "'\\''"))
                                        for p, _ in pieces), encoding="utf-8")
             offset = max((start - pieces[0][1]).total_seconds(), 0.0)
-            partial = target.with_suffix(".part.ogg")
+            partial = Path(tmp) / target.name
             result = subprocess.run(clip_argv(listing, offset, (end - start).total_seconds(), partial),
                                     capture_output=True, text=True, check=False)
-        if result.returncode != 0 or not partial.is_file():
-            log.warning("no clip for finding %s: %s", finding_id, result.stderr.strip()[-200:])
-            partial.unlink(missing_ok=True)
-            continue
-        partial.replace(target)
+            if result.returncode != 0 or not partial.is_file():
+                log.warning("no clip for finding %s: %s", finding_id, result.stderr.strip()[-200:])
+                continue
+            data.write_whole(target, partial.read_bytes())
         clips[finding_id] = relative
     return clips

@@ -87,6 +87,9 @@ class ReportContext:
     technical: dict[str, str] = field(metadata={"help": "Loudness and silence measurements ('' when not measured)."})
     provenance: dict[str, str] = field(metadata={"help": "Packs, transcriber, livewatch version, registration hash."})
     reviews: list[str] = field(metadata={"help": "The review audit log, one readable line per change."})
+    audit: list[str] = field(metadata={
+        "help": "The audit log's integrity: a summary (entries, whether its hash chain is intact, the last "
+        "line's sha256), then each skipped line and each place the chain breaks, by line number."})
     generated_at: str = field(metadata={"help": "When the page was made, ISO 8601 with offset."})
     version: str = field(metadata={"help": "livewatch version that made the page."})
 

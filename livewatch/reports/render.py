@@ -15,13 +15,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, func, select
 
 from livewatch import __version__
-from livewatch.exports import findings_document, write_exports, write_whole
+from livewatch.exports import findings_document, write_exports
 from livewatch.reports.build import build_report
 from livewatch.reports.clips import extract_clips
 from livewatch.reports.context import IndexContext, IndexRow
-from livewatch.reviews import read_audit_log
+from livewatch.reviews import audit_trail
 from livewatch.rules.event_check import EventCheck
 from livewatch.state import DataDir, tables
+from livewatch.state.files import is_plain_file
 from livewatch.state.runs import FINAL
 from livewatch.templating import make_environment, render
 
@@ -39,11 +40,10 @@ def publish(engine: Engine, data: DataDir, check: EventCheck, *, model_store: Pa
 def write_report(engine: Engine, data: DataDir, check: EventCheck, *, clips: bool = True,
                  model_store: Path | None = None, document: dict[str, Any] | None = None) -> Path:
     document = document or findings_document(engine, check, model_store)
-    folder = data.report_dir(check.event_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    made = extract_clips(engine, check.run_id, document["findings"], folder) if clips else {}
-    context = build_report(engine, document, check.event, clips=made, audit=read_audit_log(data, check.event_id))
-    return write_whole(folder / "report.html", render(make_environment(), "report.html", context))
+    folder = data.make_folder(data.report_dir(check.event_id))
+    made = extract_clips(engine, check.run_id, document["findings"], data, folder) if clips else {}
+    context = build_report(engine, document, check.event, clips=made, audit=audit_trail(data, check.event_id))
+    return data.write_whole(folder / "report.html", render(make_environment(), "report.html", context))
 
 
 def _status(run_status: str | None, registered_start: datetime, now: datetime) -> str:
@@ -68,8 +68,7 @@ def write_index(engine: Engine, data: DataDir) -> Path:
                 .group_by(f.c.severity))}
             rows.append(_index_row(data, event, run, counts, now))
     context = IndexContext("livewatch — all events", rows, now.isoformat(timespec="seconds"), __version__)
-    data.reports.mkdir(parents=True, exist_ok=True)
-    return write_whole(data.reports / "index.html", render(make_environment(), "index.html", context))
+    return data.write_whole(data.reports / "index.html", render(make_environment(), "index.html", context))
 
 
 def _index_row(data: DataDir, event: Any, run: str | None, counts: dict[str, int], now: datetime) -> IndexRow:
@@ -78,9 +77,13 @@ def _index_row(data: DataDir, event: Any, run: str | None, counts: dict[str, int
     report = data.report_dir(event.id) / "report.html"
     verdict = ""
     findings_json = data.report_dir(event.id) / "findings.json"
-    if findings_json.is_file():
-        verdict = str(json.loads(findings_json.read_text(encoding="utf-8")).get("verdict", ""))
+    if is_plain_file(findings_json):
+        try:
+            verdict = str(json.loads(findings_json.read_bytes()).get("verdict", ""))
+        except (OSError, ValueError, AttributeError):
+            verdict = "unreadable findings.json"  # one damaged event must not take the index down
+
     return IndexRow(event.id, event.title, _status(run, event.registered_start, now), verdict,
                     sum(counts.values()), counts.get("critical", 0) + counts.get("high", 0), start.isoformat(),
                     f"{start:%Y-%m-%d %H:%M}–{end:%H:%M} {event.timezone}",
-                    f"{event.id}/report.html" if report.is_file() else "")
+                    f"{event.id}/report.html" if is_plain_file(report) else "")

@@ -11,6 +11,11 @@
       reports/index.html            all events
       reports/<event-id>/           report.html, findings.json/.csv, transcript.srt/.vtt, clips/
       reviews/<event-id>.yaml       reviewers' dispositions
+      reviews/<event-id>.audit.jsonl  every change of a finding's status, hash-chained
+
+Everything livewatch writes here goes through the methods below (``livewatch.state.files``): no symbolic
+link inside the data directory is ever followed for a write, and files are private (0600, folders 0700)
+unless ``private_files = false``.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 
 from livewatch.errors import StateError, UnsafePathError
 from livewatch.fields import check_event_id
+from livewatch.state import files
 
 DATABASE_NAME = "livewatch.db"
 JOBSTORE_NAME = "jobs.db"
@@ -81,17 +87,33 @@ class DataDir:
     def ensure(self) -> DataDir:
         """Create the directory skeleton; fail clearly when the location is unusable."""
         try:
-            for folder in (self.root, self.root / "events", self.reports, self.reviews):
-                folder.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise StateError(f"cannot create data directory {self.root}: {err.strerror or err}") from err
+            for folder in (self.root / "events", self.reports, self.reviews):
+                files.make_folder(self.root, folder)
+        except StateError as err:
+            raise StateError(f"cannot create data directory {self.root}: {err}") from err
         return self
 
     def ensure_event(self, event_id: str) -> Path:
         folder = self.event_dir(event_id)
-        try:
-            for sub in ("media", "audio", "transcripts"):
-                (folder / sub).mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise StateError(f"cannot create {folder}: {err.strerror or err}") from err
+        for sub in ("media", "audio", "transcripts"):
+            self.make_folder(folder / sub)
         return folder
+
+    # -- writing: never through a link, private unless configured otherwise (livewatch.state.files) -------
+
+    def make_folder(self, folder: Path) -> Path:
+        return files.make_folder(self.root, folder)
+
+    def write_whole(self, path: Path, content: str | bytes) -> Path:
+        """Replace ``path`` at once (temporary file created exclusively beside it, then renamed)."""
+        return files.write_whole(self.root, path, content)
+
+    def append(self, path: Path, content: bytes) -> Path:
+        return files.append(self.root, path, content)
+
+    def read_bytes(self, path: Path) -> bytes | None:
+        """A file's content, None when it is missing; a link is refused."""
+        return files.read_bytes(self.root, path)
+
+    def copy_file(self, source: Path, target: Path) -> bool:
+        return files.copy_file(self.root, source, target)
