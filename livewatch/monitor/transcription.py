@@ -126,7 +126,7 @@ class TranscriptionService:
             if self.queue.backlog(TRANSCRIBE, run_id=run_id):
                 continue
             self.worker.flush(event_id, run_id, stream)
-            write_transcript_files(self.engine, run_id, self.data.transcripts_dir(event_id))
+            write_transcript_files(self.engine, run_id, self.data.transcripts_dir(event_id), self.data)
             if self.checks is not None:
                 self.checks.mark(event_id, final=True)
 

@@ -11,12 +11,13 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from livewatch.state import tables
+from livewatch.state import DataDir, files, tables
 from livewatch.transcript_formats import to_srt, to_vtt
 from transcribers.base import Segment
 
 
-def write_transcript_files(engine: Engine, run_id: int, folder: Path) -> list[Path]:
+def write_transcript_files(engine: Engine, run_id: int, folder: Path, data: DataDir | None = None) -> list[Path]:
+    """Write the three files into ``folder`` (inside ``data``: then no link on the way is followed)."""
     t = tables.transcripts
     with engine.connect() as conn:
         run = conn.execute(select(tables.runs).where(tables.runs.c.id == run_id)).one()
@@ -34,13 +35,11 @@ def write_transcript_files(engine: Engine, run_id: int, folder: Path) -> list[Pa
         if origin is not None:
             segments.append(Segment((row.start_at - origin).total_seconds(), (row.end_at - origin).total_seconds(),
                                     row.text))
-    folder.mkdir(parents=True, exist_ok=True)
+    root = data.root if data is not None else folder
     written = []
     for name, text in (("transcript.jsonl", "".join(line + "\n" for line in lines)),
                        ("transcript.srt", to_srt(segments)), ("transcript.vtt", to_vtt(segments))):
-        path = folder / name
-        temporary = path.with_suffix(path.suffix + ".tmp")
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(path)  # readers never see half a file
-        written.append(path)
+        # Temporary file created exclusively beside the target, then renamed: readers never see half a
+        # file, and a link planted under either name is replaced, never written through.
+        written.append(files.write_whole(root, folder / name, text))
     return written
