@@ -57,3 +57,9 @@ class CaptureError(LivewatchError):
 
 class StreamOffline(CaptureError):
     """The stream exists but is not live now (not started yet, paused, or over)."""
+
+
+class UnsafeUrl(CaptureError):
+    """A URL the origin handed over (a resolved media URL, a playlist variant, a redirect) points where
+    livewatch must not read: a local file or other local resource, or a scheme that is not allowed. Refused
+    before anything is opened, so the message says nothing about what exists on this machine."""
