@@ -130,6 +130,11 @@ class Outbox:
     def failed(self, row_id: int, error: str) -> None:
         self._set(row_id, status=FAILED, last_error=error)
 
+    def release(self, row_id: int) -> None:
+        """A claimed row whose attempt was abandoned or could not be recorded: pending again, due now."""
+        with write(self.engine) as conn:
+            conn.execute(update(box).where(box.c.id == row_id, box.c.status == SENDING).values(status=PENDING))
+
     def recover(self) -> int:
         """After a crash: rows left ``sending`` go back to ``pending`` (sent again, same key)."""
         with write(self.engine) as conn:

@@ -109,7 +109,7 @@ def test_permanent_refusal_is_not_retried(tmp_path: Path, database: Database, re
 def test_retry_after_and_give_up(tmp_path: Path, database: Database, receiver: WebhookReceiver) -> None:
     receiver.status = 429
     receiver.extra_headers = {"Retry-After": "30"}
-    settings = webhook_settings(tmp_path, receiver.url)
+    settings = webhook_settings(tmp_path, receiver.url, retry_max_s=60)  # honoured up to retry_max_s
     service = AlertService(settings, database.engine, environ=ENV)
     service.start()
     try:
@@ -129,7 +129,8 @@ def test_retry_after_and_give_up(tmp_path: Path, database: Database, receiver: W
     service.deliver(row)
     [row] = Outbox(database.engine).rows()
     assert row.status == FAILED
-    assert "given up after 2 attempts" in (row.last_error or "")
+    assert "given up: undelivered 0.5 s after it was raised" in (row.last_error or "")
+    assert receiver.requests == 1  # past give_up_after_s it is not tried again
 
 
 def test_missing_secret_and_redirect(receiver: WebhookReceiver, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 The Message-ID is derived from the alert's idempotency key, so a mail system (or a reviewer's client) sees a
 retried alert as the same message. The password comes from the environment (``password_env``).
+``timeout_s`` bounds the whole attempt, greeting to QUIT, not each read (:mod:`livewatch.alerts.deadline`).
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import smtplib
+import socket
 import ssl
 from email.message import EmailMessage
 from typing import Any, ClassVar
 
 from livewatch.alerts.base import AlertDeliveryError, Channel, Delivery
+from livewatch.alerts.deadline import Deadline
 
 log = logging.getLogger(__name__)
 
@@ -61,36 +64,77 @@ class EmailChannel(Channel):
         target = self.target
         port = target.smtp_port or (465 if target.tls else 587 if target.starttls else 25)
         message = message_for(delivery, target.sender, list(target.to))
-        context = ssl.create_default_context()
-        try:
-            client: smtplib.SMTP
-            if target.tls:
-                client = smtplib.SMTP_SSL(target.smtp_host, port, timeout=target.timeout_s, context=context)
-            else:
-                client = smtplib.SMTP(target.smtp_host, port, timeout=target.timeout_s)
-            with client:
-                if target.starttls:
-                    client.starttls(context=context)
-                if target.username:
-                    password = self.environ.get(target.password_env)
-                    if password is None:
-                        raise AlertDeliveryError(f"environment variable {target.password_env} is not set "
-                                                 f"(SMTP login {target.username})")
-                    client.login(target.username, password)
-                refused = client.send_message(message)
-        except smtplib.SMTPRecipientsRefused as err:
-            raise AlertDeliveryError(f"every recipient was refused: {_codes(err.recipients)}",
-                                     permanent=True) from None
-        except smtplib.SMTPAuthenticationError as err:
-            raise AlertDeliveryError(f"SMTP login refused ({err.smtp_code})", permanent=True) from None
-        except smtplib.SMTPResponseException as err:
-            raise AlertDeliveryError(f"SMTP {err.smtp_code}: {_text(err.smtp_error)}",
-                                     permanent=500 <= err.smtp_code < 600) from None
-        except (smtplib.SMTPException, OSError) as err:
-            raise AlertDeliveryError(f"cannot send through {target.smtp_host}:{port}: {err}") from None
+        with Deadline(target.timeout_s) as deadline:
+            try:
+                refused = self._send(message, port, deadline)
+            except (smtplib.SMTPException, OSError) as err:
+                if deadline.expired:  # whatever broke, it broke because the deadline cut the connection
+                    raise AlertDeliveryError(f"{target.smtp_host}:{port} did not finish within timeout_s = "
+                                             f"{target.timeout_s:g} s") from None
+                raise _delivery_error(err, f"{target.smtp_host}:{port}") from None
         if refused:
             # Some recipients took it: a retry would send them a second copy, so it counts as delivered.
             log.warning("alert %s: refused by some recipients: %s", delivery.key, _codes(refused))
+
+    def _send(self, message: EmailMessage, port: int, deadline: Deadline) -> dict[str, Any]:
+        target = self.target
+        context = ssl.create_default_context()
+        client: smtplib.SMTP
+        if target.tls:
+            client = _WatchedSMTPS(deadline, target.smtp_host, port, timeout=target.timeout_s, context=context)
+        else:
+            client = _WatchedSMTP(deadline, target.smtp_host, port, timeout=target.timeout_s)
+        with client:
+            if target.starttls:
+                client.starttls(context=context)
+            if target.username:
+                password = self.environ.get(target.password_env)
+                if password is None:
+                    raise AlertDeliveryError(f"environment variable {target.password_env} is not set "
+                                             f"(SMTP login {target.username})")
+                client.login(target.username, password)
+            refused: dict[str, Any] = client.send_message(message)
+            return refused
+
+
+def _delivery_error(err: smtplib.SMTPException | OSError, server: str) -> AlertDeliveryError:
+    if isinstance(err, AlertDeliveryError):
+        return err
+    if isinstance(err, smtplib.SMTPRecipientsRefused):
+        return AlertDeliveryError(f"every recipient was refused: {_codes(err.recipients)}", permanent=True)
+    if isinstance(err, smtplib.SMTPAuthenticationError):
+        return AlertDeliveryError(f"SMTP login refused ({err.smtp_code})", permanent=True)
+    if isinstance(err, smtplib.SMTPResponseException):
+        return AlertDeliveryError(f"SMTP {err.smtp_code}: {_text(err.smtp_error)}",
+                                  permanent=500 <= err.smtp_code < 600)
+    return AlertDeliveryError(f"cannot send through {server}: {err}")
+
+
+def _watch_socket(deadline: Deadline, host: str, port: int, timeout: float, source_address: Any) -> socket.socket:
+    # What smtplib.SMTP._get_socket does, plus the watch (typeshed does not declare _get_socket).
+    return deadline.watch(socket.create_connection((host, port), timeout, source_address))
+
+
+class _WatchedSMTP(smtplib.SMTP):
+    """The connection's socket is put under the attempt's deadline as soon as it connects."""
+
+    def __init__(self, deadline: Deadline, *args: Any, **kwargs: Any) -> None:
+        self._deadline = deadline
+        super().__init__(*args, **kwargs)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return _watch_socket(self._deadline, host, port, timeout, self.source_address)
+
+
+class _WatchedSMTPS(smtplib.SMTP_SSL):
+    def __init__(self, deadline: Deadline, *args: Any, **kwargs: Any) -> None:
+        self._deadline = deadline
+        super().__init__(*args, **kwargs)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        # Watched before the TLS handshake, so a server that drips the handshake is cut off too.
+        raw = _watch_socket(self._deadline, host, port, timeout, self.source_address)
+        return self.context.wrap_socket(raw, server_hostname=host)
 
 
 def _codes(recipients: dict[str, Any]) -> str:

@@ -9,13 +9,18 @@ Headers a receiver can rely on::
 
 The secret comes from the environment variable named by the target's ``secret_env``, never from a file.
 Redirects are not followed: a signed POST must not be replayed to an address nobody configured.
+``timeout_s`` bounds the whole attempt (connect, send, answer), not each read: see :mod:`livewatch.alerts.deadline`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
+import re
+import socket
+import ssl
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
@@ -24,10 +29,15 @@ from typing import Any, ClassVar
 
 from livewatch import __version__
 from livewatch.alerts.base import AlertDeliveryError, Channel, Delivery
+from livewatch.alerts.deadline import Deadline
 
 SIGNATURE_HEADER = "X-Livewatch-Signature-256"
 #: Answers that may succeed later; every other 4xx is the receiver refusing this request for good.
 TRANSIENT_STATUS = frozenset({408, 425, 429})
+#: Retry-After as delta-seconds: ASCII digits only (``str.isdigit`` also takes "²", which float() refuses).
+_DELTA_SECONDS = re.compile(r"[0-9]+")
+#: Longer than any retry_max_s: a bigger Retry-After is capped anyway, and float() of 10**400 is inf.
+_RETRY_AFTER_CEILING = 10.0**9
 
 
 def sign(secret: bytes, body: bytes) -> str:
@@ -63,15 +73,50 @@ class WebhookChannel(Channel):
             SIGNATURE_HEADER: sign(secret.encode("utf-8"), body),
             "X-Livewatch-Delivery": str(delivery.attempt),
         })
-        opener = urllib.request.build_opener(_NoRedirect)
-        try:
-            with opener.open(request, timeout=self.target.timeout_s) as response:
-                response.read(65536)
-        except urllib.error.HTTPError as err:
-            raise _status_error(err.code, err.headers.get("Retry-After") if err.headers else None) from None
-        except (urllib.error.URLError, OSError) as err:
-            reason = getattr(err, "reason", err)
-            raise AlertDeliveryError(f"cannot reach {self.target.url}: {reason}") from None
+        timeout = self.target.timeout_s
+        with Deadline(timeout) as deadline:
+            opener = urllib.request.build_opener(_NoRedirect, _WatchedHttp(deadline), _WatchedHttps(deadline))
+            try:
+                with opener.open(request, timeout=timeout) as response:
+                    response.read(65536)
+            except urllib.error.HTTPError as err:
+                raise _status_error(err.code, err.headers.get("Retry-After") if err.headers else None) from None
+            except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
+                if deadline.expired:
+                    raise AlertDeliveryError(f"{self.target.url} did not answer in full within timeout_s = "
+                                             f"{timeout:g} s") from None
+                reason = getattr(err, "reason", err)
+                raise AlertDeliveryError(f"cannot reach {self.target.url}: {reason}") from None
+
+
+def _watched(base: type[http.client.HTTPConnection], deadline: Deadline) -> type[http.client.HTTPConnection]:
+    """``base`` with every socket it opens put under ``deadline`` (before any TLS handshake)."""
+
+    class Watched(base):  # type: ignore[valid-type,misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._create_connection = lambda *a, **k: deadline.watch(socket.create_connection(*a, **k))
+
+    return Watched
+
+
+class _WatchedHttp(urllib.request.HTTPHandler):
+    def __init__(self, deadline: Deadline) -> None:
+        super().__init__()
+        self._connection = _watched(http.client.HTTPConnection, deadline)
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self._connection, req)
+
+
+class _WatchedHttps(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: Deadline) -> None:
+        self._tls = ssl.create_default_context()  # certificates and host names checked, as urllib does
+        super().__init__(context=self._tls)
+        self._connection = _watched(http.client.HTTPSConnection, deadline)
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self._connection, req, context=self._tls)
 
 
 def _status_error(status: int, retry_after: str | None) -> AlertDeliveryError:
@@ -84,15 +129,18 @@ def _status_error(status: int, retry_after: str | None) -> AlertDeliveryError:
 
 
 def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None when it is neither. The
+    receiver is not trusted with the schedule: the service caps what this returns at ``retry_max_s``."""
     if not value:
         return None
-    if value.strip().isdigit():
-        return float(value)
+    text = value.strip()
+    if _DELTA_SECONDS.fullmatch(text):
+        # 20 digits parse, but a timedelta of them overflows; nothing past the ceiling changes the outcome.
+        return float(text) if len(text) < 10 else _RETRY_AFTER_CEILING
     try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return min(max(0.0, (when - datetime.now(UTC)).total_seconds()), _RETRY_AFTER_CEILING)
