@@ -117,8 +117,8 @@ def schedule(state: CliState, schedules: Path | None, fmt: str, output: Path | N
     now = datetime.now(UTC)
     data_dir = DataDir(state.settings.data_dir)
     run_status: dict[str, str] = {}
-    if data_dir.database.exists():
-        with Database(data_dir.database, migrate=False) as db:
+    if data_dir.database.exists() or data_dir.database.is_symlink():
+        with Database.existing(data_dir.database) as db, db.reading():
             run_status = db.latest_run_status()
     rows = schedule_rows(result.registrations, now, run_status)
     if fmt == "json":

@@ -7,15 +7,12 @@ cancelled. A file that fails validation is reported and only its own events are 
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.triggers.date import DateTrigger
@@ -24,10 +21,10 @@ from sqlalchemy import select
 from livewatch.alerts import AlertService
 from livewatch.capture.context import CaptureContext, StopSignal, utc_now
 from livewatch.capture.registry import SourceRegistry
-from livewatch.errors import StateError
 from livewatch.monitor.checks import CheckService
 from livewatch.monitor.event_capture import EventCapture
 from livewatch.monitor.jobs import JOB_FUNCTION, event_of, job_id, make_scheduler
+from livewatch.monitor.lock import MonitorLock
 from livewatch.monitor.transcription import TranscriptionService
 from livewatch.queue import TRANSCRIBE, SqliteWorkQueue
 from livewatch.registration import validate_registrations
@@ -71,14 +68,14 @@ class Monitor:
         self._stopping = threading.Event()
         self._closing = False
         self._fingerprint: tuple[tuple[str, int, int], ...] = ()
-        self._lockfile: IO[str] | None = None
+        self._lockfile: MonitorLock | None = None
         self.started_at = utc_now()
 
     # -- life cycle -------------------------------------------------------------------------------------
 
     def start(self) -> None:
         self.data.ensure()
-        self._take_lock()
+        self._lockfile = MonitorLock.acquire(self.data.root)
         self.db = Database.open(self.data)
         self.queue = SqliteWorkQueue(self.db.engine)
         requeued = self.queue.requeue_claimed(TRANSCRIBE)
@@ -106,19 +103,6 @@ class Monitor:
         """The events this monitor handles now (the schedule watch looks only at these)."""
         with self._lock:
             return {event_id: event for event_id, event in self.events.items() if event_id in self.candidates}
-
-    def _take_lock(self) -> None:
-        handle = (self.data.root / "monitor.lock").open("a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise StateError(f"another livewatch monitor is already running on {self.data.root}") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        self._lockfile = handle
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -149,8 +133,7 @@ class Monitor:
         if database is not None:
             database.close()
         if self._lockfile is not None:
-            fcntl.flock(self._lockfile, fcntl.LOCK_UN)
-            self._lockfile.close()
+            self._lockfile.release()
             self._lockfile = None
 
     def run_forever(self) -> None:

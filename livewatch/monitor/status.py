@@ -7,11 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
+from livewatch.errors import StateError
 from livewatch.monitor.jobs import armed_jobs
 from livewatch.queue import TRANSCRIBE, SqliteWorkQueue
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir, tables
+from livewatch.state.database import check_database_file, describe_error
 
 #: More than this many audio segments waiting for transcription means the pipeline is lagging.
 LAG_SEGMENTS = 2
@@ -36,13 +39,23 @@ def _hm(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
+def _armed(data: DataDir) -> dict[str, datetime]:
+    check_database_file(data.jobstore)
+    try:
+        return armed_jobs(data)
+    except (SQLAlchemyError, OSError, ValueError) as err:
+        raise StateError(f"cannot read the job store {data.jobstore}: {describe_error(err)}") from err
+
+
 def event_statuses(settings: Settings, now: datetime) -> list[EventStatus]:
     data = DataDir(settings.data_dir)
-    if not data.database.exists():
+    if data.root.exists() and not data.root.is_dir():
+        raise StateError(f"data directory {data.root} is not a directory")
+    if not data.database.exists() and not data.database.is_symlink():
         return []
-    armed = armed_jobs(data)
     out: list[EventStatus] = []
-    with Database(data.database, migrate=False) as db:
+    with Database.existing(data.database) as db, db.reading():
+        armed = _armed(data)
         queue = SqliteWorkQueue(db.engine)
         with db.engine.connect() as conn:
             events = list(conn.execute(select(tables.events).where(tables.events.c.removed_at.is_(None))

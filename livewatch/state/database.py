@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
-from contextlib import AbstractContextManager
+import stat
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +51,34 @@ def write(engine: Engine) -> AbstractContextManager[Connection]:
     return engine.execution_options(**{IMMEDIATE_OPTION: True}).begin()
 
 
+def describe_error(err: BaseException) -> str:
+    """One line for a database error: SQLite's own message, without SQLAlchemy's statement and help link."""
+    cause = getattr(err, "orig", None) or err
+    lines = str(cause).strip().splitlines()
+    message = lines[0] if lines else type(cause).__name__
+    if "readonly database" in message or "unable to open database file" in message:
+        # SQLite writes beside the database (WAL and shared-memory files) even to read it.
+        message += " (SQLite needs to write to the database and its folder, even to read)"
+    return message
+
+
+def check_database_file(path: Path, *, must_exist: bool = False) -> None:
+    """A database path must be a regular file, or not exist yet: SQLite would hang reading a FIFO, and a
+    folder or device gives a bare driver error."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if must_exist:  # a dangling symbolic link: SQLite would create its target
+            raise StateError(f"database {path} does not exist (a symbolic link to a missing file?)") from None
+        return
+    except OSError as err:
+        raise StateError(f"cannot open database {path}: {err.strerror or err}") from err
+    if stat.S_ISDIR(mode):
+        raise StateError(f"database {path} is a directory, not a SQLite file")
+    if not stat.S_ISREG(mode):
+        raise StateError(f"database {path} is not a regular file")
+
+
 @dataclass
 class SyncResult:
     added: list[str] = field(default_factory=list)
@@ -61,6 +90,7 @@ class Database:
     """The state database of one data directory. Opening it applies pending migrations."""
 
     def __init__(self, path: Path, *, migrate: bool = True) -> None:
+        check_database_file(path)
         self.path = path
         self.engine: Engine = create_engine(f"sqlite:///{path}")
         event.listen(self.engine, "connect", _configure_sqlite)
@@ -72,6 +102,35 @@ class Database:
     def open(cls, data_dir: DataDir, *, migrate: bool = True) -> Database:
         data_dir.ensure()
         return cls(data_dir.database, migrate=migrate)
+
+    @classmethod
+    def existing(cls, path: Path) -> Database:
+        """An existing database, for a command that only reads (``status``, ``schedule``): it is never
+        migrated here, so one that is empty, foreign, older or newer than this livewatch is refused with
+        the reason instead of failing later on a missing table or column."""
+        check_database_file(path, must_exist=True)
+        database = cls(path, migrate=False)
+        try:
+            version, known = database.schema_version(), len(all_migrations())
+            if version == 0:
+                raise StateError(f"database {path} holds no livewatch tables (empty, or not a livewatch "
+                                 "database); `livewatch db migrate` creates them")
+            if version < known:
+                raise StateError(f"database {path} is at schema version {version}, this livewatch needs "
+                                 f"{known}: run `livewatch db migrate` (a starting monitor migrates too)")
+            database.pending_migrations()  # refuses a newer schema
+        except BaseException:
+            database.close()
+            raise
+        return database
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Turn a driver error inside the block (a corrupt page, a missing table) into a StateError."""
+        try:
+            yield
+        except (SQLAlchemyError, sqlite3.Error) as err:
+            raise StateError(f"cannot read database {self.path}: {describe_error(err)}") from err
 
     def close(self) -> None:
         self.engine.dispose()
@@ -88,8 +147,8 @@ class Database:
         try:
             with self.engine.connect() as conn:
                 return int(conn.execute(text("PRAGMA user_version")).scalar_one())
-        except SQLAlchemyError as err:
-            raise StateError(f"cannot read database {self.path}: {err}") from err
+        except (SQLAlchemyError, sqlite3.Error) as err:
+            raise StateError(f"cannot read database {self.path}: {describe_error(err)}") from err
 
     def pending_migrations(self) -> list[Migration]:
         current = self.schema_version()
@@ -114,32 +173,40 @@ class Database:
                     migration.upgrade(conn)
                     # PRAGMA cannot take bound parameters; the version is an int we produced.
                     conn.execute(text(f"PRAGMA user_version = {int(migration.version)}"))
-            except SQLAlchemyError as err:
+            except (SQLAlchemyError, sqlite3.Error) as err:
                 raise StateError(
-                    f"migration {migration.version} ({migration.name}) failed on {self.path}: {err}; "
+                    f"migration {migration.version} ({migration.name}) failed on {self.path}: "
+                    f"{describe_error(err)}; "
                     "the database was left at the previous version"
                 ) from err
         return pending
 
     def _backup(self, suffix: str) -> Path:
         target = self.path.with_name(self.path.name + suffix)
-        source = sqlite3.connect(self.path)
         try:
-            dest = sqlite3.connect(target)
+            source = sqlite3.connect(self.path)
             try:
-                source.backup(dest)
+                dest = sqlite3.connect(target)
+                try:
+                    source.backup(dest)
+                finally:
+                    dest.close()
             finally:
-                dest.close()
-        finally:
-            source.close()
+                source.close()
+        except sqlite3.Error as err:
+            raise StateError(f"cannot back up database {self.path} to {target} before migrating: {err}; "
+                             "nothing was migrated") from err
         return target
 
     # -- the event registry -------------------------------------------------------------------------------
 
-    def sync_events(self, registrations: Iterable[Registration], now: datetime | None = None) -> SyncResult:
+    def sync_events(self, registrations: Iterable[Registration], now: datetime | None = None, *,
+                    remove_missing: bool = True) -> SyncResult:
         """Make the events table match the registrations: insert new, update changed, mark removed.
 
-        Removed events keep their row (runs and findings refer to it) with ``removed_at`` set.
+        Removed events keep their row (runs and findings refer to it) with ``removed_at`` set. With
+        ``remove_missing`` off only the given events are written (``analyze`` adds one event and must not
+        hide the monitor's others).
         """
         now = now or datetime.now(UTC)
         result = SyncResult()
@@ -157,7 +224,7 @@ class Database:
                 ):
                     conn.execute(update(tables.events).where(tables.events.c.id == event_id).values(**values))
                     result.changed.append(event_id)
-            for event_id, old in existing.items():
+            for event_id, old in existing.items() if remove_missing else ():
                 if event_id not in wanted and old.removed_at is None:
                     conn.execute(
                         update(tables.events).where(tables.events.c.id == event_id).values(removed_at=now)
