@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,3 +20,17 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     # A developer's own configuration must never leak into a test.
     monkeypatch.delenv("LIVEWATCH_CONFIG", raising=False)
     monkeypatch.delenv("LIVEWATCH_DATA", raising=False)
+
+
+
+@pytest.fixture(autouse=True)
+def _file_privacy_restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # A `livewatch` command run in-process sets the umask and file modes (private_files): the process-wide
+    # setting must not leak into the next test.
+    from livewatch.state import files
+
+    monkeypatch.setattr(files, "_private", files._private)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    yield
+    os.umask(mask)
