@@ -159,6 +159,10 @@ class Rule(ABC):
         return type(self)(extended if name == "" else self.spec.model_copy(update={name: extended}))
 
 
+#: The latest time a transcript line may have, in seconds from its start: a month is longer than any broadcast,
+#: and keeps date arithmetic on hostile times far from datetime's limits.
+MAX_OFFSET_S = 31 * 86400.0
+
 _AT = re.compile(r"^\[(?:(\d+):)?(\d+(?:\.\d+)?)\]\s*")
 
 
@@ -167,10 +171,13 @@ def example_lines(example: str, start: datetime) -> list[tuple[datetime, str]]:
     from the on-air start); lines without one follow 5 s after the line before."""
     lines: list[tuple[datetime, str]] = []
     at = 0.0
-    for raw in example.splitlines() or [example]:
+    for number, raw in enumerate(example.splitlines() or [example], start=1):
         found = _AT.match(raw)
         if found:
             at = float(found.group(1) or 0) * 60 + float(found.group(2))
+            if not at <= MAX_OFFSET_S:  # [99999999999999999999:00] would overflow the date (inf too)
+                raise ValueError(f"line {number}: [{found.group(1) or ''}{':' if found.group(1) else ''}"
+                                 f"{found.group(2)[:20]}] is beyond {MAX_OFFSET_S // 86400:g} days from the start")
             raw = raw[found.end():]
         elif lines:
             at += 5.0

@@ -14,15 +14,21 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from livewatch.errors import LivewatchError
 from livewatch.fields import SeverityName
 from livewatch.rules.base import Hit, Rule, RuleInput
 from livewatch.rules.packs import Override, RulePack
+from livewatch.rules.regexes import RULE_TIME_LIMIT_S, time_limit
 
 log = logging.getLogger(__name__)
 
 SEVERITIES: tuple[SeverityName, ...] = ("critical", "high", "medium", "low", "info")
 #: Where a hit in a low-confidence transcript span is capped: "review", never a violation on its own.
 LOW_CONFIDENCE_CAP: SeverityName = "medium"
+#: The category and severity of the finding a rule that failed (or ran out of time) gives instead of its
+#: own: the event was not fully checked, so its verdict is at least "review", never "pass".
+RULE_ERROR_CATEGORY = "rule-error"
+RULE_ERROR_SEVERITY: SeverityName = "medium"
 Verdict = Literal["fail", "review", "pass"]
 Status = Literal["open", "confirmed", "dismissed", "escalated"]
 
@@ -89,9 +95,12 @@ class RuleEngine:
         echoes: list[Finding] = []  # of supplementary rules: kept only where no other rule found the same
         for pack, rule, override in self.active_rules():
             try:
-                hits = [h for h in rule.evaluate(data) if _in_scope(rule, h, data)]
-            except Exception:  # one broken rule must not hide every other finding
-                log.exception("rule %s of %s failed on event %s", rule.id, pack.ref, data.facts.event_id)
+                with time_limit(RULE_TIME_LIMIT_S):  # every regular expression of the rule shares one limit
+                    hits = [h for h in rule.evaluate(data) if _in_scope(rule, h, data)]
+            except Exception as err:  # one broken rule must not hide every other finding, nor pass silently
+                log.warning("rule %s of %s failed on event %s: %s", rule.id, pack.ref, data.facts.event_id, err,
+                            exc_info=not isinstance(err, LivewatchError))
+                findings.append(_rule_error(pack, rule, data, err))
                 continue
             severity = override.severity if override and override.severity else rule.spec.severity
             made = [self._finding(pack, rule, severity, hit, data, count)
@@ -117,6 +126,20 @@ class RuleEngine:
             low_confidence=hit.low_confidence, rule_severity=severity, title=rule.spec.title, stream=hit.stream,
             count=count, details=dict(hit.details),
         )
+
+
+def _rule_error(pack: RulePack, rule: Rule, data: RuleInput, err: Exception) -> Finding:
+    """The finding that stands for a rule that could not be evaluated on this event."""
+    event_id, at = data.facts.event_id, data.facts.on_air_start
+    reason = str(err) if isinstance(err, LivewatchError) else f"{type(err).__name__}: {err}"
+    evidence = f"rule {rule.id} could not be evaluated: {reason}"
+    return Finding(
+        id=finding_id(event_id, rule.id, at, None, RULE_ERROR_CATEGORY), event_id=event_id, rule=rule.id,
+        pack=pack.ref, pack_sha256=pack.sha256, category=RULE_ERROR_CATEGORY, severity=RULE_ERROR_SEVERITY,
+        start_at=at, end_at=at, offset_s=0.0, matched="", evidence=evidence, highlight=(0, 0), normalized="",
+        legal_basis=None, asr_confidence=None, low_confidence=False, rule_severity=RULE_ERROR_SEVERITY,
+        title=f"Rule could not be evaluated ({rule.spec.category})", details={"error": reason},
+    )
 
 
 def _overlaps(echo: Finding, finding: Finding) -> bool:

@@ -9,6 +9,7 @@ exactly which wording of a rule fired. Registrations select packs by id (``defau
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib.resources import files
@@ -24,6 +25,8 @@ from livewatch.plugins import installed
 from livewatch.rules.base import Rule
 from livewatch.sourcemap import LineMap
 from livewatch.validation import issues_from_validation_error, read_model_file
+
+log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "livewatch.rule_types"
 DEFAULT_PACK = "cn-live-events"
@@ -53,6 +56,8 @@ class PackFile(StrictModel):
     description: str | None = None
     categories: dict[str, Category] = Field(default_factory=dict)
     rules: list[dict[str, Any]] = Field(default_factory=list)
+    replaces: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_.-]*@[0-9A-Za-z.+-]+$", description=(
+        "id@version of a built-in pack this user pack deliberately stands in for (its own id and version)."))
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class RulePack:
     categories: Mapping[str, Category]
     rules: tuple[Rule, ...]
     description: str | None = None
+    replaces: str | None = None
 
     @property
     def ref(self) -> str:
@@ -84,10 +90,14 @@ def load_pack(path: Path, types: Mapping[str, type[Rule]] | None = None) -> Rule
     types = rule_types() if types is None else types
     pack, document = read_model_file(path, PackFile, RulePackError, "rule pack")
     rules, issues = _rules(pack, types, path, document.lines)
+    if pack.replaces is not None and pack.replaces != f"{pack.id}@{pack.version}":
+        issues.append(Issue(path, document.lines.line_of(("replaces",)), ("replaces",),
+                            f"replaces names {pack.replaces!r}, but a pack can only stand in for its own id and "
+                            f"version ({pack.id}@{pack.version})"))
     if issues:
         raise RulePackError(f"rule pack {path} is invalid", issues)
     return RulePack(pack.id, pack.version, pack.title, hashlib.sha256(document.raw).hexdigest(), path,
-                    pack.categories, tuple(rules), pack.description)
+                    pack.categories, tuple(rules), pack.description, pack.replaces)
 
 
 def _rules(pack: PackFile, types: Mapping[str, type[Rule]], path: Path,
@@ -136,12 +146,26 @@ class PackLibrary:
 
     def __post_init__(self) -> None:
         types = rule_types()
-        paths = builtin_pack_paths()
+        for path in builtin_pack_paths():
+            self._add(load_pack(path, types), builtin=True)
         if self.user_dir is not None and self.user_dir.is_dir():
-            paths += sorted(p for p in self.user_dir.iterdir() if p.suffix in (".yaml", ".yml", ".toml"))
-        for path in paths:
-            pack = load_pack(path, types)
-            self._packs[(pack.id, pack.version)] = pack
+            for path in sorted(p for p in self.user_dir.iterdir() if p.suffix in (".yaml", ".yml", ".toml")):
+                self._add(load_pack(path, types), builtin=False)
+
+    def _add(self, pack: RulePack, *, builtin: bool) -> None:
+        """Add a pack; a user pack with a built-in pack's id and version replaces it only when it says so
+        (``replaces:``), since an empty or weakened copy would otherwise silence every check that selects it."""
+        key = (pack.id, pack.version)
+        other = self._packs.get(key)
+        if other is not None:
+            if builtin or pack.replaces != pack.ref or other.path.parent == pack.path.parent:
+                hint = "" if builtin or other.path.parent == pack.path.parent else (
+                    f"; give it another id or version, or add 'replaces: {pack.ref}' to {pack.path} to stand in "
+                    f"for the built-in pack on purpose")
+                raise RulePackError(f"rule packs {other.path} and {pack.path} are both {pack.ref}{hint}")
+            log.warning("rule pack %s (%s) replaces the built-in %s (%s), as its 'replaces:' says", pack.ref,
+                        pack.path, other.ref, other.path)
+        self._packs[key] = pack
 
     def packs(self) -> list[RulePack]:
         return sorted(self._packs.values(), key=lambda p: (p.id, _version_key(p.version)))

@@ -328,7 +328,7 @@ def test_pack_level_errors(tmp_path: Path) -> None:
         load_pack(path)
     (issue,) = caught.value.issues
     assert issue.render() == f"{path}:4: author: unknown field 'author'; allowed fields here: " \
-                             "categories, description, id, rules, title, version"
+                             "categories, description, id, replaces, rules, title, version"
 
     path.write_text(HEADER + "  - id: broken\n    terms: [a, b\n    category: ok\n", encoding="utf-8")
     with pytest.raises(RulePackError, match="cannot be parsed") as caught:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -14,6 +13,7 @@ from livewatch.fields import SingleLine, StrictModel
 from livewatch.rules.base import Hit, Rule, RuleInput, RuleSpec, hit_for
 from livewatch.rules.matching import TermMatcher
 from livewatch.rules.negation import negated, warned
+from livewatch.rules.regexes import Pattern, check_pattern, compiled, spans
 from livewatch.rules.transcript import Transcript
 
 
@@ -40,10 +40,7 @@ class Condition(StrictModel):
 
 
 def _compiled(pattern: str) -> str:
-    try:
-        re.compile(pattern)
-    except re.error as err:
-        raise ValueError(f"not a valid regular expression: {err}") from None
+    check_pattern(pattern)  # valid, and not one that can backtrack catastrophically
     return pattern
 
 
@@ -65,12 +62,12 @@ class ConditionMatcher:
         return TermMatcher(tuple(c.terms), tuple(c.allow), c.pinyin, c.initials, c.fuzzy)
 
     @cached_property
-    def regex(self) -> re.Pattern[str] | None:
-        return None if self.condition.pattern is None else re.compile(self.condition.pattern)
+    def regex(self) -> Pattern | None:
+        return None if self.condition.pattern is None else compiled(self.condition.pattern)
 
     @cached_property
-    def allowed(self) -> re.Pattern[str] | None:
-        return None if self.condition.allow_pattern is None else re.compile(self.condition.allow_pattern)
+    def allowed(self) -> Pattern | None:
+        return None if self.condition.allow_pattern is None else compiled(self.condition.allow_pattern)
 
     def find(self, transcript: Transcript) -> list[Found]:
         found = []
@@ -78,17 +75,16 @@ class ConditionMatcher:
             found = [Found(m.start, m.end, m.term, m.how) for m in self.terms.find(transcript)]
         if self.regex is not None:
             light = transcript.light
-            for match in self.regex.finditer(light.text):
-                if match.end() > match.start():
-                    start, end = light.original_span(match.start(), match.end())
-                    found.append(Found(start, end, match.group(), "regex"))
+            for first, past, matched in spans(self.regex, light.text):  # within the rule's time limit
+                start, end = light.original_span(first, past)
+                found.append(Found(start, end, matched, "regex"))
         if self.condition.negatable:
             light = transcript.light
             found = [f for f in found if not negated(light, f.start) and not warned(light, f.start, f.end)]
         if self.allowed is not None and found:
             light = transcript.light
-            spans = [light.original_span(*m.span()) for m in self.allowed.finditer(light.text) if m.end() > m.start()]
-            found = [f for f in found if not any(a <= f.start and f.end <= b for a, b in spans)]
+            allowed = [light.original_span(first, past) for first, past, _ in spans(self.allowed, light.text)]
+            found = [f for f in found if not any(a <= f.start and f.end <= b for a, b in allowed)]
         return sorted(found, key=lambda f: f.start)
 
 
@@ -133,7 +129,8 @@ class RegexRule(Rule):
 
     @cached_property
     def matcher(self) -> ConditionMatcher:
-        return ConditionMatcher(Condition(pattern=self.spec.pattern, allow=self.spec.allow))
+        # The spec was validated when the pack was loaded (pattern checked): no second check on every use.
+        return ConditionMatcher(Condition.model_construct(pattern=self.spec.pattern, allow=self.spec.allow))
 
     def evaluate(self, data: RuleInput) -> Iterator[Hit]:
         allow = TermMatcher(tuple(self.spec.allow)) if self.spec.allow else None
