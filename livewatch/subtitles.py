@@ -23,8 +23,9 @@ _VTT_TIME = r"(?:(\d{1,3}):)?(\d{2}):(\d{2})\.(\d{3})"
 _SRT_TIMING = re.compile(rf"^\s*{_SRT_TIME}\s*-->\s*{_SRT_TIME}(?:\s+.*)?$")  # SRT may add X1: Y1: boxes
 _VTT_TIMING = re.compile(rf"^{_VTT_TIME}[ \t]+-->[ \t]+{_VTT_TIME}(?:[ \t]+(.*))?$")  # then cue settings
 _SRT_SNIFF = re.compile(rf"^\s*\d+\s*\n{_SRT_TIMING.pattern[1:]}", re.MULTILINE)
-# <rt> holds a reading of the ruby base (pinyin, furigana), not more speech.
-_RUBY_TEXT = re.compile(r"<rt(?:[.\s][^>]*)?>.*?(?:</rt>|(?=</ruby>)|$)", re.DOTALL)
+# <rt> holds a reading of the ruby base (pinyin, furigana), not more speech. The tag's attributes stop at the
+# next "<" as well as at ">": a line of unclosed "<rt " (a hostile file) would otherwise cost quadratic time.
+_RUBY_TEXT = re.compile(r"<rt(?:[.\s][^<>]*)?>.*?(?:</rt>|(?=</ruby>)|$)", re.DOTALL)
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>|<\d[\d:.]*>|</[A-Za-z.]*>")  # <c.x>, <v Name>, <i>, <00:00:01.000>
 _ASS_OVERRIDE = re.compile(r"\{\\[^{}]*\}")  # {\an8}, {\i1}: ASS styling ffmpeg carries into SRT
 _SPACE = re.compile(r"\s+")

@@ -41,3 +41,11 @@ def json_printable(dumped: str) -> str:
     if not any(_unsafe(ch) and ch != "\n" for ch in dumped):
         return dumped
     return "".join(f"\\u{ord(ch):04x}" if _unsafe(ch) and ch != "\n" else ch for ch in dumped)
+
+
+def rich_safe(text: str) -> str:
+    """``text`` for a rich table cell or ``Console.print``: :func:`printable`, and with rich markup escaped,
+    since rich reads ``[bold]`` as style, and an unmatched ``[/x]`` from a stream's origin raises MarkupError."""
+    from rich.markup import escape
+
+    return escape(printable(text))

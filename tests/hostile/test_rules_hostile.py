@@ -28,7 +28,8 @@ from livewatch.rules.packs import PackLibrary, RulePack, RulePackError, builtin_
 from livewatch.rules.regexes import RegexTimeout, spans, time_limit
 from livewatch.rules.transcript import Transcript
 from livewatch.rules.types.text import RegexRule, RegexSpec
-from livewatch.terminal import printable
+from livewatch.subtitles import read_cues
+from livewatch.terminal import printable, rich_safe
 
 BUILTIN = load_pack(next(p for p in builtin_pack_paths() if p.name == "cn-live-events.yaml"))
 
@@ -283,6 +284,15 @@ def test_a_hostile_text_option_is_a_usage_error() -> None:
     assert "line 1" in result.output
 
 
+def test_unclosed_ruby_tags_in_a_subtitle_cost_linear_time() -> None:
+    """A line of 100,000 unclosed "<rt " took minutes to read (each one scanned to the end of the line)."""
+    content = "WEBVTT\n\n00:00.000 --> 00:01.000\n" + "<rt " * 100_000 + "加我微信\n"
+    started = time.monotonic()
+    [cue] = read_cues(Path("t.vtt"), content, "vtt")
+    assert time.monotonic() - started < 2
+    assert cue.text.endswith("加我微信")
+
+
 def test_an_honest_json_transcript_still_works(tmp_path: Path) -> None:
     path = tmp_path / "t.json"
     path.write_text(f'[{SEGMENT}, {{"start": 3.5, "end": 6, "text": "打我电话13812345678", "avg_logprob": -0.1,'
@@ -316,6 +326,25 @@ def test_rules_check_prints_escape_sequences_escaped(tmp_path: Path) -> None:
     assert not any(ch in as_json.output for ch in RAW), repr(as_json.output)
     [finding] = json.loads(as_json.output)["findings"]
     assert finding["evidence"].startswith(HOSTILE_TEXT[:-2])  # the data itself is whole
+
+
+def test_rich_safe_text_is_neither_markup_nor_control() -> None:
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table()
+    table.add_column("detail")
+    table.add_row(rich_safe("origin said [/x] \x1b]0;owned\x07 [bold]loud[/bold] 你好\x9b31m"))
+    console = Console(file=io.StringIO(), force_terminal=True, width=200)
+    console.print(table)  # an unmatched [/x] raised MarkupError before
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "[/x]" in shown
+    assert "[bold]loud[/bold]" in shown
+    assert "你好" in shown
+    assert "\x1b]" not in shown
+    assert "\x9b" not in shown
 
 
 def test_printable_keeps_ordinary_text() -> None:
