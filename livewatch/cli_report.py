@@ -9,6 +9,7 @@ import click
 from sqlalchemy import select
 
 from livewatch.cli_state import CliState, pass_state
+from livewatch.errors import StateError
 from livewatch.reports.render import publish, write_index
 from livewatch.reviews import audit_trail
 from livewatch.rules.event_check import check_event
@@ -34,16 +35,25 @@ def report(state: CliState, events: tuple[str, ...], no_clips: bool) -> None:
         unknown = sorted(set(events) - known)
         if unknown:
             raise click.BadParameter(f"no such event: {', '.join(unknown)}", param_hint="EVENTS")
+        failed = []
         for event_id in events or sorted(known):
             with db.engine.connect() as conn:
                 status = conn.execute(select(tables.runs.c.status).where(tables.runs.c.event_id == event_id)
                                       .order_by(tables.runs.c.id.desc()).limit(1)).scalar()
-            check = check_event(db.engine, settings, event_id, library=library, audio=status in FINAL)
-            page = publish(db.engine, data, check, model_store=settings.model_store, clips=not no_clips)
+            try:
+                check = check_event(db.engine, settings, event_id, library=library, audio=status in FINAL)
+                page = publish(db.engine, data, check, model_store=settings.model_store, clips=not no_clips)
+                notes = audit_trail(data, event_id).notes()
+            except StateError as err:  # e.g. a link planted in its folder: the other events are still reported
+                click.echo(f"error: {event_id}: {err}", err=True)
+                failed.append(event_id)
+                continue
             click.echo(f"{event_id}: {check.verdict}, {len(check.findings)} finding(s): {page}")
-            for note in audit_trail(data, event_id).notes():
+            for note in notes:
                 click.echo(f"{event_id}: warning: {note}", err=True)
         click.echo(f"index: {write_index(db.engine, data)}")
+    if failed:
+        raise StateError(f"no report for {', '.join(failed)} (see above)")
 
 
 @click.command()

@@ -110,8 +110,10 @@ def apply_reviews(engine: Engine, data: DataDir, event_id: str) -> ReviewResult:
                 conn.execute(f.update().where(f.c.id == finding_id).values(status=wanted))
                 result.changes.append(StatusChange(finding_id, status, wanted, decision.reviewer if decision else None,
                                                    decision.note if decision else None))
-    if result.changes:
-        _append_audit(data, event_id, result.changes)
+        if result.changes:
+            # Inside the transaction: when the log cannot be written, the statuses do not change either, so
+            # no change ever goes unaudited.
+            _append_audit(data, event_id, result.changes)
     return result
 
 

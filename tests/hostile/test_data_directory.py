@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import select
 
 from livewatch.cli import cli
 from livewatch.exports import CSV_COLUMNS, findings_csv
 from livewatch.reviews import GENESIS, ReviewError, apply_reviews, audit_trail, read_reviews
-from livewatch.state import Database, DataDir
+from livewatch.state import Database, DataDir, tables
 from tests.rules.test_event_check import T0, add_run, registered
 
 
@@ -66,8 +67,11 @@ def test_a_linked_audit_log_is_refused_and_the_file_it_points_at_is_untouched(ev
     result = report(data)
     assert victim.read_text(encoding="utf-8") == "precious\n"
     assert result.exit_code == 1, result.output
-    assert f"refusing to use {log}: it is a symbolic link" in result.output
+    assert f"error: forum: refusing to use {log}: it is a symbolic link" in result.output
     assert "Traceback" not in result.output
+    # Nothing changed without its audit entry: the dismissal waits until the log can be written.
+    with Database.open(data) as db, db.engine.connect() as conn:
+        assert conn.execute(select(tables.findings.c.status).where(tables.findings.c.id == finding)).scalar() == "open"
 
 
 PLANTED = ["reports/forum/findings.csv.tmp", "reports/forum/findings.csv", "reports/forum/report.html",
