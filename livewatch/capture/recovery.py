@@ -44,7 +44,10 @@ def recover_connection(writer: SegmentWriter, row: Any, media_dir: Path, audio_d
     listed_names = {s.filename for s in (*media_listed, *audio_listed)}
     resume_at = max((s.end for s in audio_listed), default=0.0)
     for audio in sorted(audio_dir.glob(f"s{index}-*.wav")):
-        seq = int(audio.stem.rsplit("-", 1)[-1])
+        number = audio.stem.rsplit("-", 1)[-1]
+        if not number.isdigit():
+            continue  # not a segment ffmpeg wrote (ours are s<stream>-<6 digits>.wav)
+        seq = int(number)
         if seq < first_seq or audio.name in listed_names:
             continue
         repair_wav_header(audio)

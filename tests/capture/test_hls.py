@@ -70,3 +70,17 @@ def test_resume_starts_after_what_is_recorded() -> None:
     assert start_index(parsed, T0 + timedelta(seconds=8), max_lookback_s=60) == 4
     assert start_index(parsed, T0 + timedelta(seconds=8.4), max_lookback_s=60) == 4  # jitter tolerated
     assert start_index(parsed, T0 - timedelta(seconds=30), max_lookback_s=60) == 0  # outage: take all that is left
+
+
+def test_a_malformed_value_names_its_line() -> None:
+    text = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\na.ts\n#EXTINF:two,\nb.ts\n"
+    with pytest.raises(CaptureError, match=r"line 5: #EXTINF 'two' is not a duration"):
+        parse_media(text, "http://origin/x.m3u8")
+
+
+def test_an_implausible_date_time_is_ignored() -> None:
+    text = "#EXTM3U\n#EXT-X-PROGRAM-DATE-TIME:9999-12-31T23:59:59Z\n#EXTINF:2.0,\na.ts\n"
+    playlist = parse_media(text, "http://origin/x.m3u8")
+    assert playlist.segments[0].program_date_time is None
+    assert playlist.notes
+    assert "line 2" in playlist.notes[0]
