@@ -497,7 +497,7 @@ CASES = [
     pytest.param(
         {"x.toml": swap(BASE_TOML, 'kind = "lecture"', "kind = lecture")},
         None,
-        ["x.toml:3: (top level): TOML syntax: Invalid value (at line 3, column 8)"],
+        ["x.toml:3: kind: TOML syntax: Invalid value (at line 3, column 8)"],
         id="toml-unquoted-string",
     ),
     pytest.param(

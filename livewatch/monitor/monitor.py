@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
@@ -19,6 +20,7 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import select
 
 from livewatch.alerts import AlertService
+from livewatch.alerts.service import STOP_WAIT_S
 from livewatch.capture.context import CaptureContext, StopSignal, utc_now
 from livewatch.capture.registry import SourceRegistry
 from livewatch.monitor.checks import CheckService
@@ -35,6 +37,8 @@ from livewatch.state import Database, DataDir, tables
 from livewatch.state.runs import FINAL, RunStore
 
 log = logging.getLogger(__name__)
+#: Seconds a shutdown may take past the captures' longest ``stop_timeout_s`` (see :meth:`Monitor.shutdown`).
+SHUTDOWN_GRACE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,7 @@ class Monitor:
         self.ctx = CaptureContext(
             data=self.data, store=RunStore(self.db.engine), queue=self.queue, sources=SourceRegistry(),
             slots=threading.BoundedSemaphore(self.settings.concurrency.captures),
+            allowed_url_schemes=tuple(self.settings.allowed_url_schemes),
         )
         self.alerts = AlertService(self.settings, self.db.engine, events=self._current_events)
         self.alerts.start()
@@ -109,23 +114,39 @@ class Monitor:
 
     def shutdown(self) -> None:
         """Stop every capture so that its run continues after a restart, then release everything.
-        Safe to call after a start that failed half-way."""
+        Safe to call after a start that failed half-way.
+
+        Bounded whatever the peers do: captures get their ``stop_timeout_s`` (ffmpeg's time to close its
+        files) plus :data:`SHUTDOWN_GRACE_S`, and every other thread what is left of that; a thread still
+        busy then (a live check against a server that drips its answer, a segment being transcribed, an
+        alert delivery) is abandoned. Nothing is lost by that: its run, queue item or outbox row is picked
+        up after the next start, exactly as after a crash."""
         with self._lock:
             self._closing = True  # a capture whose start is still on its way must not begin now
             captures = list(self.captures.values())
         for capture in captures:
             capture.stop.set(StopSignal.SHUTDOWN)
+        budget = max((c.event.capture.stop_timeout_s for c in captures), default=0.0) + SHUTDOWN_GRACE_S
+        deadline = time.monotonic() + budget
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
         for capture in captures:
-            capture.thread.join()
+            capture.thread.join(left())
+            if capture.thread.is_alive():
+                log.warning("%s: capture did not stop within %.0f s; its run continues after a restart",
+                            capture.event.id, budget)
         transcription = getattr(self, "transcription", None)
         if transcription is not None:
-            transcription.stop()
+            transcription.stop(left())
         checks = getattr(self, "checks", None)
         if checks is not None:
-            checks.stop()
+            checks.stop(left())
         alerts = getattr(self, "alerts", None)
         if alerts is not None:
-            alerts.stop()  # alerts still pending stay in the outbox and go out after the next start
+            # Pending alerts stay in the outbox and go out after the next start; one in flight goes back.
+            alerts.stop(min(left() + 1.0, STOP_WAIT_S))
         scheduler = getattr(self, "scheduler", None)
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)
@@ -207,7 +228,10 @@ class Monitor:
                     log.info("%s: window moved; stopping the capture of the old window", event_id)
             self.events = wanted
             for event in wanted.values():
-                self._arm(event, now)
+                try:
+                    self._arm(event, now)
+                except Exception:  # one event that cannot be armed must not leave the others unarmed
+                    log.exception("%s: cannot arm the capture; the other events are armed as usual", event.id)
 
     def _arm(self, event: Event, now: datetime) -> None:
         window = window_of(event)
@@ -224,7 +248,7 @@ class Monitor:
             self.done[event.id] = recorded  # never a second run for the same window
             return
         self.done.pop(event.id, None)
-        due = max(window.arm_at, now)
+        due = max(window.arm_at, now).astimezone(UTC)  # an instant: the job store and scheduler run in UTC
         kwargs = {"event_id": event.id, "start": event.start.isoformat(), "end": event.end.isoformat()}
         job = self.scheduler.get_job(job_id(event.id))
         if job is not None and job.kwargs == kwargs and job.next_run_time is not None:

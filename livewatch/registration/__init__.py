@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from livewatch.issues import sort_issues
+from livewatch.issues import Issue, sort_issues
 from livewatch.registration.blacklist import Blacklist, load_blacklist
 from livewatch.registration.checks import check_registration
 from livewatch.registration.loader import LoadResult, Registration, load_registrations, promote_warnings
@@ -34,12 +34,18 @@ def validate_registrations(
         library = PackLibrary(settings.rule_packs_dir)
     result = load_registrations(paths, settings.registration_context(), library)
     for reg in list(result.registrations):
-        unheard = list(check_transcriber_language(reg, settings))
-        if unheard:  # transcribed in the wrong language it would pass unchecked: invalid, as a bad field is
-            result.issues.extend(unheard)
+        try:
+            unheard = list(check_transcriber_language(reg, settings))
+            if unheard:  # transcribed in the wrong language it would pass unchecked: invalid, as a bad field is
+                result.issues.extend(unheard)
+                result.registrations.remove(reg)
+                continue
+            result.issues.extend(check_registration(reg, blacklist))
+        except Exception as err:  # a check that trips over one event must not stop the others being armed
+            result.issues.append(Issue(reg.file, reg.line, reg.field,
+                                       f"cannot check this event: {str(err)[:200] or type(err).__name__}",
+                                       code="invalid", event_id=reg.event.id))
             result.registrations.remove(reg)
-            continue
-        result.issues.extend(check_registration(reg, blacklist))
     result.issues = sort_issues(promote_warnings(result.issues) if strict else result.issues)
     return result
 

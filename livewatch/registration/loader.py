@@ -16,16 +16,10 @@ from pydantic import ValidationError
 
 from livewatch.issues import FieldPath, Issue, Severity, display_path, format_field_path, sort_issues
 from livewatch.registration.models import Event, RegistrationContext
+from livewatch.registration.reading import read_registration
 from livewatch.registration.rule_selection import rule_selection_issues
 from livewatch.rules.packs import PackLibrary
-from livewatch.sourcemap import (
-    TOML_SUFFIXES,
-    YAML_SUFFIXES,
-    Document,
-    DocumentSyntaxError,
-    LineMap,
-    read_document,
-)
+from livewatch.sourcemap import TOML_SUFFIXES, YAML_SUFFIXES, Document, LineMap
 from livewatch.validation import issues_from_validation_error
 
 SCHEDULE_SUFFIXES = YAML_SUFFIXES + TOML_SUFFIXES
@@ -128,12 +122,9 @@ def load_file(path: Path, context: RegistrationContext,
               library: PackLibrary | None = None) -> tuple[list[Registration], list[Issue]]:
     """The valid events of one file and every problem in it; with ``library``, an event whose rule packs or
     rule overrides name nothing that exists is invalid too."""
-    try:
-        document = read_document(path)
-    except DocumentSyntaxError as err:
-        return [], [Issue(path, err.line, (), err.message, code="syntax")]
-    except OSError as err:
-        return [], [Issue(path, 1, (), f"cannot read file: {err.strerror or err}", code="unreadable")]
+    document = read_registration(path)
+    if isinstance(document, Issue):
+        return [], [document]
     digest = hashlib.sha256(document.raw).hexdigest()
     nodes, issues = _event_nodes(document)
     registrations = []
@@ -155,6 +146,11 @@ def load_file(path: Path, context: RegistrationContext,
             issues.extend(issues_from_validation_error(
                 err, root=Event, file=path, lines=document.lines, prefix=prefix, event_id=event_id))
             continue
+        except Exception as err:  # a value no validator foresaw must cost only this event
+            issues.append(Issue(path, document.lines.line_of(prefix), prefix,
+                                f"cannot read this event: {str(err)[:200] or type(err).__name__}",
+                                code="invalid", event_id=event_id))
+            continue
         if library is not None:
             selection = rule_selection_issues(event, library, file=path, lines=document.lines, prefix=prefix)
             if selection:
@@ -174,7 +170,11 @@ def load_registrations(paths: Sequence[Path], context: RegistrationContext,
     result = LoadResult(files=files, issues=issues)
     seen: dict[str, Registration] = {}
     for path in files:
-        registrations, file_issues = load_file(path, context, library)
+        try:
+            registrations, file_issues = load_file(path, context, library)
+        except Exception as err:  # last resort: whatever one file does, the other files are still read
+            registrations, file_issues = [], [Issue(
+                path, 1, (), f"cannot read this file: {str(err)[:200] or type(err).__name__}", code="invalid")]
         result.issues.extend(file_issues)
         for reg in registrations:
             first = seen.get(reg.event.id)

@@ -9,9 +9,10 @@ zone, allowed URL schemes, default tolerances) come through the validation conte
 from __future__ import annotations
 
 import re
+import unicodedata
 import urllib.parse
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, timezone, tzinfo
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -48,6 +49,11 @@ REGULATED_TOPICS: dict[str, CredentialField] = {
 }
 
 _SLUG = r"^[a-z0-9][a-z0-9_.-]*$"
+#: Refused in URLs: C0 controls, DEL, C1 controls, bidi marks and overrides, zero-width characters, BOM.
+_URL_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+#: Registered events fall in these years; anything else is a typo (and year 1 or 9999 overflows the
+#: arithmetic around the window: pre-roll, overrun cap).
+MIN_YEAR, MAX_YEAR = 2000, 2199
 _ISO_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$"
 
 
@@ -89,9 +95,43 @@ def parse_local_datetime(value: Any, zone: tzinfo) -> datetime:
             ) from None
     else:
         raise ValueError("must be a date and time such as 2026-12-01T09:00")
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise ValueError(f"year {parsed.year} is out of range; an event is registered for a year from "
+                         f"{MIN_YEAR} to {MAX_YEAR}")
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone)
-    return parsed
+        parsed = _local_instant(parsed, zone)
+    # Held as an instant with a fixed offset: arithmetic and comparisons on a datetime that carries a
+    # ZoneInfo work on the wall clock, so across a DST change `start - 10 min` or `end <= start` went wrong.
+    offset = parsed.utcoffset()
+    return parsed.replace(tzinfo=timezone(offset) if offset is not None else UTC)
+
+
+def _instant(moment: datetime, zone: tzinfo | None = None) -> str:
+    shown = f"{moment.isoformat(timespec='minutes')} = {moment.astimezone(UTC):%Y-%m-%dT%H:%M} UTC"
+    if zone is not None:
+        shown += f", when local clocks show {moment.astimezone(zone):%H:%M}"
+    return shown
+
+
+def _local_instant(naive: datetime, zone: tzinfo) -> datetime:
+    """``naive`` read on the wall clock of ``zone``. A time the clocks skip (spring forward) or show twice
+    (autumn back) is an error that shows the instants it could mean; the officer picks one by writing it
+    with its offset."""
+    earlier, later = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+    before, after = earlier.utcoffset(), later.utcoffset()
+    if before is None or after is None or before == after:
+        return earlier
+    candidates = [naive.replace(tzinfo=timezone(offset)) for offset in (before, after)]
+    written = naive.isoformat(timespec="minutes")
+    if earlier.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
+        raise ValueError(
+            f"{written} does not exist in {zone}: the clocks skip it when they go forward. With the offset "
+            f"before the change it is {_instant(candidates[0], zone)}; with the offset after, "
+            f"{_instant(candidates[1], zone)}. Write a time that exists, or the offset you mean")
+    raise ValueError(
+        f"{written} is ambiguous in {zone}: the clocks go back and show it twice, at "
+        f"{_instant(candidates[0])} and at {_instant(candidates[1])}. Write the offset of the one you mean, "
+        f"e.g. {candidates[0].isoformat(timespec='minutes')}")
 
 
 LocalDateTime = Annotated[
@@ -127,7 +167,15 @@ class Stream(StrictModel):
     @classmethod
     def _check_url(cls, value: str, info: ValidationInfo) -> str:
         allowed = _context(info).allowed_url_schemes
-        if any(ch.isspace() for ch in value) or any(ord(ch) < 32 for ch in value):
+        hidden = _URL_HIDDEN.search(value)
+        if hidden:
+            # These change how the URL reads (or what a terminal does) without changing what it fetches, so
+            # an officer checking the URL by eye could be shown a different one than livewatch records.
+            char = hidden.group()
+            raise ValueError(f"URL contains an invisible or control character, U+{ord(char):04X} "
+                             f"{unicodedata.name(char, '(a control character)')}, at position "
+                             f"{hidden.start() + 1}; remove it, or percent-encode it if the address needs it")
+        if any(ch.isspace() for ch in value):
             raise ValueError("URL contains spaces or control characters; percent-encode them")
         parts = urllib.parse.urlsplit(value)
         # urlsplit reads "live.douyin.com:443/123" as scheme "live.douyin.com"; a URL needs "://".
