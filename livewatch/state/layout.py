@@ -20,6 +20,7 @@ unless ``private_files = false``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,9 +89,9 @@ class DataDir:
         """Create the directory skeleton; fail clearly when the location is unusable."""
         try:
             for folder in (self.root / "events", self.reports, self.reviews):
-                files.make_folder(self.root, folder)
-        except StateError as err:
-            raise StateError(f"cannot create data directory {self.root}: {err}") from err
+                os.close(files.open_folder(self.root, folder))  # a planted link is refused by name
+        except OSError as err:
+            raise StateError(f"cannot create data directory {self.root}: {err.strerror or err}") from err
         return self
 
     def ensure_event(self, event_id: str) -> Path:
