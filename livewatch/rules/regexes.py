@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -51,38 +52,49 @@ class RegexTimeout(LivewatchError):
 #: A compiled ``regex`` pattern (the package ships no type hints).
 Pattern = Any
 
-_deadline: ContextVar[tuple[float, float] | None] = ContextVar("livewatch_regex_deadline", default=None)
+@dataclass  # not frozen: the searches of one block spend it
+class _Budget:
+    """Seconds of searching left to the rules evaluated in a :func:`time_limit` block. Only time spent in
+    searches counts: a rule's other work (segmenting, pinyin, loading a dictionary the first time) must not
+    make its regular expressions time out."""
+
+    limit: float
+    left: float
+
+
+_budget: ContextVar[_Budget | None] = ContextVar("livewatch_regex_budget", default=None)
 
 
 @contextmanager
 def time_limit(seconds: float = RULE_TIME_LIMIT_S) -> Iterator[None]:
-    """Every search in this block (in this thread) shares ``seconds``; an enclosing limit still applies."""
-    deadline = (time.monotonic() + seconds, seconds)
-    outer = _deadline.get()
-    if outer is not None and outer[0] < deadline[0]:
-        deadline = outer
-    token = _deadline.set(deadline)
+    """Every search in this block (in this thread) shares ``seconds`` of searching; an enclosing block's
+    budget still applies, and the searches here are taken from it too."""
+    outer = _budget.get()
+    budget = _Budget(seconds, seconds if outer is None else min(seconds, outer.left))
+    token = _budget.set(budget)
     try:
         yield
     finally:
-        _deadline.reset(token)
+        _budget.reset(token)
+        if outer is not None:
+            outer.left -= min(seconds, outer.left) - budget.left
 
 
 def spans(pattern: Pattern, text: str) -> list[tuple[int, int, str]]:
-    """Every non-empty match of ``pattern`` in ``text`` as ``(start, end, matched)``, within the current time
-    limit (:data:`RULE_TIME_LIMIT_S` when no :func:`time_limit` block is open)."""
-    current = _deadline.get()
-    if current is None:
-        current = (time.monotonic() + RULE_TIME_LIMIT_S, RULE_TIME_LIMIT_S)
-    deadline, limit = current
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise RegexTimeout(pattern.pattern, limit)
+    """Every non-empty match of ``pattern`` in ``text`` as ``(start, end, matched)``, within the current
+    budget (:data:`RULE_TIME_LIMIT_S` for this search alone when no :func:`time_limit` block is open)."""
+    budget = _budget.get() or _Budget(RULE_TIME_LIMIT_S, RULE_TIME_LIMIT_S)
+    if budget.left <= 0:
+        raise RegexTimeout(pattern.pattern, budget.limit)
+    started = time.monotonic()
     try:
-        return [(m.start(), m.end(), m.group()) for m in pattern.finditer(text, timeout=remaining)
+        return [(m.start(), m.end(), m.group()) for m in pattern.finditer(text, timeout=budget.left)
                 if m.end() > m.start()]
     except TimeoutError:
-        raise RegexTimeout(pattern.pattern, limit) from None
+        budget.left = 0.0
+        raise RegexTimeout(pattern.pattern, budget.limit) from None
+    finally:
+        budget.left = max(0.0, budget.left - (time.monotonic() - started))
 
 
 @lru_cache(maxsize=1024)
