@@ -3,6 +3,8 @@ writing, so nothing captured is lost and nothing is counted twice (segments are 
 
 from __future__ import annotations
 
+import os
+import stat
 import struct
 from pathlib import Path
 from typing import Any
@@ -16,10 +18,11 @@ PARTIAL_NOTE = "cut off when the monitor stopped"
 
 def repair_wav_header(path: Path) -> None:
     """Write the RIFF and data sizes that ffmpeg only fills in when it closes the file."""
-    size = path.stat().st_size
-    if size <= WAV_HEADER:
-        return
-    with path.open("r+b") as handle:
+    info = path.lstat()
+    if not stat.S_ISREG(info.st_mode) or info.st_size <= WAV_HEADER:
+        return  # a link planted in the data directory is never written through
+    size = info.st_size
+    with os.fdopen(os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC), "r+b") as handle:
         head = handle.read(WAV_HEADER)
         if head[:4] != b"RIFF" or head[36:40] != b"data":
             return  # not the plain 44-byte header ffmpeg writes for PCM; leave it alone
