@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
+from livewatch.capture.recovery import repair_wav_header
 from livewatch.cli import cli
 from livewatch.exports import CSV_COLUMNS, findings_csv
 from livewatch.reviews import GENESIS, ReviewError, apply_reviews, audit_trail, read_reviews
@@ -277,3 +278,13 @@ def test_private_files_false_leaves_modes_to_the_umask(tmp_path: Path) -> None:
     assert "0o644" in files
     assert "0o600" not in files
     assert folders == {"0o755"}
+
+
+def test_recovery_never_repairs_a_wav_header_through_a_link(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.wav"
+    original = b"RIFF" + b"\0" * 32 + b"data" + b"\0" * 4 + b"\1" * 100
+    victim.write_bytes(original)
+    link = tmp_path / "s0-000001.wav"
+    link.symlink_to(victim)
+    repair_wav_header(link)
+    assert victim.read_bytes() == original
