@@ -6,6 +6,9 @@ Exit codes: 0 success; 1 invalid registrations or a runtime failure; 2 a configu
 from __future__ import annotations
 
 import json
+import logging
+import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -227,7 +230,19 @@ cli.add_command(cli_alerts.alerts)
 
 
 def main() -> None:
-    cli(prog_name="livewatch")
+    try:
+        cli(prog_name="livewatch")
+    except SystemExit as done:
+        if not cli_monitor.MONITOR_STOPPED.is_set():
+            raise
+        # The monitor has stopped and saved everything. The interpreter's own exit would now collect the
+        # whole heap and meet threads the shutdown abandoned (a peer that drips its answer): seconds past
+        # the bound a SIGTERM promises. Nothing is left to do, so the process ends here.
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

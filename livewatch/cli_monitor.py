@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -18,6 +19,9 @@ from livewatch.logs import LOG_FORMATS, LogFormat, logging_configured
 from livewatch.metrics import MetricsServer, metrics_registry
 from livewatch.monitor import Monitor
 from livewatch.monitor.status import event_statuses
+
+#: Set once `run` has shut its monitor down; :func:`livewatch.cli.main` then ends the process at once.
+MONITOR_STOPPED = threading.Event()
 
 
 @click.command()
@@ -70,6 +74,7 @@ def run(state: CliState, schedules: Path | None, until_idle: bool, horizon: floa
         if metrics is not None:
             metrics.stop()  # before the database is closed, so no scrape meets a disposed engine
         monitor.shutdown()
+        MONITOR_STOPPED.set()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 

@@ -40,10 +40,11 @@ class CheckService:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, wait_s: float | None = None) -> None:
+        """Stop the checks, waiting at most ``wait_s`` (a check in progress is run again after a restart)."""
         self._stop.set()
         self._wake.set()
-        self._thread.join()
+        self._thread.join(wait_s)
 
     def mark(self, event_id: str, *, final: bool = False) -> None:
         """Check ``event_id`` now; ``final`` once its run and transcript are complete (adds the audio).

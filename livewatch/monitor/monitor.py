@@ -18,11 +18,13 @@ from pathlib import Path
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from livewatch.alerts import AlertService
 from livewatch.alerts.service import STOP_WAIT_S
 from livewatch.capture.context import CaptureContext, StopSignal, utc_now
 from livewatch.capture.registry import SourceRegistry
+from livewatch.errors import StateError
 from livewatch.monitor.checks import CheckService
 from livewatch.monitor.event_capture import EventCapture
 from livewatch.monitor.jobs import JOB_FUNCTION, event_of, job_id, make_scheduler
@@ -34,6 +36,7 @@ from livewatch.registration.loader import discover
 from livewatch.registration.models import Event
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir, tables
+from livewatch.state.database import check_database_file, describe_error
 from livewatch.state.runs import FINAL, RunStore
 
 log = logging.getLogger(__name__)
@@ -99,9 +102,13 @@ class Monitor:
             self.transcription = TranscriptionService(self.settings, self.db.engine, self.queue, self.data,
                                                       checks=self.checks)
             self.transcription.start()
+        check_database_file(self.data.jobstore)  # a FIFO there would hang the scheduler's start
         self.scheduler = make_scheduler(self.data)
         self.scheduler.add_listener(self._on_job, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
-        self.scheduler.start()
+        try:
+            self.scheduler.start()
+        except SQLAlchemyError as err:
+            raise StateError(f"cannot read the job store {self.data.jobstore}: {describe_error(err)}") from err
         self.reconcile()
 
     def _current_events(self) -> dict[str, Event]:

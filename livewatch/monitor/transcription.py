@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -51,10 +52,13 @@ class TranscriptionService:
         for thread in self._threads:
             thread.start()
 
-    def stop(self) -> None:
+    def stop(self, wait_s: float | None = None) -> None:
+        """Stop the workers, waiting at most ``wait_s`` in all: a segment being transcribed then is
+        abandoned and its queue item, still claimed, is returned to the queue at the next start."""
         self._stop.set()
+        deadline = None if wait_s is None else time.monotonic() + wait_s
         for thread in self._threads:
-            thread.join()
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     def choose(self, event_id: str) -> EngineChoice:
         """The engine and options for one event (see :func:`plan_for`): the registration's language and
