@@ -64,6 +64,19 @@ def read_facts(engine: Engine, event: Event) -> tuple[RunFacts | None, list[GapF
     return RunFacts(run.id, run.status, run.on_air_at, run.off_air_at, run.error or run.stop_reason, last), found
 
 
+def run_alert(event: Event, run_id: int, status: str, error: str | None, now: datetime) -> Alert:
+    """The alert for a run that ended incomplete or failed. The monitor raises it when the capture ends
+    (so it needs no database read, and goes out even when the database cannot be written); the schedule
+    watch raises the same key from the database, so a reviewer gets it once."""
+    return Alert(
+        key=f"capture|{event.id}|{event.start.isoformat()}|run-{status}|run{run_id}", kind="capture",
+        severity="high", category="capture", title=f"Capture {status}",
+        summary=f"the recording of this event is {status}: {error or 'no detail recorded'}", at=now,
+        event_id=event.id, event_title=event.title, rule=f"capture.run-{status}",
+        offset_s=round((now - event.start).total_seconds(), 1), details={"run_id": run_id},
+    )
+
+
 def schedule_alerts(event: Event, run: RunFacts | None, gaps: Sequence[GapFacts], now: datetime,
                     gap_alert_s: float) -> list[Alert]:
     """Every schedule or capture alert that holds for ``event`` at ``now`` (the outbox drops repeats)."""
@@ -101,9 +114,7 @@ def schedule_alerts(event: Event, run: RunFacts | None, gaps: Sequence[GapFacts]
             f"still on air {(now - event.end).total_seconds() / 60:.1f} min after the registered end "
             f"(overrun tolerance {tolerance.overrun:g} min)", overrun_limit)
     if run is not None and run.status in (FAILED, INCOMPLETE):
-        add(f"run-{run.status}", "capture", "high", f"Capture {run.status}",
-            f"the recording of this event is {run.status}: {run.error or 'no detail recorded'}", now,
-            key_suffix=f"|run{run.id}", run_id=run.id)
+        found.append(run_alert(event, run.id, run.status, run.error, now))
     # A gap is keyed by its stream and start, so the alert raised while it lasts and the ledger's row written
     # when media returns are one alert.
     for gap in gaps:

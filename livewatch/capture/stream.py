@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,12 +18,15 @@ from datetime import datetime, timedelta
 from livewatch.capture.clock import BroadcastClock, HlsClock
 from livewatch.capture.commands import RecordPlan, record_args
 from livewatch.capture.context import CaptureContext, StopSignal
+from livewatch.capture.fetch import printable
 from livewatch.capture.probe import LiveCheck, check_live
 from livewatch.capture.process import FfmpegProcess, stop_orphan
 from livewatch.capture.recovery import recover_connection
+from livewatch.capture.resolve import DeadlineResolver
 from livewatch.capture.segments import SegmentListTail
 from livewatch.capture.writer import SegmentWriter
-from livewatch.errors import CaptureError, StreamOffline
+from livewatch.errors import CaptureError, StateError, StreamOffline, UnsafeUrl
+from livewatch.fields import CaptureSettings
 from livewatch.registration.models import Event
 from livewatch.state.runs import CANCELLED, FINISHED, INCOMPLETE, NO_SHOW, RECONNECTING, RECORDING, Run
 
@@ -30,6 +34,12 @@ log = logging.getLogger(__name__)
 
 INTERRUPTED = "interrupted"  # the monitor is shutting down; the run continues after a restart
 _SEQ_NAME = re.compile(r"^s(\d+)-(\d{6})\.(?:ts|wav)$")
+
+
+def resolve_deadline_s(settings: CaptureSettings) -> float:
+    """Total time one resolution may take: platform extractors make several requests, so several reads'
+    worth, and never under 20 s."""
+    return max(20.0, 4 * settings.rw_timeout_s)
 
 
 @dataclass(frozen=True)
@@ -57,15 +67,25 @@ class StreamCapture:
         self.failures = 0  # connections in a row that recorded nothing, or checks after going off air
         self.errors = 0  # checks in a row that failed (as opposed to "not live yet")
         self.offline_since: datetime | None = None
+        self.resolver = DeadlineResolver()
+        # Bad answers from the origin (malformed playlists, garbage HTTP, resolver errors), for the run's notes.
+        self.bad_answers = 0
+        self.last_bad_answer = ""
+        # URLs the origin handed over that were refused (local resources, schemes not allowed): the notes.
+        self.refusals = 0
+        self.last_refusal = ""
+        #: Without PROGRAM-DATE-TIME: the newest segment (sequence, URI) when the last recording began.
+        self.newest_recorded: tuple[int, str] | None = None
 
     # -- the loop ---------------------------------------------------------------------------------------
 
     def run_capture(self) -> StreamOutcome:
         try:
-            self.media_dir.mkdir(parents=True, exist_ok=True)
-            self.audio_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            return StreamOutcome(INCOMPLETE, f"cannot write to {self.media_dir.parent}: {err.strerror}", False)
+            # Walked from the data root without following links: ffmpeg must not record into a linked folder.
+            self.ctx.data.make_folder(self.media_dir)
+            self.ctx.data.make_folder(self.audio_dir)
+        except StateError as err:
+            return StreamOutcome(INCOMPLETE, f"cannot write to {self.media_dir.parent}: {err}", False)
         self._recover()
         while True:
             now = self.ctx.clock()
@@ -76,6 +96,13 @@ class StreamCapture:
                 return self._finish(FINISHED, "overrun cap reached")
             check = self._check()
             self.errors = self.errors + 1 if check.error else 0
+            if check.error:
+                self.bad_answers += 1
+                self.last_bad_answer = check.reason
+            if check.refused:
+                self.refusals += 1
+                self.last_refusal = check.reason
+                self.log.warning("%s", printable(check.reason))
             if not check.live:
                 outcome = self._offline(now, check.reason)
                 if outcome is not None:
@@ -92,13 +119,24 @@ class StreamCapture:
                 return result
 
     def _check(self) -> LiveCheck:
+        """Whatever the origin answers, a check ends within its deadlines and returns; it never raises."""
+        went_live = self.writer.last_end is not None
         try:
-            resolved = self.ctx.sources.for_url(self.url).resolve(self.url)
+            source = self.ctx.sources.for_url(self.url)
+            resolved = self.resolver.resolve(source, self.url, resolve_deadline_s(self.settings))
+            return check_live(resolved, self.settings, resume_after=self.writer.last_end,
+                              allowed_schemes=self.ctx.allowed_url_schemes,
+                              ffprobe_bin=self.ctx.ffprobe_bin,
+                              last_newest=self.newest_recorded if went_live else None)
+        except UnsafeUrl as err:  # yt-dlp's answer or one of its requests pointed at this machine
+            return LiveCheck(False, str(err), error=True, refused=True)
         except StreamOffline as err:
             return LiveCheck(False, str(err))
         except CaptureError as err:
             return LiveCheck(False, str(err), error=True)
-        return check_live(resolved, self.settings, resume_after=self.writer.last_end, ffprobe_bin=self.ctx.ffprobe_bin)
+        except Exception as err:  # one bad answer must not end the recording for the whole window
+            self.log.exception("live check of %s failed", printable(self.url))
+            return LiveCheck(False, f"live check failed: {printable(repr(err))}", error=True)
 
     def _offline(self, now: datetime, reason: str) -> StreamOutcome | None:
         """Not live: decide whether to give up, else sleep until the next check (None)."""
@@ -118,7 +156,7 @@ class StreamCapture:
             # Waiting for the start: the regular poll, backed off while the platform answers with errors.
             backoff = 2 ** min(max(self.errors - 1, 0), 4)
             delay = self.settings.poll_interval_s * backoff + random.uniform(0, self.settings.poll_jitter_s)  # noqa: S311
-        self.log.info("not live (%s); next check in %.1f s", reason, delay)
+        self.log.info("not live (%s); next check in %.1f s", printable(reason), delay)
         deadline = self.hard_stop if went_live else self.event.end
         self.stop.wait(min(delay, max(0.5, (deadline - now).total_seconds())))
         return None
@@ -161,19 +199,33 @@ class StreamCapture:
         self.log.info("recording %s (connection %s, from segment %s)", check.stream.media_url, connection, first_seq)
         tails = (SegmentListTail(plan.media_list), SegmentListTail(plan.audio_list))
         before = self.writer.recorded
-        reason = self._watch(process, tails, connection, clock)
+        began = time.monotonic()
+        try:
+            reason = self._watch(process, tails, connection, clock)
+        except BaseException:
+            # The ledger could not be written (the data directory's disk full, say): ffmpeg must not go
+            # on recording unwatched, nor outlive the monitor. The connection stays open for recovery.
+            process.stop(min(self.settings.stop_timeout_s, 5.0))
+            clock.close()
+            raise
         self.writer.ingest(tails, connection, clock)  # what ffmpeg closed on its way out
         clock.close()
         self.ctx.store.close_connection(connection, process.returncode, reason, process.stderr_tail)
         self.writer.gap_cause = reason
         produced = self.writer.recorded > before
-        self.failures = 0 if produced else self.failures + 1
+        if produced and check.segments:
+            self.newest_recorded = (check.segments[-1].sequence, check.segments[-1].uri)
+        # A connection shorter than one segment (a short file served as the stream, an origin that hangs up
+        # at once) counts as a failure, so reconnects back off instead of looping.
+        floor = max(self.settings.backoff_base_s, self.settings.segment_seconds)
+        short = time.monotonic() - began < floor
+        self.failures = 0 if produced and not short else self.failures + 1
         disk = process.disk_problem()
         if disk is not None:
             return self._finish(INCOMPLETE, f"cannot write media: {disk}")
         if not produced and process.returncode not in (0, None, 255) and "matches no streams" in process.stderr_tail:
             return self._finish(INCOMPLETE, "the stream has no audio track to monitor")
-        if not produced:
+        if not produced or short:
             self.stop.wait(min(self.settings.backoff_base_s * 2 ** self.failures, self.settings.backoff_max_s))
         self.offline_since = self.ctx.clock()
         return None
@@ -247,5 +299,10 @@ class StreamCapture:
             if end_of_media < self.event.end - timedelta(seconds=self.settings.segment_seconds):
                 self.ctx.store.add_gap(self.run.id, self.index, end_of_media, self.event.end,
                                        f"off air before the registered end ({self.writer.gap_cause or reason})")
+        if self.bad_answers:
+            reason += (f"; {self.bad_answers} bad answer(s) from the origin, "
+                       f"the last: {printable(self.last_bad_answer, 200)}")
+        if self.refusals:
+            reason += f"; {self.refusals} URL(s) refused, the last: {printable(self.last_refusal, 200)}"
         self.log.info("stream %s done: %s (%s)", self.index, status, reason)
         return StreamOutcome(status, reason, went_live)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from livewatch.capture.context import CaptureContext, StopSignal
 from livewatch.capture.stream import INTERRUPTED, StreamCapture, StreamOutcome
 from livewatch.registration.models import Event
+from livewatch.state.database import describe_error
 from livewatch.state.runs import (
     CANCELLED,
     FAILED,
@@ -23,6 +25,17 @@ from livewatch.state.runs import (
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class RunEnd:
+    """A run's final status that the database would not take (its file system full, say): the monitor
+    writes it as soon as it can."""
+
+    run_id: int
+    status: str
+    reason: str
+    error: str | None = None
+
+
 class EventCapture:
     """Opens (or continues) the event's run, records every stream in its own thread, and closes the run
     with one status: incomplete if any stream could not be saved, finished if any stream went on air,
@@ -33,6 +46,10 @@ class EventCapture:
         self.stop = StopSignal()
         self.run_id: int | None = None
         self.status: str | None = None
+        #: Why the run ended as it did (the alert for an incomplete or failed run quotes it).
+        self.reason = ""
+        #: The run's end, when the database refused it (see :class:`RunEnd`).
+        self.unsaved: RunEnd | None = None
         self._states: dict[int, str] = {}
         self._lock = threading.Lock()
         self.thread = threading.Thread(target=self._main, name=f"capture-{event.id}", daemon=True)
@@ -47,9 +64,19 @@ class EventCapture:
             log.exception("capture of %s failed", self.event.id)
             self.status = FAILED
             if self.run_id is not None:
-                self.ctx.store.finish_run(self.run_id, FAILED, "internal error", error=repr(err))
+                self._close_run(FAILED, f"internal error: {describe_error(err)}", error=repr(err))
         finally:
             self.on_done(self)
+
+    def _close_run(self, status: str, reason: str, error: str | None = None) -> None:
+        assert self.run_id is not None
+        self.reason = reason
+        try:
+            self.ctx.store.finish_run(self.run_id, status, reason, error=error)
+        except Exception as err:  # the data directory's disk full, the database broken: said, kept, retried
+            log.error("%s: cannot record the end of run %s (%s: %s) in the database: %s; the monitor retries",
+                      self.event.id, self.run_id, status, reason, err)
+            self.unsaved = RunEnd(self.run_id, status, reason, error)
 
     def _capture(self) -> str:
         run = self.ctx.store.open_run(self.event.id, self.event.start, self.event.end)
@@ -68,7 +95,7 @@ class EventCapture:
                 outcomes[index] = capture.run_capture()
             except Exception as err:
                 log.exception("%s: stream %s failed", self.event.id, index)
-                outcomes[index] = StreamOutcome(FAILED, f"internal error: {err!r}", False)
+                outcomes[index] = StreamOutcome(FAILED, f"internal error: {describe_error(err)}", False)
 
         threads = [threading.Thread(target=record, args=(i,), name=f"capture-{self.event.id}-{i}", daemon=True)
                    for i in range(len(self.event.streams))]
@@ -79,7 +106,7 @@ class EventCapture:
         status, reason = summarize([outcomes[i] for i in sorted(outcomes)])
         if status == INTERRUPTED:
             return INTERRUPTED  # the run stays open; a restarted monitor continues it
-        self.ctx.store.finish_run(run.id, status, reason)
+        self._close_run(status, reason)
         return status
 
     def _on_state(self, index: int, state: str) -> None:

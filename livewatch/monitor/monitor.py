@@ -22,11 +22,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from livewatch.alerts import AlertService
 from livewatch.alerts.service import STOP_WAIT_S
+from livewatch.alerts.watch import run_alert
 from livewatch.capture.context import CaptureContext, StopSignal, utc_now
 from livewatch.capture.registry import SourceRegistry
 from livewatch.errors import StateError
 from livewatch.monitor.checks import CheckService
-from livewatch.monitor.event_capture import EventCapture
+from livewatch.monitor.event_capture import EventCapture, RunEnd
 from livewatch.monitor.jobs import JOB_FUNCTION, event_of, job_id, make_scheduler
 from livewatch.monitor.lock import MonitorLock
 from livewatch.monitor.transcription import TranscriptionService
@@ -37,7 +38,7 @@ from livewatch.registration.models import Event
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir, tables
 from livewatch.state.database import check_database_file, describe_error
-from livewatch.state.runs import FINAL, RunStore
+from livewatch.state.runs import FAILED, FINAL, INCOMPLETE, RunStore
 
 log = logging.getLogger(__name__)
 #: Seconds a shutdown may take past the captures' longest ``stop_timeout_s`` (see :meth:`Monitor.shutdown`).
@@ -71,6 +72,8 @@ class Monitor:
         self.captures: dict[str, EventCapture] = {}
         self.done: dict[str, str] = {}
         self.candidates: set[str] = set()
+        #: Runs whose end the database refused (disk full); written as soon as it takes them.
+        self.unsaved: list[RunEnd] = []
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._closing = False
@@ -154,6 +157,8 @@ class Monitor:
         if alerts is not None:
             # Pending alerts stay in the outbox and go out after the next start; one in flight goes back.
             alerts.stop(min(left() + 1.0, STOP_WAIT_S))
+        if getattr(self, "ctx", None) is not None:
+            self.save_run_ends()
         scheduler = getattr(self, "scheduler", None)
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)
@@ -166,11 +171,13 @@ class Monitor:
 
     def run_forever(self) -> None:
         while not self._stopping.wait(self.reload_interval):
+            self.save_run_ends()
             self.reload_if_changed()
 
     def run_until_idle(self) -> None:
         """Return once every event handled in this one-shot run has finished."""
         while not self._stopping.wait(min(self.reload_interval, 1.0)):
+            self.save_run_ends()
             self.reload_if_changed()
             if self.idle():
                 return
@@ -264,6 +271,19 @@ class Monitor:
                                replace_existing=True, name=f"capture {event.id}")
         log.info("%s: capture armed for %s", event.id, due.isoformat())
 
+    def save_run_ends(self) -> None:
+        """Write the run ends the database refused before (see :class:`RunEnd`); keep those it still does."""
+        with self._lock:
+            waiting, self.unsaved = self.unsaved, []
+        for end in waiting:
+            try:
+                self.ctx.store.finish_run(end.run_id, end.status, end.reason, error=end.error)
+                log.info("run %s: its end (%s) is recorded now", end.run_id, end.status)
+            except Exception as err:  # still full: try again on the next round
+                log.warning("run %s: still cannot record its end (%s): %s", end.run_id, end.status, err)
+                with self._lock:
+                    self.unsaved.append(end)
+
     # -- captures ---------------------------------------------------------------------------------------
 
     def _on_job(self, job_event: JobExecutionEvent) -> None:
@@ -291,6 +311,13 @@ class Monitor:
                 del self.captures[capture.event.id]
             status = capture.status or "failed"
             log.info("%s: capture ended: %s", capture.event.id, status)
+            if capture.unsaved is not None:
+                self.unsaved.append(capture.unsaved)
+            if status in (INCOMPLETE, FAILED) and capture.run_id is not None:
+                # Raised here, not only by the schedule watch from the database: the database may be the
+                # very thing that failed (a full disk), and the alert service delivers it from memory then.
+                alert = run_alert(capture.event, capture.run_id, status, capture.reason, self.ctx.clock())
+                self.alerts.raise_alert(alert, capture.event.alerts)
             # Schedule findings at once; the final check (with the audio) follows the last transcript.
             self.checks.mark(capture.event.id, final=self.transcription is None)
             if capture.stop.reason == StopSignal.RESCHEDULED:
