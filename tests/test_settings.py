@@ -25,6 +25,7 @@ from livewatch.settings import (
 FULL_CONFIG = """\
 # every section of livewatch.toml
 data_dir = "state"
+private_files = false
 schedules_dir = "plans"
 timezone = "Asia/Shanghai"
 allowed_url_schemes = ["HTTPS", "rtmp", "srt"]
@@ -142,11 +143,12 @@ def test_defaults_without_a_file(empty_cwd: Path) -> None:
 def test_full_config_parses(tmp_path: Path, empty_cwd: Path) -> None:
     config = _write(tmp_path / "etc", FULL_CONFIG)
     settings = load_settings(config)
-    covered = {"data_dir", "schedules_dir", "timezone", "allowed_url_schemes", "blacklist", "concurrency",
-               "transcriber", "tolerances", "capture", "alerts", "alerting", "rule_packs_dir"}
+    covered = {"data_dir", "private_files", "schedules_dir", "timezone", "allowed_url_schemes", "blacklist",
+               "concurrency", "transcriber", "tolerances", "capture", "alerts", "alerting", "rule_packs_dir"}
     assert set(Settings.model_fields) == covered, "FULL_CONFIG must exercise every section"
 
     assert settings.data_dir == tmp_path / "etc" / "state"
+    assert settings.private_files is False
     assert settings.schedules_dir == tmp_path / "etc" / "plans"
     assert settings.blacklist == Path("/etc/livewatch/barred.yaml")  # absolute paths stay as written
     assert settings.rule_packs_dir == tmp_path / "etc" / "packs"
