@@ -27,5 +27,9 @@ class CliState:
             self._settings = settings
         return self._settings
 
+    def known_data_dir(self) -> Path | None:
+        """The data directory, if known without loading the configuration (for error messages)."""
+        return self._settings.data_dir if self._settings is not None else self.data
+
 
 pass_state = click.make_pass_decorator(CliState)

@@ -39,6 +39,17 @@ def _hm(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
+def database_present(data: DataDir) -> bool:
+    """Whether the data directory holds a database to read: False when neither exists yet (nothing was
+    recorded); a data directory or database path that exists but cannot be what it should is an error."""
+    root = data.root
+    if root.is_symlink() and not root.exists():
+        raise StateError(f"data directory {root} is a symbolic link that leads nowhere (a loop or a missing target)")
+    if root.exists() and not root.is_dir():
+        raise StateError(f"data directory {root} is not a directory")
+    return data.database.exists() or data.database.is_symlink()
+
+
 def _armed(data: DataDir) -> dict[str, datetime]:
     check_database_file(data.jobstore)
     try:
@@ -49,9 +60,7 @@ def _armed(data: DataDir) -> dict[str, datetime]:
 
 def event_statuses(settings: Settings, now: datetime) -> list[EventStatus]:
     data = DataDir(settings.data_dir)
-    if data.root.exists() and not data.root.is_dir():
-        raise StateError(f"data directory {data.root} is not a directory")
-    if not data.database.exists() and not data.database.is_symlink():
+    if not database_present(data):
         return []
     out: list[EventStatus] = []
     with Database.existing(data.database) as db, db.reading():

@@ -97,6 +97,7 @@ class Database:
         event.listen(self.engine, "begin", _begin)
         if migrate:
             self.migrate()
+            self.verify_tables()
 
     @classmethod
     def open(cls, data_dir: DataDir, *, migrate: bool = True) -> Database:
@@ -119,6 +120,7 @@ class Database:
                 raise StateError(f"database {path} is at schema version {version}, this livewatch needs "
                                  f"{known}: run `livewatch db migrate` (a starting monitor migrates too)")
             database.pending_migrations()  # refuses a newer schema
+            database.verify_tables()
         except BaseException:
             database.close()
             raise
@@ -149,6 +151,19 @@ class Database:
                 return int(conn.execute(text("PRAGMA user_version")).scalar_one())
         except (SQLAlchemyError, sqlite3.Error) as err:
             raise StateError(f"cannot read database {self.path}: {describe_error(err)}") from err
+
+    def verify_tables(self) -> None:
+        """Refuse a database at the current version that lacks a table (dropped by hand, or a foreign file
+        that set ``user_version``), before some later query fails on it half-way through a command."""
+        try:
+            with self.engine.connect() as conn:
+                present = {row[0] for row in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'"))}
+        except (SQLAlchemyError, sqlite3.Error) as err:
+            raise StateError(f"cannot read database {self.path}: {describe_error(err)}") from err
+        missing = sorted(set(tables.metadata.tables) - present)
+        if missing:
+            raise StateError(f"database {self.path} lacks table(s) {', '.join(missing)}: it was damaged or edited; "
+                             f"restore a backup ({self.path.name}.bak-v*) or move it aside")
 
     def pending_migrations(self) -> list[Migration]:
         current = self.schema_version()
