@@ -225,8 +225,10 @@ class StreamCapture:
             return self._finish(INCOMPLETE, f"cannot write media: {disk}")
         if not produced and process.returncode not in (0, None, 255) and "matches no streams" in process.stderr_tail:
             return self._finish(INCOMPLETE, "the stream has no audio track to monitor")
-        if not produced or short:
-            self.stop.wait(min(self.settings.backoff_base_s * 2 ** self.failures, self.settings.backoff_max_s))
+        # Never reconnect at once (a short file would be re-recorded several times a second): at least
+        # backoff_base_s between connections, doubling while they keep failing or ending early.
+        backoff = min(self.settings.backoff_base_s * 2 ** self.failures, self.settings.backoff_max_s)
+        self.stop.wait(backoff if self.failures else self.settings.backoff_base_s)
         self.offline_since = self.ctx.clock()
         return None
 
