@@ -152,11 +152,22 @@ def test_a_stalled_playlist_without_date_times_is_not_advancing(origin: HostileO
     assert check_live(hls(url), FAST, resume_after=datetime.now(UTC), last_newest=newest).live
 
 
-@pytest.mark.parametrize("path", ["/garbage-status.m3u8", "/long-header.m3u8", "/many-headers.m3u8",
-                                  "/redirect-nul.m3u8", "/hang-up.m3u8", "/binary.m3u8", "/redirect-loop.m3u8"])
+#: Platform pages yt-dlp reads: a redirect to a scheme it has no adapter for raised its RequestError, a <video>
+#: with an unclosed IPv6 bracket a ValueError, both past the live check.
+BAD_PAGES: dict[str, Reply | Raw] = {
+    **{path.replace(".m3u8", ".html"): BAD_ANSWERS[path] for path in (
+        "/garbage-status.m3u8", "/long-header.m3u8", "/many-headers.m3u8", "/redirect-nul.m3u8", "/hang-up.m3u8",
+        "/binary.m3u8", "/redirect-loop.m3u8")},
+    "/redirect-ftp.html": Reply(302, "", headers=(("Location", "ftp://127.0.0.1/x"),)),
+    "/redirect-gopher.html": Reply(302, "", headers=(("Location", "gopher://127.0.0.1/x"),)),
+    "/video-bad-ipv6.html": Reply(200, '<html><video src="http://[::1/x.m3u8"></video></html>', "text/html"),
+}
+
+
+@pytest.mark.parametrize("path", sorted(BAD_PAGES))
 def test_a_yt_dlp_request_error_is_a_capture_error(origin: HostileOrigin, path: str) -> None:
-    page = origin.url(path.replace(".m3u8", ".html"))
-    origin.add(path.replace(".m3u8", ".html"), BAD_ANSWERS[path])
+    page = origin.url(path)
+    origin.add(path, BAD_PAGES[path])
     with pytest.raises(CaptureError) as caught:
         DeadlineResolver().resolve(YtDlpSource(socket_timeout=2), page, deadline_s=10)
     assert str(caught.value).isprintable()
