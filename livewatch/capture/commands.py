@@ -8,6 +8,7 @@ segments (crash-safe: a cut-off TS file still plays) and 16 kHz mono WAV segment
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import ffmpeg
 
 from livewatch.capture.base import ResolvedStream
+from livewatch.errors import UnsafeUrl
 
 #: ffmpeg's HTTP reconnect options, for http(s) inputs (HLS playlists and segments, FLV).
 HTTP_RECONNECT = {
@@ -25,6 +27,27 @@ HTTP_RECONNECT = {
     "reconnect_delay_max": 5,
 }
 AUDIO_SAMPLE_RATE = 16_000
+
+#: ffmpeg protocols each source may use (``-protocol_whitelist``), by the media URL's scheme. A playlist,
+#: a redirect or a nested URL can then never make ffmpeg open ``file``, ``data``, ``concat``, ``subfile``,
+#: ``pipe`` or anything else that reads this machine. HLS over http keeps https and tls: CDNs redirect
+#: http to https and list https segments in http playlists, and neither reaches anything local. ``crypto``
+#: is HLS's AES-128 layer over those same network protocols.
+HLS_PROTOCOLS = "https,tls,tcp,crypto,http"
+PROTOCOLS = {
+    "http": "http,tcp,https,tls",
+    "https": "https,tls,tcp,http",
+    "rtmp": "rtmp,tcp",
+    "rtmps": "rtmps,tls,tcp",
+    "rtmpt": "rtmpt,http,tcp",
+    "rtmpts": "rtmpts,https,tls,tcp,http",
+    "rtsp": "rtsp,rtp,tcp,udp",
+    "rtsps": "rtsps,rtp,tls,tcp,udp",
+    "srt": "srt",
+}
+#: Protocols no stream may ever be given, even if a configuration allows the scheme by mistake.
+LOCAL_PROTOCOLS = frozenset({"file", "data", "pipe", "fd", "concat", "concatf", "subfile", "cache", "async",
+                             "crypto", "hls", "unix", "tee", "android_content"})
 
 
 @dataclass(frozen=True)
@@ -44,10 +67,26 @@ def header_lines(headers: Mapping[str, str]) -> str:
     return "".join(f"{name}: {value}\r\n" for name, value in headers.items() if name.lower() != "user-agent")
 
 
+def protocol_whitelist(stream: ResolvedStream) -> str:
+    """The ``-protocol_whitelist`` for ``stream``: only the network protocols its kind of source needs.
+
+    A scheme livewatch knows nothing about (one an operator added to ``allowed_url_schemes``) gets only
+    its own protocol. Local protocols are refused outright (the URL check refuses them earlier; this is
+    the last wall).
+    """
+    scheme = urllib.parse.urlsplit(stream.media_url).scheme.lower()
+    if not scheme or LOCAL_PROTOCOLS.intersection(scheme.split("+")) or not scheme.replace("-", "").isalnum():
+        raise UnsafeUrl(f"ffmpeg is never given a {scheme or 'scheme-less'} URL")
+    if stream.kind == "hls" and scheme in ("http", "https"):
+        return HLS_PROTOCOLS
+    return PROTOCOLS.get(scheme, scheme)
+
+
 def input_options(
     stream: ResolvedStream, *, rw_timeout_s: float, live_start_index: int | None = None
 ) -> dict[str, Any]:
-    options: dict[str, Any] = {"rw_timeout": int(rw_timeout_s * 1_000_000), "fflags": "+discardcorrupt"}
+    options: dict[str, Any] = {"rw_timeout": int(rw_timeout_s * 1_000_000), "fflags": "+discardcorrupt",
+                               "protocol_whitelist": protocol_whitelist(stream)}
     if stream.media_url.lower().startswith(("http://", "https://")):
         options.update(HTTP_RECONNECT)
         agent = next((v for k, v in stream.headers.items() if k.lower() == "user-agent"), None)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from livewatch.capture.registry import SourceRegistry
+from livewatch.fields import DEFAULT_URL_SCHEMES
 from livewatch.queue import WorkQueue
 from livewatch.state.layout import DataDir
 from livewatch.state.runs import RunStore
@@ -27,6 +28,8 @@ class CaptureContext:
     slots: threading.BoundedSemaphore
     ffmpeg_bin: str = "ffmpeg"
     ffprobe_bin: str = "ffprobe"
+    #: The global configuration's ``allowed_url_schemes``: every URL ffmpeg or ffprobe gets must use one.
+    allowed_url_schemes: tuple[str, ...] = DEFAULT_URL_SCHEMES
     clock: Callable[[], datetime] = field(default=utc_now)
 
 

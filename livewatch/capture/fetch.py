@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import math
 import socket
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 from livewatch.errors import CaptureError, StreamOffline
@@ -78,69 +79,106 @@ def _shutdown(sock: socket.socket) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-def _connection_class(base: type[http.client.HTTPConnection], deadline: _Deadline) -> Any:
-    class DeadlineConnection(base):  # type: ignore[valid-type,misc]
-        def connect(self) -> None:
-            # Connecting and the TLS handshake are bounded by the socket timeout as a whole (CPython's ssl
-            # module keeps one deadline across a handshake's reads), so cap that at what is left.
-            self.timeout = min(float(self.timeout), deadline.remaining())
-            super().connect()
-            deadline.watch(self.sock)
+class _HttpConnection(http.client.HTTPConnection):
+    def __init__(self, host: str, *, deadline: _Deadline, **kwargs: Any) -> None:
+        super().__init__(host, **kwargs)
+        self.deadline = deadline
 
-    return DeadlineConnection
+    def connect(self) -> None:
+        # Connecting and a TLS handshake are bounded by the socket timeout as a whole (CPython's ssl module
+        # keeps one deadline across a handshake's reads), so cap that at what is left of the request's time.
+        self.timeout = min(self.timeout or math.inf, self.deadline.remaining())
+        super().connect()
+        self.deadline.watch(self.sock)
+
+
+class _HttpsConnection(http.client.HTTPSConnection):
+    def __init__(self, host: str, *, deadline: _Deadline, **kwargs: Any) -> None:
+        super().__init__(host, **kwargs)
+        self.deadline = deadline
+
+    def connect(self) -> None:
+        self.timeout = min(self.timeout or math.inf, self.deadline.remaining())
+        super().connect()
+        self.deadline.watch(self.sock)
 
 
 class _HttpHandler(urllib.request.HTTPHandler):
     def __init__(self, deadline: _Deadline) -> None:
         super().__init__()
-        self._connection = _connection_class(http.client.HTTPConnection, deadline)
+        self.deadline = deadline
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(self._connection, req)
+        return self.do_open(_HttpConnection, req, deadline=self.deadline)  # type: ignore[arg-type]
 
 
 class _HttpsHandler(urllib.request.HTTPSHandler):
     def __init__(self, deadline: _Deadline) -> None:
         super().__init__()
-        self._connection = _connection_class(http.client.HTTPSConnection, deadline)
+        self.deadline = deadline
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(self._connection, req)
+        return self.do_open(_HttpsConnection, req, deadline=self.deadline)  # type: ignore[arg-type]
 
 
 class _WebOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    def __init__(self, check: Callable[[str], object] | None = None) -> None:
+        super().__init__()
+        self.check = check
+
     def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
                          headers: http.client.HTTPMessage, newurl: str) -> urllib.request.Request | None:
         scheme = urllib.parse.urlsplit(newurl).scheme.lower()
         if scheme not in WEB_SCHEMES:
             raise CaptureError(f"{printable(req.full_url)} redirected to a {printable(scheme)!r} URL; "
                                f"only {', '.join(WEB_SCHEMES)} are followed")
+        if self.check is not None:  # before connecting: a redirect to this machine is refused unopened
+            self.check(newurl)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
+    def http_error_302(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
+                       headers: http.client.HTTPMessage) -> Any:
+        # urllib refuses a redirect to file: or data: as a bare "HTTP 302"; check first for the real reason.
+        location = headers.get("location") or headers.get("uri")
+        if location and self.check is not None:
+            with contextlib.suppress(ValueError):  # an unparseable Location is urllib's to report
+                location = urllib.parse.urljoin(req.full_url, location)
+            self.check(location)
+        return super().http_error_302(req, fp, code, msg, headers)
 
-def _opener(deadline: _Deadline) -> urllib.request.OpenerDirector:
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+def _opener(deadline: _Deadline, check: Callable[[str], object] | None = None) -> urllib.request.OpenerDirector:
     opener = urllib.request.OpenerDirector()
     for handler in (urllib.request.ProxyHandler(), urllib.request.UnknownHandler(), _HttpHandler(deadline),
-                    _HttpsHandler(deadline), urllib.request.HTTPDefaultErrorHandler(), _WebOnlyRedirects(),
+                    _HttpsHandler(deadline), urllib.request.HTTPDefaultErrorHandler(), _WebOnlyRedirects(check),
                     urllib.request.HTTPErrorProcessor()):
         opener.add_handler(handler)
     return opener
 
 
-def fetch_bytes(url: str, headers: Mapping[str, str], *, timeout: float, limit: int) -> bytes:
+def fetch_bytes(url: str, headers: Mapping[str, str], *, timeout: float, limit: int,
+                check: Callable[[str], object] | None = None) -> bytes:
     """GET ``url``: at most ``limit`` bytes, the whole exchange within ``timeout`` seconds.
 
     Raises :class:`StreamOffline` for 404/410 (the room is there but nothing is broadcast) and
-    :class:`CaptureError` for everything else that is not a complete answer in time.
+    :class:`CaptureError` for everything else that is not a complete answer in time. ``check`` is called
+    with ``url`` and with every redirect's target before it is opened (see :class:`.urls.UrlPolicy`); what
+    it raises ends the fetch.
     """
     shown = printable(url)
     deadline = _Deadline(timeout)
     try:
         if urllib.parse.urlsplit(url).scheme.lower() not in WEB_SCHEMES:
             raise CaptureError(f"refusing to fetch {shown}: only {', '.join(WEB_SCHEMES)} URLs are read")
+        if check is not None:
+            check(url)
         request = urllib.request.Request(url, headers=dict(headers))  # noqa: S310 - scheme checked above
-        with _opener(deadline).open(request, timeout=timeout) as response:
+        with _opener(deadline, check).open(request, timeout=timeout) as response:
             body: bytes = response.read(limit + 1)
+            if response.length and len(body) <= limit:  # http.client returns a short read when cut off
+                raise http.client.IncompleteRead(body, response.length)
     except urllib.error.HTTPError as err:
         err.close()
         if err.code in (404, 410):

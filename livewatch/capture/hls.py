@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from livewatch.capture.fetch import fetch_bytes, printable
+from livewatch.capture.fetch import WEB_SCHEMES, fetch_bytes, printable
+from livewatch.capture.urls import UrlPolicy
 from livewatch.errors import CaptureError
 
 MAX_PLAYLIST_BYTES = 2_000_000
@@ -194,23 +195,49 @@ def _parse_pdt_any(text: str) -> datetime | None:
     return value if value.tzinfo is not None else None
 
 
-def fetch_text(url: str, headers: Mapping[str, str], timeout: float) -> str:
-    """The playlist at ``url``; ``timeout`` bounds the whole request, not each read (see :mod:`.fetch`)."""
-    body = fetch_bytes(url, headers, timeout=timeout, limit=MAX_PLAYLIST_BYTES)
+def fetch_text(url: str, headers: Mapping[str, str], timeout: float, policy: UrlPolicy | None = None) -> str:
+    """The playlist at ``url``; ``timeout`` bounds the whole request, not each read (see :mod:`.fetch`).
+    With a ``policy``, ``url`` and every redirect it takes are checked before they are opened."""
+    check = None if policy is None else (lambda target: policy.check(target, "playlist URL"))
+    body = fetch_bytes(url, headers, timeout=timeout, limit=MAX_PLAYLIST_BYTES, check=check)
     return body.decode("utf-8", errors="replace")
 
 
-def fetch_media_playlist(url: str, headers: Mapping[str, str], timeout: float = 10.0) -> MediaPlaylist:
-    """Fetch ``url``; a master playlist is followed to its best variant that carries audio."""
-    text = fetch_text(url, headers, timeout)
+def fetch_media_playlist(
+    url: str, headers: Mapping[str, str], timeout: float = 10.0, policy: UrlPolicy | None = None
+) -> MediaPlaylist:
+    """Fetch ``url``; a master playlist is followed to its best variant that carries audio.
+
+    Every URL on the way passes ``policy`` (by default: http or https, and this machine only when ``url``
+    itself is on it): the playlist, its redirects, the chosen variant and each segment, so a playlist
+    cannot hand ffmpeg a local file, a ``data:`` URL or another service on this machine.
+    """
+    policy = policy or UrlPolicy(url, WEB_SCHEMES, resolve_timeout_s=timeout)
+    text = fetch_text(url, headers, timeout, policy)
     if is_master(text):
         variants = parse_master(text, url)
         if not variants:
             raise CaptureError(f"master playlist {printable(url)} lists no usable variants")
         with_audio = [v for v in variants if v.has_audio] or variants
-        url = max(with_audio, key=lambda v: v.bandwidth).uri
-        text = fetch_text(url, headers, timeout)
-    return parse_media(text, url)
+        # The chosen variant is checked, not skipped: an origin that offers a local variant is refused
+        # outright rather than quietly recorded from its second choice.
+        url = policy.check(max(with_audio, key=lambda v: v.bandwidth).uri, "master playlist variant")
+        text = fetch_text(url, headers, timeout, policy)
+    playlist = parse_media(text, url)
+    policy.check_all((_join(url, segment.uri) or segment.uri for segment in playlist.segments), "segment")
+    policy.check_all((_join(url, uri) or uri for uri in _tag_uris(text)), "key or init-section URI")
+    return playlist
+
+
+def _tag_uris(text: str) -> list[str]:
+    """The URI attributes of the tags ffmpeg opens besides segments (``EXT-X-KEY``, ``EXT-X-MAP``)."""
+    uris = []
+    for line in (raw.strip() for raw in text.splitlines()):
+        if line.startswith(("#EXT-X-KEY:", "#EXT-X-MAP:", "#EXT-X-SESSION-KEY:")):
+            uri = _attributes(line.split(":", 1)[1]).get("URI", "").strip('"')
+            if uri:
+                uris.append(uri)
+    return uris
 
 
 def start_index(playlist: MediaPlaylist, resume_after: datetime | None, max_lookback_s: float) -> int:

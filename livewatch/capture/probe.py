@@ -9,9 +9,11 @@ from datetime import datetime, timedelta
 
 from livewatch.capture.base import ResolvedStream
 from livewatch.capture.commands import probe_args
+from livewatch.capture.fetch import printable
 from livewatch.capture.hls import HlsSegment, fetch_media_playlist, start_index
-from livewatch.errors import CaptureError, StreamOffline
-from livewatch.fields import CaptureSettings
+from livewatch.capture.urls import UrlPolicy
+from livewatch.errors import CaptureError, StreamOffline, UnsafeUrl
+from livewatch.fields import DEFAULT_URL_SCHEMES, CaptureSettings
 
 #: A playlist whose newest segment ends no later than this after what we already have is not advancing.
 ADVANCE_SLACK = timedelta(milliseconds=500)
@@ -30,32 +32,55 @@ class LiveCheck:
     wall_base: datetime | None = None
     #: HLS only: the playlist as read, so recording can follow its program date-times.
     segments: tuple[HlsSegment, ...] = ()
+    #: A URL the origin handed over was refused (a local resource, a scheme not allowed): see ``reason``.
+    refused: bool = False
 
 
 def check_live(
-    stream: ResolvedStream, settings: CaptureSettings, *, resume_after: datetime | None, ffprobe_bin: str = "ffprobe"
+    stream: ResolvedStream, settings: CaptureSettings, *, resume_after: datetime | None,
+    ffprobe_bin: str = "ffprobe", last_newest: tuple[int, str] | None = None,
+    allowed_schemes: tuple[str, ...] = DEFAULT_URL_SCHEMES,
 ) -> LiveCheck:
-    if stream.kind == "hls":
-        return _check_hls(stream, settings, resume_after)
-    args = probe_args(stream, rw_timeout_s=settings.rw_timeout_s, ffprobe_bin=ffprobe_bin)
+    """Never raises for anything the origin sends: a bad answer is ``LiveCheck(live=False, error=True)``
+    with the reason. ``last_newest`` is the (sequence, URI) of the newest segment the previous connection
+    started from; a playlist without date-times whose newest segment is still that one is not advancing."""
+    # Nothing reaches ffprobe or ffmpeg that has not passed this policy (see livewatch.capture.urls).
+    policy = UrlPolicy(stream.page_url, allowed_schemes, resolve_timeout_s=settings.rw_timeout_s)
     try:
+        policy.check(stream.media_url, "media URL")
+    except UnsafeUrl as err:
+        return LiveCheck(False, str(err), error=True, refused=True)
+    except CaptureError as err:
+        return LiveCheck(False, str(err), error=True)
+    if stream.kind == "hls":
+        return _check_hls(stream, settings, resume_after, last_newest, policy)
+    try:
+        args = probe_args(stream, rw_timeout_s=settings.rw_timeout_s, ffprobe_bin=ffprobe_bin)
         done = subprocess.run(args, capture_output=True, timeout=settings.rw_timeout_s + 10, check=False)
     except subprocess.TimeoutExpired:
         return LiveCheck(False, "probe timed out", error=True)
+    except (OSError, ValueError) as err:  # ffprobe missing; a NUL byte in the URL
+        return LiveCheck(False, f"cannot probe {printable(stream.media_url)}: {printable(err)}", error=True)
     if done.returncode != 0:
-        return LiveCheck(False, done.stderr.decode(errors="replace").strip()[-300:] or "probe failed")
+        return LiveCheck(False, printable(done.stderr.decode(errors="replace").strip()[-300:] or "probe failed"))
     try:
-        streams = json.loads(done.stdout or b"{}").get("streams") or []
-    except json.JSONDecodeError:
+        answer = json.loads(done.stdout or b"{}")
+        streams = (answer.get("streams") if isinstance(answer, dict) else None) or []
+    except (json.JSONDecodeError, UnicodeDecodeError):
         streams = []
     if not streams:
         return LiveCheck(False, "no media streams answered")
     return LiveCheck(True, "stream answers", stream=stream)
 
 
-def _check_hls(stream: ResolvedStream, settings: CaptureSettings, resume_after: datetime | None) -> LiveCheck:
+def _check_hls(stream: ResolvedStream, settings: CaptureSettings, resume_after: datetime | None,
+               last_newest: tuple[int, str] | None, policy: UrlPolicy) -> LiveCheck:
     try:
-        playlist = fetch_media_playlist(stream.media_url, stream.headers, timeout=settings.rw_timeout_s)
+        # rw_timeout_s bounds each request as a whole (master and media playlist), not each read.
+        playlist = fetch_media_playlist(stream.media_url, stream.headers, timeout=settings.rw_timeout_s,
+                                        policy=policy)
+    except UnsafeUrl as err:
+        return LiveCheck(False, str(err), error=True, refused=True)
     except StreamOffline as err:
         return LiveCheck(False, str(err))
     except CaptureError as err:
@@ -64,11 +89,16 @@ def _check_hls(stream: ResolvedStream, settings: CaptureSettings, resume_after: 
         return LiveCheck(False, "playlist has ended (EXT-X-ENDLIST)")
     if not playlist.segments:
         return LiveCheck(False, "playlist has no segments yet")
-    newest = playlist.segments[-1].end_time
+    last = playlist.segments[-1]
+    newest = last.end_time
     if resume_after is not None and newest is not None and newest <= resume_after + ADVANCE_SLACK:
         return LiveCheck(False, f"playlist is not advancing (newest media ends {newest.isoformat()})")
+    if newest is None and last_newest is not None and (last.sequence, last.uri) == last_newest:
+        # Without date-times the newest segment itself tells whether anything new was broadcast.
+        return LiveCheck(False, f"playlist is not advancing (newest segment is still #{last.sequence})")
     index = start_index(playlist, resume_after, settings.max_lookback_s)
     # ffmpeg reads the media playlist itself; hand it the variant we chose, not the master.
     chosen = ResolvedStream(stream.page_url, playlist.url, "hls", stream.headers, stream.title, stream.live)
-    return LiveCheck(True, "playlist is live", stream=chosen, start_index=index,
+    reason = "playlist is live" + "".join(f"; {note}" for note in playlist.notes)
+    return LiveCheck(True, reason, stream=chosen, start_index=index,
                      wall_base=playlist.segments[index].program_date_time, segments=tuple(playlist.segments))

@@ -96,7 +96,7 @@ class StreamCapture:
                 return self._finish(FINISHED, "overrun cap reached")
             check = self._check()
             self.errors = self.errors + 1 if check.error else 0
-            if check.error:
+            if check.error and not check.refused:  # refusals are noted on their own, below
                 self.bad_answers += 1
                 self.last_bad_answer = check.reason
             if check.refused:

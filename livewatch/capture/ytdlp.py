@@ -7,8 +7,10 @@ import re
 from typing import Any, ClassVar
 
 import yt_dlp
+from yt_dlp.networking.exceptions import RequestError
 
 from livewatch.capture.base import MediaKind, ResolvedStream, Source
+from livewatch.capture.urls import UrlPolicy
 from livewatch.errors import CaptureError, StreamOffline
 
 #: live_status values that mean "exists, but not live now".
@@ -30,6 +32,36 @@ class _QuietLogger:
     def error(self, msg: str) -> None: ...
 
 
+class _GuardedYoutubeDL(yt_dlp.YoutubeDL):  # type: ignore[misc]  # yt-dlp has no type hints
+    """yt-dlp whose every request (the page, manifests, API calls) passes the stream's URL policy.
+
+    The platform page is the watched party's, so what it links to is checked before yt-dlp fetches it,
+    and where a request ended up (after redirects) is checked before its answer is used: yt-dlp itself
+    never reads a local file or another service on this machine on the origin's behalf.
+    """
+
+    def __init__(self, params: dict[str, Any], policy: UrlPolicy) -> None:
+        super().__init__(params)
+        self.url_policy = policy
+
+    def urlopen(self, req: Any) -> Any:
+        url = req if isinstance(req, str) else getattr(req, "url", None) or req.get_full_url()
+        self._vet(str(url), "page request")
+        response = super().urlopen(req)
+        final = str(getattr(response, "url", url))
+        try:
+            self._vet(final, "page request (after redirects)")
+        except CaptureError:
+            response.close()
+            raise
+        return response
+
+    def _vet(self, url: str, what: str) -> None:
+        # data: URLs are decoded in memory by yt-dlp (inline manifests); they read nothing.
+        if not url.lower().startswith("data:"):
+            self.url_policy.check_not_local(url, what)
+
+
 class YtDlpSource(Source):
     """Any http(s) page; the catch-all below direct media URLs."""
 
@@ -41,6 +73,7 @@ class YtDlpSource(Source):
     format_selector = "best[acodec!=none][vcodec!=none]/best[acodec!=none]/best"
 
     def __init__(self, socket_timeout: float = 15.0) -> None:
+        self.socket_timeout = socket_timeout
         self.params: dict[str, Any] = {
             "format": self.format_selector,
             "quiet": True,
@@ -49,12 +82,20 @@ class YtDlpSource(Source):
             "skip_download": True,
             "socket_timeout": socket_timeout,
             "logger": _QuietLogger(),
+            # No local input of any kind: no file:// URLs, no cookie jar, .netrc or cache read from disk.
+            "enable_file_urls": False,
+            "cookiefile": None,
+            "usenetrc": False,
+            "cachedir": False,
         }
 
     def resolve(self, url: str) -> ResolvedStream:
+        policy = UrlPolicy(url, resolve_timeout_s=self.socket_timeout)
         try:
-            with yt_dlp.YoutubeDL(self.params) as ydl:
+            with _GuardedYoutubeDL(self.params, policy) as ydl:
                 info = ydl.extract_info(url, download=False)
+        except RequestError as err:  # raised outside an extractor (e.g. a redirect to a scheme yt-dlp refuses)
+            raise CaptureError(f"yt-dlp cannot resolve {url}: {err.msg or type(err).__name__}") from err
         except yt_dlp.utils.DownloadError as err:
             message = str(err).removeprefix("ERROR: ")
             if _OFFLINE_PHRASES.search(message):
@@ -73,6 +114,9 @@ class YtDlpSource(Source):
         media_url = info.get("url")
         if not media_url:
             raise CaptureError(f"yt-dlp found no single playable format with audio at {url}")
+        # A <video src="file:///..."> comes back from the generic extractor as it is; refuse it here, with
+        # the reason, before anything opens it (the live check applies the configured schemes as well).
+        policy.check_not_local(str(media_url), "yt-dlp's media URL")
         return ResolvedStream(
             page_url=url,
             media_url=str(media_url),

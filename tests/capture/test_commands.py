@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from livewatch.capture.base import ResolvedStream
-from livewatch.capture.commands import RecordPlan, header_lines, probe_args, record_args
+from livewatch.capture.commands import RecordPlan, header_lines, probe_args, protocol_whitelist, record_args
+from livewatch.errors import UnsafeUrl
 
 PLAN = RecordPlan(
     media_pattern=Path("/d/media/s0-%06d.ts"),
@@ -33,8 +36,9 @@ def test_hls_with_headers_and_start_index() -> None:
     assert record_args(stream, PLAN, rw_timeout_s=15, live_start_index=3) == [
         *GLOBAL,
         "-fflags", "+discardcorrupt", "-headers", "Referer: https://page/\r\nCookie: a=b\r\n",
-        "-live_start_index", "3", "-reconnect", "1", "-reconnect_delay_max", "5", "-reconnect_on_network_error",
-        "1", "-reconnect_streamed", "1", "-rw_timeout", "15000000", "-user_agent", "Mozilla/5.0",
+        "-live_start_index", "3", "-protocol_whitelist", "https,tls,tcp,crypto,http",
+        "-reconnect", "1", "-reconnect_delay_max", "5", "-reconnect_on_network_error", "1", "-reconnect_streamed", "1",
+        "-rw_timeout", "15000000", "-user_agent", "Mozilla/5.0",
         "-i", "https://cdn.example/live/index.m3u8?token=a",
         *OUTPUTS,
     ]
@@ -45,7 +49,8 @@ def test_rtmp_has_no_http_options_and_no_re() -> None:
     args = record_args(stream, PLAN, rw_timeout_s=20, live_start_index=3, ffmpeg_bin="/opt/ffmpeg")
     assert args == [
         "/opt/ffmpeg", *GLOBAL[1:],
-        "-fflags", "+discardcorrupt", "-rw_timeout", "20000000", "-i", "rtmp://h/app/key",
+        "-fflags", "+discardcorrupt", "-protocol_whitelist", "rtmp,tcp", "-rw_timeout", "20000000",
+        "-i", "rtmp://h/app/key",
         *OUTPUTS,
     ]
     assert "-re" not in args
@@ -70,9 +75,43 @@ def test_probe_fails_fast() -> None:
     stream = ResolvedStream("u", "http://h/a.flv", "progressive", {"Referer": "r"})
     assert probe_args(stream, rw_timeout_s=5) == [
         "ffprobe", "-hide_banner", "-loglevel", "error", "-rw_timeout", "5000000", "-fflags", "+discardcorrupt",
-        "-headers", "Referer: r\r\n", "-show_entries", "stream=codec_type", "-of", "json", "http://h/a.flv",
+        "-protocol_whitelist", "http,tcp,https,tls", "-headers", "Referer: r\r\n",
+        "-show_entries", "stream=codec_type", "-of", "json", "http://h/a.flv",
     ]
 
 
 def test_header_lines_leave_out_user_agent() -> None:
     assert header_lines({"user-agent": "x", "Origin": "https://o"}) == "Origin: https://o\r\n"
+
+
+def test_plain_http_hls_gets_the_same_network_only_whitelist() -> None:
+    # http playlists list https segments and CDNs redirect http to https; neither reaches anything local.
+    stream = ResolvedStream("u", "http://h/live.m3u8", "hls")
+    args = record_args(stream, PLAN, rw_timeout_s=2)
+    assert args[:args.index("-i")] == [
+        *GLOBAL, "-fflags", "+discardcorrupt", "-protocol_whitelist", "https,tls,tcp,crypto,http",
+        "-reconnect", "1", "-reconnect_delay_max", "5", "-reconnect_on_network_error", "1", "-reconnect_streamed",
+        "1", "-rw_timeout", "2000000",
+    ]
+
+
+@pytest.mark.parametrize(("url", "kind", "expected"), [
+    ("https://h/live.m3u8", "hls", "https,tls,tcp,crypto,http"),
+    ("http://h/live.m3u8", "hls", "https,tls,tcp,crypto,http"),
+    ("https://h/live.flv", "progressive", "https,tls,tcp,http"),
+    ("http://h/live.flv", "progressive", "http,tcp,https,tls"),
+    ("rtmp://h/app/key", "rtmp", "rtmp,tcp"),
+    ("RTMPS://h/app/key", "rtmp", "rtmps,tls,tcp"),
+    ("srt://h:9000", "progressive", "srt"),  # a scheme an operator allowed: its own protocol only
+])  # fmt: skip
+def test_protocol_whitelist_fits_the_source(url: str, kind: str, expected: str) -> None:
+    assert protocol_whitelist(ResolvedStream("u", url, kind)) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("url", [
+    "file:///etc/passwd", "data:text/plain,x", "concat:/a.ts|/b.ts", "subfile,,start,0,end,0,,:/a.ts", "pipe:0",
+    "crypto+file:///a.ts", "/srv/media/a.ts", "fd:3",
+])  # fmt: skip
+def test_local_protocols_are_never_handed_to_ffmpeg(url: str) -> None:
+    with pytest.raises(UnsafeUrl):
+        probe_args(ResolvedStream("u", url, "progressive"), rw_timeout_s=1)
