@@ -23,6 +23,9 @@ _OFFLINE_PHRASES = re.compile(
 )
 
 
+_QUOTED_URL = re.compile(r"'([A-Za-z][A-Za-z0-9+.-]*:[^']*)'")
+
+
 class _QuietLogger:
     """yt-dlp prints to stderr unless given a logger; the capture log says what matters."""
 
@@ -47,7 +50,14 @@ class _GuardedYoutubeDL(yt_dlp.YoutubeDL):  # type: ignore[misc]  # yt-dlp has n
     def urlopen(self, req: Any) -> Any:
         url = req if isinstance(req, str) else getattr(req, "url", None) or req.get_full_url()
         self._vet(str(url), "page request")
-        response = super().urlopen(req)
+        try:
+            response = super().urlopen(req)
+        except RequestError as err:
+            # A redirect to file: fails inside yt-dlp's HTTP library, which names the URL it could not open;
+            # say what the origin did rather than which adapter was missing.
+            for named in _QUOTED_URL.findall(str(err.msg or "")):
+                self._vet(named, "page request (redirected)")
+            raise
         final = str(getattr(response, "url", url))
         try:
             self._vet(final, "page request (after redirects)")

@@ -152,7 +152,7 @@ def test_pages_pointing_at_local_resources_are_refused(hostile_origin: HostileOr
 
 def test_a_page_redirecting_to_a_local_file_is_an_error_not_a_recording(hostile_origin: HostileOrigin) -> None:
     for path in ("/redirect/file", "/page/redirect-file"):
-        with pytest.raises(CaptureError):
+        with pytest.raises(CaptureError, match=f"^{LOCAL_RESOURCE}: page request \\(redirected\\) file:"):
             YtDlpSource(socket_timeout=2).resolve(hostile_origin.url(path))
 
 
