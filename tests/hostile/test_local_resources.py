@@ -24,7 +24,7 @@ from livewatch.errors import CaptureError, UnsafeUrl
 from livewatch.fields import CaptureSettings
 from livewatch.state import DataDir
 from tests.capture.conftest import capture_only, now, run_facts, run_monitor_until_idle, write_event
-from tests.hostile.origin import HLS, HostileOrigin, Reply, media
+from tests.hostile.origin import HLS, HostileOrigin, Reply, data_url, master, media
 
 SETTINGS = CaptureSettings(rw_timeout_s=2)
 PUBLIC_PAGE = "https://203.0.113.7/room/1"  # TEST-NET-3: a page that is not on this machine, no DNS needed
@@ -179,7 +179,8 @@ def _record(url: str, folder: Path) -> tuple[float, str]:
 @pytest.mark.slow
 def test_ffmpeg_never_reads_local_segments_even_if_the_playlist_changes(
         hostile_origin: HostileOrigin, hostile_media: tuple[Path, Path], tmp_path: Path) -> None:
-    """What the origin serves ffmpeg after our check passed: the whitelist leaves it nothing local to open."""
+    """What the origin serves ffmpeg after our check passed (segments, variants, keys that point at this
+    machine): the whitelist leaves it nothing local to open."""
     _, secret = hostile_media
     cases = {
         "file": [secret.as_uri()] * 2,
@@ -187,15 +188,25 @@ def test_ffmpeg_never_reads_local_segments_even_if_the_playlist_changes(
         "concat": [f"concat:{secret}|{secret}"] * 2,
         "mixed": ["/seg/ok.ts", secret.as_uri()],
     }
+    local_playlist = tmp_path / "local.m3u8"  # a playlist on this machine listing the secret
+    local_playlist.write_text(media(secret.as_uri(), secret.as_uri()) + "#EXT-X-ENDLIST\n", encoding="utf-8")
+    masters = {
+        "master-file": master(local_playlist.as_uri()),
+        "master-data": master(data_url(local_playlist.read_text(encoding="utf-8"))),
+    }
     for name, segments in cases.items():
         # Ended playlists, so ffmpeg gives up at once instead of polling a live one.
         hostile_origin.add(f"/vod/{name}.m3u8", Reply(200, media(*segments) + "#EXT-X-ENDLIST\n", HLS))
+    for name, answer in masters.items():
+        hostile_origin.add(f"/vod/{name}.m3u8", answer)
+    for name in [*cases, *masters]:
         folder = tmp_path / name
         folder.mkdir()
         seconds, stderr = _record(hostile_origin.url(f"/vod/{name}.m3u8"), folder)
-        # Only the one honest 2-second segment of "mixed" is ever recorded; the secret is 2 s more.
-        assert seconds <= (2.2 if name == "mixed" else 0.0), (name, stderr[-500:])
-    hostile_origin.add("/vod/key.m3u8", Reply(200, media("/seg/ok.ts", key=secret.as_uri()) + "#EXT-X-ENDLIST\n", HLS))
+        # Only the one honest 2-second segment of "mixed" is recorded (so ffmpeg did run); the secret is 2 s more.
+        assert (1.5 <= seconds <= 2.2) if name == "mixed" else seconds == 0.0, (name, seconds, stderr[-500:])
+    keyed = media("/seg/ok.ts", key=secret.as_uri()) + "#EXT-X-ENDLIST\n"
+    hostile_origin.add("/vod/key.m3u8", Reply(200, keyed, HLS))
     key = tmp_path / "key"
     key.mkdir()
     seconds, stderr = _record(hostile_origin.url("/vod/key.m3u8"), key)
