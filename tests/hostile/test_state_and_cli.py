@@ -54,7 +54,8 @@ def one_line_error(result: Result, names: Path | str) -> None:
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit), result.exception
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), lines[0]
     assert str(names) in lines[0], lines[0]
 
 
@@ -76,7 +77,9 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _bytes(content: bytes) -> Callable[[Path, Path], None]:
-    return lambda db, _good: db.write_bytes(content)
+    def make(db: Path, _good: Path) -> None:
+        db.write_bytes(content)
+    return make
 
 
 def _zeroed_after_header(db: Path, good: Path) -> None:
@@ -153,7 +156,8 @@ def test_a_damaged_job_store_is_one_line_for_status_and_the_monitor(damage: str,
     schedules.mkdir()
     result = CliRunner().invoke(cli, ["--config", str(quiet_config(tmp_path)), "--data", str(data), "run",
                                       "--until-idle", "--schedules", str(schedules)])
-    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output, result.output
     assert f"error: database {data / 'jobs.db'}" in result.output or f"job store {data / 'jobs.db'}" in result.output
     assert running_monitor(data) is None  # the failed start gave the lock back
 
@@ -219,9 +223,11 @@ def test_a_read_only_data_directory_is_one_line(command: list[str], read_only_da
     assert "Traceback" not in done.stderr, done.stderr
     [line] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     if command[0] == "run":  # the monitor stops at the first thing it cannot write
-        assert str(data) in line and ("Permission denied" in line or "readonly" in line), line
+        assert str(data) in line, line
+        assert "Permission denied" in line or "readonly" in line, line
     else:
-        assert str(data / "livewatch.db") in line and "readonly" in line, line
+        assert str(data / "livewatch.db") in line, line
+        assert "readonly" in line, line
 
 
 # -- the monitor lock --------------------------------------------------------------------------------------
@@ -269,8 +275,9 @@ def test_the_lock_holds_in_process_and_its_note_never_follows_a_link(tmp_path: P
     try:
         assert victim.read_text(encoding="utf-8") == "precious\n"
         holder = running_monitor(data)
-        assert holder is not None and holder.pid in (os.getpid(), None)
-        with pytest.raises(StateError, match="another livewatch monitor .* is already running"):
+        assert holder is not None
+        assert holder.pid in (os.getpid(), None)
+        with pytest.raises(StateError, match=r"another livewatch monitor \(pid \d+\) is already running"):
             MonitorLock.acquire(data)
     finally:
         lock.release()
@@ -353,7 +360,8 @@ def test_analyze_refuses_an_event_a_running_monitor_has_armed(tmp_path: Path, to
         result = setup.analyze(tone)
     finally:
         lock.release()
-    assert result.exit_code == 1 and "armed for capture" in result.stderr, result.output
+    assert result.exit_code == 1, result.output
+    assert "armed for capture" in result.stderr, result.output
     assert f"pid {os.getpid()}" in result.stderr
     assert setup.runs() == []
     assert setup.analyzed_folders() == []
@@ -380,7 +388,8 @@ def test_a_refused_or_failed_analysis_leaves_nothing_behind_and_can_be_run_again
     blocker = setup.data.reports / "forum"
     blocker.write_text("in the way\n", encoding="utf-8")
     failed = setup.analyze(tone)
-    assert failed.exit_code == 1 and "Traceback" not in failed.output, failed.output
+    assert failed.exit_code == 1, failed.output
+    assert "Traceback" not in failed.output, failed.output
     assert (setup.runs(), setup.analyzed_folders()) == ([], [])
     with Database(setup.data.database) as db, db.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(tables.segments)).scalar_one() == 0
