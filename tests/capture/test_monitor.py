@@ -169,7 +169,7 @@ def test_jobs_persist_and_one_monitor_per_data_directory(tmp_path: Path) -> None
     settings = capture_only(data.root)
     first = Monitor(settings, [schedules])
     first.start()
-    with pytest.raises(StateError, match="another livewatch monitor is already running"):
+    with pytest.raises(StateError, match=r"another livewatch monitor \(pid \d+\) is already running"):
         Monitor(settings, [schedules]).start()
     first.shutdown()
     assert armed_jobs(data) == {"future": start - timedelta(minutes=10)}
