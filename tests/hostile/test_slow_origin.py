@@ -3,6 +3,12 @@ resolution past its total deadline. A socket timeout bounds each read, and every
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
@@ -10,6 +16,7 @@ from typing import BinaryIO
 import pytest
 
 from livewatch.capture.base import ResolvedStream
+from livewatch.capture.fetch import fetch_bytes
 from livewatch.capture.probe import LiveCheck, check_live
 from livewatch.capture.resolve import DeadlineResolver
 from livewatch.capture.ytdlp import YtDlpSource
@@ -76,3 +83,49 @@ def test_a_yt_dlp_resolution_ends_within_its_deadline(origin: HostileOrigin) -> 
     with pytest.raises(CaptureError, match="still held by the origin"):
         resolver.resolve(source, origin.url("/page.html"), deadline_s=3)
     assert time.monotonic() - started < 5
+
+
+@pytest.fixture(scope="module")
+def tls_context(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    folder = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(folder / "key.pem"),
+                    "-out", str(folder / "cert.pem"), "-days", "1", "-subj", "/CN=127.0.0.1"],
+                   check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context
+
+
+@pytest.mark.parametrize("stage", ["handshake", "body"])
+def test_an_https_fetch_ends_within_its_deadline(tls_context: ssl.SSLContext, stage: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The TLS handshake and the encrypted body are bounded as well (the server's certificate is
+    self-signed, so verification is switched off for this test only)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def serve() -> None:
+        client, _ = server.accept()
+        with client:
+            if stage == "handshake":  # accept the connection, never answer the ClientHello
+                done.wait(30)
+                return
+            with contextlib.suppress(OSError), tls_context.wrap_socket(client, server_side=True) as tls:
+                tls.recv(65536)
+                for byte in HEAD % len(PLAYLIST) + PLAYLIST:
+                    tls.send(bytes([byte]))
+                    if done.wait(1):
+                        return
+
+    threading.Thread(target=serve, daemon=True).start()
+    monkeypatch.setattr(ssl, "_create_default_https_context", ssl._create_unverified_context)
+    started = time.monotonic()
+    try:
+        with pytest.raises(CaptureError, match="total deadline"):
+            fetch_bytes(f"https://127.0.0.1:{server.getsockname()[1]}/x.m3u8", {}, timeout=2, limit=10_000)
+        assert time.monotonic() - started < 3.5
+    finally:
+        done.set()
+        server.close()
