@@ -201,9 +201,9 @@ class Monitor:
     def reload_if_changed(self) -> None:
         """Re-read the registrations if a file changed. A failure here (an unreadable blacklist, say) is
         logged and the previous registrations stay in force: the monitor never dies of a bad edit."""
-        if self._files_fingerprint() == self._fingerprint:
-            return
         try:
+            if self._files_fingerprint() == self._fingerprint:
+                return
             self.reconcile()
         except Exception:
             log.exception("cannot reload the registrations; keeping the previous ones")
