@@ -20,13 +20,14 @@ import pytest
 from livewatch.alerts.outbox import Outbox
 from livewatch.state import Database, DataDir
 from tests.alerts.conftest import SECRET
-from tests.capture.conftest import FAST, now, write_event
+from tests.capture.conftest import now, write_event
 from tests.capture.test_monitor import ffmpeg_writing_into, run_status, wait_until
 from tests.hostile.drip import HTTP_ANSWER, DripServer
 from tests.support.origin import LiveOrigin, wait_for_playlist
 
 #: What "a few seconds" past stop_timeout_s means: the monitor's grace (5 s) and the interpreter's exit.
 FEW_S = 8.0
+STOP_TIMEOUT_S = 3
 
 
 @pytest.fixture
@@ -44,9 +45,11 @@ def test_sigterm_ends_the_monitor_in_time_whatever_the_peers_do(tmp_path: Path, 
     schedules.mkdir()
     data = DataDir(tmp_path / "data")
     t0 = now()
-    write_event(schedules, "live", origin.url, t0 - timedelta(seconds=2), t0 + timedelta(minutes=5))
+    write_event(schedules, "live", origin.url, t0 - timedelta(seconds=2), t0 + timedelta(minutes=5),
+                stop_timeout_s=STOP_TIMEOUT_S)
     dripping = write_event(schedules, "dripping", f"http://127.0.0.1:{playlist.port}/live.m3u8",
-                           t0 - timedelta(seconds=2), t0 + timedelta(minutes=5), rw_timeout_s=60)
+                           t0 - timedelta(seconds=2), t0 + timedelta(minutes=5), rw_timeout_s=60,
+                           stop_timeout_s=STOP_TIMEOUT_S)
     dripping.write_text(dripping.read_text() + "tolerances: {late_start: 0}\n", encoding="utf-8")  # a no-show alert
     config = tmp_path / "livewatch.toml"
     config.write_text('[transcriber]\nenabled = false\n\n[[alerts]]\nname = "hook"\ntype = "webhook"\n'
@@ -63,7 +66,7 @@ def test_sigterm_ends_the_monitor_in_time_whatever_the_peers_do(tmp_path: Path, 
         stopped_at = time.monotonic()
         monitor.send_signal(signal.SIGTERM)
         try:
-            monitor.wait(timeout=FAST["stop_timeout_s"] + FEW_S + 10)
+            monitor.wait(timeout=STOP_TIMEOUT_S + FEW_S + 10)
         except subprocess.TimeoutExpired:
             pytest.fail("the monitor ignored SIGTERM")
         took = time.monotonic() - stopped_at
@@ -74,7 +77,7 @@ def test_sigterm_ends_the_monitor_in_time_whatever_the_peers_do(tmp_path: Path, 
         hook.stop()
         playlist.stop()
     stderr = monitor.stderr.read().decode(errors="replace") if monitor.stderr else ""
-    assert took <= FAST["stop_timeout_s"] + FEW_S, f"took {took:.1f} s\n{stderr[-3000:]}"
+    assert took <= STOP_TIMEOUT_S + FEW_S, f"took {took:.1f} s\n{stderr[-3000:]}"
     assert monitor.returncode == 0, stderr[-3000:]
     assert ffmpeg_writing_into(data.root) == []  # the live event's ffmpeg was stopped, not left behind
     with Database(data.database, migrate=False) as db:
