@@ -31,6 +31,10 @@ from livewatch.state.runs import ACTIVE, FINISHED, RunStore, SegmentRecord
 from livewatch.transcription.exports import write_transcript_files
 
 SEGMENT_S = 10.0
+#: The containers a handed-in recording may be in (ffmpeg demuxer names). Playlists, concat scripts and
+#: manifests are not among them: they make ffmpeg read other files as the recording.
+RECORDING_FORMATS = ("mov", "matroska", "mpegts", "flv", "wav", "w64", "mp3", "aac", "ogg", "flac", "asf", "avi",
+                     "mpeg", "caf", "amr", "ac3", "eac3", "aiff")
 
 
 class AnalyzeError(LivewatchError):
@@ -40,10 +44,11 @@ class AnalyzeError(LivewatchError):
 def split_audio_argv(media: Path, folder: Path, segment_s: float = SEGMENT_S) -> list[str]:
     """16 kHz mono WAV segments of ``segment_s`` seconds, as the capture writes them. The recording is a
     local file handed in by the party under watch: it may be a playlist or a concat script in disguise, so
-    ffmpeg may open local files only, never the network."""
+    ffmpeg opens it as a recording container only, and never the network."""
     return ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y", "-protocol_whitelist", "file",
-            "-i", str(media), "-vn", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", "-f", "segment",
-            "-segment_time", f"{segment_s:g}", "-reset_timestamps", "1", str(folder / "s0-%06d.wav")]
+            "-format_whitelist", ",".join(RECORDING_FORMATS), "-i", str(media), "-vn", "-ac", "1", "-ar", "16000",
+            "-c:a", "pcm_s16le", "-f", "segment", "-segment_time", f"{segment_s:g}", "-reset_timestamps", "1",
+            str(folder / "s0-%06d.wav")]
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,24 @@ def _discard_run(engine: Engine, run_id: int) -> None:
         conn.execute(delete(tables.runs).where(tables.runs.c.id == run_id))
 
 
+#: Text formats that make ffmpeg open other inputs: a "recording" that is one of these is a redirection.
+_REDIRECTING = (b"#EXTM3U", b"ffconcat", b"<?xml", b"<MPD")
+
+
+def _refuse_redirections(media: Path) -> None:
+    """A handed-in file that is a playlist, a concat script or a DASH manifest would make ffmpeg read other
+    files (another event's recordings, say) as this recording. ffmpeg's format whitelist refuses them too;
+    this says why in words before ffmpeg sees the file."""
+    try:
+        with media.open("rb") as handle:
+            head = handle.read(512).removeprefix(b"\xef\xbb\xbf").lstrip()
+    except OSError as err:
+        raise AnalyzeError(f"cannot read {media}: {err.strerror or err}") from err
+    if head.startswith(_REDIRECTING):
+        raise AnalyzeError(f"{media} is a playlist, concat script or manifest, not a recording: analyze reads "
+                           "recordings only, never what a file points at")
+
+
 def _split(media: Path, folder: Path) -> list[Path]:
     try:
         result = subprocess.run(split_audio_argv(media, folder), capture_output=True, text=True, check=False)
@@ -110,7 +133,9 @@ def _split(media: Path, folder: Path) -> list[Path]:
         raise CaptureError(f"cannot run ffmpeg to read {media}: {err.strerror or err}") from err
     pieces = sorted(folder.glob("s0-*.wav"))
     if result.returncode != 0 or not pieces:
-        raise CaptureError(f"cannot read audio from {media}: {result.stderr.strip()[-300:] or 'no audio stream'}")
+        detail = "; ".join(line.strip() for line in result.stderr.strip()[-300:].splitlines() if line.strip())
+        raise CaptureError(f"cannot read audio from {media}: {detail or 'no audio stream'} "
+                           f"(recordings are read from these containers: {', '.join(RECORDING_FORMATS)})")
     return pieces
 
 
@@ -122,6 +147,7 @@ def analyze_recording(settings: Settings, media: Path, event_id: str, schedules:
         known = ", ".join(sorted(r.event.id for r in loaded.registrations)) or "none"
         raise AnalyzeError(f"no valid registration for event {event_id!r} in {schedules} (events there: {known})")
     event = registration.event
+    _refuse_redirections(media)
     data = DataDir(settings.data_dir).ensure()
     with Database.open(data) as db:
         _refuse_if_taken(data, RunStore(db.engine), event)

@@ -7,6 +7,7 @@ or failed analysis leaves nothing behind."""
 from __future__ import annotations
 
 import functools
+import http.server
 import os
 import shutil
 import signal
@@ -14,10 +15,12 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from apscheduler.triggers.date import DateTrigger
@@ -321,6 +324,8 @@ class Setup:
         return sorted(self.data.root.glob("events/forum/audio/analyzed-*"))
 
     def runs(self) -> list[tuple[int, str]]:
+        if not self.data.database.exists():
+            return []
         with Database(self.data.database) as db, db.engine.connect() as conn:
             return [(row.id, row.status) for row in conn.execute(select(tables.runs).order_by(tables.runs.c.id))]
 
@@ -421,3 +426,39 @@ def test_a_capture_that_starts_while_analyze_reads_the_recording_wins_the_window
         with pytest.raises(AnalyzeError, match=f"got run {run.id}"):
             _claim_window(db.engine, event, tmp_path / "recording.mp4")
     assert setup.runs() == [(run.id, "waiting")]
+
+
+class _Counting(http.server.BaseHTTPRequestHandler):
+    hits: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.hits.append(self.path)
+        self.send_error(404)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("kind", ["hls", "concat", "dash behind junk"])
+def test_analyze_refuses_a_recording_that_points_elsewhere(kind: str, tmp_path: Path, tone: Path) -> None:
+    """A handed-in "recording" that is a playlist, a concat script or a manifest would make ffmpeg read the
+    network or other files (another event's recordings) as this event's audio."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/seg.ts"
+    media = tmp_path / "recording.mp4"
+    media.write_text({
+        "hls": f"#EXTM3U\n#EXT-X-TARGETDURATION:3\n#EXTINF:3,\n{url}\n#EXTINF:3,\n{tone}\n#EXT-X-ENDLIST\n",
+        "concat": f"ffconcat version 1.0\nfile '{tone}'\n",
+        "dash behind junk": f"junk\n<MPD><Period><AdaptationSet><Representation><BaseURL>{url}</BaseURL>"
+                            "</Representation></AdaptationSet></Period></MPD>\n",
+    }[kind], encoding="utf-8")
+    setup = Setup(tmp_path)
+    try:
+        result = setup.analyze(media)
+    finally:
+        server.shutdown()
+        server.server_close()
+    one_line_error(result, media)
+    assert _Counting.hits == []
+    assert (setup.runs(), setup.analyzed_folders()) == ([], [])
