@@ -202,6 +202,7 @@ def fetch_bytes(url: str, headers: Mapping[str, str], *, timeout: float, limit: 
 
 
 def _failure(what: str, reason: object, deadline: _Deadline) -> str:
-    if deadline.expired:
+    # A connect or TLS handshake timed out on the time that was left counts as the deadline too.
+    if deadline.expired or deadline.remaining() <= 0.05:
         return f"{what}: no complete answer within {deadline.seconds:g} s (total deadline)"
     return f"{what}: {printable(reason if str(reason) else type(reason).__name__)}"
