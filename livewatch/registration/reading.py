@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from livewatch.fields import EVENT_ID_PATTERN
 from livewatch.issues import FieldPath, Issue
 from livewatch.sourcemap import (
     MAX_DOCUMENT_BYTES,
@@ -157,7 +158,8 @@ def _event_id(nodes: dict[FieldPath, tuple[yaml.Node, int]], field: FieldPath) -
             continue
         found = nodes.get((*prefix, "id"))
         if found is not None and isinstance(found[0], yaml.ScalarNode):
-            return str(found[0].value)[:64]
+            value = str(found[0].value)
+            return value if re.fullmatch(EVENT_ID_PATTERN, value) else None  # shown only when it is safe
     return None
 
 
