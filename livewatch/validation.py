@@ -14,7 +14,7 @@ from pydantic_core import ErrorDetails
 from livewatch.errors import ConfigError
 from livewatch.fields import did_you_mean
 from livewatch.issues import FieldPath, Issue, format_field_path
-from livewatch.sourcemap import Document, DocumentSyntaxError, LineMap, read_document
+from livewatch.sourcemap import Document, LineMap
 
 #: How to write a field that is missing, shown in the message.
 _EXAMPLES: dict[str, str] = {
@@ -189,12 +189,15 @@ M = typing.TypeVar("M", bound=BaseModel)
 def read_model_file(path: Path, model: type[M], error: type[ConfigError], what: str) -> tuple[M, Document]:
     """Read a YAML/TOML file and validate it as ``model``; any problem raises ``error`` naming the file
     (``what`` says what the file is, e.g. "rule pack") and, for each problem, its line and field."""
-    try:
-        document = read_document(path)
-    except OSError as err:
-        raise error(f"cannot read {what} {path}: {err.strerror or err}") from err
-    except DocumentSyntaxError as err:
-        raise error(f"{what} {path} cannot be parsed", [Issue(path, err.line, (), err.message)]) from err
+    # Imported here: the registration package imports this module. Through it a control character, a complex
+    # key or a 5,000-digit number is an error naming the file and line, never a traceback.
+    from livewatch.registration.reading import read_registration
+
+    document = read_registration(path)
+    if isinstance(document, Issue):
+        if document.code == "unreadable":
+            raise error(f"cannot read {what} {path}: {document.message.removeprefix('cannot read file: ')}")
+        raise error(f"{what} {path} cannot be parsed", [document])
     try:
         return model.model_validate(document.data or {}), document
     except ValidationError as err:

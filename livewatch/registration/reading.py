@@ -88,7 +88,7 @@ def _unprintable(path: Path, err: yaml.reader.ReaderError) -> Issue:
     char = chr(err.character) if isinstance(err.character, int) else "?"
     # With the forbidden characters blanked out the rest of the file parses, which tells us the field.
     field, event_id = _yaml_place(_YAML_UNPRINTABLE.sub(" ", text), line)
-    message = (f"character {_character_name(char)} at column {column} is not allowed in a registration file "
+    message = (f"character {_character_name(char)} at column {column} is not allowed in this file "
                "(control characters could hide or disguise text); remove it")
     return Issue(path, line, field, message, code="control-character", event_id=event_id)
 

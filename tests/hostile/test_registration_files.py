@@ -338,3 +338,17 @@ def test_fuzzed_files_through_a_running_monitors_reload(
         assert {"good", fresh} <= armed, round_number
         assert not [r for r in caplog.records if r.exc_info], "a reload raised"
         assert not monitor.captures, "a mutant started a capture"
+
+
+@pytest.mark.parametrize("content", ['people:\n  - name: "a\x1bb"\n', "people:\n  ? [a, b]\n  : 1\n",
+                                     "people:\n  - name: " + "9" * 5000 + "\n"], ids=["escape", "key", "number"])
+def test_a_hostile_blacklist_is_a_configuration_error_not_a_traceback(tmp_path: Path, content: str) -> None:
+    blacklist = tmp_path / "blacklist.yaml"
+    blacklist.write_text(content, encoding="utf-8")
+    config = tmp_path / "livewatch.toml"
+    config.write_text(f'blacklist = "{blacklist}"\n', encoding="utf-8")
+    write(tmp_path, "good.yaml", good_event("good"))
+    result = CliRunner().invoke(cli, ["--config", str(config), "validate", str(tmp_path / "good.yaml")])
+    no_traceback(result)
+    assert result.exit_code == 2
+    assert f"{blacklist}:2" in result.output
