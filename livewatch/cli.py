@@ -30,6 +30,7 @@ from livewatch.schedule_view import rows_as_dicts, schedule_context, schedule_ro
 from livewatch.state import Database, DataDir
 from livewatch.state.database import describe_error
 from livewatch.templating import make_environment, render
+from livewatch.terminal import rich_safe
 
 EXIT_OK, EXIT_INVALID, EXIT_CONFIG = 0, 1, 2
 
@@ -154,8 +155,9 @@ def schedule(state: CliState, schedules: Path | None, fmt: str, output: Path | N
         for column in ("id", "title", "local window", "status", "streams"):
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(row.id, row.title, f"{row.window}\n{row.timezone}", row.status,
-                          "\n".join(row.streams))
+            # Titles and URLs are typed by people outside the project: never markup or terminal control.
+            table.add_row(rich_safe(row.id), rich_safe(row.title), f"{rich_safe(row.window)}\n{row.timezone}",
+                          row.status, "\n".join(rich_safe(stream) for stream in row.streams))
         Console(highlight=False).print(table)
         return
     if output is None:

@@ -13,6 +13,7 @@ from livewatch.alerts.outbox import FAILED, PENDING, SENDING, SENT, Outbox
 from livewatch.alerts.service import send_test
 from livewatch.cli_state import CliState, pass_state
 from livewatch.state import Database, DataDir
+from livewatch.terminal import rich_safe
 
 #: Exit status when a test alert did not reach every target (set here, in the CLI, like every exit code).
 EXIT_UNDELIVERED = 1
@@ -40,7 +41,7 @@ def alerts_test(state: CliState, only: str | None) -> None:
     for column in ("target", "type", "result"):
         table.add_column(column, overflow="fold")
     for name, error in results.items():
-        table.add_row(name, kinds[name], "delivered" if error is None else f"FAILED: {error}")
+        table.add_row(name, kinds[name], rich_safe("delivered" if error is None else f"FAILED: {error}"))
     Console(highlight=False).print(table)
     failed = [name for name, error in results.items() if error is not None]
     click.echo(f"{len(results) - len(failed)} of {len(results)} target(s) reached")
@@ -75,7 +76,8 @@ def alerts_list(state: CliState, status: str | None, event_id: str | None, limit
     for column in ("created (UTC)", "target", "event", "severity", "title", "count", "status", "tries", "error"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row.created_at.strftime("%Y-%m-%d %H:%M:%S"), row.target, row.event_id or "-", row.severity,
-                      str(row.payload.get("title", "")), str(row.count), row.status, str(row.attempts),
-                      row.last_error or "")
+        # Titles come from registrations and errors from receivers: never markup or terminal control for rich.
+        table.add_row(row.created_at.strftime("%Y-%m-%d %H:%M:%S"), rich_safe(row.target),
+                      rich_safe(row.event_id or "-"), row.severity, rich_safe(str(row.payload.get("title", ""))),
+                      str(row.count), row.status, str(row.attempts), rich_safe(row.last_error or ""))
     Console(highlight=False).print(table)

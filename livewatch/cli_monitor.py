@@ -19,6 +19,7 @@ from livewatch.logs import LOG_FORMATS, LogFormat, logging_configured
 from livewatch.metrics import MetricsServer, metrics_registry
 from livewatch.monitor import Monitor
 from livewatch.monitor.status import event_statuses
+from livewatch.terminal import rich_safe
 
 #: Set once `run` has shut its monitor down; :func:`livewatch.cli.main` then ends the process at once.
 MONITOR_STOPPED = threading.Event()
@@ -95,6 +96,7 @@ def status(state: CliState, fmt: str, data: Path | None) -> None:
     for column in ("event", "state", "window (UTC)", "on air", "segments", "gaps", "backlog", "detail"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row.event_id, row.state, row.window, row.on_air, str(row.segments), str(row.gaps),
-                      str(row.backlog), row.detail)
+        # The detail quotes the origin's own words: never markup or terminal control for rich.
+        table.add_row(*(rich_safe(cell) for cell in (row.event_id, row.state, row.window, row.on_air,
+                        str(row.segments), str(row.gaps), str(row.backlog), row.detail)))
     Console(highlight=False).print(table)

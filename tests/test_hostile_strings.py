@@ -82,6 +82,16 @@ def test_validate_accepts_and_prints_free_text_literally(tmp_path: Path, text: s
     assert validated.exception is None
 
 
+def test_schedule_table_shows_markup_as_text(tmp_path: Path) -> None:
+    """rich reads ``[bold]`` in a table cell as style and raises on an unmatched ``[/x]``: a title typed by
+    someone outside the project is shown as written instead."""
+    write_event(tmp_path, "[/x] [bold red]稳赚[/bold red]")
+    result = CliRunner().invoke(cli, ["schedule", "--schedules", str(tmp_path)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert result.exception is None
+    assert "[/x] [bold red]稳赚[/bold red]" in result.output
+
+
 @pytest.mark.parametrize("text", REFUSED, ids=range(len(REFUSED)))
 def test_validate_refuses_control_characters_naming_file_and_field(tmp_path: Path, text: str) -> None:
     path = write_event(tmp_path, text)

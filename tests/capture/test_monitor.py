@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from livewatch.cli import cli
 from livewatch.errors import StateError
@@ -47,7 +47,10 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str) -> No
 def run_status(data: DataDir, event_id: str) -> str | None:
     if not data.database.exists():
         return None
+    # The file exists a moment before the monitor has created its tables: no table yet means no run yet.
     with Database(data.database, migrate=False) as db, db.engine.connect() as conn:
+        if not inspect(conn).has_table("runs"):
+            return None
         return conn.execute(select(tables.runs.c.status).where(tables.runs.c.event_id == event_id)
                             .order_by(tables.runs.c.id.desc()).limit(1)).scalar()
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 __all__ = ["HostileOrigin", "Raw", "Reply", "make_sample", "standard_routes"]
 
@@ -179,7 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if isinstance(answer, Raw):
                 self.close_connection = True
-                answer.send(self.wfile)
+                answer.send(cast(BinaryIO, self.wfile))
                 self.wfile.flush()
                 return
             assert isinstance(answer, Reply)
