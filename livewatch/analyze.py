@@ -194,7 +194,7 @@ def _analyze(settings: Settings, db: Database, data: DataDir, event: Event, run_
         while service.worker.process_one():
             pass
         service.worker.flush(event.id, run_id, 0)
-        write_transcript_files(db.engine, run_id, data.transcripts_dir(event.id))
+        write_transcript_files(db.engine, run_id, data.transcripts_dir(event.id), data)
     store.finish_run(run_id, FINISHED, f"analyzed recording {media.name}")
     check = check_event(db.engine, settings, event.id, audio=True)
     report = publish(db.engine, data, check, model_store=settings.model_store)
