@@ -13,15 +13,13 @@ from __future__ import annotations
 import contextlib
 import http.client
 import math
-import socket
-import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from typing import IO, Any
 
+from livewatch.deadline import Deadline
 from livewatch.errors import CaptureError, StreamOffline
 
 #: Schemes a fetched URL and every redirect it takes may use; urllib alone would also follow ``ftp:`` and
@@ -38,49 +36,8 @@ def printable(text: object, limit: int = _REASON_CHARS) -> str:
     return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
 
 
-class _Deadline:
-    """Shuts down every socket of one request when the request's total time is up."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.expires = time.monotonic() + seconds
-        self.expired = False
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def remaining(self) -> float:
-        return max(0.001, self.expires - time.monotonic())
-
-    def watch(self, sock: socket.socket | None) -> None:
-        if sock is None:
-            return
-        with self._lock:
-            self._sockets.append(sock)
-            if self.expired:
-                _shutdown(sock)
-
-    def _expire(self) -> None:
-        with self._lock:
-            self.expired = True
-            for sock in self._sockets:
-                _shutdown(sock)
-
-    def cancel(self) -> None:
-        self._timer.cancel()
-
-
-def _shutdown(sock: socket.socket) -> None:
-    # The plain socket method, also for an SSLSocket: it ends a blocked read without touching TLS state
-    # that the reading thread is using.
-    with contextlib.suppress(OSError):  # already closed
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
 class _HttpConnection(http.client.HTTPConnection):
-    def __init__(self, host: str, *, deadline: _Deadline, **kwargs: Any) -> None:
+    def __init__(self, host: str, *, deadline: Deadline, **kwargs: Any) -> None:
         super().__init__(host, **kwargs)
         self.deadline = deadline
 
@@ -92,19 +49,12 @@ class _HttpConnection(http.client.HTTPConnection):
         self.deadline.watch(self.sock)
 
 
-class _HttpsConnection(http.client.HTTPSConnection):
-    def __init__(self, host: str, *, deadline: _Deadline, **kwargs: Any) -> None:
-        super().__init__(host, **kwargs)
-        self.deadline = deadline
-
-    def connect(self) -> None:
-        self.timeout = min(self.timeout or math.inf, self.deadline.remaining())
-        super().connect()
-        self.deadline.watch(self.sock)
+class _HttpsConnection(_HttpConnection, http.client.HTTPSConnection):
+    """The same bound for HTTPS: ``super().connect()`` above is then HTTPSConnection's (TCP and handshake)."""
 
 
 class _HttpHandler(urllib.request.HTTPHandler):
-    def __init__(self, deadline: _Deadline) -> None:
+    def __init__(self, deadline: Deadline) -> None:
         super().__init__()
         self.deadline = deadline
 
@@ -113,7 +63,7 @@ class _HttpHandler(urllib.request.HTTPHandler):
 
 
 class _HttpsHandler(urllib.request.HTTPSHandler):
-    def __init__(self, deadline: _Deadline) -> None:
+    def __init__(self, deadline: Deadline) -> None:
         super().__init__()
         self.deadline = deadline
 
@@ -149,7 +99,7 @@ class _WebOnlyRedirects(urllib.request.HTTPRedirectHandler):
     http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 
 
-def _opener(deadline: _Deadline, check: Callable[[str], object] | None = None) -> urllib.request.OpenerDirector:
+def _opener(deadline: Deadline, check: Callable[[str], object] | None = None) -> urllib.request.OpenerDirector:
     opener = urllib.request.OpenerDirector()
     for handler in (urllib.request.ProxyHandler(), urllib.request.UnknownHandler(), _HttpHandler(deadline),
                     _HttpsHandler(deadline), urllib.request.HTTPDefaultErrorHandler(), _WebOnlyRedirects(check),
@@ -168,14 +118,24 @@ def fetch_bytes(url: str, headers: Mapping[str, str], *, timeout: float, limit: 
     it raises ends the fetch.
     """
     shown = printable(url)
-    deadline = _Deadline(timeout)
+    with Deadline(timeout) as deadline:
+        body = _get(url, headers, shown, deadline, limit, check)
+    if deadline.expired:  # the body may look complete when the shutdown cut it at a line end
+        raise CaptureError(_failure(shown, "", deadline))
+    if len(body) > limit:
+        raise CaptureError(f"{shown} answered more than {limit} bytes")
+    return body
+
+
+def _get(url: str, headers: Mapping[str, str], shown: str, deadline: Deadline, limit: int,
+         check: Callable[[str], object] | None) -> bytes:
     try:
         if urllib.parse.urlsplit(url).scheme.lower() not in WEB_SCHEMES:
             raise CaptureError(f"refusing to fetch {shown}: only {', '.join(WEB_SCHEMES)} URLs are read")
         if check is not None:
             check(url)
         request = urllib.request.Request(url, headers=dict(headers))  # noqa: S310 - scheme checked above
-        with _opener(deadline, check).open(request, timeout=timeout) as response:
+        with _opener(deadline, check).open(request, timeout=deadline.seconds) as response:
             body: bytes = response.read(limit + 1)
             if response.length and len(body) <= limit:  # http.client returns a short read when cut off
                 raise http.client.IncompleteRead(body, response.length)
@@ -192,16 +152,10 @@ def fetch_bytes(url: str, headers: Mapping[str, str], *, timeout: float, limit: 
         # HTTPException: garbage status line, header line over 64 KiB, more than 100 headers, truncated body;
         # ValueError: a control character or non-ASCII in the URL or a header, an unparseable host or port.
         raise CaptureError(_failure(f"bad answer from {shown}", err, deadline)) from err
-    finally:
-        deadline.cancel()
-    if deadline.expired:  # the body may look complete when the shutdown cut it at a line end
-        raise CaptureError(_failure(shown, "", deadline))
-    if len(body) > limit:
-        raise CaptureError(f"{shown} answered more than {limit} bytes")
     return body
 
 
-def _failure(what: str, reason: object, deadline: _Deadline) -> str:
+def _failure(what: str, reason: object, deadline: Deadline) -> str:
     # A connect or TLS handshake timed out on the time that was left counts as the deadline too.
     if deadline.expired or deadline.remaining() <= 0.05:
         return f"{what}: no complete answer within {deadline.seconds:g} s (total deadline)"

@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from typing import Any, ClassVar
 
 from livewatch.alerts.base import AlertDeliveryError, Channel, Delivery
-from livewatch.alerts.deadline import Deadline
+from livewatch.deadline import Deadline
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 from livewatch import __version__
 from livewatch.alerts.base import AlertDeliveryError, Channel, Delivery
-from livewatch.alerts.deadline import Deadline
+from livewatch.deadline import Deadline
 
 SIGNATURE_HEADER = "X-Livewatch-Signature-256"
 #: Answers that may succeed later; every other 4xx is the receiver refusing this request for good.
