@@ -120,6 +120,15 @@ class CaptureSettings(StrictModel):
     reconnect_grace_s: Annotated[float, Field(ge=0, le=24 * 3600)] = Field(
         300, description="A stream that returns within this many seconds continues the same session."
     )
+    end_grace_s: Annotated[float, Field(ge=0, le=24 * 3600)] = Field(
+        30, description="After the origin says the broadcast is over (EXT-X-ENDLIST, an RTMP stream's clean "
+        "end), the session ends this many seconds later (never before the registered end) instead of "
+        "after reconnect_grace_s."
+    )
+    probe_live: bool = Field(
+        True, description="Check a stream that has no playlist (RTMP, HTTP-FLV) with ffprobe before recording; "
+        "turn off for a source that serves one connection only, whose recorder connection is then the check."
+    )
     overrun_cap_minutes: Minutes = Field(30, description="Hard stop this many minutes after the registered end.")
     max_lookback_s: Annotated[float, Field(ge=0, le=3600)] = Field(
         60, description="On connecting to HLS, how far behind the live edge recording may begin."

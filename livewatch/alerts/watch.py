@@ -127,7 +127,12 @@ def schedule_alerts(event: Event, run: RunFacts | None, gaps: Sequence[GapFacts]
     if run is not None and run.status in (RECORDING, RECONNECTING):
         # The segment being recorded is not listed until it closes, and HLS delivers a few seconds late.
         allowance = event.capture.segment_seconds + HLS_SLACK_S
+        ended_on_time = event.end - timedelta(seconds=event.capture.segment_seconds)
         for stream, last in run.last_media.items():
+            if last >= ended_on_time:
+                # Media reached the registered end: the stream ended on time (or ran over), and the run stays
+                # open only for a possible return. That is no gap in the recording.
+                continue
             silent = (now - last).total_seconds() - allowance
             if silent > gap_alert_s:
                 add("gap", "capture", "medium", f"Capture gap over {gap_alert_s:g} s",

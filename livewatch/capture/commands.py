@@ -27,6 +27,9 @@ HTTP_RECONNECT = {
     "reconnect_delay_max": 5,
 }
 AUDIO_SAMPLE_RATE = 16_000
+#: An RTMP server with no one publishing (nginx-rtmp) accepts the play request and then sends nothing, so a
+#: probe would wait out the whole read timeout; with a publisher, audio packets arrive at once.
+RTMP_PROBE_TIMEOUT_S = 3.0
 
 #: ffmpeg protocols each source may use (``-protocol_whitelist``), by the media URL's scheme. A playlist,
 #: a redirect or a nested URL can then never make ffmpeg open ``file``, ``data``, ``concat``, ``subfile``,
@@ -129,8 +132,14 @@ def record_args(
     ]
 
 
+def is_rtmp(stream: ResolvedStream) -> bool:
+    return urllib.parse.urlsplit(stream.media_url).scheme.lower().startswith("rtmp")
+
+
 def probe_args(stream: ResolvedStream, *, rw_timeout_s: float, ffprobe_bin: str = "ffprobe") -> list[str]:
     """ffprobe argv that answers "is this stream there?" for sources without a playlist to read."""
+    if is_rtmp(stream):
+        rw_timeout_s = min(rw_timeout_s, RTMP_PROBE_TIMEOUT_S)
     options = input_options(stream, rw_timeout_s=rw_timeout_s)
     for key in HTTP_RECONNECT:  # a probe should fail fast, not retry
         options.pop(key, None)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from livewatch.capture.base import ResolvedStream
-from livewatch.capture.commands import probe_args
+from livewatch.capture.commands import RTMP_PROBE_TIMEOUT_S, is_rtmp, probe_args
 from livewatch.capture.fetch import printable
 from livewatch.capture.hls import HlsSegment, fetch_media_playlist, start_index
 from livewatch.capture.urls import UrlPolicy
@@ -34,6 +34,8 @@ class LiveCheck:
     segments: tuple[HlsSegment, ...] = ()
     #: A URL the origin handed over was refused (a local resource, a scheme not allowed): see ``reason``.
     refused: bool = False
+    #: The origin says the broadcast is over (``EXT-X-ENDLIST``), not merely that it is not there now.
+    ended: bool = False
 
 
 def check_live(
@@ -54,6 +56,10 @@ def check_live(
         return LiveCheck(False, str(err), error=True)
     if stream.kind == "hls":
         return _check_hls(stream, settings, resume_after, last_newest, policy)
+    if not settings.probe_live:
+        # A source that serves one client only: a probe would use up its connection, so the recorder's
+        # own connection is the check (it fails, and is retried with back-off, while nothing is there).
+        return LiveCheck(True, "not probed (probe_live is off)", stream=stream)
     try:
         args = probe_args(stream, rw_timeout_s=settings.rw_timeout_s, ffprobe_bin=ffprobe_bin)
         done = subprocess.run(args, capture_output=True, timeout=settings.rw_timeout_s + 10, check=False)
@@ -62,7 +68,12 @@ def check_live(
     except (OSError, ValueError) as err:  # ffprobe missing; a NUL byte in the URL
         return LiveCheck(False, f"cannot probe {printable(stream.media_url)}: {printable(err)}", error=True)
     if done.returncode != 0:
-        return LiveCheck(False, printable(done.stderr.decode(errors="replace").strip()[-300:] or "probe failed"))
+        said = done.stderr.decode(errors="replace").strip()
+        if is_rtmp(stream) and said.endswith("Input/output error"):
+            # The server took the play request and sent nothing: that is what nginx-rtmp does while idle.
+            return LiveCheck(False, f"no one is publishing (the RTMP server answered but sent no media within "
+                                    f"{min(settings.rw_timeout_s, RTMP_PROBE_TIMEOUT_S):g} s)")
+        return LiveCheck(False, printable(said[-300:] or "probe failed"))
     try:
         answer = json.loads(done.stdout or b"{}")
         streams = (answer.get("streams") if isinstance(answer, dict) else None) or []
@@ -86,7 +97,7 @@ def _check_hls(stream: ResolvedStream, settings: CaptureSettings, resume_after: 
     except CaptureError as err:
         return LiveCheck(False, str(err), error=True)
     if playlist.ended:
-        return LiveCheck(False, "playlist has ended (EXT-X-ENDLIST)")
+        return LiveCheck(False, "playlist has ended (EXT-X-ENDLIST)", ended=True)
     if not playlist.segments:
         return LiveCheck(False, "playlist has no segments yet")
     last = playlist.segments[-1]

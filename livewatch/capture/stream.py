@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from livewatch.capture.clock import BroadcastClock, HlsClock
-from livewatch.capture.commands import RecordPlan, record_args
+from livewatch.capture.commands import RecordPlan, is_rtmp, record_args
 from livewatch.capture.context import CaptureContext, StopSignal
 from livewatch.capture.fetch import printable
 from livewatch.capture.probe import LiveCheck, check_live
@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 
 INTERRUPTED = "interrupted"  # the monitor is shutting down; the run continues after a restart
 _SEQ_NAME = re.compile(r"^s(\d+)-(\d{6})\.(?:ts|wav)$")
+#: While the registered window is open, a stream that went off air is checked at least this often: every
+#: second of back-off past the origin's return is a second of broadcast lost (an HLS playlist's look-back
+#: recovers some, so HLS is checked within half the playlist's length when that is shorter).
+WINDOW_BACKOFF_S = 4.0
 
 
 def resolve_deadline_s(settings: CaptureSettings) -> float:
@@ -76,6 +80,11 @@ class StreamCapture:
         self.last_refusal = ""
         #: Without PROGRAM-DATE-TIME: the newest segment (sequence, URI) when the last recording began.
         self.newest_recorded: tuple[int, str] | None = None
+        #: Seconds of media the last HLS playlist listed (0 when unknown or not HLS), to bound the back-off.
+        self.playlist_span_s = 0.0
+        #: When the origin said the broadcast is over (EXT-X-ENDLIST, an RTMP stream's clean end) and has
+        #: not come back since: the session then ends end_grace_s later instead of reconnect_grace_s.
+        self.ended_since: datetime | None = None
 
     # -- the loop ---------------------------------------------------------------------------------------
 
@@ -104,11 +113,12 @@ class StreamCapture:
                 self.last_refusal = check.reason
                 self.log.warning("%s", printable(check.reason))
             if not check.live:
-                outcome = self._offline(now, check.reason)
+                outcome = self._offline(now, check.reason, check.ended)
                 if outcome is not None:
                     return outcome
                 continue
             self.offline_since = None
+            self.ended_since = None
             if not self._acquire_slot():
                 continue
             try:
@@ -138,7 +148,7 @@ class StreamCapture:
             self.log.exception("live check of %s failed", printable(self.url))
             return LiveCheck(False, f"live check failed: {printable(repr(err))}", error=True)
 
-    def _offline(self, now: datetime, reason: str) -> StreamOutcome | None:
+    def _offline(self, now: datetime, reason: str, ended: bool = False) -> StreamOutcome | None:
         """Not live: decide whether to give up, else sleep until the next check (None)."""
         went_live = self.writer.last_end is not None
         self.offline_since = self.offline_since or now
@@ -148,18 +158,41 @@ class StreamCapture:
         away = (now - max(self.offline_since, self.event.end)).total_seconds()
         if went_live and now >= self.event.end and away >= self.settings.reconnect_grace_s:
             return self._finish(FINISHED, f"stream ended ({reason})")
+        if went_live and now >= self.hard_stop:  # nothing recorded now can reach past the cap: no more checks
+            return self._finish(FINISHED, f"overrun cap reached ({reason})")
+        if went_live and ended and self.ended_since is None:
+            self.ended_since = now
+        # The origin said it is over: past the registered end, a short grace is enough. Inside the window
+        # checks go on (a broadcaster must not blind the monitor by announcing an end and resuming).
+        if (went_live and self.ended_since is not None and now >= self.event.end
+                and (now - self.ended_since).total_seconds() >= self.settings.end_grace_s):
+            return self._finish(FINISHED, f"the origin ended the broadcast ({reason})")
         if went_live:
             self.on_state(self.index, RECONNECTING)
-            delay = min(self.settings.backoff_base_s * 2 ** self.failures, self.settings.backoff_max_s)
+            delay = self._backoff(now)
             self.failures += 1
         else:
             # Waiting for the start: the regular poll, backed off while the platform answers with errors.
             backoff = 2 ** min(max(self.errors - 1, 0), 4)
             delay = self.settings.poll_interval_s * backoff + random.uniform(0, self.settings.poll_jitter_s)  # noqa: S311
-        self.log.info("not live (%s); next check in %.1f s", printable(reason), delay)
         deadline = self.hard_stop if went_live else self.event.end
-        self.stop.wait(min(delay, max(0.5, (deadline - now).total_seconds())))
+        if went_live and self.ended_since is not None:
+            said_over = self.ended_since + timedelta(seconds=self.settings.end_grace_s)
+            deadline = min(deadline, max(self.event.end, said_over))
+        delay = min(delay, max(0.5, (deadline - now).total_seconds()))
+        self.log.info("not live (%s); next check in %.1f s", printable(reason), delay)
+        self.stop.wait(delay)
         return None
+
+    def _backoff(self, now: datetime) -> float:
+        """The wait before the next check or connection, doubling with the failures in a row. While the
+        registered window is open it stays short, never under backoff_base_s (connections that end at once
+        must not loop, see _record)."""
+        delay = min(self.settings.backoff_base_s * 2.0 ** self.failures, self.settings.backoff_max_s)
+        if now < self.event.end:
+            cap = min(WINDOW_BACKOFF_S, self.playlist_span_s / 2) if self.playlist_span_s else WINDOW_BACKOFF_S
+            delay = min(delay, max(cap, self.settings.backoff_base_s))
+        return delay
 
     def _acquire_slot(self) -> bool:
         while not self.stop.is_set() and self.ctx.clock() < self.hard_stop:
@@ -225,10 +258,18 @@ class StreamCapture:
             return self._finish(INCOMPLETE, f"cannot write media: {disk}")
         if not produced and process.returncode not in (0, None, 255) and "matches no streams" in process.stderr_tail:
             return self._finish(INCOMPLETE, "the stream has no audio track to monitor")
-        # Never reconnect at once (a short file would be re-recorded several times a second): at least
-        # backoff_base_s between connections, doubling while they keep failing or ending early.
-        backoff = min(self.settings.backoff_base_s * 2 ** self.failures, self.settings.backoff_max_s)
-        self.stop.wait(backoff if self.failures else self.settings.backoff_base_s)
+        if produced and process.returncode == 0 and is_rtmp(check.stream):
+            # RTMP and the like end cleanly only when the broadcaster unpublishes (HLS says so by ENDLIST).
+            self.ended_since = self.ctx.clock()
+        if check.segments:
+            self.playlist_span_s = sum(segment.duration for segment in check.segments)
+        if not produced and self.writer.last_end is None and self.ctx.clock() >= self.event.end:
+            return self._finish(NO_SHOW, f"never live by the registered end ({reason})")
+        # Never reconnect at once (a short file would be re-recorded several times a second): while
+        # connections keep failing or ending early, at least backoff_base_s, doubling. After one that
+        # recorded for a while, the first check is immediate: the origin may be back already.
+        if self.failures:
+            self.stop.wait(self._backoff(self.ctx.clock()))
         self.offline_since = self.ctx.clock()
         return None
 
