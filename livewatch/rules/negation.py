@@ -13,6 +13,12 @@ in the same clause (说保本保息的都是骗人的, 刷单兼职都是诈骗,
 scam"). The warning
 must be in the match's own clause and not itself denied (加我微信我们不是骗子 is still an invitation); a
 comma ends it (加我微信，谨防骗子 is an invitation and a warning).
+
+A negation governs only what it negates. One whose object is a loss or a burden is the promise, not a
+disclaimer (不会亏, 不会复发, 无需吃药, 不用节食, "you won't lose", "never get sick", "no side effects"): it
+governs nothing after it, while a negation before it still does (不能保证不会亏 denies the guarantee). And a
+negation inside a phrase that names the listeners (没有加团的宝宝, 还没关注的家人们, 不懂的朋友) ends with
+that phrase: in 没有加团的宝宝加个粉丝团 the appeal that follows is not negated.
 """
 
 from __future__ import annotations
@@ -48,6 +54,25 @@ _ZH = re.compile("|".join(re.escape(word) + (f"(?!{_NOT_FOLLOWED_BY[word]})" if 
 _WARNING = re.compile("|".join(map(re.escape, _ZH_WARNINGS)) + r"|\b(?:" + "|".join(map(re.escape, _EN_WARNINGS))
                       + r")\b", re.IGNORECASE)
 _EN = re.compile(r"\b(?:" + "|".join(map(re.escape, _EN_NEGATIONS)) + r")\b", re.IGNORECASE)
+#: What a negation may deny and still make a promise: a loss, a risk, a relapse, a burden the product spares
+#: (不会亏, 没有风险, 不会复发, 无需吃药, 不用节食, 不会流鼻血).
+_ZH_LOSSES = ("亏", "赔", "风险", "损失", "副作用", "复发", "反弹", "输", "失败", "赚不到", "吃药", "打针", "手术",
+              "化疗", "节食", "运动", "生病", "过敏", "疼", "痛", "流鼻血", "套牢", "爆仓", "跌", "回撤")
+_EN_LOSSES = frozenset({"lose", "losing", "lost", "loss", "losses", "risk", "risks", "risky", "fail", "fails",
+                        "side", "relapse", "downside", "worry", "diet", "dieting", "exercise", "surgery", "pills",
+                        "meds", "medication", "medicine", "sick", "ill", "pain", "crash", "drop", "down"})
+#: The negations that can promise (不会亏); 不能, 不要, 别, 严禁 or "avoid" before a loss forbid or warn.
+_PROMISING = ("不会", "无需", "不需要", "不必", "没有", "不再", "绝不", "绝对不", "决不", "从不", "从来不", "不可能",
+              "并不", "不存在", "不用", "不", "没", "无", "no", "never", "won't", "can't", "cannot", "cant", "not",
+              "don't", "dont", "doesn't", "nothing")
+#: How far after a negation its object is looked for, up to the next negation.
+_ZH_OBJECT_CHARS = 6
+_EN_OBJECT_WORDS = 4
+_ZH_NEGATOR = re.compile(r"[不没无别非未]")
+_EN_WORD = re.compile(r"[A-Za-z0-9']+")
+#: The end of a phrase naming the listeners, which a negation inside it does not reach past: 没有加团的宝宝.
+_LISTENERS = re.compile(r"的(?:宝宝|宝子|宝贝|家人|朋友|新朋友|兄弟|姐妹|小伙伴|伙伴|粉丝|人|同学|哥哥|姐姐|老铁|观众|"
+                        r"亲|小可爱|友友|大哥|铁子|话)们?")
 #: Characters that close a clause.
 _CLAUSE_END = set("，。！？；：、,.!?;:\n…—()（）「」“”\"")
 #: How far back a negation governs: Chinese characters between it and the match (不能保证 + 稳赚不赔 is 2,
@@ -91,21 +116,45 @@ def negated(light: NormalizedText, start: int, *, touching: bool = True) -> bool
     term; not for any character of a sentence)."""
     index = bisect.bisect_left(light.starts, start)
     text = light.text
-    if touching and index > 0 and text[index - 1] in _ADJACENT:
+    if touching and index > 0 and text[index - 1] in _ADJACENT and not promises(text, index):
         return True
     # A negation word that runs into the match: 不保证 + 收益.
     if touching and any(m.start() < index < m.end() for m in _ZH.finditer(text, max(0, index - 4), index + 4)):
         return True
     clause = clause_before(text, index)
+    listeners = list(_LISTENERS.finditer(clause))
+    if listeners:
+        clause = clause[listeners[-1].end():]
     if not clause.strip():
         return False
-    zh = list(_ZH.finditer(clause))
+    zh = [m for m in _ZH.finditer(clause) if not promises(text, index - len(clause) + m.end())]
     if zh:
         between = clause[zh[-1].end():]
         if sum(is_cjk(ch) or ch.isalnum() for ch in between) <= ZH_SCOPE:
             return True
-    en = list(_EN.finditer(clause))
+    en = [m for m in _EN.finditer(clause) if not promises(text, index - len(clause) + m.end())]
     return bool(en) and len(clause[en[-1].end():].split()) <= EN_SCOPE_WORDS
+
+
+def promises(text: str, past: int) -> bool:
+    """Whether the negation that ends at ``past`` in ``text`` says a loss or a burden will not come (不会亏,
+    无需吃药, "won't lose"): then it is the promise itself and governs nothing. Prohibitions and warnings
+    (不能随便停药, 不要吃药, 严禁, "avoid") are never promises."""
+    before = text[max(0, past - 8):past].casefold()
+    if not any(before.endswith(word) for word in _PROMISING):
+        return False
+    after = text[past:past + 24]
+    if is_cjk(after[:1]):
+        chars = "".join(ch for ch in after if is_cjk(ch))
+        stop = _ZH_NEGATOR.search(chars)
+        window = chars[:min(_ZH_OBJECT_CHARS, stop.start() if stop else len(chars))]
+        return any(loss in window for loss in _ZH_LOSSES)
+    for word in (w.lower() for w in _EN_WORD.findall(after)[:_EN_OBJECT_WORDS]):
+        if word in _EN_LOSSES:
+            return True
+        if _EN.fullmatch(word):
+            return False
+    return False
 
 
 def warned(light: NormalizedText, start: int, end: int) -> bool:

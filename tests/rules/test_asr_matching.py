@@ -126,6 +126,35 @@ def test_negation_scope(tmp_path: Path, text: str, fires: bool) -> None:
     assert bool(evaluate(tmp_path, NEGATABLE, said(text))) is fires
 
 
+@pytest.mark.parametrize(("text", "fires"), [
+    # a negation whose object is a loss or a burden is the promise: it governs nothing after it
+    ("这个方子无需吃药就能根治", True),
+    ("不会复发的根治方法", True),
+    ("you can't lose, this gives guaranteed returns", True),
+    ("you won't lose with guaranteed returns", True),
+    # while a negation before it still disclaims, and a prohibition is no promise
+    ("我们不能保证不会亏，更没有保本保息", False),
+    ("糖尿病不要吃药根治", False),
+    ("we never lose sight of it: there are no guaranteed returns", False),
+])
+def test_a_promise_negation_governs_nothing(tmp_path: Path, text: str, fires: bool) -> None:
+    assert bool(evaluate(tmp_path, NEGATABLE, said(text))) is fires
+
+
+APPEAL: dict[str, Any] = {"id": "appeal", "type": "lexicon", "terms": ["加个粉丝团", "点个关注"], "negatable": True}
+
+
+@pytest.mark.parametrize(("text", "fires"), [
+    ("没有加团的宝宝加个粉丝团", True),  # the negation is inside the phrase naming the listeners
+    ("还没关注的家人们点个关注", True),
+    ("我们不需要大家加个粉丝团", False),
+    ("没人能逼你加个粉丝团", False),
+])
+def test_a_negation_inside_a_phrase_naming_listeners_ends_with_it(tmp_path: Path, text: str,
+                                                                   fires: bool) -> None:
+    assert bool(evaluate(tmp_path, APPEAL, said(text))) is fires
+
+
 def test_negation_is_a_per_rule_switch(tmp_path: Path) -> None:
     rule = {**NEGATABLE, "negatable": False}
     assert evaluate(tmp_path, rule, said("我们不能保证稳赚不赔"))
