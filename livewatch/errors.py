@@ -59,6 +59,11 @@ class StreamOffline(CaptureError):
     """The stream exists but is not live now (not started yet, paused, or over)."""
 
 
+class StreamNotFound(CaptureError):
+    """The page answered, but no source found a stream in it (yt-dlp does not know the page, no player
+    configuration names one): livewatch's failure to capture, not the organizer's no-show."""
+
+
 class UnsafeUrl(CaptureError):
     """A URL the origin handed over (a resolved media URL, a playlist variant, a redirect) points where
     livewatch must not read: a local file or other local resource, or a scheme that is not allowed. Refused

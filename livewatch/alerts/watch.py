@@ -20,7 +20,7 @@ from livewatch.alerts.base import Alert
 from livewatch.fields import SeverityName
 from livewatch.registration.models import Event
 from livewatch.state import tables
-from livewatch.state.runs import CANCELLED, FAILED, INCOMPLETE, RECONNECTING, RECORDING
+from livewatch.state.runs import CANCELLED, FAILED, INCOMPLETE, RECONNECTING, RECORDING, UNRESOLVED
 
 #: Seconds HLS media arrives after it was broadcast (origin segment, playlist refresh, ffmpeg's fetch).
 HLS_SLACK_S = 6.0
@@ -68,6 +68,15 @@ def run_alert(event: Event, run_id: int, status: str, error: str | None, now: da
     """The alert for a run that ended incomplete or failed. The monitor raises it when the capture ends
     (so it needs no database read, and goes out even when the database cannot be written); the schedule
     watch raises the same key from the database, so a reviewer gets it once."""
+    if status == UNRESOLVED:
+        return Alert(
+            key=f"capture|{event.id}|{event.start.isoformat()}|run-{status}|run{run_id}", kind="capture",
+            severity="high", category="capture", title="Capture failed: no stream found in the page",
+            summary=f"livewatch found no stream in the registered page, so this event was not monitored; the "
+                    f"organizer may have been live (not a no-show): {error or 'no detail recorded'}",
+            at=now, event_id=event.id, event_title=event.title, rule=f"capture.run-{status}",
+            offset_s=round((now - event.start).total_seconds(), 1), details={"run_id": run_id},
+        )
     return Alert(
         key=f"capture|{event.id}|{event.start.isoformat()}|run-{status}|run{run_id}", kind="capture",
         severity="high", category="capture", title=f"Capture {status}",
@@ -103,7 +112,8 @@ def schedule_alerts(event: Event, run: RunFacts | None, gaps: Sequence[GapFacts]
             f"on air {minutes:.1f} min before the registered start (allowed {tolerance.early_start:g} min)",
             on_air, on_air_at=on_air.isoformat())
     late_limit = event.start + timedelta(minutes=tolerance.late_start)
-    if on_air is None and now >= late_limit:
+    # Not when livewatch could not find the stream in the page: that is ours (the capture alert below).
+    if on_air is None and now >= late_limit and (run is None or run.status != UNRESOLVED):
         add("no-show", "schedule", "high", "No stream after the registered start",
             f"still no live stream {(now - event.start).total_seconds() / 60:.1f} min after the registered start "
             f"(late tolerance {tolerance.late_start:g} min): no-show risk", late_limit)
@@ -113,7 +123,7 @@ def schedule_alerts(event: Event, run: RunFacts | None, gaps: Sequence[GapFacts]
         add("overrun", "schedule", "medium", "Broadcast running past the registered end",
             f"still on air {(now - event.end).total_seconds() / 60:.1f} min after the registered end "
             f"(overrun tolerance {tolerance.overrun:g} min)", overrun_limit)
-    if run is not None and run.status in (FAILED, INCOMPLETE):
+    if run is not None and run.status in (FAILED, INCOMPLETE, UNRESOLVED):
         found.append(run_alert(event, run.id, run.status, run.error, now))
     # A gap is keyed by its stream and start, so the alert raised while it lasts and the ledger's row written
     # when media returns are one alert.

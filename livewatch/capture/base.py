@@ -41,6 +41,9 @@ class Source(abc.ABC):
     name: ClassVar[str]
     matchers: ClassVar[tuple[re.Pattern[str], ...]] = ()
     priority: ClassVar[int] = 0
+    #: A fallback is never chosen first: it is tried, by priority, when the chosen source finds no stream
+    #: in the page (:class:`~livewatch.errors.StreamNotFound`).
+    fallback: ClassVar[bool] = False
 
     @classmethod
     def can_handle(cls, url: str) -> bool:

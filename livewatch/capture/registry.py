@@ -27,10 +27,17 @@ class SourceRegistry:
         return sorted(self._sources)
 
     def for_url(self, url: str) -> Source:
-        candidates = [s for s in self._sources.values() if s.can_handle(url)]
+        return self.chain_for(url)[0]
+
+    def chain_for(self, url: str) -> list[Source]:
+        """The source to try first for ``url``, then the fallbacks that handle it, by priority (a fallback
+        comes first only when nothing else handles the URL)."""
+        candidates = sorted((s for s in self._sources.values() if s.can_handle(url)),
+                            key=lambda s: (not s.fallback, s.priority), reverse=True)
         if not candidates:
             raise CaptureError(f"no capture source handles {url!r}; installed: {', '.join(self.names)}")
-        return max(candidates, key=lambda s: s.priority)()
+        first, *rest = candidates
+        return [first(), *(s() for s in rest if s.fallback)]
 
 
 def _installed_sources() -> list[type[Source]]:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 
 from livewatch.capture.base import ResolvedStream, Source
 from livewatch.capture.fetch import printable
-from livewatch.errors import CaptureError, LivewatchError
+from livewatch.errors import CaptureError, LivewatchError, StreamNotFound
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,18 @@ class DeadlineResolver:
 
     def __init__(self) -> None:
         self._overrunning: threading.Thread | None = None
+
+    def resolve_chain(self, sources: Sequence[Source], url: str, deadline_s: float) -> ResolvedStream:
+        """Resolve with the first source; where it finds no stream in the page, with each fallback in turn
+        (each within its own deadline). When none finds one, the :class:`StreamNotFound` says what each
+        source answered."""
+        said: list[str] = []
+        for source in sources:
+            try:
+                return self.resolve(source, url, deadline_s)
+            except StreamNotFound as err:
+                said.append(f"{source.name}: {err}")
+        raise StreamNotFound(f"no stream found in {printable(url)} ({'; '.join(said)})")
 
     def resolve(self, source: Source, url: str, deadline_s: float) -> ResolvedStream:
         shown = printable(url)

@@ -25,10 +25,19 @@ from livewatch.capture.recovery import recover_connection
 from livewatch.capture.resolve import DeadlineResolver
 from livewatch.capture.segments import SegmentListTail
 from livewatch.capture.writer import SegmentWriter
-from livewatch.errors import CaptureError, StateError, StreamOffline, UnsafeUrl
+from livewatch.errors import CaptureError, StateError, StreamNotFound, StreamOffline, UnsafeUrl
 from livewatch.fields import CaptureSettings
 from livewatch.registration.models import Event
-from livewatch.state.runs import CANCELLED, FINISHED, INCOMPLETE, NO_SHOW, RECONNECTING, RECORDING, Run
+from livewatch.state.runs import (
+    CANCELLED,
+    FINISHED,
+    INCOMPLETE,
+    NO_SHOW,
+    RECONNECTING,
+    RECORDING,
+    UNRESOLVED,
+    Run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +57,7 @@ def resolve_deadline_s(settings: CaptureSettings) -> float:
 
 @dataclass(frozen=True)
 class StreamOutcome:
-    status: str  # finished, no-show, incomplete, cancelled, interrupted
+    status: str  # finished, no-show, unresolved, incomplete, cancelled, interrupted
     reason: str
     recorded: bool
 
@@ -77,6 +86,8 @@ class StreamCapture:
         self.last_bad_answer = ""
         # URLs the origin handed over that were refused (local resources, schemes not allowed): the notes.
         self.refusals = 0
+        #: The last check found no stream in the page (no source could read it): ours to fix, not a no-show.
+        self.unresolved = False
         self.last_refusal = ""
         #: Without PROGRAM-DATE-TIME: the newest segment (sequence, URI) when the last recording began.
         self.newest_recorded: tuple[int, str] | None = None
@@ -131,9 +142,10 @@ class StreamCapture:
     def _check(self) -> LiveCheck:
         """Whatever the origin answers, a check ends within its deadlines and returns; it never raises."""
         went_live = self.writer.last_end is not None
+        self.unresolved = False
         try:
-            source = self.ctx.sources.for_url(self.url)
-            resolved = self.resolver.resolve(source, self.url, resolve_deadline_s(self.settings))
+            sources = self.ctx.sources.chain_for(self.url)
+            resolved = self.resolver.resolve_chain(sources, self.url, resolve_deadline_s(self.settings))
             return check_live(resolved, self.settings, resume_after=self.writer.last_end,
                               allowed_schemes=self.ctx.allowed_url_schemes,
                               ffprobe_bin=self.ctx.ffprobe_bin,
@@ -142,6 +154,9 @@ class StreamCapture:
             return LiveCheck(False, str(err), error=True, refused=True)
         except StreamOffline as err:
             return LiveCheck(False, str(err))
+        except StreamNotFound as err:
+            self.unresolved = True
+            return LiveCheck(False, str(err), error=True)
         except CaptureError as err:
             return LiveCheck(False, str(err), error=True)
         except Exception as err:  # one bad answer must not end the recording for the whole window
@@ -152,6 +167,8 @@ class StreamCapture:
         """Not live: decide whether to give up, else sleep until the next check (None)."""
         went_live = self.writer.last_end is not None
         self.offline_since = self.offline_since or now
+        if not went_live and now >= self.event.end and self.unresolved:
+            return self._finish(UNRESOLVED, f"no stream found in the page by the registered end ({reason})")
         if not went_live and now >= self.event.end:
             return self._finish(NO_SHOW, f"never live by the registered end ({reason})")
         # After the end, a stream that stays away for the grace window has ended.

@@ -11,7 +11,7 @@ from yt_dlp.networking.exceptions import RequestError
 
 from livewatch.capture.base import MediaKind, ResolvedStream, Source
 from livewatch.capture.urls import UrlPolicy
-from livewatch.errors import CaptureError, StreamOffline
+from livewatch.errors import CaptureError, StreamNotFound, StreamOffline
 
 #: live_status values that mean "exists, but not live now".
 _OFFLINE_STATUSES = {"is_upcoming", "was_live", "post_live", "not_live"}
@@ -22,6 +22,20 @@ _OFFLINE_PHRASES = re.compile(
     re.IGNORECASE,
 )
 
+
+#: yt-dlp's errors end with advice for its own command line ("Use --list-formats ...", "use --cookies-from-browser
+#: or --cookies ..."), which an operator of livewatch cannot follow: such sentences are dropped.
+_CLI_ADVICE = re.compile(r"(?<![\w-])--[a-z]|yt-dlp -U|github\.com/yt-dlp|report this issue|\bupdate yt-dlp",
+                         re.IGNORECASE)
+#: A sentence ends at . ! ? or ; followed by a space (a URL's dots are not ends).
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+#: yt-dlp's own wording for what livewatch says in its words.
+_REWORDED = (
+    (re.compile(r"Requested format is not available\.?", re.IGNORECASE),
+     "no format with audio that livewatch can record."),
+)
+#: yt-dlp does not know the page: no extractor for it and nothing the generic one recognises.
+_UNSUPPORTED = re.compile(r"Unsupported URL|no video formats found|no media found", re.IGNORECASE)
 
 _QUOTED_URL = re.compile(r"'([A-Za-z][A-Za-z0-9+.-]*:[^']*)'")
 
@@ -79,8 +93,10 @@ class YtDlpSource(Source):
     priority = 10
     matchers: ClassVar[tuple[re.Pattern[str], ...]] = (re.compile(r"^https?://", re.IGNORECASE),)
 
-    #: One format ffmpeg can read alone: audio is required (Whisper needs it), video if it comes with it.
-    format_selector = "best[acodec!=none][vcodec!=none]/best[acodec!=none]/best"
+    #: Audio is required (Whisper needs it), video is kept when it can be. One format with both first; then
+    #: separate video and audio (DASH, split HLS renditions): from one manifest ffmpeg reads both, else the
+    #: audio alone is recorded (see :func:`_chosen`); then audio alone; then whatever there is.
+    format_selector = "best[acodec!=none][vcodec!=none]/bv*+ba/ba/best"
 
     def __init__(self, socket_timeout: float = 15.0) -> None:
         self.socket_timeout = socket_timeout
@@ -107,9 +123,11 @@ class YtDlpSource(Source):
         except RequestError as err:  # raised outside an extractor (e.g. a redirect to a scheme yt-dlp refuses)
             raise CaptureError(f"yt-dlp cannot resolve {url}: {err.msg or type(err).__name__}") from err
         except yt_dlp.utils.DownloadError as err:
-            message = str(err).removeprefix("ERROR: ")
+            message = operator_words(str(err))
             if _OFFLINE_PHRASES.search(message):
                 raise StreamOffline(f"{url}: {message}") from err
+            if _UNSUPPORTED.search(message):
+                raise StreamNotFound(f"yt-dlp finds no stream in {url}: {message}") from err
             raise CaptureError(f"yt-dlp cannot resolve {url}: {message}") from err
         if not isinstance(info, dict):
             raise CaptureError(f"yt-dlp returned nothing for {url}")
@@ -121,20 +139,46 @@ class YtDlpSource(Source):
         status = info.get("live_status")
         if status in _OFFLINE_STATUSES:
             raise StreamOffline(f"{url}: {status.replace('_', ' ')}")
-        media_url = info.get("url")
+        chosen = _chosen(info)
+        media_url = chosen.get("url")
         if not media_url:
-            raise CaptureError(f"yt-dlp found no single playable format with audio at {url}")
+            raise CaptureError(f"yt-dlp found no playable format with audio at {url}")
         # A <video src="file:///..."> comes back from the generic extractor as it is; refuse it here, with
         # the reason, before anything opens it (the live check applies the configured schemes as well).
         policy.check_not_local(str(media_url), "yt-dlp's media URL")
         return ResolvedStream(
             page_url=url,
             media_url=str(media_url),
-            kind=_kind(str(info.get("protocol") or ""), str(media_url)),
-            headers={str(k): str(v) for k, v in (info.get("http_headers") or {}).items()},
+            kind=_kind(str(chosen.get("protocol") or ""), str(media_url)),
+            headers={str(k): str(v) for k, v in (chosen.get("http_headers") or {}).items()},
             title=info.get("title"),
             live=True if info.get("is_live") else None,
         )
+
+
+def operator_words(message: str) -> str:
+    """yt-dlp's error in livewatch's words: its command-line advice dropped, its jargon reworded."""
+    text = message.removeprefix("ERROR: ")
+    for pattern, words in _REWORDED:
+        text = pattern.sub(words, text)
+    kept = [sentence for sentence in _SENTENCE_END.split(text) if not _CLI_ADVICE.search(sentence)]
+    return " ".join(kept).strip() or "yt-dlp gave no reason"
+
+
+def _chosen(info: dict[str, Any]) -> dict[str, Any]:
+    """The one input ffmpeg records. yt-dlp's pick of separate video and audio (``requested_formats``)
+    comes from one manifest (a DASH ``.mpd``) when they share it: ffmpeg reads the manifest and records
+    both. Otherwise (two unrelated URLs) the audio alone, which is what the monitor needs."""
+    parts = [f for f in info.get("requested_formats") or [] if isinstance(f, dict)]
+    if not parts:
+        return info
+    manifests = {str(f.get("manifest_url") or "") for f in parts}
+    protocols = {str(f.get("protocol") or "") for f in parts}
+    manifest = manifests.pop() if len(manifests) == 1 else ""
+    if manifest and protocols == {"http_dash_segments"}:
+        return {**parts[-1], "url": manifest, "protocol": "dash"}
+    audio = [f for f in parts if f.get("acodec") not in (None, "none")]
+    return audio[-1] if audio else parts[-1]
 
 
 def _kind(protocol: str, media_url: str) -> MediaKind:

@@ -19,6 +19,7 @@ from livewatch.state.runs import (
     NO_SHOW,
     RECONNECTING,
     RECORDING,
+    UNRESOLVED,
     WAITING,
 )
 
@@ -39,7 +40,7 @@ class RunEnd:
 class EventCapture:
     """Opens (or continues) the event's run, records every stream in its own thread, and closes the run
     with one status: incomplete if any stream could not be saved, finished if any stream went on air,
-    no-show if none did."""
+    unresolved if none did and livewatch found no stream in a page, no-show if none did."""
 
     def __init__(self, ctx: CaptureContext, event: Event, on_done: Callable[[EventCapture], None]) -> None:
         self.ctx, self.event, self.on_done = ctx, event, on_done
@@ -138,4 +139,6 @@ def summarize(outcomes: list[StreamOutcome]) -> tuple[str, str]:
         return CANCELLED, reasons
     if any(o.recorded for o in outcomes):
         return FINISHED, reasons
+    if UNRESOLVED in statuses:  # a stream we could not find is not evidence that none was broadcast
+        return UNRESOLVED, reasons
     return NO_SHOW, reasons

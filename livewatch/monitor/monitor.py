@@ -38,7 +38,7 @@ from livewatch.registration.models import Event
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir, tables
 from livewatch.state.database import check_database_file, describe_error
-from livewatch.state.runs import FAILED, FINAL, INCOMPLETE, RunStore
+from livewatch.state.runs import FAILED, FINAL, INCOMPLETE, UNRESOLVED, RunStore
 
 log = logging.getLogger(__name__)
 #: Seconds a shutdown may take past the captures' longest ``stop_timeout_s`` (see :meth:`Monitor.shutdown`).
@@ -313,7 +313,7 @@ class Monitor:
             log.info("%s: capture ended: %s", capture.event.id, status)
             if capture.unsaved is not None:
                 self.unsaved.append(capture.unsaved)
-            if status in (INCOMPLETE, FAILED) and capture.run_id is not None:
+            if status in (INCOMPLETE, FAILED, UNRESOLVED) and capture.run_id is not None:
                 # Raised here, not only by the schedule watch from the database: the database may be the
                 # very thing that failed (a full disk), and the alert service delivers it from memory then.
                 alert = run_alert(capture.event, capture.run_id, status, capture.reason, self.ctx.clock())

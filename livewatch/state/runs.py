@@ -21,8 +21,10 @@ from livewatch.state.database import write
 #: Run statuses. Active ones may be continued after a restart; the others are final.
 WAITING, RECORDING, RECONNECTING = "waiting", "recording", "reconnecting"
 FINISHED, NO_SHOW, INCOMPLETE, FAILED, CANCELLED = "finished", "no-show", "incomplete", "failed", "cancelled"
+#: The page answered all along but livewatch found no stream in it: our capture failure, not a no-show.
+UNRESOLVED = "unresolved"
 ACTIVE = (WAITING, RECORDING, RECONNECTING)
-FINAL = (FINISHED, NO_SHOW, INCOMPLETE, FAILED, CANCELLED)
+FINAL = (FINISHED, NO_SHOW, INCOMPLETE, FAILED, CANCELLED, UNRESOLVED)
 
 
 @dataclass(frozen=True)

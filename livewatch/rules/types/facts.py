@@ -14,9 +14,9 @@ from typing import Any, Literal
 from pydantic import Field
 
 from livewatch.rules.base import EventFacts, Gap, Hit, Rule, RuleInput, RuleSpec
-from livewatch.state.runs import FINAL
+from livewatch.state.runs import FINAL, UNRESOLVED
 
-ScheduleCheck = Literal["early_start", "late_start", "overrun", "no_show", "gaps"]
+ScheduleCheck = Literal["early_start", "late_start", "overrun", "no_show", "gaps", "unresolved"]
 
 
 def _minutes(base: datetime, value: Any) -> datetime:
@@ -26,7 +26,8 @@ def _minutes(base: datetime, value: Any) -> datetime:
 class ScheduleSpec(RuleSpec):
     """``type: schedule`` — the broadcast against its registered window. ``early_start``, ``late_start`` and
     ``overrun`` use the event's tolerances (minutes); ``gaps`` fires when more than ``max_gap_percent`` of the
-    registered window was lost to gaps; ``no_show`` when the stream never went live."""
+    registered window was lost to gaps; ``no_show`` when the stream never went live; ``unresolved`` when
+    livewatch found no stream in the registered page (its own capture failure: never a no-show)."""
 
     check: ScheduleCheck
     max_gap_percent: float = Field(5, ge=0, le=100)
@@ -43,8 +44,16 @@ class ScheduleRule(Rule):
         check = self.spec.check
         tolerance = timedelta(minutes=float(facts.tolerances.get(check, 0)))
         start, end = facts.registered_start, facts.registered_end
+        if check == "unresolved":
+            if facts.run_status == UNRESOLVED and not facts.on_air:
+                yield Hit(start, facts.registered_end, "no stream found in the page",
+                          "livewatch found no stream in the registered page, so the window was not monitored "
+                          "(a capture failure, not the organizer's no-show)",
+                          details={"registered_start": start.isoformat()})
+            return
         if check == "no_show":
-            if facts.run_status == "no-show" or (facts.run_status in FINAL and not facts.on_air):
+            if facts.run_status == "no-show" or (facts.run_status in FINAL and facts.run_status != UNRESOLVED
+                                                 and not facts.on_air):
                 yield Hit(start, start, "no stream", f"no live stream from {start.isoformat()}",
                           details={"registered_start": start.isoformat()})
             return
