@@ -86,8 +86,8 @@ class StreamCapture:
         self.last_bad_answer = ""
         # URLs the origin handed over that were refused (local resources, schemes not allowed): the notes.
         self.refusals = 0
-        #: The last check found no stream in the page (no source could read it): ours to fix, not a no-show.
-        self.unresolved = False
+        #: Why the last check found no stream in the page ("" when it did not): ours to fix, not a no-show.
+        self.unresolved = ""
         self.last_refusal = ""
         #: Without PROGRAM-DATE-TIME: the newest segment (sequence, URI) when the last recording began.
         self.newest_recorded: tuple[int, str] | None = None
@@ -113,6 +113,9 @@ class StreamCapture:
                 final = INTERRUPTED if self.stop.reason == StopSignal.SHUTDOWN else CANCELLED
                 return self._finish(final, self.stop.reason or "stopped")
             if self._past_hard_stop() or (now >= self.hard_stop and self.writer.last_end is None):
+                if self.unresolved and self.writer.last_end is None:
+                    return self._finish(UNRESOLVED, f"no stream found in the page by the registered end "
+                                                    f"({self.unresolved})")
                 return self._finish(FINISHED, "overrun cap reached")
             check = self._check()
             self.errors = self.errors + 1 if check.error else 0
@@ -142,7 +145,7 @@ class StreamCapture:
     def _check(self) -> LiveCheck:
         """Whatever the origin answers, a check ends within its deadlines and returns; it never raises."""
         went_live = self.writer.last_end is not None
-        self.unresolved = False
+        self.unresolved = ""
         try:
             sources = self.ctx.sources.chain_for(self.url)
             resolved = self.resolver.resolve_chain(sources, self.url, resolve_deadline_s(self.settings))
@@ -155,7 +158,7 @@ class StreamCapture:
         except StreamOffline as err:
             return LiveCheck(False, str(err))
         except StreamNotFound as err:
-            self.unresolved = True
+            self.unresolved = str(err)
             return LiveCheck(False, str(err), error=True)
         except CaptureError as err:
             return LiveCheck(False, str(err), error=True)
