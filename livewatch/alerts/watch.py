@@ -20,7 +20,7 @@ from livewatch.alerts.base import Alert
 from livewatch.fields import SeverityName
 from livewatch.registration.models import Event
 from livewatch.state import tables
-from livewatch.state.runs import CANCELLED, FAILED, INCOMPLETE, RECONNECTING, RECORDING, UNRESOLVED
+from livewatch.state.runs import CANCELLED, FAILED, INCOMPLETE, RECONNECTING, RECORDING, SEARCHING, UNRESOLVED
 
 #: Seconds HLS media arrives after it was broadcast (origin segment, playlist refresh, ffmpeg's fetch).
 HLS_SLACK_S = 6.0
@@ -113,7 +113,12 @@ def schedule_alerts(event: Event, run: RunFacts | None, gaps: Sequence[GapFacts]
             on_air, on_air_at=on_air.isoformat())
     late_limit = event.start + timedelta(minutes=tolerance.late_start)
     # Not when livewatch could not find the stream in the page: that is ours (the capture alert below).
-    if on_air is None and now >= late_limit and (run is None or run.status != UNRESOLVED):
+    if on_air is None and now >= late_limit and run is not None and run.status == SEARCHING:
+        add("no-stream-found", "capture", "high", "No stream found in the page",
+            f"{(now - event.start).total_seconds() / 60:.1f} min after the registered start livewatch still "
+            "finds no stream in the registered page: the organizer may be live unseen (not a no-show); "
+            "register the stream's own URL if it is known", late_limit)
+    elif on_air is None and now >= late_limit and (run is None or run.status != UNRESOLVED):
         add("no-show", "schedule", "high", "No stream after the registered start",
             f"still no live stream {(now - event.start).total_seconds() / 60:.1f} min after the registered start "
             f"(late tolerance {tolerance.late_start:g} min): no-show risk", late_limit)

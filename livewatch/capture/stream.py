@@ -35,7 +35,9 @@ from livewatch.state.runs import (
     NO_SHOW,
     RECONNECTING,
     RECORDING,
+    SEARCHING,
     UNRESOLVED,
+    WAITING,
     Run,
 )
 
@@ -174,6 +176,8 @@ class StreamCapture:
             return self._finish(UNRESOLVED, f"no stream found in the page by the registered end ({reason})")
         if not went_live and now >= self.event.end:
             return self._finish(NO_SHOW, f"never live by the registered end ({reason})")
+        if not went_live:  # said while the window is open: the schedule watch then blames no one meanwhile
+            self.on_state(self.index, SEARCHING if self.unresolved else WAITING)
         # After the end, a stream that stays away for the grace window has ended.
         away = (now - max(self.offline_since, self.event.end)).total_seconds()
         if went_live and now >= self.event.end and away >= self.settings.reconnect_grace_s:

@@ -19,6 +19,7 @@ from livewatch.state.runs import (
     NO_SHOW,
     RECONNECTING,
     RECORDING,
+    SEARCHING,
     UNRESOLVED,
     WAITING,
 )
@@ -125,6 +126,8 @@ def aggregate_state(states: dict[int, str]) -> str:
         return RECORDING
     if RECONNECTING in values:
         return RECONNECTING
+    if SEARCHING in values:
+        return SEARCHING
     return WAITING
 
 

@@ -20,10 +20,12 @@ from livewatch.state.database import write
 
 #: Run statuses. Active ones may be continued after a restart; the others are final.
 WAITING, RECORDING, RECONNECTING = "waiting", "recording", "reconnecting"
+#: Waiting, but the page answers and no source finds a stream in it: the organizer may be live unseen.
+SEARCHING = "searching"
 FINISHED, NO_SHOW, INCOMPLETE, FAILED, CANCELLED = "finished", "no-show", "incomplete", "failed", "cancelled"
 #: The page answered all along but livewatch found no stream in it: our capture failure, not a no-show.
 UNRESOLVED = "unresolved"
-ACTIVE = (WAITING, RECORDING, RECONNECTING)
+ACTIVE = (WAITING, SEARCHING, RECORDING, RECONNECTING)
 FINAL = (FINISHED, NO_SHOW, INCOMPLETE, FAILED, CANCELLED, UNRESOLVED)
 
 

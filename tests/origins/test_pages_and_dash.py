@@ -22,15 +22,18 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from livewatch.alerts.outbox import Outbox
+from livewatch.alerts.watch import RunFacts as WatchFacts
+from livewatch.alerts.watch import schedule_alerts
 from livewatch.capture.pages import PagePlayerSource, stream_urls
 from livewatch.capture.ytdlp import YtDlpSource, operator_words
 from livewatch.errors import StreamNotFound
+from livewatch.registration.models import Event
 from livewatch.rules.event_check import check_event
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir
@@ -171,6 +174,25 @@ def test_a_page_with_no_stream_is_our_capture_failure_not_a_no_show(recorded: Re
     assert "schedule.no-show" not in rules
     assert any("|run-unresolved|" in key for key in alerts), alerts
     assert not any(key.endswith("|no-show") for key in alerts), alerts
+
+
+def test_while_no_stream_is_found_the_schedule_watch_blames_no_one() -> None:
+    """Inside the window the run is ``searching``: past the late tolerance the alert is ours (capture), not
+    the organizer's no-show; once the run ended ``unresolved`` only the capture failure is raised."""
+    start = datetime.fromisoformat("2026-03-01T10:00:00+00:00")
+    event = Event.model_validate({
+        "id": "room", "title": "Room", "kind": "forum", "category": "knowledge", "organizer": {"name": "QA"},
+        "start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat(),
+        "streams": [{"url": "https://live.example.com/room/9"}], "tolerances": {"late_start": 0},
+    })
+    late = start + timedelta(minutes=5)
+    searching = schedule_alerts(event, WatchFacts(1, "searching", None, None, None), [], late, 60)
+    assert [a.rule for a in searching] == ["capture.no-stream-found"]
+    ended = schedule_alerts(event, WatchFacts(1, "unresolved", None, None, "no stream found"), [],
+                            event.end + timedelta(minutes=1), 60)
+    assert [a.rule for a in ended] == ["capture.run-unresolved"]
+    waiting = schedule_alerts(event, WatchFacts(1, "waiting", None, None, None), [], late, 60)
+    assert [a.rule for a in waiting] == ["schedule.no-show"]
 
 
 def test_live_dash_with_separate_audio_is_recorded(recorded: Recorded) -> None:
