@@ -17,6 +17,10 @@ log = logging.getLogger(__name__)
 #: ffmpeg stderr phrases after which reconnecting is pointless.
 DISK_FULL = ("No space left on device", "Disk quota exceeded")
 UNWRITABLE = ("Permission denied", "Read-only file system")
+#: ffmpeg silent this long after the first SIGINT is blocked on its input, not writing its trailers.
+QUIET_BEFORE_INTERRUPT_S = 1.0
+#: How much longer than planned a stopping ffmpeg that still reports progress may take.
+EXTRA_WHILE_BUSY_S = 2.0
 
 
 class FfmpegProcess:
@@ -27,6 +31,8 @@ class FfmpegProcess:
         self._stderr: collections.deque[str] = collections.deque(maxlen=60)
         self._last_out_time = -1
         self.last_advance = time.monotonic()
+        #: When ffmpeg last wrote anything to its progress pipe or stderr (it is alive and not blocked).
+        self.last_output = time.monotonic()
         self.started_at = time.monotonic()
         self.proc: subprocess.Popen[bytes] | None = None
         self._threads: list[threading.Thread] = []
@@ -47,6 +53,7 @@ class FfmpegProcess:
         assert self.proc is not None
         assert self.proc.stdout is not None
         for raw in self.proc.stdout:
+            self.last_output = time.monotonic()
             key, _, value = raw.decode("ascii", errors="replace").strip().partition("=")
             if key == "out_time_us":
                 try:
@@ -61,6 +68,7 @@ class FfmpegProcess:
         assert self.proc is not None
         assert self.proc.stderr is not None
         for raw in self.proc.stderr:
+            self.last_output = time.monotonic()
             line = raw.decode("utf-8", errors="replace").rstrip()
             if line:
                 self._stderr.append(line)
@@ -89,33 +97,50 @@ class FfmpegProcess:
         return None
 
     def stop(self, timeout: float) -> int | None:
-        """Ask ffmpeg to finish, so it closes its current segments, and kill it only if it will not.
+        """Ask ffmpeg to finish, so it closes its current segments, and interrupt or kill it only if it will not.
 
-        ``q`` on stdin is read only between packets, so ffmpeg blocked on a stalled playlist never sees it.
-        A first SIGINT asks for the same graceful end; once transcoding has begun, only a *second* one also
-        interrupts blocking network reads. ffmpeg still closes its files after either (it quits abruptly only
-        after the fourth), so: ``q`` and SIGINT, a moment, a second SIGINT, then a kill as the last resort.
+        ``q`` and a first SIGINT make ffmpeg stop after the packet it is waiting for, write its trailers (the
+        WAV sizes) and list the open segments: a clean end. At the live edge that packet may be a whole
+        origin segment away, so ffmpeg gets most of ``timeout`` for it. A *second* SIGINT also interrupts
+        blocking reads, but it interrupts every write as well: the trailers and the segment lists fail, and
+        up to 256 KiB that ffmpeg still buffers per output (8 s of WAV) are lost. So it is sent only after
+        ffmpeg has been silent for :data:`QUIET_BEFORE_INTERRUPT_S` (blocked on its input, not writing), and
+        the caller recovers what the files hold (:func:`livewatch.capture.recovery.recover_unlisted`).
         """
         proc = self.proc
         if proc is None:
             return None
         if proc.poll() is None:
+            started = time.monotonic()
             with contextlib.suppress(BrokenPipeError, OSError):
                 assert proc.stdin is not None
                 proc.stdin.write(b"q")
                 proc.stdin.flush()
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGINT)
-            first_wait = min(2.0, timeout / 2)
-            if not _wait(proc, first_wait):
+            # Leave a last slice of the timeout for the interrupt to take effect, and a kill after that.
+            interrupt_at = started + max(timeout - max(1.0, timeout / 4), min(timeout, 0.5))
+            if not self._wait_quiet(proc, interrupt_at):
+                log.info("ffmpeg %s did not finish after q and SIGINT; interrupting its reads", proc.pid)
                 with contextlib.suppress(ProcessLookupError):
                     proc.send_signal(signal.SIGINT)
-            if not _wait(proc, timeout - first_wait):
-                log.warning("ffmpeg %s did not finish within %.0f s; killing it", proc.pid, timeout)
-                proc.kill()
-                proc.wait()
+                if not _wait(proc, max(0.1, started + timeout - time.monotonic())):
+                    log.warning("ffmpeg %s did not finish within %.0f s; killing it", proc.pid, timeout)
+                    proc.kill()
+                    proc.wait()
         self._close()
         return proc.returncode
+
+    def _wait_quiet(self, proc: subprocess.Popen[bytes], until: float) -> bool:
+        """Wait for ffmpeg to end until ``until``, and longer while it still reports progress; ``True`` if
+        it ended. ffmpeg writing its trailers reports nothing, but takes milliseconds, not a quiet second."""
+        while True:
+            if _wait(proc, max(0.0, min(until - time.monotonic(), 0.2))):
+                return True
+            if time.monotonic() >= until and time.monotonic() - self.last_output >= QUIET_BEFORE_INTERRUPT_S:
+                return False
+            if time.monotonic() >= until + EXTRA_WHILE_BUSY_S:
+                return False
 
     def wait_exit(self) -> int:
         assert self.proc is not None

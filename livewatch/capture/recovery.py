@@ -1,19 +1,50 @@
-"""After the monitor died mid-recording: record what its ffmpeg saved, including the segment it was still
-writing, so nothing captured is lost and nothing is counted twice (segments are unique per run)."""
+"""Segments ffmpeg wrote but never listed: after the monitor died mid-recording, or after ffmpeg had to be
+interrupted (a stalled input makes a second SIGINT necessary, and that fails every write, the segment list's
+last line and the WAV trailer included). What the files hold is recorded, so nothing captured is lost and
+nothing is counted twice (segments are unique per run)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from livewatch.capture.clock import BroadcastClock
-from livewatch.capture.segments import WAV_HEADER, ListedSegment, SegmentListTail, wav_seconds
+from livewatch.capture.segments import (
+    WAV_HEAD_READ,
+    WAV_HEADER,
+    ListedSegment,
+    SegmentListTail,
+    wav_data_offset,
+    wav_seconds,
+)
 from livewatch.capture.writer import SegmentWriter
 
+log = logging.getLogger(__name__)
+
 PARTIAL_NOTE = "cut off when the monitor stopped"
+INTERRUPTED_NOTE = "cut off when ffmpeg was interrupted"
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """What one connection's unlisted files held."""
+
+    audio_seconds: float = 0.0
+    #: Unlisted files with nothing in them (ffmpeg still held their data in memory): noted, not registered.
+    empty: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        parts = []
+        if self.audio_seconds:
+            parts.append(f"{self.audio_seconds:.1f} s of unlisted audio recovered as partial")
+        if self.empty:
+            parts.append(f"empty file(s) left unregistered: {', '.join(self.empty)}")
+        return "; ".join(parts)
 
 
 def repair_wav_header(path: Path) -> None:
@@ -23,29 +54,39 @@ def repair_wav_header(path: Path) -> None:
         return  # a link planted in the data directory is never written through
     size = info.st_size
     with os.fdopen(os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC), "r+b") as handle:
-        head = handle.read(WAV_HEADER)
-        if head[:4] != b"RIFF" or head[36:40] != b"data":
-            return  # not the plain 44-byte header ffmpeg writes for PCM; leave it alone
+        data_at = wav_data_offset(handle.read(WAV_HEAD_READ))
+        if data_at is None or size < data_at + 8:
+            return  # not a PCM WAV file as ffmpeg writes them; leave it alone
         handle.seek(4)
         handle.write(struct.pack("<I", size - 8))
-        handle.seek(40)
-        handle.write(struct.pack("<I", size - WAV_HEADER))
+        handle.seek(data_at + 4)
+        handle.write(struct.pack("<I", size - data_at - 8))
 
 
-def recover_connection(writer: SegmentWriter, row: Any, media_dir: Path, audio_dir: Path, index: int) -> None:
+def recover_connection(writer: SegmentWriter, row: Any, media_dir: Path, audio_dir: Path, index: int) -> Recovered:
+    """After a crash: record everything one connection's ffmpeg listed, then what it left unlisted."""
     # The dead connection's playlist is long gone; its start is the reference for its timeline.
     clock = BroadcastClock(row.wall_base)
     first_seq: int = row.first_seq
-    media_list = media_dir / f"s{index}-{first_seq:06d}.media.csv"
-    audio_list = audio_dir / f"s{index}-{first_seq:06d}.audio.csv"
-    media_listed = SegmentListTail(media_list).read_new()
-    audio_listed = SegmentListTail(audio_list).read_new()
-    for listed in media_listed:
+    for listed in SegmentListTail(media_dir / f"s{index}-{first_seq:06d}.media.csv").read_new():
         writer.add("media", listed, row.id, clock)
-    for listed in audio_listed:
+    for listed in SegmentListTail(audio_dir / f"s{index}-{first_seq:06d}.audio.csv").read_new():
         writer.add("audio", listed, row.id, clock)
+    return recover_unlisted(writer, row.id, clock, first_seq, PARTIAL_NOTE)
+
+
+def recover_unlisted(writer: SegmentWriter, connection: int, clock: BroadcastClock, first_seq: int,
+                     note: str) -> Recovered:
+    """Register, as ``partial``, the segments of the connection that began at ``first_seq`` which are on
+    disk but not in its segment lists, each placed right after the audio before it, and queue their audio
+    for transcription. Call it once ffmpeg has ended (a file still being written would be cut short)."""
+    media_dir, audio_dir, index = writer.media_dir, writer.audio_dir, writer.index
+    # Read afresh from the start: the lists' names say what is listed, their ends where a cut file begins.
+    media_listed = SegmentListTail(media_dir / f"s{index}-{first_seq:06d}.media.csv").read_new()
+    audio_listed = SegmentListTail(audio_dir / f"s{index}-{first_seq:06d}.audio.csv").read_new()
     listed_names = {s.filename for s in (*media_listed, *audio_listed)}
     resume_at = max((s.end for s in audio_listed), default=0.0)
+    seconds, empty = 0.0, []
     for audio in sorted(audio_dir.glob(f"s{index}-*.wav")):
         number = audio.stem.rsplit("-", 1)[-1]
         if not number.isdigit():
@@ -53,11 +94,22 @@ def recover_connection(writer: SegmentWriter, row: Any, media_dir: Path, audio_d
         seq = int(number)
         if seq < first_seq or audio.name in listed_names:
             continue
+        media = media_dir / f"s{index}-{seq:06d}.ts"
+        media_empty = media.exists() and media.stat().st_size == 0
+        if media_empty and media.name not in listed_names:
+            empty.append(media.name)  # no TS packet reached the disk: nothing to keep as media
+        if wav_seconds(audio) <= 0:
+            empty.append(audio.name)
+            continue
         repair_wav_header(audio)
         cut = ListedSegment(audio.name, resume_at, resume_at + wav_seconds(audio))
-        writer.add("audio", cut, row.id, clock, status="partial", note=PARTIAL_NOTE)
-        media = media_dir / f"s{index}-{seq:06d}.ts"
-        if media.exists() and media.name not in listed_names:
-            writer.add("media", ListedSegment(media.name, cut.start, cut.end), row.id, clock,
-                       status="partial", note=PARTIAL_NOTE)
+        if writer.add("audio", cut, connection, clock, status="partial", note=note):
+            seconds += cut.end - cut.start
+        if media.exists() and not media_empty and media.name not in listed_names:
+            writer.add("media", ListedSegment(media.name, cut.start, cut.end), connection, clock,
+                       status="partial", note=note)
         resume_at = cut.end
+    recovered = Recovered(seconds, tuple(empty))
+    if seconds or empty:
+        log.warning("connection %s: %s", connection, recovered.describe())
+    return recovered

@@ -12,6 +12,8 @@ from pathlib import Path
 TS_PACKET = 188
 TS_SYNC = 0x47
 WAV_HEADER = 44
+#: Enough of a WAV file's start to find its ``data`` chunk behind ffmpeg's ``LIST`` chunk.
+WAV_HEAD_READ = 512
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,28 @@ def check_wav(path: Path) -> str | None:
     return None
 
 
+def wav_data_offset(head: bytes) -> int | None:
+    """Where the ``data`` chunk's header starts in a WAV file's first bytes, or ``None``.
+
+    ffmpeg writes a ``LIST``/``INFO`` chunk (its version) between ``fmt `` and ``data``, so the audio does
+    not start at byte 44; the chunks are walked by their sizes, which ffmpeg writes up front except for
+    ``RIFF`` and ``data``, the two a cut-off file lacks.
+    """
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    offset = 12
+    while offset + 8 <= len(head):
+        if head[offset:offset + 4] == b"data":
+            return offset
+        size = int.from_bytes(head[offset + 4:offset + 8], "little")
+        offset += 8 + size + (size & 1)
+    return None
+
+
 def wav_seconds(path: Path, sample_rate: int = 16_000, sample_bytes: int = 2) -> float:
     """Duration of a mono PCM WAV from its size (works for a file cut off before its header was final)."""
-    return max(0.0, (path.stat().st_size - WAV_HEADER) / (sample_rate * sample_bytes))
+    with path.open("rb") as handle:
+        head = handle.read(WAV_HEAD_READ)
+    offset = wav_data_offset(head)
+    audio_at = WAV_HEADER if offset is None else offset + 8
+    return max(0.0, (path.stat().st_size - audio_at) / (sample_rate * sample_bytes))

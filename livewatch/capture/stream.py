@@ -21,7 +21,7 @@ from livewatch.capture.context import CaptureContext, StopSignal
 from livewatch.capture.fetch import printable
 from livewatch.capture.probe import LiveCheck, check_live
 from livewatch.capture.process import FfmpegProcess, stop_orphan
-from livewatch.capture.recovery import recover_connection
+from livewatch.capture.recovery import INTERRUPTED_NOTE, recover_connection, recover_unlisted
 from livewatch.capture.resolve import DeadlineResolver
 from livewatch.capture.segments import SegmentListTail
 from livewatch.capture.writer import SegmentWriter
@@ -266,8 +266,11 @@ class StreamCapture:
             clock.close()
             raise
         self.writer.ingest(tails, connection, clock)  # what ffmpeg closed on its way out
+        # An interrupted ffmpeg (the watchdog's stop of a stalled input) lists nothing it was writing.
+        recovered = recover_unlisted(self.writer, connection, clock, first_seq, INTERRUPTED_NOTE).describe()
         clock.close()
-        self.ctx.store.close_connection(connection, process.returncode, reason, process.stderr_tail)
+        self.ctx.store.close_connection(connection, process.returncode,
+                                        f"{reason}; {recovered}" if recovered else reason, process.stderr_tail)
         self.writer.gap_cause = reason
         produced = self.writer.recorded > before
         if produced and check.segments:
