@@ -240,12 +240,15 @@ def _tag_uris(text: str) -> list[str]:
     return uris
 
 
-def start_index(playlist: MediaPlaylist, resume_after: datetime | None, max_lookback_s: float) -> int:
+def start_index(playlist: MediaPlaylist, resume_after: datetime | None, max_lookback_s: float,
+                after: tuple[int, str] | None = None) -> int:
     """Which segment of ``playlist`` recording should start at.
 
     Resuming: the first segment that ends after what is already recorded, so nothing is repeated and
-    whatever the playlist still holds of the outage is recovered. Fresh: as far back as ``max_lookback_s``
-    behind the live edge, so the seconds between going on air and our next poll are not lost.
+    whatever the playlist still holds of the outage is recovered. Without date-times that is the segment
+    after ``after`` (the (sequence, URI) last recorded), or the oldest listed once that has left the playlist.
+    Fresh: as far back as ``max_lookback_s`` behind the live edge, so the seconds between going on air and
+    our next poll are not lost.
     """
     segments = playlist.segments
     if not segments:
@@ -257,6 +260,11 @@ def start_index(playlist: MediaPlaylist, resume_after: datetime | None, max_look
             if end is not None and end > resume_after + timedelta(seconds=seg.duration / 2):
                 return index
         return len(segments) - 1
+    if resume_after is not None and after is not None:
+        for index, seg in enumerate(segments):
+            if (seg.sequence, seg.uri) == after:
+                return min(index + 1, len(segments) - 1)
+        return 0
     covered = 0.0
     for index in range(len(segments) - 1, -1, -1):
         covered += segments[index].duration

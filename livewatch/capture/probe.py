@@ -107,7 +107,7 @@ def _check_hls(stream: ResolvedStream, settings: CaptureSettings, resume_after: 
     if newest is None and last_newest is not None and (last.sequence, last.uri) == last_newest:
         # Without date-times the newest segment itself tells whether anything new was broadcast.
         return LiveCheck(False, f"playlist is not advancing (newest segment is still #{last.sequence})")
-    index = start_index(playlist, resume_after, settings.max_lookback_s)
+    index = start_index(playlist, resume_after, settings.max_lookback_s, after=last_newest)
     # ffmpeg reads the media playlist itself; hand it the variant we chose, not the master.
     chosen = ResolvedStream(stream.page_url, playlist.url, "hls", stream.headers, stream.title, stream.live)
     reason = "playlist is live" + "".join(f"; {note}" for note in playlist.notes)

@@ -93,6 +93,8 @@ class StreamCapture:
         self.last_refusal = ""
         #: Without PROGRAM-DATE-TIME: the newest segment (sequence, URI) when the last recording began.
         self.newest_recorded: tuple[int, str] | None = None
+        #: What placed media on the wall clock, where it was not the broadcast's own date-times: the notes.
+        self.estimated_clocks: list[str] = []
         #: Seconds of media the last HLS playlist listed (0 when unknown or not HLS), to bound the back-off.
         self.playlist_span_s = 0.0
         #: When the origin said the broadcast is over (EXT-X-ENDLIST, an RTMP stream's clean end) and has
@@ -243,6 +245,8 @@ class StreamCapture:
         args = record_args(check.stream, plan, rw_timeout_s=self.settings.rw_timeout_s,
                            live_start_index=check.start_index, ffmpeg_bin=self.ctx.ffmpeg_bin)
         clock = self._clock(check)
+        if clock.basis != HlsClock.PDT_BASIS and clock.basis not in self.estimated_clocks:
+            self.estimated_clocks.append(clock.basis)
         connection = self.ctx.store.open_connection(
             self.run.id, self.index, self.session, check.stream.media_url, first_seq, clock.wall_base)
         process = FfmpegProcess(args)
@@ -273,8 +277,11 @@ class StreamCapture:
                                         f"{reason}; {recovered}" if recovered else reason, process.stderr_tail)
         self.writer.gap_cause = reason
         produced = self.writer.recorded > before
-        if produced and check.segments:
-            self.newest_recorded = (check.segments[-1].sequence, check.segments[-1].uri)
+        if produced and isinstance(clock, HlsClock) and self.writer.last_end is not None:
+            # What ffmpeg got to, not what was listed when it began: a playlist left up, stale, after the
+            # broadcast ends (nginx-rtmp) lists newer segments that this connection has already recorded.
+            recorded = (self.writer.last_end - clock.wall_base).total_seconds() - 0.25
+            self.newest_recorded = clock.recorded_through(recorded)
         # A connection shorter than one segment (a short file served as the stream, an origin that hangs up
         # at once) counts as a failure, so reconnects back off instead of looping.
         floor = max(self.settings.backoff_base_s, self.settings.segment_seconds)
@@ -324,7 +331,9 @@ class StreamCapture:
                 self.ctx.store.heartbeat(self.run.id)
 
     def _clock(self, check: LiveCheck) -> BroadcastClock:
-        if check.wall_base is not None and check.stream is not None and check.start_index is not None:
+        # HLS, with program date-times or without (then placed back from the playlist's live edge, not from
+        # the connection's start: ffmpeg begins max_lookback_s behind the edge).
+        if check.stream is not None and check.start_index is not None and check.segments:
             first = check.segments[check.start_index].sequence
             return HlsClock(check.stream, list(check.segments), first, timeout=self.settings.rw_timeout_s)
         return BroadcastClock(self.ctx.clock())
@@ -372,6 +381,8 @@ class StreamCapture:
         if self.bad_answers:
             reason += (f"; {self.bad_answers} bad answer(s) from the origin, "
                        f"the last: {printable(self.last_bad_answer, 200)}")
+        if self.estimated_clocks and went_live:
+            reason += f"; media times estimated from {' and '.join(self.estimated_clocks)}"
         if self.refusals:
             reason += f"; {self.refusals} URL(s) refused, the last: {printable(self.last_refusal, 200)}"
         self.log.info("stream %s done: %s (%s)", self.index, status, reason)
