@@ -96,7 +96,7 @@ class FfmpegProcess:
                 return phrase
         return None
 
-    def stop(self, timeout: float) -> int | None:
+    def stop(self, timeout: float, grace: float | None = None) -> int | None:
         """Ask ffmpeg to finish, so it closes its current segments, and interrupt or kill it only if it will not.
 
         ``q`` and a first SIGINT make ffmpeg stop after the packet it is waiting for, write its trailers (the
@@ -106,6 +106,8 @@ class FfmpegProcess:
         up to 256 KiB that ffmpeg still buffers per output (8 s of WAV) are lost. So it is sent only after
         ffmpeg has been silent for :data:`QUIET_BEFORE_INTERRUPT_S` (blocked on its input, not writing), and
         the caller recovers what the files hold (:func:`livewatch.capture.recovery.recover_unlisted`).
+        ``grace`` shortens the wait before that second SIGINT when the input is known to have stalled (the
+        watchdog's stop): more waiting cannot help then, and the reconnect would only come later.
         """
         proc = self.proc
         if proc is None:
@@ -120,6 +122,8 @@ class FfmpegProcess:
                 proc.send_signal(signal.SIGINT)
             # Leave a last slice of the timeout for the interrupt to take effect, and a kill after that.
             interrupt_at = started + max(timeout - max(1.0, timeout / 4), min(timeout, 0.5))
+            if grace is not None:
+                interrupt_at = min(interrupt_at, started + grace)
             if not self._wait_quiet(proc, interrupt_at):
                 log.info("ffmpeg %s did not finish after q and SIGINT; interrupting its reads", proc.pid)
                 with contextlib.suppress(ProcessLookupError):

@@ -44,6 +44,8 @@ from livewatch.state.runs import (
 log = logging.getLogger(__name__)
 
 INTERRUPTED = "interrupted"  # the monitor is shutting down; the run continues after a restart
+#: Seconds a stalled ffmpeg gets to end after q and SIGINT before its blocked read is interrupted.
+STALLED_STOP_GRACE_S = 1.0
 _SEQ_NAME = re.compile(r"^s(\d+)-(\d{6})\.(?:ts|wav)$")
 #: While the registered window is open, a stream that went off air is checked at least this often: every
 #: second of back-off past the origin's return is a second of broadcast lost (an HLS playlist's look-back
@@ -324,7 +326,7 @@ class StreamCapture:
                 return "overrun cap reached"
             if process.stalled_for() > self.settings.stall_timeout_s:
                 self.log.warning("no new media for %.0f s; restarting ffmpeg", process.stalled_for())
-                process.stop(min(self.settings.stop_timeout_s, 5.0))
+                process.stop(min(self.settings.stop_timeout_s, 5.0), grace=STALLED_STOP_GRACE_S)
                 return f"stalled: no new media for {self.settings.stall_timeout_s:g} s (watchdog)"
             beat += 1
             if beat % 10 == 0:
