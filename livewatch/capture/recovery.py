@@ -37,6 +37,8 @@ class Recovered:
     audio_seconds: float = 0.0
     #: Unlisted files with nothing in them (ffmpeg still held their data in memory): noted, not registered.
     empty: tuple[str, ...] = ()
+    #: Unlisted media files with data but no audio on disk to place them by: kept on disk, not registered.
+    unplaced: tuple[str, ...] = ()
 
     def describe(self) -> str:
         parts = []
@@ -44,6 +46,8 @@ class Recovered:
             parts.append(f"{self.audio_seconds:.1f} s of unlisted audio recovered as partial")
         if self.empty:
             parts.append(f"empty file(s) left unregistered: {', '.join(self.empty)}")
+        if self.unplaced:
+            parts.append(f"media without audio to time it, left unregistered: {', '.join(self.unplaced)}")
         return "; ".join(parts)
 
 
@@ -86,7 +90,7 @@ def recover_unlisted(writer: SegmentWriter, connection: int, clock: BroadcastClo
     audio_listed = SegmentListTail(audio_dir / f"s{index}-{first_seq:06d}.audio.csv").read_new()
     listed_names = {s.filename for s in (*media_listed, *audio_listed)}
     resume_at = max((s.end for s in audio_listed), default=0.0)
-    seconds, empty = 0.0, []
+    seconds, empty, unplaced = 0.0, [], []
     for audio in sorted(audio_dir.glob(f"s{index}-*.wav")):
         number = audio.stem.rsplit("-", 1)[-1]
         if not number.isdigit():
@@ -100,6 +104,8 @@ def recover_unlisted(writer: SegmentWriter, connection: int, clock: BroadcastClo
             empty.append(media.name)  # no TS packet reached the disk: nothing to keep as media
         if wav_seconds(audio) <= 0:
             empty.append(audio.name)
+            if media.exists() and not media_empty and media.name not in listed_names:
+                unplaced.append(media.name)
             continue
         repair_wav_header(audio)
         cut = ListedSegment(audio.name, resume_at, resume_at + wav_seconds(audio))
@@ -109,7 +115,7 @@ def recover_unlisted(writer: SegmentWriter, connection: int, clock: BroadcastClo
             writer.add("media", ListedSegment(media.name, cut.start, cut.end), connection, clock,
                        status="partial", note=note)
         resume_at = cut.end
-    recovered = Recovered(seconds, tuple(empty))
-    if seconds or empty:
+    recovered = Recovered(seconds, tuple(empty), tuple(unplaced))
+    if seconds or empty or unplaced:
         log.warning("connection %s: %s", connection, recovered.describe())
     return recovered

@@ -9,8 +9,10 @@ the first block is on disk: before the fix those 8.2 s were never in ``segments`
 from __future__ import annotations
 
 import struct
+import subprocess
 import threading
 import time
+import wave
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from livewatch.capture.recovery import INTERRUPTED_NOTE
+from livewatch.capture.recovery import INTERRUPTED_NOTE, repair_wav_header
 from livewatch.capture.segments import wav_seconds
 from livewatch.monitor import Monitor
 from livewatch.state import Database, DataDir, tables
@@ -103,3 +105,21 @@ def test_watchdog_stop_keeps_the_segment_being_written(tmp_path: Path) -> None:
     # Every second registered is queued for transcription, and no empty file is registered as media.
     assert facts.queued == sum(row.status != "corrupt" for row in facts.audio)
     assert all(Path(row.path).stat().st_size > 0 for row in facts.media)
+
+
+def test_cut_off_ffmpeg_wav_is_repaired_behind_its_list_chunk(tmp_path: Path) -> None:
+    """ffmpeg's WAV header is 78 bytes (a LIST/INFO chunk precedes ``data``); a cut-off one reads again."""
+    wav = tmp_path / "s0-000007.wav"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "sine=frequency=440:sample_rate=16000:duration=2", "-ac", "1", "-c:a", "pcm_s16le", str(wav)],
+                   check=True, timeout=30)
+    data = bytearray(wav.read_bytes())
+    assert data[36:40] == b"LIST"  # what the old 44-byte repair refused to touch
+    data_at = data.index(b"data")
+    cut = data[: data_at + 8 + 16_000]  # 0.5 s of audio, the sizes as a cut-off ffmpeg leaves them
+    cut[4:8] = cut[data_at + 4:data_at + 8] = b"\xff\xff\xff\xff"
+    wav.write_bytes(bytes(cut))
+    repair_wav_header(wav)
+    with wave.open(str(wav)) as reader:
+        assert reader.getnframes() == 8_000
+    assert wav_seconds(wav) == pytest.approx(0.5)
