@@ -164,8 +164,10 @@ class StreamCapture:
         except StreamOffline as err:
             return LiveCheck(False, str(err))
         except StreamNotFound as err:
+            # The page answered: polled at the regular interval, not backed off as after an error (a page
+            # may name its stream only once live, and the window must not pass between two checks).
             self.unresolved = str(err)
-            return LiveCheck(False, str(err), error=True)
+            return LiveCheck(False, str(err))
         except CaptureError as err:
             return LiveCheck(False, str(err), error=True)
         except Exception as err:  # one bad answer must not end the recording for the whole window
