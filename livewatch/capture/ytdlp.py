@@ -121,7 +121,8 @@ class YtDlpSource(Source):
             with _GuardedYoutubeDL(self.params, policy) as ydl:
                 info = ydl.extract_info(url, download=False)
         except RequestError as err:  # raised outside an extractor (e.g. a redirect to a scheme yt-dlp refuses)
-            raise CaptureError(f"yt-dlp cannot resolve {url}: {err.msg or type(err).__name__}") from err
+            said = operator_words(str(err.msg or type(err).__name__))
+            raise CaptureError(f"yt-dlp cannot resolve {url}: {said}") from err
         except yt_dlp.utils.DownloadError as err:
             message = operator_words(str(err))
             if _OFFLINE_PHRASES.search(message):
