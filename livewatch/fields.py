@@ -121,8 +121,8 @@ class CaptureSettings(StrictModel):
         300, description="A stream that returns within this many seconds continues the same session."
     )
     end_grace_s: Annotated[float, Field(ge=0, le=24 * 3600)] = Field(
-        30, description="After the origin says the broadcast is over (EXT-X-ENDLIST, an RTMP stream's clean "
-        "end), the session ends this many seconds later (never before the registered end) instead of "
+        30, description="After the origin says the broadcast is over (EXT-X-ENDLIST, no one publishing "
+        "on the RTMP server), the session ends this many seconds later (never before the registered end) instead of "
         "after reconnect_grace_s."
     )
     probe_live: bool = Field(

@@ -34,7 +34,8 @@ class LiveCheck:
     segments: tuple[HlsSegment, ...] = ()
     #: A URL the origin handed over was refused (a local resource, a scheme not allowed): see ``reason``.
     refused: bool = False
-    #: The origin says the broadcast is over (``EXT-X-ENDLIST``), not merely that it is not there now.
+    #: The origin says the broadcast is over (``EXT-X-ENDLIST``; an RTMP server with no one publishing), not
+    #: merely that it cannot be reached now.
     ended: bool = False
 
 
@@ -70,9 +71,10 @@ def check_live(
     if done.returncode != 0:
         said = done.stderr.decode(errors="replace").strip()
         if is_rtmp(stream) and said.endswith("Input/output error"):
-            # The server took the play request and sent nothing: that is what nginx-rtmp does while idle.
+            # The server took the play request and sent nothing: that is what nginx-rtmp does while idle, and
+            # after a publisher leaves (it does not close its players' connections: this is the unpublish).
             return LiveCheck(False, f"no one is publishing (the RTMP server answered but sent no media within "
-                                    f"{min(settings.rw_timeout_s, RTMP_PROBE_TIMEOUT_S):g} s)")
+                                    f"{min(settings.rw_timeout_s, RTMP_PROBE_TIMEOUT_S):g} s)", ended=True)
         return LiveCheck(False, printable(said[-300:] or "probe failed"))
     try:
         answer = json.loads(done.stdout or b"{}")

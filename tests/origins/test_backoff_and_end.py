@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,7 @@ from livewatch.registration.models import Event
 from livewatch.state import DataDir
 from tests.capture.conftest import RunFacts, capture_only, now, run_facts, run_monitor_until_idle, write_event
 from tests.hostile.origin import make_sample
-from tests.support.nginx_rtmp import NginxRtmp, free_port
+from tests.support.nginx_rtmp import NginxRtmp, Publisher, beep_track, free_port
 from tests.support.origin import LiveOrigin, wait_for_playlist
 
 pytestmark = pytest.mark.slow
@@ -51,6 +52,8 @@ class Group:
     log: _Lines
     #: Monotonic time at which the "hard-stop" event's hard stop (its registered end) came.
     hard_stop_mono: float
+    #: Why there is no RTMP event ("" when there is one): nginx-rtmp is not installed here.
+    no_rtmp: str
 
     def facts(self, event_id: str) -> RunFacts:
         return run_facts(self.data, event_id)
@@ -87,11 +90,19 @@ def group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Group]:
     capture_log.addHandler(handler)
     # A short playlist (two 2 s segments): look-back cannot hide a late reconnect.
     with (LiveOrigin(root / "o-outage", list_size=2) as outage, LiveOrigin(root / "o-ends") as ends,
-          LiveOrigin(root / "o-hard") as hard):
+          LiveOrigin(root / "o-hard") as hard, ExitStack() as rtmp):
         for origin in (outage, ends, hard):
             origin.start()
         for origin in (outage, ends, hard):
             wait_for_playlist(origin.url, min_segments=2)
+        no_rtmp = ""
+        try:
+            nginx = rtmp.enter_context(NginxRtmp(root / "nginx"))
+            # Ten seconds on air, then the publisher leaves (nginx keeps its players connected, silent).
+            publisher = rtmp.enter_context(Publisher(nginx, "show", beep_track(root / "beep.wav", 10, [1.0])))
+            publisher.wait_for_playlist()
+        except pytest.skip.Exception as err:
+            no_rtmp = str(err)
         t0 = now()
         windows = {
             "outage": (t0, t0 + timedelta(seconds=30)),
@@ -110,6 +121,10 @@ def group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Group]:
                     backoff_max_s=60)
         write_event(schedules, "one-client", f"http://127.0.0.1:{port}/live.flv", *windows["one-client"],
                     probe_live="false", reconnect_grace_s=1)
+        if not no_rtmp:
+            windows["rtmp-ends"] = (t0, t0 + timedelta(seconds=16))
+            write_event(schedules, "rtmp-ends", nginx.rtmp_url("show"), *windows["rtmp-ends"],
+                        reconnect_grace_s=60, end_grace_s=2, overrun_cap_minutes=1)
         _later(7, lambda: outage.drop(12))
         _later(8, lambda: ends.stop(endlist=True))
         _later(7, lambda: hard.stop(endlist=False))
@@ -122,7 +137,7 @@ def group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Group]:
             capture_log.setLevel(level)
             flv.kill()
             flv.wait(5)
-        yield Group(data, windows, outage, handler, hard_stop_mono)
+        yield Group(data, windows, outage, handler, hard_stop_mono, no_rtmp)
 
 
 def test_recording_resumes_within_seconds_of_the_origins_return(group: Group) -> None:
@@ -153,6 +168,19 @@ def test_endlist_before_the_end_closes_the_run_after_the_short_grace(group: Grou
     # Not after the 60 s reconnect grace: the registered end plus the 2 s end grace, plus a check.
     assert facts.run.ended_at - end <= timedelta(seconds=6), facts.run.ended_at - end
     assert facts.run.ended_at >= end  # never before the registered end: the window is still watched
+
+
+def test_an_rtmp_publisher_leaving_closes_the_run_after_the_short_grace(group: Group) -> None:
+    if group.no_rtmp:
+        pytest.skip(group.no_rtmp)
+    facts = group.facts("rtmp-ends")
+    _, end = group.windows["rtmp-ends"]
+    assert facts.audio
+    assert facts.run.status == "finished"
+    assert "origin ended the broadcast (no one is publishing" in facts.run.stop_reason
+    # Not after the 60 s reconnect grace. The silent connection nginx keeps open after the unpublish ends
+    # by the 6 s watchdog, then a 3 s check says no one is publishing; then the 2 s grace.
+    assert end <= facts.run.ended_at <= end + timedelta(seconds=15), facts.run.ended_at - end
 
 
 def test_no_checks_are_logged_past_the_hard_stop(group: Group) -> None:
