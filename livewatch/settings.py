@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from livewatch.errors import ConfigError
 from livewatch.fields import (
@@ -26,10 +26,8 @@ from livewatch.fields import (
     TimezoneName,
     Tolerances,
 )
-from livewatch.issues import Issue
 from livewatch.registration.models import RegistrationContext
-from livewatch.sourcemap import DocumentSyntaxError, read_document
-from livewatch.validation import issues_from_validation_error
+from livewatch.validation import read_model_file
 
 CONFIG_FILENAME = "livewatch.toml"
 CONFIG_ENV = "LIVEWATCH_CONFIG"
@@ -239,18 +237,9 @@ def load_settings(explicit: Path | None = None) -> Settings:
     if path is None:
         settings = Settings()
     else:
-        try:
-            document = read_document(path)
-        except OSError as err:
-            raise ConfigError(f"cannot read configuration {path}: {err.strerror or err}") from err
-        except DocumentSyntaxError as err:
-            issue = Issue(path, err.line, (), err.message, code="syntax")
-            raise ConfigError(f"configuration {path} cannot be parsed", [issue]) from err
-        try:
-            settings = Settings.model_validate(document.data or {}).relative_to(path.parent)
-        except ValidationError as err:
-            issues = issues_from_validation_error(err, root=Settings, file=path, lines=document.lines)
-            raise ConfigError(f"configuration {path} is invalid", issues) from err
+        # Read as strictly as a registration: control characters, complex keys, 5,000-digit numbers are errors
+        # naming the file, line and field, never a traceback.
+        settings = read_model_file(path, Settings, ConfigError, "configuration")[0].relative_to(path.parent)
     data_override = os.environ.get(DATA_ENV)
     if data_override:
         settings = settings.model_copy(update={"data_dir": Path(data_override)})

@@ -103,10 +103,6 @@ def read_document(path: Path) -> Document:
             data, lines = parse_yaml(text)
     except RecursionError as err:
         raise DocumentSyntaxError(1, "nested too deeply to read; flatten the structure") from err
-    except ValueError as err:
-        # The parsers' own errors are caught above; what is left comes from Python's conversions, such as an
-        # integer of more than 4,300 digits (int() refuses it to bound its own time). Say what, never crash.
-        raise DocumentSyntaxError(1, f"a value cannot be read: {str(err).split(';')[0]}") from err
     return Document(path, data, lines, raw)
 
 

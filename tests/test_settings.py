@@ -343,7 +343,7 @@ def test_invalid_config_issue(
     [
         pytest.param(
             'timezone = "UTC"\ndata_dir = \n',
-            "livewatch.toml:2: (top level): TOML syntax: Invalid value (at line 2, column 12)",
+            "livewatch.toml:2: data_dir: TOML syntax: Invalid value (at line 2, column 12)",
             id="missing-value",
         ),
         pytest.param(
