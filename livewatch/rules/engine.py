@@ -18,7 +18,7 @@ from livewatch.errors import LivewatchError
 from livewatch.fields import SeverityName
 from livewatch.rules.base import Hit, Rule, RuleInput
 from livewatch.rules.packs import Override, RulePack
-from livewatch.rules.regexes import RULE_TIME_LIMIT_S, time_limit
+from livewatch.rules.regexes import rule_time_limit, time_limit
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +93,10 @@ class RuleEngine:
     def evaluate(self, data: RuleInput) -> list[Finding]:
         findings: list[Finding] = []
         echoes: list[Finding] = []  # of supplementary rules: kept only where no other rule found the same
+        limit = rule_time_limit(sum(len(t.text) for t in data.transcripts.values()))
         for pack, rule, override in self.active_rules():
             try:
-                with time_limit(RULE_TIME_LIMIT_S):  # every regular expression of the rule shares one limit
+                with time_limit(limit):  # every regular expression of the rule shares one limit
                     hits = [h for h in rule.evaluate(data) if _in_scope(rule, h, data)]
             except Exception as err:  # one broken rule must not hide every other finding, nor pass silently
                 log.warning("rule %s of %s failed on event %s: %s", rule.id, pack.ref, data.facts.event_id, err,

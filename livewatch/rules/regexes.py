@@ -37,6 +37,15 @@ sre: Any = importlib.import_module("re._constants")
 #: Seconds of regular-expression work one rule may spend on one event (all its patterns, all streams). The
 #: ``regex`` engine checks its clock every few thousand steps, so a search overruns by a fraction of this.
 RULE_TIME_LIMIT_S = 1.0
+#: Characters of transcript that earn a rule one more second: healthy patterns search about a microsecond
+#: a character, so a long event (a 39-hour news corpus ran the default pack's patterns past a flat second)
+#: never times out, while a catastrophic pattern, which grows faster than the text, is still cut off.
+CHARACTERS_PER_EXTRA_SECOND = 100_000
+
+
+def rule_time_limit(characters: int) -> float:
+    """Seconds of searching one rule may spend on a text of ``characters`` (all streams together)."""
+    return RULE_TIME_LIMIT_S + characters / CHARACTERS_PER_EXTRA_SECOND
 #: A quantifier that may repeat more often than this counts as unbounded for :func:`catastrophic`.
 _UNBOUNDED = 10
 

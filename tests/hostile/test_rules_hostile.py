@@ -25,7 +25,7 @@ from livewatch.rules.base import Hit, Rule, RuleInput, RuleSpec
 from livewatch.rules.engine import RULE_ERROR_CATEGORY, RuleEngine, verdict
 from livewatch.rules.examples import EXAMPLE_FACTS, run_examples
 from livewatch.rules.packs import PackLibrary, RulePack, RulePackError, builtin_pack_paths, load_pack
-from livewatch.rules.regexes import RegexTimeout, spans, time_limit
+from livewatch.rules.regexes import RULE_TIME_LIMIT_S, RegexTimeout, rule_time_limit, spans, time_limit
 from livewatch.rules.transcript import Transcript
 from livewatch.rules.types.text import RegexRule, RegexSpec
 from livewatch.subtitles import read_cues
@@ -80,7 +80,7 @@ def text_input(text: str) -> RuleInput:
 
 @pytest.fixture
 def short_limit(monkeypatch: pytest.MonkeyPatch) -> float:
-    monkeypatch.setattr(engine_module, "RULE_TIME_LIMIT_S", 0.3)
+    monkeypatch.setattr(engine_module, "rule_time_limit", lambda characters: 0.3)
     return 0.3
 
 
@@ -185,7 +185,7 @@ def test_rules_test_fails_an_example_the_rule_cannot_evaluate(short_limit: float
 
 def test_one_events_catastrophic_check_does_not_hold_up_another(monkeypatch: pytest.MonkeyPatch) -> None:
     """The regex engine lets other threads run while it searches; under re the other check waited."""
-    monkeypatch.setattr(engine_module, "RULE_TIME_LIMIT_S", 2.0)
+    monkeypatch.setattr(engine_module, "rule_time_limit", lambda characters: 2.0)
     phone = next(r for r in BUILTIN.rules if r.id == "traffic-diversion.phone-number")
     RuleEngine([with_rules(phone)]).evaluate(text_input("warm up the segmenter"))
     slow_done = threading.Event()
@@ -367,3 +367,10 @@ def test_printable_keeps_ordinary_text() -> None:
     assert printable(ordinary) == ordinary.replace("\t", "\\x09")
     assert printable("a\nb\rc") == "a\\x0ab\\x0dc"
 
+
+
+def test_the_time_limit_grows_with_the_text() -> None:
+    """A flat second was spent by two built-in rules on a 39-hour news corpus: a long event earns more time,
+    while a short one keeps the base limit."""
+    assert rule_time_limit(0) == RULE_TIME_LIMIT_S
+    assert rule_time_limit(1_000_000) == RULE_TIME_LIMIT_S + 10
