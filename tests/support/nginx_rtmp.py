@@ -53,6 +53,18 @@ def _module() -> Path | None:
     return next((path for path in MODULE_CANDIDATES if path.is_file()), None)
 
 
+def _end(process: subprocess.Popen[bytes] | None) -> None:
+    """Terminate ``process`` (kill it when it does not go in 5 s) and close its stderr pipe."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+    if process is not None and process.stderr is not None:
+        process.stderr.close()
+
 def require_nginx_rtmp() -> tuple[str, Path]:
     """The nginx binary and the RTMP module; skip without them (fail in CI, where they must be installed)."""
     binary, module = _nginx_binary(), _module()
@@ -165,15 +177,7 @@ class NginxRtmp:
         return path.read_text(errors="replace")[-2000:] if path.exists() else ""
 
     def close(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(5)
-        if self._process is not None and self._process.stderr is not None:
-            self._process.stderr.close()
+        _end(self._process)
 
     def __enter__(self) -> Self:
         self.start()
@@ -286,14 +290,7 @@ class Publisher:
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
             self.stopped_at = datetime.now(UTC)
-            self._process.terminate()
-            try:
-                self._process.wait(5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(5)
-        if self._process is not None and self._process.stderr is not None:
-            self._process.stderr.close()
+        _end(self._process)
 
     def __enter__(self) -> Self:
         self.start()
