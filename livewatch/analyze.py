@@ -19,6 +19,7 @@ from livewatch.errors import CaptureError, LivewatchError, StateError
 from livewatch.monitor.jobs import armed_jobs
 from livewatch.monitor.lock import running_monitor
 from livewatch.monitor.transcription import TranscriptionService
+from livewatch.pipeline import ClosedSegment, encode
 from livewatch.queue import TRANSCRIBE, SqliteWorkQueue
 from livewatch.registration import validate_registrations
 from livewatch.registration.models import Event
@@ -185,9 +186,8 @@ def _analyze(settings: Settings, db: Database, data: DataDir, event: Event, run_
         if segment_id is None:  # cannot happen in a run of our own; never drop a segment silently
             raise AnalyzeError(f"segment {seq} of {media} was already recorded in run {run_id}")
         store.note_on_air(run_id, at, end)
-        queue.put(TRANSCRIBE, f"{run_id}:0:{seq}", {
-            "event_id": event.id, "run_id": run_id, "stream": 0, "seq": seq, "segment_id": segment_id,
-            "path": str(path), "start_at": at.isoformat(), "end_at": end.isoformat()})
+        closed = ClosedSegment(event.id, run_id, 0, seq, segment_id, path, at, end)
+        queue.put(TRANSCRIBE, closed.queue_key, encode(closed))
         at = end
     if settings.transcriber.enabled:
         service = TranscriptionService(settings, db.engine, queue, data)

@@ -8,6 +8,7 @@ from pathlib import Path
 from livewatch.capture.clock import BroadcastClock
 from livewatch.capture.context import CaptureContext
 from livewatch.capture.segments import ListedSegment, SegmentListTail, check_ts, check_wav
+from livewatch.pipeline import ClosedSegment, encode
 from livewatch.queue import TRANSCRIBE
 from livewatch.state.runs import Run, SegmentRecord
 
@@ -60,11 +61,8 @@ class SegmentWriter:
         if self.last_end is not None and start - self.last_end > GAP_THRESHOLD:
             self.ctx.store.add_gap(self.run.id, self.index, self.last_end, start, self.gap_cause or "media stopped")
         if status != "corrupt":
-            self.ctx.queue.put(TRANSCRIBE, f"{self.run.id}:{self.index}:{seq}", {
-                "event_id": self.event_id, "run_id": self.run.id, "stream": self.index, "seq": seq,
-                "segment_id": segment_id,
-                "path": str(path), "start_at": start.isoformat(), "end_at": end.isoformat(),
-            })
+            closed = ClosedSegment(self.event_id, self.run.id, self.index, seq, segment_id, path, start, end)
+            self.ctx.queue.put(TRANSCRIBE, closed.queue_key, encode(closed))
         self.last_end = end if self.last_end is None else max(self.last_end, end)
         self.ctx.store.note_on_air(self.run.id, start, end)
         self.recorded += 1

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import CursorResult, Engine, Row, func, select, update
-from sqlalchemy.dialects.sqlite import insert
 
 from livewatch.state import tables
 from livewatch.state.database import write
+from livewatch.state.engines import insert_ignore
 
 #: Run statuses. Active ones may be continued after a restart; the others are final.
 WAITING, RECORDING, RECONNECTING = "waiting", "recording", "reconnecting"
@@ -52,6 +52,8 @@ class SegmentRecord:
     size: int
     status: str  # "ok", "corrupt", "partial"
     note: str | None = None
+    #: The segment's row id, once recorded (segments read back from the store carry it).
+    id: int | None = None
 
 
 def _new_id(result: CursorResult[Any]) -> int:
@@ -160,13 +162,13 @@ class RunStore:
 
     def add_segment(self, segment: SegmentRecord) -> int | None:
         """Record a closed segment; a segment already recorded (after a restart) is ignored: returns None."""
-        statement = insert(tables.segments).values(
+        values = dict(
             run_id=segment.run_id, stream=segment.stream, connection_id=segment.connection_id, kind=segment.kind,
             seq=segment.seq, path=str(segment.path), start_at=segment.start_at, end_at=segment.end_at,
             bytes=segment.size, status=segment.status, note=segment.note,
-        ).on_conflict_do_nothing(index_elements=["run_id", "stream", "kind", "seq"])
+        )
         with write(self.engine) as conn:
-            result = conn.execute(statement)
+            result = insert_ignore(conn, tables.segments, values, ("run_id", "stream", "kind", "seq"))
             return _new_id(result) if result.rowcount == 1 else None
 
     def next_seq(self, run_id: int, stream: int) -> int:
@@ -184,10 +186,43 @@ class RunStore:
             ).scalar_one()
         return value
 
+    def audio_segment(self, run_id: int, stream: int, seq: int) -> SegmentRecord | None:
+        s = tables.segments
+        with self.engine.connect() as conn:
+            row = conn.execute(select(s).where(s.c.run_id == run_id, s.c.stream == stream, s.c.kind == "audio",
+                                               s.c.seq == seq)).first()
+        return None if row is None else _segment_of(row)
+
+    def audio_segments(self, run_id: int, stream: int, *, ending_after: datetime, upto_seq: int | None = None,
+                       skip_corrupt: bool = False) -> list[SegmentRecord]:
+        """A stream's audio segments that end after ``ending_after`` (up to ``upto_seq``), in order."""
+        s = tables.segments
+        where = [s.c.run_id == run_id, s.c.stream == stream, s.c.kind == "audio", s.c.end_at > ending_after]
+        if upto_seq is not None:
+            where.append(s.c.seq <= upto_seq)
+        if skip_corrupt:
+            where.append(s.c.status != "corrupt")
+        with self.engine.connect() as conn:
+            return [_segment_of(row) for row in conn.execute(select(s).where(*where).order_by(s.c.seq))]
+
+    def mark_corrupt(self, segment_id: int, problem: str) -> None:
+        """Mark a recorded segment corrupt, adding ``problem`` to its note."""
+        s = tables.segments
+        with write(self.engine) as conn:
+            row = conn.execute(select(s.c.note).where(s.c.id == segment_id)).first()
+            if row is not None:
+                conn.execute(s.update().where(s.c.id == segment_id).values(
+                    status="corrupt", note=problem if row.note is None else f"{row.note}; {problem}"))
+
     def add_gap(self, run_id: int, stream: int, start: datetime, end: datetime, cause: str) -> None:
         with write(self.engine) as conn:
             conn.execute(tables.gaps.insert().values(run_id=run_id, stream=stream, start_at=start, end_at=end,
                                                      cause=cause))
+
+
+def _segment_of(row: Row[Any]) -> SegmentRecord:
+    return SegmentRecord(row.run_id, row.stream, row.connection_id, row.kind, row.seq, Path(row.path), row.start_at,
+                         row.end_at, row.bytes, row.status, row.note, row.id)
 
 
 def first_utterances(engine: Engine, event_id: str, limit: int) -> list[tuple[str | None, str]]:

@@ -9,7 +9,6 @@ one stopped: nothing lost, nothing twice.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import wave
@@ -17,16 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from livewatch.errors import CaptureError
+from livewatch.pipeline import ClosedSegment, MessageError, SpanWord, TranscriptSpan, decode, lane_key
 from livewatch.queue import TRANSCRIBE, WorkItem, WorkQueue
-from livewatch.state import tables
-from livewatch.state.database import write
+from livewatch.state.runs import RunStore, SegmentRecord
+from livewatch.state.transcripts import Progress, TranscriptStore
 from livewatch.transcription.quality import flags_for, text_for_checking, trustworthy
 from transcribers.base import SAMPLE_RATE, Segment, TranscribeOptions, Transcriber
 
@@ -64,13 +63,6 @@ def read_wav(path: Path) -> npt.NDArray[np.float32]:
 
 
 @dataclass(frozen=True)
-class Progress:
-    last_seq: int
-    committed_until: datetime
-    flushed: bool
-
-
-@dataclass(frozen=True)
 class EngineChoice:
     transcriber: Transcriber
     options: TranscribeOptions
@@ -97,8 +89,20 @@ class StreamLanes:
 
 
 def lane_of(item: WorkItem) -> str:
-    """The key prefix of an item's stream (items are keyed ``run:stream:seq``)."""
-    return f"{item.payload['run_id']}:{item.payload['stream']}:"
+    """The key prefix of an item's stream (see :attr:`ClosedSegment.lane`)."""
+    return lane_key(int(item.payload["run_id"]), int(item.payload["stream"]))
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A queue item and the segment it carries, read from its payload once."""
+
+    item: WorkItem
+    segment: ClosedSegment
+
+
+def claimed(item: WorkItem) -> Claimed:
+    return Claimed(item, decode(ClosedSegment, item.payload))
 
 
 class TranscriptionWorker:
@@ -106,6 +110,7 @@ class TranscriptionWorker:
                  *, margin: float = 1.0, max_tail: float = 15.0, lanes: StreamLanes | None = None,
                  carry_unheard: bool = True) -> None:
         self.engine, self.queue, self.choose = engine, queue, choose
+        self.runs, self.transcripts = RunStore(engine), TranscriptStore(engine)
         self.margin, self.max_tail = margin, max_tail
         #: Carry speech Whisper stopped before into the next window (off only to measure what it saves).
         self.carry_unheard = carry_unheard
@@ -127,102 +132,94 @@ class TranscriptionWorker:
         return True
 
     def _process(self, item: WorkItem) -> None:
-        items = [item]
-        self.last_event_id = str(item.payload.get("event_id"))
+        try:
+            first = claimed(item)
+        except MessageError as err:  # a payload this livewatch cannot read: failed for good, named in the log
+            log.error("cannot read queued item %s: %s", item.key, err)
+            self.queue.fail(item, str(err), retry=False)
+            return
+        items = [first]
+        self.last_event_id = first.segment.event_id
         try:
             self.handle(items)
         except CorruptSegment as err:  # the file will not get better: note it and go on without it
             log.warning("skipping a corrupt audio segment: %s", err)
-            self._mark_corrupt(item, str(err))
-            for claimed in items:
-                self.queue.fail(claimed, str(err), retry=False)
+            if first.segment.segment_id is not None:
+                self.runs.mark_corrupt(first.segment.segment_id, f"transcription skipped it: {err}")
+            for taken in items:
+                self.queue.fail(taken.item, str(err), retry=False)
         except Exception as err:  # one bad segment never stops transcription
-            log.exception("cannot transcribe %s", item.payload.get("path"))
-            for claimed in items:
-                self.queue.fail(claimed, repr(err), retry=claimed.attempts < 3)
+            log.exception("cannot transcribe %s", first.segment.path)
+            for taken in items:
+                self.queue.fail(taken.item, repr(err), retry=taken.item.attempts < 3)
         else:
-            for claimed in items:
-                self.queue.complete(claimed)
+            for taken in items:
+                self.queue.complete(taken.item)
 
-    def handle(self, items: list[WorkItem]) -> None:
+    def handle(self, items: list[Claimed]) -> None:
         """Transcribe ``items[0]`` and, appended to ``items``, any contiguous segments queued behind it."""
-        payload = items[0].payload
-        run_id, stream = int(payload["run_id"]), int(payload["stream"])
-        seq = int(payload["seq"])
-        start = datetime.fromisoformat(payload["start_at"])
-        progress = self.progress(run_id, stream)
+        segment = items[0].segment
+        run_id, stream, seq, start = segment.run_id, segment.stream, segment.seq, segment.start_at
+        progress = self.transcripts.progress(run_id, stream)
         if progress is not None and seq <= progress.last_seq:
             return  # already transcribed before a restart
-        tail_start, tail = self._tail(run_id, stream, progress)
-        apart = tail is not None and start - self._tail_end(run_id, stream, progress) > CONTIGUOUS
+        last = self._last_segment(run_id, stream, progress)
+        tail_start, tail = self._tail(run_id, stream, progress, last)
+        apart = tail is not None and last is not None and start - last.end_at > CONTIGUOUS
         if apart and tail_start is not None and tail is not None:
-            self._commit_window(payload, run_id, stream, progress, tail_start, tail, final=True, seq=None)
-            progress = self.progress(run_id, stream)
+            self._commit_window(segment.event_id, run_id, stream, tail_start, tail, final=True, seq=None)
             tail_start, tail = None, None
         pieces = [] if tail is None else [tail]
-        pieces.append(read_wav(Path(payload["path"])))
+        pieces.append(read_wav(segment.path))
         seq = self._take_queued_behind(items, pieces, run_id, stream, seq)
         window_start = tail_start or start
-        self._commit_window(payload, run_id, stream, progress, window_start, np.concatenate(pieces),
-                            final=False, seq=seq, segments=[(datetime.fromisoformat(i.payload["start_at"]),
-                                                             i.payload.get("segment_id")) for i in items])
+        self._commit_window(segment.event_id, run_id, stream, window_start, np.concatenate(pieces),
+                            final=False, seq=seq,
+                            segments=[(i.segment.start_at, i.segment.segment_id) for i in items])
 
-    def _take_queued_behind(self, items: list[WorkItem], pieces: list[npt.NDArray[np.float32]], run_id: int,
+    def _take_queued_behind(self, items: list[Claimed], pieces: list[npt.NDArray[np.float32]], run_id: int,
                             stream: int, seq: int) -> int:
-        end = datetime.fromisoformat(items[-1].payload["end_at"])
+        end = items[-1].segment.end_at
         total = sum(len(p) for p in pieces)
         while total < BATCH_SECONDS * SAMPLE_RATE:
-            nxt = self.queue.claim(TRANSCRIBE, key_prefix=f"{run_id}:{stream}:")
-            if nxt is None:
+            item = self.queue.claim(TRANSCRIBE, key_prefix=lane_key(run_id, stream))
+            if item is None:
                 break
             try:
-                more = read_wav(Path(nxt.payload["path"]))
+                nxt = claimed(item)
+                more = read_wav(nxt.segment.path)
             except CorruptSegment:
-                self.queue.release(nxt)  # taken alone next, and skipped alone: its neighbours stay good
+                self.queue.release(item)  # taken alone next, and skipped alone: its neighbours stay good
                 break
-            next_seq = int(nxt.payload["seq"])
-            apart = datetime.fromisoformat(nxt.payload["start_at"]) - end > CONTIGUOUS
-            if next_seq <= seq or apart or total + len(more) > BATCH_SECONDS * SAMPLE_RATE:
-                self.queue.release(nxt)
+            except MessageError:  # an unreadable payload: taken alone next, and failed alone
+                self.queue.release(item)
+                break
+            apart = nxt.segment.start_at - end > CONTIGUOUS
+            if nxt.segment.seq <= seq or apart or total + len(more) > BATCH_SECONDS * SAMPLE_RATE:
+                self.queue.release(item)
                 break
             items.append(nxt)
             pieces.append(more)
             total += len(more)
-            seq, end = next_seq, datetime.fromisoformat(nxt.payload["end_at"])
+            seq, end = nxt.segment.seq, nxt.segment.end_at
         return seq
-
-    def _mark_corrupt(self, item: WorkItem, problem: str) -> None:
-        segment_id = item.payload.get("segment_id")
-        if segment_id is None:
-            return
-        s = tables.segments
-        with write(self.engine) as conn:
-            row = conn.execute(select(s.c.note).where(s.c.id == int(segment_id))).first()
-            if row is not None:
-                note = f"transcription skipped it: {problem}"
-                conn.execute(s.update().where(s.c.id == int(segment_id)).values(
-                    status="corrupt", note=note if row.note is None else f"{row.note}; {note}"))
 
     def flush(self, event_id: str, run_id: int, stream: int) -> None:
         """Commit the last tail of a stream whose capture has ended."""
-        progress = self.progress(run_id, stream)
+        progress = self.transcripts.progress(run_id, stream)
         if progress is None or progress.flushed:
             return
-        tail_start, tail = self._tail(run_id, stream, progress)
-        payload = {"event_id": event_id, "segment_id": None}
+        tail_start, tail = self._tail(run_id, stream, progress, self._last_segment(run_id, stream, progress))
         if tail is not None and tail_start is not None:
-            self._commit_window(payload, run_id, stream, progress, tail_start, tail, final=True, seq=None)
-        with write(self.engine) as conn:
-            conn.execute(tables.transcription_progress.update().where(
-                tables.transcription_progress.c.run_id == run_id, tables.transcription_progress.c.stream == stream,
-            ).values(flushed=1))
+            self._commit_window(event_id, run_id, stream, tail_start, tail, final=True, seq=None)
+        self.transcripts.mark_flushed(run_id, stream)
 
     # -- windows -----------------------------------------------------------------------------------------
 
-    def _commit_window(self, payload: dict[str, Any], run_id: int, stream: int, progress: Progress | None,
-                       window_start: datetime, window: npt.NDArray[np.float32], *, final: bool,
-                       seq: int | None, segments: list[tuple[datetime, Any]] | None = None) -> None:
-        choice = self.choose(str(payload["event_id"]))
+    def _commit_window(self, event_id: str, run_id: int, stream: int, window_start: datetime,
+                       window: npt.NDArray[np.float32], *, final: bool, seq: int | None,
+                       segments: list[tuple[datetime, int | None]] | None = None) -> None:
+        choice = self.choose(event_id)
         # The choice's prompt is the language's fixed part, if it has one; the stream's last trusted text
         # follows it as context.
         context = self._prompt(run_id, stream)
@@ -255,86 +252,48 @@ class TranscriptionWorker:
             committed = window_seconds if final or not decoded else max(limit, heard_until)
         committed_until = window_start + timedelta(seconds=committed)
         model = choice.transcriber.model
-        if segments is None:  # a tail: the captured segments it came from are in the database
-            s = tables.segments
-            with self.engine.connect() as conn:
-                segments = [(row.start_at, row.id) for row in conn.execute(
-                    select(s.c.start_at, s.c.id).where(s.c.run_id == run_id, s.c.stream == stream,
-                                                       s.c.kind == "audio", s.c.end_at > window_start)
-                    .order_by(s.c.seq))]
-        rows = [self._row(run_id, stream, _segment_at(segments, window_start + timedelta(seconds=seg.start))
-                          if segments else None, window_start, seg, choice.transcriber.name, model.name)
-                for seg in keep]
-        table = tables.transcription_progress
-        with write(self.engine) as conn:
-            if rows:
-                conn.execute(tables.transcripts.insert(), rows)
-            values = {"committed_until": committed_until, "flushed": 0}
-            if seq is not None:
-                values["last_seq"] = seq
-            if progress is None:
-                conn.execute(table.insert().values(run_id=run_id, stream=stream,
-                                                   **{"last_seq": seq if seq is not None else -1, **values}))
-            else:
-                conn.execute(table.update().where(table.c.run_id == run_id, table.c.stream == stream)
-                             .values(**values))
+        if segments is None:  # a tail: the captured segments it came from are in the run store
+            segments = [(recorded.start_at, recorded.id)
+                        for recorded in self.runs.audio_segments(run_id, stream, ending_after=window_start)]
+        spans = [self._span(run_id, stream, _segment_at(segments, window_start + timedelta(seconds=seg.start))
+                            if segments else None, window_start, seg, choice.transcriber.name, model.name)
+                 for seg in keep]
+        self.transcripts.commit(run_id, stream, spans, committed_until=committed_until, last_seq=seq)
 
     @staticmethod
-    def _row(run_id: int, stream: int, segment_id: Any, window_start: datetime, seg: Segment, backend: str,
-             model: str) -> dict[str, Any]:
+    def _span(run_id: int, stream: int, segment_id: int | None, window_start: datetime, seg: Segment, backend: str,
+              model: str) -> TranscriptSpan:
         def at(offset: float) -> datetime:
             return window_start + timedelta(seconds=offset)
 
-        words = [{"start": at(w.start).isoformat(), "end": at(w.end).isoformat(), "word": w.word,
-                  "probability": round(w.probability, 4)} for w in seg.words]
-        return {
-            "run_id": run_id, "stream": stream, "segment_id": segment_id, "start_at": at(seg.start),
-            "end_at": at(seg.end), "text": seg.text.strip(), "text_check": text_for_checking(seg.text.strip(),
-                                                                                              seg.language),
-            "language": seg.language, "avg_logprob": seg.avg_logprob, "no_speech_prob": seg.no_speech_prob,
-            "compression_ratio": seg.compression_ratio, "flags": ",".join(flags_for(seg)),
-            "words_json": json.dumps(words, ensure_ascii=False), "backend": backend, "model": model,
-        }
+        words = tuple(SpanWord(at(w.start), at(w.end), w.word, round(w.probability, 4)) for w in seg.words)
+        text = seg.text.strip()
+        return TranscriptSpan(run_id, stream, segment_id, at(seg.start), at(seg.end), text,
+                              text_for_checking(text, seg.language), seg.language, seg.avg_logprob,
+                              seg.no_speech_prob, seg.compression_ratio, tuple(flags_for(seg)), words, backend, model)
 
     # -- state -------------------------------------------------------------------------------------------
 
     def progress(self, run_id: int, stream: int) -> Progress | None:
-        table = tables.transcription_progress
-        with self.engine.connect() as conn:
-            row = conn.execute(select(table).where(table.c.run_id == run_id, table.c.stream == stream)).first()
-        return None if row is None else Progress(row.last_seq, row.committed_until, bool(row.flushed))
+        return self.transcripts.progress(run_id, stream)
 
-    def _last_segment(self, run_id: int, stream: int, progress: Progress | None) -> Any:
+    def _last_segment(self, run_id: int, stream: int, progress: Progress | None) -> SegmentRecord | None:
         if progress is None or progress.last_seq < 0:
             return None
-        s = tables.segments
-        with self.engine.connect() as conn:
-            return conn.execute(select(s).where(s.c.run_id == run_id, s.c.stream == stream, s.c.kind == "audio",
-                                                s.c.seq == progress.last_seq)).first()
+        return self.runs.audio_segment(run_id, stream, progress.last_seq)
 
-    def _tail_end(self, run_id: int, stream: int, progress: Progress | None) -> datetime:
-        last = self._last_segment(run_id, stream, progress)
-        assert last is not None
-        end: datetime = last.end_at
-        return end
-
-    def _tail(self, run_id: int, stream: int,
-              progress: Progress | None) -> tuple[datetime | None, npt.NDArray[np.float32] | None]:
+    def _tail(self, run_id: int, stream: int, progress: Progress | None,
+              last: SegmentRecord | None) -> tuple[datetime | None, npt.NDArray[np.float32] | None]:
         """The audio after what is committed, read back from the segment files (so it survives a restart);
         it may reach back over more than one segment while a sentence goes on."""
-        last = self._last_segment(run_id, stream, progress)
         if last is None or progress is None or progress.committed_until >= last.end_at:
             return None, None
-        s = tables.segments
-        with self.engine.connect() as conn:
-            rows = list(conn.execute(
-                select(s).where(s.c.run_id == run_id, s.c.stream == stream, s.c.kind == "audio",
-                                s.c.seq <= last.seq, s.c.end_at > progress.committed_until,
-                                s.c.status != "corrupt").order_by(s.c.seq)))
+        rows = self.runs.audio_segments(run_id, stream, ending_after=progress.committed_until, upto_seq=last.seq,
+                                        skip_corrupt=True)
         pieces: list[npt.NDArray[np.float32]] = []
         begin: datetime | None = None
         for row in rows:
-            samples = read_wav(Path(row.path))
+            samples = read_wav(row.path)
             if begin is None:
                 begin = max(progress.committed_until, row.start_at)
                 samples = samples[int((begin - row.start_at).total_seconds() * SAMPLE_RATE):]
@@ -346,18 +305,15 @@ class TranscriptionWorker:
 
     def _prompt(self, run_id: int, stream: int) -> str | None:
         """The last committed text, offered as context only when it is trustworthy."""
-        t = tables.transcripts
-        with self.engine.connect() as conn:
-            row = conn.execute(select(t).where(t.c.run_id == run_id, t.c.stream == stream)
-                               .order_by(t.c.end_at.desc()).limit(1)).first()
-        if row is None:
+        span = self.transcripts.last_span(run_id, stream)
+        if span is None:
             return None
-        seg = Segment(0.0, 0.0, row.text, (), row.avg_logprob or 0.0, row.no_speech_prob or 0.0,
-                      row.compression_ratio or 1.0, row.language)
+        seg = Segment(0.0, 0.0, span.text, (), span.avg_logprob or 0.0, span.no_speech_prob or 0.0,
+                      span.compression_ratio or 1.0, span.language)
         if not trustworthy(seg):
             return None
         # Checking text is Simplified for Chinese: a Traditional context would ask Whisper for more of it.
-        return str(row.text_check) if row.language == "zh" else str(row.text)
+        return span.text_check if span.language == "zh" else span.text
 
 
 #: Speech the decoder left out must last this long to be carried (a word's last sound after its end time is not).
@@ -399,7 +355,7 @@ def split_at_sentence(segment: Segment, limit: float) -> tuple[Segment | None, S
             replace(segment, start=tail[0].start, text="".join(w.word for w in tail).strip(), words=tail))
 
 
-def _segment_at(segments: list[tuple[datetime, Any]], moment: datetime) -> Any:
+def _segment_at(segments: list[tuple[datetime, int | None]], moment: datetime) -> int | None:
     """The id of the captured segment a transcript row begins in (the last one starting at or before it)."""
     chosen = segments[0][1]
     for start, segment_id in segments:

@@ -1,0 +1,158 @@
+"""Reading and writing transcripts: the committed spans of each stream and how far each stream is done.
+
+A window's spans and the stream's progress are written in one transaction, so a restart resumes exactly
+where the last commit stopped: nothing lost, nothing twice. Portable SQLAlchemy Core only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, Row, select
+
+from livewatch.pipeline.transcripts import SpanWord, TranscriptSpan
+from livewatch.state import tables
+from livewatch.state.database import write
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a stream is transcribed: the last segment taken, the time up to which text is committed,
+    and whether the last tail was flushed after its capture ended."""
+
+    last_seq: int
+    committed_until: datetime
+    flushed: bool
+
+
+@dataclass(frozen=True)
+class Unflushed:
+    """A stream of a finished run whose last tail is not committed yet."""
+
+    event_id: str
+    run_id: int
+    stream: int
+
+
+class TranscriptLog(Protocol):
+    """Where transcripts and each stream's transcription progress are kept."""
+
+    def commit(self, run_id: int, stream: int, spans: Sequence[TranscriptSpan], *, committed_until: datetime,
+               last_seq: int | None) -> None:
+        """Add ``spans`` and move the stream's progress, in one transaction (``last_seq`` None: unchanged,
+        or -1 for a stream seen first)."""
+        ...
+
+    def progress(self, run_id: int, stream: int) -> Progress | None: ...
+
+    def mark_flushed(self, run_id: int, stream: int) -> None: ...
+
+    def last_span(self, run_id: int, stream: int) -> TranscriptSpan | None:
+        """The span that ends last (the context for the next window)."""
+        ...
+
+    def spans(self, run_id: int) -> list[TranscriptSpan]:
+        """All spans of a run, by start time, then stream."""
+        ...
+
+    def spans_after(self, run_id: int, after_id: int) -> list[tuple[int, TranscriptSpan]]:
+        """(row id, span) of a run's spans stored after row ``after_id``, in the order they were stored."""
+        ...
+
+    def unflushed_in(self, statuses: Collection[str]) -> list[Unflushed]:
+        """Streams not flushed whose run has one of ``statuses``."""
+        ...
+
+    def any_unflushed(self, run_ids: Collection[int]) -> bool: ...
+
+
+class TranscriptStore:
+    """The transcripts and transcription_progress tables through SQLAlchemy Core."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def commit(self, run_id: int, stream: int, spans: Sequence[TranscriptSpan], *, committed_until: datetime,
+               last_seq: int | None) -> None:
+        table = tables.transcription_progress
+        where = (table.c.run_id == run_id, table.c.stream == stream)
+        with write(self.engine) as conn:
+            if spans:
+                conn.execute(tables.transcripts.insert(), [_row_of(span) for span in spans])
+            values: dict[str, Any] = {"committed_until": committed_until, "flushed": 0}
+            if last_seq is not None:
+                values["last_seq"] = last_seq
+            if conn.execute(select(table.c.run_id).where(*where)).first() is None:
+                conn.execute(table.insert().values(run_id=run_id, stream=stream,
+                                                   **{"last_seq": -1 if last_seq is None else last_seq, **values}))
+            else:
+                conn.execute(table.update().where(*where).values(**values))
+
+    def progress(self, run_id: int, stream: int) -> Progress | None:
+        table = tables.transcription_progress
+        with self.engine.connect() as conn:
+            row = conn.execute(select(table).where(table.c.run_id == run_id, table.c.stream == stream)).first()
+        return None if row is None else Progress(row.last_seq, row.committed_until, bool(row.flushed))
+
+    def mark_flushed(self, run_id: int, stream: int) -> None:
+        table = tables.transcription_progress
+        with write(self.engine) as conn:
+            conn.execute(table.update().where(table.c.run_id == run_id, table.c.stream == stream).values(flushed=1))
+
+    def last_span(self, run_id: int, stream: int) -> TranscriptSpan | None:
+        t = tables.transcripts
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t).where(t.c.run_id == run_id, t.c.stream == stream)
+                               .order_by(t.c.end_at.desc()).limit(1)).first()
+        return None if row is None else span_of(row)
+
+    def spans(self, run_id: int) -> list[TranscriptSpan]:
+        t = tables.transcripts
+        with self.engine.connect() as conn:
+            return [span_of(row) for row in conn.execute(select(t).where(t.c.run_id == run_id)
+                                                         .order_by(t.c.start_at, t.c.stream))]
+
+    def spans_after(self, run_id: int, after_id: int) -> list[tuple[int, TranscriptSpan]]:
+        t = tables.transcripts
+        with self.engine.connect() as conn:
+            return [(row.id, span_of(row)) for row in conn.execute(
+                select(t).where(t.c.run_id == run_id, t.c.id > after_id).order_by(t.c.id))]
+
+    def unflushed_in(self, statuses: Collection[str]) -> list[Unflushed]:
+        p, runs = tables.transcription_progress, tables.runs
+        with self.engine.connect() as conn:
+            return [Unflushed(row.event_id, row.run_id, row.stream) for row in conn.execute(
+                select(p.c.run_id, p.c.stream, runs.c.event_id).join(runs, runs.c.id == p.c.run_id)
+                .where(p.c.flushed == 0, runs.c.status.in_(list(statuses))))]
+
+    def any_unflushed(self, run_ids: Collection[int]) -> bool:
+        p = tables.transcription_progress
+        with self.engine.connect() as conn:
+            return conn.execute(select(p.c.run_id).where(p.c.run_id.in_(list(run_ids)), p.c.flushed == 0)
+                                .limit(1)).first() is not None
+
+
+def _row_of(span: TranscriptSpan) -> dict[str, Any]:
+    words = [{"start": w.start_at.isoformat(), "end": w.end_at.isoformat(), "word": w.word,
+              "probability": w.probability} for w in span.words]
+    return {
+        "run_id": span.run_id, "stream": span.stream, "segment_id": span.segment_id, "start_at": span.start_at,
+        "end_at": span.end_at, "text": span.text, "text_check": span.text_check, "language": span.language,
+        "avg_logprob": span.avg_logprob, "no_speech_prob": span.no_speech_prob,
+        "compression_ratio": span.compression_ratio, "flags": ",".join(span.flags),
+        "words_json": json.dumps(words, ensure_ascii=False), "backend": span.backend, "model": span.model,
+    }
+
+
+def span_of(row: Row[Any]) -> TranscriptSpan:
+    """A stored transcripts row as the message it was written from."""
+    words = tuple(SpanWord(datetime.fromisoformat(w["start"]), datetime.fromisoformat(w["end"]), str(w["word"]),
+                           float(w["probability"])) for w in json.loads(row.words_json or "[]"))
+    return TranscriptSpan(
+        row.run_id, row.stream, row.segment_id, row.start_at, row.end_at, row.text, row.text_check, row.language,
+        row.avg_logprob, row.no_speech_prob, row.compression_ratio, tuple(f for f in row.flags.split(",") if f),
+        words, row.backend, row.model)
