@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self, cast
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ModelWrapValidatorHandler, SerializeAsAny, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from livewatch.errors import ConfigError
 from livewatch.fields import (
@@ -101,49 +102,41 @@ TargetName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=6
 
 
 class AlertTarget(StrictModel):
-    """Where alerts are delivered as they happen, and which ones (global routing)."""
+    """Where alerts are delivered as they happen, and which ones (global routing). These keys are common to
+    every channel; each channel adds its own (its ``target_model``, a subclass of this), and an ``[[alerts]]``
+    entry is validated by the model of the channel its ``type`` names."""
 
     name: TargetName = Field(description="Unique name; registrations pick targets by it.")
-    type: Literal["webhook", "email", "log"]
+    type: SingleLine = Field(description="Alert channel: webhook, email, log, or an installed plugin's name.")
     min_severity: SeverityName = Field("high", description="Least severe alert sent here.")
     categories: list[Category] = Field(
         default_factory=list,
         description="Only these categories (rule categories, plus schedule and capture); empty: all.",
     )
-    url: str | None = Field(None, description="Webhook address (http or https).")
-    secret_env: EnvName = Field(
-        "LIVEWATCH_WEBHOOK_SECRET", description="Environment variable holding the webhook's HMAC secret."
-    )
     timeout_s: Annotated[float, Field(gt=0, le=300)] = Field(10, description="Seconds one delivery may take.")
-    to: list[SingleLine] = Field(default_factory=list, description="E-mail recipients.")
-    sender: SingleLine = Field("livewatch@localhost", description="E-mail From address.")
-    smtp_host: SingleLine = Field("localhost", description="SMTP server.")
-    smtp_port: Annotated[int, Field(ge=1, le=65535)] | None = Field(
-        None, description="SMTP port; default 465 with tls, 587 with starttls, else 25."
-    )
-    starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
-    tls: bool = Field(False, description="Connect with implicit TLS (SMTPS).")
-    username: SingleLine | None = Field(None, description="SMTP login; the password comes from password_env.")
-    password_env: EnvName = Field("LIVEWATCH_SMTP_PASSWORD", description="Environment variable of the SMTP password.")
     retry_base_s: Annotated[float, Field(gt=0, le=3600)] = Field(2, description="First retry delay; doubles each try.")
     retry_max_s: Annotated[float, Field(gt=0, le=24 * 3600)] = Field(300, description="Longest retry delay.")
     give_up_after_s: Annotated[float, Field(gt=0, le=30 * 24 * 3600)] = Field(
         24 * 3600, description="An alert still undelivered this long after it was raised is marked failed."
     )
 
-    @model_validator(mode="after")
-    def _target_complete(self) -> Self:
-        if self.type == "webhook" and not (self.url or "").lower().startswith(("http://", "https://")):
-            raise ValueError("a webhook target needs `url: https://...`")
-        if self.type == "email":
-            if not self.to:
-                raise ValueError("an email target needs `to: [reviewer@example.org]`")
-            bad = [address for address in [*self.to, self.sender] if "@" not in address]
-            if bad:
-                raise ValueError(f"not an e-mail address: {', '.join(bad)}")
-            if self.tls and self.starttls:
-                raise ValueError("choose tls (implicit TLS) or starttls, not both")
-        return self
+    @model_validator(mode="wrap")
+    @classmethod
+    def _by_channel_model(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """Validate an entry with the model of the channel its ``type`` names (which comes back here as
+        ``cls``); an unknown or broken channel is an error on ``type`` naming the installed ones."""
+        if cls is not AlertTarget or not isinstance(data, dict) or not isinstance(data.get("type"), str):
+            return handler(data)
+        from livewatch.alerts.registry import CHANNELS
+        from livewatch.plugins import PluginError
+
+        try:
+            model = CHANNELS.get(data["type"]).target_model
+        except PluginError as err:
+            raise ValidationError.from_exception_data(cls.__name__, [InitErrorDetails(
+                type=PydanticCustomError("plugin", "{problem}", {"problem": str(err)}), loc=("type",),
+                input=data["type"])]) from None
+        return handler(data) if model is AlertTarget else cast("Self", model.model_validate(data))
 
 
 class AlertingSettings(StrictModel):
@@ -174,7 +167,7 @@ class Settings(StrictModel):
     transcriber: TranscriberSettings = Field(default_factory=TranscriberSettings)
     tolerances: Tolerances = Field(default_factory=Tolerances)
     capture: CaptureSettings = Field(default_factory=CaptureSettings)
-    alerts: list[AlertTarget] = Field(default_factory=list, description="Alert targets (`[[alerts]]`).")
+    alerts: list[SerializeAsAny[AlertTarget]] = Field(default_factory=list, description="Alert targets (`[[alerts]]`).")
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)
 
     @field_validator("allowed_url_schemes")

@@ -8,6 +8,8 @@ import re
 import pytest
 from pydantic import BaseModel
 
+from livewatch.alerts.channels.email import EmailTarget
+from livewatch.alerts.channels.webhook import WebhookTarget
 from livewatch.fields import CaptureSettings, Tolerances
 from livewatch.settings import (
     AlertTarget,
@@ -23,7 +25,8 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 
 @pytest.mark.parametrize(
     "model",
-    [Settings, ConcurrencySettings, TranscriberSettings, Tolerances, CaptureSettings, AlertTarget],
+    [Settings, ConcurrencySettings, TranscriberSettings, Tolerances, CaptureSettings, AlertTarget, WebhookTarget,
+     EmailTarget],
     ids=lambda m: m.__name__,
 )
 def test_readme_documents_every_setting(model: type[BaseModel]) -> None:

@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from livewatch.alerts.channels.email import EmailTarget
+from livewatch.alerts.channels.webhook import WebhookTarget
 from livewatch.errors import ConfigError
 from livewatch.fields import DEFAULT_URL_SCHEMES, CaptureSettings, Tolerances
 from livewatch.registration.loader import LoadResult, load_registrations
@@ -166,9 +168,9 @@ def test_full_config_parses(tmp_path: Path, empty_cwd: Path) -> None:
     assert settings.capture.backoff_max_s == 120
     assert settings.capture.stall_timeout_s == CaptureSettings().stall_timeout_s  # untouched keys keep defaults
     assert settings.alerts == [
-        AlertTarget(name="compliance-desk", type="webhook", url="https://hooks.example.org/livewatch",
-                    min_severity="medium"),
-        AlertTarget(name="reviewers", type="email", to=["reviewer@example.org", "lead@example.org"]),
+        WebhookTarget(name="compliance-desk", type="webhook", url="https://hooks.example.org/livewatch",
+                      min_severity="medium"),
+        EmailTarget(name="reviewers", type="email", to=["reviewer@example.org", "lead@example.org"]),
         AlertTarget(name="journal", type="log", min_severity="info"),
     ]
     assert settings.alerts[1].min_severity == "high"  # the default

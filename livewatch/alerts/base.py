@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from livewatch.errors import LivewatchError
 from livewatch.fields import SeverityName
@@ -92,13 +92,20 @@ class Delivery:
     attempt: int
 
 
-class Channel(ABC):
-    """A way to reach a reviewer. Subclasses set ``type`` (the ``type`` of an ``[[alerts]]`` target) and
-    implement :meth:`send`; they are registered under the entry-point group ``livewatch.alert_channels``."""
+TargetT = TypeVar("TargetT", bound=AlertTarget)
 
+
+class Channel(ABC, Generic[TargetT]):
+    """A way to reach a reviewer. Subclasses set ``type`` (the ``type`` of an ``[[alerts]]`` target) and
+    implement :meth:`send`; they are registered under the entry-point group ``livewatch.alert_channels``.
+    ``target_model`` is the channel's own configuration: a subclass of :class:`AlertTarget` adding the
+    channel's keys, which validates the ``[[alerts]]`` entries of its type."""
+
+    # Declared before ``type``, which names the class attribute below it, not the builtin.
+    target_model: ClassVar[type[AlertTarget]] = AlertTarget
     type: ClassVar[str]
 
-    def __init__(self, target: AlertTarget, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, target: TargetT, environ: Mapping[str, str] | None = None) -> None:
         self.target = target
         self.environ = os.environ if environ is None else environ
 

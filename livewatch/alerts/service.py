@@ -18,6 +18,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -76,7 +77,7 @@ class AlertService:
         self.events = events
         registry = registry or ChannelRegistry()
         self.targets: dict[str, AlertTarget] = {target.name: target for target in settings.alerts}
-        self.channels: dict[str, Channel] = {name: registry.channel_for(target, environ)
+        self.channels: dict[str, Channel[Any]] = {name: registry.channel_for(target, environ)
                                              for name, target in self.targets.items()}
         self._wake = {name: threading.Event() for name in self.targets}
         self._stop = threading.Event()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from livewatch.capture.base import Source
 from livewatch.errors import CaptureError
-from livewatch.plugins import installed
+from livewatch.plugins import Registry
 
 ENTRY_POINT_GROUP = "livewatch.sources"
+#: Capture sources by name (built-ins are registered in the entry-point group too).
+SOURCES: Registry[Source] = Registry(ENTRY_POINT_GROUP, Source, "capture source")
 
 
 class SourceRegistry:
@@ -14,7 +16,7 @@ class SourceRegistry:
 
     def __init__(self, sources: list[type[Source]] | None = None) -> None:
         self._sources: dict[str, type[Source]] = {}
-        for source in sources if sources is not None else _installed_sources():
+        for source in sources if sources is not None else SOURCES.loaded().values():
             self.register(source)
 
     def register(self, source: type[Source]) -> None:
@@ -38,7 +40,3 @@ class SourceRegistry:
             raise CaptureError(f"no capture source handles {url!r}; installed: {', '.join(self.names)}")
         first, *rest = candidates
         return [first(), *(s() for s in rest if s.fallback)]
-
-
-def _installed_sources() -> list[type[Source]]:
-    return list(installed(ENTRY_POINT_GROUP, Source).values())

@@ -21,7 +21,7 @@ from pydantic import Field, ValidationError
 from livewatch.errors import ConfigError
 from livewatch.fields import SeverityName, SingleLine, StrictModel
 from livewatch.issues import Issue
-from livewatch.plugins import installed
+from livewatch.plugins import PluginError, Registry
 from livewatch.rules.base import Rule
 from livewatch.sourcemap import LineMap
 from livewatch.validation import issues_from_validation_error, read_model_file
@@ -29,17 +29,14 @@ from livewatch.validation import issues_from_validation_error, read_model_file
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "livewatch.rule_types"
+#: Rule types by their ``type:`` name (built-ins are registered in the entry-point group too).
+RULE_TYPES: Registry[Rule] = Registry(ENTRY_POINT_GROUP, Rule, "rule type")
 DEFAULT_PACK = "cn-live-events"
 PACK_ALIASES = {"default": DEFAULT_PACK}
 
 
 class RulePackError(ConfigError):
     """A rule pack cannot be read, or a registration asks for one that does not exist."""
-
-
-def rule_types() -> dict[str, type[Rule]]:
-    """Rule types by their ``type:`` name, from the entry point group (built-ins are registered there too)."""
-    return installed(ENTRY_POINT_GROUP, Rule)
 
 
 class Category(StrictModel):
@@ -86,8 +83,8 @@ class RulePack:
 
 
 def load_pack(path: Path, types: Mapping[str, type[Rule]] | None = None) -> RulePack:
-    """Read and validate one pack; every problem in it is reported at once, with its line."""
-    types = rule_types() if types is None else types
+    """Read and validate one pack; every problem in it is reported at once, with its line. ``types`` replaces
+    the installed rule types (tests); without it each type is loaded from the registry when a rule names it."""
     pack, document = read_model_file(path, PackFile, RulePackError, "rule pack")
     rules, issues = _rules(pack, types, path, document.lines)
     if pack.replaces is not None and pack.replaces != f"{pack.id}@{pack.version}":
@@ -100,20 +97,31 @@ def load_pack(path: Path, types: Mapping[str, type[Rule]] | None = None) -> Rule
                     pack.categories, tuple(rules), pack.description, pack.replaces)
 
 
-def _rules(pack: PackFile, types: Mapping[str, type[Rule]], path: Path,
+def _rule_type(kind: object, types: Mapping[str, type[Rule]] | None) -> type[Rule] | str:
+    """The rule type ``kind`` names, or what is wrong: none named, none installed under that name, or one
+    installed that cannot be imported (reported as that, not as an unknown type)."""
+    if kind is None:
+        known = sorted(types) if types is not None else RULE_TYPES.names()
+        return f"no rule type; use one of: {', '.join(known)}"
+    if types is not None:
+        found = types.get(str(kind))
+        return found if found is not None else f"unknown rule type {kind!r}; use one of: {', '.join(sorted(types))}"
+    try:
+        return RULE_TYPES.get(str(kind))
+    except PluginError as err:
+        return str(err)
+
+
+def _rules(pack: PackFile, types: Mapping[str, type[Rule]] | None, path: Path,
            lines: LineMap) -> tuple[list[Rule], list[Issue]]:
     rules: list[Rule] = []
     issues: list[Issue] = []
     seen: set[str] = set()
     for index, raw in enumerate(pack.rules):
         where = ("rules", index)
-        kind = raw.get("type")
-        rule_type = types.get(str(kind))
-        if rule_type is None:
-            known = ", ".join(sorted(types))
-            problem = "no rule type" if kind is None else f"unknown rule type {kind!r}"
-            issues.append(Issue(path, lines.line_of((*where, "type")), (*where, "type"),
-                                f"{problem}; use one of: {known}"))
+        rule_type = _rule_type(raw.get("type"), types)
+        if isinstance(rule_type, str):
+            issues.append(Issue(path, lines.line_of((*where, "type")), (*where, "type"), rule_type))
             continue
         try:
             spec = rule_type.spec_model.model_validate(raw)
@@ -145,12 +153,11 @@ class PackLibrary:
     _packs: dict[tuple[str, str], RulePack] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        types = rule_types()
         for path in builtin_pack_paths():
-            self._add(load_pack(path, types), builtin=True)
+            self._add(load_pack(path), builtin=True)
         if self.user_dir is not None and self.user_dir.is_dir():
             for path in sorted(p for p in self.user_dir.iterdir() if p.suffix in (".yaml", ".yml", ".toml")):
-                self._add(load_pack(path, types), builtin=False)
+                self._add(load_pack(path), builtin=False)
 
     def _add(self, pack: RulePack, *, builtin: bool) -> None:
         """Add a pack; a user pack with a built-in pack's id and version replaces it only when it says so

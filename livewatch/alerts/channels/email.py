@@ -13,10 +13,14 @@ import smtplib
 import socket
 import ssl
 from email.message import EmailMessage
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Self
+
+from pydantic import Field, model_validator
 
 from livewatch.alerts.base import AlertDeliveryError, Channel, Delivery
 from livewatch.deadline import Deadline
+from livewatch.fields import SingleLine
+from livewatch.settings import AlertTarget, EnvName
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +61,35 @@ def message_for(delivery: Delivery, sender: str, recipients: list[str]) -> Email
     return message
 
 
-class EmailChannel(Channel):
+class EmailTarget(AlertTarget):
+    """An ``[[alerts]]`` target of type email."""
+
+    to: list[SingleLine] = Field(default_factory=list, description="E-mail recipients.")
+    sender: SingleLine = Field("livewatch@localhost", description="E-mail From address.")
+    smtp_host: SingleLine = Field("localhost", description="SMTP server.")
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] | None = Field(
+        None, description="SMTP port; default 465 with tls, 587 with starttls, else 25."
+    )
+    starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    tls: bool = Field(False, description="Connect with implicit TLS (SMTPS).")
+    username: SingleLine | None = Field(None, description="SMTP login; the password comes from password_env.")
+    password_env: EnvName = Field(
+        "LIVEWATCH_SMTP_PASSWORD", description="Environment variable of the SMTP password.")
+
+    @model_validator(mode="after")
+    def _addresses(self) -> Self:
+        if not self.to:
+            raise ValueError("an email target needs `to: [reviewer@example.org]`")
+        bad = [address for address in [*self.to, self.sender] if "@" not in address]
+        if bad:
+            raise ValueError(f"not an e-mail address: {', '.join(bad)}")
+        if self.tls and self.starttls:
+            raise ValueError("choose tls (implicit TLS) or starttls, not both")
+        return self
+
+
+class EmailChannel(Channel[EmailTarget]):
+    target_model: ClassVar[type[AlertTarget]] = EmailTarget
     type: ClassVar[str] = "email"
 
     def send(self, delivery: Delivery) -> None:

@@ -6,12 +6,13 @@ import logging
 from typing import ClassVar
 
 from livewatch.alerts.base import Channel, Delivery
+from livewatch.settings import AlertTarget
 
 log = logging.getLogger("livewatch.alerts")
 LEVELS = {"critical": logging.CRITICAL, "high": logging.ERROR, "medium": logging.WARNING}
 
 
-class LogChannel(Channel):
+class LogChannel(Channel[AlertTarget]):
     type: ClassVar[str] = "log"
 
     def send(self, delivery: Delivery) -> None:

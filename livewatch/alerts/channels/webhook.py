@@ -25,11 +25,14 @@ import urllib.error
 import urllib.request
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
+
+from pydantic import Field, model_validator
 
 from livewatch import __version__
 from livewatch.alerts.base import AlertDeliveryError, Channel, Delivery
 from livewatch.deadline import Deadline
+from livewatch.settings import AlertTarget, EnvName
 
 SIGNATURE_HEADER = "X-Livewatch-Signature-256"
 #: Answers that may succeed later; every other 4xx is the receiver refusing this request for good.
@@ -54,7 +57,23 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-class WebhookChannel(Channel):
+class WebhookTarget(AlertTarget):
+    """An ``[[alerts]]`` target of type webhook."""
+
+    url: str = Field("", description="Webhook address (http or https).")
+    secret_env: EnvName = Field(
+        "LIVEWATCH_WEBHOOK_SECRET", description="Environment variable holding the webhook's HMAC secret."
+    )
+
+    @model_validator(mode="after")
+    def _http_only(self) -> Self:
+        if not self.url.lower().startswith(("http://", "https://")):
+            raise ValueError("a webhook target needs `url: https://...`")
+        return self
+
+
+class WebhookChannel(Channel[WebhookTarget]):
+    target_model: ClassVar[type[AlertTarget]] = WebhookTarget
     type: ClassVar[str] = "webhook"
 
     def send(self, delivery: Delivery) -> None:
@@ -63,7 +82,7 @@ class WebhookChannel(Channel):
             raise AlertDeliveryError(f"environment variable {self.target.secret_env} is not set; "
                                      "webhooks are only sent signed")
         body = body_of(delivery)
-        url = self.target.url or ""
+        url = self.target.url
         if not url.lower().startswith(("http://", "https://")):  # the settings check it too; never file:
             raise AlertDeliveryError(f"webhook url {url!r} is not http or https", permanent=True)
         request = urllib.request.Request(url, data=body, method="POST", headers={  # noqa: S310 (checked)
