@@ -21,9 +21,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from livewatch.checking import check_event  # noqa: E402
 from livewatch.registration.models import Event  # noqa: E402
 from livewatch.reports.render import write_report  # noqa: E402
-from livewatch.rules.event_check import check_event  # noqa: E402
 from livewatch.settings import Settings  # noqa: E402
 from livewatch.state import Database, DataDir, tables  # noqa: E402
 from livewatch.state.runs import FINISHED, RunStore  # noqa: E402

@@ -10,25 +10,23 @@ import shutil
 import subprocess
 import wave
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, delete, select
-
+from livewatch.checking import EventCheck, check_event
 from livewatch.errors import CaptureError, LivewatchError, StateError
 from livewatch.monitor.jobs import armed_jobs
 from livewatch.monitor.lock import running_monitor
 from livewatch.monitor.transcription import TranscriptionService
 from livewatch.pipeline import ClosedSegment, encode
-from livewatch.queue import TRANSCRIBE, SqliteWorkQueue
+from livewatch.queue import TRANSCRIBE
 from livewatch.registration import validate_registrations
 from livewatch.registration.models import Event
 from livewatch.reports.render import publish
-from livewatch.rules.event_check import EventCheck, check_event
+from livewatch.session import Session
 from livewatch.settings import Settings
-from livewatch.state import Database, DataDir, tables
-from livewatch.state.database import write
-from livewatch.state.runs import ACTIVE, FINISHED, RunStore, SegmentRecord
+from livewatch.state import DataDir
+from livewatch.state.runs import ACTIVE, FINISHED, RunStore, SegmentRecord, WindowTaken
 from livewatch.transcription.exports import write_transcript_files
 
 SEGMENT_S = 10.0
@@ -79,34 +77,15 @@ def _refuse_if_taken(data: DataDir, store: RunStore, event: Event) -> None:
                 "(remove the registration from the monitor's schedules first)")
 
 
-def _claim_window(engine: Engine, event: Event, media: Path) -> int:
+def _claim_window(store: RunStore, event: Event, media: Path) -> int:
     """A new run for the event's window, created final at once and only if the window has none: a monitor
     arming the event meanwhile then sees the window recorded and never captures into this run."""
-    runs = tables.runs
-    now = datetime.now(UTC)
-    with write(engine) as conn:
-        taken = conn.execute(select(runs.c.id, runs.c.status).where(
-            runs.c.event_id == event.id, runs.c.registered_start == event.start,
-            runs.c.registered_end == event.end).limit(1)).first()
-        if taken is not None:
-            raise AnalyzeError(f"event {event.id} got run {taken.id} ({taken.status}) for its registered window "
-                               "while the recording was being read; nothing was analysed")
-        key = conn.execute(runs.insert().values(
-            event_id=event.id, status=FINISHED, registered_start=event.start, registered_end=event.end,
-            started_at=now, updated_at=now, stop_reason=f"analyzing recording {media.name}")).inserted_primary_key
-    assert key is not None
-    return int(key[0])
-
-
-def _discard_run(engine: Engine, run_id: int) -> None:
-    """Remove an analysis that failed half-way, so that it can be run again once the cause is fixed."""
-    with write(engine) as conn:
-        conn.execute(delete(tables.work_queue).where(tables.work_queue.c.queue == TRANSCRIBE,
-                                                     tables.work_queue.c.item_key.startswith(f"{run_id}:")))
-        for table in (tables.findings, tables.transcripts, tables.transcription_progress, tables.gaps,
-                      tables.segments, tables.connections):
-            conn.execute(delete(table).where(table.c.run_id == run_id))
-        conn.execute(delete(tables.runs).where(tables.runs.c.id == run_id))
+    try:
+        return store.claim_final_window(event.id, event.start, event.end, FINISHED,
+                                        f"analyzing recording {media.name}")
+    except WindowTaken as taken:
+        raise AnalyzeError(f"event {event.id} got run {taken.run_id} ({taken.status}) for its registered window "
+                           "while the recording was being read; nothing was analysed") from None
 
 
 #: Text formats that make ffmpeg open other inputs: a "recording" that is one of these is a redirection.
@@ -149,11 +128,11 @@ def analyze_recording(settings: Settings, media: Path, event_id: str, schedules:
         raise AnalyzeError(f"no valid registration for event {event_id!r} in {schedules} (events there: {known})")
     event = registration.event
     _refuse_redirections(media)
-    data = DataDir(settings.data_dir).ensure()
-    with Database.open(data) as db:
-        _refuse_if_taken(data, RunStore(db.engine), event)
+    with Session.open(settings) as session:
+        data = session.data
+        _refuse_if_taken(data, session.runs, event)
         # Only this event is written: the monitor's other events stay as its own schedules say.
-        db.sync_events([registration], remove_missing=False)
+        session.database.sync_events([registration], remove_missing=False)
         folder = data.ensure_event(event_id) / "audio" / f"analyzed-{datetime.now(event.zone):%Y%m%dT%H%M%S}"
         try:
             folder.mkdir()
@@ -162,20 +141,21 @@ def analyze_recording(settings: Settings, media: Path, event_id: str, schedules:
         run_id: int | None = None
         try:
             pieces = _split(media, folder)
-            run_id = _claim_window(db.engine, event, media)
-            analysis = _analyze(settings, db, data, event, run_id, pieces, start or event.start, media)
+            run_id = _claim_window(session.runs, event, media)
+            analysis = _analyze(session, event, run_id, pieces, start or event.start, media)
         except BaseException:
             # A refused or failed analysis leaves nothing behind: no folder, no run blocking the window.
             if run_id is not None:
-                _discard_run(db.engine, run_id)
+                session.runs.discard(run_id, queue=TRANSCRIBE)
             shutil.rmtree(folder, ignore_errors=True)
             raise
     return analysis
 
 
-def _analyze(settings: Settings, db: Database, data: DataDir, event: Event, run_id: int, pieces: list[Path],
-             origin: datetime, media: Path) -> Analysis:
-    store, queue = RunStore(db.engine), SqliteWorkQueue(db.engine)
+def _analyze(session: Session, event: Event, run_id: int, pieces: list[Path], origin: datetime,
+             media: Path) -> Analysis:
+    settings, data, engine = session.settings, session.data, session.engine
+    store, queue = session.runs, session.queue
     at = origin
     for seq, path in enumerate(pieces):
         with wave.open(str(path), "rb") as handle:
@@ -190,12 +170,12 @@ def _analyze(settings: Settings, db: Database, data: DataDir, event: Event, run_
         queue.put(TRANSCRIBE, closed.queue_key, encode(closed))
         at = end
     if settings.transcriber.enabled:
-        service = TranscriptionService(settings, db.engine, queue, data)
+        service = TranscriptionService(settings, engine, queue, data)
         while service.worker.process_one():
             pass
         service.worker.flush(event.id, run_id, 0)
-        write_transcript_files(db.engine, run_id, data.transcripts_dir(event.id), data)
+        write_transcript_files(engine, run_id, data.transcripts_dir(event.id), data)
     store.finish_run(run_id, FINISHED, f"analyzed recording {media.name}")
-    check = check_event(db.engine, settings, event.id, audio=True)
-    report = publish(db.engine, data, check, model_store=settings.model_store)
+    check = check_event(engine, settings, event.id, audio=True)
+    report = publish(engine, data, check, model_store=settings.model_store)
     return Analysis(check, report, len(pieces), (at - origin).total_seconds())

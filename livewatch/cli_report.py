@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
+from livewatch.checking import check_event
 from livewatch.cli_state import CliState, pass_state
 from livewatch.errors import StateError
 from livewatch.reports.render import publish, write_index
 from livewatch.reviews import audit_trail
-from livewatch.rules.event_check import check_event
 from livewatch.rules.packs import PackLibrary
 from livewatch.state import Database, DataDir, tables
 from livewatch.state.runs import FINAL

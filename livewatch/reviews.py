@@ -24,19 +24,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, RootModel
-from sqlalchemy import Engine, select
 
 from livewatch.errors import ConfigError
 from livewatch.fields import SingleLine, StrictModel, Text
 from livewatch.issues import Issue, Severity
-from livewatch.state import DataDir, tables
-from livewatch.state.database import write
+from livewatch.state import DataDir
+from livewatch.state.findings import FindingLog
 from livewatch.validation import read_model_file
 
 Decision = Literal["confirmed", "dismissed", "escalated"]
@@ -88,17 +88,15 @@ def audit_log(data: DataDir, event_id: str) -> Path:
     return data.review_file(event_id).with_suffix(".audit.jsonl")
 
 
-def apply_reviews(engine: Engine, data: DataDir, event_id: str) -> ReviewResult:
+def apply_reviews(findings: FindingLog, data: DataDir, event_id: str) -> ReviewResult:
     """Make the findings' statuses what the review file says; log every change."""
     path = data.review_file(event_id)
     result = ReviewResult()
     if not path.is_file():
         return result  # no reviewer has written anything: statuses stay as they are
     decisions = read_reviews(path)
-    f = tables.findings
-    with write(engine) as conn:
-        current = {row.id: row.status for row in conn.execute(select(f.c.id, f.c.status)
-                                                               .where(f.c.event_id == event_id))}
+
+    def decide(current: Mapping[str, str]) -> dict[str, str]:
         for finding_id in sorted(set(decisions) - set(current)):
             result.issues.append(Issue(path, 1, (finding_id,), f"event {event_id} has no finding {finding_id}; "
                                        "the decision is kept in the file but not applied", Severity.WARNING,
@@ -107,13 +105,17 @@ def apply_reviews(engine: Engine, data: DataDir, event_id: str) -> ReviewResult:
             decision = decisions.get(finding_id)
             wanted = decision.status if decision else "open"
             if wanted != status:
-                conn.execute(f.update().where(f.c.id == finding_id).values(status=wanted))
                 result.changes.append(StatusChange(finding_id, status, wanted, decision.reviewer if decision else None,
                                                    decision.note if decision else None))
+        return {change.finding: change.new for change in result.changes}
+
+    def audit() -> None:
+        # Inside the transaction: when the log cannot be written, the statuses do not change either, so
+        # no change ever goes unaudited.
         if result.changes:
-            # Inside the transaction: when the log cannot be written, the statuses do not change either, so
-            # no change ever goes unaudited.
             _append_audit(data, event_id, result.changes)
+
+    findings.update_statuses(event_id, decide, audit)
     return result
 
 

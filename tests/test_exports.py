@@ -8,8 +8,8 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+from livewatch.checking import check_event
 from livewatch.exports import write_exports
-from livewatch.rules.event_check import check_event
 from livewatch.state import DataDir
 from tests.rules.test_event_check import T0, add_run, registered, settings_for
 

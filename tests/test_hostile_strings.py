@@ -17,9 +17,9 @@ from livewatch.alerts.base import Delivery
 from livewatch.alerts.channels.email import message_for
 from livewatch.alerts.channels.webhook import body_of
 from livewatch.alerts.service import finding_alert
+from livewatch.checking import check_event
 from livewatch.cli import cli
 from livewatch.reports.render import publish
-from livewatch.rules.event_check import check_event
 from livewatch.state import DataDir
 from tests.rules.test_event_check import T0, add_run, registered, settings_for
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from livewatch.checking import check_event
 from livewatch.reviews import ReviewError, apply_reviews, read_audit_log
-from livewatch.rules.event_check import check_event
 from livewatch.state import DataDir
+from livewatch.state.findings import FindingStore
 from tests.rules.test_event_check import T0, add_run, registered, settings_for
 
 
@@ -27,7 +28,7 @@ def test_review_file_sets_statuses_and_the_verdict_and_audits_each_change(tmp_pa
         second = check_event(db.engine, settings_for(data), "forum")
         assert {f.id: f.status for f in second.findings}[promise.id] == "dismissed"
         assert second.verdict == "pass"
-        again = apply_reviews(db.engine, data, "forum")  # nothing new: nothing audited twice
+        again = apply_reviews(FindingStore(db.engine), data, "forum")  # nothing new: nothing audited twice
         assert again.changes == []
         assert [i.code for i in again.issues] == ["unknown-finding"]
         review.write_text(f"{promise.id}:\n  status: escalated\n  reviewer: 李主管\n", encoding="utf-8")
@@ -48,7 +49,7 @@ def test_invalid_review_file_names_file_line_and_field_and_changes_nothing(tmp_p
         review.parent.mkdir(parents=True, exist_ok=True)
         review.write_text("abc:\n  status: approved\n  reviewer: x\n", encoding="utf-8")
         with pytest.raises(ReviewError) as caught:
-            apply_reviews(db.engine, data, "forum")
+            apply_reviews(FindingStore(db.engine), data, "forum")
         [issue] = caught.value.issues
         assert issue.render().startswith(f"{review}:2: abc.status:")
         assert "confirmed" in issue.message

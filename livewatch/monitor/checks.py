@@ -15,8 +15,8 @@ import threading
 from sqlalchemy import Engine
 
 from livewatch.alerts import AlertService
+from livewatch.checking import check_event
 from livewatch.reports.render import publish
-from livewatch.rules.event_check import check_event
 from livewatch.rules.packs import PackLibrary
 from livewatch.settings import Settings
 from livewatch.state import DataDir

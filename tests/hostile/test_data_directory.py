@@ -22,6 +22,7 @@ from livewatch.cli import cli
 from livewatch.exports import CSV_COLUMNS, findings_csv
 from livewatch.reviews import GENESIS, ReviewError, apply_reviews, audit_trail, read_reviews
 from livewatch.state import Database, DataDir, tables
+from livewatch.state.findings import FindingStore
 from tests.rules.test_event_check import T0, add_run, registered
 
 
@@ -164,7 +165,7 @@ def test_the_audit_log_is_hash_chained_and_an_edit_shows_where(event: tuple[Data
     with Database.open(data) as db:
         for status, who in [("dismissed", "王审核"), ("escalated", "李主管"), ("confirmed", "赵组长")]:
             review(data, finding, status, who)
-            assert len(apply_reviews(db.engine, data, "forum").changes) == 1
+            assert len(apply_reviews(FindingStore(db.engine), data, "forum").changes) == 1
     log = data.reviews / "forum.audit.jsonl"
     lines = log.read_bytes().splitlines(keepends=True)
     assert json.loads(lines[0])["prev"] == GENESIS

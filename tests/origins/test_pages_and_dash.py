@@ -32,9 +32,9 @@ from livewatch.alerts.watch import RunFacts as WatchFacts
 from livewatch.alerts.watch import schedule_alerts
 from livewatch.capture.pages import PagePlayerSource, stream_urls
 from livewatch.capture.ytdlp import YtDlpSource, operator_words
+from livewatch.checking import check_event
 from livewatch.errors import StreamNotFound
 from livewatch.registration.models import Event
-from livewatch.rules.event_check import check_event
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir
 from tests.capture.conftest import RunFacts, now, run_facts, run_monitor_until_idle, write_event

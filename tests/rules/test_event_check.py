@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
+from livewatch.checking import check_event
 from livewatch.cli import cli
 from livewatch.registration.models import Event
-from livewatch.rules.event_check import check_event
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir, tables
 from livewatch.state.runs import FINISHED, RECORDING, RunStore

@@ -1,0 +1,267 @@
+"""What the checks, alerts and reports read about an event: its stored registration, its runs, gaps,
+transcript and recorded audio, as frozen records (read-only; the capture and transcription stores write).
+
+Each method reads in one transaction, so what it returns is one consistent moment even while capture is
+writing. Portable SQLAlchemy Core only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine, Row, func, select
+
+from livewatch.state import tables
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    id: str
+    title: str
+    kind: str
+    timezone: str
+    registered_start: datetime
+    registered_end: datetime
+    source_file: str
+    source_sha256: str
+    registration_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    id: int
+    event_id: str
+    status: str
+    on_air_at: datetime | None
+    off_air_at: datetime | None
+    stop_reason: str | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GapRecord:
+    id: int
+    stream: int
+    start_at: datetime
+    end_at: datetime | None
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptRecord:
+    stream: int
+    start_at: datetime
+    end_at: datetime
+    text: str
+    words_json: str
+    avg_logprob: float | None
+    flags: str
+
+
+@dataclass(frozen=True, slots=True)
+class AudioRecord:
+    """A recorded audio segment (never a corrupt one)."""
+
+    stream: int
+    seq: int
+    path: Path
+    start_at: datetime
+    end_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRecords:
+    """Everything a check of the event reads: the latest run (None before the first) and what it holds."""
+
+    event: EventRecord
+    run: RunRecord | None
+    gaps: tuple[GapRecord, ...]
+    transcript: tuple[TranscriptRecord, ...]
+    #: The end of the newest segment of the run, of any kind.
+    last_media: datetime | None
+    #: Stream → time up to which its transcript is complete.
+    heard: dict[int, datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRecords:
+    """The latest run of one registered window, its gaps and each stream's newest recorded audio."""
+
+    run: RunRecord
+    gaps: tuple[GapRecord, ...]
+    last_audio: dict[int, datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRecords:
+    """What the findings document states besides the findings."""
+
+    event: EventRecord
+    run: RunRecord | None
+    gaps: tuple[GapRecord, ...]  # in time order
+    transcribers: tuple[tuple[str, str], ...]  # (backend, model) pairs that made the transcript
+
+
+@dataclass(frozen=True, slots=True)
+class RunHealth:
+    media_segments: int
+    media_bytes: int
+    connections: int
+    corrupt_segments: int
+    gaps: int
+
+
+class EventRecords(Protocol):
+    def event_ids(self) -> set[str]: ...
+    def events(self) -> list[tuple[EventRecord, str | None]]: ...
+    def latest_status(self, event_id: str) -> str | None: ...
+    def for_check(self, event_id: str) -> CheckRecords: ...
+    def for_window(self, event_id: str, registered_start: datetime) -> WindowRecords | None: ...
+    def for_document(self, event_id: str, run_id: int | None) -> DocumentRecords: ...
+    def latest_transcript(self, event_id: str) -> list[TranscriptRecord]: ...
+    def latest_health(self, event_id: str) -> RunHealth | None: ...
+    def audio(self, run_id: int) -> list[AudioRecord]: ...
+    def audio_between(self, run_id: int, stream: int, start: datetime, end: datetime) -> list[AudioRecord]: ...
+
+
+def _event(row: Row[Any]) -> EventRecord:
+    return EventRecord(row.id, row.title, row.kind, row.timezone, row.registered_start, row.registered_end,
+                       row.source_file, row.source_sha256, row.registration_json)
+
+
+def _run(row: Row[Any]) -> RunRecord:
+    return RunRecord(row.id, row.event_id, row.status, row.on_air_at, row.off_air_at, row.stop_reason, row.error)
+
+
+def _gaps(rows: Sequence[Row[Any]]) -> tuple[GapRecord, ...]:
+    return tuple(GapRecord(g.id, g.stream, g.start_at, g.end_at, g.cause) for g in rows)
+
+
+def _audio(row: Row[Any]) -> AudioRecord:
+    return AudioRecord(row.stream, row.seq, Path(row.path), row.start_at, row.end_at)
+
+
+class EventRecordStore:
+    """The read side of the events, runs, gaps, transcripts and segments tables."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def event_ids(self) -> set[str]:
+        """Ids of the registered events (not removed)."""
+        e = tables.events
+        with self.engine.connect() as conn:
+            return {row.id for row in conn.execute(select(e.c.id).where(e.c.removed_at.is_(None)))}
+
+    def events(self) -> list[tuple[EventRecord, str | None]]:
+        """Registered events, latest start first, each with its latest run's status."""
+        e = tables.events
+        with self.engine.connect() as conn:
+            found = [_event(row) for row in conn.execute(select(e).where(e.c.removed_at.is_(None))
+                                                          .order_by(e.c.registered_start.desc()))]
+            return [(event, self._status(conn, event.id)) for event in found]
+
+    def latest_status(self, event_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            return self._status(conn, event_id)
+
+    @staticmethod
+    def _status(conn: Connection, event_id: str) -> str | None:
+        runs = tables.runs
+        status: str | None = conn.execute(select(runs.c.status).where(runs.c.event_id == event_id)
+                                          .order_by(runs.c.id.desc()).limit(1)).scalar()
+        return status
+
+    def for_check(self, event_id: str) -> CheckRecords:
+        e, runs, s, p = tables.events, tables.runs, tables.segments, tables.transcription_progress
+        t, g = tables.transcripts, tables.gaps
+        with self.engine.connect() as conn:
+            event = _event(conn.execute(select(e).where(e.c.id == event_id)).one())
+            row = conn.execute(select(runs).where(runs.c.event_id == event_id)
+                               .order_by(runs.c.id.desc()).limit(1)).first()
+            if row is None:
+                return CheckRecords(event, None, (), (), None, {})
+            gaps = _gaps(list(conn.execute(select(g).where(g.c.run_id == row.id).order_by(g.c.id))))
+            transcript = tuple(
+                TranscriptRecord(x.stream, x.start_at, x.end_at, x.text, x.words_json, x.avg_logprob, x.flags)
+                for x in conn.execute(select(t.c.stream, t.c.start_at, t.c.end_at, t.c.text, t.c.words_json,
+                                             t.c.avg_logprob, t.c.flags)
+                                      .where(t.c.run_id == row.id).order_by(t.c.start_at, t.c.id)))
+            last_media: datetime | None = conn.execute(select(s.c.end_at).where(s.c.run_id == row.id)
+                                                       .order_by(s.c.end_at.desc()).limit(1)).scalar()
+            heard = {r.stream: r.committed_until
+                     for r in conn.execute(select(p.c.stream, p.c.committed_until).where(p.c.run_id == row.id))}
+        return CheckRecords(event, _run(row), gaps, transcript, last_media, heard)
+
+    def for_window(self, event_id: str, registered_start: datetime) -> WindowRecords | None:
+        runs, g, s = tables.runs, tables.gaps, tables.segments
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.event_id == event_id,
+                                                  runs.c.registered_start == registered_start)
+                               .order_by(runs.c.id.desc()).limit(1)).first()
+            if row is None:
+                return None
+            gaps = _gaps(list(conn.execute(select(g).where(g.c.run_id == row.id).order_by(g.c.id))))
+            last = {r.stream: r.last for r in conn.execute(
+                select(s.c.stream, func.max(s.c.end_at).label("last"))
+                .where(s.c.run_id == row.id, s.c.kind == "audio").group_by(s.c.stream))}
+        return WindowRecords(_run(row), gaps, last)
+
+    def for_document(self, event_id: str, run_id: int | None) -> DocumentRecords:
+        e, runs, g, t = tables.events, tables.runs, tables.gaps, tables.transcripts
+        with self.engine.connect() as conn:
+            event = _event(conn.execute(select(e).where(e.c.id == event_id)).one())
+            if run_id is None:
+                return DocumentRecords(event, None, (), ())
+            run = _run(conn.execute(select(runs).where(runs.c.id == run_id)).one())
+            gaps = _gaps(list(conn.execute(select(g).where(g.c.run_id == run_id).order_by(g.c.start_at))))
+            models = tuple((m.backend, m.model) for m in conn.execute(
+                select(t.c.backend, t.c.model).distinct().where(t.c.run_id == run_id)))
+        return DocumentRecords(event, run, gaps, models)
+
+    def latest_transcript(self, event_id: str) -> list[TranscriptRecord]:
+        """The transcript of the event's latest run, in time order."""
+        runs, t = tables.runs, tables.transcripts
+        with self.engine.connect() as conn:
+            run_id = conn.execute(select(func.max(runs.c.id)).where(runs.c.event_id == event_id)).scalar()
+            if run_id is None:
+                return []
+            return [TranscriptRecord(x.stream, x.start_at, x.end_at, x.text, x.words_json, x.avg_logprob, x.flags)
+                    for x in conn.execute(select(t.c.stream, t.c.start_at, t.c.end_at, t.c.text, t.c.words_json,
+                                                 t.c.avg_logprob, t.c.flags)
+                                          .where(t.c.run_id == run_id).order_by(t.c.start_at, t.c.stream, t.c.id))]
+
+    def latest_health(self, event_id: str) -> RunHealth | None:
+        """Counts of the event's latest run (None before its first run)."""
+        s, c, g, runs = tables.segments, tables.connections, tables.gaps, tables.runs
+        with self.engine.connect() as conn:
+            run_id = conn.execute(select(func.max(runs.c.id)).where(runs.c.event_id == event_id)).scalar()
+            if run_id is None:
+                return None
+            media = conn.execute(select(func.count(), func.coalesce(func.sum(s.c.bytes), 0))
+                                 .where(s.c.run_id == run_id, s.c.kind == "media")).one()
+            corrupt = conn.execute(select(func.count()).where(s.c.run_id == run_id, s.c.status == "corrupt")).scalar()
+            connections = conn.execute(select(func.count()).where(c.c.run_id == run_id)).scalar()
+            gaps = conn.execute(select(func.count()).where(g.c.run_id == run_id)).scalar()
+        return RunHealth(int(media[0]), int(media[1]), int(connections or 0), int(corrupt or 0), int(gaps or 0))
+
+    def audio(self, run_id: int) -> list[AudioRecord]:
+        """The run's audio segments, by stream and number."""
+        s = tables.segments
+        with self.engine.connect() as conn:
+            return [_audio(row) for row in conn.execute(
+                select(s).where(s.c.run_id == run_id, s.c.kind == "audio", s.c.status != "corrupt")
+                .order_by(s.c.stream, s.c.seq))]
+
+    def audio_between(self, run_id: int, stream: int, start: datetime, end: datetime) -> list[AudioRecord]:
+        """One stream's audio segments that overlap ``start``–``end``, in order."""
+        s = tables.segments
+        with self.engine.connect() as conn:
+            return [_audio(row) for row in conn.execute(
+                select(s).where(s.c.run_id == run_id, s.c.stream == stream, s.c.kind == "audio",
+                                s.c.status != "corrupt", s.c.end_at > start, s.c.start_at < end)
+                .order_by(s.c.seq))]
