@@ -17,7 +17,6 @@ from pathlib import Path
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.triggers.date import DateTrigger
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from livewatch.alerts import AlertService
@@ -31,14 +30,14 @@ from livewatch.monitor.event_capture import EventCapture, RunEnd
 from livewatch.monitor.jobs import JOB_FUNCTION, event_of, job_id, make_scheduler
 from livewatch.monitor.lock import MonitorLock
 from livewatch.monitor.transcription import TranscriptionService
-from livewatch.queue import TRANSCRIBE, SqliteWorkQueue
+from livewatch.queue import TRANSCRIBE
 from livewatch.registration import validate_registrations
 from livewatch.registration.loader import discover
 from livewatch.registration.models import Event
+from livewatch.session import Session, data_dir
 from livewatch.settings import Settings
-from livewatch.state import Database, DataDir, tables
 from livewatch.state.database import check_database_file, describe_error
-from livewatch.state.runs import FAILED, FINAL, INCOMPLETE, UNRESOLVED, RunStore
+from livewatch.state.runs import FAILED, FINAL, INCOMPLETE, UNRESOLVED
 
 log = logging.getLogger(__name__)
 #: Seconds a shutdown may take past the captures' longest ``stop_timeout_s`` (see :meth:`Monitor.shutdown`).
@@ -67,7 +66,7 @@ class Monitor:
         self.reload_interval = reload_interval
         #: One-shot mode: only events that arm within this horizon of start-up are handled.
         self.horizon = horizon
-        self.data = DataDir(settings.data_dir)
+        self.data = data_dir(settings)
         self.events: dict[str, Event] = {}
         self.captures: dict[str, EventCapture] = {}
         self.done: dict[str, str] = {}
@@ -86,13 +85,14 @@ class Monitor:
     def start(self) -> None:
         self.data.ensure()
         self._lockfile = MonitorLock.acquire(self.data.root)
-        self.db = Database.open(self.data)
-        self.queue = SqliteWorkQueue(self.db.engine)
+        self.session = Session.open(self.settings)
+        self.db = self.session.database
+        self.queue = self.session.queue
         requeued = self.queue.requeue_claimed(TRANSCRIBE)
         if requeued:
             log.info("returned %s claimed transcription item(s) to the queue", requeued)
         self.ctx = CaptureContext(
-            data=self.data, store=RunStore(self.db.engine), queue=self.queue, sources=SourceRegistry(),
+            data=self.data, store=self.session.runs, queue=self.queue, sources=SourceRegistry(),
             slots=threading.BoundedSemaphore(self.settings.concurrency.captures),
             allowed_url_schemes=tuple(self.settings.allowed_url_schemes),
         )
@@ -191,10 +191,7 @@ class Monitor:
             return False
         if self.transcription is None:
             return True
-        with self.db.engine.connect() as conn:
-            run_ids = {row[0] for row in conn.execute(
-                select(tables.runs.c.id).where(tables.runs.c.event_id.in_(self.candidates)))}
-        return not self.transcription.busy(run_ids)
+        return not self.transcription.busy(self.session.runs.run_ids(self.candidates))
 
     # -- registrations → jobs ---------------------------------------------------------------------------
 

@@ -6,14 +6,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from livewatch.errors import StateError
 from livewatch.monitor.jobs import armed_jobs
-from livewatch.queue import TRANSCRIBE, SqliteWorkQueue
+from livewatch.queue import TRANSCRIBE
+from livewatch.session import Session, data_dir
 from livewatch.settings import Settings
-from livewatch.state import Database, DataDir, tables
+from livewatch.state import DataDir
 from livewatch.state.database import check_database_file, describe_error
 
 #: More than this many audio segments waiting for transcription means the pipeline is lagging.
@@ -59,37 +59,32 @@ def _armed(data: DataDir) -> dict[str, datetime]:
 
 
 def event_statuses(settings: Settings, now: datetime) -> list[EventStatus]:
-    data = DataDir(settings.data_dir)
+    data = data_dir(settings)
     if not database_present(data):
         return []
     out: list[EventStatus] = []
-    with Database.existing(data.database) as db, db.reading():
+    with Session.existing(settings) as session, session.database.reading():
         armed = _armed(data)
-        queue = SqliteWorkQueue(db.engine)
-        with db.engine.connect() as conn:
-            events = list(conn.execute(select(tables.events).where(tables.events.c.removed_at.is_(None))
-                                       .order_by(tables.events.c.registered_start)))
-            for event in events:
-                run = conn.execute(select(tables.runs).where(tables.runs.c.event_id == event.id)
-                                   .order_by(tables.runs.c.id.desc()).limit(1)).first()
-                window = f"{_hm(event.registered_start)} – {_hm(event.registered_end)}"
-                if run is None:
-                    if event.id in armed:
-                        state, detail = "armed", f"capture due {_hm(armed[event.id])} UTC"
-                    elif now > event.registered_end:
-                        state, detail = "not recorded", "window passed with no run"
-                    else:
-                        state, detail = "not armed", "is the monitor running?"
-                    out.append(EventStatus(event.id, state, window, "", 0, 0, 0, detail))
-                    continue
-                segments = conn.execute(select(func.count()).where(
-                    tables.segments.c.run_id == run.id, tables.segments.c.kind == "audio")).scalar_one()
-                gaps = conn.execute(select(func.count()).where(tables.gaps.c.run_id == run.id)).scalar_one()
-                backlog = queue.backlog(TRANSCRIBE, run_id=run.id)
-                state = run.status
-                if state == "recording" and backlog > LAG_SEGMENTS:
-                    state = "lagging"
-                on_air = f"{_hm(run.on_air_at)} – {_hm(run.off_air_at)}" if run.on_air_at else ""
-                detail = run.stop_reason or run.error or f"updated {_hm(run.updated_at)} UTC"
-                out.append(EventStatus(event.id, state, window, on_air, int(segments), int(gaps), backlog, detail))
+        runs = session.runs
+        for event in session.events.registered():
+            run = runs.latest_run(event.id)
+            window = f"{_hm(event.registered_start)} – {_hm(event.registered_end)}"
+            if run is None:
+                if event.id in armed:
+                    state, detail = "armed", f"capture due {_hm(armed[event.id])} UTC"
+                elif now > event.registered_end:
+                    state, detail = "not recorded", "window passed with no run"
+                else:
+                    state, detail = "not armed", "is the monitor running?"
+                out.append(EventStatus(event.id, state, window, "", 0, 0, 0, detail))
+                continue
+            segments = runs.count_audio_segments(run.id)
+            gaps = runs.count_gaps(run_id=run.id)
+            backlog = session.queue.backlog(TRANSCRIBE, run_id=run.id)
+            state = run.status
+            if state == "recording" and backlog > LAG_SEGMENTS:
+                state = "lagging"
+            on_air = f"{_hm(run.on_air_at)} – {_hm(run.off_air_at)}" if run.on_air_at else ""
+            detail = run.stop_reason or run.error or f"updated {_hm(run.updated_at)} UTC"
+            out.append(EventStatus(event.id, state, window, on_air, int(segments), int(gaps), backlog, detail))
     return out

@@ -3,20 +3,21 @@ stream's last words when its capture has ended, and keeps the per-event transcri
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from livewatch.monitor.checks import CheckService
 from livewatch.queue import TRANSCRIBE, WorkQueue
 from livewatch.settings import Settings
-from livewatch.state import DataDir, tables
+from livewatch.state import DataDir
+from livewatch.state.events import EventStore
 from livewatch.state.runs import FINAL, first_utterances
+from livewatch.state.transcripts import TranscriptStore
 from livewatch.transcription.choice import UTTERANCES_TO_SETTLE, event_language, plan_for, settled_language
 from livewatch.transcription.exports import write_transcript_files
 from livewatch.transcription.worker import EngineChoice, StreamLanes, TranscriptionWorker
@@ -36,6 +37,7 @@ class TranscriptionService:
                  checks: CheckService | None = None) -> None:
         self.settings, self.engine, self.queue, self.data = settings, engine, queue, data
         self.checks = checks
+        self.events, self.transcripts = EventStore(engine), TranscriptStore(engine)
         count = settings.concurrency.transcriptions
         lanes = StreamLanes()
         self.workers = [TranscriptionWorker(engine, queue, self.choose, lanes=lanes) for _ in range(count)]
@@ -91,12 +93,7 @@ class TranscriptionService:
         return EngineChoice(self._engines[key], replace(options, beam_size=plan.beam_size))
 
     def _registration(self, event_id: str) -> dict[str, Any]:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(tables.events.c.registration_json).where(tables.events.c.id == event_id)).first()
-        if row is None:
-            return {}
-        loaded = json.loads(row[0])
-        return loaded if isinstance(loaded, dict) else {}
+        return self.events.registration(event_id)
 
     def _loop(self, index: int) -> None:
         worker, idle = self.workers[index], self._idle[index]
@@ -121,18 +118,13 @@ class TranscriptionService:
 
     def flush_finished(self) -> None:
         """Flush streams whose capture has ended and whose queued audio is all transcribed."""
-        p, runs = tables.transcription_progress, tables.runs
-        with self.engine.connect() as conn:
-            rows = list(conn.execute(
-                select(p.c.run_id, p.c.stream, runs.c.event_id).join(runs, runs.c.id == p.c.run_id)
-                .where(p.c.flushed == 0, runs.c.status.in_(FINAL))))
-        for run_id, stream, event_id in rows:
-            if self.queue.backlog(TRANSCRIBE, run_id=run_id):
+        for stream in self.transcripts.unflushed_in(FINAL):
+            if self.queue.backlog(TRANSCRIBE, run_id=stream.run_id):
                 continue
-            self.worker.flush(event_id, run_id, stream)
-            write_transcript_files(self.engine, run_id, self.data.transcripts_dir(event_id), self.data)
+            self.worker.flush(stream.event_id, stream.run_id, stream.stream)
+            write_transcript_files(self.engine, stream.run_id, self.data.transcripts_dir(stream.event_id), self.data)
             if self.checks is not None:
-                self.checks.mark(event_id, final=True)
+                self.checks.mark(stream.event_id, final=True)
 
     def busy(self, run_ids: set[int]) -> bool:
         """Work left for these runs: queued audio, or a last tail not yet flushed."""
@@ -140,7 +132,4 @@ class TranscriptionService:
             return False
         if any(self.queue.backlog(TRANSCRIBE, run_id=run_id) for run_id in run_ids):
             return True
-        p = tables.transcription_progress
-        with self.engine.connect() as conn:
-            unflushed = conn.execute(select(p.c.run_id).where(p.c.run_id.in_(run_ids), p.c.flushed == 0)).first()
-        return unflushed is not None or not all(idle.is_set() for idle in self._idle)
+        return self.transcripts.any_unflushed(run_ids) or not all(idle.is_set() for idle in self._idle)

@@ -7,16 +7,18 @@ crash loses nothing that was already announced as saved.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import CursorResult, Engine, Row, func, select, update
+from sqlalchemy import CursorResult, Engine, Row, delete, func, select, update
+from sqlalchemy.dialects.sqlite import insert
 
+from livewatch.errors import StateError
 from livewatch.state import tables
 from livewatch.state.database import write
-from livewatch.state.engines import insert_ignore
 
 #: Run statuses. Active ones may be continued after a restart; the others are final.
 WAITING, RECORDING, RECONNECTING = "waiting", "recording", "reconnecting"
@@ -37,6 +39,32 @@ class Run:
     registered_start: datetime
     registered_end: datetime
     resumed: bool = False
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run as stored: its status and times so far."""
+
+    id: int
+    event_id: str
+    status: str
+    registered_start: datetime
+    registered_end: datetime
+    started_at: datetime
+    on_air_at: datetime | None
+    off_air_at: datetime | None
+    ended_at: datetime | None
+    updated_at: datetime
+    stop_reason: str | None
+    error: str | None
+
+
+class WindowTaken(StateError):
+    """An event's registered window already has a run."""
+
+    def __init__(self, event_id: str, run_id: int, status: str) -> None:
+        self.run_id, self.status = run_id, status
+        super().__init__(f"event {event_id} already has run {run_id} ({status}) for its registered window")
 
 
 @dataclass(frozen=True)
@@ -101,6 +129,51 @@ class RunStore:
                                             runs.c.registered_end == end).order_by(runs.c.id.desc()).limit(1)
             ).scalar()
 
+    def claim_final_window(self, event_id: str, start: datetime, end: datetime, status: str, reason: str) -> int:
+        """A new run of the window, created final (``status``) at once and only if the window has no run:
+        :class:`WindowTaken` otherwise. A monitor arming the event later sees the window recorded."""
+        runs = tables.runs
+        now = _now()
+        with write(self.engine) as conn:
+            taken = conn.execute(select(runs.c.id, runs.c.status).where(
+                runs.c.event_id == event_id, runs.c.registered_start == start,
+                runs.c.registered_end == end).limit(1)).first()
+            if taken is not None:
+                raise WindowTaken(event_id, taken.id, taken.status)
+            return _new_id(conn.execute(runs.insert().values(
+                event_id=event_id, status=status, registered_start=start, registered_end=end, started_at=now,
+                updated_at=now, stop_reason=reason)))
+
+    def discard(self, run_id: int, *, queue: str) -> None:
+        """Remove a run and everything recorded for it (its items in ``queue``, keyed ``run:…``, findings,
+        transcripts, progress, gaps, segments, connections): for a run that must leave nothing behind."""
+        q = tables.work_queue
+        with write(self.engine) as conn:
+            conn.execute(delete(q).where(q.c.queue == queue, q.c.item_key.startswith(f"{run_id}:")))
+            for table in (tables.findings, tables.transcripts, tables.transcription_progress, tables.gaps,
+                          tables.segments, tables.connections):
+                conn.execute(delete(table).where(table.c.run_id == run_id))
+            conn.execute(delete(tables.runs).where(tables.runs.c.id == run_id))
+
+    def run(self, run_id: int) -> RunRecord:
+        runs = tables.runs
+        with self.engine.connect() as conn:
+            return _run_of(conn.execute(select(runs).where(runs.c.id == run_id)).one())
+
+    def latest_run(self, event_id: str) -> RunRecord | None:
+        """The event's newest run, if it has one."""
+        runs = tables.runs
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.event_id == event_id)
+                               .order_by(runs.c.id.desc()).limit(1)).first()
+        return None if row is None else _run_of(row)
+
+    def run_ids(self, event_ids: Collection[str]) -> set[int]:
+        """Ids of every run of these events."""
+        runs = tables.runs
+        with self.engine.connect() as conn:
+            return {row.id for row in conn.execute(select(runs.c.id).where(runs.c.event_id.in_(list(event_ids))))}
+
     def set_status(self, run_id: int, status: str) -> None:
         with write(self.engine) as conn:
             conn.execute(update(tables.runs).where(tables.runs.c.id == run_id).values(status=status, updated_at=_now()))
@@ -162,13 +235,13 @@ class RunStore:
 
     def add_segment(self, segment: SegmentRecord) -> int | None:
         """Record a closed segment; a segment already recorded (after a restart) is ignored: returns None."""
-        values = dict(
+        statement = insert(tables.segments).values(
             run_id=segment.run_id, stream=segment.stream, connection_id=segment.connection_id, kind=segment.kind,
             seq=segment.seq, path=str(segment.path), start_at=segment.start_at, end_at=segment.end_at,
             bytes=segment.size, status=segment.status, note=segment.note,
-        )
+        ).on_conflict_do_nothing(index_elements=["run_id", "stream", "kind", "seq"])
         with write(self.engine) as conn:
-            result = insert_ignore(conn, tables.segments, values, ("run_id", "stream", "kind", "seq"))
+            result = conn.execute(statement)
             return _new_id(result) if result.rowcount == 1 else None
 
     def next_seq(self, run_id: int, stream: int) -> int:
@@ -214,10 +287,39 @@ class RunStore:
                 conn.execute(s.update().where(s.c.id == segment_id).values(
                     status="corrupt", note=problem if row.note is None else f"{row.note}; {problem}"))
 
+    def audio_segments_of_run(self, run_id: int, *, skip: int = 0) -> list[SegmentRecord]:
+        """A run's audio segments of every stream, by sequence number, leaving out the first ``skip``."""
+        s = tables.segments
+        with self.engine.connect() as conn:
+            return [_segment_of(row) for row in conn.execute(
+                select(s).where(s.c.run_id == run_id, s.c.kind == "audio").order_by(s.c.seq).offset(skip))]
+
+    def count_audio_segments(self, run_id: int) -> int:
+        s = tables.segments
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).where(s.c.run_id == run_id, s.c.kind == "audio"))
+                       .scalar_one())
+
+    def count_gaps(self, *, run_id: int | None = None, event_id: str | None = None) -> int:
+        """Gaps of one run, or of every run of one event."""
+        g, runs = tables.gaps, tables.runs
+        query = select(func.count()).select_from(g)
+        if run_id is not None:
+            query = query.where(g.c.run_id == run_id)
+        if event_id is not None:
+            query = query.join(runs, runs.c.id == g.c.run_id).where(runs.c.event_id == event_id)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def add_gap(self, run_id: int, stream: int, start: datetime, end: datetime, cause: str) -> None:
         with write(self.engine) as conn:
             conn.execute(tables.gaps.insert().values(run_id=run_id, stream=stream, start_at=start, end_at=end,
                                                      cause=cause))
+
+
+def _run_of(row: Row[Any]) -> RunRecord:
+    return RunRecord(row.id, row.event_id, row.status, row.registered_start, row.registered_end, row.started_at,
+                     row.on_air_at, row.off_air_at, row.ended_at, row.updated_at, row.stop_reason, row.error)
 
 
 def _segment_of(row: Row[Any]) -> SegmentRecord:

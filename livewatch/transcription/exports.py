@@ -9,32 +9,33 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from livewatch.state import DataDir, files, tables
+from livewatch.state import DataDir, files
+from livewatch.state.runs import RunStore
+from livewatch.state.transcripts import TranscriptStore
 from livewatch.transcript_formats import to_srt, to_vtt
 from transcribers.base import Segment
 
 
 def write_transcript_files(engine: Engine, run_id: int, folder: Path, data: DataDir | None = None) -> list[Path]:
     """Write the three files into ``folder`` (inside ``data``: then no link on the way is followed)."""
-    t = tables.transcripts
-    with engine.connect() as conn:
-        run = conn.execute(select(tables.runs).where(tables.runs.c.id == run_id)).one()
-        rows = list(conn.execute(select(t).where(t.c.run_id == run_id).order_by(t.c.start_at, t.c.stream)))
-    origin = run.on_air_at or (rows[0].start_at if rows else None)
+    run = RunStore(engine).run(run_id)
+    spans = TranscriptStore(engine).spans(run_id)
+    origin = run.on_air_at or (spans[0].start_at if spans else None)
     lines, segments = [], []
-    for row in rows:
+    for span in spans:
         lines.append(json.dumps({
-            "stream": row.stream, "start": row.start_at.isoformat(), "end": row.end_at.isoformat(),
-            "text": row.text, "text_check": row.text_check, "language": row.language,
-            "flags": [f for f in row.flags.split(",") if f], "avg_logprob": row.avg_logprob,
-            "no_speech_prob": row.no_speech_prob, "words": json.loads(row.words_json),
-            "backend": row.backend, "model": row.model,
+            "stream": span.stream, "start": span.start_at.isoformat(), "end": span.end_at.isoformat(),
+            "text": span.text, "text_check": span.text_check, "language": span.language,
+            "flags": list(span.flags), "avg_logprob": span.avg_logprob, "no_speech_prob": span.no_speech_prob,
+            "words": [{"start": w.start_at.isoformat(), "end": w.end_at.isoformat(), "word": w.word,
+                       "probability": w.probability} for w in span.words],
+            "backend": span.backend, "model": span.model,
         }, ensure_ascii=False))
         if origin is not None:
-            segments.append(Segment((row.start_at - origin).total_seconds(), (row.end_at - origin).total_seconds(),
-                                    row.text))
+            segments.append(Segment((span.start_at - origin).total_seconds(),
+                                    (span.end_at - origin).total_seconds(), span.text))
     root = data.root if data is not None else folder
     written = []
     for name, text in (("transcript.jsonl", "".join(line + "\n" for line in lines)),

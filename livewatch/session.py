@@ -1,0 +1,80 @@
+"""One session per process: the settings, the data directory, the state database and the stores over it.
+
+Every command and the monitor build one from the settings and hand it on, instead of each part opening the
+data directory and passing (engine, settings, data) along by itself: the stores are then made once, over
+the one engine, and a different back-end replaces them in one place.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from sqlalchemy import Engine
+
+from livewatch.queue import SqliteWorkQueue, WorkQueue
+from livewatch.settings import Settings
+from livewatch.state import Database, DataDir
+from livewatch.state.events import EventStore
+from livewatch.state.runs import RunStore
+from livewatch.state.transcripts import TranscriptStore
+
+
+def data_dir(settings: Settings) -> DataDir:
+    """The data directory the settings name (nothing is created): for code that needs only its folders."""
+    return DataDir(settings.data_dir)
+
+
+class Session:
+    """The settings, the data directory and its open database, with one store of each kind over it."""
+
+    def __init__(self, settings: Settings, data: DataDir, database: Database) -> None:
+        self.settings, self.data, self.database = settings, data, database
+
+    @classmethod
+    def open(cls, settings: Settings, *, migrate: bool = True) -> Session:
+        """The data directory (created if missing) and its database (migrated unless ``migrate`` is False)."""
+        data = data_dir(settings).ensure()
+        return cls(settings, data, Database.open(data, migrate=migrate))
+
+    @classmethod
+    def existing(cls, settings: Settings) -> Session:
+        """An existing database, only to read (``status``): see :meth:`Database.existing`."""
+        data = data_dir(settings)
+        return cls(settings, data, Database.existing(data.database))
+
+    @property
+    def engine(self) -> Engine:
+        return self.database.engine
+
+    # -- stores: one each, made on first use ------------------------------------------------------------
+
+    @cached_property
+    def events(self) -> EventStore:
+        """The registered events, as the schedules last wrote them."""
+        return EventStore(self.engine)
+
+    @cached_property
+    def runs(self) -> RunStore:
+        """Runs, connections, segments and gaps."""
+        return RunStore(self.engine)
+
+    @cached_property
+    def transcripts(self) -> TranscriptStore:
+        """Transcript spans and each stream's transcription progress."""
+        return TranscriptStore(self.engine)
+
+    @cached_property
+    def queue(self) -> WorkQueue:
+        """The work queue between capture and transcription."""
+        return SqliteWorkQueue(self.engine)
+
+    # (h17b: findings, alerts, records and media stores go here, one cached_property each.)
+
+    def close(self) -> None:
+        self.database.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
