@@ -19,7 +19,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 # System packages: ffmpeg records, espeak-ng speaks test audio; the tests also drive Debian's chromium and
 # use the human speech recordings that alsa-utils ships, and nginx with the RTMP module as a real live origin.
 DEMO_APT := ffmpeg espeak-ng
-TEST_APT := $(DEMO_APT) chromium alsa-utils fonts-noto-cjk nginx-light libnginx-mod-rtmp
+TEST_APT := $(DEMO_APT) chromium alsa-utils fonts-noto-cjk nginx-light libnginx-mod-rtmp postgresql
 
 .PHONY: help demo test lint typecheck pytest system-demo system-test clean
 

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from livewatch import __version__, cli_alerts, cli_monitor, cli_report, cli_rules, cli_transcribe
+from livewatch import __version__, cli_alerts, cli_db, cli_monitor, cli_report, cli_rules, cli_transcribe
 from livewatch.cli_state import CliState, pass_state
 from livewatch.errors import ConfigError, LivewatchError
 from livewatch.issues import Issue
@@ -166,37 +166,6 @@ def schedule(state: CliState, schedules: Path | None, fmt: str, output: Path | N
         output.write_text(text, encoding="utf-8")
 
 
-@cli.group()
-def db() -> None:
-    """The state database in the data directory."""
-
-
-@db.command("status")
-@pass_state
-def db_status(state: CliState) -> None:
-    """Show the database location, schema version and pending migrations."""
-    data_dir = DataDir(state.settings.data_dir)
-    if not database_present(data_dir):
-        click.echo(f"{data_dir.database}: not created yet (run `livewatch db migrate`)")
-        return
-    with Database(data_dir.database, migrate=False) as database:
-        pending = database.pending_migrations()
-        click.echo(f"{data_dir.database}: schema version {database.schema_version()}, "
-                   f"{len(pending)} pending migration(s)")
-
-
-@db.command("migrate")
-@pass_state
-def db_migrate(state: CliState) -> None:
-    """Create the data directory and database, or bring them to the current schema."""
-    data_dir = DataDir(state.settings.data_dir)
-    with Database.open(data_dir, migrate=False) as database:
-        applied = database.migrate()
-        for migration in applied:
-            click.echo(f"applied migration {migration.version}: {migration.name}")
-        click.echo(f"{data_dir.database}: schema version {database.schema_version()}")
-
-
 @cli.command()
 @click.option("--work-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Folder for the demo's configuration, schedule, data and report (default: a new temporary "
@@ -248,6 +217,7 @@ cli.add_command(cli_rules.rules)
 cli.add_command(cli_report.report)
 cli.add_command(cli_report.analyze)
 cli.add_command(cli_alerts.alerts)
+cli.add_command(cli_db.db)
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector, make_wsgi_app
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
-from sqlalchemy import Connection, Engine, Integer, func, select, text
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from livewatch import __version__
@@ -33,6 +33,8 @@ from livewatch.queue import TRANSCRIBE
 from livewatch.queue.sqlite import CLAIMED, PENDING
 from livewatch.reviews import Decision
 from livewatch.state import tables
+from livewatch.state.database import schema_version_of
+from livewatch.state.engines import json_integer
 from livewatch.state.runs import ACTIVE, FINAL, RECORDING
 
 log = logging.getLogger(__name__)
@@ -83,7 +85,7 @@ class StateCollector:
 
     def _families(self, conn: Connection, now: datetime) -> Iterable[Metric]:
         version = GaugeMetricFamily("livewatch_database_schema_version", "Schema version of the state database.")
-        version.add_metric([], int(conn.execute(text("PRAGMA user_version")).scalar_one()))
+        version.add_metric([], schema_version_of(conn))
         yield version
         backlog = self._backlog_by_run(conn)
         yield self._events(conn, now, backlog)
@@ -97,10 +99,9 @@ class StateCollector:
 
     @staticmethod
     def _backlog_by_run(conn: Connection) -> dict[tuple[int, int], int]:
-        """Transcription items pending or claimed, by (run, stream); JSON read by SQLite, not Python."""
+        """Transcription items pending or claimed, by (run, stream); JSON read by the database, not Python."""
         q = tables.work_queue
-        run_id = func.json_extract(q.c.payload_json, "$.run_id", type_=Integer)
-        stream = func.json_extract(q.c.payload_json, "$.stream", type_=Integer)
+        run_id, stream = json_integer(q.c.payload_json, "run_id"), json_integer(q.c.payload_json, "stream")
         rows = conn.execute(select(run_id, stream, func.count())
                             .where(q.c.queue == TRANSCRIBE, q.c.status.in_([PENDING, CLAIMED]))
                             .group_by(run_id, stream))

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, Self, cast
 from pydantic import Field, ModelWrapValidatorHandler, SerializeAsAny, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from livewatch.errors import ConfigError
+from livewatch.errors import ConfigError, StateError
 from livewatch.fields import (
     DEFAULT_URL_SCHEMES,
     CaptureSettings,
@@ -28,11 +28,14 @@ from livewatch.fields import (
     Tolerances,
 )
 from livewatch.registration.models import RegistrationContext
+from livewatch.state.engines import mask_url, parse_url
 from livewatch.validation import read_model_file
 
 CONFIG_FILENAME = "livewatch.toml"
 CONFIG_ENV = "LIVEWATCH_CONFIG"
 DATA_ENV = "LIVEWATCH_DATA"
+#: The database URL, password included if need be: the environment is where secrets go.
+DATABASE_URL_ENV = "LIVEWATCH_DATABASE_URL"
 
 
 class ConcurrencySettings(StrictModel):
@@ -153,6 +156,11 @@ class Settings(StrictModel):
     """Everything in ``livewatch.toml``."""
 
     data_dir: Path = Field(Path("data"), description="Where the database, media and reports go.")
+    database_url: SingleLine | None = Field(
+        None, description="The state database. Unset: SQLite, <data_dir>/livewatch.db. Or postgresql+psycopg://"
+        "user@host:5432/dbname, with no password here: libpq reads $PGPASSWORD or ~/.pgpass, or put the whole "
+        "URL in $LIVEWATCH_DATABASE_URL.",
+    )
     private_files: bool = Field(
         True, description="Create data files 0600 and folders 0700 (they hold personal data); false: the umask decides."
     )
@@ -169,6 +177,21 @@ class Settings(StrictModel):
     capture: CaptureSettings = Field(default_factory=CaptureSettings)
     alerts: list[SerializeAsAny[AlertTarget]] = Field(default_factory=list, description="Alert targets (`[[alerts]]`).")
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_without_password(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            url = parse_url(value)
+        except StateError as err:
+            raise ValueError(str(err)) from None
+        if url.password is not None:
+            # The configuration file is not a secret; the error never repeats the password.
+            raise ValueError("database_url must not hold a password: put it in $PGPASSWORD or ~/.pgpass, or the "
+                             f"whole URL in ${DATABASE_URL_ENV} ({mask_url(url)})")
+        return value
 
     @field_validator("allowed_url_schemes")
     @classmethod
@@ -236,4 +259,7 @@ def load_settings(explicit: Path | None = None) -> Settings:
     data_override = os.environ.get(DATA_ENV)
     if data_override:
         settings = settings.model_copy(update={"data_dir": Path(data_override)})
+    url_override = os.environ.get(DATABASE_URL_ENV)
+    if url_override:  # checked when the database opens (StateError, password masked), not here
+        settings = settings.model_copy(update={"database_url": url_override})
     return settings

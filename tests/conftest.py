@@ -6,6 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.postgres import postgres_cluster, postgres_template, postgres_url
+
+# The PostgreSQL fixtures serve every test folder (state contracts, monitor and fault tests on PostgreSQL).
+__all__ = ["postgres_cluster", "postgres_template", "postgres_url"]
+
 REPO = Path(__file__).resolve().parent.parent
 SCHEDULES = REPO / "schedules"
 
@@ -20,6 +25,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     # A developer's own configuration must never leak into a test.
     monkeypatch.delenv("LIVEWATCH_CONFIG", raising=False)
     monkeypatch.delenv("LIVEWATCH_DATA", raising=False)
+    monkeypatch.delenv("LIVEWATCH_DATABASE_URL", raising=False)
 
 
 

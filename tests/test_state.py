@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+import sys
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,10 +33,10 @@ from livewatch.errors import StateError, UnsafePathError
 from livewatch.registration.loader import Registration, load_registrations
 from livewatch.registration.models import RegistrationContext
 from livewatch.state import Database, DataDir, tables
-from livewatch.state import database as database_module
 from livewatch.state.layout import DATABASE_NAME
-from livewatch.state.migrations import Migration, all_migrations
+from livewatch.state.migrations import all_migrations
 from livewatch.state.tables import AwareDateTime
+from tests.support.migrations import extra_migrations
 
 SCHEDULES = Path(__file__).resolve().parent.parent / "schedules"
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -110,10 +112,9 @@ def _row(table: Table, **values: Any) -> dict[str, Any]:
 
 def _extra_migrations(monkeypatch: pytest.MonkeyPatch, *upgrades: Callable[[Connection], None]) -> int:
     """Make the database see the real migrations plus ``upgrades``; returns the new latest version."""
-    real = all_migrations()
-    extra = [Migration(len(real) + n, f"test_step_{n}", upgrade) for n, upgrade in enumerate(upgrades, start=1)]
-    monkeypatch.setattr(database_module, "all_migrations", lambda: [*real, *extra])
-    return len(real) + len(extra)
+    folder = Path(tempfile.mkdtemp(prefix="livewatch-migrations-"))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # a reused revision id must be read afresh
+    return extra_migrations(monkeypatch, folder, *upgrades)
 
 
 def _registrations() -> list[Registration]:
@@ -154,7 +155,7 @@ def test_migrated_schema_matches_table_definitions(tmp_path: Path) -> None:
     dialect = sqlite_dialect.dialect()
     with _open(tmp_path) as db:
         insp = inspect(db.engine)
-        assert set(insp.get_table_names()) == set(tables.metadata.tables)
+        assert set(insp.get_table_names()) == {*tables.metadata.tables, "alembic_version"}  # Alembic's own
         for table in tables.metadata.sorted_tables:
             actual: list[dict[str, Any]] = [dict(c) for c in insp.get_columns(table.name)]
             assert [c["name"] for c in actual] == [c.name for c in table.columns], table.name
@@ -218,6 +219,7 @@ def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
 def test_text_primary_keys_refuse_null(tmp_path: Path) -> None:
     with _open(tmp_path) as db:
         path = db.path
+    assert path is not None
     conn = sqlite3.connect(path)
     try:
         with pytest.raises(sqlite3.IntegrityError):

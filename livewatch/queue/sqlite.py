@@ -1,4 +1,9 @@
-"""The work queue in the state database's ``work_queue`` table."""
+"""The work queue in the state database's ``work_queue`` table (SQLite; PostgreSQL refines the claim).
+
+Items keyed ``<run>:<stream>:<seq>`` form a lane per stream (the key without its sequence number): the
+database hands out a lane's items one at a time and oldest first, so a stream is transcribed in order
+however many workers, threads or processes share the queue. Keys without a colon are lanes of their own.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,26 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
-from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy import ColumnElement, Engine, case, exists, func, literal, select, update
+from sqlalchemy.orm import aliased
 
 from livewatch.queue.base import WorkItem, WorkQueue
 from livewatch.state.database import write
+from livewatch.state.engines import insert_ignore
 from livewatch.state.tables import work_queue as table
 
 PENDING, CLAIMED, DONE, FAILED = "pending", "claimed", "done", "failed"
+SEQUENCE_DIGITS = "0123456789"
+
+
+def lane_of_key(key: str) -> str:
+    """``"12:0:37"`` → ``"12:0:"``; a key without a colon is its own lane."""
+    return key.rstrip(SEQUENCE_DIGITS) if ":" in key else key
+
+
+def lane_expression(key: ColumnElement[str]) -> ColumnElement[str]:
+    """:func:`lane_of_key` in SQL (``rtrim`` and ``LIKE`` mean the same on SQLite and PostgreSQL)."""
+    return case((key.like("%:%"), func.rtrim(key, literal(SEQUENCE_DIGITS))), else_=key)
 
 
 class SqliteWorkQueue(WorkQueue):
@@ -22,22 +39,35 @@ class SqliteWorkQueue(WorkQueue):
         self.engine = engine
 
     def put(self, queue: str, key: str, payload: dict[str, Any]) -> bool:
-        statement = insert(table).values(
-            queue=queue, item_key=key, payload_json=json.dumps(payload, ensure_ascii=False), status=PENDING,
-            attempts=0, enqueued_at=datetime.now(UTC),
-        ).on_conflict_do_nothing(index_elements=["queue", "item_key"])
+        values = {"queue": queue, "item_key": key, "payload_json": json.dumps(payload, ensure_ascii=False),
+                  "status": PENDING, "attempts": 0, "enqueued_at": datetime.now(UTC)}
         with write(self.engine) as conn:
-            return conn.execute(statement).rowcount == 1
+            return insert_ignore(conn, table, values, ("queue", "item_key")) is not None
 
-    def claim(self, queue: str, key_prefix: str | None = None,
-              exclude_prefixes: Collection[str] = ()) -> WorkItem | None:
-        condition = [table.c.queue == queue, table.c.status == PENDING]
+    def _candidates(self, queue: str, key_prefix: str | None, exclude_prefixes: Collection[str]) -> list[Any]:
+        """Conditions on the pending items ``claim`` may take. Without ``key_prefix`` only the head of a lane
+        no one holds; with it (the lane's holder taking the items queued behind its own) the oldest there."""
+        condition: list[Any] = [table.c.queue == queue, table.c.status == PENDING]
         if key_prefix is not None:
             condition.append(func.substr(table.c.item_key, 1, len(key_prefix)) == key_prefix)
         for prefix in exclude_prefixes:
             condition.append(func.substr(table.c.item_key, 1, len(prefix)) != prefix)
+        if key_prefix is None:
+            other = aliased(table)
+            condition.append(~exists().where(
+                other.c.queue == table.c.queue,
+                other.c.status.in_([PENDING, CLAIMED]),
+                lane_expression(other.c.item_key) == lane_expression(table.c.item_key),
+                (other.c.status == CLAIMED) | (other.c.id < table.c.id),
+            ))
+        return condition
+
+    def claim(self, queue: str, key_prefix: str | None = None,
+              exclude_prefixes: Collection[str] = ()) -> WorkItem | None:
+        condition = self._candidates(queue, key_prefix, exclude_prefixes)
         oldest = select(table.c.id).where(*condition).order_by(table.c.id).limit(1).scalar_subquery()
-        # One UPDATE ... RETURNING statement is atomic, so two workers never claim the same row.
+        # One UPDATE ... RETURNING statement under SQLite's write lock is atomic: two workers never claim the
+        # same row, nor two rows of one lane.
         statement = (
             update(table).where(table.c.id == oldest)
             .values(status=CLAIMED, claimed_at=datetime.now(UTC), attempts=table.c.attempts + 1)
@@ -45,9 +75,7 @@ class SqliteWorkQueue(WorkQueue):
         )
         with write(self.engine) as conn:
             row = conn.execute(statement).first()
-        if row is None:
-            return None
-        return WorkItem(row.id, row.queue, row.item_key, json.loads(row.payload_json), row.attempts)
+        return None if row is None else _item(row)
 
     def release(self, item: WorkItem) -> None:
         with write(self.engine) as conn:
@@ -83,3 +111,7 @@ class SqliteWorkQueue(WorkQueue):
                 update(table).where(table.c.queue == queue, table.c.status == CLAIMED).values(status=PENDING)
             )
             return int(result.rowcount)
+
+
+def _item(row: Any) -> WorkItem:
+    return WorkItem(row.id, row.queue, row.item_key, json.loads(row.payload_json), row.attempts)

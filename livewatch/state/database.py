@@ -1,4 +1,4 @@
-"""The SQLite database in the data directory: opening, migrating, and the event registry."""
+"""The state database (SQLite in the data directory, or PostgreSQL): opening, migrating, the event registry."""
 
 from __future__ import annotations
 
@@ -11,39 +11,34 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, text, update
+from alembic import command
+from alembic.runtime.migration import MigrationContext
+from alembic.util import CommandError as AlembicError
+from sqlalchemy import Connection, Engine, func, inspect, select, text, update
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
 from livewatch.errors import StateError
 from livewatch.registration.loader import Registration
 from livewatch.state import tables
+from livewatch.state.engines import (
+    IMMEDIATE_OPTION,
+    SQLITE,
+    backend_of,
+    create,
+    insert_ignore,
+    mask_url,
+    parse_url,
+    sqlite_url,
+)
 from livewatch.state.layout import DataDir
-from livewatch.state.migrations import Migration, all_migrations
+from livewatch.state.migrations import SCRIPT_LOCATION, Migration, alembic_config, all_migrations
 
+#: The Alembic script directory the database migrates with (tests point it at a copy with extra steps).
+MIGRATIONS = SCRIPT_LOCATION
 
-def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    # Take transaction control from pysqlite, which would not BEGIN before DDL (so a failed migration
-    # could leave half a schema behind); _begin_immediate below starts every transaction instead.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    # WAL lets the report renderer read while capture writes; FULL sync keeps committed rows through a
-    # power cut, which matters more here than write speed (a few rows per segment).
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
-
-
-def _begin(connection: Any) -> None:
-    # A write transaction takes the write lock up front (IMMEDIATE): two writers then queue on busy_timeout
-    # instead of one failing with "database is locked" when it upgrades a read lock. Reads begin deferred,
-    # so they never block anyone.
-    immediate = connection.get_execution_options().get(IMMEDIATE_OPTION, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
-IMMEDIATE_OPTION = "livewatch_immediate"
+__all__ = ["IMMEDIATE_OPTION", "Database", "SyncResult", "check_database_file", "describe_error", "insert_ignore",
+           "mask_url", "schema_version_of", "write"]
 
 
 def write(engine: Engine) -> AbstractContextManager[Connection]:
@@ -87,37 +82,45 @@ class SyncResult:
 
 
 class Database:
-    """The state database of one data directory. Opening it applies pending migrations."""
+    """The state database: the SQLite file of one data directory, or a PostgreSQL database. Opening it
+    applies pending migrations."""
 
-    def __init__(self, path: Path, *, migrate: bool = True) -> None:
-        check_database_file(path)
-        self.path = path
-        self.engine: Engine = create_engine(f"sqlite:///{path}")
-        event.listen(self.engine, "connect", _configure_sqlite)
-        event.listen(self.engine, "begin", _begin)
+    def __init__(self, location: Path | str | URL, *, migrate: bool = True) -> None:
+        url = sqlite_url(location) if isinstance(location, Path) else parse_url(location)
+        self.url = url
+        self.backend = backend_of(url)
+        #: The SQLite file, or None on PostgreSQL.
+        self.path: Path | None = Path(url.database or "") if self.backend == SQLITE else None
+        #: How messages name this database: the file, or the URL without its password.
+        self.where = str(self.path) if self.path is not None else mask_url(url)
+        if self.path is not None:
+            check_database_file(self.path)
+        self.engine: Engine = create(url)
         if migrate:
             self.migrate()
             self.verify_tables()
 
     @classmethod
-    def open(cls, data_dir: DataDir, *, migrate: bool = True) -> Database:
+    def open(cls, data_dir: DataDir, *, migrate: bool = True, url: str | URL | None = None) -> Database:
+        """The database of ``data_dir``: its SQLite file, or ``url`` (the ``database_url`` setting)."""
         data_dir.ensure()
-        return cls(data_dir.database, migrate=migrate)
+        return cls(data_dir.database if url is None else url, migrate=migrate)
 
     @classmethod
-    def existing(cls, path: Path) -> Database:
+    def existing(cls, location: Path | str | URL) -> Database:
         """An existing database, for a command that only reads (``status``, ``schedule``): it is never
         migrated here, so one that is empty, foreign, older or newer than this livewatch is refused with
         the reason instead of failing later on a missing table or column."""
-        check_database_file(path, must_exist=True)
-        database = cls(path, migrate=False)
+        if isinstance(location, Path):
+            check_database_file(location, must_exist=True)
+        database = cls(location, migrate=False)
         try:
-            version, known = database.schema_version(), len(all_migrations())
+            version, known = database.schema_version(), len(all_migrations(MIGRATIONS))
             if version == 0:
-                raise StateError(f"database {path} holds no livewatch tables (empty, or not a livewatch "
+                raise StateError(f"database {database.where} holds no livewatch tables (empty, or not a livewatch "
                                  "database); `livewatch db migrate` creates them")
             if version < known:
-                raise StateError(f"database {path} is at schema version {version}, this livewatch needs "
+                raise StateError(f"database {database.where} is at schema version {version}, this livewatch needs "
                                  f"{known}: run `livewatch db migrate` (a starting monitor migrates too)")
             database.pending_migrations()  # refuses a newer schema
             database.verify_tables()
@@ -132,7 +135,7 @@ class Database:
         try:
             yield
         except (SQLAlchemyError, sqlite3.Error) as err:
-            raise StateError(f"cannot read database {self.path}: {describe_error(err)}") from err
+            raise StateError(f"cannot read database {self.where}: {describe_error(err)}") from err
 
     def close(self) -> None:
         self.engine.dispose()
@@ -146,57 +149,96 @@ class Database:
     # -- migrations ---------------------------------------------------------------------------------------
 
     def schema_version(self) -> int:
+        """The latest migration applied: Alembic's revision, or on SQLite the ``user_version`` an older
+        livewatch recorded (the higher of the two, so a newer database is never taken for an older one)."""
         try:
             with self.engine.connect() as conn:
-                return int(conn.execute(text("PRAGMA user_version")).scalar_one())
+                return self._version(conn)
         except (SQLAlchemyError, sqlite3.Error) as err:
-            raise StateError(f"cannot read database {self.path}: {describe_error(err)}") from err
+            raise StateError(f"cannot read database {self.where}: {describe_error(err)}") from err
+
+    def _version(self, conn: Connection) -> int:
+        try:
+            return schema_version_of(conn)
+        except ValueError as err:
+            raise StateError(f"database {self.where}: {err}") from None
 
     def verify_tables(self) -> None:
         """Refuse a database at the current version that lacks a table (dropped by hand, or a foreign file
         that set ``user_version``), before some later query fails on it half-way through a command."""
         try:
             with self.engine.connect() as conn:
-                present = {row[0] for row in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'"))}
+                present = set(inspect(conn).get_table_names())
         except (SQLAlchemyError, sqlite3.Error) as err:
-            raise StateError(f"cannot read database {self.path}: {describe_error(err)}") from err
+            raise StateError(f"cannot read database {self.where}: {describe_error(err)}") from err
         missing = sorted(set(tables.metadata.tables) - present)
         if missing:
-            raise StateError(f"database {self.path} lacks table(s) {', '.join(missing)}: it was damaged or edited; "
-                             f"restore a backup ({self.path.name}.bak-v*) or move it aside")
+            backup = f" ({self.path.name}.bak-v*) or move it aside" if self.path is not None else ""
+            restore = f"restore a backup{backup}"
+            raise StateError(f"database {self.where} lacks table(s) {', '.join(missing)}: it was damaged or edited; "
+                             + restore)
 
     def pending_migrations(self) -> list[Migration]:
         current = self.schema_version()
-        known = all_migrations()
+        known = all_migrations(MIGRATIONS)
         if current > len(known):
             raise StateError(
-                f"database {self.path} is at schema version {current}, but this livewatch knows only "
+                f"database {self.where} is at schema version {current}, but this livewatch knows only "
                 f"{len(known)}; upgrade livewatch (never run an older version on newer data)"
             )
         return [m for m in known if m.version > current]
 
     def migrate(self) -> list[Migration]:
-        """Apply pending migrations, each in its own transaction, after backing up a non-empty database."""
+        """Apply pending migrations with Alembic, each in its own transaction, after backing up a non-empty
+        SQLite database. A database an older livewatch migrated (``user_version``, no Alembic table) is first
+        stamped at the version it reached."""
         pending = self.pending_migrations()
-        if not pending:
+        current = self.schema_version()
+        if not pending and not (current > 0 and self._unstamped()):
             return []
-        if self.schema_version() > 0:
-            self._backup(f".bak-v{self.schema_version()}")
-        for migration in pending:
-            try:
-                with write(self.engine) as conn:
-                    migration.upgrade(conn)
-                    # PRAGMA cannot take bound parameters; the version is an int we produced.
-                    conn.execute(text(f"PRAGMA user_version = {int(migration.version)}"))
-            except (SQLAlchemyError, sqlite3.Error) as err:
-                raise StateError(
-                    f"migration {migration.version} ({migration.name}) failed on {self.path}: "
-                    f"{describe_error(err)}; "
-                    "the database was left at the previous version"
-                ) from err
+        if pending and current > 0 and self.path is not None:
+            self._backup(f".bak-v{current}")
+        try:
+            with self.engine.execution_options(**{IMMEDIATE_OPTION: True}).connect() as conn:
+                config = alembic_config(conn, MIGRATIONS)
+                if current > 0 and _alembic_revision(conn) is None:
+                    command.stamp(config, f"{current:04d}")
+                if not pending:
+                    return []
+                try:
+                    command.upgrade(config, "head")
+                finally:
+                    self._keep_user_version(conn)
+        except (SQLAlchemyError, sqlite3.Error, AlembicError) as err:
+            reached = self.schema_version()
+            failed = next((m for m in pending if m.version > reached), pending[-1])
+            raise StateError(
+                f"migration {failed.version} ({failed.name}) failed on {self.where}: "
+                f"{describe_error(err)}; "
+                "the database was left at the previous version"
+            ) from err
         return pending
 
+    def _keep_user_version(self, conn: Connection) -> None:
+        """On SQLite, copy Alembic's revision to ``user_version``: an older livewatch, which reads only that,
+        then refuses this database as newer instead of migrating it again."""
+        if self.backend != SQLITE:
+            return
+        if conn.in_transaction():
+            conn.rollback()  # a failed step's transaction, already rolled back by Alembic's context
+        revision = _alembic_revision(conn)
+        if revision is not None and revision.isdigit():
+            with conn.begin():
+                # PRAGMA takes no bound parameters; the version is an int we produced.
+                conn.execute(text(f"PRAGMA user_version = {int(revision)}"))
+
+    def _unstamped(self) -> bool:
+        """True for a database an older livewatch migrated, which Alembic has not taken over yet."""
+        with self.engine.connect() as conn:
+            return _alembic_revision(conn) is None
+
     def _backup(self, suffix: str) -> Path:
+        assert self.path is not None
         target = self.path.with_name(self.path.name + suffix)
         try:
             source = sqlite3.connect(self.path)
@@ -276,3 +318,24 @@ def _event_row(reg: Registration, now: datetime) -> dict[str, Any]:
         "removed_at": None,
     }
 
+
+
+def _alembic_revision(conn: Connection) -> str | None:
+    revision = MigrationContext.configure(conn).get_current_revision()
+    if conn.in_transaction():
+        conn.rollback()  # the look-up began a transaction; end it before Alembic begins its own
+    return revision
+
+
+def schema_version_of(conn: Connection) -> int:
+    """The schema version of the database behind ``conn`` (see :meth:`Database.schema_version`), read inside
+    the caller's transaction (the metrics read everything from one snapshot)."""
+    revision = MigrationContext.configure(conn).get_current_revision()
+    version = 0
+    if revision is not None:
+        if not revision.isdigit():
+            raise ValueError(f"it is at migration {revision!r}, which is not a livewatch schema version")
+        version = int(revision)
+    if conn.dialect.name == SQLITE:
+        version = max(version, int(conn.execute(text("PRAGMA user_version")).scalar_one()))
+    return version

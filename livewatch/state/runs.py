@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import CursorResult, Engine, Row, delete, func, select, update
-from sqlalchemy.dialects.sqlite import insert
 
 from livewatch.errors import StateError
 from livewatch.state import tables
 from livewatch.state.database import write
+from livewatch.state.engines import insert_ignore
 
 #: Run statuses. Active ones may be continued after a restart; the others are final.
 WAITING, RECORDING, RECONNECTING = "waiting", "recording", "reconnecting"
@@ -235,14 +235,14 @@ class RunStore:
 
     def add_segment(self, segment: SegmentRecord) -> int | None:
         """Record a closed segment; a segment already recorded (after a restart) is ignored: returns None."""
-        statement = insert(tables.segments).values(
+        values = dict(
             run_id=segment.run_id, stream=segment.stream, connection_id=segment.connection_id, kind=segment.kind,
             seq=segment.seq, path=str(segment.path), start_at=segment.start_at, end_at=segment.end_at,
             bytes=segment.size, status=segment.status, note=segment.note,
-        ).on_conflict_do_nothing(index_elements=["run_id", "stream", "kind", "seq"])
+        )
         with write(self.engine) as conn:
-            result = conn.execute(statement)
-            return _new_id(result) if result.rowcount == 1 else None
+            key = insert_ignore(conn, tables.segments, values, ("run_id", "stream", "kind", "seq"))
+            return None if key is None else int(key[0])
 
     def next_seq(self, run_id: int, stream: int) -> int:
         s = tables.segments

@@ -100,6 +100,8 @@ def _with_version(version: int) -> Callable[[Path, Path], None]:
         shutil.copy(good, db)
         with sqlite3.connect(db) as conn:
             conn.execute(f"PRAGMA user_version = {version}")
+            if version == 1:  # as an older livewatch left it: user_version only, before Alembic took over
+                conn.execute("DROP TABLE alembic_version")
         conn.close()
     return make
 

@@ -1,0 +1,160 @@
+"""A throw-away PostgreSQL cluster for the tests, from Debian's ``postgresql`` binaries.
+
+``initdb`` makes a cluster in a temporary folder and ``postgres`` serves it on a Unix socket in that folder
+only (no TCP port, so parallel runs never clash), tuned for speed over durability: no fsync, small buffers.
+PostgreSQL refuses to run as root, so under root the cluster belongs to the ``postgres`` system user. The
+cluster lives for the test session; each test takes a fresh database cloned from a migrated template.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+PORT = 5432  # only names the socket file: the cluster listens on no TCP port
+SUPERUSER = "livewatch"
+START_TIMEOUT_S = 30.0
+
+
+def find_bin_dir() -> Path | None:
+    """The newest ``/usr/lib/postgresql/<version>/bin`` that has ``initdb`` and ``postgres``."""
+    found = [d for d in Path("/usr/lib/postgresql").glob("*/bin")
+             if (d / "initdb").is_file() and (d / "postgres").is_file()]
+    found.sort(key=lambda d: int(d.parent.name) if d.parent.name.isdigit() else 0)
+    return found[-1] if found else None
+
+
+@dataclass
+class PostgresCluster:
+    root: Path
+    process: subprocess.Popen[bytes]
+    _names: Iterator[int] = field(default_factory=itertools.count)
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.root
+
+    def url_for(self, dbname: str) -> str:
+        """The SQLAlchemy URL of a database in this cluster."""
+        return f"postgresql+psycopg://{SUPERUSER}@/{dbname}?host={self.socket_dir}&port={PORT}"
+
+    def connect(self, dbname: str = "postgres") -> psycopg.Connection[tuple[object, ...]]:
+        return psycopg.connect(host=str(self.socket_dir), port=PORT, user=SUPERUSER, dbname=dbname, autocommit=True)
+
+    def create_database(self, prefix: str = "test", template: str = "template1") -> str:
+        """A new empty (or ``template``-cloned) database, named ``<prefix>_<n>``; returns its URL."""
+        name = f"{prefix}_{next(self._names)}"
+        with self.connect() as conn:
+            # FILE_COPY clones in a few milliseconds here (no fsync); the default WAL_LOG writes every page.
+            statement = sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY")
+            conn.execute(statement.format(sql.Identifier(name), sql.Identifier(template)))
+        return self.url_for(name)
+
+    @staticmethod
+    def name_of(url: str) -> str:
+        """The database name in a URL :meth:`url_for` made."""
+        return url.split("@/", 1)[1].split("?", 1)[0]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # "fast" shutdown: disconnect clients, no checkpoint wait
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _owner() -> str | None:
+    """The user the cluster runs as: ``postgres`` under root (PostgreSQL refuses root), else ourselves."""
+    return "postgres" if os.geteuid() == 0 else None
+
+
+def start_cluster() -> PostgresCluster:
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        raise FileNotFoundError("PostgreSQL binaries not found in /usr/lib/postgresql/*/bin "
+                                "(apt-get install postgresql; `make test` does)")
+    owner = _owner()
+    root = Path(tempfile.mkdtemp(prefix="livewatch-pg-"))
+    if owner is not None:
+        entry = pwd.getpwnam(owner)
+        os.chown(root, entry.pw_uid, entry.pw_gid)
+    data = root / "data"
+    initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8",
+              "--locale=C.UTF-8", "--no-sync", "--no-instructions"]
+    done = subprocess.run(initdb, user=owner, capture_output=True, timeout=60, check=False)
+    if done.returncode != 0:
+        shutil.rmtree(root, ignore_errors=True)
+        raise RuntimeError(f"initdb failed ({done.returncode}): {done.stderr.decode(errors='replace')[-2000:]}")
+    server = [str(bin_dir / "postgres"), "-D", str(data), "-p", str(PORT), "-k", str(root),
+              "-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
+              "-c", "full_page_writes=off", "-c", "shared_buffers=16MB", "-c", "max_connections=100",
+              "-c", "logging_collector=off", "-c", "log_min_messages=warning"]
+    log = (root / "server.log").open("wb")
+    if owner is not None:
+        os.chown(root / "server.log", pwd.getpwnam(owner).pw_uid, -1)
+    process = subprocess.Popen(server, user=owner, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    cluster = PostgresCluster(root, process)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if process.poll() is not None:
+            text = (root / "server.log").read_text(errors="replace")[-2000:]
+            shutil.rmtree(root, ignore_errors=True)
+            raise RuntimeError(f"postgres exited with {process.returncode}: {text}")
+        try:
+            cluster.connect().close()
+            return cluster
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                cluster.stop()
+                raise
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """The session's PostgreSQL cluster. Missing binaries fail the run under CI (``make test`` installs
+    them) and skip PostgreSQL tests elsewhere."""
+    if find_bin_dir() is None:
+        message = "PostgreSQL is not installed (apt-get install postgresql; `make test` installs it)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_cluster: PostgresCluster) -> str:
+    """The name of a database migrated to the latest schema, cloned by :func:`postgres_url` (a clone costs
+    a few milliseconds; migrating costs a few hundred)."""
+    from livewatch.state import Database
+
+    url = postgres_cluster.create_database("livewatch_template")
+    Database(url).close()  # migrates; closed, since a template must have no connections when cloned
+    return PostgresCluster.name_of(url)
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: PostgresCluster, postgres_template: str) -> str:
+    """The URL of a fresh PostgreSQL database at the latest schema, for this test alone."""
+    return postgres_cluster.create_database("test", template=postgres_template)
