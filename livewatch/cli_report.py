@@ -6,7 +6,6 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from sqlalchemy import select
 
 from livewatch.checking import check_event
 from livewatch.cli_state import CliState, pass_state
@@ -14,7 +13,8 @@ from livewatch.errors import StateError
 from livewatch.reports.render import publish, write_index
 from livewatch.reviews import audit_trail
 from livewatch.rules.packs import PackLibrary
-from livewatch.state import Database, DataDir, tables
+from livewatch.state import Database, DataDir
+from livewatch.state.event_records import EventRecordStore
 from livewatch.state.runs import FINAL
 
 
@@ -29,17 +29,14 @@ def report(state: CliState, events: tuple[str, ...], no_clips: bool) -> None:
     data = DataDir(settings.data_dir)
     library = PackLibrary(settings.rule_packs_dir)
     with Database.open(data) as db:
-        with db.engine.connect() as conn:
-            known = {row.id for row in conn.execute(select(tables.events.c.id)
-                                                    .where(tables.events.c.removed_at.is_(None)))}
+        records = EventRecordStore(db.engine)
+        known = records.event_ids()
         unknown = sorted(set(events) - known)
         if unknown:
             raise click.BadParameter(f"no such event: {', '.join(unknown)}", param_hint="EVENTS")
         failed = []
         for event_id in events or sorted(known):
-            with db.engine.connect() as conn:
-                status = conn.execute(select(tables.runs.c.status).where(tables.runs.c.event_id == event_id)
-                                      .order_by(tables.runs.c.id.desc()).limit(1)).scalar()
+            status = records.latest_status(event_id)
             try:
                 check = check_event(db.engine, settings, event_id, library=library, audio=status in FINAL)
                 page = publish(db.engine, data, check, model_store=settings.model_store, clips=not no_clips)

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from livewatch import __version__
 from livewatch.rules.engine import Finding
 from livewatch.rules.event_check import EventCheck
-from livewatch.state import DataDir, tables
+from livewatch.state import DataDir
+from livewatch.state.event_records import EventRecordStore
 
 #: Bumped only when a field changes meaning or goes away; new fields may appear without a bump.
 FINDINGS_SCHEMA_VERSION = 1
@@ -32,15 +33,8 @@ CSV_COLUMNS = ("id", "rule", "pack", "category", "severity", "status", "start", 
 def findings_document(engine: Engine, check: EventCheck, model_store: Path | None = None) -> dict[str, Any]:
     """The ``findings.json`` document of one checked event (``model_store``: where to find the sha256 of
     the Whisper weights that made the transcript)."""
-    with engine.connect() as conn:
-        event = conn.execute(select(tables.events).where(tables.events.c.id == check.event_id)).one()
-        run = None if check.run_id is None else conn.execute(
-            select(tables.runs).where(tables.runs.c.id == check.run_id)).one()
-        gaps = [] if run is None else list(conn.execute(
-            select(tables.gaps).where(tables.gaps.c.run_id == run.id).order_by(tables.gaps.c.start_at)))
-        models = [] if run is None else list(conn.execute(
-            select(tables.transcripts.c.backend, tables.transcripts.c.model).distinct()
-            .where(tables.transcripts.c.run_id == run.id)))
+    stored = EventRecordStore(engine).for_document(check.event_id, check.run_id)
+    event, run, gaps = stored.event, stored.run, stored.gaps
     zone = ZoneInfo(event.timezone)
 
     def at(moment: datetime | None) -> str | None:
@@ -58,8 +52,9 @@ def findings_document(engine: Engine, check: EventCheck, model_store: Path | Non
         "technical": _technical(check.audio, at),
         "provenance": {
             "packs": [{"pack": p.ref, "sha256": p.sha256} for p in check.packs],
-            "transcriber": [{"backend": m.backend, "model": m.model,
-                             "sha256": _model_sha256(model_store, m.backend, m.model)} for m in models],
+            "transcriber": [{"backend": backend, "model": model,
+                             "sha256": _model_sha256(model_store, backend, model)}
+                            for backend, model in stored.transcribers],
             "livewatch_version": __version__,
             "registration_file": event.source_file,
             "registration_sha256": event.source_sha256,

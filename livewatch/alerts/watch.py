@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from livewatch.alerts.base import Alert
 from livewatch.fields import SeverityName
 from livewatch.registration.models import Event
-from livewatch.state import tables
+from livewatch.state.event_records import EventRecordStore
 from livewatch.state.runs import CANCELLED, FAILED, INCOMPLETE, RECONNECTING, RECORDING, SEARCHING, UNRESOLVED
 
 #: Seconds HLS media arrives after it was broadcast (origin segment, playlist refresh, ffmpeg's fetch).
@@ -49,19 +49,13 @@ class GapFacts:
 
 def read_facts(engine: Engine, event: Event) -> tuple[RunFacts | None, list[GapFacts]]:
     """The latest run of the event's registered window, and that run's gaps."""
-    runs, gaps = tables.runs, tables.gaps
-    with engine.connect() as conn:
-        run = conn.execute(select(runs).where(runs.c.event_id == event.id, runs.c.registered_start == event.start)
-                           .order_by(runs.c.id.desc()).limit(1)).first()
-        if run is None:
-            return None, []
-        found = [GapFacts(g.id, g.stream, g.start_at, g.end_at, g.cause)
-                 for g in conn.execute(select(gaps).where(gaps.c.run_id == run.id))]
-        s = tables.segments
-        last = {row.stream: row.last for row in conn.execute(
-            select(s.c.stream, func.max(s.c.end_at).label("last"))
-            .where(s.c.run_id == run.id, s.c.kind == "audio").group_by(s.c.stream))}
-    return RunFacts(run.id, run.status, run.on_air_at, run.off_air_at, run.error or run.stop_reason, last), found
+    window = EventRecordStore(engine).for_window(event.id, event.start)
+    if window is None:
+        return None, []
+    run = window.run
+    return (RunFacts(run.id, run.status, run.on_air_at, run.off_air_at, run.error or run.stop_reason,
+                     window.last_audio),
+            [GapFacts(g.id, g.stream, g.start_at, g.end_at, g.cause) for g in window.gaps])
 
 
 def run_alert(event: Event, run_id: int, status: str, error: str | None, now: datetime) -> Alert:

@@ -9,13 +9,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from livewatch import __version__
 from livewatch.registration.models import Event
 from livewatch.reports.context import FindingView, ParticipantView, ReportContext, Span, TranscriptLine
 from livewatch.reviews import AuditTrail
-from livewatch.state import tables
+from livewatch.state.event_records import EventRecordStore
 from livewatch.state.runs import FINAL
 
 WIDTH = 1000.0
@@ -49,7 +49,8 @@ def build_report(engine: Engine, document: dict[str, Any], event: Event | None, 
     registered_end = datetime.fromisoformat(info["registered_end"])
     on_air_start = datetime.fromisoformat(document["on_air"]["start"]) if document["on_air"]["start"] else None
     on_air_end = datetime.fromisoformat(document["on_air"]["end"]) if document["on_air"]["end"] else None
-    rows = _transcript_rows(engine, info["id"])
+    records = EventRecordStore(engine)
+    rows = records.latest_transcript(info["id"])
     ends = [registered_end, *(x for x in (on_air_end,) if x), *(r.end_at for r in rows)]
     starts = [registered_start, *(x for x in (on_air_start,) if x)]
     scale = Scale(min(starts), max(ends))
@@ -108,7 +109,7 @@ def build_report(engine: Engine, document: dict[str, Any], event: Event | None, 
                    clock(scale.start + timedelta(seconds=scale.seconds * i / 4))) for i in range(5)],
         findings=findings,
         transcript=lines,
-        health=_health(engine, info["id"]),
+        health=_health(records, info["id"]),
         gap_ledger=[{"start": g["start"], "end": g["end"] or "", "cause": g["cause"],
                      "seconds": _seconds_between(g["start"], g["end"])} for g in gaps],
         technical=_technical(document),
@@ -127,29 +128,13 @@ def _seconds_between(start: str, end: str | None) -> str:
     return f"{(datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds():.0f}"
 
 
-def _transcript_rows(engine: Engine, event_id: str) -> list[Any]:
-    t, runs = tables.transcripts, tables.runs
-    with engine.connect() as conn:
-        run_id = conn.execute(select(func.max(runs.c.id)).where(runs.c.event_id == event_id)).scalar()
-        if run_id is None:
-            return []
-        return list(conn.execute(select(t).where(t.c.run_id == run_id).order_by(t.c.start_at, t.c.stream)))
-
-
-def _health(engine: Engine, event_id: str) -> dict[str, str]:
-    s, c, g, runs = tables.segments, tables.connections, tables.gaps, tables.runs
-    with engine.connect() as conn:
-        run_id = conn.execute(select(func.max(runs.c.id)).where(runs.c.event_id == event_id)).scalar()
-        if run_id is None:
-            return {}
-        segments = conn.execute(select(func.count(), func.coalesce(func.sum(s.c.bytes), 0))
-                                .where(s.c.run_id == run_id, s.c.kind == "media")).one()
-        corrupt = conn.execute(select(func.count()).where(s.c.run_id == run_id, s.c.status == "corrupt")).scalar()
-        connections = conn.execute(select(func.count()).where(c.c.run_id == run_id)).scalar() or 0
-        gaps = conn.execute(select(func.count()).where(g.c.run_id == run_id)).scalar()
-    return {"media segments": str(segments[0]), "bytes": f"{int(segments[1]):,}",
-            "connections": str(connections), "reconnects": str(max(connections - 1, 0)),
-            "corrupt segments": str(corrupt), "gaps": str(gaps)}
+def _health(records: EventRecordStore, event_id: str) -> dict[str, str]:
+    health = records.latest_health(event_id)
+    if health is None:
+        return {}
+    return {"media segments": str(health.media_segments), "bytes": f"{health.media_bytes:,}",
+            "connections": str(health.connections), "reconnects": str(max(health.connections - 1, 0)),
+            "corrupt segments": str(health.corrupt_segments), "gaps": str(health.gaps)}
 
 
 def _participants(event: Event | None, document: dict[str, Any]) -> list[ParticipantView]:

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from livewatch.state import DataDir, tables
+from livewatch.state import DataDir
+from livewatch.state.event_records import EventRecordStore
 from livewatch.state.files import is_plain_file
 
 log = logging.getLogger(__name__)
@@ -32,12 +33,8 @@ def clip_argv(listing: Path, offset_s: float, seconds: float, out: Path) -> list
 
 
 def _segments(engine: Engine, run_id: int, stream: int, start: datetime, end: datetime) -> list[tuple[Path, datetime]]:
-    s = tables.segments
-    with engine.connect() as conn:
-        rows = conn.execute(select(s.c.path, s.c.start_at).where(
-            s.c.run_id == run_id, s.c.stream == stream, s.c.kind == "audio", s.c.status != "corrupt",
-            s.c.end_at > start, s.c.start_at < end).order_by(s.c.seq))
-        return [(Path(path), at) for path, at in rows if is_plain_file(Path(path))]
+    return [(piece.path, piece.start_at) for piece in EventRecordStore(engine).audio_between(run_id, stream, start, end)
+            if is_plain_file(piece.path)]
 
 
 def extract_clips(engine: Engine, run_id: int | None, findings: Sequence[dict[str, object]], data: DataDir,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from livewatch import __version__
 from livewatch.exports import findings_document, write_exports
@@ -21,8 +21,10 @@ from livewatch.reports.clips import extract_clips
 from livewatch.reports.context import IndexContext, IndexRow
 from livewatch.reviews import audit_trail
 from livewatch.rules.event_check import EventCheck
-from livewatch.state import DataDir, tables
+from livewatch.state import DataDir
+from livewatch.state.event_records import EventRecord, EventRecordStore
 from livewatch.state.files import is_plain_file
+from livewatch.state.findings import FindingStore
 from livewatch.state.runs import FINAL
 from livewatch.templating import make_environment, render
 
@@ -55,23 +57,15 @@ def _status(run_status: str | None, registered_start: datetime, now: datetime) -
 
 
 def write_index(engine: Engine, data: DataDir) -> Path:
-    e, runs, f = tables.events, tables.runs, tables.findings
     now = datetime.now(UTC)
-    rows: list[IndexRow] = []
-    with engine.connect() as conn:
-        events = list(conn.execute(select(e).where(e.c.removed_at.is_(None)).order_by(e.c.registered_start.desc())))
-        for event in events:
-            run = conn.execute(select(runs.c.status).where(runs.c.event_id == event.id)
-                               .order_by(runs.c.id.desc()).limit(1)).scalar()
-            counts: dict[str, int] = {severity: count for severity, count in conn.execute(
-                select(f.c.severity, func.count()).where(f.c.event_id == event.id, f.c.status != "dismissed")
-                .group_by(f.c.severity))}
-            rows.append(_index_row(data, event, run, counts, now))
+    findings = FindingStore(engine)
+    rows = [_index_row(data, event, run, findings.severity_counts(event.id), now)
+            for event, run in EventRecordStore(engine).events()]
     context = IndexContext("livewatch — all events", rows, now.isoformat(timespec="seconds"), __version__)
     return data.write_whole(data.reports / "index.html", render(make_environment(), "index.html", context))
 
 
-def _index_row(data: DataDir, event: Any, run: str | None, counts: dict[str, int], now: datetime) -> IndexRow:
+def _index_row(data: DataDir, event: EventRecord, run: str | None, counts: dict[str, int], now: datetime) -> IndexRow:
     zone = ZoneInfo(event.timezone)
     start, end = event.registered_start.astimezone(zone), event.registered_end.astimezone(zone)
     report = data.report_dir(event.id) / "report.html"
