@@ -33,9 +33,9 @@ from livewatch.chinese import to_simplified  # noqa: E402
 from livewatch.demo.script import FORUM, FORUM_ZH  # noqa: E402
 from livewatch.demo.synth import synthesize  # noqa: E402
 from livewatch.rules.normalize import is_cjk  # noqa: E402
+from livewatch.transcription import backends  # noqa: E402
 from livewatch.transcription.worker import EngineChoice, read_wav  # noqa: E402
 from tests.transcription.test_worker import captured_run, transcribe_live, transcript, words_of  # noqa: E402
-from transcribers import registry  # noqa: E402
 from transcribers.base import Segment, TranscribeOptions  # noqa: E402
 from transcribers.store import ModelStore  # noqa: E402
 
@@ -123,7 +123,7 @@ def main() -> None:
         audio = read_wav(wav)
         seconds = len(audio) / 16000
         model = ModelStore(folder / "models").resolve(model_name, args.backend)
-        engine = registry.create(args.backend, model, device="cpu")
+        engine = backends.create(args.backend, model, device="cpu")
         choice = EngineChoice(engine, TranscribeOptions(language=args.language))
         truth = tokens_of(" ".join(line.text for line in script.lines), args.language)
         whole = timed_words(list(engine.transcribe(audio, choice.options)), args.language)

@@ -43,7 +43,7 @@ from livewatch.chinese import to_simplified  # noqa: E402
 from livewatch.demo.kokoro import VOICES  # noqa: E402
 from livewatch.demo.script import forum_zh  # noqa: E402
 from livewatch.demo.synth import Track, synthesize  # noqa: E402
-from transcribers import registry  # noqa: E402
+from livewatch.transcription import backends  # noqa: E402
 from transcribers.base import SAMPLE_RATE, TranscribeOptions, Transcriber, Word  # noqa: E402
 from transcribers.decoding import MANDARIN_PROMPT, hotwords_for  # noqa: E402
 from transcribers.store import ModelStore  # noqa: E402
@@ -262,7 +262,7 @@ def main() -> None:
         results: dict[str, dict[str, Result]] = {}
         for setting in ([BASELINE] if not args.no_baseline else []) + chosen:
             if setting.model not in engines:
-                engines[setting.model] = registry.create(
+                engines[setting.model] = backends.create(
                     "faster-whisper", store.resolve(setting.model, "faster-whisper"), device="cpu",
                     compute_type="int8")
             row: dict[str, Result] = {}

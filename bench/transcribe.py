@@ -28,8 +28,8 @@ sys.path.insert(0, str(REPO))
 from livewatch.queue import TRANSCRIBE, SqliteWorkQueue  # noqa: E402
 from livewatch.state import Database, DataDir  # noqa: E402
 from livewatch.state.runs import FINISHED, RunStore, SegmentRecord  # noqa: E402
+from livewatch.transcription import backends  # noqa: E402
 from livewatch.transcription.worker import EngineChoice, TranscriptionWorker, read_wav  # noqa: E402
-from transcribers import registry  # noqa: E402
 from transcribers.base import TranscribeOptions  # noqa: E402
 from transcribers.store import ModelStore  # noqa: E402
 
@@ -123,8 +123,8 @@ def main() -> None:
         ct2 = store.resolve("tiny.en", "faster-whisper")
         pt = store.resolve("tiny.en", "openai-whisper")
         options = TranscribeOptions(language="en", beam_size=5)
-        fw = registry.create("faster-whisper", ct2, device="cpu", compute_type="int8")
-        ow = registry.create("openai-whisper", pt, device="cpu")
+        fw = backends.create("faster-whisper", ct2, device="cpu", compute_type="int8")
+        ow = backends.create("openai-whisper", pt, device="cpu")
         from faster_whisper import WhisperModel
 
         bare = WhisperModel(str(ct2.path), device="cpu", compute_type="int8")

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from livewatch.cli_state import CliState, pass_state
-from livewatch.errors import CaptureError, ConfigError
+from livewatch.errors import CaptureError, ConfigError, ModelError
 from livewatch.settings import TranscriberSettings
 from livewatch.transcript_formats import WRITERS
 
@@ -31,7 +31,7 @@ from livewatch.transcript_formats import WRITERS
 def transcribe(state: CliState, media: Path, backend: str | None, model_spec: str | None, language: str | None,
                fmt: str, output: Path | None, no_vad: bool) -> None:
     """Transcribe one audio or video file."""
-    from transcribers import registry
+    from livewatch.transcription import backends
     from transcribers.base import TranscribeOptions
     from transcribers.decoding import decoding_defaults
     from transcribers.store import ModelStore
@@ -45,8 +45,8 @@ def transcribe(state: CliState, media: Path, backend: str | None, model_spec: st
         raise ConfigError(f"{model_spec} is an English-only Whisper model and cannot transcribe "
                           f"{'speech in an unknown language' if language == 'auto' else language + ' speech'}; "
                           "use --model base (multilingual), or --language en")
-    model = store.resolve(model_spec, backend)
-    engine = registry.create(backend, model, device=config.device, compute_type=config.compute_type)
+    model = backends.resolve_model(state.settings.model_store, model_spec, backend)
+    engine = backends.create(backend, model, config.options_for(backend))
     forced = None if language == "auto" else language
     options = replace(decoding_defaults(forced).apply(TranscribeOptions(language=forced)),
                       beam_size=config.beam_size, vad=not no_vad)
@@ -129,13 +129,13 @@ def models_import(state: CliState, paths: tuple[Path, ...], name: str) -> None:
 @pass_state
 def models_verify(state: CliState, names: tuple[str, ...]) -> None:
     """Check every stored file against its sha256 (exit 1 on any difference)."""
-    from transcribers.store import ModelStore, ModelStoreError
+    from transcribers.store import ModelStore
 
     store = ModelStore(state.settings.model_store)
     chosen = [m for m in store.models() if not names or m.name in names]
     if names and len(chosen) != len(set(names)):
         missing = sorted(set(names) - {m.name for m in chosen})
-        raise ModelStoreError(f"not in the store: {', '.join(missing)}")
+        raise ModelError(f"not in the store: {', '.join(missing)}")
     bad = 0
     for model in chosen:
         problems = store.verify(model)

@@ -26,6 +26,10 @@ class ConfigError(LivewatchError):
         super().__init__(f"{message}{detail}")
 
 
+class ModelError(LivewatchError):
+    """A Whisper model cannot be found, imported, verified or converted (from ``transcribers.errors``)."""
+
+
 class RegistrationError(LivewatchError):
     """One or more event-registration files are invalid; ``issues`` holds every problem found."""
 

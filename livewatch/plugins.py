@@ -15,6 +15,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Generic, TypeVar, cast
 
 from livewatch.errors import ConfigError
+from livewatch.fields import did_you_mean
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,9 @@ class Registry(Generic[T]):
 
     def unknown(self, name: str) -> str:
         """The message for a name nothing is installed under."""
-        return f"no {self.kind} named {name!r} is installed (installed: {', '.join(self.names()) or 'none'})"
+        names = self.names()
+        return (f"no {self.kind} named {name!r} is installed{did_you_mean(name, names)}; installed: "
+                f"{', '.join(names) or 'none'}")
 
     def loaded(self) -> dict[str, type[T]]:
         """Every plugin that loads, by name; one that does not is logged and left out, so that a broken

@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self, cast
+from typing import Annotated, Any, Self, cast
 
-from pydantic import Field, ModelWrapValidatorHandler, SerializeAsAny, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from livewatch.errors import ConfigError, StateError
@@ -30,6 +38,7 @@ from livewatch.fields import (
 from livewatch.registration.models import RegistrationContext
 from livewatch.state.engines import mask_url, parse_url
 from livewatch.validation import read_model_file
+from transcribers.base import BackendOptions, WhisperOptions
 
 CONFIG_FILENAME = "livewatch.toml"
 CONFIG_ENV = "LIVEWATCH_CONFIG"
@@ -58,7 +67,11 @@ class TranscriberSettings(StrictModel):
     """Which Whisper backend and models transcribe the audio (each event may override)."""
 
     enabled: bool = Field(True, description="Transcribe captured audio as it closes (false: capture only).")
-    backend: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
+    backend: SingleLine = Field(
+        "faster-whisper", description="Transcription backend: faster-whisper, openai-whisper, or an installed "
+        "plugin's name. The backend's own keys go in this table too (device and compute_type for the Whisper "
+        "backends) and are validated by its own model.",
+    )
     models: dict[Language, SingleLine] = Field(
         default_factory=lambda: dict(DEFAULT_MODELS),
         description="Model for each spoken language (zh, en, auto: detected on the first speech); languages "
@@ -69,11 +82,49 @@ class TranscriberSettings(StrictModel):
         None, description="One model (name, local path, or installed model package) for every language, instead "
         "of `models`; an English-only one makes every event that is not in English invalid.",
     )
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    compute_type: Literal["default", "auto", "int8", "int8_float16", "float16", "float32"] = "int8"
     beam_size: int = Field(5, ge=1, le=20)
     language: Language = "auto"
     model_store: Path | None = Field(None, description="Folder of imported models; default <data_dir>/models.")
+    # The backend's own keys: as written (a registration may pick another backend, which validates them anew)
+    # and as validated by the configured backend's options model.
+    _option_values: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _options: BackendOptions = PrivateAttr(default_factory=WhisperOptions)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _backend_options(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """The keys that are not livewatch's own belong to the backend: its options model validates them (an
+        error names the key under [transcriber]); an unknown or broken backend is an error on ``backend``."""
+        if not isinstance(data, dict):
+            return handler(data)
+        values = {key: value for key, value in data.items() if key not in cls.model_fields}
+        settings = handler({key: value for key, value in data.items() if key in cls.model_fields})
+        from livewatch.plugins import PluginError
+        from livewatch.transcription.backends import BACKENDS
+
+        try:
+            backend = BACKENDS.get(settings.backend)
+        except PluginError as err:
+            raise ValidationError.from_exception_data(cls.__name__, [InitErrorDetails(
+                type=PydanticCustomError("plugin", "{problem}", {"problem": str(err)}), loc=("backend",),
+                input=settings.backend)]) from None
+        settings._options = backend.options_model.model_validate(values)
+        settings._option_values = values
+        return settings
+
+    @property
+    def options(self) -> BackendOptions:
+        """The configured backend's own options (device and compute_type for the Whisper backends)."""
+        return self._options
+
+    def options_for(self, backend: str) -> BackendOptions:
+        """The options for ``backend``: the configured ones, or, for another backend (a registration's
+        choice), this table's backend keys validated by that backend's model."""
+        if backend == self.backend:
+            return self._options
+        from livewatch.transcription.backends import options_for
+
+        return options_for(backend, self._option_values)
 
     @field_validator("models", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ from livewatch.settings import (
     load_settings,
 )
 from tests.conftest import REPO
+from transcribers.base import WhisperOptions
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
@@ -26,7 +27,7 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 @pytest.mark.parametrize(
     "model",
     [Settings, ConcurrencySettings, TranscriberSettings, Tolerances, CaptureSettings, AlertTarget, WebhookTarget,
-     EmailTarget],
+     EmailTarget, WhisperOptions],
     ids=lambda m: m.__name__,
 )
 def test_readme_documents_every_setting(model: type[BaseModel]) -> None:

@@ -271,8 +271,8 @@ def test_empty_config_file_gives_defaults(empty_cwd: Path) -> None:
         ),
         pytest.param(
             '[transcriber]\nmodel = "tiny"\nbackend = "whisperx"\n', 3, ("transcriber", "backend"),
-            "livewatch.toml:3: transcriber.backend: 'whisperx' is not allowed (did you mean 'openai-whisper'?); "
-            "use one of: faster-whisper or openai-whisper",
+            "livewatch.toml:3: transcriber.backend: no transcription backend named 'whisperx' is installed (did you "
+            "mean 'openai-whisper'?); installed: faster-whisper, openai-whisper (got 'whisperx')",
             id="bad-choice",
         ),
         pytest.param(

@@ -19,7 +19,7 @@ from livewatch.chinese import to_simplified
 from livewatch.demo import kokoro
 from livewatch.demo.script import FORUM_ZH, SCRIPTS, ZH_VOICES_ALT, Line, Script, Speaker, forum_zh
 from livewatch.demo.synth import SynthError, Track, synthesize
-from transcribers import registry
+from livewatch.transcription import backends
 from transcribers.base import SAMPLE_RATE, TranscribeOptions, Transcriber
 from transcribers.decoding import MANDARIN_PROMPT, decoding_defaults, hotwords_for
 from transcribers.openai_whisper_backend import prompt_with_hotwords
@@ -54,13 +54,13 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> ModelStore:
 
 @pytest.fixture(scope="session")
 def faster_base(store: ModelStore) -> Transcriber:
-    return registry.create("faster-whisper", store.resolve("base", "faster-whisper"), device="cpu",
+    return backends.create("faster-whisper", store.resolve("base", "faster-whisper"), device="cpu",
                            compute_type="int8")
 
 
 @pytest.fixture(scope="session")
 def openai_base(store: ModelStore, faster_base: Transcriber) -> Transcriber:
-    return registry.create("openai-whisper", store.resolve("base", "openai-whisper"), device="cpu")
+    return backends.create("openai-whisper", store.resolve("base", "openai-whisper"), device="cpu")
 
 
 @pytest.fixture

@@ -1,7 +1,10 @@
 """The transcriber interface: one abstract method taking audio and options, yielding typed segments.
 
 Backends are registered through the ``livewatch.transcribers`` entry-point group (the built-ins too), so a
-backend is one class in one module.
+backend is one class in one module. Each backend owns its configuration: ``options_model`` validates the keys
+of livewatch's ``[transcriber]`` table that are not livewatch's own (device and compute_type for the Whisper
+backends), and :meth:`Transcriber.load` builds the backend from them. A backend module should import its heavy
+libraries where it loads a model, not at the top: validating a configuration loads the class.
 """
 
 from __future__ import annotations
@@ -10,10 +13,13 @@ import abc
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Self
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from transcribers.errors import BackendError
 
 Device = Literal["cpu", "cuda"]
 Audio = Path | npt.NDArray[np.float32]  # a file, or 16 kHz mono float32 samples
@@ -69,11 +75,27 @@ class ModelInfo:
     sha256: str | None = None
 
 
+class BackendOptions(BaseModel):
+    """A backend's own configuration keys (none here); a backend that takes some subclasses this."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class WhisperOptions(BackendOptions):
+    """The keys the Whisper backends (faster-whisper, openai-whisper) take."""
+
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto (cuda when there is one), cpu or cuda.")
+    compute_type: Literal["default", "auto", "int8", "int8_float16", "float16", "float32"] = Field(
+        "int8", description="Weight precision; auto: int8 on cpu, float16 on cuda.")
+
+
 class Transcriber(abc.ABC):
     """A loaded model. Construction loads the weights; :meth:`transcribe` may be called many times."""
 
     #: Registry name, e.g. ``"faster-whisper"``.
     name: ClassVar[str]
+    #: The backend's own configuration keys.
+    options_model: ClassVar[type[BackendOptions]] = BackendOptions
 
     def __init__(self, model: ModelInfo, *, device: Device = "cpu", compute_type: str = "default",
                  workers: int = 1) -> None:
@@ -84,6 +106,38 @@ class Transcriber(abc.ABC):
         #: must still be safe to call from several threads (it takes them one at a time).
         self.workers = workers
 
+    @classmethod
+    def load(cls, model: ModelInfo, options: BackendOptions, *, workers: int = 1) -> Self:
+        """The backend for ``model``, configured by ``options`` (an instance of :attr:`options_model`)."""
+        return cls(model, workers=workers)
+
     @abc.abstractmethod
     def transcribe(self, audio: Audio, options: TranscribeOptions) -> Iterator[Segment]:
         """Decode ``audio``, yielding segments as they are produced."""
+
+
+class WhisperTranscriber(Transcriber):
+    """A Whisper backend: configured by :class:`WhisperOptions`."""
+
+    options_model: ClassVar[type[BackendOptions]] = WhisperOptions
+
+    @classmethod
+    def load(cls, model: ModelInfo, options: BackendOptions, *, workers: int = 1) -> Self:
+        if not isinstance(options, WhisperOptions):
+            raise BackendError(f"{cls.name} takes WhisperOptions, not {type(options).__name__}")
+        device = resolve_device(options.device)
+        compute_type = options.compute_type
+        if compute_type == "auto":
+            compute_type = "int8" if device == "cpu" else "float16"
+        return cls(model, device=device, compute_type=compute_type, workers=workers)
+
+
+def resolve_device(device: str) -> Device:
+    """``auto``: cuda when torch sees one, else cpu."""
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda"):
+        raise BackendError(f"unknown device {device!r}; use auto, cpu or cuda")
+    return device  # type: ignore[return-value]

@@ -33,7 +33,7 @@ import torch
 import whisper
 from whisper.model import AudioEncoder, ModelDimensions, TextDecoder
 
-from livewatch.errors import LivewatchError
+from transcribers.errors import ModelConversionError
 
 Array = npt.NDArray[Any]
 
@@ -51,10 +51,6 @@ _FIXED_FLAGS_OFF: Final = tuple(
 # ctranslate2's generic (non-Whisper) alignment settings; Whisper takes its heads from config.json.
 _IGNORED_FLAGS: Final = ("decoder/alignment_heads", "decoder/alignment_layer")
 _LAYER = re.compile(r"^(encoder|decoder)/layer_(\d+)/")
-
-
-class ModelConversionError(LivewatchError):
-    """A CTranslate2 model directory or a converted checkpoint cannot be used."""
 
 
 @dataclass(frozen=True)

@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
-from faster_whisper import WhisperModel
 
-from transcribers.base import Audio, Device, ModelInfo, Segment, TranscribeOptions, Transcriber, Word
+from transcribers.base import Audio, Device, ModelInfo, Segment, TranscribeOptions, WhisperTranscriber, Word
 
 
-class FasterWhisperTranscriber(Transcriber):
+class FasterWhisperTranscriber(WhisperTranscriber):
     name = "faster-whisper"
 
     def __init__(self, model: ModelInfo, *, device: Device = "cpu", compute_type: str = "default",
                  workers: int = 1) -> None:
         super().__init__(model, device=device, compute_type=compute_type, workers=workers)
+        # Imported here: validating a configuration loads this class, and CTranslate2 takes seconds to import.
+        from faster_whisper import WhisperModel
+
         # num_workers: CTranslate2 keeps that many model replicas, so calls from several threads run in parallel.
         self._model = WhisperModel(str(model.path or model.name), device=device, compute_type=compute_type,
                                    local_files_only=model.path is not None, num_workers=workers)

@@ -13,16 +13,26 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import whisper
-from faster_whisper.audio import decode_audio
-from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-from transcribers.base import SAMPLE_RATE, Audio, Device, ModelInfo, Segment, TranscribeOptions, Transcriber, Word
-from transcribers.convert import load_openai_model
+from transcribers.base import (
+    SAMPLE_RATE,
+    Audio,
+    Device,
+    ModelInfo,
+    Segment,
+    TranscribeOptions,
+    WhisperTranscriber,
+    Word,
+)
+
+# whisper, torch and faster-whisper's audio code are imported where they are used: validating a configuration
+# loads this class, and they take seconds to import.
 
 
 def speech_only(samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32] | None:
     """``samples`` with non-speech set to zero, or None when there is no speech at all."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
     spans = get_speech_timestamps(samples, VadOptions())
     if not spans:
         return None
@@ -39,7 +49,7 @@ def prompt_with_hotwords(options: TranscribeOptions) -> str | None:
     return " ".join(parts) or None
 
 
-class OpenAIWhisperTranscriber(Transcriber):
+class OpenAIWhisperTranscriber(WhisperTranscriber):
     name = "openai-whisper"
 
     def __init__(self, model: ModelInfo, *, device: Device = "cpu", compute_type: str = "default",
@@ -47,12 +57,18 @@ class OpenAIWhisperTranscriber(Transcriber):
         super().__init__(model, device=device, compute_type=compute_type, workers=workers)
         # whisper installs key-value cache hooks on the shared model for each decode: one call at a time.
         self._lock = threading.Lock()
+        import whisper
+
+        from transcribers.convert import load_openai_model
+
         if model.path is not None:
             self._model = load_openai_model(model.path, device=device)
         else:
             self._model = whisper.load_model(model.name, device=device)
 
     def transcribe(self, audio: Audio, options: TranscribeOptions) -> Iterator[Segment]:
+        from faster_whisper.audio import decode_audio
+
         samples: npt.NDArray[np.float32] = (
             audio if isinstance(audio, np.ndarray) else decode_audio(str(audio), sampling_rate=SAMPLE_RATE)
         )

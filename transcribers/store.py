@@ -24,19 +24,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from livewatch.errors import ConfigError, LivewatchError
 from transcribers.base import ModelInfo
 from transcribers.convert import convert_ct2_to_openai
+from transcribers.errors import ModelStoreError
 from transcribers.languages import ModelLanguages, english_only_name, languages_of_folder
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _PART = re.compile(r"^model\.bin\.part(\d+)$")
 CT2_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt", "vocabulary.json",
              "preprocessor_config.json")
-
-
-class ModelStoreError(LivewatchError):
-    """A model could not be imported, found or verified."""
 
 
 def sha256_of(path: Path) -> str:
@@ -161,7 +157,7 @@ class ModelStore:
         path = Path(spec).expanduser()
         if path.suffix == ".pt" and path.is_file():
             if backend != "openai-whisper":
-                raise ConfigError(f"{path} is an openai-whisper checkpoint; {backend} needs a CTranslate2 model")
+                raise ModelStoreError(f"{path} is an openai-whisper checkpoint; {backend} needs a CTranslate2 model")
             return ModelInfo(path.stem, path, sha256_of(path))
         if (path / "model.bin").is_file() and ("/" in spec or path.is_absolute()):
             name = _safe_name(path.name)

@@ -76,13 +76,12 @@ class TranscriptionService:
         key = (plan.backend, plan.model)
         with self._engines_lock:  # several workers may ask at once; a model is loaded once
             if key not in self._engines:
-                from transcribers import registry
-                from transcribers.store import ModelStore
+                from livewatch.transcription import backends
 
-                model = ModelStore(self.settings.model_store).resolve(plan.model, plan.backend)
+                model = backends.resolve_model(self.settings.model_store, plan.model, plan.backend)
                 log.info("loading %s model %s", plan.backend, model.name)
-                self._engines[key] = registry.create(plan.backend, model, device=config.device,
-                                                     compute_type=config.compute_type, workers=len(self.workers))
+                self._engines[key] = backends.create(plan.backend, model, config.options_for(plan.backend),
+                                                     workers=len(self.workers))
             if detected and self._settled.get(event_id) != detected:
                 self._settled[event_id] = detected
                 log.info("event %s: speech detected as %s; transcribing with %s from now on",

@@ -198,7 +198,7 @@ def _broken(tmp_path: Path, rule: str) -> tuple[Path, list[Issue]]:
     type: lexicion
     category: ok
     severity: high
-""", 1, "rules[1].type", "no rule type named 'lexicion' is installed (installed: blacklisted-person, composite, count,",
+""", 1, "rules[1].type", "no rule type named 'lexicion' is installed (did you mean 'lexicon'?); installed: "
         id="unknown-type"),
     pytest.param("""\
   - id: broken

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from livewatch.transcription import backends
 from tests.transcription.conftest import speak
-from transcribers import registry
 from transcribers.base import ModelInfo, TranscribeOptions, Transcriber
 
 ALSA = Path("/usr/share/sounds/alsa")
@@ -18,12 +18,12 @@ EN = TranscribeOptions(language="en")
 
 @pytest.fixture(scope="module")
 def faster(tiny_ct2: ModelInfo) -> Transcriber:
-    return registry.create("faster-whisper", tiny_ct2, device="cpu", compute_type="float32")
+    return backends.create("faster-whisper", tiny_ct2, device="cpu", compute_type="float32")
 
 
 @pytest.fixture(scope="module")
 def openai(tiny_openai: ModelInfo) -> Transcriber:
-    return registry.create("openai-whisper", tiny_openai, device="cpu")
+    return backends.create("openai-whisper", tiny_openai, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -88,5 +88,6 @@ def test_silence_and_noise_yield_no_text(request: pytest.FixtureRequest, backend
 def test_unknown_backend_is_a_config_error() -> None:
     from livewatch.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="no transcriber 'whisperx'; available: faster-whisper, openai-whisper"):
-        registry.backend_class("whisperx")
+    with pytest.raises(ConfigError, match=r"no transcription backend named 'whisperx' is installed.*; installed: "
+                       r"faster-whisper, openai-whisper"):
+        backends.BACKENDS.get("whisperx")

@@ -17,10 +17,10 @@ from sqlalchemy import select
 from livewatch.queue import TRANSCRIBE, SqliteWorkQueue
 from livewatch.state import Database, DataDir, tables
 from livewatch.state.runs import FINISHED, RunStore, SegmentRecord
+from livewatch.transcription import backends
 from livewatch.transcription.exports import write_transcript_files
 from livewatch.transcription.worker import EngineChoice, TranscriptionWorker, read_wav
 from tests.transcription.conftest import speak
-from transcribers import registry
 from transcribers.base import ModelInfo, TranscribeOptions, Transcriber
 
 T0 = datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC)
@@ -30,7 +30,7 @@ SPEECH = ("Good evening everyone and welcome to the forum. Please remember that 
 
 @pytest.fixture(scope="module")
 def engine_choice(tiny_ct2: ModelInfo) -> EngineChoice:
-    engine: Transcriber = registry.create("faster-whisper", tiny_ct2, device="cpu", compute_type="int8")
+    engine: Transcriber = backends.create("faster-whisper", tiny_ct2, device="cpu", compute_type="int8")
     return EngineChoice(engine, TranscribeOptions(language="en"))
 
 
