@@ -26,8 +26,8 @@ from livewatch.rules.engine import Finding, verdict
 from livewatch.rules.event_check import EventCheck, evaluate_event, with_statuses
 from livewatch.rules.packs import PackLibrary
 from livewatch.rules.transcript import Transcript, Utterance
+from livewatch.session import data_dir
 from livewatch.settings import Settings
-from livewatch.state import DataDir
 from livewatch.state.event_records import EventRecords, EventRecordStore
 from livewatch.state.findings import FindingLog, FindingStore
 
@@ -102,7 +102,7 @@ def _apply_reviews(store: FindingLog, settings: Settings, event_id: str) -> None
     from livewatch.reviews import ReviewError, apply_reviews
 
     try:
-        result = apply_reviews(store, DataDir(settings.data_dir), event_id)
+        result = apply_reviews(store, data_dir(settings), event_id)
     except ReviewError as err:  # a reviewer's typo must not stop the checks: the last statuses stay
         log.warning("%s", err)
         return

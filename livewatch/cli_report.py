@@ -13,8 +13,7 @@ from livewatch.errors import StateError
 from livewatch.reports.render import publish, write_index
 from livewatch.reviews import audit_trail
 from livewatch.rules.packs import PackLibrary
-from livewatch.state import Database, DataDir
-from livewatch.state.event_records import EventRecordStore
+from livewatch.session import Session
 from livewatch.state.runs import FINAL
 
 
@@ -26,10 +25,9 @@ def report(state: CliState, events: tuple[str, ...], no_clips: bool) -> None:
     """Re-check EVENTS (all when none are named), honouring reviews/<event-id>.yaml, and write each
     report.html with findings.json/.csv and the transcript files, then reports/index.html."""
     settings = state.settings
-    data = DataDir(settings.data_dir)
     library = PackLibrary(settings.rule_packs_dir)
-    with Database.open(data) as db:
-        records = EventRecordStore(db.engine)
+    with Session.open(settings) as session:
+        data, records = session.data, session.records
         known = records.event_ids()
         unknown = sorted(set(events) - known)
         if unknown:
@@ -38,8 +36,8 @@ def report(state: CliState, events: tuple[str, ...], no_clips: bool) -> None:
         for event_id in events or sorted(known):
             status = records.latest_status(event_id)
             try:
-                check = check_event(db.engine, settings, event_id, library=library, audio=status in FINAL)
-                page = publish(db.engine, data, check, model_store=settings.model_store, clips=not no_clips)
+                check = check_event(session.engine, settings, event_id, library=library, audio=status in FINAL)
+                page = publish(session.engine, data, check, model_store=settings.model_store, clips=not no_clips)
                 notes = audit_trail(data, event_id).notes()
             except StateError as err:  # e.g. a link planted in its folder: the other events are still reported
                 click.echo(f"error: {event_id}: {err}", err=True)
@@ -48,7 +46,7 @@ def report(state: CliState, events: tuple[str, ...], no_clips: bool) -> None:
             click.echo(f"{event_id}: {check.verdict}, {len(check.findings)} finding(s): {page}")
             for note in notes:
                 click.echo(f"{event_id}: warning: {note}", err=True)
-        click.echo(f"index: {write_index(db.engine, data)}")
+        click.echo(f"index: {write_index(session.engine, data)}")
     if failed:
         raise StateError(f"no report for {', '.join(failed)} (see above)")
 

@@ -11,10 +11,13 @@ from functools import cached_property
 
 from sqlalchemy import Engine
 
-from livewatch.queue import SqliteWorkQueue, WorkQueue
+from livewatch.queue import WorkQueue, work_queue_for
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir
+from livewatch.state.event_records import EventRecordStore
 from livewatch.state.events import EventStore
+from livewatch.state.findings import FindingStore
+from livewatch.state.outbox import OutboxStore
 from livewatch.state.runs import RunStore
 from livewatch.state.transcripts import TranscriptStore
 
@@ -32,15 +35,16 @@ class Session:
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> Session:
-        """The data directory (created if missing) and its database (migrated unless ``migrate`` is False)."""
+        """The data directory (created if missing) and the state database (migrated unless ``migrate`` is
+        False): ``database_url``, or the data directory's SQLite file when it is unset."""
         data = data_dir(settings).ensure()
-        return cls(settings, data, Database.open(data, migrate=migrate))
+        return cls(settings, data, Database.open(data, migrate=migrate, url=settings.database_url))
 
     @classmethod
     def existing(cls, settings: Settings) -> Session:
         """An existing database, only to read (``status``): see :meth:`Database.existing`."""
         data = data_dir(settings)
-        return cls(settings, data, Database.existing(data.database))
+        return cls(settings, data, Database.existing(settings.database_url or data.database))
 
     @property
     def engine(self) -> Engine:
@@ -65,10 +69,23 @@ class Session:
 
     @cached_property
     def queue(self) -> WorkQueue:
-        """The work queue between capture and transcription."""
-        return SqliteWorkQueue(self.engine)
+        """The work queue between capture and transcription, for the database's back-end."""
+        return work_queue_for(self.engine)
 
-    # (h17b: findings, alerts, records and media stores go here, one cached_property each.)
+    @cached_property
+    def findings(self) -> FindingStore:
+        """Findings and their reviewer statuses."""
+        return FindingStore(self.engine)
+
+    @cached_property
+    def alerts(self) -> OutboxStore:
+        """The alert outbox: one delivery per alert and target until it is sent."""
+        return OutboxStore(self.engine)
+
+    @cached_property
+    def records(self) -> EventRecordStore:
+        """What the checks and reports read of an event's runs, gaps, transcript and audio."""
+        return EventRecordStore(self.engine)
 
     def close(self) -> None:
         self.database.close()

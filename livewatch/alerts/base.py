@@ -1,22 +1,19 @@
-"""What an alert is, and the one abstract method every delivery channel implements."""
+"""The one abstract method every delivery channel implements (what an alert is: :mod:`livewatch.pipeline.alerts`)."""
 
 from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
 
 from livewatch.errors import LivewatchError
-from livewatch.fields import SeverityName
+from livewatch.pipeline.alerts import PAYLOAD_VERSION, Alert, AlertKind, utc_text
 from livewatch.settings import AlertTarget
 
-AlertKind = Literal["finding", "schedule", "capture", "test"]
 #: Least to most severe; routing compares ranks.
 SEVERITY_RANK: Mapping[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
-PAYLOAD_VERSION = 1
 
 
 class AlertDeliveryError(LivewatchError):
@@ -27,59 +24,6 @@ class AlertDeliveryError(LivewatchError):
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class Alert:
-    """One thing to tell a reviewer now. ``key`` is the idempotency key: the same alert always has the same
-    key, so a receiver that sees a key twice can drop the second copy."""
-
-    key: str
-    kind: AlertKind
-    severity: SeverityName
-    category: str
-    title: str
-    summary: str
-    at: datetime
-    event_id: str | None = None
-    event_title: str | None = None
-    rule: str | None = None
-    matched: str = ""
-    evidence: str = ""
-    offset_s: float | None = None
-    finding_id: str | None = None
-    report: str | None = None
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def group(self) -> str:
-        """Alerts of one group within the cooldown are folded into one (same event, same rule or check)."""
-        return f"{self.event_id or '-'}|{self.rule or self.kind}"
-
-    def payload(self) -> dict[str, Any]:
-        """The JSON document every channel sends (documented in docs/alerts.md)."""
-        return {
-            "schema_version": PAYLOAD_VERSION,
-            "idempotency_key": self.key,
-            "kind": self.kind,
-            "severity": self.severity,
-            "category": self.category,
-            "title": self.title,
-            "summary": self.summary,
-            "at": utc_text(self.at),
-            "event": None if self.event_id is None else {"id": self.event_id, "title": self.event_title},
-            "rule": self.rule,
-            "matched": self.matched,
-            "evidence": self.evidence,
-            "offset_s": self.offset_s,
-            "finding_id": self.finding_id,
-            "report": self.report,
-            "details": dict(self.details),
-            "count": 1,
-            "first_at": utc_text(self.at),
-            "last_at": utc_text(self.at),
-            "repeat": False,
-        }
 
 
 @dataclass(frozen=True)
@@ -114,6 +58,5 @@ class Channel(ABC, Generic[TargetT]):
         """Deliver or raise :class:`AlertDeliveryError`."""
 
 
-def utc_text(moment: datetime) -> str:
-    # One zone for every time in a payload, so that times compare as text (and read the same everywhere).
-    return moment.astimezone(UTC).isoformat()
+__all__ = ["PAYLOAD_VERSION", "SEVERITY_RANK", "Alert", "AlertDeliveryError", "AlertKind", "Channel", "Delivery",
+           "utc_text"]

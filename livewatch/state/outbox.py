@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Engine, Row, func, select, update
 
-from livewatch.alerts.base import utc_text
+from livewatch.pipeline.alerts import utc_text
 from livewatch.state import tables
 from livewatch.state.database import write
 
 if TYPE_CHECKING:
-    from livewatch.alerts.base import Alert
+    from livewatch.pipeline.alerts import Alert
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 #: How many folded alerts a row lists individually (its count keeps counting past this).
