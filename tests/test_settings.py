@@ -27,6 +27,7 @@ from livewatch.settings import (
 FULL_CONFIG = """\
 # every section of livewatch.toml
 data_dir = "state"
+database_url = "postgresql+psycopg://livewatch@db.example:5432/livewatch"
 private_files = false
 schedules_dir = "plans"
 timezone = "Asia/Shanghai"
@@ -145,11 +146,12 @@ def test_defaults_without_a_file(empty_cwd: Path) -> None:
 def test_full_config_parses(tmp_path: Path, empty_cwd: Path) -> None:
     config = _write(tmp_path / "etc", FULL_CONFIG)
     settings = load_settings(config)
-    covered = {"data_dir", "private_files", "schedules_dir", "timezone", "allowed_url_schemes", "blacklist",
+    covered = {"data_dir", "database_url", "private_files", "schedules_dir", "timezone", "allowed_url_schemes", "blacklist",
                "concurrency", "transcriber", "tolerances", "capture", "alerts", "alerting", "rule_packs_dir"}
     assert set(Settings.model_fields) == covered, "FULL_CONFIG must exercise every section"
 
     assert settings.data_dir == tmp_path / "etc" / "state"
+    assert settings.database_url == "postgresql+psycopg://livewatch@db.example:5432/livewatch"
     assert settings.private_files is False
     assert settings.schedules_dir == tmp_path / "etc" / "plans"
     assert settings.blacklist == Path("/etc/livewatch/barred.yaml")  # absolute paths stay as written

@@ -11,11 +11,16 @@ from datetime import UTC, datetime
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import inspect
 
+from livewatch.state.database import Database
+from livewatch.state.engines import POSTGRESQL
 from livewatch.state.layout import DataDir
 
 JOB_PREFIX = "capture:"
 JOB_FUNCTION = "livewatch.monitor.jobs:capture_due"
+#: The job table on PostgreSQL (APScheduler creates it; it is no livewatch table, so no migration makes it).
+JOB_TABLE = "apscheduler_jobs"
 
 
 def capture_due(event_id: str, start: str, end: str) -> str:
@@ -31,25 +36,46 @@ def event_of(job: str) -> str | None:
     return job.removeprefix(JOB_PREFIX) if job.startswith(JOB_PREFIX) else None
 
 
-def make_scheduler(data: DataDir) -> BackgroundScheduler:
+def job_store(data: DataDir, database: Database | None = None) -> SQLAlchemyJobStore:
+    """Where the jobs persist: on PostgreSQL, the state database itself (table ``apscheduler_jobs``, over
+    livewatch's engine and its pool); on SQLite, ``jobs.db`` beside ``livewatch.db`` as always. APScheduler
+    opens SQLite without livewatch's busy timeout and write lock, so in ``livewatch.db`` its writes would
+    fail with "database is locked" against capture; and every data directory already has its jobs there."""
+    if database is not None and database.backend == POSTGRESQL:
+        return SQLAlchemyJobStore(engine=database.engine, tablename=JOB_TABLE)
+    return SQLAlchemyJobStore(url=f"sqlite:///{data.jobstore}")
+
+
+def job_store_where(data: DataDir, database: Database | None = None) -> str:
+    """The job store, as messages name it."""
+    if database is not None and database.backend == POSTGRESQL:
+        return f"{JOB_TABLE} in {database.where}"
+    return str(data.jobstore)
+
+
+def make_scheduler(data: DataDir, database: Database | None = None) -> BackgroundScheduler:
     return BackgroundScheduler(
-        jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{data.jobstore}")},
+        jobstores={"default": job_store(data, database)},
         # A job due while the monitor was down still runs when it comes back (no grace limit), once.
         job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
         timezone=UTC,
     )
 
 
-def armed_jobs(data: DataDir) -> dict[str, datetime]:
+def armed_jobs(data: DataDir, database: Database | None = None) -> dict[str, datetime]:
     """Event id → when its capture is armed, read from the job store without starting a scheduler."""
-    if not data.jobstore.exists():
+    if database is not None and database.backend == POSTGRESQL:
+        if not inspect(database.engine).has_table(JOB_TABLE):
+            return {}  # no monitor has run on this database yet
+    elif not data.jobstore.exists():
         return {}
-    store = SQLAlchemyJobStore(url=f"sqlite:///{data.jobstore}")
+    store = job_store(data, database)
     try:
         store.start(None, "default")
         jobs = store.get_all_jobs()
     finally:
-        store.shutdown()
+        if database is None or database.backend != POSTGRESQL:
+            store.shutdown()  # disposes the engine the store made; livewatch's own engine stays open
     found: dict[str, datetime] = {}
     for job in jobs:
         event_id = event_of(job.id)

@@ -27,7 +27,7 @@ from livewatch.capture.registry import SourceRegistry
 from livewatch.errors import StateError
 from livewatch.monitor.checks import CheckService
 from livewatch.monitor.event_capture import EventCapture, RunEnd
-from livewatch.monitor.jobs import JOB_FUNCTION, event_of, job_id, make_scheduler
+from livewatch.monitor.jobs import JOB_FUNCTION, event_of, job_id, job_store_where, make_scheduler
 from livewatch.monitor.lock import MonitorLock
 from livewatch.monitor.transcription import TranscriptionService
 from livewatch.queue import TRANSCRIBE
@@ -106,12 +106,13 @@ class Monitor:
                                                       checks=self.checks)
             self.transcription.start()
         check_database_file(self.data.jobstore)  # a FIFO there would hang the scheduler's start
-        self.scheduler = make_scheduler(self.data)
+        self.scheduler = make_scheduler(self.data, self.db)
         self.scheduler.add_listener(self._on_job, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         try:
             self.scheduler.start()
         except SQLAlchemyError as err:
-            raise StateError(f"cannot read the job store {self.data.jobstore}: {describe_error(err)}") from err
+            where = job_store_where(self.data, self.db)
+            raise StateError(f"cannot read the job store {where}: {describe_error(err)}") from err
         self.reconcile()
 
     def _current_events(self) -> dict[str, Event]:

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from livewatch.errors import StateError
-from livewatch.monitor.jobs import armed_jobs
+from livewatch.monitor.jobs import armed_jobs, job_store_where
 from livewatch.queue import TRANSCRIBE
 from livewatch.session import Session, data_dir
 from livewatch.settings import Settings
-from livewatch.state import DataDir
+from livewatch.state import Database, DataDir
 from livewatch.state.database import check_database_file, describe_error
 
 #: More than this many audio segments waiting for transcription means the pipeline is lagging.
@@ -50,21 +50,22 @@ def database_present(data: DataDir) -> bool:
     return data.database.exists() or data.database.is_symlink()
 
 
-def _armed(data: DataDir) -> dict[str, datetime]:
+def _armed(data: DataDir, database: Database) -> dict[str, datetime]:
     check_database_file(data.jobstore)
     try:
-        return armed_jobs(data)
+        return armed_jobs(data, database)
     except (SQLAlchemyError, OSError, ValueError) as err:
-        raise StateError(f"cannot read the job store {data.jobstore}: {describe_error(err)}") from err
+        where = job_store_where(data, database)
+        raise StateError(f"cannot read the job store {where}: {describe_error(err)}") from err
 
 
 def event_statuses(settings: Settings, now: datetime) -> list[EventStatus]:
     data = data_dir(settings)
-    if not database_present(data):
+    if settings.database_url is None and not database_present(data):
         return []
     out: list[EventStatus] = []
     with Session.existing(settings) as session, session.database.reading():
-        armed = _armed(data)
+        armed = _armed(data, session.database)
         runs = session.runs
         for event in session.events.registered():
             run = runs.latest_run(event.id)

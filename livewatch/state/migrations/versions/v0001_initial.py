@@ -27,6 +27,11 @@ def _int(name: str, *, nullable: bool = False) -> sa.Column[int]:
     return sa.Column(name, sa.Integer, nullable=nullable)
 
 
+def _real(name: str) -> sa.Column[float]:
+    # REAL on SQLite, as the user_version migrations declared it; double precision on PostgreSQL.
+    return sa.Column(name, sa.Float().with_variant(sa.REAL(), "sqlite"))
+
+
 def upgrade() -> None:
     # Times are ISO 8601 text in UTC on every back-end (fixed width, so text order is time order).
     # sqlite_autoincrement keeps the schema the user_version migrations made: ids are never reused.
@@ -77,8 +82,7 @@ def upgrade() -> None:
         _int("stream"),
         sa.Column("segment_id", sa.Integer, sa.ForeignKey("segments.id")),
         _text("start_at"), _text("end_at"), _text("text"), _text("text_check"), _text("language", nullable=True),
-        sa.Column("avg_logprob", sa.Float), sa.Column("no_speech_prob", sa.Float),
-        sa.Column("compression_ratio", sa.Float),
+        _real("avg_logprob"), _real("no_speech_prob"), _real("compression_ratio"),
         _text("flags"), _text("words_json"), _text("backend"), _text("model"),
         **auto,
     )
@@ -95,7 +99,7 @@ def upgrade() -> None:
         sa.Column("event_id", sa.Text, sa.ForeignKey("events.id"), nullable=False),
         sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id")),
         _text("rule"), _text("pack"), _text("category"), _text("severity"), _text("status"), _text("start_at"),
-        _text("end_at"), sa.Column("offset_s", sa.Float), _text("evidence"), _text("matched"),
+        _text("end_at"), _real("offset_s"), _text("evidence"), _text("matched"),
         _text("details_json"), _text("created_at"),
     )
     op.create_index("ix_findings_event", "findings", ["event_id", "start_at"])
