@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -22,6 +22,19 @@ from livewatch.state.database import write
 #: Columns of their own; every other field of a finding goes into ``details_json``.
 _COLUMNS = frozenset({"id", "event_id", "rule", "pack", "category", "severity", "status", "start_at", "end_at",
                       "offset_s", "evidence", "matched"})
+
+
+@dataclass(frozen=True, slots=True)
+class FindingHeadline:
+    """What a live view shows of a stored finding."""
+
+    id: str
+    rule: str
+    start_at: datetime
+    severity: str
+    category: str
+    matched: str
+    status: str
 
 
 class FindingLog(Protocol):
@@ -44,6 +57,10 @@ class FindingLog(Protocol):
 
     def severity_counts(self, event_id: str) -> dict[str, int]:
         """Severity → number of the event's findings not dismissed."""
+        ...
+
+    def headlines(self, event_id: str) -> list[FindingHeadline]:
+        """The event's stored findings in time order."""
         ...
 
 
@@ -97,6 +114,14 @@ class FindingStore:
             return {severity: count for severity, count in conn.execute(
                 select(f.c.severity, func.count()).where(f.c.event_id == event_id, f.c.status != "dismissed")
                 .group_by(f.c.severity))}
+
+    def headlines(self, event_id: str) -> list[FindingHeadline]:
+        f = tables.findings
+        with self.engine.connect() as conn:
+            return [FindingHeadline(row.id, row.rule, row.start_at, row.severity, row.category, row.matched, row.status)
+                    for row in conn.execute(select(f.c.id, f.c.rule, f.c.start_at, f.c.severity, f.c.category,
+                                                   f.c.matched, f.c.status)
+                                            .where(f.c.event_id == event_id).order_by(f.c.start_at, f.c.id))]
 
 
 def _row(finding: Finding, run_id: int | None, now: datetime) -> dict[str, Any]:

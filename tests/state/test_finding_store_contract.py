@@ -53,6 +53,8 @@ def test_findings_keep_their_status_and_open_ones_not_found_again_are_withdrawn(
     assert [(f.id, f.status) for f in again] == [("c3", "open"), ("e5", "open")]
     assert store.statuses("forum") == {"b2": "confirmed", "c3": "open", "e5": "open"}
     assert store.statuses("other") == {"d4": "open"}
+    assert [(h.id, h.status, h.severity) for h in store.headlines("forum")] == [
+        ("b2", "confirmed", "high"), ("c3", "open", "low"), ("e5", "open", "high")]  # in time order
     # A reviewer's status comes back with the finding when a check finds it again.
     assert store.save("forum", run_id, [finding("b2"), finding("c3", "low"), finding("e5")])[0].status == "confirmed"
     with state_backend.engine.connect() as conn:
