@@ -27,12 +27,10 @@ from livewatch.monitor.status import database_present
 from livewatch.registration import LoadResult, validate_registrations
 from livewatch.registration.schema import registration_schema
 from livewatch.schedule_view import rows_as_dicts, schedule_context, schedule_rows
-from livewatch.state import Database, DataDir
+from livewatch.session import Session, data_dir
 from livewatch.state.database import describe_error
 from livewatch.templating import make_environment, render
 from livewatch.terminal import rich_safe
-from livewatch.transcription.backends import livewatch_error
-from transcribers.errors import TranscriberError
 
 EXIT_OK, EXIT_INVALID, EXIT_CONFIG = 0, 1, 2
 
@@ -53,9 +51,6 @@ class _LivewatchGroup(click.Group):
             _fail(str(err), EXIT_CONFIG)
         except LivewatchError as err:
             _fail(str(err), EXIT_INVALID)
-        except TranscriberError as err:  # the model store, which `livewatch models` and exports call directly
-            translated = livewatch_error(err)
-            _fail(str(translated), EXIT_CONFIG if isinstance(translated, ConfigError) else EXIT_INVALID)
         except (SQLAlchemyError, sqlite3.Error) as err:
             # Hostile or damaged state met deep inside a command (a corrupt page only one query reads): the
             # known checks live in livewatch.state.database; this keeps the rest to one line as well.
@@ -143,11 +138,10 @@ def schedule(state: CliState, schedules: Path | None, fmt: str, output: Path | N
     """List registered events: id, title, local start and end, status, streams."""
     result = _load(state, (schedules,) if schedules else (), strict=False)
     now = datetime.now(UTC)
-    data_dir = DataDir(state.settings.data_dir)
     run_status: dict[str, str] = {}
-    if database_present(data_dir):
-        with Database.existing(data_dir.database) as db, db.reading():
-            run_status = db.latest_run_status()
+    if database_present(data_dir(state.settings)):
+        with Session.existing(state.settings) as session, session.database.reading():
+            run_status = session.database.latest_run_status()
     rows = schedule_rows(result.registrations, now, run_status)
     if fmt == "json":
         text = json.dumps(rows_as_dicts(rows), ensure_ascii=False, indent=2) + "\n"

@@ -12,7 +12,7 @@ from rich.table import Table
 from livewatch.alerts.outbox import FAILED, PENDING, SENDING, SENT, Outbox
 from livewatch.alerts.service import send_test
 from livewatch.cli_state import CliState, pass_state
-from livewatch.state import Database, DataDir
+from livewatch.session import Session
 from livewatch.terminal import rich_safe
 
 #: Exit status when a test alert did not reach every target (set here, in the CLI, like every exit code).
@@ -61,8 +61,8 @@ def alerts_list(state: CliState, status: str | None, event_id: str | None, limit
     """The outbox, newest first: each alert and target with its state, attempts and last error."""
     if data is not None:
         state.data = data
-    with Database.open(DataDir(state.settings.data_dir)) as database:
-        rows = Outbox(database.engine).rows(status=status, event_id=event_id, limit=limit)
+    with Session.open(state.settings) as session:
+        rows = Outbox(session.engine).rows(status=status, event_id=event_id, limit=limit)
     if fmt == "json":
         click.echo(json.dumps([{
             "key": row.key, "target": row.target, "event": row.event_id, "kind": row.kind,

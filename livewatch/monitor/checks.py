@@ -18,8 +18,8 @@ from livewatch.alerts import AlertService
 from livewatch.checking import check_event
 from livewatch.reports.render import publish
 from livewatch.rules.packs import PackLibrary
+from livewatch.session import data_dir
 from livewatch.settings import Settings
-from livewatch.state import DataDir
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class CheckService:
     def __init__(self, settings: Settings, engine: Engine, *, interval: float = 5.0,
                  alerts: AlertService | None = None) -> None:
         self.settings, self.engine, self.interval, self.alerts = settings, engine, interval, alerts
-        self.data = DataDir(settings.data_dir)
+        self.data = data_dir(settings)
         self.library = PackLibrary(settings.rule_packs_dir)  # read once: a broken pack fails at start
         self._pending: dict[str, bool] = {}  # event id → final check wanted
         self._lock = threading.Lock()
