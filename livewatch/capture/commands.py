@@ -8,6 +8,7 @@ segments (crash-safe: a cut-off TS file still plays) and 16 kHz mono WAV segment
 
 from __future__ import annotations
 
+import math
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +31,12 @@ AUDIO_SAMPLE_RATE = 16_000
 #: An RTMP server with no one publishing (nginx-rtmp) accepts the play request and then sends nothing, so a
 #: probe would wait out the whole read timeout; with a publisher, audio packets arrive at once.
 RTMP_PROBE_TIMEOUT_S = 3.0
+#: Microseconds of media a probe reads to list the streams.
+PROBE_ANALYZE_US = 1_000_000
+
+#: Fewest playlist reloads without a new segment before ffmpeg ends an HLS input itself (``-m3u8_hold_counters``):
+#: a live playlist is reloaded about twice per segment, so fewer would end healthy streams.
+MIN_HOLD_COUNTERS = 3
 
 #: ffmpeg protocols each source may use (``-protocol_whitelist``), by the media URL's scheme. A playlist,
 #: a redirect or a nested URL can then never make ffmpeg open ``file``, ``data``, ``concat``, ``subfile``,
@@ -85,8 +92,24 @@ def protocol_whitelist(stream: ResolvedStream) -> str:
     return PROTOCOLS.get(scheme, scheme)
 
 
+def hold_counters(stall_timeout_s: float, segment_s: float) -> int | None:
+    """``-m3u8_hold_counters`` for a live playlist of ``segment_s`` segments: ffmpeg then ends by itself (EOF,
+    every output flushed and listed) on a playlist that stops advancing, two seconds before the watchdog would
+    stop it at ``stall_timeout_s``. A watchdog stop interrupts the writes: what ffmpeg held unwritten (a short
+    WAV segment entirely) is lost, and the stale segments behind it are fetched again on the next connection.
+
+    ffmpeg reloads a segment's length after the last segment it read, then every half segment, counting each
+    reload that brings nothing new. None (ffmpeg's default, the watchdog decides) where that leaves fewer than
+    MIN_HOLD_COUNTERS reloads."""
+    if segment_s <= 0:
+        return None
+    counters = 1 + math.floor(2 * (stall_timeout_s - 2 - segment_s) / segment_s)
+    return counters if counters >= MIN_HOLD_COUNTERS else None
+
+
 def input_options(
-    stream: ResolvedStream, *, rw_timeout_s: float, live_start_index: int | None = None
+    stream: ResolvedStream, *, rw_timeout_s: float, live_start_index: int | None = None,
+    hold: int | None = None,
 ) -> dict[str, Any]:
     options: dict[str, Any] = {"rw_timeout": int(rw_timeout_s * 1_000_000), "fflags": "+discardcorrupt",
                                "protocol_whitelist": protocol_whitelist(stream)}
@@ -100,6 +123,8 @@ def input_options(
             options["headers"] = lines
     if stream.kind == "hls" and live_start_index is not None:
         options["live_start_index"] = live_start_index
+    if stream.kind == "hls" and hold is not None:
+        options["m3u8_hold_counters"] = hold
     return options
 
 
@@ -109,14 +134,18 @@ def record_args(
     *,
     rw_timeout_s: float,
     live_start_index: int | None = None,
+    hold: int | None = None,
     ffmpeg_bin: str = "ffmpeg",
 ) -> list[str]:
-    """The full ffmpeg argv for one connection."""
+    """The full ffmpeg argv for one connection; ``hold`` is an HLS input's ``-m3u8_hold_counters``."""
     source = ffmpeg.input(
-        stream.media_url, **input_options(stream, rw_timeout_s=rw_timeout_s, live_start_index=live_start_index)
+        stream.media_url,
+        **input_options(stream, rw_timeout_s=rw_timeout_s, live_start_index=live_start_index, hold=hold),
     )
+    # Every packet written through to the segment file as it comes: a watchdog stop (a second SIGINT that
+    # fails all writes) then loses nothing ffmpeg received; buffered, up to 8 s of WAV never reached the disk.
     segment = {"f": "segment", "segment_time": f"{plan.segment_seconds:g}", "segment_list_type": "csv",
-               "segment_start_number": plan.start_number}
+               "segment_start_number": plan.start_number, "segment_format_options": "flush_packets=1"}
     media = ffmpeg.output(
         source["v?"], source["a?"], str(plan.media_pattern),
         c="copy", segment_format="mpegts", reset_timestamps=1, segment_list=str(plan.media_list), **segment,
@@ -143,7 +172,9 @@ def probe_args(stream: ResolvedStream, *, rw_timeout_s: float, ffprobe_bin: str 
     options = input_options(stream, rw_timeout_s=rw_timeout_s)
     for key in HTTP_RECONNECT:  # a probe should fail fast, not retry
         options.pop(key, None)
-    args = [ffprobe_bin, "-hide_banner", "-loglevel", "error"]
+    # One second of media tells which streams there are; ffprobe's default (5 s) delayed every RTMP start by
+    # that much (nginx-rtmp: on air 8 s late).
+    args = [ffprobe_bin, "-hide_banner", "-loglevel", "error", "-analyzeduration", str(PROBE_ANALYZE_US)]
     for key, value in options.items():
         args += [f"-{key}", str(value)]
     return [*args, "-show_entries", "stream=codec_type", "-of", "json", stream.media_url]

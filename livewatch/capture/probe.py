@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from livewatch.capture.base import ResolvedStream
-from livewatch.capture.commands import RTMP_PROBE_TIMEOUT_S, is_rtmp, probe_args
+from livewatch.capture.commands import RTMP_PROBE_TIMEOUT_S, hold_counters, is_rtmp, probe_args
 from livewatch.capture.fetch import printable
 from livewatch.capture.hls import HlsSegment, fetch_media_playlist, start_index
 from livewatch.capture.urls import UrlPolicy
@@ -37,6 +37,12 @@ class LiveCheck:
     #: The origin says the broadcast is over (``EXT-X-ENDLIST``; an RTMP server with no one publishing), not
     #: merely that it cannot be reached now.
     ended: bool = False
+
+    def hold_counters(self, stall_timeout_s: float) -> int | None:
+        """HLS only: ffmpeg's ``-m3u8_hold_counters`` for the segments this playlist lists."""
+        if not self.segments:
+            return None
+        return hold_counters(stall_timeout_s, max(segment.duration for segment in self.segments))
 
 
 def check_live(

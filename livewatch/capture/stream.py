@@ -246,8 +246,8 @@ class StreamCapture:
             start_number=first_seq,
             segment_seconds=self.settings.segment_seconds,
         )
-        args = record_args(check.stream, plan, rw_timeout_s=self.settings.rw_timeout_s,
-                           live_start_index=check.start_index, ffmpeg_bin=self.ctx.ffmpeg_bin)
+        args = record_args(check.stream, plan, rw_timeout_s=self.settings.rw_timeout_s, ffmpeg_bin=self.ctx.ffmpeg_bin,
+                           live_start_index=check.start_index, hold=check.hold_counters(self.settings.stall_timeout_s))
         clock = self._clock(check)
         if clock.basis != HlsClock.PDT_BASIS and clock.basis not in self.estimated_clocks:
             self.estimated_clocks.append(clock.basis)

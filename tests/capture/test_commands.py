@@ -22,9 +22,11 @@ GLOBAL = ["ffmpeg", "-hide_banner", "-nostats", "-loglevel", "warning", "-n", "-
           "-stats_period", "1"]
 OUTPUTS = [
     "-map", "0:v?", "-map", "0:a?", "-f", "segment", "-c", "copy", "-reset_timestamps", "1",
-    "-segment_format", "mpegts", "-segment_list", "/d/media/s0-000007.media.csv", "-segment_list_type", "csv",
+    "-segment_format", "mpegts", "-segment_format_options", "flush_packets=1",
+    "-segment_list", "/d/media/s0-000007.media.csv", "-segment_list_type", "csv",
     "-segment_start_number", "7", "-segment_time", "10", "/d/media/s0-%06d.ts",
     "-map", "0:a:0", "-f", "segment", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le",
+    "-segment_format_options", "flush_packets=1",
     "-segment_list", "/d/audio/s0-000007.audio.csv", "-segment_list_type", "csv", "-segment_start_number", "7",
     "-segment_time", "10", "/d/audio/s0-%06d.wav",
 ]
@@ -74,7 +76,8 @@ def test_segment_length_is_written_compactly() -> None:
 def test_probe_fails_fast() -> None:
     stream = ResolvedStream("u", "http://h/a.flv", "progressive", {"Referer": "r"})
     assert probe_args(stream, rw_timeout_s=5) == [
-        "ffprobe", "-hide_banner", "-loglevel", "error", "-rw_timeout", "5000000", "-fflags", "+discardcorrupt",
+        "ffprobe", "-hide_banner", "-loglevel", "error", "-analyzeduration", "1000000",
+        "-rw_timeout", "5000000", "-fflags", "+discardcorrupt",
         "-protocol_whitelist", "http,tcp,https,tls", "-headers", "Referer: r\r\n",
         "-show_entries", "stream=codec_type", "-of", "json", "http://h/a.flv",
     ]
