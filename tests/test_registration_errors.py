@@ -504,8 +504,8 @@ CASES = [
         {"x.yaml": valid_event(transcriber="\n  backend: whisperx\n  beam_size: 0")},
         None,
         [
-            "x.yaml:18: transcriber.backend: 'whisperx' is not allowed (did you mean 'openai-whisper'?); "
-            "use one of: faster-whisper or openai-whisper",
+            "x.yaml:18: transcriber.backend: no transcription backend named 'whisperx' is installed (did you mean "
+            "'openai-whisper'?); installed: faster-whisper, openai-whisper",
             "x.yaml:19: transcriber.beam_size: must be at least 1, got 0",
         ],
         id="transcriber-override",

@@ -234,13 +234,28 @@ class TranscriberOverride(StrictModel):
     """This event's Whisper choices, where they differ from the global ``[transcriber]`` configuration
     (for example the multilingual ``base`` model for an event held in Chinese)."""
 
-    backend: Literal["faster-whisper", "openai-whisper"] | None = Field(
-        None, description="faster-whisper or openai-whisper."
+    backend: SingleLine | None = Field(
+        None, description="Transcription backend: faster-whisper, openai-whisper, or an installed plugin's name.",
+        json_schema_extra={"examples": ["faster-whisper", "openai-whisper"]},
     )
     model: SingleLine | None = Field(
         None, description="Model name in the store, local path, or installed model package, e.g. base."
     )
     beam_size: Annotated[int, Field(ge=1, le=20)] | None = Field(None, description="Beam width, 1 to 20.")
+
+    @field_validator("backend")
+    @classmethod
+    def _backend_installed(cls, value: str | None) -> str | None:
+        """An installed backend that loads: an unknown name lists the installed ones, a broken one says why."""
+        from livewatch.plugins import PluginError
+        from livewatch.transcription.backends import BACKENDS
+
+        if value is not None:
+            try:
+                BACKENDS.get(value)
+            except PluginError as err:
+                raise ValueError(str(err)) from None
+        return value
 
 
 class EventAlerts(StrictModel):

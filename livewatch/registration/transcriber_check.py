@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from livewatch.errors import ConfigError
 from livewatch.issues import FieldPath, Issue
 from livewatch.registration.loader import Registration
 
@@ -29,6 +30,15 @@ def check_transcriber_language(reg: Registration, settings: Settings) -> Iterato
     if not config.enabled:
         return
     override = event.transcriber.model_dump(exclude_none=True) if event.transcriber else {}
+    backend = override.get("backend")
+    if backend and backend != config.backend:
+        try:  # the [transcriber] table's backend keys must suit the backend this event picks
+            config.options_for(backend)
+        except ConfigError as err:
+            where = ("transcriber", "backend")
+            yield Issue(reg.file, reg.line_of(*where), (*reg.field, *where), str(err), code="backend-options",
+                        event_id=event.id)
+            return
     plan = plan_for(config, event.language, override)
     if plan.language == "en":
         return
