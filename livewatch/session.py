@@ -14,7 +14,11 @@ from sqlalchemy import Engine
 from livewatch.queue import WorkQueue, work_queue_for
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir
+from livewatch.state.event_records import EventRecordStore
 from livewatch.state.events import EventStore
+from livewatch.state.findings import FindingStore
+from livewatch.state.media import LocalMediaStore
+from livewatch.state.outbox import OutboxStore
 from livewatch.state.runs import RunStore
 from livewatch.state.transcripts import TranscriptStore
 
@@ -69,7 +73,25 @@ class Session:
         """The work queue between capture and transcription, for the database's back-end."""
         return work_queue_for(self.engine)
 
-    # (h17b: findings, alerts, records and media stores go here, one cached_property each.)
+    @cached_property
+    def findings(self) -> FindingStore:
+        """Findings and their reviewer statuses."""
+        return FindingStore(self.engine)
+
+    @cached_property
+    def alerts(self) -> OutboxStore:
+        """The alert outbox: one delivery per alert and target until it is sent."""
+        return OutboxStore(self.engine)
+
+    @cached_property
+    def records(self) -> EventRecordStore:
+        """What the checks and reports read of an event's runs, gaps, transcript and audio."""
+        return EventRecordStore(self.engine)
+
+    @cached_property
+    def media(self) -> LocalMediaStore:
+        """Recorded audio and the clips cut from it, in the data directory."""
+        return LocalMediaStore(self.data)
 
     def close(self) -> None:
         self.database.close()

@@ -13,9 +13,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from livewatch.state import DataDir
 from livewatch.state.event_records import EventRecordStore
-from livewatch.state.files import is_plain_file
+from livewatch.state.media import MediaBlobs
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +31,13 @@ def clip_argv(listing: Path, offset_s: float, seconds: float, out: Path) -> list
             "-c:a", "libopus", "-b:a", "32k", str(out)]
 
 
-def _segments(engine: Engine, run_id: int, stream: int, start: datetime, end: datetime) -> list[tuple[Path, datetime]]:
+def _segments(engine: Engine, media: MediaBlobs, run_id: int, stream: int, start: datetime,
+              end: datetime) -> list[tuple[Path, datetime]]:
     return [(piece.path, piece.start_at) for piece in EventRecordStore(engine).audio_between(run_id, stream, start, end)
-            if is_plain_file(piece.path)]
+            if media.has(piece.path)]
 
 
-def extract_clips(engine: Engine, run_id: int | None, findings: Sequence[dict[str, object]], data: DataDir,
+def extract_clips(engine: Engine, run_id: int | None, findings: Sequence[dict[str, object]], media: MediaBlobs,
                   folder: Path) -> dict[str, str]:
     """Clips for findings that have audio around them; returns finding id → path relative to the report.
     A clip already cut is kept (a finding's id fixes its moment). ffmpeg writes into a private temporary
@@ -45,21 +45,21 @@ def extract_clips(engine: Engine, run_id: int | None, findings: Sequence[dict[st
     if run_id is None:
         return {}
     clips: dict[str, str] = {}
-    data.make_folder(folder / "clips")
+    media.make_folder(folder / "clips")
     for finding in findings:
         if finding.get("stream") is None:
             continue  # schedule, registration and audio findings: no moment of speech to hear
         finding_id = str(finding["id"])
         target = folder / "clips" / f"{finding_id}.ogg"
         relative = f"clips/{target.name}"
-        if is_plain_file(target):
+        if media.has(target):
             clips[finding_id] = relative
             continue
         start = datetime.fromisoformat(str(finding["start"])) - timedelta(seconds=MARGIN_S)
         end = min(datetime.fromisoformat(str(finding["end"])) + timedelta(seconds=MARGIN_S),
                   start + timedelta(seconds=MAX_CLIP_S))
         stream = finding.get("stream")
-        pieces = _segments(engine, run_id, int(stream) if isinstance(stream, int) else 0, start, end)
+        pieces = _segments(engine, media, run_id, int(stream) if isinstance(stream, int) else 0, start, end)
         if not pieces:
             continue
         with tempfile.TemporaryDirectory(prefix="livewatch-clip-") as tmp:
@@ -73,6 +73,6 @@ def extract_clips(engine: Engine, run_id: int | None, findings: Sequence[dict[st
             if result.returncode != 0 or not partial.is_file():
                 log.warning("no clip for finding %s: %s", finding_id, result.stderr.strip()[-200:])
                 continue
-            data.write_whole(target, partial.read_bytes())
+            media.save(target, partial.read_bytes())
         clips[finding_id] = relative
     return clips

@@ -25,6 +25,7 @@ from livewatch.state import DataDir
 from livewatch.state.event_records import EventRecord, EventRecordStore
 from livewatch.state.files import is_plain_file
 from livewatch.state.findings import FindingStore
+from livewatch.state.media import LocalMediaStore
 from livewatch.state.runs import FINAL
 from livewatch.templating import make_environment, render
 
@@ -43,7 +44,7 @@ def write_report(engine: Engine, data: DataDir, check: EventCheck, *, clips: boo
                  model_store: Path | None = None, document: dict[str, Any] | None = None) -> Path:
     document = document or findings_document(engine, check, model_store)
     folder = data.make_folder(data.report_dir(check.event_id))
-    made = extract_clips(engine, check.run_id, document["findings"], data, folder) if clips else {}
+    made = extract_clips(engine, check.run_id, document["findings"], LocalMediaStore(data), folder) if clips else {}
     context = build_report(engine, document, check.event, clips=made, audit=audit_trail(data, check.event_id))
     return data.write_whole(folder / "report.html", render(make_environment(), "report.html", context))
 
