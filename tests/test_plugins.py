@@ -230,3 +230,30 @@ def test_a_rule_type_that_fails_to_import_is_not_called_unknown(installed: Path,
     assert "mood.yaml:6: rules[0].type: the rule type 'sentiment' is installed" in message
     assert "cannot be loaded: ImportError: lwplug_demo needs libfrobnicate" in message
     assert "unknown" not in message
+
+
+def test_every_plugin_kind_is_one_registry_with_the_built_ins_registered_as_entry_points() -> None:
+    from livewatch.alerts.registry import CHANNELS
+    from livewatch.capture.registry import SOURCES
+    from livewatch.plugins import PluginError
+    from livewatch.queue.base import QUEUE_BACKENDS
+    from livewatch.rules.packs import RULE_TYPES
+
+    assert SOURCES.names() == ["direct", "page-player", "yt-dlp"]
+    assert backends.BACKENDS.names() == ["faster-whisper", "openai-whisper"]
+    assert CHANNELS.names() == ["email", "log", "webhook"]
+    assert QUEUE_BACKENDS.names() == ["postgresql", "sqlite"]
+    assert {"lexicon", "regex", "semantic"} <= set(RULE_TYPES.names())
+    with pytest.raises(PluginError, match=r"no work-queue back-end named 'oracle' is installed; installed: "
+                                          r"postgresql, sqlite"):
+        QUEUE_BACKENDS.get("oracle")
+    log_channel = CHANNELS.get("log")
+    CHANNELS.register("journal", log_channel)  # a program embedding livewatch may add one without a package
+    try:
+        assert CHANNELS.get("journal") is log_channel
+        assert "journal" in CHANNELS.names()
+    finally:
+        CHANNELS.unregister("journal")
+    assert "journal" not in CHANNELS
+    with pytest.raises(PluginError, match="does not name a Channel class"):
+        CHANNELS.register("odd", dict)  # type: ignore[arg-type]  # what a careless caller might pass

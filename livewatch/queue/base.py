@@ -8,6 +8,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Engine
+
+from livewatch.plugins import Registry
+
 
 @dataclass(frozen=True)
 class WorkItem:
@@ -19,7 +23,11 @@ class WorkItem:
 
 
 class WorkQueue(abc.ABC):
-    """At-least-once delivery: an item claimed by a process that dies goes back to the queue on restart."""
+    """At-least-once delivery: an item claimed by a process that dies goes back to the queue on restart.
+    Back-ends are plugins (:data:`QUEUE_BACKENDS`), one per database dialect, built on the state engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     @abc.abstractmethod
     def put(self, queue: str, key: str, payload: dict[str, Any]) -> bool:
@@ -50,3 +58,7 @@ class WorkQueue(abc.ABC):
     @abc.abstractmethod
     def requeue_claimed(self, queue: str) -> int:
         """Return items claimed by a previous process to pending (call once at start-up)."""
+
+
+#: Work-queue back-ends by the database dialect they run on (entry-point group ``livewatch.work_queues``).
+QUEUE_BACKENDS: Registry[WorkQueue] = Registry("livewatch.work_queues", WorkQueue, "work-queue back-end")

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, and_, exists, func, select, update
 from sqlalchemy.orm import aliased
 
-from livewatch.queue.base import WorkItem
+from livewatch.queue.base import QUEUE_BACKENDS, WorkItem, WorkQueue
 from livewatch.queue.sqlite import CLAIMED, PENDING, SqliteWorkQueue, _item, lane_expression, lane_of_key
 from livewatch.state.database import write
 from livewatch.state.tables import work_queue as table
@@ -65,6 +65,6 @@ class PostgresWorkQueue(SqliteWorkQueue):
         return not ahead
 
 
-def work_queue_for(engine: Engine) -> SqliteWorkQueue:
-    """The queue implementation for the engine's back-end."""
-    return PostgresWorkQueue(engine) if engine.dialect.name == "postgresql" else SqliteWorkQueue(engine)
+def work_queue_for(engine: Engine) -> WorkQueue:
+    """The queue back-end registered for the engine's dialect (sqlite, postgresql, or a plugin's)."""
+    return QUEUE_BACKENDS.get(engine.dialect.name)(engine)
