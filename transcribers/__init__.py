@@ -1,5 +1,7 @@
-"""Transcription backends for livewatch (openai-whisper, faster-whisper).
+"""Transcription backends (faster-whisper, openai-whisper) and the local model store.
 
-Each backend is one module here, registered through the ``livewatch.transcribers`` entry-point group;
-the backends themselves arrive with the transcription issue.
+A standalone package: it imports nothing from livewatch (its errors are :mod:`transcribers.errors`), so the
+dependency runs one way. Each backend is one class in one module, registered through the
+``livewatch.transcribers`` entry-point group, with its own options model (:class:`transcribers.base.WhisperOptions`
+for the built-ins).
 """
