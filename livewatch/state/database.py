@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import stat
 from collections.abc import Iterable, Iterator
@@ -36,6 +37,9 @@ from livewatch.state.migrations import SCRIPT_LOCATION, Migration, alembic_confi
 
 #: The Alembic script directory the database migrates with (tests point it at a copy with extra steps).
 MIGRATIONS = SCRIPT_LOCATION
+# Alembic says "Context impl SQLiteImpl" (and more) at INFO each time the version is read (every open, status,
+# every metrics scrape); livewatch reports the migrations it applies itself.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 __all__ = ["IMMEDIATE_OPTION", "Database", "SyncResult", "check_database_file", "describe_error", "insert_ignore",
            "mask_url", "schema_version_of", "write"]

@@ -71,8 +71,8 @@ class RunFacts:
         return breaks
 
 
-def run_facts(data: DataDir, event_id: str) -> RunFacts:
-    with Database(data.database, migrate=False) as db, db.engine.connect() as conn:
+def run_facts(data: DataDir, event_id: str, database: Path | str | None = None) -> RunFacts:
+    with Database(database or data.database, migrate=False) as db, db.engine.connect() as conn:
         runs = list(conn.execute(select(tables.runs).where(tables.runs.c.event_id == event_id)))
         assert len(runs) == 1, f"{event_id}: expected exactly one run, found {len(runs)}"
         run = runs[0]

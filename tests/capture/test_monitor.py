@@ -44,11 +44,13 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str) -> No
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def run_status(data: DataDir, event_id: str) -> str | None:
-    if not data.database.exists():
-        return None
+def run_status(data: DataDir, event_id: str, database: Path | str | None = None) -> str | None:
+    if database is None:
+        if not data.database.exists():
+            return None
+        database = data.database
     # The file exists a moment before the monitor has created its tables: no table yet means no run yet.
-    with Database(data.database, migrate=False) as db, db.engine.connect() as conn:
+    with Database(database, migrate=False) as db, db.engine.connect() as conn:
         if not inspect(conn).has_table("runs"):
             return None
         return conn.execute(select(tables.runs.c.status).where(tables.runs.c.event_id == event_id)
@@ -76,19 +78,26 @@ def origin(tmp_path: Path) -> Iterator[LiveOrigin]:
         yield live
 
 
-def test_sigkilled_monitor_resumes_the_same_run(tmp_path: Path, origin: LiveOrigin) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_sigkilled_monitor_resumes_the_same_run(tmp_path: Path, origin: LiveOrigin, backend: str,
+                                                request: pytest.FixtureRequest) -> None:
     schedules = tmp_path / "schedules"
     schedules.mkdir()
     data = DataDir(tmp_path / "data")
     t0 = now()
     write_event(schedules, "restart", origin.url, t0 + timedelta(seconds=1), t0 + timedelta(seconds=26))
     config = tmp_path / "livewatch.toml"  # transcription on: the transcript must not count anything twice
-    config.write_text('[transcriber]\nlanguage = "en"\n', encoding="utf-8")
+    config_text = '[transcriber]\nlanguage = "en"\n'
+    database: str | None = None  # the data directory's SQLite file
+    if backend == "postgresql":  # runs, queue and jobs in PostgreSQL; the media still in the data directory
+        database = request.getfixturevalue("postgres_url")
+        config_text = f'database_url = "{database}"\n' + config_text
+    config.write_text(config_text, encoding="utf-8")
     command = [sys.executable, "-m", "livewatch", "--config", str(config), "--data",
                str(data.root), "run", "--schedules", str(schedules), "--until-idle", "--reload-interval", "0.5"]
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_until(lambda: run_status(data, "restart") == "recording", 30, "recording to start")
+        wait_until(lambda: run_status(data, "restart", database) == "recording", 30, "recording to start")
         time.sleep(5)
     finally:
         first.send_signal(signal.SIGKILL)
@@ -97,7 +106,7 @@ def test_sigkilled_monitor_resumes_the_same_run(tmp_path: Path, origin: LiveOrig
     second = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert second.returncode == 0, second.stderr[-2000:]
 
-    facts = run_facts(data, "restart")  # asserts there is exactly one run
+    facts = run_facts(data, "restart", database)  # asserts there is exactly one run
     assert facts.run.status == "finished"
     assert facts.run.started_at < killed_at
     assert facts.connections[0].end_reason == "monitor stopped unexpectedly; recovered"
@@ -111,7 +120,7 @@ def test_sigkilled_monitor_resumes_the_same_run(tmp_path: Path, origin: LiveOrig
     assert facts.audio[-1].end_at >= t0 + timedelta(seconds=24)
     assert ffmpeg_writing_into(data.root) == []  # the orphaned ffmpeg was stopped
     # Whisper picked up where it was: every stretch of audio transcribed once, the queue empty.
-    with Database(data.database, migrate=False) as db, db.engine.connect() as conn:
+    with Database(database or data.database, migrate=False) as db, db.engine.connect() as conn:
         rows = list(conn.execute(select(tables.transcripts).order_by(tables.transcripts.c.start_at)))
         queue = list(conn.execute(select(tables.work_queue.c.status)))
     assert {status for (status,) in queue} == {"done"}
