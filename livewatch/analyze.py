@@ -26,7 +26,7 @@ from livewatch.reports.render import publish
 from livewatch.session import Session
 from livewatch.settings import Settings
 from livewatch.state import DataDir
-from livewatch.state.runs import ACTIVE, FINISHED, RunStore, SegmentRecord, WindowTaken
+from livewatch.state.runs import ACTIVE, FINISHED, RunLog, SegmentRecord, WindowTaken
 from livewatch.transcription.exports import write_transcript_files
 
 SEGMENT_S = 10.0
@@ -58,7 +58,7 @@ class Analysis:
     seconds: float
 
 
-def _refuse_if_taken(data: DataDir, store: RunStore, event: Event) -> None:
+def _refuse_if_taken(data: DataDir, store: RunLog, event: Event) -> None:
     """Refuse before anything is written when the window is the monitor's: a capture records it now, or
     a running monitor has it armed (an analysed run would make the monitor skip the live broadcast)."""
     status = store.window_status(event.id, event.start, event.end)
@@ -77,7 +77,7 @@ def _refuse_if_taken(data: DataDir, store: RunStore, event: Event) -> None:
                 "(remove the registration from the monitor's schedules first)")
 
 
-def _claim_window(store: RunStore, event: Event, media: Path) -> int:
+def _claim_window(store: RunLog, event: Event, media: Path) -> int:
     """A new run for the event's window, created final at once and only if the window has none: a monitor
     arming the event meanwhile then sees the window recorded and never captures into this run."""
     try:

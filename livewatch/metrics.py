@@ -22,7 +22,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector, make_wsgi_app
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from livewatch import __version__
@@ -32,9 +32,7 @@ from livewatch.monitor.status import LAG_SEGMENTS
 from livewatch.queue import TRANSCRIBE
 from livewatch.queue.sqlite import CLAIMED, PENDING
 from livewatch.reviews import Decision
-from livewatch.state import tables
-from livewatch.state.database import schema_version_of
-from livewatch.state.engines import json_integer
+from livewatch.state.gauges import StateGauges, read_gauges
 from livewatch.state.runs import ACTIVE, FINAL, RECORDING
 
 log = logging.getLogger(__name__)
@@ -66,9 +64,8 @@ class StateCollector:
     def collect(self) -> Iterator[Metric]:
         started = time.perf_counter()
         try:
-            # One connection, one deferred read transaction: all numbers come from the same snapshot.
-            with self.engine.connect() as conn:
-                families = list(self._families(conn, self.clock()))
+            gauges = read_gauges(self.engine, transcribe_queue=TRANSCRIBE, waiting=(PENDING, CLAIMED))
+            families = list(self._families(gauges, self.clock()))
             up = 1
         except SQLAlchemyError:
             # A scrape must not fail with a 500 (Prometheus would lose livewatch_up too): report it instead.
@@ -83,50 +80,32 @@ class StateCollector:
                                 "Seconds this scrape spent reading the state database.",
                                 value=time.perf_counter() - started)
 
-    def _families(self, conn: Connection, now: datetime) -> Iterable[Metric]:
+    def _families(self, gauges: StateGauges, now: datetime) -> Iterable[Metric]:
         version = GaugeMetricFamily("livewatch_database_schema_version", "Schema version of the state database.")
-        version.add_metric([], schema_version_of(conn))
+        version.add_metric([], gauges.schema_version)
         yield version
-        backlog = self._backlog_by_run(conn)
-        yield self._events(conn, now, backlog)
-        yield from self._segments(conn)
-        yield from self._queues(conn, now)
-        yield self._transcription_lag(conn, backlog)
-        yield self._findings(conn)
-        yield from self._alerts(conn)
+        yield self._events(gauges, now)
+        yield from self._segments(gauges)
+        yield from self._queues(gauges, now)
+        yield self._transcription_lag(gauges)
+        yield self._findings(gauges)
+        yield from self._alerts(gauges)
 
     # -- events and capture ---------------------------------------------------------------------------------
 
     @staticmethod
-    def _backlog_by_run(conn: Connection) -> dict[tuple[int, int], int]:
-        """Transcription items pending or claimed, by (run, stream); JSON read by the database, not Python."""
-        q = tables.work_queue
-        run_id, stream = json_integer(q.c.payload_json, "run_id"), json_integer(q.c.payload_json, "stream")
-        rows = conn.execute(select(run_id, stream, func.count())
-                            .where(q.c.queue == TRANSCRIBE, q.c.status.in_([PENDING, CLAIMED]))
-                            .group_by(run_id, stream))
-        return {(int(r), int(s)): int(n) for r, s, n in rows if r is not None and s is not None}
-
-    @staticmethod
-    def _events(conn: Connection, now: datetime, backlog: dict[tuple[int, int], int]) -> Metric:
-        # The latest run per event, as `livewatch status` shows it, without opening the job store per scrape.
-        e, runs = tables.events, tables.runs
-        latest = select(runs.c.event_id, func.max(runs.c.id).label("run_id")).group_by(runs.c.event_id).subquery()
-        query = (select(e.c.registered_end, runs.c.id, runs.c.status)
-                 .select_from(e.outerjoin(latest, latest.c.event_id == e.c.id)
-                              .outerjoin(runs, runs.c.id == latest.c.run_id))
-                 .where(e.c.removed_at.is_(None)))
+    def _events(gauges: StateGauges, now: datetime) -> Metric:
         per_run: dict[int, int] = defaultdict(int)
-        for (run_id, _stream), count in backlog.items():
+        for (run_id, _stream), count in gauges.backlog.items():
             per_run[run_id] += count
         counts = dict.fromkeys(EVENT_STATES, 0)
-        for registered_end, run_id, status in conn.execute(query):
-            if run_id is None:
-                state = "scheduled" if now < registered_end else "not recorded"
-            elif status == RECORDING and per_run[run_id] > LAG_SEGMENTS:
+        for window in gauges.events:
+            if window.run_id is None:
+                state = "scheduled" if now < window.registered_end else "not recorded"
+            elif window.status == RECORDING and per_run[window.run_id] > LAG_SEGMENTS:
                 state = "lagging"  # the same rule as `livewatch status`
             else:
-                state = status
+                state = str(window.status)
             counts[state] = counts.get(state, 0) + 1
         family = GaugeMetricFamily("livewatch_events", "Registered events by state (latest run of each event).",
                                    labels=["state"])
@@ -135,19 +114,16 @@ class StateCollector:
         return family
 
     @staticmethod
-    def _segments(conn: Connection) -> Iterable[Metric]:
-        s = tables.segments
+    def _segments(gauges: StateGauges) -> Iterable[Metric]:
         segments = CounterMetricFamily("livewatch_segments", "Closed segments recorded, by kind (media: MPEG-TS, "
                                        "audio: WAV for Whisper) and status (ok, partial, corrupt).",
                                        labels=["kind", "status"])
         captured = CounterMetricFamily("livewatch_captured_bytes", "Bytes of closed segments recorded, by kind.",
                                        labels=["kind"])
         size: dict[str, int] = defaultdict(int)
-        for kind, status, count, total in conn.execute(
-                select(s.c.kind, s.c.status, func.count(), func.coalesce(func.sum(s.c.bytes), 0))
-                .group_by(s.c.kind, s.c.status)):
-            segments.add_metric([kind, status], int(count))
-            size[kind] += int(total)
+        for kind, status, count, total in gauges.segments:
+            segments.add_metric([kind, status], count)
+            size[kind] += total
         for kind, total in size.items():
             captured.add_metric([kind], total)
         yield segments
@@ -156,14 +132,12 @@ class StateCollector:
     # -- transcription --------------------------------------------------------------------------------------
 
     @staticmethod
-    def _queues(conn: Connection, now: datetime) -> Iterable[Metric]:
-        q = tables.work_queue
+    def _queues(gauges: StateGauges, now: datetime) -> Iterable[Metric]:
         items = GaugeMetricFamily("livewatch_queue_items", "Work-queue items by queue and status.",
                                   labels=["queue", "status"])
         counts: dict[tuple[str, str], int] = {(TRANSCRIBE, status): 0 for status in QUEUE_STATUSES}
-        for queue, status, count in conn.execute(select(q.c.queue, q.c.status, func.count())
-                                                 .group_by(q.c.queue, q.c.status)):
-            counts[(queue, status)] = int(count)
+        for queue, status, count in gauges.queue_items:
+            counts[(queue, status)] = count
         for (queue, status), count in sorted(counts.items()):
             items.add_metric([queue, status], count)
         yield items
@@ -171,42 +145,27 @@ class StateCollector:
                                    "Age of the oldest item not yet done (pending or claimed); 0 when none.",
                                    labels=["queue"])
         ages = {queue: 0.0 for queue, _ in counts}
-        for queue, enqueued in conn.execute(select(q.c.queue, func.min(q.c.enqueued_at))
-                                            .where(q.c.status.in_([PENDING, CLAIMED])).group_by(q.c.queue)):
+        for queue, enqueued in gauges.queue_oldest.items():
             ages[queue] = max(0.0, (now - enqueued).total_seconds())
         for queue, age in sorted(ages.items()):
             oldest.add_metric([queue], age)
         yield oldest
 
     @staticmethod
-    def _transcription_lag(conn: Connection, backlog: dict[tuple[int, int], int]) -> Metric:
+    def _transcription_lag(gauges: StateGauges) -> Metric:
         """Per event being transcribed: the newest audio recorded minus the time its transcript is committed
         up to (the worst of its streams). A stream counts while it has queued audio or an unflushed tail."""
-        p, s, runs = tables.transcription_progress, tables.segments, tables.runs
-        committed: dict[tuple[int, int], datetime] = {}
-        open_streams = set(backlog)
-        for run_id, stream, until, flushed in conn.execute(
-                select(p.c.run_id, p.c.stream, p.c.committed_until, p.c.flushed)):
-            committed[(run_id, stream)] = until
-            if not flushed:
-                open_streams.add((run_id, stream))
+        open_streams = set(gauges.backlog) | gauges.unflushed
         family = GaugeMetricFamily("livewatch_transcription_lag_seconds",
                                    "Seconds of recorded audio not yet transcribed, per event being transcribed.",
                                    labels=["event"])
-        run_ids = sorted({run_id for run_id, _ in open_streams})
-        if not run_ids:
-            return family
-        query = (select(runs.c.event_id, s.c.run_id, s.c.stream, func.min(s.c.start_at), func.max(s.c.end_at))
-                 .join(runs, runs.c.id == s.c.run_id)
-                 .where(s.c.run_id.in_(run_ids), s.c.kind == "audio", s.c.status != "corrupt")
-                 .group_by(runs.c.event_id, s.c.run_id, s.c.stream))
         lag: dict[str, float] = {}
-        for event_id, run_id, stream, first_start, last_end in conn.execute(query):
-            if (run_id, stream) not in open_streams:
+        for audio in gauges.audio:
+            if (audio.run_id, audio.stream) not in open_streams:
                 continue
             # Nothing committed yet: everything since the stream's first audio is behind.
-            since = committed.get((run_id, stream), first_start)
-            lag[event_id] = max(lag.get(event_id, 0.0), (last_end - since).total_seconds(), 0.0)
+            since = gauges.committed.get((audio.run_id, audio.stream), audio.first_start)
+            lag[audio.event_id] = max(lag.get(audio.event_id, 0.0), (audio.last_end - since).total_seconds(), 0.0)
         for event_id, seconds in sorted(lag.items()):
             family.add_metric([event_id], seconds)
         return family
@@ -214,29 +173,24 @@ class StateCollector:
     # -- findings and alerts --------------------------------------------------------------------------------
 
     @staticmethod
-    def _findings(conn: Connection) -> Metric:
-        f = tables.findings
+    def _findings(gauges: StateGauges) -> Metric:
         counts = {(severity, status): 0 for severity in SEVERITIES for status in FINDING_STATUSES}
-        for severity, status, count in conn.execute(select(f.c.severity, f.c.status, func.count())
-                                                    .group_by(f.c.severity, f.c.status)):
-            counts[(severity, status)] = int(count)
+        for severity, status, count in gauges.findings:
+            counts[(severity, status)] = count
         family = GaugeMetricFamily("livewatch_findings", "Findings by severity and reviewers' status.",
                                    labels=["severity", "status"])
         for (severity, status), count in counts.items():
             family.add_metric([severity, status], count)
         return family
 
-    def _alerts(self, conn: Connection) -> Iterable[Metric]:
-        a = tables.alert_outbox
+    def _alerts(self, gauges: StateGauges) -> Iterable[Metric]:
         counts = {(target, status): 0 for target in self.alert_targets for status in ALERT_STATUSES}
         attempts: dict[str, int] = dict.fromkeys(self.alert_targets, 0)
-        for target, status, count, tries in conn.execute(
-                select(a.c.target, a.c.status, func.count(), func.coalesce(func.sum(a.c.attempts), 0))
-                .group_by(a.c.target, a.c.status)):
+        for target, status, count, tries in gauges.alerts:
             for known in ALERT_STATUSES:
                 counts.setdefault((target, known), 0)
-            counts[(target, status)] = int(count)
-            attempts[target] = attempts.get(target, 0) + int(tries)
+            counts[(target, status)] = count
+            attempts[target] = attempts.get(target, 0) + tries
         alerts = GaugeMetricFamily("livewatch_alerts", "Alert deliveries by target and status (pending, sending, "
                                    "sent, failed: refused or given up after retries).", labels=["target", "status"])
         for (target, status), count in sorted(counts.items()):

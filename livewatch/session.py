@@ -19,8 +19,8 @@ from livewatch.state.events import EventStore
 from livewatch.state.findings import FindingStore
 from livewatch.state.media import LocalMediaStore
 from livewatch.state.outbox import OutboxStore
-from livewatch.state.runs import RunStore
-from livewatch.state.transcripts import TranscriptStore
+from livewatch.state.runs import RunLog, RunStore
+from livewatch.state.transcripts import TranscriptLog, TranscriptStore
 
 
 def data_dir(settings: Settings) -> DataDir:
@@ -59,12 +59,12 @@ class Session:
         return EventStore(self.engine)
 
     @cached_property
-    def runs(self) -> RunStore:
+    def runs(self) -> RunLog:
         """Runs, connections, segments and gaps."""
         return RunStore(self.engine)
 
     @cached_property
-    def transcripts(self) -> TranscriptStore:
+    def transcripts(self) -> TranscriptLog:
         """Transcript spans and each stream's transcription progress."""
         return TranscriptStore(self.engine)
 

@@ -11,7 +11,7 @@ from livewatch.capture.registry import SourceRegistry
 from livewatch.fields import DEFAULT_URL_SCHEMES
 from livewatch.queue import WorkQueue
 from livewatch.state.layout import DataDir
-from livewatch.state.runs import RunStore
+from livewatch.state.runs import RunLog
 
 
 def utc_now() -> datetime:
@@ -21,7 +21,7 @@ def utc_now() -> datetime:
 @dataclass
 class CaptureContext:
     data: DataDir
-    store: RunStore
+    store: RunLog
     queue: WorkQueue
     sources: SourceRegistry
     #: At most this many ffmpeg recordings at once (``[concurrency] captures``).

@@ -11,9 +11,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from rich.markup import escape
-from sqlalchemy import Engine, func, select
 
-from livewatch.state import DataDir, tables
+from livewatch.session import Session
 
 #: Findings of one rule closer than this are shown once (a re-check may move a hit by a word or two).
 SAME_S = 3.0
@@ -34,9 +33,8 @@ def offset(moment: datetime, zero: datetime) -> str:
 class ProgressWatcher:
     """Says each new state of the event's run, recorded segment, transcript line, finding and report."""
 
-    def __init__(self, engine: Engine, data: DataDir, event_id: str, zero: datetime,
-                 say: Callable[[str], None]) -> None:
-        self.engine, self.data, self.event_id, self.zero, self.say = engine, data, event_id, zero, say
+    def __init__(self, session: Session, event_id: str, zero: datetime, say: Callable[[str], None]) -> None:
+        self.session, self.data, self.event_id, self.zero, self.say = session, session.data, event_id, zero, say
         self.status: str | None = None
         self.segments = 0
         self.last_transcript = 0
@@ -45,54 +43,40 @@ class ProgressWatcher:
         self.report_written: float | None = None
 
     def poll(self) -> None:
-        with self.engine.connect() as conn:
-            run = conn.execute(select(tables.runs).where(tables.runs.c.event_id == self.event_id)
-                               .order_by(tables.runs.c.id.desc()).limit(1)).first()
-            if run is None:
-                return
-            if run.status != self.status:
-                self._status(run.status, run.stop_reason)
-            segs = tables.segments
-            audio = list(conn.execute(select(segs.c.seq, segs.c.start_at, segs.c.end_at, segs.c.status)
-                                      .where(segs.c.run_id == run.id, segs.c.kind == "audio")
-                                      .order_by(segs.c.seq).offset(self.segments)))
-            for seg in audio:
-                self.segments += 1
-                note = "" if seg.status == "ok" else f" ({seg.status})"
-                self._line(f"segment {self.segments} recorded: {offset(seg.start_at, self.zero)} to "
-                           f"{offset(seg.end_at, self.zero)}{note}")
-            said = tables.transcripts
-            for row in conn.execute(select(said.c.id, said.c.start_at, said.c.text)
-                                    .where(said.c.run_id == run.id, said.c.id > self.last_transcript)
-                                    .order_by(said.c.id)):
-                self.last_transcript = row.id
-                self._line(f"transcribed {offset(row.start_at, self.zero)}: [italic]{escape(row.text.strip())}"
-                           "[/italic]")
-            found = tables.findings
-            for row in conn.execute(select(found).where(found.c.event_id == self.event_id)
-                                    .order_by(found.c.start_at)):
-                if row.id in self.findings:
-                    continue
-                self.findings.add(row.id)
-                # A later check may place the same hit a little differently (more context, another id);
-                # it is the same finding to the viewer.
-                if any(rule == row.rule and abs((row.start_at - at).total_seconds()) < SAME_S
-                       for rule, at in self.shown):
-                    continue
-                self.shown.append((row.rule, row.start_at))
-                style = SEVERITY_STYLE.get(row.severity, "")
-                where = f" at {offset(row.start_at, self.zero)}" if row.category != "technical" else ""
-                matched = f" “{escape(row.matched)}”" if row.matched else ""
-                self._line(f"finding: [{style}]{row.severity}[/{style}] {escape(row.rule)}{matched}{where}")
+        run = self.session.runs.latest_run(self.event_id)
+        if run is None:
+            return
+        if run.status != self.status:
+            self._status(run.status, run.stop_reason)
+        for seg in self.session.runs.audio_segments_of_run(run.id, skip=self.segments):
+            self.segments += 1
+            note = "" if seg.status == "ok" else f" ({seg.status})"
+            self._line(f"segment {self.segments} recorded: {offset(seg.start_at, self.zero)} to "
+                       f"{offset(seg.end_at, self.zero)}{note}")
+        for row_id, span in self.session.transcripts.spans_after(run.id, self.last_transcript):
+            self.last_transcript = row_id
+            self._line(f"transcribed {offset(span.start_at, self.zero)}: [italic]{escape(span.text.strip())}"
+                       "[/italic]")
+        for found in self.session.findings.headlines(self.event_id):
+            if found.id in self.findings:
+                continue
+            self.findings.add(found.id)
+            # A later check may place the same hit a little differently (more context, another id);
+            # it is the same finding to the viewer.
+            if any(rule == found.rule and abs((found.start_at - at).total_seconds()) < SAME_S
+                   for rule, at in self.shown):
+                continue
+            self.shown.append((found.rule, found.start_at))
+            style = SEVERITY_STYLE.get(found.severity, "")
+            where = f" at {offset(found.start_at, self.zero)}" if found.category != "technical" else ""
+            matched = f" “{escape(found.matched)}”" if found.matched else ""
+            self._line(f"finding: [{style}]{found.severity}[/{style}] {escape(found.rule)}{matched}{where}")
         self._report()
 
     def finish(self) -> None:
         """The monitor is done: one last look, and the final numbers."""
         self.poll()
-        with self.engine.connect() as conn:
-            gaps = conn.execute(select(func.count()).select_from(tables.gaps).join(
-                tables.runs, tables.runs.c.id == tables.gaps.c.run_id).where(
-                tables.runs.c.event_id == self.event_id)).scalar_one()
+        gaps = self.session.runs.count_gaps(event_id=self.event_id)
         self._line(f"capture, transcription and final check done: {self.segments} segment(s), {gaps} gap(s)")
 
     def _status(self, status: str, reason: str | None) -> None:

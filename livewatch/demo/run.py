@@ -39,8 +39,8 @@ from livewatch.errors import LivewatchError
 from livewatch.monitor import Monitor
 from livewatch.registration import validate_registrations
 from livewatch.rules.engine import SEVERITIES
+from livewatch.session import data_dir
 from livewatch.settings import Settings, TranscriberSettings, load_settings
-from livewatch.state import DataDir
 
 #: How far a finding may lie outside the line that carries its plant.
 TOLERANCE_S = 3.0
@@ -262,7 +262,7 @@ def _monitor(settings: Settings, event_id: str, zero: datetime, timeout: float, 
 
         thread = threading.Thread(target=body, name="demo-monitor", daemon=True)
         thread.start()
-        watcher = ProgressWatcher(monitor.db.engine, DataDir(settings.data_dir), event_id, zero, say)
+        watcher = ProgressWatcher(monitor.session, event_id, zero, say)
         deadline = time.monotonic() + timeout
         while thread.is_alive() and time.monotonic() < deadline:
             thread.join(0.5)
@@ -284,7 +284,7 @@ def _monitor(settings: Settings, event_id: str, zero: datetime, timeout: float, 
 
 def _result(work: Path, script: Script, settings: Settings, event_id: str, zero: datetime, track: Track,
             seconds: float) -> DemoResult:
-    data = DataDir(settings.data_dir)
+    data = data_dir(settings)
     exported = data.report_dir(event_id) / "findings.json"
     report, index = data.report_dir(event_id) / "report.html", data.reports / "index.html"
     if not (exported.is_file() and report.is_file() and index.is_file()):

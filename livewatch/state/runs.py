@@ -8,10 +8,10 @@ crash loses nothing that was already announced as saved.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import CursorResult, Engine, Row, delete, func, select, update
 
@@ -59,6 +59,25 @@ class RunRecord:
     error: str | None
 
 
+@dataclass(frozen=True)
+class ConnectionRecord:
+    """One ffmpeg connection of a stream, as stored."""
+
+    id: int
+    run_id: int
+    stream: int
+    session: int
+    started_at: datetime
+    ended_at: datetime | None
+    pid: int | None
+    media_url: str
+    first_seq: int
+    wall_base: datetime
+    exit_code: int | None
+    end_reason: str | None
+    stderr_tail: str | None
+
+
 class WindowTaken(StateError):
     """An event's registered window already has a run."""
 
@@ -84,6 +103,39 @@ class SegmentRecord:
     id: int | None = None
 
 
+class RunLog(Protocol):
+    """Where capture runs are kept: runs, their ffmpeg connections, recorded segments and the gap ledger."""
+
+    def open_run(self, event_id: str, start: datetime, end: datetime) -> Run | None: ...
+    def window_status(self, event_id: str, start: datetime, end: datetime) -> str | None: ...
+    def claim_final_window(self, event_id: str, start: datetime, end: datetime, status: str, reason: str) -> int: ...
+    def discard(self, run_id: int, *, queue: str) -> None: ...
+    def run(self, run_id: int) -> RunRecord: ...
+    def latest_run(self, event_id: str) -> RunRecord | None: ...
+    def run_ids(self, event_ids: Collection[str]) -> set[int]: ...
+    def set_status(self, run_id: int, status: str) -> None: ...
+    def heartbeat(self, run_id: int) -> None: ...
+    def finish_run(self, run_id: int, status: str, reason: str, error: str | None = None) -> None: ...
+    def note_on_air(self, run_id: int, start: datetime, end: datetime) -> None: ...
+    def open_connection(self, run_id: int, stream: int, session: int, media_url: str, first_seq: int,
+                        wall_base: datetime) -> int: ...
+    def set_connection_pid(self, connection_id: int, pid: int) -> None: ...
+    def close_connection(self, connection_id: int, exit_code: int | None, reason: str, stderr_tail: str) -> None: ...
+    def open_connections(self, run_id: int, stream: int) -> list[ConnectionRecord]: ...
+    def last_session(self, run_id: int, stream: int) -> int: ...
+    def add_segment(self, segment: SegmentRecord) -> int | None: ...
+    def next_seq(self, run_id: int, stream: int) -> int: ...
+    def last_segment_end(self, run_id: int, stream: int) -> datetime | None: ...
+    def audio_segment(self, run_id: int, stream: int, seq: int) -> SegmentRecord | None: ...
+    def audio_segments(self, run_id: int, stream: int, *, ending_after: datetime, upto_seq: int | None = None,
+                       skip_corrupt: bool = False) -> list[SegmentRecord]: ...
+    def mark_corrupt(self, segment_id: int, problem: str) -> None: ...
+    def audio_segments_of_run(self, run_id: int, *, skip: int = 0) -> list[SegmentRecord]: ...
+    def count_audio_segments(self, run_id: int) -> int: ...
+    def count_gaps(self, *, run_id: int | None = None, event_id: str | None = None) -> int: ...
+    def add_gap(self, run_id: int, stream: int, start: datetime, end: datetime, cause: str) -> None: ...
+
+
 def _new_id(result: CursorResult[Any]) -> int:
     key = result.inserted_primary_key
     assert key is not None
@@ -95,6 +147,8 @@ def _now() -> datetime:
 
 
 class RunStore:
+    """The runs, connections, segments and gaps tables through SQLAlchemy Core (a :class:`RunLog`)."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
@@ -218,12 +272,13 @@ class RunStore:
             conn.execute(update(tables.connections).where(tables.connections.c.id == connection_id).values(
                 ended_at=_now(), exit_code=exit_code, end_reason=reason, stderr_tail=stderr_tail[-4000:]))
 
-    def open_connections(self, run_id: int, stream: int) -> list[Row[Any]]:
+    def open_connections(self, run_id: int, stream: int) -> list[ConnectionRecord]:
         """Connections never closed: their ffmpeg may still be running after a crash of the monitor."""
         c = tables.connections
         with self.engine.connect() as conn:
-            return list(conn.execute(select(c).where(c.c.run_id == run_id, c.c.stream == stream,
-                                                     c.c.ended_at.is_(None))))
+            return [ConnectionRecord(*row) for row in conn.execute(
+                select(*(c.c[f.name] for f in fields(ConnectionRecord)))
+                .where(c.c.run_id == run_id, c.c.stream == stream, c.c.ended_at.is_(None)))]
 
     def last_session(self, run_id: int, stream: int) -> int:
         c = tables.connections
