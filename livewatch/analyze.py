@@ -25,7 +25,7 @@ from livewatch.registration.models import Event
 from livewatch.reports.render import publish
 from livewatch.session import Session
 from livewatch.settings import Settings
-from livewatch.state import DataDir
+from livewatch.state import Database, DataDir
 from livewatch.state.runs import ACTIVE, FINISHED, RunLog, SegmentRecord, WindowTaken
 from livewatch.transcription.exports import write_transcript_files
 
@@ -58,7 +58,7 @@ class Analysis:
     seconds: float
 
 
-def _refuse_if_taken(data: DataDir, store: RunLog, event: Event) -> None:
+def _refuse_if_taken(data: DataDir, store: RunLog, event: Event, database: Database) -> None:
     """Refuse before anything is written when the window is the monitor's: a capture records it now, or
     a running monitor has it armed (an analysed run would make the monitor skip the live broadcast)."""
     status = store.window_status(event.id, event.start, event.end)
@@ -69,7 +69,7 @@ def _refuse_if_taken(data: DataDir, store: RunLog, event: Event) -> None:
         raise AnalyzeError(f"event {event.id} already has a {status} run for its registered window")
     monitor = running_monitor(data.root)
     if monitor is not None:
-        armed = armed_jobs(data).get(event.id)
+        armed = armed_jobs(data, database).get(event.id)
         if armed is not None:
             raise AnalyzeError(
                 f"the monitor ({monitor.describe()}) has event {event.id} armed for capture at "
@@ -130,7 +130,7 @@ def analyze_recording(settings: Settings, media: Path, event_id: str, schedules:
     _refuse_redirections(media)
     with Session.open(settings) as session:
         data = session.data
-        _refuse_if_taken(data, session.runs, event)
+        _refuse_if_taken(data, session.runs, event, session.database)
         # Only this event is written: the monitor's other events stay as its own schedules say.
         session.database.sync_events([registration], remove_missing=False)
         folder = data.ensure_event(event_id) / "audio" / f"analyzed-{datetime.now(event.zone):%Y%m%dT%H%M%S}"
