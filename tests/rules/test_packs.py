@@ -199,7 +199,7 @@ def _broken(tmp_path: Path, rule: str) -> tuple[Path, list[Issue]]:
     category: ok
     severity: high
 """, 1, "rules[1].type", "no rule type named 'lexicion' is installed (did you mean 'lexicon'?); installed: "
-        id="unknown-type"),
+        "blacklisted-person, composite, count,", id="unknown-type"),
     pytest.param("""\
   - id: broken
     category: ok
