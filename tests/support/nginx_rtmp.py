@@ -117,11 +117,17 @@ http {{
     fastcgi_temp_path {temp / "fastcgi"};
     uwsgi_temp_path {temp / "uwsgi"};
     scgi_temp_path {temp / "scgi"};
-    types {{ application/vnd.apple.mpegurl m3u8; video/mp2t ts; }}
+    types {{ application/vnd.apple.mpegurl m3u8; video/mp2t ts; application/dash+xml mpd; video/iso.segment m4s;
+            video/mp4 mp4; text/html html; }}
     server {{
         listen 127.0.0.1:{http_port};
         location /hls/ {{
             alias {folder / "hls"}/;
+            add_header Cache-Control no-cache;
+        }}
+        # Whatever a test puts in www/ (a DASH packager's output, a page with a player).
+        location /www/ {{
+            alias {folder / "www"}/;
             add_header Cache-Control no-cache;
         }}
     }}
@@ -144,6 +150,10 @@ class NginxRtmp:
     def hls_url(self, key: str) -> str:
         return f"http://127.0.0.1:{self.http_port}/hls/{key}.m3u8"
 
+    def www_url(self, path: str) -> str:
+        """The URL of ``folder/www/<path>``, served as it is."""
+        return f"http://127.0.0.1:{self.http_port}/www/{path}"
+
     def playlist(self, key: str) -> str | None:
         """The playlist's text now, or None while nginx has none (404)."""
         try:
@@ -154,7 +164,7 @@ class NginxRtmp:
 
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        for sub in ("hls", "temp"):
+        for sub in ("hls", "temp", "www"):
             (self.folder / sub).mkdir(exist_ok=True)
         conf = self.folder / "nginx.conf"
         conf.write_text(_config(self.folder, self.module, self.rtmp_port, self.http_port), encoding="utf-8")
@@ -234,12 +244,13 @@ def find_beeps(path: Path, threshold: int = 4000, gap_s: float = 1.0) -> list[fl
 class Publisher:
     """ffmpeg publishing a small test picture and ``audio`` (a WAV, played once) to nginx in real time (-re).
 
-    ``started_at`` is the wall-clock time the broadcast's second 0 went out (taken just before ffmpeg starts;
-    ffmpeg's own start-up makes it a few tenths of a second early at most).
+    ``started_at`` is the wall-clock time the broadcast's second ``from_s`` went out (taken just before ffmpeg
+    starts; ffmpeg's own start-up makes it a few tenths of a second early at most). A publisher that comes
+    back after a drop starts ``from_s`` into the track, where the broadcast has got to meanwhile.
     """
 
-    def __init__(self, nginx: NginxRtmp, key: str, audio: Path) -> None:
-        self.nginx, self.key, self.audio = nginx, key, audio
+    def __init__(self, nginx: NginxRtmp, key: str, audio: Path, from_s: float = 0.0) -> None:
+        self.nginx, self.key, self.audio, self.from_s = nginx, key, audio, from_s
         self.started_at: datetime | None = None
         self.stopped_at: datetime | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -248,13 +259,16 @@ class Publisher:
         return [
             "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
             "-re", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10",
-            "-re", "-i", str(self.audio),
+            *(["-ss", f"{self.from_s:g}"] if self.from_s else []), "-re", "-i", str(self.audio),
             "-map", "0:v", "-map", "1:a", "-shortest",
             # A keyframe every second, so nginx can cut its 2 s fragments on time.
             "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "10", "-pix_fmt", "yuv420p",
             "-c:a", "aac", "-b:a", "64k", "-ar", "44100",
-            "-f", "flv", self.nginx.rtmp_url(self.key),
+            *self.output_args(),
         ]  # fmt: skip
+
+    def output_args(self) -> list[str]:
+        return ["-f", "flv", self.nginx.rtmp_url(self.key)]
 
     def start(self) -> None:
         self.started_at = datetime.now(UTC)
