@@ -19,11 +19,12 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from livewatch.errors import LivewatchError
+from livewatch.pipeline.event_checks import EventCheck
 from livewatch.registration.blacklist import Blacklist, load_blacklist
 from livewatch.registration.models import Event
 from livewatch.rules.base import EventFacts, Gap, RuleInput
 from livewatch.rules.engine import Finding, verdict
-from livewatch.rules.event_check import EventCheck, evaluate_event, with_statuses
+from livewatch.rules.event_check import evaluate_event, with_statuses
 from livewatch.rules.packs import PackLibrary
 from livewatch.rules.transcript import Transcript, Utterance
 from livewatch.session import data_dir

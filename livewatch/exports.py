@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from livewatch import __version__
-from livewatch.rules.engine import Finding
-from livewatch.rules.event_check import EventCheck
+from livewatch.pipeline.event_checks import EventCheck
+from livewatch.pipeline.findings import Finding
 from livewatch.state import DataDir
 from livewatch.state.event_records import EventRecordStore
 

@@ -7,20 +7,21 @@ is "review", never a violation on its own), stable finding ids, and the verdict.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from livewatch.errors import LivewatchError
 from livewatch.fields import SeverityName
+from livewatch.pipeline.findings import Finding, Status, Verdict, finding_id
 from livewatch.rules.base import Hit, Rule, RuleInput
 from livewatch.rules.packs import Override, RulePack
 from livewatch.rules.regexes import rule_time_limit, time_limit
 
 log = logging.getLogger(__name__)
+
+__all__ = ["Finding", "RuleEngine", "Status", "Verdict", "finding_id", "verdict"]
 
 SEVERITIES: tuple[SeverityName, ...] = ("critical", "high", "medium", "low", "info")
 #: Where a hit in a low-confidence transcript span is capped: "review", never a violation on its own.
@@ -29,47 +30,10 @@ LOW_CONFIDENCE_CAP: SeverityName = "medium"
 #: own: the event was not fully checked, so its verdict is at least "review", never "pass".
 RULE_ERROR_CATEGORY = "rule-error"
 RULE_ERROR_SEVERITY: SeverityName = "medium"
-Verdict = Literal["fail", "review", "pass"]
-Status = Literal["open", "confirmed", "dismissed", "escalated"]
 
 
 def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing a reviewer must look at."""
-
-    id: str
-    event_id: str
-    rule: str
-    pack: str  # id@version
-    pack_sha256: str
-    category: str
-    severity: SeverityName
-    start_at: datetime
-    end_at: datetime
-    offset_s: float  # seconds from the on-air start (the registered start when it never went on air)
-    matched: str
-    evidence: str
-    highlight: tuple[int, int]  # the match inside ``evidence``
-    normalized: str
-    legal_basis: str | None
-    asr_confidence: float | None
-    low_confidence: bool
-    rule_severity: SeverityName  # before the ASR cap
-    title: str | None = None
-    stream: int | None = None
-    count: int = 1  # hits merged into this finding by the rule's cooldown
-    status: Status = "open"
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-
-def finding_id(event_id: str, rule: str, start_at: datetime, stream: int | None, matched: str) -> str:
-    """Stable across re-runs: the same event, rule, stream, moment and matched text give the same id."""
-    key = f"{event_id}|{rule}|{stream}|{start_at.timestamp():.1f}|{matched}"
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

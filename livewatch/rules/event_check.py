@@ -6,24 +6,14 @@ writes the findings back and applies the reviewers' decisions).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any, cast
+from dataclasses import replace
+from typing import cast
 
+from livewatch.pipeline.findings import Finding, Status
 from livewatch.registration.models import Event
 from livewatch.rules.base import RuleInput
-from livewatch.rules.engine import Finding, RuleEngine, Status, Verdict
+from livewatch.rules.engine import RuleEngine
 from livewatch.rules.packs import Override, PackLibrary, RulePack
-
-
-@dataclass(frozen=True)
-class EventCheck:
-    event_id: str
-    run_id: int | None
-    findings: list[Finding]
-    verdict: Verdict
-    packs: list[RulePack]
-    audio: Any = None  # AudioFacts when the audio was measured for this check
-    event: Event | None = None  # the registration as stored (None when it no longer validates)
 
 
 def evaluate_event(data: RuleInput, event: Event | None, library: PackLibrary) -> tuple[list[Finding], list[RulePack]]:

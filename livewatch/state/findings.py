@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine, delete, func, select
 
-from livewatch.rules.engine import Finding
+from livewatch.pipeline.findings import Finding
 from livewatch.state import tables
 from livewatch.state.database import write
 

@@ -1,0 +1,57 @@
+"""A finding: what the rule engine hands to the stores, the reports and the alerts.
+
+Built once by :class:`livewatch.rules.engine.RuleEngine`; every later stage reads its typed fields.
+``details`` is the rule type's own JSON-ready mapping (terms, registration issues, audio figures): it goes
+into ``findings.json`` as it is. Findings are not queued today; the store keeps them as rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from livewatch.fields import SeverityName
+from livewatch.pipeline.base import Message
+
+Verdict = Literal["fail", "review", "pass"]
+Status = Literal["open", "confirmed", "dismissed", "escalated"]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding(Message):
+    """One thing a reviewer must look at."""
+
+    kind: ClassVar[str] = "finding"
+
+    id: str
+    event_id: str
+    rule: str
+    pack: str  # id@version
+    pack_sha256: str
+    category: str
+    severity: SeverityName
+    start_at: datetime
+    end_at: datetime
+    offset_s: float  # seconds from the on-air start (the registered start when it never went on air)
+    matched: str
+    evidence: str
+    highlight: tuple[int, int]  # the match inside ``evidence``
+    normalized: str
+    legal_basis: str | None
+    asr_confidence: float | None
+    low_confidence: bool
+    rule_severity: SeverityName  # before the ASR cap
+    title: str | None = None
+    stream: int | None = None
+    count: int = 1  # hits merged into this finding by the rule's cooldown
+    status: Status = "open"
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+def finding_id(event_id: str, rule: str, start_at: datetime, stream: int | None, matched: str) -> str:
+    """Stable across re-runs: the same event, rule, stream, moment and matched text give the same id."""
+    key = f"{event_id}|{rule}|{stream}|{start_at.timestamp():.1f}|{matched}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
