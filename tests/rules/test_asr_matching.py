@@ -4,6 +4,7 @@ Mandarin speech and on disclaimers and near misses that must stay quiet."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -250,10 +251,16 @@ QUIET = [
 ]
 
 
-def _serious(text: str) -> list[tuple[str, str]]:
+@functools.cache
+def _default_text_engine() -> RuleEngine:
+    """Built once for the file: loading the default pack takes seconds, and an engine holds no state."""
     pack = PackLibrary().get("default")
     text_rules = pack.with_rules(r for r in pack.rules if r.text_examples and r.type_name != "blacklisted-person")
-    findings = RuleEngine([text_rules]).evaluate(said(text, FACTS))
+    return RuleEngine([text_rules])
+
+
+def _serious(text: str) -> list[tuple[str, str]]:
+    findings = _default_text_engine().evaluate(said(text, FACTS))
     return [(f.category, f.matched) for f in findings if severity_rank(f.severity) <= severity_rank("high")]
 
 

@@ -114,6 +114,12 @@ def test_none_within_s_for_all_of_rules(tmp_path: Path) -> None:
 
 # --- the default pack -------------------------------------------------------------------------------------
 
+@pytest.fixture(scope="module")
+def default_engine() -> RuleEngine:
+    """Built once for the file: loading the default pack takes seconds, and an engine holds no state."""
+    return RuleEngine(PackLibrary().select(["default"]))
+
+
 @pytest.mark.parametrize(("text", "category", "serious"), [
     ("今天说历物抽奖，大家冲", "tipping-inducement", False),
     ("[0] 前往最低价\n[10] 赶紧点链接下单", "absolute-terms", True),
@@ -121,8 +127,9 @@ def test_none_within_s_for_all_of_rules(tmp_path: Path) -> None:
     ("[0] 保本保息，稳赚不赔\n[7] 年化秀意百分之三十", "finance-promise", True),
     ("[0] 最低价就在这里\n[10] 赶紧点链接下单", "absolute-terms", True),
 ])
-def test_default_pack_on_the_demo_mishearings(text: str, category: str, serious: bool) -> None:
-    findings = RuleEngine(PackLibrary().select(["default"])).evaluate(said(text))
+def test_default_pack_on_the_demo_mishearings(default_engine: RuleEngine, text: str, category: str,
+                                             serious: bool) -> None:
+    findings = default_engine.evaluate(said(text))
     hits = [f for f in findings if f.category == category]
     assert hits
     if serious:

@@ -5,6 +5,8 @@ dates, prices, counts, times and prose alone."""
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from livewatch.rules.engine import Finding, RuleEngine
@@ -67,10 +69,15 @@ CONTACT_RULES = ("traffic-diversion.phone-number", "traffic-diversion.landline",
                  "traffic-diversion.wechat-id")
 
 
-def _contacts(text: str) -> list[Finding]:
+@functools.cache
+def _contact_engine() -> RuleEngine:
+    """Built once for the file: loading the default pack takes seconds, and an engine holds no state."""
     pack = PackLibrary().get("default")
-    contact = pack.with_rules(r for r in pack.rules if r.spec.id in CONTACT_RULES)
-    return RuleEngine([contact]).evaluate(said(text, FACTS))
+    return RuleEngine([pack.with_rules(r for r in pack.rules if r.spec.id in CONTACT_RULES)])
+
+
+def _contacts(text: str) -> list[Finding]:
+    return _contact_engine().evaluate(said(text, FACTS))
 
 
 def _found(text: str) -> list[tuple[str, str]]:
