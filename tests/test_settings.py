@@ -23,6 +23,7 @@ from livewatch.settings import (
     find_config,
     load_settings,
 )
+from transcribers.base import WhisperOptions
 
 FULL_CONFIG = """\
 # every section of livewatch.toml
@@ -146,8 +147,9 @@ def test_defaults_without_a_file(empty_cwd: Path) -> None:
 def test_full_config_parses(tmp_path: Path, empty_cwd: Path) -> None:
     config = _write(tmp_path / "etc", FULL_CONFIG)
     settings = load_settings(config)
-    covered = {"data_dir", "database_url", "private_files", "schedules_dir", "timezone", "allowed_url_schemes", "blacklist",
-               "concurrency", "transcriber", "tolerances", "capture", "alerts", "alerting", "rule_packs_dir"}
+    covered = {"data_dir", "database_url", "private_files", "schedules_dir", "timezone", "allowed_url_schemes",
+               "blacklist", "concurrency", "transcriber", "tolerances", "capture", "alerts", "alerting",
+               "rule_packs_dir"}
     assert set(Settings.model_fields) == covered, "FULL_CONFIG must exercise every section"
 
     assert settings.data_dir == tmp_path / "etc" / "state"
@@ -159,10 +161,11 @@ def test_full_config_parses(tmp_path: Path, empty_cwd: Path) -> None:
     assert settings.timezone == "Asia/Shanghai"
     assert settings.allowed_url_schemes == ["https", "rtmp", "srt"]
     assert settings.concurrency == ConcurrencySettings(captures=25, transcriptions=3)
-    assert settings.transcriber == TranscriberSettings(
-        backend="openai-whisper", model="small", device="cpu", compute_type="float32", beam_size=3,
-        language="zh",
-    )
+    assert settings.transcriber == TranscriberSettings.model_validate({
+        "backend": "openai-whisper", "model": "small", "device": "cpu", "compute_type": "float32", "beam_size": 3,
+        "language": "zh",
+    })
+    assert settings.transcriber.options == WhisperOptions(device="cpu", compute_type="float32")
     assert settings.tolerances == Tolerances(early_start=1, late_start=2.5, overrun=30)
     assert settings.capture.pre_roll_minutes == 20
     assert settings.capture.poll_interval_s == 5

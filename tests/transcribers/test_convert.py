@@ -29,12 +29,12 @@ import torch
 import whisper
 
 from transcribers.convert import (
-    ModelConversionError,
     convert_ct2_to_openai,
     encode_alignment_heads,
     load_openai_model,
     read_ct2_model,
 )
+from transcribers.errors import ModelConversionError
 
 ESPEAK_TEXT = (
     "The stream is live now. Please keep the music volume low. "
