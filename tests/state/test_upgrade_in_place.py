@@ -88,12 +88,12 @@ def test_an_old_data_directory_takes_a_new_step(tmp_path: Path, monkeypatch: pyt
     status = CliRunner().invoke(cli, ["--data", str(data.root), "db", "status"])
     assert f"schema version {latest}, 0 pending migration(s)" in status.output
     backup = data.root / "livewatch.db.bak-v2"
-    conn = sqlite3.connect(backup)
+    old = sqlite3.connect(backup)
     try:  # the backup is the old database, untouched
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
-        assert conn.execute("SELECT count(*) FROM segments").fetchone()[0] == 3
+        assert old.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert old.execute("SELECT count(*) FROM segments").fetchone()[0] == 3
     finally:
-        conn.close()
+        old.close()
     with Database.open(data) as db, db.engine.connect() as conn:
         assert "test_note" in {c["name"] for c in inspect(conn).get_columns("runs")}
         assert conn.execute(text("PRAGMA user_version")).scalar_one() == latest  # an older livewatch refuses it
