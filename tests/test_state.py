@@ -110,9 +110,9 @@ def _row(table: Table, **values: Any) -> dict[str, Any]:
     return row
 
 
-def _extra_migrations(monkeypatch: pytest.MonkeyPatch, *upgrades: Callable[[Connection], None]) -> int:
+def _extra_migrations(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *upgrades: Callable[[Connection], None]) -> int:
     """Make the database see the real migrations plus ``upgrades``; returns the new latest version."""
-    folder = Path(tempfile.mkdtemp(prefix="livewatch-migrations-"))
+    folder = Path(tempfile.mkdtemp(prefix="migrations-", dir=tmp_path))
     monkeypatch.setattr(sys, "dont_write_bytecode", True)  # a reused revision id must be read afresh
     return extra_migrations(monkeypatch, folder, *upgrades)
 
@@ -274,7 +274,7 @@ def test_migrating_non_empty_database_leaves_backup(tmp_path: Path, monkeypatch:
     def add_table(conn: Connection) -> None:
         conn.execute(text("CREATE TABLE test_extra (id INTEGER PRIMARY KEY, note TEXT)"))
 
-    latest = _extra_migrations(monkeypatch, add_table)
+    latest = _extra_migrations(monkeypatch, tmp_path, add_table)
     with Database.open(data) as db:
         assert db.schema_version() == latest == before + 1
         assert "test_extra" in inspect(db.engine).get_table_names()
@@ -301,7 +301,7 @@ def test_failing_migration_raises_and_keeps_version(tmp_path: Path, monkeypatch:
     def broken(conn: Connection) -> None:
         conn.execute(text("INSERT INTO no_such_table VALUES (1)"))
 
-    latest = _extra_migrations(monkeypatch, broken)
+    latest = _extra_migrations(monkeypatch, tmp_path, broken)
     with pytest.raises(StateError, match=r"migration \d+ \(test_step_1\) failed") as info:
         Database.open(data)
     assert f"migration {latest} (test_step_1) failed on {data.database}" in str(info.value)
@@ -329,7 +329,7 @@ def test_failing_migration_stops_before_later_steps(tmp_path: Path, monkeypatch:
     def never(conn: Connection) -> None:
         ran.append("never")
 
-    _extra_migrations(monkeypatch, good, broken, never)
+    _extra_migrations(monkeypatch, tmp_path, good, broken, never)
     with pytest.raises(StateError, match="test_step_2"):
         Database.open(data)
     assert ran == ["good", "broken"]
@@ -345,7 +345,7 @@ def test_failing_migration_leaves_no_partial_schema(tmp_path: Path, monkeypatch:
         conn.execute(text("CREATE TABLE test_half (id INTEGER PRIMARY KEY)"))
         conn.execute(text("INSERT INTO no_such_table VALUES (1)"))
 
-    latest = _extra_migrations(monkeypatch, half_done)
+    latest = _extra_migrations(monkeypatch, tmp_path, half_done)
     with pytest.raises(StateError):
         Database.open(data)
     assert "test_half" not in _table_names(data.database)
@@ -354,7 +354,7 @@ def test_failing_migration_leaves_no_partial_schema(tmp_path: Path, monkeypatch:
     def fixed(conn: Connection) -> None:
         conn.execute(text("CREATE TABLE test_half (id INTEGER PRIMARY KEY)"))
 
-    assert _extra_migrations(monkeypatch, fixed) == latest
+    assert _extra_migrations(monkeypatch, tmp_path, fixed) == latest
     with Database.open(data) as db:
         assert db.schema_version() == latest
     assert "test_half" in _table_names(data.database)
