@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from livewatch.checking import EventCheck, check_event
+from livewatch.checking import EventCheck
 from livewatch.errors import CaptureError, LivewatchError, StateError
+from livewatch.monitor.checks import CheckService
 from livewatch.monitor.jobs import armed_jobs
 from livewatch.monitor.lock import running_monitor
 from livewatch.monitor.transcription import TranscriptionService
@@ -22,12 +23,10 @@ from livewatch.pipeline import ClosedSegment, encode
 from livewatch.queue import TRANSCRIBE
 from livewatch.registration import validate_registrations
 from livewatch.registration.models import Event
-from livewatch.reports.render import publish
 from livewatch.session import Session
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir
 from livewatch.state.runs import ACTIVE, FINISHED, RunLog, SegmentRecord, WindowTaken
-from livewatch.transcription.exports import write_transcript_files
 
 SEGMENT_S = 10.0
 #: The containers a handed-in recording may be in (ffmpeg demuxer names). Playlists, concat scripts and
@@ -169,13 +168,11 @@ def _analyze(session: Session, event: Event, run_id: int, pieces: list[Path], or
         closed = ClosedSegment(event.id, run_id, 0, seq, segment_id, path, at, end)
         queue.put(TRANSCRIBE, closed.queue_key, encode(closed))
         at = end
+    # The monitor's own stages, run in this thread: transcription to the end of the stream, then the final check.
     if settings.transcriber.enabled:
         service = TranscriptionService(settings, engine, queue, data)
-        while service.worker.process_one():
-            pass
-        service.worker.flush(event.id, run_id, 0)
-        write_transcript_files(engine, run_id, data.transcripts_dir(event.id), data)
+        service.drain()
+        service.finish_stream(event.id, run_id, 0)
     store.finish_run(run_id, FINISHED, f"analyzed recording {media.name}")
-    check = check_event(engine, settings, event.id, audio=True)
-    report = publish(engine, data, check, model_store=settings.model_store)
+    check, report = CheckService(settings, engine).check_now(event.id, final=True)
     return Analysis(check, report, len(pieces), (at - origin).total_seconds())

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 from sqlalchemy import Engine
 
 from livewatch.alerts import AlertService
-from livewatch.checking import check_event
+from livewatch.checking import EventCheck, check_event
 from livewatch.reports.render import publish
 from livewatch.rules.packs import PackLibrary
 from livewatch.session import data_dir
@@ -66,14 +67,20 @@ class CheckService:
                 self._working = bool(pending)
             for event_id, final in pending.items():
                 try:
-                    result = check_event(self.engine, self.settings, event_id, library=self.library, audio=final)
-                    if self.alerts is not None:  # before the report: an alert must not wait for rendering
-                        report = self.data.report_dir(event_id) / "report.html"
-                        self.alerts.on_findings(result.findings, result.event, str(report))
-                    publish(self.engine, self.data, result, model_store=self.settings.model_store)
-                    log.info("%s: %d finding(s), verdict %s%s", event_id, len(result.findings), result.verdict,
-                             " (final)" if final else "")
+                    self.check_now(event_id, final=final)
                 except Exception:  # one event's failure never stops the others' checks
                     log.exception("%s: check failed", event_id)
             with self._lock:
                 self._working = False
+
+    def check_now(self, event_id: str, *, final: bool) -> tuple[EventCheck, Path]:
+        """Check one event in the calling thread: its findings (alerted, when this service alerts) and its
+        report; ``final`` adds the audio checks. Returns the check and the report's path."""
+        result = check_event(self.engine, self.settings, event_id, library=self.library, audio=final)
+        if self.alerts is not None:  # before the report: an alert must not wait for rendering
+            report = self.data.report_dir(event_id) / "report.html"
+            self.alerts.on_findings(result.findings, result.event, str(report))
+        published = publish(self.engine, self.data, result, model_store=self.settings.model_store)
+        log.info("%s: %d finding(s), verdict %s%s", event_id, len(result.findings), result.verdict,
+                 " (final)" if final else "")
+        return result, published

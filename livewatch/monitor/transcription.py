@@ -120,10 +120,21 @@ class TranscriptionService:
         for stream in self.transcripts.unflushed_in(FINAL):
             if self.queue.backlog(TRANSCRIBE, run_id=stream.run_id):
                 continue
-            self.worker.flush(stream.event_id, stream.run_id, stream.stream)
-            write_transcript_files(self.engine, stream.run_id, self.data.transcripts_dir(stream.event_id), self.data)
+            self.finish_stream(stream.event_id, stream.run_id, stream.stream)
             if self.checks is not None:
                 self.checks.mark(stream.event_id, final=True)
+
+    def drain(self) -> None:
+        """Transcribe everything queued, in the calling thread (``livewatch analyze``; the monitor's threads
+        do the same one item at a time)."""
+        while self.worker.process_one():
+            pass
+
+    def finish_stream(self, event_id: str, run_id: int, stream: int) -> None:
+        """A stream whose capture has ended and whose queued audio is transcribed: commit its last tail and
+        write the event's transcript files."""
+        self.worker.flush(event_id, run_id, stream)
+        write_transcript_files(self.engine, run_id, self.data.transcripts_dir(event_id), self.data)
 
     def busy(self, run_ids: set[int]) -> bool:
         """Work left for these runs: queued audio, or a last tail not yet flushed."""
