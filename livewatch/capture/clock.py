@@ -111,6 +111,13 @@ class HlsClock(BroadcastClock):
             covered, last = covered + segment.duration, segment
         return (last.sequence, last.uri) if last is not None else None
 
+    def newest_listed(self) -> tuple[int, str] | None:
+        """The (sequence, URI) of the newest segment the playlist has listed while recording: all recorded
+        once ffmpeg ended by itself on a playlist that stopped advancing."""
+        with self._lock:
+            last = self._segments[max(self._segments)] if self._segments else None
+        return (last.sequence, last.uri) if last is not None else None
+
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=self.timeout + 1)

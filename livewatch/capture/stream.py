@@ -19,6 +19,7 @@ from livewatch.capture.clock import BroadcastClock, HlsClock
 from livewatch.capture.commands import RecordPlan, is_rtmp, record_args
 from livewatch.capture.context import CaptureContext, StopSignal
 from livewatch.capture.fetch import printable
+from livewatch.capture.pacing import backoff_s, resolve_deadline_s
 from livewatch.capture.probe import LiveCheck, check_live
 from livewatch.capture.process import FfmpegProcess, stop_orphan
 from livewatch.capture.recovery import INTERRUPTED_NOTE, recover_connection, recover_unlisted
@@ -26,7 +27,6 @@ from livewatch.capture.resolve import DeadlineResolver
 from livewatch.capture.segments import SegmentListTail
 from livewatch.capture.writer import SegmentWriter
 from livewatch.errors import CaptureError, StateError, StreamNotFound, StreamOffline, UnsafeUrl
-from livewatch.fields import CaptureSettings
 from livewatch.registration.models import Event
 from livewatch.state.runs import (
     CANCELLED,
@@ -47,18 +47,6 @@ INTERRUPTED = "interrupted"  # the monitor is shutting down; the run continues a
 #: Seconds a stalled ffmpeg gets to end after q and SIGINT before its blocked read is interrupted.
 STALLED_STOP_GRACE_S = 1.0
 _SEQ_NAME = re.compile(r"^s(\d+)-(\d{6})\.(?:ts|wav)$")
-#: While the registered window is open, a stream that went off air is checked at least this often: every
-#: second of back-off past the origin's return is a second of broadcast lost (an HLS playlist's look-back
-#: recovers some, so HLS is checked within half the playlist's length when that is shorter).
-WINDOW_BACKOFF_S = 4.0
-
-
-def resolve_deadline_s(settings: CaptureSettings) -> float:
-    """Total time one resolution may take: platform extractors make several requests, so several reads'
-    worth, and never under 20 s."""
-    return max(20.0, 4 * settings.rw_timeout_s)
-
-
 @dataclass(frozen=True)
 class StreamOutcome:
     status: str  # finished, no-show, unresolved, incomplete, cancelled, interrupted
@@ -123,6 +111,7 @@ class StreamCapture:
                     return self._finish(UNRESOLVED, f"no stream found in the page by the registered end "
                                                     f"({self.unresolved})")
                 return self._finish(FINISHED, "overrun cap reached")
+            checked_at = time.monotonic()
             check = self._check()
             self.errors = self.errors + 1 if check.error else 0
             if check.error and not check.refused:  # refusals are noted on their own, below
@@ -133,7 +122,7 @@ class StreamCapture:
                 self.last_refusal = check.reason
                 self.log.warning("%s", printable(check.reason))
             if not check.live:
-                outcome = self._offline(now, check.reason, check.ended)
+                outcome = self._offline(now, check.reason, check.ended, time.monotonic() - checked_at)
                 if outcome is not None:
                     return outcome
                 continue
@@ -174,8 +163,9 @@ class StreamCapture:
             self.log.exception("live check of %s failed", printable(self.url))
             return LiveCheck(False, f"live check failed: {printable(repr(err))}", error=True)
 
-    def _offline(self, now: datetime, reason: str, ended: bool = False) -> StreamOutcome | None:
-        """Not live: decide whether to give up, else sleep until the next check (None)."""
+    def _offline(self, now: datetime, reason: str, ended: bool = False, took: float = 0.0) -> StreamOutcome | None:
+        """Not live: decide whether to give up, else sleep until the next check (None). The check's own
+        ``took`` seconds count toward the wait (an RTMP probe waits 3 s for a publisher: that was the wait)."""
         went_live = self.writer.last_end is not None
         self.offline_since = self.offline_since or now
         if not went_live and now >= self.event.end and self.unresolved:
@@ -209,20 +199,13 @@ class StreamCapture:
         if went_live and self.ended_since is not None:
             said_over = self.ended_since + timedelta(seconds=self.settings.end_grace_s)
             deadline = min(deadline, max(self.event.end, said_over))
-        delay = min(delay, max(0.5, (deadline - now).total_seconds()))
+        delay = min(max(0.0, delay - took), max(0.5, (deadline - now).total_seconds()))
         self.log.info("not live (%s); next check in %.1f s", printable(reason), delay)
         self.stop.wait(delay)
         return None
 
     def _backoff(self, now: datetime) -> float:
-        """The wait before the next check or connection, doubling with the failures in a row. While the
-        registered window is open it stays short, never under backoff_base_s (connections that end at once
-        must not loop, see _record)."""
-        delay = min(self.settings.backoff_base_s * 2.0 ** self.failures, self.settings.backoff_max_s)
-        if now < self.event.end:
-            cap = min(WINDOW_BACKOFF_S, self.playlist_span_s / 2) if self.playlist_span_s else WINDOW_BACKOFF_S
-            delay = min(delay, max(cap, self.settings.backoff_base_s))
-        return delay
+        return backoff_s(self.settings, self.failures, now, self.event.end, self.playlist_span_s)
 
     def _acquire_slot(self) -> bool:
         while not self.stop.is_set() and self.ctx.clock() < self.hard_stop:
@@ -284,8 +267,11 @@ class StreamCapture:
         if produced and isinstance(clock, HlsClock) and self.writer.last_end is not None:
             # What ffmpeg got to, not what was listed when it began: a playlist left up, stale, after the
             # broadcast ends (nginx-rtmp) lists newer segments that this connection has already recorded.
+            # ffmpeg ended by itself (-m3u8_hold_counters) only once it had read every segment listed: the
+            # durations, off by the estimate's error, could name an earlier one and replay the rest.
             recorded = (self.writer.last_end - clock.wall_base).total_seconds() - 0.25
-            self.newest_recorded = clock.recorded_through(recorded)
+            ended_itself = process.returncode == 0 and clock.basis != HlsClock.PDT_BASIS
+            self.newest_recorded = clock.newest_listed() if ended_itself else clock.recorded_through(recorded)
         # A connection shorter than one segment (a short file served as the stream, an origin that hangs up
         # at once) counts as a failure, so reconnects back off instead of looping.
         floor = max(self.settings.backoff_base_s, self.settings.segment_seconds)
