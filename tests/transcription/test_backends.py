@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 from livewatch.transcription import backends
 from tests.transcription.conftest import speak
-from transcribers.base import ModelInfo, TranscribeOptions, Transcriber
+from transcribers.base import ModelInfo, Segment, TranscribeOptions, Transcriber
 
 ALSA = Path("/usr/share/sounds/alsa")
 CLIP = "Welcome to the annual meeting. Our investment products offer guaranteed returns of thirty percent."
@@ -31,6 +32,24 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return speak(CLIP, tmp_path_factory.mktemp("audio") / "clip.wav")
 
 
+Heard = Callable[[Transcriber, Path], list[Segment]]
+
+
+@pytest.fixture(scope="module")
+def heard() -> Heard:
+    """What a backend writes for a file, transcribed once: several tests read the same transcript (decoding is
+    deterministic), and openai-whisper takes seconds of CPU even for a one-second file."""
+    made: dict[tuple[int, Path], list[Segment]] = {}
+
+    def transcribe(engine: Transcriber, audio: Path) -> list[Segment]:
+        key = (id(engine), audio)  # the engines are module fixtures: one object each for the whole file
+        if key not in made:
+            made[key] = list(engine.transcribe(audio, EN))
+        return made[key]
+
+    return transcribe
+
+
 EXPECTED = {
     "Front_Center.wav": " front, center.",
     "Front_Left.wav": " Front, left.",
@@ -42,9 +61,9 @@ EXPECTED = {
 
 @pytest.mark.parametrize("backend", ["faster", "openai"])
 @pytest.mark.parametrize(("name", "text"), sorted(EXPECTED.items()))
-def test_human_recordings(request: pytest.FixtureRequest, backend: str, name: str, text: str) -> None:
+def test_human_recordings(request: pytest.FixtureRequest, heard: Heard, backend: str, name: str, text: str) -> None:
     engine: Transcriber = request.getfixturevalue(backend)
-    [segment] = engine.transcribe(ALSA / name, EN)
+    [segment] = heard(engine, ALSA / name)
     assert segment.text == text
     assert segment.start == 0.0
     assert 0.9 < segment.end < 1.4
@@ -53,18 +72,19 @@ def test_human_recordings(request: pytest.FixtureRequest, backend: str, name: st
 
 
 @pytest.mark.parametrize("backend", ["faster", "openai"])
-def test_clean_speech(request: pytest.FixtureRequest, backend: str, clip: Path) -> None:
+def test_clean_speech(request: pytest.FixtureRequest, heard: Heard, backend: str, clip: Path) -> None:
     engine: Transcriber = request.getfixturevalue(backend)
-    [segment] = engine.transcribe(clip, EN)
+    [segment] = heard(engine, clip)
     assert segment.text == (" Welcome to the annual meeting. Our investment product is off a guaranteed return on 30%.")
     words = [w.word.strip() for w in segment.words]
     assert words[:5] == ["Welcome", "to", "the", "annual", "meeting."]
     assert all(a.start <= b.start for a, b in zip(segment.words, segment.words[1:], strict=False))
 
 
-def test_backends_agree_on_the_same_weights(faster: Transcriber, openai: Transcriber, clip: Path) -> None:
+def test_backends_agree_on_the_same_weights(faster: Transcriber, openai: Transcriber, clip: Path,
+                                            heard: Heard) -> None:
     for audio in (clip, *(ALSA / name for name in EXPECTED)):
-        a, b = list(faster.transcribe(audio, EN)), list(openai.transcribe(audio, EN))
+        a, b = heard(faster, audio), heard(openai, audio)
         assert [s.text for s in a] == [s.text for s in b]
         for x, y in zip(a, b, strict=True):
             assert abs(x.start - y.start) < 0.02
