@@ -4,6 +4,7 @@ text, and the real page in headless Chromium (Playwright, Debian's chromium) fro
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from datetime import datetime, timedelta
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 from playwright.sync_api import sync_playwright
 
 from livewatch.cli import cli
-from livewatch.state import DataDir
+from livewatch.state import DataDir, files
 from livewatch.state.runs import RunStore, SegmentRecord
 from tests.rules.test_event_check import T0, add_run, registered
 
@@ -41,16 +42,16 @@ def tone_wav(path: Path, seconds: float) -> Path:
     return path
 
 
-@pytest.fixture
-def reported(tmp_path: Path) -> DataDir:
+def report_of_hostile_event(folder: Path) -> DataDir:
     """An event with hostile text everywhere a user can type, three findings, audio, and its report."""
-    data = DataDir(tmp_path / "data")
+    data = DataDir(folder / "data")
     participants = [{"name": HOSTILE, "role": "host", "real_name_verified": True, "birth_year": 2014}]
+    tone = tone_wav(folder / "tone.wav", 10)
     with registered(data, title=HOSTILE, participants=participants) as db:
         run_id = add_run(db, T0, [(0, f"大家好 {HOSTILE}", ""), (30, "这个理财保本保息", ""), (60, "加我V信", "")])
         store = RunStore(db.engine)
         for seq in range(8):
-            path = tone_wav(tmp_path / f"s0-{seq:06d}.wav", 10)
+            path = Path(shutil.copy(tone, folder / f"s0-{seq:06d}.wav"))  # eight segments of the same tone
             start = T0 + timedelta(seconds=10 * seq)
             store.add_segment(SegmentRecord(run_id, 0, None, "audio", seq, path, start, start + timedelta(seconds=10),
                                             path.stat().st_size, "ok"))
@@ -58,6 +59,22 @@ def reported(tmp_path: Path) -> DataDir:
     assert result.exit_code == 0, result.output
     assert "forum: fail" in result.output
     return data
+
+
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
+    """Built once for the tests that only read it (a test that changes it builds its own). It runs before the
+    per-test isolation of tests/conftest.py, so it isolates itself the same way."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("LIVEWATCH_CONFIG", raising=False)
+        patch.delenv("LIVEWATCH_DATA", raising=False)
+        patch.setattr(files, "_private", files._private)
+        mask = os.umask(0o022)
+        os.umask(mask)
+        try:
+            return report_of_hostile_event(tmp_path_factory.mktemp("reported"))
+        finally:
+            os.umask(mask)
 
 
 def test_report_lists_every_finding_with_anchors_times_and_clips(reported: DataDir) -> None:
@@ -148,7 +165,8 @@ def test_generated_at_is_local_to_the_event(reported: DataDir) -> None:
     assert datetime.fromisoformat(document["provenance"]["generated_at"]).utcoffset() is not None
 
 
-def test_reviews_change_the_report_and_are_summarised(reported: DataDir) -> None:
+def test_reviews_change_the_report_and_are_summarised(tmp_path: Path) -> None:
+    reported = report_of_hostile_event(tmp_path)
     document = json.loads((reported.report_dir("forum") / "findings.json").read_text(encoding="utf-8"))
     [promise] = [f for f in document["findings"] if f["category"] == "finance-promise"]
     review = reported.review_file("forum")
