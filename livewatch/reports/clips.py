@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from livewatch.pipeline.findings import Finding
 from livewatch.state.event_records import EventRecordStore
 from livewatch.state.media import MediaBlobs
 
@@ -37,7 +38,7 @@ def _segments(engine: Engine, media: MediaBlobs, run_id: int, stream: int, start
             if media.has(piece.path)]
 
 
-def extract_clips(engine: Engine, run_id: int | None, findings: Sequence[dict[str, object]], media: MediaBlobs,
+def extract_clips(engine: Engine, run_id: int | None, findings: Sequence[Finding], media: MediaBlobs,
                   folder: Path) -> dict[str, str]:
     """Clips for findings that have audio around them; returns finding id → path relative to the report.
     A clip already cut is kept (a finding's id fixes its moment). ffmpeg writes into a private temporary
@@ -47,19 +48,17 @@ def extract_clips(engine: Engine, run_id: int | None, findings: Sequence[dict[st
     clips: dict[str, str] = {}
     media.make_folder(folder / "clips")
     for finding in findings:
-        if finding.get("stream") is None:
+        if finding.stream is None:
             continue  # schedule, registration and audio findings: no moment of speech to hear
-        finding_id = str(finding["id"])
+        finding_id = finding.id
         target = folder / "clips" / f"{finding_id}.ogg"
         relative = f"clips/{target.name}"
         if media.has(target):
             clips[finding_id] = relative
             continue
-        start = datetime.fromisoformat(str(finding["start"])) - timedelta(seconds=MARGIN_S)
-        end = min(datetime.fromisoformat(str(finding["end"])) + timedelta(seconds=MARGIN_S),
-                  start + timedelta(seconds=MAX_CLIP_S))
-        stream = finding.get("stream")
-        pieces = _segments(engine, media, run_id, int(stream) if isinstance(stream, int) else 0, start, end)
+        start = finding.start_at - timedelta(seconds=MARGIN_S)
+        end = min(finding.end_at + timedelta(seconds=MARGIN_S), start + timedelta(seconds=MAX_CLIP_S))
+        pieces = _segments(engine, media, run_id, finding.stream, start, end)
         if not pieces:
             continue
         with tempfile.TemporaryDirectory(prefix="livewatch-clip-") as tmp:

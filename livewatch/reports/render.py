@@ -44,7 +44,7 @@ def write_report(engine: Engine, data: DataDir, check: EventCheck, *, clips: boo
                  model_store: Path | None = None, document: dict[str, Any] | None = None) -> Path:
     document = document or findings_document(engine, check, model_store)
     folder = data.make_folder(data.report_dir(check.event_id))
-    made = extract_clips(engine, check.run_id, document["findings"], LocalMediaStore(data), folder) if clips else {}
+    made = extract_clips(engine, check.run_id, check.findings, LocalMediaStore(data), folder) if clips else {}
     context = build_report(engine, document, check.event, clips=made, audit=audit_trail(data, check.event_id))
     return data.write_whole(folder / "report.html", render(make_environment(), "report.html", context))
 
