@@ -5,6 +5,9 @@
   dictionary, which ships inside the wheel). A lemma is taken only when it keeps the word's first three
   letters (simplemma maps "best" to "good" and "is" to "be") and never for a comparative or superlative
   ("lowest" is not "low", "cheaper" not "cheap"): an absolute term must stay itself.
+  A one-word term that names an activity by its ``-ing`` form ("betting", "tipping", "aging") is not matched on
+  lemmas (:func:`has_gerund`): its lemma is the verb, and the verb is everyday talk ("I bet he's late",
+  "tip me off", "at my age"). It matches as written, in the compact view.
 * ``phonetic_view`` — each English word as its Metaphone code (jellyfish), so a phrase Whisper split or
   spelled by ear matches its term: "my we chat is" is "my wechat is" (M WXT IS either way). Only terms of two
   words or more with a code of at least :data:`PHONETIC_MIN_CODE` letters match here: one word's code is in
@@ -77,6 +80,13 @@ def lemma_view(light: NormalizedText) -> NormalizedText:
 
 def phonetic_view(light: NormalizedText) -> NormalizedText:
     return _words_view(light, phonetic=True)
+
+
+def has_gerund(term: str) -> bool:
+    """Whether ``term`` is one English word in an ``-ing`` form that its lemma would turn into another word
+    (in a phrase the other words keep the sense: "tracking chips" is still "tracking chip")."""
+    words = _WORD.findall(normalize(term, "light").text)
+    return len(words) == 1 and words[0].endswith("ing") and lemma(words[0]) != words[0]
 
 
 def lemma_key(term: str) -> str:

@@ -13,7 +13,7 @@ from functools import cached_property
 
 import ahocorasick
 
-from livewatch.rules.english import lemma_key, phonetic_key
+from livewatch.rules.english import has_gerund, lemma_key, phonetic_key
 from livewatch.rules.normalize import (
     SYLLABLE_END,
     NormalizedText,
@@ -102,8 +102,10 @@ class TermMatcher:
 
     @cached_property
     def _lemmas(self) -> ahocorasick.Automaton | None:
-        # English terms whatever their inflection: the text's words and the term's are both lemmas.
-        return _automaton((lemma_key(t), t) for t in self.terms if t.isascii() and any(ch.isalpha() for ch in t))
+        # English terms whatever their inflection: the text's words and the term's are both lemmas. A term
+        # named by an -ing form ("betting") matches as written only: its lemma is everyday talk ("I bet").
+        return _automaton((lemma_key(t), t) for t in self.terms
+                          if t.isascii() and any(ch.isalpha() for ch in t) and not has_gerund(t))
 
     @cached_property
     def _phonetic(self) -> ahocorasick.Automaton | None:

@@ -723,6 +723,18 @@ def test_english_terms_are_whole_words(tmp_path: Path, text: str, fires: bool) -
     assert bool(evaluate(tmp_path, rule, said(text))) is fires
 
 
+@pytest.mark.parametrize(("text", "fires"), [
+    ("sports betting is back", True),
+    ("I bet he's late again", False),
+    ("she bets on it", False),
+    ("the vaccines have tracking chips in them", True),  # in a phrase the -ing word still takes its lemma
+    ("it cures diabetes", True),
+])
+def test_a_one_word_ing_term_matches_as_written(tmp_path: Path, text: str, fires: bool) -> None:
+    rule = {"id": "words", "type": "lexicon", "terms": ["betting", "tracking chip", "cure diabetes"]}
+    assert bool(evaluate(tmp_path, rule, said(text))) is fires
+
+
 # --- pinyin homophones and initials ---------------------------------------------------------------------
 
 @pytest.mark.parametrize(("terms", "text", "pinyin", "expected"), [
