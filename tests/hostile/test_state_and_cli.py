@@ -426,7 +426,7 @@ def test_a_capture_that_starts_while_analyze_reads_the_recording_wins_the_window
         run = RunStore(db.engine).open_run("forum", event.start, event.end)
         assert run is not None
         with pytest.raises(AnalyzeError, match=f"got run {run.id}"):
-            _claim_window(db.engine, event, tmp_path / "recording.mp4")
+            _claim_window(RunStore(db.engine), event, tmp_path / "recording.mp4")
     assert setup.runs() == [(run.id, "waiting")]
 
 
