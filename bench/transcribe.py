@@ -25,6 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from livewatch.pipeline import ClosedSegment, encode  # noqa: E402
 from livewatch.queue import TRANSCRIBE, SqliteWorkQueue  # noqa: E402
 from livewatch.state import Database, DataDir  # noqa: E402
 from livewatch.state.runs import FINISHED, RunStore, SegmentRecord  # noqa: E402
@@ -101,9 +102,8 @@ def worker_pass(recording: Path, choice: EngineChoice, folder: Path) -> None:
             end = start + timedelta(seconds=min(step, len(audio) - offset) / 16000)
             segment = store.add_segment(SegmentRecord(run.id, 0, None, "audio", seq, path, start, end,
                                                       path.stat().st_size, "ok"))
-            queue.put(TRANSCRIBE, f"{run.id}:0:{seq}", {"event_id": "bench", "run_id": run.id, "stream": 0, "seq": seq,
-                                                        "segment_id": segment, "path": str(path),
-                                                        "start_at": start.isoformat(), "end_at": end.isoformat()})
+            closed = ClosedSegment("bench", run.id, 0, seq, segment, path, start, end)
+            queue.put(TRANSCRIBE, closed.queue_key, encode(closed))
         store.finish_run(run.id, FINISHED, "bench")
         worker = TranscriptionWorker(db.engine, queue, lambda event: choice)
         while worker.process_one():
