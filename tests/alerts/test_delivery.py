@@ -12,7 +12,7 @@ import pytest
 
 from livewatch.alerts import service as service_module
 from livewatch.alerts.base import AlertDeliveryError, Delivery
-from livewatch.alerts.channels.webhook import WebhookChannel, body_of, sign
+from livewatch.alerts.channels.webhook import WebhookChannel, WebhookTarget, body_of, sign
 from livewatch.alerts.outbox import FAILED, SENT, Outbox
 from livewatch.alerts.service import AlertService
 from livewatch.state import Database
@@ -135,6 +135,7 @@ def test_retry_after_and_give_up(tmp_path: Path, database: Database, receiver: W
 
 def test_missing_secret_and_redirect(receiver: WebhookReceiver, tmp_path: Path) -> None:
     target = webhook_settings(tmp_path, receiver.url).alerts[0]
+    assert isinstance(target, WebhookTarget)
     with pytest.raises(AlertDeliveryError, match="LIVEWATCH_WEBHOOK_SECRET is not set") as err:
         WebhookChannel(target, {}).send(Delivery("k", "hook", {"a": 1}, 1))
     assert not err.value.permanent

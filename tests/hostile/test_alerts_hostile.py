@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from livewatch.alerts.base import AlertDeliveryError, Delivery
-from livewatch.alerts.channels.email import EmailChannel
-from livewatch.alerts.channels.webhook import WebhookChannel
+from livewatch.alerts.channels.email import EmailChannel, EmailTarget
+from livewatch.alerts.channels.webhook import WebhookChannel, WebhookTarget
 from livewatch.alerts.outbox import PENDING, SENDING, Outbox
 from livewatch.alerts.service import AlertService, send_test
 from livewatch.capture.context import utc_now
@@ -129,6 +129,7 @@ def test_webhook_that_drips_its_answer_is_cut_at_timeout_s(tmp_path: Path) -> No
     drip = DripServer(HTTP_ANSWER)
     try:
         target = webhook_settings(tmp_path, drip.url, timeout_s=2).alerts[0]
+        assert isinstance(target, WebhookTarget)
         start = time.monotonic()
         with pytest.raises(AlertDeliveryError, match="did not answer in full within timeout_s = 2 s") as err:
             WebhookChannel(target, ENV).send(Delivery("k", "hook", {"a": 1}, 1))
@@ -164,6 +165,7 @@ def test_smtp_server_that_drips_after_the_greeting_is_cut_at_timeout_s(tmp_path:
         target = Settings(data_dir=tmp_path / "data", alerts=[
             {"name": "mail", "type": "email", "to": ["r@example.org"], "smtp_host": "127.0.0.1",
              "smtp_port": slow.port, "timeout_s": 2}]).alerts[0]
+        assert isinstance(target, EmailTarget)
         start = time.monotonic()
         with pytest.raises(AlertDeliveryError, match="did not finish within timeout_s = 2 s"):
             EmailChannel(target, {}).send(Delivery("k", "mail", alert().payload(), 1))
