@@ -31,6 +31,8 @@ from livewatch.session import Session, data_dir
 from livewatch.state.database import describe_error
 from livewatch.templating import make_environment, render
 from livewatch.terminal import rich_safe
+from livewatch.transcription.backends import livewatch_error
+from transcribers.errors import TranscriberError
 
 EXIT_OK, EXIT_INVALID, EXIT_CONFIG = 0, 1, 2
 
@@ -51,6 +53,9 @@ class _LivewatchGroup(click.Group):
             _fail(str(err), EXIT_CONFIG)
         except LivewatchError as err:
             _fail(str(err), EXIT_INVALID)
+        except TranscriberError as err:  # the model store, which `livewatch models` and exports call directly
+            translated = livewatch_error(err)
+            _fail(str(translated), EXIT_CONFIG if isinstance(translated, ConfigError) else EXIT_INVALID)
         except (SQLAlchemyError, sqlite3.Error) as err:
             # Hostile or damaged state met deep inside a command (a corrupt page only one query reads): the
             # known checks live in livewatch.state.database; this keeps the rest to one line as well.
