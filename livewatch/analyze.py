@@ -15,7 +15,7 @@ from pathlib import Path
 
 from livewatch.checking import EventCheck
 from livewatch.errors import CaptureError, LivewatchError, StateError
-from livewatch.monitor.checks import CheckService
+from livewatch.monitor.check_service import CheckService
 from livewatch.monitor.jobs import armed_jobs
 from livewatch.monitor.lock import running_monitor
 from livewatch.monitor.transcription import TranscriptionService

@@ -31,7 +31,7 @@ from livewatch.fields import SeverityName
 from livewatch.monitor.status import LAG_SEGMENTS
 from livewatch.queue import TRANSCRIBE
 from livewatch.queue.sqlite import CLAIMED, PENDING
-from livewatch.reviews import Decision
+from livewatch.reports.reviews import Decision
 from livewatch.state.gauges import StateGauges, read_gauges
 from livewatch.state.runs import ACTIVE, FINAL, RECORDING
 

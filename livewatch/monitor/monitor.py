@@ -25,7 +25,7 @@ from livewatch.alerts.watch import run_alert
 from livewatch.capture.context import CaptureContext, StopSignal, utc_now
 from livewatch.capture.registry import SourceRegistry
 from livewatch.errors import StateError
-from livewatch.monitor.checks import CheckService
+from livewatch.monitor.check_service import CheckService
 from livewatch.monitor.event_capture import EventCapture, RunEnd
 from livewatch.monitor.jobs import JOB_FUNCTION, event_of, job_id, job_store_where, make_scheduler
 from livewatch.monitor.lock import MonitorLock

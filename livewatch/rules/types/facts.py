@@ -114,8 +114,8 @@ class RegistrationRule(Rule):
         from pathlib import Path
 
         from livewatch.registration.blacklist import Blacklist
-        from livewatch.registration.checks import check_registration
         from livewatch.registration.loader import Registration
+        from livewatch.registration.registration_checks import check_registration
         from livewatch.sourcemap import LineMap
 
         event = data.facts.registration
