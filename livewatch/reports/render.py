@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from livewatch import __version__
 from livewatch.pipeline.event_checks import EventCheck
+from livewatch.pipeline.run_status import FINAL
 from livewatch.reports.build import build_report
 from livewatch.reports.clips import extract_clips
 from livewatch.reports.findings_files import findings_document, write_exports
@@ -26,7 +27,6 @@ from livewatch.state.event_records import EventRecord, EventRecordStore
 from livewatch.state.files import is_plain_file
 from livewatch.state.findings import FindingStore
 from livewatch.state.media import LocalMediaStore
-from livewatch.state.runs import FINAL
 from livewatch.templating import make_environment, render
 
 

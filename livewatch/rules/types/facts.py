@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from livewatch.pipeline.run_status import FINAL, UNRESOLVED
 from livewatch.rules.base import EventFacts, Gap, Hit, Rule, RuleInput, RuleSpec
-from livewatch.state.runs import FINAL, UNRESOLVED
 
 ScheduleCheck = Literal["early_start", "late_start", "overrun", "no_show", "gaps", "unresolved"]
 
