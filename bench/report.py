@@ -22,11 +22,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from livewatch.checking import check_event  # noqa: E402
+from livewatch.pipeline.run_status import FINISHED  # noqa: E402
 from livewatch.registration.models import Event  # noqa: E402
 from livewatch.reports.render import write_report  # noqa: E402
 from livewatch.settings import Settings  # noqa: E402
 from livewatch.state import Database, DataDir, tables  # noqa: E402
-from livewatch.state.runs import FINISHED, RunStore  # noqa: E402
+from livewatch.state.runs import RunStore  # noqa: E402
 
 T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
 CLEAN = ["大家好，欢迎来到今天的创作者论坛，我们聊聊内容创作和品牌合作的规则。",

@@ -26,9 +26,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from livewatch.pipeline import ClosedSegment, encode  # noqa: E402
+from livewatch.pipeline.run_status import FINISHED  # noqa: E402
 from livewatch.queue import TRANSCRIBE, SqliteWorkQueue  # noqa: E402
 from livewatch.state import Database, DataDir  # noqa: E402
-from livewatch.state.runs import FINISHED, RunStore, SegmentRecord  # noqa: E402
+from livewatch.state.runs import RunStore, SegmentRecord  # noqa: E402
 from livewatch.transcription import backends  # noqa: E402
 from livewatch.transcription.worker import EngineChoice, TranscriptionWorker, read_wav  # noqa: E402
 from transcribers.base import TranscribeOptions  # noqa: E402

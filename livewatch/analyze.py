@@ -15,18 +15,19 @@ from pathlib import Path
 
 from livewatch.checking import EventCheck
 from livewatch.errors import CaptureError, LivewatchError, StateError
-from livewatch.monitor.checks import CheckService
+from livewatch.monitor.check_service import CheckService
 from livewatch.monitor.jobs import armed_jobs
 from livewatch.monitor.lock import running_monitor
 from livewatch.monitor.transcription import TranscriptionService
 from livewatch.pipeline import ClosedSegment, encode
+from livewatch.pipeline.run_status import ACTIVE, FINISHED
 from livewatch.queue import TRANSCRIBE
 from livewatch.registration import validate_registrations
 from livewatch.registration.models import Event
 from livewatch.session import Session
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir
-from livewatch.state.runs import ACTIVE, FINISHED, RunLog, SegmentRecord, WindowTaken
+from livewatch.state.runs import RunLog, SegmentRecord, WindowTaken
 
 SEGMENT_S = 10.0
 #: The containers a handed-in recording may be in (ffmpeg demuxer names). Playlists, concat scripts and

@@ -100,7 +100,7 @@ def check_event(engine: Engine, settings: Settings, event_id: str, *, library: P
 
 
 def _apply_reviews(store: FindingLog, settings: Settings, event_id: str) -> None:
-    from livewatch.reviews import ReviewError, apply_reviews
+    from livewatch.reports.reviews import ReviewError, apply_reviews
 
     try:
         result = apply_reviews(store, data_dir(settings), event_id)

@@ -29,11 +29,11 @@ from livewatch import __version__
 from livewatch.errors import StateError
 from livewatch.fields import SeverityName
 from livewatch.monitor.status import LAG_SEGMENTS
+from livewatch.pipeline.run_status import ACTIVE, FINAL, RECORDING
 from livewatch.queue import TRANSCRIBE
 from livewatch.queue.sqlite import CLAIMED, PENDING
-from livewatch.reviews import Decision
+from livewatch.reports.reviews import Decision
 from livewatch.state.gauges import StateGauges, read_gauges
-from livewatch.state.runs import ACTIVE, FINAL, RECORDING
 
 log = logging.getLogger(__name__)
 

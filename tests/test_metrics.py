@@ -17,8 +17,8 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, create_engine
 
-from livewatch import __version__, cli_monitor
-from livewatch.cli import cli
+from livewatch import __version__
+from livewatch.cli import cli, monitor_commands
 from livewatch.errors import StateError
 from livewatch.metrics import EVENT_STATES, MetricsServer, metrics_registry
 from livewatch.monitor import Monitor
@@ -272,7 +272,7 @@ def test_run_serves_metrics_while_the_monitor_runs(tmp_path: Path, monkeypatch: 
         scraped.append(_fetch(started[0].url))
         original(monitor)
 
-    monkeypatch.setattr(cli_monitor, "MetricsServer", RecordingServer)
+    monkeypatch.setattr(monitor_commands, "MetricsServer", RecordingServer)
     monkeypatch.setattr(Monitor, "run_until_idle", scrape_then_run)
     (tmp_path / "schedules").mkdir()
     config = tmp_path / "livewatch.toml"
@@ -296,7 +296,7 @@ def test_run_serves_metrics_while_the_monitor_runs(tmp_path: Path, monkeypatch: 
 
 def test_run_without_metrics_port_serves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[object] = []
-    monkeypatch.setattr(cli_monitor, "MetricsServer", lambda *args: started.append(args))
+    monkeypatch.setattr(monitor_commands, "MetricsServer", lambda *args: started.append(args))
     (tmp_path / "schedules").mkdir()
     config = tmp_path / "livewatch.toml"
     config.write_text("[transcriber]\nenabled = false\n", encoding="utf-8")

@@ -34,7 +34,9 @@ def test_wheel_contents(wheel: Path) -> None:
         assert f"livewatch/templates/{name}" in names
     assert "transcribers/__init__.py" in names
     assert "livewatch/py.typed" in names
-    assert "livewatch/state/migrations/v0001_initial.py" in names
+    # Alembic reads its environment and revisions from the installed package at run time.
+    for migration_file in ("env.py", "versions/v0001_initial.py", "versions/v0002_alerts.py"):
+        assert f"livewatch/state/migrations/{migration_file}" in names
     assert not any(name.startswith(("tests/", "schedules/")) for name in names)
     metadata = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "livewatch = livewatch.cli:main" in zipfile.ZipFile(wheel).read(metadata).decode()
@@ -47,7 +49,7 @@ def test_installed_wheel_renders_from_its_own_templates(wheel: Path, tmp_path: P
     probe = (
         "import livewatch, datetime\n"
         "from livewatch.templating import builtin_templates_dir, make_environment, render\n"
-        "from livewatch.schedule_view import schedule_context\n"
+        "from livewatch.reports.schedule_view import schedule_context\n"
         "now = datetime.datetime.now(datetime.UTC)\n"
         "html = render(make_environment(), 'schedule.html', schedule_context([], [], now))\n"
         "print(livewatch.__file__)\n"

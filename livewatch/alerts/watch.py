@@ -18,9 +18,9 @@ from sqlalchemy import Engine
 
 from livewatch.alerts.base import Alert
 from livewatch.fields import SeverityName
+from livewatch.pipeline.run_status import CANCELLED, FAILED, INCOMPLETE, RECONNECTING, RECORDING, SEARCHING, UNRESOLVED
 from livewatch.registration.models import Event
 from livewatch.state.event_records import EventRecordStore
-from livewatch.state.runs import CANCELLED, FAILED, INCOMPLETE, RECONNECTING, RECORDING, SEARCHING, UNRESOLVED
 
 #: Seconds HLS media arrives after it was broadcast (origin segment, playlist refresh, ffmpeg's fetch).
 HLS_SLACK_S = 6.0

@@ -27,8 +27,7 @@ from livewatch.capture.resolve import DeadlineResolver
 from livewatch.capture.segments import SegmentListTail
 from livewatch.capture.writer import SegmentWriter
 from livewatch.errors import CaptureError, StateError, StreamNotFound, StreamOffline, UnsafeUrl
-from livewatch.registration.models import Event
-from livewatch.state.runs import (
+from livewatch.pipeline.run_status import (
     CANCELLED,
     FINISHED,
     INCOMPLETE,
@@ -38,8 +37,9 @@ from livewatch.state.runs import (
     SEARCHING,
     UNRESOLVED,
     WAITING,
-    Run,
 )
+from livewatch.registration.models import Event
+from livewatch.state.runs import Run
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,7 @@ from dataclasses import dataclass
 
 from livewatch.capture.context import CaptureContext, StopSignal
 from livewatch.capture.stream import INTERRUPTED, StreamCapture, StreamOutcome
-from livewatch.registration.models import Event
-from livewatch.state.database import describe_error
-from livewatch.state.runs import (
+from livewatch.pipeline.run_status import (
     CANCELLED,
     FAILED,
     FINISHED,
@@ -23,6 +21,8 @@ from livewatch.state.runs import (
     UNRESOLVED,
     WAITING,
 )
+from livewatch.registration.models import Event
+from livewatch.state.database import describe_error
 
 log = logging.getLogger(__name__)
 

@@ -25,11 +25,12 @@ from livewatch.alerts.watch import run_alert
 from livewatch.capture.context import CaptureContext, StopSignal, utc_now
 from livewatch.capture.registry import SourceRegistry
 from livewatch.errors import StateError
-from livewatch.monitor.checks import CheckService
+from livewatch.monitor.check_service import CheckService
 from livewatch.monitor.event_capture import EventCapture, RunEnd
 from livewatch.monitor.jobs import JOB_FUNCTION, event_of, job_id, job_store_where, make_scheduler
 from livewatch.monitor.lock import MonitorLock
 from livewatch.monitor.transcription import TranscriptionService
+from livewatch.pipeline.run_status import FAILED, FINAL, INCOMPLETE, UNRESOLVED
 from livewatch.queue import TRANSCRIBE
 from livewatch.registration import validate_registrations
 from livewatch.registration.loader import discover
@@ -37,7 +38,6 @@ from livewatch.registration.models import Event
 from livewatch.session import Session, data_dir
 from livewatch.settings import Settings
 from livewatch.state.database import check_database_file, describe_error
-from livewatch.state.runs import FAILED, FINAL, INCOMPLETE, UNRESOLVED
 
 log = logging.getLogger(__name__)
 #: Seconds a shutdown may take past the captures' longest ``stop_timeout_s`` (see :meth:`Monitor.shutdown`).

@@ -11,15 +11,16 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from livewatch.monitor.checks import CheckService
+from livewatch.monitor.check_service import CheckService
+from livewatch.pipeline.run_status import FINAL
 from livewatch.queue import TRANSCRIBE, WorkQueue
 from livewatch.settings import Settings
 from livewatch.state import DataDir
 from livewatch.state.events import EventStore
-from livewatch.state.runs import FINAL, first_utterances
+from livewatch.state.runs import first_utterances
 from livewatch.state.transcripts import TranscriptStore
 from livewatch.transcription.choice import UTTERANCES_TO_SETTLE, event_language, plan_for, settled_language
-from livewatch.transcription.exports import write_transcript_files
+from livewatch.transcription.transcript_files import write_transcript_files
 from livewatch.transcription.worker import EngineChoice, StreamLanes, TranscriptionWorker
 from transcribers.base import TranscribeOptions, Transcriber
 from transcribers.decoding import decoding_defaults

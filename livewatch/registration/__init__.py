@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 from livewatch.issues import Issue, sort_issues
 from livewatch.registration.blacklist import Blacklist, load_blacklist
-from livewatch.registration.checks import check_registration
 from livewatch.registration.loader import LoadResult, Registration, load_registrations, promote_warnings
 from livewatch.registration.models import Event, RegistrationContext
+from livewatch.registration.registration_checks import check_registration
 from livewatch.registration.transcriber_check import check_transcriber_language
 from livewatch.rules.packs import PackLibrary
 

@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from livewatch import __version__
+from livewatch.pipeline.run_status import FINAL
 from livewatch.registration.models import Event
-from livewatch.reports.context import FindingView, ParticipantView, ReportContext, Span, TranscriptLine
-from livewatch.reviews import AuditTrail
+from livewatch.reports.reviews import AuditTrail
+from livewatch.reports.template_context import FindingView, ParticipantView, ReportContext, Span, TranscriptLine
 from livewatch.state.event_records import EventRecordStore
-from livewatch.state.runs import FINAL
 
 WIDTH = 1000.0
 

@@ -15,18 +15,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from livewatch import __version__
-from livewatch.exports import findings_document, write_exports
 from livewatch.pipeline.event_checks import EventCheck
+from livewatch.pipeline.run_status import FINAL
 from livewatch.reports.build import build_report
 from livewatch.reports.clips import extract_clips
-from livewatch.reports.context import IndexContext, IndexRow
-from livewatch.reviews import audit_trail
+from livewatch.reports.findings_files import findings_document, write_exports
+from livewatch.reports.reviews import audit_trail
+from livewatch.reports.template_context import IndexContext, IndexRow
 from livewatch.state import DataDir
 from livewatch.state.event_records import EventRecord, EventRecordStore
 from livewatch.state.files import is_plain_file
 from livewatch.state.findings import FindingStore
 from livewatch.state.media import LocalMediaStore
-from livewatch.state.runs import FINAL
 from livewatch.templating import make_environment, render
 
 

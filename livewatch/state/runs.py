@@ -16,19 +16,10 @@ from typing import Any, Protocol
 from sqlalchemy import CursorResult, Engine, Row, delete, func, select, update
 
 from livewatch.errors import StateError
+from livewatch.pipeline.run_status import FINAL, WAITING
 from livewatch.state import tables
 from livewatch.state.database import write
 from livewatch.state.engines import insert_ignore
-
-#: Run statuses. Active ones may be continued after a restart; the others are final.
-WAITING, RECORDING, RECONNECTING = "waiting", "recording", "reconnecting"
-#: Waiting, but the page answers and no source finds a stream in it: the organizer may be live unseen.
-SEARCHING = "searching"
-FINISHED, NO_SHOW, INCOMPLETE, FAILED, CANCELLED = "finished", "no-show", "incomplete", "failed", "cancelled"
-#: The page answered all along but livewatch found no stream in it: our capture failure, not a no-show.
-UNRESOLVED = "unresolved"
-ACTIVE = (WAITING, SEARCHING, RECORDING, RECONNECTING)
-FINAL = (FINISHED, NO_SHOW, INCOMPLETE, FAILED, CANCELLED, UNRESOLVED)
 
 
 @dataclass(frozen=True)

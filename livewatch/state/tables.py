@@ -1,6 +1,6 @@
 """The database schema as it stands after the latest migration (queries use these tables).
 
-The migrations in ``livewatch/state/migrations`` create it; ``tests/test_state.py`` checks that a migrated
+The migrations in ``livewatch/state/migrations`` create it; ``tests/state/test_state.py`` checks that a migrated
 database matches these definitions column for column. Times are stored as ISO 8601 text in UTC with an
 explicit offset, and read back time-zone aware.
 """

@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from livewatch.capture.recovery import repair_wav_header
 from livewatch.cli import cli
-from livewatch.exports import CSV_COLUMNS, findings_csv
-from livewatch.reviews import GENESIS, ReviewError, apply_reviews, audit_trail, read_reviews
+from livewatch.reports.findings_files import CSV_COLUMNS, findings_csv
+from livewatch.reports.reviews import GENESIS, ReviewError, apply_reviews, audit_trail, read_reviews
 from livewatch.state import Database, DataDir, tables
 from livewatch.state.findings import FindingStore
 from tests.rules.test_event_check import T0, add_run, registered

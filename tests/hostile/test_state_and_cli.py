@@ -32,10 +32,11 @@ from livewatch.cli import cli
 from livewatch.errors import StateError
 from livewatch.monitor.jobs import JOB_FUNCTION, job_id, make_scheduler
 from livewatch.monitor.lock import PID_NOTE, MonitorLock, running_monitor
+from livewatch.pipeline.run_status import RECORDING
 from livewatch.registration import validate_registrations
 from livewatch.settings import load_settings
 from livewatch.state import Database, DataDir, tables
-from livewatch.state.runs import RECORDING, RunStore, SegmentRecord
+from livewatch.state.runs import RunStore, SegmentRecord
 
 REGISTRATION = """\
 id: {id}

@@ -13,10 +13,11 @@ from sqlalchemy import select, update
 
 from livewatch.checking import check_event
 from livewatch.cli import cli
+from livewatch.pipeline.run_status import FINISHED, RECORDING
 from livewatch.registration.models import Event
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir, tables
-from livewatch.state.runs import FINISHED, RECORDING, RunStore
+from livewatch.state.runs import RunStore
 
 T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
 

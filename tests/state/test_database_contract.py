@@ -12,11 +12,12 @@ from sqlalchemy import Float, Integer, UniqueConstraint, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from livewatch.errors import StateError
+from livewatch.pipeline.run_status import FINISHED
 from livewatch.registration.loader import Registration, load_registrations
 from livewatch.registration.models import RegistrationContext
 from livewatch.state import Database, tables
 from livewatch.state.migrations import all_migrations
-from livewatch.state.runs import FINISHED, RunStore, SegmentRecord
+from livewatch.state.runs import RunStore, SegmentRecord
 from livewatch.state.tables import AwareDateTime
 
 SCHEDULES = Path(__file__).resolve().parents[2] / "schedules"

@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from livewatch.pipeline import SpanWord, TranscriptSpan
+from livewatch.pipeline.run_status import RECORDING
 from livewatch.state import Database, tables
 from livewatch.state.event_records import AudioRecord, EventRecordStore, GapRecord, RunHealth
-from livewatch.state.runs import RECORDING, RunStore, SegmentRecord
+from livewatch.state.runs import RunStore, SegmentRecord
 from livewatch.state.transcripts import TranscriptStore
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from livewatch.pipeline import SpanWord, TranscriptSpan
+from livewatch.pipeline.run_status import FINISHED, RECORDING
 from livewatch.state import Database
-from livewatch.state.runs import FINISHED, RECORDING, RunStore, SegmentRecord, WindowTaken
+from livewatch.state.runs import RunStore, SegmentRecord, WindowTaken
 from livewatch.state.transcripts import TranscriptStore
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

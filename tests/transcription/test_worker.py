@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from livewatch.pipeline.run_status import FINISHED
 from livewatch.queue import TRANSCRIBE, SqliteWorkQueue
 from livewatch.state import Database, DataDir, tables
-from livewatch.state.runs import FINISHED, RunStore, SegmentRecord
+from livewatch.state.runs import RunStore, SegmentRecord
 from livewatch.transcription import backends
-from livewatch.transcription.exports import write_transcript_files
+from livewatch.transcription.transcript_files import write_transcript_files
 from livewatch.transcription.worker import EngineChoice, TranscriptionWorker, read_wav
 from tests.transcription.conftest import speak
 from transcribers.base import ModelInfo, TranscribeOptions, Transcriber

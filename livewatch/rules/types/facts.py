@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from livewatch.pipeline.run_status import FINAL, UNRESOLVED
 from livewatch.rules.base import EventFacts, Gap, Hit, Rule, RuleInput, RuleSpec
-from livewatch.state.runs import FINAL, UNRESOLVED
 
 ScheduleCheck = Literal["early_start", "late_start", "overrun", "no_show", "gaps", "unresolved"]
 
@@ -114,8 +114,8 @@ class RegistrationRule(Rule):
         from pathlib import Path
 
         from livewatch.registration.blacklist import Blacklist
-        from livewatch.registration.checks import check_registration
         from livewatch.registration.loader import Registration
+        from livewatch.registration.registration_checks import check_registration
         from livewatch.sourcemap import LineMap
 
         event = data.facts.registration

@@ -9,10 +9,10 @@ from functools import cached_property
 
 from pydantic import Field, model_validator
 
+from livewatch.pipeline.run_status import FINAL
 from livewatch.rules.base import Hit, Rule, RuleInput, RuleSpec, hit_for
 from livewatch.rules.transcript import Transcript
 from livewatch.rules.types.text import Condition, ConditionMatcher, Found
-from livewatch.state.runs import FINAL
 
 
 def _timed(transcript: Transcript, matcher: ConditionMatcher) -> list[tuple[datetime, Found]]:

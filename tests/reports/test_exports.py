@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from livewatch.checking import check_event
-from livewatch.exports import write_exports
+from livewatch.reports.findings_files import write_exports
 from livewatch.state import DataDir
 from tests.rules.test_event_check import T0, add_run, registered, settings_for
 

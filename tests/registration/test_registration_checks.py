@@ -15,7 +15,7 @@ from livewatch.registration import LoadResult, validate_registrations
 from livewatch.registration.blacklist import Blacklist, load_blacklist, normalize_handle, normalize_name
 from livewatch.settings import Settings
 
-SCHEDULES = Path(__file__).resolve().parents[1] / "schedules"
+SCHEDULES = Path(__file__).resolve().parents[2] / "schedules"
 
 BLACKLIST = """\
 people:

@@ -38,7 +38,7 @@ from livewatch.state.migrations import all_migrations
 from livewatch.state.tables import AwareDateTime
 from tests.support.migrations import extra_migrations
 
-SCHEDULES = Path(__file__).resolve().parent.parent / "schedules"
+SCHEDULES = Path(__file__).resolve().parents[2] / "schedules"
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
 #: Indexes the migrations create that ``tables.metadata`` does not declare (queries rely on them).

@@ -21,7 +21,7 @@ from livewatch.state.runs import RunStore, SegmentRecord
 from tests.rules.test_event_check import T0, add_run, registered
 
 HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def one(tag: Tag, css: str) -> Tag:

@@ -22,7 +22,7 @@ from livewatch.rules.packs import PackLibrary
 from livewatch.settings import Settings
 from livewatch.state import DataDir
 from tests.conftest import SCHEDULES
-from tests.test_registration_errors import events_file, valid_event
+from tests.registration.test_registration_errors import events_file, valid_event
 
 UNKNOWN = "\n  - rule: P14.guaranteed-returns\n    severity: critical"
 KNOWN = "\n  - rule: finance-promise.guaranteed-returns\n    severity: critical"

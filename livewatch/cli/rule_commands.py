@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from livewatch.cli_state import CliState, pass_state
+from livewatch.cli.invocation import CliState, pass_state
 from livewatch.errors import LivewatchError
 from livewatch.rules.base import MAX_OFFSET_S, RuleInput, example_lines
 from livewatch.rules.engine import RULE_ERROR_CATEGORY, RuleEngine

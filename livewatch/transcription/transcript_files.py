@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from livewatch.state import DataDir, files
 from livewatch.state.runs import RunStore
 from livewatch.state.transcripts import TranscriptStore
-from livewatch.transcript_formats import to_srt, to_vtt
+from livewatch.transcription.formats import to_srt, to_vtt
 from transcribers.base import Segment
 
 

@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from livewatch.cli_state import CliState, pass_state
+from livewatch.cli.invocation import CliState, pass_state
 from livewatch.logs import LOG_FORMATS, LogFormat, logging_configured
 from livewatch.metrics import MetricsServer, metrics_registry
 from livewatch.monitor import Monitor

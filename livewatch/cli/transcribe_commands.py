@@ -10,10 +10,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from livewatch.cli_state import CliState, pass_state
+from livewatch.cli.invocation import CliState, pass_state
 from livewatch.errors import CaptureError, ConfigError, ModelError
 from livewatch.settings import TranscriberSettings
-from livewatch.transcript_formats import WRITERS
+from livewatch.transcription.formats import WRITERS
 
 # The backends pull in torch and CTranslate2; they are imported inside the commands that need them, so
 # every other command starts fast.

@@ -14,7 +14,8 @@ from bs4 import BeautifulSoup
 
 from livewatch.registration import load_registrations
 from livewatch.registration.models import RegistrationContext
-from livewatch.reports.context import (
+from livewatch.reports.schedule_view import ScheduleContext, ScheduleRow, schedule_context, schedule_rows
+from livewatch.reports.template_context import (
     FindingView,
     IndexContext,
     IndexRow,
@@ -23,7 +24,6 @@ from livewatch.reports.context import (
     Span,
     TranscriptLine,
 )
-from livewatch.schedule_view import ScheduleContext, ScheduleRow, schedule_context, schedule_rows
 from livewatch.templating import builtin_templates_dir, make_environment, render
 from tests.conftest import REPO, SCHEDULES
 

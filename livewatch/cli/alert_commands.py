@@ -11,7 +11,7 @@ from rich.table import Table
 
 from livewatch.alerts.outbox import FAILED, PENDING, SENDING, SENT, Outbox
 from livewatch.alerts.service import send_test
-from livewatch.cli_state import CliState, pass_state
+from livewatch.cli.invocation import CliState, pass_state
 from livewatch.session import Session
 from livewatch.terminal import rich_safe
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import click
 
 from livewatch.checking import check_event
-from livewatch.cli_state import CliState, pass_state
+from livewatch.cli.invocation import CliState, pass_state
 from livewatch.errors import StateError
+from livewatch.pipeline.run_status import FINAL
 from livewatch.reports.render import publish, write_index
-from livewatch.reviews import audit_trail
+from livewatch.reports.reviews import audit_trail
 from livewatch.rules.packs import PackLibrary
 from livewatch.session import Session
-from livewatch.state.runs import FINAL
 
 
 @click.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from livewatch.cli_state import CliState, pass_state
+from livewatch.cli.invocation import CliState, pass_state
 from livewatch.errors import StateError
 from livewatch.monitor.status import database_present
 from livewatch.settings import DATABASE_URL_ENV

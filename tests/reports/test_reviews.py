@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from livewatch.checking import check_event
-from livewatch.reviews import ReviewError, apply_reviews, read_audit_log
+from livewatch.reports.reviews import ReviewError, apply_reviews, read_audit_log
 from livewatch.state import DataDir
 from livewatch.state.findings import FindingStore
 from tests.rules.test_event_check import T0, add_run, registered, settings_for

@@ -19,14 +19,22 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from livewatch import __version__, cli_alerts, cli_db, cli_monitor, cli_report, cli_rules, cli_transcribe
-from livewatch.cli_state import CliState, pass_state
+from livewatch import __version__
+from livewatch.cli import (
+    alert_commands,
+    db_commands,
+    monitor_commands,
+    report_commands,
+    rule_commands,
+    transcribe_commands,
+)
+from livewatch.cli.invocation import CliState, pass_state
 from livewatch.errors import ConfigError, LivewatchError
 from livewatch.issues import Issue
 from livewatch.monitor.status import database_present
 from livewatch.registration import LoadResult, validate_registrations
 from livewatch.registration.schema import registration_schema
-from livewatch.schedule_view import rows_as_dicts, schedule_context, schedule_rows
+from livewatch.reports.schedule_view import rows_as_dicts, schedule_context, schedule_rows
 from livewatch.session import Session, data_dir
 from livewatch.state.database import describe_error
 from livewatch.templating import make_environment, render
@@ -213,22 +221,22 @@ def demo(work_dir: Path | None, keep: bool, language: str, voices: str | None, s
         raise click.exceptions.Exit(EXIT_INVALID)
 
 
-cli.add_command(cli_monitor.run)
-cli.add_command(cli_monitor.status)
-cli.add_command(cli_transcribe.transcribe)
-cli.add_command(cli_transcribe.models)
-cli.add_command(cli_rules.rules)
-cli.add_command(cli_report.report)
-cli.add_command(cli_report.analyze)
-cli.add_command(cli_alerts.alerts)
-cli.add_command(cli_db.db)
+cli.add_command(monitor_commands.run)
+cli.add_command(monitor_commands.status)
+cli.add_command(transcribe_commands.transcribe)
+cli.add_command(transcribe_commands.models)
+cli.add_command(rule_commands.rules)
+cli.add_command(report_commands.report)
+cli.add_command(report_commands.analyze)
+cli.add_command(alert_commands.alerts)
+cli.add_command(db_commands.db)
 
 
 def main() -> None:
     try:
         cli(prog_name="livewatch")
     except SystemExit as done:
-        if not cli_monitor.MONITOR_STOPPED.is_set():
+        if not monitor_commands.MONITOR_STOPPED.is_set():
             raise
         # The monitor has stopped and saved everything. The interpreter's own exit would now collect the
         # whole heap and meet threads the shutdown abandoned (a peer that drips its answer): seconds past
