@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 from collections.abc import Callable
@@ -25,6 +26,17 @@ from livewatch.registration.models import Event
 from livewatch.state.database import describe_error
 
 log = logging.getLogger(__name__)
+
+
+#: Errors of a full disk or quota: the operator's to fix, so they are named as that, not as our bug.
+_STORAGE_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+
+
+def failure_reason(err: BaseException) -> str:
+    """The run's reason for a capture that failed with ``err``: a full disk says so; anything else is ours."""
+    if isinstance(err, OSError) and err.errno in _STORAGE_FULL:
+        return f"cannot write to the data directory (disk or quota full): {err.strerror or err}"
+    return f"internal error: {describe_error(err)}"
 
 
 @dataclass(frozen=True)
@@ -66,7 +78,7 @@ class EventCapture:
             log.exception("capture of %s failed", self.event.id)
             self.status = FAILED
             if self.run_id is not None:
-                self._close_run(FAILED, f"internal error: {describe_error(err)}", error=repr(err))
+                self._close_run(FAILED, failure_reason(err), error=repr(err))
         finally:
             self.on_done(self)
 
@@ -97,7 +109,7 @@ class EventCapture:
                 outcomes[index] = capture.run_capture()
             except Exception as err:
                 log.exception("%s: stream %s failed", self.event.id, index)
-                outcomes[index] = StreamOutcome(FAILED, f"internal error: {describe_error(err)}", False)
+                outcomes[index] = StreamOutcome(FAILED, failure_reason(err), False)
 
         threads = [threading.Thread(target=record, args=(i,), name=f"capture-{self.event.id}-{i}", daemon=True)
                    for i in range(len(self.event.streams))]
