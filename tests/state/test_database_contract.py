@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import Float, Integer, UniqueConstraint, inspect, select
+from sqlalchemy import UniqueConstraint, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from livewatch.errors import StateError
@@ -18,7 +17,7 @@ from livewatch.registration.models import RegistrationContext
 from livewatch.state import Database, tables
 from livewatch.state.migrations import all_migrations
 from livewatch.state.runs import RunStore, SegmentRecord
-from livewatch.state.tables import AwareDateTime
+from tests.state.rows import placeholder_row as _row
 
 SCHEDULES = Path(__file__).resolve().parents[2] / "schedules"
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -36,22 +35,6 @@ def _registrations() -> list[Registration]:
     result = load_registrations([SCHEDULES], RegistrationContext())
     assert result.ok, [issue.render() for issue in result.issues]
     return result.registrations
-
-
-def _row(table: Any, **values: Any) -> dict[str, Any]:
-    row = dict(values)
-    for column in table.columns:
-        if column.name in row or column.nullable or column.primary_key:
-            continue
-        if isinstance(column.type, AwareDateTime):
-            row[column.name] = NOW
-        elif isinstance(column.type, Integer):
-            row[column.name] = 0
-        elif isinstance(column.type, Float):
-            row[column.name] = 0.0
-        else:
-            row[column.name] = "x"
-    return row
 
 
 def test_migrated_schema_matches_table_definitions(state_backend: Database) -> None:

@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import (
     Column,
     Connection,
-    Float,
     Integer,
     MetaData,
     Table,
@@ -36,6 +35,7 @@ from livewatch.state import Database, DataDir, tables
 from livewatch.state.layout import DATABASE_NAME
 from livewatch.state.migrations import all_migrations
 from livewatch.state.tables import AwareDateTime
+from tests.state.rows import placeholder_row as _row
 from tests.support.migrations import extra_migrations
 
 SCHEDULES = Path(__file__).resolve().parents[2] / "schedules"
@@ -91,23 +91,6 @@ def _affinity(declared: str) -> str:
     if any(word in name for word in ("REAL", "FLOA", "DOUB")):
         return "REAL"
     return "NUMERIC" if name else "BLOB"
-
-
-def _row(table: Table, **values: Any) -> dict[str, Any]:
-    """``values`` plus a placeholder for every other NOT NULL column, so the test survives new columns."""
-    row = dict(values)
-    for column in table.columns:
-        if column.name in row or column.nullable or column.primary_key:
-            continue
-        if isinstance(column.type, AwareDateTime):
-            row[column.name] = NOW
-        elif isinstance(column.type, Integer):
-            row[column.name] = 0
-        elif isinstance(column.type, Float):
-            row[column.name] = 0.0
-        else:
-            row[column.name] = "x"
-    return row
 
 
 def _extra_migrations(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *upgrades: Callable[[Connection], None]) -> int:
