@@ -45,30 +45,30 @@ pytestmark = pytest.mark.slow
 KINDS = ("hls", "rtmp", "flv", "page")
 #: Seconds after the events are written that the broadcast starts (the monitor is waiting for it by then).
 BROADCAST_AT_S = 4.0
-#: Where livewatch does not yet meet the issue's 3 s on this broadcast, with what was measured (runs on a loaded
-#: 2-core machine): the check runs and is reported (XPASS when it holds) without failing the suite.
-NOT_YET = {
-    ("on_air", "rtmp"): "RTMP has no look-back: on air is the probe (1-1.5 s after the publisher starts) plus "
-                        "ffmpeg's start; measured 2.7-5.5 s late",
-    ("on_air", "flv"): "HTTP-FLV has no look-back (as RTMP); measured 2.0-5.5 s late",
-    ("on_air", "page"): "the page is resolved (yt-dlp, then the player fallback) at every check; measured 0.5-3.9 s",
-    ("beeps", "hls"): "after nginx restarts, its playlist lists the old segments before the new stream's; one "
-                      "beep was recorded twice in one run of six",
-    ("beeps", "page"): "the page resolves to nginx's HLS: as hls",
-    ("holes", "hls"): "the outage's hole starts up to 3.3 s early (nginx loses the fragment it was writing; the "
-                      "live-edge estimate adds up to half a segment): +1.0 to +3.8 s",
-    ("holes", "rtmp"): "recording resumes 3.4 s after the publisher returns (the probe, then ffmpeg's start): "
-                       "drop +3.8 s, outage +2.7 to +3.3 s",
-    ("holes", "flv"): "recording resumes 2-3 s after the server returns (the probe, then ffmpeg's start): "
-                      "+1.9 to +2.8 s",
-    ("holes", "page"): "the page is resolved again at every check: +1.2 to +3.3 s",
+#: Where livewatch does not yet meet the issue's 3 s on this broadcast (issue 16 stays open for these): the
+#: bound these checks hold today instead, the worst measured (six runs on a loaded 2-core machine) plus 1 s, so
+#: a regression still fails, and why. Everything not listed is held to the issue's TOLERANCE_S.
+NOT_YET: dict[tuple[str, str], tuple[float, str]] = {
+    ("on_air", "rtmp"): (6.5, "RTMP has no look-back: on air is the probe (1-1.5 s after the publisher starts) "
+                              "plus ffmpeg's start; measured 2.7-5.5 s late"),
+    ("on_air", "flv"): (6.5, "HTTP-FLV has no look-back (as RTMP); measured 2.0-5.5 s late"),
+    ("on_air", "page"): (4.9, "the page is resolved (yt-dlp, then the player fallback) at every check; "
+                              "measured 0.5-3.9 s"),
+    ("holes", "hls"): (4.8, "the outage's hole starts up to 3.3 s early (nginx loses the fragment it was writing; "
+                            "the live-edge estimate adds up to half a segment): +1.0 to +3.8 s"),
+    ("holes", "rtmp"): (4.8, "recording resumes 3.4 s after the publisher returns (the probe, then ffmpeg's "
+                             "start): drop +3.8 s, outage +2.7 to +3.3 s"),
+    ("holes", "flv"): (4.0, "recording resumes 2-3 s after the server returns (the probe, then ffmpeg's start): "
+                            "+1.9 to +2.8 s"),
+    ("holes", "page"): (4.3, "the page is resolved again at every check: +1.2 to +3.3 s"),
 }
+#: After nginx restarts, its playlist lists the old segments before the new stream's: one beep was recorded
+#: twice in one run of six (HLS, and the page, which resolves to nginx's HLS). Allowed once, not more.
+REPEATED_BEEPS_ALLOWED = {"hls": 1, "page": 1}
 
 
-def kinds(check: str) -> list[object]:
-    """KINDS for ``check``, those in NOT_YET marked as such."""
-    return [pytest.param(kind, marks=pytest.mark.xfail(reason=NOT_YET[check, kind], strict=False))
-            if (check, kind) in NOT_YET else kind for kind in KINDS]
+def tolerance(check: str, kind: str) -> float:
+    return NOT_YET[check, kind][0] if (check, kind) in NOT_YET else TOLERANCE_S
 
 #: Each event's own capture settings: connections that stall are restarted after 6 s (an RTMP input takes
 #: several seconds to show its streams); a 30 s drop stays one session (reconnect_grace_s); recording stops
@@ -211,16 +211,16 @@ def test_the_transcript_repeats_nothing(recorded: Recorded, kind: str) -> None:
     assert overlaps == [], f"{kind}: audio recorded twice over {overlaps}"
 
 
-@pytest.mark.parametrize("kind", kinds("on_air"))
+@pytest.mark.parametrize("kind", KINDS)
 def test_on_air_is_when_the_broadcast_started(recorded: Recorded, kind: str) -> None:
     run = recorded.facts(kind).run
     assert run.on_air_at is not None, _story(recorded.facts(kind))
     off = recorded.seconds(run.on_air_at)
     print(kind, "on air", round(off, 2), "s after the broadcast started")
-    assert abs(off) <= TOLERANCE_S
+    assert abs(off) <= tolerance("on_air", kind), (kind, off, NOT_YET.get(("on_air", kind)))
 
 
-@pytest.mark.parametrize("kind", kinds("beeps"))
+@pytest.mark.parametrize("kind", KINDS)
 def test_beeps_outside_the_drop_and_outage_are_all_recorded_once_on_time(recorded: Recorded, kind: str) -> None:
     placed = recorded.beeps_placed(kind)
     matched = {beep: [x for x in placed if abs(x - beep) <= TOLERANCE_S] for beep in BEEPS}
@@ -228,12 +228,13 @@ def test_beeps_outside_the_drop_and_outage_are_all_recorded_once_on_time(recorde
     stray = [round(x, 2) for x in placed if not any(abs(x - beep) <= TOLERANCE_S for beep in BEEPS)]
     assert stray == [], f"{kind}: beeps placed where none was broadcast: {stray}; {_story(recorded.facts(kind))}"
     twice = {beep: xs for beep, xs in matched.items() if len(xs) > 1}
-    assert twice == {}, f"{kind}: beeps recorded more than once: {twice}"
+    assert len(twice) <= REPEATED_BEEPS_ALLOWED.get(kind, 0), f"{kind}: beeps recorded more than once: {twice}"
+    assert all(len(xs) <= 2 for xs in twice.values()), f"{kind}: a beep recorded three times or more: {twice}"
     lost = [beep for beep in required_beeps() if not matched[beep]]
     assert lost == [], f"{kind}: beeps lost outside the drop and the outage: {lost}; {_story(recorded.facts(kind))}"
 
 
-@pytest.mark.parametrize("kind", kinds("holes"))
+@pytest.mark.parametrize("kind", KINDS)
 def test_the_drop_and_the_outage_are_the_holes_each_as_long_as_it_was(recorded: Recorded, kind: str) -> None:
     facts = recorded.facts(kind)
     assert len({c.session for c in facts.connections}) == 1, [(c.session, c.end_reason) for c in facts.connections]
@@ -243,8 +244,9 @@ def test_the_drop_and_the_outage_are_the_holes_each_as_long_as_it_was(recorded: 
     assert len(holes) == 2, f"{kind}: holes {holes}; {_story(facts)}"
     for (start, end), (lo, hi) in zip(holes, (DROP, OUTAGE), strict=True):
         print(kind, f"hole {start:.1f}-{end:.1f} s for {lo:g}-{hi:g} s: length error {end - start - (hi - lo):+.1f} s")
-        assert abs((end - start) - (hi - lo)) <= TOLERANCE_S, (kind, start, end)
-        assert abs(start - lo) <= TOLERANCE_S, (kind, start, end)
+        limit = tolerance("holes", kind)
+        assert abs((end - start) - (hi - lo)) <= limit, (kind, start, end, NOT_YET.get(("holes", kind)))
+        assert abs(start - lo) <= limit, (kind, start, end, NOT_YET.get(("holes", kind)))
     explained = {(g.start_at, g.end_at) for g in facts.gaps}
     assert all(hole in explained for hole in facts.coverage_breaks()), (facts.coverage_breaks(), explained)
     # Recorded to the end of the broadcast.
