@@ -27,9 +27,10 @@ sys.path.insert(0, str(REPO))
 
 from livewatch.pipeline import ClosedSegment, encode  # noqa: E402
 from livewatch.pipeline.run_status import FINISHED  # noqa: E402
-from livewatch.queue import TRANSCRIBE, SqliteWorkQueue  # noqa: E402
+from livewatch.queue import TRANSCRIBE  # noqa: E402
 from livewatch.state import Database, DataDir  # noqa: E402
 from livewatch.state.runs import RunStore, SegmentRecord  # noqa: E402
+from livewatch.state.work_queue import SqliteWorkQueue  # noqa: E402
 from livewatch.transcription import backends  # noqa: E402
 from livewatch.transcription.worker import EngineChoice, TranscriptionWorker, read_wav  # noqa: E402
 from transcribers.base import TranscribeOptions  # noqa: E402

@@ -30,8 +30,7 @@ from livewatch.errors import StateError
 from livewatch.fields import SeverityName
 from livewatch.monitor.status import LAG_SEGMENTS
 from livewatch.pipeline.run_status import ACTIVE, FINAL, RECORDING
-from livewatch.queue import TRANSCRIBE
-from livewatch.queue.sqlite import CLAIMED, PENDING
+from livewatch.queue import CLAIMED, PENDING, TRANSCRIBE
 from livewatch.reports.reviews import Decision
 from livewatch.state.gauges import StateGauges, read_gauges
 

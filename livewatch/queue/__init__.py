@@ -1,11 +1,11 @@
-"""Durable hand-off between stages (closed audio segments → transcription)."""
+"""Durable hand-off between stages (closed audio segments → transcription): the port only. The back-ends
+live in ``livewatch/state/`` and are found through the ``livewatch.work_queues`` entry points."""
 
 from __future__ import annotations
 
-from livewatch.queue.base import WorkItem, WorkQueue
-from livewatch.queue.postgresql import PostgresWorkQueue, work_queue_for
-from livewatch.queue.sqlite import SqliteWorkQueue
+from livewatch.queue.base import CLAIMED, DONE, FAILED, PENDING, QUEUE_BACKENDS, WorkItem, WorkQueue, work_queue_for
 
 TRANSCRIBE = "transcribe"
 
-__all__ = ["TRANSCRIBE", "PostgresWorkQueue", "SqliteWorkQueue", "WorkItem", "WorkQueue", "work_queue_for"]
+__all__ = ["CLAIMED", "DONE", "FAILED", "PENDING", "QUEUE_BACKENDS", "TRANSCRIBE", "WorkItem", "WorkQueue",
+           "work_queue_for"]

@@ -1,5 +1,6 @@
-"""The work-queue interface. SQLite backs it by default; a distributed job queue can replace it by
-implementing these few methods."""
+"""The work-queue port: the interface, its item and the registry of back-ends. The back-ends that keep the
+queue in the state database live in ``livewatch/state/`` (``work_queue.py``, ``work_queue_postgresql.py``);
+a distributed job queue can replace them by implementing these few methods."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from livewatch.plugins import Registry
+
+#: An item's life: pending → claimed → done, or back to pending (retry, release) or failed for good.
+PENDING, CLAIMED, DONE, FAILED = "pending", "claimed", "done", "failed"
 
 
 @dataclass(frozen=True)
@@ -62,3 +66,8 @@ class WorkQueue(abc.ABC):
 
 #: Work-queue back-ends by the database dialect they run on (entry-point group ``livewatch.work_queues``).
 QUEUE_BACKENDS: Registry[WorkQueue] = Registry("livewatch.work_queues", WorkQueue, "work-queue back-end")
+
+
+def work_queue_for(engine: Engine) -> WorkQueue:
+    """The queue back-end registered for the engine's dialect (sqlite, postgresql, or a plugin's)."""
+    return QUEUE_BACKENDS.get(engine.dialect.name)(engine)

@@ -15,8 +15,8 @@ from livewatch.capture.registry import SourceRegistry
 from livewatch.capture.segments import SegmentListTail, check_ts, check_wav, parse_list_line, wav_seconds
 from livewatch.capture.ytdlp import YtDlpSource
 from livewatch.errors import CaptureError
-from livewatch.queue import SqliteWorkQueue
 from livewatch.state import Database, DataDir
+from livewatch.state.work_queue import SqliteWorkQueue
 
 
 def test_list_tail_returns_only_complete_new_lines(tmp_path: Path) -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import threading
 import time
 
-from livewatch.queue import PostgresWorkQueue, SqliteWorkQueue, WorkQueue, work_queue_for
+from livewatch.queue import WorkQueue, work_queue_for
 from livewatch.state import Database
+from livewatch.state.work_queue import SqliteWorkQueue
+from livewatch.state.work_queue_postgresql import PostgresWorkQueue
 
 
 def _queue(db: Database) -> WorkQueue:

@@ -14,9 +14,9 @@ from sqlalchemy import update
 
 from livewatch.chinese import to_simplified
 from livewatch.monitor.transcription import TranscriptionService
-from livewatch.queue import SqliteWorkQueue
 from livewatch.settings import Settings
 from livewatch.state import Database, tables
+from livewatch.state.work_queue import SqliteWorkQueue
 from livewatch.transcription.worker import TranscriptionWorker, read_wav
 from tests.transcription.test_worker import captured_run, queue_all, transcript
 from transcribers.store import ModelStore, installed_packages

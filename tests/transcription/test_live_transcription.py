@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from livewatch.queue import TRANSCRIBE, SqliteWorkQueue
+from livewatch.queue import TRANSCRIBE
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir, tables
+from livewatch.state.work_queue import SqliteWorkQueue
 from tests.capture.conftest import now, run_monitor_until_idle, write_event
 from tests.support.origin import LiveOrigin, wait_for_playlist
 from tests.support.webhook import WebhookReceiver

@@ -14,10 +14,10 @@ from sqlalchemy import update
 
 from livewatch.cli import cli
 from livewatch.monitor.transcription import TranscriptionService
-from livewatch.queue import SqliteWorkQueue
 from livewatch.registration import validate_registrations
 from livewatch.settings import Settings, TranscriberSettings
 from livewatch.state import Database, tables
+from livewatch.state.work_queue import SqliteWorkQueue
 from livewatch.transcription.choice import plan_for, settled_language
 from livewatch.transcription.worker import read_wav
 from tests.transcription.conftest import speak

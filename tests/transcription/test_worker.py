@@ -15,9 +15,10 @@ import pytest
 from sqlalchemy import select
 
 from livewatch.pipeline.run_status import FINISHED
-from livewatch.queue import TRANSCRIBE, SqliteWorkQueue
+from livewatch.queue import TRANSCRIBE
 from livewatch.state import Database, DataDir, tables
 from livewatch.state.runs import RunStore, SegmentRecord
+from livewatch.state.work_queue import SqliteWorkQueue
 from livewatch.transcription import backends
 from livewatch.transcription.transcript_files import write_transcript_files
 from livewatch.transcription.worker import EngineChoice, TranscriptionWorker, read_wav

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from livewatch.pipeline import ClosedSegment, encode
-from livewatch.queue import TRANSCRIBE, SqliteWorkQueue
+from livewatch.queue import TRANSCRIBE
 from livewatch.state import Database, DataDir
+from livewatch.state.work_queue import SqliteWorkQueue
 from livewatch.transcription.worker import EngineChoice, TranscriptionWorker
 
 T0 = datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC)

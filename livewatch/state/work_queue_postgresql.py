@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, and_, exists, func, select, update
+from sqlalchemy import Connection, and_, exists, func, select, update
 from sqlalchemy.orm import aliased
 
-from livewatch.queue.base import QUEUE_BACKENDS, WorkItem, WorkQueue
-from livewatch.queue.sqlite import CLAIMED, PENDING, SqliteWorkQueue, _item, lane_expression, lane_of_key
+from livewatch.queue.base import CLAIMED, PENDING, WorkItem
 from livewatch.state.database import write
 from livewatch.state.tables import work_queue as table
+from livewatch.state.work_queue import SqliteWorkQueue, item_of_row, lane_expression, lane_of_key
 
 #: First key of the two-part advisory lock, so livewatch's lane locks never meet another application's.
 LANE_LOCK_SPACE = 0x6C77  # "lw"
@@ -46,7 +46,7 @@ class PostgresWorkQueue(SqliteWorkQueue):
                     .values(status=CLAIMED, claimed_at=datetime.now(UTC), attempts=table.c.attempts + 1)
                     .returning(table.c.id, table.c.queue, table.c.item_key, table.c.payload_json, table.c.attempts)
                 ).one()
-                return _item(claimed)
+                return item_of_row(claimed)
         return None
 
     @staticmethod
@@ -64,7 +64,3 @@ class PostgresWorkQueue(SqliteWorkQueue):
         ))).scalar()
         return not ahead
 
-
-def work_queue_for(engine: Engine) -> WorkQueue:
-    """The queue back-end registered for the engine's dialect (sqlite, postgresql, or a plugin's)."""
-    return QUEUE_BACKENDS.get(engine.dialect.name)(engine)

@@ -1,4 +1,5 @@
-"""The work queue in the state database's ``work_queue`` table (SQLite; PostgreSQL refines the claim).
+"""The work queue in the state database's ``work_queue`` table: SQLAlchemy Core, the same on SQLite and
+PostgreSQL (``work_queue_postgresql.py`` refines the claim). Implements the port in ``livewatch/queue/``.
 
 Items keyed ``<run>:<stream>:<seq>`` form a lane per stream (the key without its sequence number): the
 database hands out a lane's items one at a time and oldest first, so a stream is transcribed in order
@@ -15,12 +16,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, case, exists, func, literal, select, update
 from sqlalchemy.orm import aliased
 
-from livewatch.queue.base import WorkItem, WorkQueue
+from livewatch.queue.base import CLAIMED, DONE, FAILED, PENDING, WorkItem, WorkQueue
 from livewatch.state.database import write
 from livewatch.state.engines import insert_ignore
 from livewatch.state.tables import work_queue as table
 
-PENDING, CLAIMED, DONE, FAILED = "pending", "claimed", "done", "failed"
 SEQUENCE_DIGITS = "0123456789"
 
 
@@ -75,7 +75,7 @@ class SqliteWorkQueue(WorkQueue):
         )
         with write(self.engine) as conn:
             row = conn.execute(statement).first()
-        return None if row is None else _item(row)
+        return None if row is None else item_of_row(row)
 
     def release(self, item: WorkItem) -> None:
         with write(self.engine) as conn:
@@ -113,5 +113,5 @@ class SqliteWorkQueue(WorkQueue):
             return int(result.rowcount)
 
 
-def _item(row: Any) -> WorkItem:
+def item_of_row(row: Any) -> WorkItem:
     return WorkItem(row.id, row.queue, row.item_key, json.loads(row.payload_json), row.attempts)
