@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, Row, func, select
 
 from livewatch.state import tables
+from livewatch.state.runs import RunRecord, run_of_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,17 +30,6 @@ class EventRecord:
     source_file: str
     source_sha256: str
     registration_json: str
-
-
-@dataclass(frozen=True, slots=True)
-class RunRecord:
-    id: int
-    event_id: str
-    status: str
-    on_air_at: datetime | None
-    off_air_at: datetime | None
-    stop_reason: str | None
-    error: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +106,6 @@ class RunHealth:
 
 
 class EventRecords(Protocol):
-    def event_ids(self) -> set[str]: ...
     def events(self) -> list[tuple[EventRecord, str | None]]: ...
     def latest_status(self, event_id: str) -> str | None: ...
     def for_check(self, event_id: str) -> CheckRecords: ...
@@ -134,13 +123,17 @@ _TRANSCRIPT = (tables.transcripts.c.stream, tables.transcripts.c.start_at, table
                tables.transcripts.c.flags)
 
 
-def _event(row: Row[Any]) -> EventRecord:
+def event_of_row(row: Row[Any]) -> EventRecord:
     return EventRecord(row.id, row.title, row.kind, row.timezone, row.registered_start, row.registered_end,
                        row.source_file, row.source_sha256, row.registration_json)
 
 
-def _run(row: Row[Any]) -> RunRecord:
-    return RunRecord(row.id, row.event_id, row.status, row.on_air_at, row.off_air_at, row.stop_reason, row.error)
+def registered_events(conn: Connection, *, newest_first: bool = False) -> list[EventRecord]:
+    """The events not removed from the schedules, by registered start (the one read of the registry that
+    :class:`~livewatch.state.events.EventStore` and :meth:`EventRecordStore.events` share)."""
+    e = tables.events
+    start = e.c.registered_start.desc() if newest_first else e.c.registered_start
+    return [event_of_row(row) for row in conn.execute(select(e).where(e.c.removed_at.is_(None)).order_by(start))]
 
 
 def _gaps(rows: Sequence[Row[Any]]) -> tuple[GapRecord, ...]:
@@ -157,18 +150,10 @@ class EventRecordStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def event_ids(self) -> set[str]:
-        """Ids of the registered events (not removed)."""
-        e = tables.events
-        with self.engine.connect() as conn:
-            return {row.id for row in conn.execute(select(e.c.id).where(e.c.removed_at.is_(None)))}
-
     def events(self) -> list[tuple[EventRecord, str | None]]:
         """Registered events, latest start first, each with its latest run's status."""
-        e = tables.events
         with self.engine.connect() as conn:
-            found = [_event(row) for row in conn.execute(select(e).where(e.c.removed_at.is_(None))
-                                                          .order_by(e.c.registered_start.desc()))]
+            found = registered_events(conn, newest_first=True)
             return [(event, self._status(conn, event.id)) for event in found]
 
     def latest_status(self, event_id: str) -> str | None:
@@ -186,7 +171,7 @@ class EventRecordStore:
         e, runs, s, p = tables.events, tables.runs, tables.segments, tables.transcription_progress
         t, g = tables.transcripts, tables.gaps
         with self.engine.connect() as conn:
-            event = _event(conn.execute(select(e).where(e.c.id == event_id)).one())
+            event = event_of_row(conn.execute(select(e).where(e.c.id == event_id)).one())
             row = conn.execute(select(runs).where(runs.c.event_id == event_id)
                                .order_by(runs.c.id.desc()).limit(1)).first()
             if row is None:
@@ -198,7 +183,7 @@ class EventRecordStore:
                                                        .order_by(s.c.end_at.desc()).limit(1)).scalar()
             heard = {r.stream: r.committed_until
                      for r in conn.execute(select(p.c.stream, p.c.committed_until).where(p.c.run_id == row.id))}
-        return CheckRecords(event, _run(row), gaps, transcript, last_media, heard)
+        return CheckRecords(event, run_of_row(row), gaps, transcript, last_media, heard)
 
     def for_window(self, event_id: str, registered_start: datetime) -> WindowRecords | None:
         runs, g, s = tables.runs, tables.gaps, tables.segments
@@ -212,15 +197,15 @@ class EventRecordStore:
             last = {r.stream: r.last for r in conn.execute(
                 select(s.c.stream, func.max(s.c.end_at).label("last"))
                 .where(s.c.run_id == row.id, s.c.kind == "audio").group_by(s.c.stream))}
-        return WindowRecords(_run(row), gaps, last)
+        return WindowRecords(run_of_row(row), gaps, last)
 
     def for_document(self, event_id: str, run_id: int | None) -> DocumentRecords:
         e, runs, g, t = tables.events, tables.runs, tables.gaps, tables.transcripts
         with self.engine.connect() as conn:
-            event = _event(conn.execute(select(e).where(e.c.id == event_id)).one())
+            event = event_of_row(conn.execute(select(e).where(e.c.id == event_id)).one())
             if run_id is None:
                 return DocumentRecords(event, None, (), ())
-            run = _run(conn.execute(select(runs).where(runs.c.id == run_id)).one())
+            run = run_of_row(conn.execute(select(runs).where(runs.c.id == run_id)).one())
             gaps = _gaps(list(conn.execute(select(g).where(g.c.run_id == run_id).order_by(g.c.start_at))))
             models = tuple((m.backend, m.model) for m in conn.execute(
                 select(t.c.backend, t.c.model).distinct().where(t.c.run_id == run_id)))

@@ -3,35 +3,31 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
 
 from livewatch.state import tables
-
-
-@dataclass(frozen=True)
-class RegisteredEvent:
-    id: str
-    registered_start: datetime
-    registered_end: datetime
+from livewatch.state.event_records import EventRecord, registered_events
 
 
 class EventStore:
-    """The events table, read through SQLAlchemy Core."""
+    """The events table, read through SQLAlchemy Core. The facts a check or a report reads about an event
+    (its runs, gaps, transcript) are :class:`~livewatch.state.event_records.EventRecordStore`'s."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def registered(self) -> list[RegisteredEvent]:
+    def registered(self) -> list[EventRecord]:
         """Events not removed from the schedules, by registered start."""
+        with self.engine.connect() as conn:
+            return registered_events(conn)
+
+    def event_ids(self) -> set[str]:
+        """Ids of the registered events (not removed)."""
         e = tables.events
         with self.engine.connect() as conn:
-            return [RegisteredEvent(row.id, row.registered_start, row.registered_end) for row in conn.execute(
-                select(e.c.id, e.c.registered_start, e.c.registered_end).where(e.c.removed_at.is_(None))
-                .order_by(e.c.registered_start))]
+            return {row.id for row in conn.execute(select(e.c.id).where(e.c.removed_at.is_(None)))}
 
     def registration(self, event_id: str) -> dict[str, Any]:
         """The event's registration as stored (a JSON object); empty when the event is unknown."""

@@ -34,7 +34,7 @@ class Run:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """A run as stored: its status and times so far."""
+    """A run as stored: its status and times so far (the run store and the event records both return it)."""
 
     id: int
     event_id: str
@@ -203,7 +203,7 @@ class RunStore:
     def run(self, run_id: int) -> RunRecord:
         runs = tables.runs
         with self.engine.connect() as conn:
-            return _run_of(conn.execute(select(runs).where(runs.c.id == run_id)).one())
+            return run_of_row(conn.execute(select(runs).where(runs.c.id == run_id)).one())
 
     def latest_run(self, event_id: str) -> RunRecord | None:
         """The event's newest run, if it has one."""
@@ -211,7 +211,7 @@ class RunStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(runs).where(runs.c.event_id == event_id)
                                .order_by(runs.c.id.desc()).limit(1)).first()
-        return None if row is None else _run_of(row)
+        return None if row is None else run_of_row(row)
 
     def run_ids(self, event_ids: Collection[str]) -> set[int]:
         """Ids of every run of these events."""
@@ -363,7 +363,7 @@ class RunStore:
                                                      cause=cause))
 
 
-def _run_of(row: Row[Any]) -> RunRecord:
+def run_of_row(row: Row[Any]) -> RunRecord:
     return RunRecord(row.id, row.event_id, row.status, row.registered_start, row.registered_end, row.started_at,
                      row.on_air_at, row.off_air_at, row.ended_at, row.updated_at, row.stop_reason, row.error)
 
