@@ -111,6 +111,7 @@ class RunLog(Protocol):
     def open_connection(self, run_id: int, stream: int, session: int, media_url: str, first_seq: int,
                         wall_base: datetime) -> int: ...
     def set_connection_pid(self, connection_id: int, pid: int) -> None: ...
+    def set_connection_wall_base(self, connection_id: int, wall_base: datetime) -> None: ...
     def close_connection(self, connection_id: int, exit_code: int | None, reason: str, stderr_tail: str) -> None: ...
     def open_connections(self, run_id: int, stream: int) -> list[ConnectionRecord]: ...
     def last_session(self, run_id: int, stream: int) -> int: ...
@@ -257,6 +258,13 @@ class RunStore:
     def set_connection_pid(self, connection_id: int, pid: int) -> None:
         with write(self.engine) as conn:
             conn.execute(update(tables.connections).where(tables.connections.c.id == connection_id).values(pid=pid))
+
+    def set_connection_wall_base(self, connection_id: int, wall_base: datetime) -> None:
+        """Where the connection's output second 0 falls, once known (when its media arrived, for a live
+        stream without timestamps): what recovery after a crash places its segments by."""
+        with write(self.engine) as conn:
+            conn.execute(update(tables.connections).where(tables.connections.c.id == connection_id)
+                         .values(wall_base=wall_base))
 
     def close_connection(self, connection_id: int, exit_code: int | None, reason: str, stderr_tail: str) -> None:
         with write(self.engine) as conn:

@@ -118,7 +118,9 @@ def test_segments_connections_and_gaps(state_backend: Database) -> None:
     assert run is not None
     connection = store.open_connection(run.id, 0, 1, "https://cdn.example/live.m3u8", 0, NOW)
     store.set_connection_pid(connection, 4242)
-    assert [row.pid for row in store.open_connections(run.id, 0)] == [4242]
+    store.set_connection_wall_base(connection, NOW + timedelta(seconds=3))  # the media arrived 3 s later
+    assert [(row.pid, row.wall_base) for row in store.open_connections(run.id, 0)] == [
+        (4242, NOW + timedelta(seconds=3))]
     assert store.last_session(run.id, 0) == 1
     assert store.next_seq(run.id, 0) == 0
     ids = []
