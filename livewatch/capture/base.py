@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-MediaKind = Literal["hls", "progressive", "rtmp"]
+MediaKind = Literal["hls", "dash", "progressive", "rtmp"]
 
 
 @dataclass(frozen=True)

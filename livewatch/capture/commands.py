@@ -136,12 +136,18 @@ def record_args(
     live_start_index: int | None = None,
     hold: int | None = None,
     ffmpeg_bin: str = "ffmpeg",
+    input_url: str | None = None,
 ) -> list[str]:
-    """The full ffmpeg argv for one connection; ``hold`` is an HLS input's ``-m3u8_hold_counters``."""
-    source = ffmpeg.input(
-        stream.media_url,
-        **input_options(stream, rw_timeout_s=rw_timeout_s, live_start_index=live_start_index, hold=hold),
-    )
+    """The full ffmpeg argv for one connection; ``hold`` is an HLS input's ``-m3u8_hold_counters``.
+    ``input_url`` (``pipe:N``) is a fragmented MP4 that livewatch feeds itself (DASH segments, fetched in
+    order), read instead of the stream's URL: then only that pipe may be opened."""
+    if input_url is not None:
+        source = ffmpeg.input(input_url, f="mp4", fflags="+discardcorrupt", protocol_whitelist="pipe")
+    else:
+        source = ffmpeg.input(
+            stream.media_url,
+            **input_options(stream, rw_timeout_s=rw_timeout_s, live_start_index=live_start_index, hold=hold),
+        )
     # Every packet written through to the segment file as it comes: a watchdog stop (a second SIGINT that
     # fails all writes) then loses nothing ffmpeg received; buffered, up to 8 s of WAV never reached the disk.
     segment = {"f": "segment", "segment_time": f"{plan.segment_seconds:g}", "segment_list_type": "csv",

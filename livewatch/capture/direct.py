@@ -1,4 +1,4 @@
-"""Direct media URLs (HLS playlists, FLV, RTMP) go straight to ffmpeg; nothing to resolve."""
+"""Direct media URLs (HLS playlists, DASH manifests, FLV, RTMP) go straight to ffmpeg; nothing to resolve."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from livewatch.capture.base import MediaKind, ResolvedStream, Source
 
 
 class DirectSource(Source):
-    """``.m3u8`` playlists, ``.flv`` streams and ``rtmp://``/``rtmps://`` URLs."""
+    """``.m3u8`` playlists, ``.mpd`` manifests, ``.flv`` streams and ``rtmp://``/``rtmps://`` URLs."""
 
     name = "direct"
     priority = 100
     matchers: ClassVar[tuple[re.Pattern[str], ...]] = (
         re.compile(r"^https?://[^?#]+\.m3u8(?:[?#]|$)", re.IGNORECASE),
+        re.compile(r"^https?://[^?#]+\.mpd(?:[?#]|$)", re.IGNORECASE),
         re.compile(r"^https?://[^?#]+\.flv(?:[?#]|$)", re.IGNORECASE),
         re.compile(r"^rtmps?://", re.IGNORECASE),
     )
@@ -30,4 +31,6 @@ def media_kind(url: str) -> MediaKind:
         return "rtmp"
     if parts.path.lower().endswith(".m3u8"):
         return "hls"
+    if parts.path.lower().endswith(".mpd"):
+        return "dash"
     return "progressive"

@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 
 from livewatch.capture.base import ResolvedStream
 from livewatch.capture.commands import RTMP_PROBE_TIMEOUT_S, hold_counters, is_rtmp, probe_args
+from livewatch.capture.dash import DashManifest, fetch_manifest
 from livewatch.capture.fetch import printable
-from livewatch.capture.hls import HlsSegment, fetch_media_playlist, start_index
+from livewatch.capture.hls import HlsSegment, fetch_media_playlist, resume_point, start_index
 from livewatch.capture.urls import UrlPolicy
 from livewatch.errors import CaptureError, StreamOffline, UnsafeUrl
 from livewatch.fields import DEFAULT_URL_SCHEMES, CaptureSettings
@@ -32,11 +33,18 @@ class LiveCheck:
     wall_base: datetime | None = None
     #: HLS only: the playlist as read, so recording can follow its program date-times.
     segments: tuple[HlsSegment, ...] = ()
+    #: DASH only: the manifest as read, whose clock places what is recorded.
+    manifest: DashManifest | None = None
     #: A URL the origin handed over was refused (a local resource, a scheme not allowed): see ``reason``.
     refused: bool = False
     #: The origin says the broadcast is over (``EXT-X-ENDLIST``; an RTMP server with no one publishing), not
     #: merely that it cannot be reached now.
     ended: bool = False
+    #: HLS without date-times: the segment recording starts at follows directly the one recorded last, so it
+    #: is placed right after that media (see :func:`~livewatch.capture.hls.resume_point`).
+    continues: bool = False
+    #: The stream URL answers that there is nothing there (HTTP 404 or 410).
+    gone: bool = False
 
     def hold_counters(self, stall_timeout_s: float) -> int | None:
         """HLS only: ffmpeg's ``-m3u8_hold_counters`` for the segments this playlist lists."""
@@ -63,6 +71,8 @@ def check_live(
         return LiveCheck(False, str(err), error=True)
     if stream.kind == "hls":
         return _check_hls(stream, settings, resume_after, last_newest, policy)
+    if stream.kind == "dash":
+        return _check_dash(stream, settings, resume_after, policy)
     if not settings.probe_live:
         # A source that serves one client only: a probe would use up its connection, so the recorder's
         # own connection is the check (it fails, and is retried with back-off, while nothing is there).
@@ -92,6 +102,16 @@ def check_live(
     return LiveCheck(True, "stream answers", stream=stream)
 
 
+def keeps_resolution(check: LiveCheck, resolved: ResolvedStream) -> bool:
+    """Whether the stream URL a page resolved to stays the one checked: while it is live, or an HLS playlist
+    that answers with nothing new (not advancing, no segments yet). One that fails (an error, a refused URL)
+    or is gone (404, ``EXT-X-ENDLIST``, a probe with no stream) sends the next check back to the page, which
+    may name another URL by then (platform URLs expire; a restarted broadcast gets a new one)."""
+    if check.live:
+        return True
+    return resolved.kind == "hls" and not (check.error or check.refused or check.gone or check.ended)
+
+
 def _check_hls(stream: ResolvedStream, settings: CaptureSettings, resume_after: datetime | None,
                last_newest: tuple[int, str] | None, policy: UrlPolicy) -> LiveCheck:
     try:
@@ -101,7 +121,7 @@ def _check_hls(stream: ResolvedStream, settings: CaptureSettings, resume_after: 
     except UnsafeUrl as err:
         return LiveCheck(False, str(err), error=True, refused=True)
     except StreamOffline as err:
-        return LiveCheck(False, str(err))
+        return LiveCheck(False, str(err), gone=True)
     except CaptureError as err:
         return LiveCheck(False, str(err), error=True)
     if playlist.ended:
@@ -112,12 +132,44 @@ def _check_hls(stream: ResolvedStream, settings: CaptureSettings, resume_after: 
     newest = last.end_time
     if resume_after is not None and newest is not None and newest <= resume_after + ADVANCE_SLACK:
         return LiveCheck(False, f"playlist is not advancing (newest media ends {newest.isoformat()})")
-    if newest is None and last_newest is not None and (last.sequence, last.uri) == last_newest:
-        # Without date-times the newest segment itself tells whether anything new was broadcast.
-        return LiveCheck(False, f"playlist is not advancing (newest segment is still #{last.sequence})")
-    index = start_index(playlist, resume_after, settings.max_lookback_s, after=last_newest)
+    continues = False
+    if newest is None and last_newest is not None:
+        # Without date-times the segments listed after the one recorded last tell whether anything new was
+        # broadcast; what is listed up to it (an origin's stale playlist) is never recorded again.
+        point = resume_point(playlist.segments, last_newest)
+        if point.index is None:
+            return LiveCheck(False, f"playlist is not advancing (newest segment is still #{last.sequence})")
+        index, continues = point.index, point.continues
+    else:
+        index = start_index(playlist, resume_after, settings.max_lookback_s, after=last_newest)
     # ffmpeg reads the media playlist itself; hand it the variant we chose, not the master.
     chosen = ResolvedStream(stream.page_url, playlist.url, "hls", stream.headers, stream.title, stream.live)
     reason = "playlist is live" + "".join(f"; {note}" for note in playlist.notes)
     return LiveCheck(True, reason, stream=chosen, start_index=index,
-                     wall_base=playlist.segments[index].program_date_time, segments=tuple(playlist.segments))
+                     wall_base=playlist.segments[index].program_date_time, segments=tuple(playlist.segments),
+                     continues=continues)
+
+
+def _check_dash(stream: ResolvedStream, settings: CaptureSettings, resume_after: datetime | None,
+                policy: UrlPolicy) -> LiveCheck:
+    """The manifest says it: ``static`` is over, a newest segment no later than what we have is not advancing
+    (a packager killed leaves its last manifest up), anything else is live."""
+    try:
+        manifest = fetch_manifest(stream.media_url, stream.headers, timeout=settings.rw_timeout_s, policy=policy)
+    except UnsafeUrl as err:
+        return LiveCheck(False, str(err), error=True, refused=True)
+    except StreamOffline as err:
+        return LiveCheck(False, str(err))
+    except CaptureError as err:
+        return LiveCheck(False, str(err), error=True)
+    if not manifest.dynamic:
+        return LiveCheck(False, "the DASH manifest is static (the broadcast is over)", ended=True)
+    if manifest.timed and not manifest.segments:
+        return LiveCheck(False, "the DASH manifest lists no segments yet")
+    newest = manifest.newest_end
+    if resume_after is not None and newest is not None and newest <= resume_after + ADVANCE_SLACK:
+        return LiveCheck(False, f"the DASH manifest is not advancing (newest media ends {newest.isoformat()})")
+    if not manifest.timed or not manifest.media_template:
+        return LiveCheck(False, "the DASH manifest lists no segment times (SegmentTemplate): not supported",
+                         error=True)
+    return LiveCheck(True, "the DASH manifest is live", stream=stream, manifest=manifest)

@@ -11,6 +11,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 log = logging.getLogger(__name__)
 
@@ -23,24 +24,44 @@ QUIET_BEFORE_INTERRUPT_S = 1.0
 EXTRA_WHILE_BUSY_S = 2.0
 
 
+def earliest_origin(origin: datetime | None, read_at: datetime, out_time_us: int) -> datetime | None:
+    """The wall-clock time of output second 0, bounded by one progress report read at ``read_at``.
+
+    Media that ffmpeg has written up to output time ``out_time_us`` had arrived, so had been broadcast, by
+    ``read_at``: output second 0 went out no later than ``read_at - out_time``. Every report is such a bound
+    (a late read, a burst of older media at the connection's start only loosen it); the earliest over the
+    reports is where media arriving live puts it, the origin's latency after the broadcast. A report before any
+    media (negative: ffmpeg's "no time yet") bounds nothing."""
+    if out_time_us < 0:
+        return origin
+    bound = read_at - timedelta(microseconds=out_time_us)
+    return bound if origin is None or bound < origin else origin
+
+
 class FfmpegProcess:
     """Starts ffmpeg with ``-progress pipe:1`` and watches it from two reader threads."""
 
-    def __init__(self, args: Sequence[str]) -> None:
+    def __init__(self, args: Sequence[str], pass_fds: Sequence[int] = ()) -> None:
         self.args = list(args)
+        #: Descriptors ffmpeg inherits (a pipe livewatch feeds its input through).
+        self.pass_fds = tuple(pass_fds)
         self._stderr: collections.deque[str] = collections.deque(maxlen=60)
         self._last_out_time = -1
         self.last_advance = time.monotonic()
         #: When ffmpeg last wrote anything to its progress pipe or stderr (it is alive and not blocked).
         self.last_output = time.monotonic()
         self.started_at = time.monotonic()
+        #: When output second 0 was broadcast, by the progress reports so far (:func:`earliest_origin`); None
+        #: until ffmpeg has written media (it may wait on a server with no one publishing yet).
+        self.media_origin: datetime | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self._threads: list[threading.Thread] = []
 
     def start(self) -> int:
         self.proc = subprocess.Popen(
             self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True,  # a Ctrl-C in the monitor's terminal must not kill recordings mid-write
+            # A Ctrl-C in the monitor's terminal must not kill recordings mid-write.
+            start_new_session=True, pass_fds=self.pass_fds,
         )
         self.started_at = self.last_advance = time.monotonic()
         for target in (self._read_progress, self._read_stderr):
@@ -63,6 +84,8 @@ class FfmpegProcess:
                 if out_time > self._last_out_time:
                     self._last_out_time = out_time
                     self.last_advance = time.monotonic()
+                if out_time > 0:
+                    self.media_origin = earliest_origin(self.media_origin, datetime.now(UTC), out_time)
 
     def _read_stderr(self) -> None:
         assert self.proc is not None

@@ -15,12 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from livewatch.capture.base import ResolvedStream
 from livewatch.capture.clock import BroadcastClock, HlsClock
 from livewatch.capture.commands import RecordPlan, is_rtmp, record_args
 from livewatch.capture.context import CaptureContext, StopSignal
+from livewatch.capture.dash import first_to_record
+from livewatch.capture.dash_feed import DashClock
 from livewatch.capture.fetch import printable
 from livewatch.capture.pacing import backoff_s, resolve_deadline_s
-from livewatch.capture.probe import LiveCheck, check_live
+from livewatch.capture.probe import LiveCheck, check_live, keeps_resolution
 from livewatch.capture.process import FfmpegProcess, stop_orphan
 from livewatch.capture.recovery import INTERRUPTED_NOTE, recover_connection, recover_unlisted
 from livewatch.capture.resolve import DeadlineResolver
@@ -46,6 +49,8 @@ log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted"  # the monitor is shutting down; the run continues after a restart
 #: Seconds a stalled ffmpeg gets to end after q and SIGINT before its blocked read is interrupted.
 STALLED_STOP_GRACE_S = 1.0
+#: Seconds between two looks at a running ffmpeg (its segment lists, its exit, the watchdog).
+WATCH_INTERVAL_S = 0.5
 _SEQ_NAME = re.compile(r"^s(\d+)-(\d{6})\.(?:ts|wav)$")
 @dataclass(frozen=True)
 class StreamOutcome:
@@ -78,11 +83,15 @@ class StreamCapture:
         self.last_bad_answer = ""
         # URLs the origin handed over that were refused (local resources, schemes not allowed): the notes.
         self.refusals = 0
+        #: The stream a page resolved to, checked directly until it fails or is gone (see _check).
+        self.remembered: ResolvedStream | None = None
         #: Why the last check found no stream in the page ("" when it did not): ours to fix, not a no-show.
         self.unresolved = ""
         self.last_refusal = ""
-        #: Without PROGRAM-DATE-TIME: the newest segment (sequence, URI) when the last recording began.
+        #: Without PROGRAM-DATE-TIME: the (sequence, URI) of the segment recorded last, and when it ended as
+        #: placed then: a segment listed right after it is placed there (it went out right after it).
         self.newest_recorded: tuple[int, str] | None = None
+        self.newest_recorded_end: datetime | None = None
         #: What placed media on the wall clock, where it was not the broadcast's own date-times: the notes.
         self.estimated_clocks: list[str] = []
         #: Seconds of media the last HLS playlist listed (0 when unknown or not HLS), to bound the back-off.
@@ -142,12 +151,18 @@ class StreamCapture:
         went_live = self.writer.last_end is not None
         self.unresolved = ""
         try:
+            if self.remembered is not None:
+                # A page resolved before: its stream URL is checked directly (cheap; the URL policy still
+                # applies), and the page resolved again only when that URL fails or is gone.
+                check = self._check_stream(self.remembered, went_live)
+                if keeps_resolution(check, self.remembered):
+                    return check
+                self.remembered = None
             sources = self.ctx.sources.chain_for(self.url)
             resolved = self.resolver.resolve_chain(sources, self.url, resolve_deadline_s(self.settings))
-            return check_live(resolved, self.settings, resume_after=self.writer.last_end,
-                              allowed_schemes=self.ctx.allowed_url_schemes,
-                              ffprobe_bin=self.ctx.ffprobe_bin,
-                              last_newest=self.newest_recorded if went_live else None)
+            if resolved.media_url != self.url:
+                self.remembered = resolved
+            return self._check_stream(resolved, went_live)
         except UnsafeUrl as err:  # yt-dlp's answer or one of its requests pointed at this machine
             return LiveCheck(False, str(err), error=True, refused=True)
         except StreamOffline as err:
@@ -162,6 +177,11 @@ class StreamCapture:
         except Exception as err:  # one bad answer must not end the recording for the whole window
             self.log.exception("live check of %s failed", printable(self.url))
             return LiveCheck(False, f"live check failed: {printable(repr(err))}", error=True)
+
+    def _check_stream(self, resolved: ResolvedStream, went_live: bool) -> LiveCheck:
+        return check_live(resolved, self.settings, resume_after=self.writer.last_end,
+                          allowed_schemes=self.ctx.allowed_url_schemes, ffprobe_bin=self.ctx.ffprobe_bin,
+                          last_newest=self.newest_recorded if went_live else None)
 
     def _offline(self, now: datetime, reason: str, ended: bool = False, took: float = 0.0) -> StreamOutcome | None:
         """Not live: decide whether to give up, else sleep until the next check (None). The check's own
@@ -229,14 +249,15 @@ class StreamCapture:
             start_number=first_seq,
             segment_seconds=self.settings.segment_seconds,
         )
-        args = record_args(check.stream, plan, rw_timeout_s=self.settings.rw_timeout_s, ffmpeg_bin=self.ctx.ffmpeg_bin,
-                           live_start_index=check.start_index, hold=check.hold_counters(self.settings.stall_timeout_s))
         clock = self._clock(check)
-        if clock.basis != HlsClock.PDT_BASIS and clock.basis not in self.estimated_clocks:
+        args = record_args(check.stream, plan, rw_timeout_s=self.settings.rw_timeout_s, ffmpeg_bin=self.ctx.ffmpeg_bin,
+                           live_start_index=check.start_index, hold=check.hold_counters(self.settings.stall_timeout_s),
+                           input_url=clock.input_url)
+        if clock.basis not in (HlsClock.PDT_BASIS, DashClock.BASIS, *self.estimated_clocks):
             self.estimated_clocks.append(clock.basis)
         connection = self.ctx.store.open_connection(
             self.run.id, self.index, self.session, check.stream.media_url, first_seq, clock.wall_base)
-        process = FfmpegProcess(args)
+        process = FfmpegProcess(args, pass_fds=clock.pass_fds)
         try:
             pid = process.start()
         except OSError as err:
@@ -244,12 +265,15 @@ class StreamCapture:
             self.ctx.store.close_connection(connection, None, f"cannot start ffmpeg: {err}", "")
             return self._finish(INCOMPLETE, f"cannot start ffmpeg: {err.strerror or err}")
         self.ctx.store.set_connection_pid(connection, pid)
+        clock.started()
         self.log.info("recording %s (connection %s, from segment %s)", check.stream.media_url, connection, first_seq)
         tails = (SegmentListTail(plan.media_list), SegmentListTail(plan.audio_list))
         before = self.writer.recorded
         began = time.monotonic()
         try:
             reason = self._watch(process, tails, connection, clock)
+            # ffmpeg ended up to one watch interval before this: a segment first listed since, it never read.
+            exited = time.monotonic() - WATCH_INTERVAL_S
         except BaseException:
             # The ledger could not be written (the data directory's disk full, say): ffmpeg must not go
             # on recording unwatched, nor outlive the monitor. The connection stays open for recovery.
@@ -271,7 +295,9 @@ class StreamCapture:
             # durations, off by the estimate's error, could name an earlier one and replay the rest.
             recorded = (self.writer.last_end - clock.wall_base).total_seconds() - 0.25
             ended_itself = process.returncode == 0 and clock.basis != HlsClock.PDT_BASIS
-            self.newest_recorded = clock.newest_listed() if ended_itself else clock.recorded_through(recorded)
+            self.newest_recorded = (clock.newest_listed(seen_before=exited) if ended_itself
+                                    else clock.recorded_through(recorded))
+            self.newest_recorded_end = None if self.newest_recorded is None else clock.end_of(self.newest_recorded[0])
         # A connection shorter than one segment (a short file served as the stream, an origin that hangs up
         # at once) counts as a failure, so reconnects back off instead of looping.
         floor = max(self.settings.backoff_base_s, self.settings.segment_seconds)
@@ -285,8 +311,9 @@ class StreamCapture:
         if produced and process.returncode == 0 and is_rtmp(check.stream):
             # RTMP and the like end cleanly only when the broadcaster unpublishes (HLS says so by ENDLIST).
             self.ended_since = self.ctx.clock()
-        if check.segments:
-            self.playlist_span_s = sum(segment.duration for segment in check.segments)
+        if check.segments or check.manifest:
+            self.playlist_span_s = sum(segment.duration for segment in check.segments) or (
+                check.manifest.span_s if check.manifest else 0.0)
         if not produced and self.writer.last_end is None and self.ctx.clock() >= self.event.end:
             return self._finish(NO_SHOW, f"never live by the registered end ({reason})")
         # Never reconnect at once (a short file would be re-recorded several times a second): while
@@ -301,11 +328,11 @@ class StreamCapture:
                connection: int, clock: BroadcastClock) -> str:
         beat = 0
         while True:
-            stopping = self.stop.wait(0.5)
+            stopping = self.stop.wait(WATCH_INTERVAL_S)
             if self.writer.ingest(tails, connection, clock):
                 self.on_state(self.index, RECORDING)
             if process.returncode is not None:
-                return f"ffmpeg exited with code {process.returncode}"
+                return clock.restarted() or f"ffmpeg exited with code {process.returncode}"
             if stopping:
                 process.stop(self.settings.stop_timeout_s)
                 return self.stop.reason or "stopped"
@@ -325,7 +352,14 @@ class StreamCapture:
         # the connection's start: ffmpeg begins max_lookback_s behind the edge).
         if check.stream is not None and check.start_index is not None and check.segments:
             first = check.segments[check.start_index].sequence
-            return HlsClock(check.stream, list(check.segments), first, timeout=self.settings.rw_timeout_s)
+            continues_at = self.newest_recorded_end if check.continues else None
+            return HlsClock(check.stream, list(check.segments), first, timeout=self.settings.rw_timeout_s,
+                            continues_at=continues_at)
+        # DASH: livewatch feeds ffmpeg the segments from the one chosen, placed by the manifest's clock.
+        manifest = check.manifest
+        start = first_to_record(manifest, self.writer.last_end, self.settings.max_lookback_s) if manifest else None
+        if check.stream is not None and manifest is not None and start is not None:
+            return DashClock(check.stream, manifest, start, timeout=self.settings.rw_timeout_s)
         return BroadcastClock(self.ctx.clock())
 
     def _past_hard_stop(self) -> bool:

@@ -187,4 +187,6 @@ def _kind(protocol: str, media_url: str) -> MediaKind:
         return "hls"
     if protocol.startswith("rtmp"):
         return "rtmp"
+    if protocol.startswith(("dash", "http_dash")) or media_url.split("?", 1)[0].lower().endswith(".mpd"):
+        return "dash"
     return "progressive"
