@@ -35,7 +35,7 @@ from livewatch.monitor.status import database_present
 from livewatch.registration import LoadResult, validate_registrations
 from livewatch.registration.schema import registration_schema
 from livewatch.reports.schedule_view import rows_as_dicts, schedule_context, schedule_rows
-from livewatch.session import Session, data_dir
+from livewatch.session import Session
 from livewatch.state.database import describe_error
 from livewatch.templating import make_environment, render
 from livewatch.terminal import rich_safe
@@ -152,7 +152,7 @@ def schedule(state: CliState, schedules: Path | None, fmt: str, output: Path | N
     result = _load(state, (schedules,) if schedules else (), strict=False)
     now = datetime.now(UTC)
     run_status: dict[str, str] = {}
-    if database_present(data_dir(state.settings)):
+    if database_present(state.settings):
         with Session.existing(state.settings) as session, session.database.reading():
             run_status = session.database.latest_run_status()
     rows = schedule_rows(result.registrations, now, run_status)

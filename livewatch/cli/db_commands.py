@@ -23,7 +23,7 @@ def db() -> None:
 def db_status(state: CliState) -> None:
     """Show the database location, schema version and pending migrations."""
     data_dir, url = DataDir(state.settings.data_dir), state.settings.database_url
-    if url is None and not database_present(data_dir):
+    if url is None and not database_present(state.settings):
         click.echo(f"{data_dir.database}: not created yet (run `livewatch db migrate`)")
         return
     with Database(data_dir.database if url is None else url, migrate=False) as database:

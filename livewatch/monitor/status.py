@@ -39,9 +39,15 @@ def _hm(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
-def database_present(data: DataDir) -> bool:
-    """Whether the data directory holds a database to read: False when neither exists yet (nothing was
-    recorded); a data directory or database path that exists but cannot be what it should is an error."""
+def database_present(settings: Settings) -> bool:
+    """Whether there is a state database to read: False when nothing was recorded yet. Without
+    ``database_url``, whether the data directory holds its SQLite file (a data directory or database path
+    that exists but cannot be what it should is an error); with it, the configured database is asked whether
+    it holds livewatch's tables (an unreachable server is an error, as the commands that read it would meet)."""
+    if settings.database_url is not None:
+        with Database(settings.database_url, migrate=False) as database:
+            return database.schema_version() > 0
+    data = data_dir(settings)
     root = data.root
     if root.is_symlink() and not root.exists():
         raise StateError(f"data directory {root} is a symbolic link that leads nowhere (a loop or a missing target)")
@@ -61,7 +67,7 @@ def _armed(data: DataDir, database: Database) -> dict[str, datetime]:
 
 def event_statuses(settings: Settings, now: datetime) -> list[EventStatus]:
     data = data_dir(settings)
-    if settings.database_url is None and not database_present(data):
+    if not database_present(settings):
         return []
     out: list[EventStatus] = []
     with Session.existing(settings) as session, session.database.reading():

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from livewatch.cli import cli
+from livewatch.pipeline.run_status import RECORDING
+from livewatch.registration import load_registrations
+from livewatch.registration.models import RegistrationContext
+from livewatch.state import Database
+from livewatch.state.events import EventStore
 from livewatch.state.migrations import all_migrations
+from livewatch.state.runs import RunStore
+from tests.conftest import SCHEDULES
 from tests.support.postgres import PostgresCluster
 
 SECRET = "s3cret-pw"
@@ -33,6 +41,38 @@ def test_db_migrate_and_status_on_postgresql(tmp_path: Path, postgres_cluster: P
     assert "livewatch:***@" in status.output
     for result in (before, migrate, status):
         assert SECRET not in result.output
+
+
+def test_status_schedule_and_db_status_read_postgresql_with_no_sqlite_file(
+        tmp_path: Path, postgres_cluster: PostgresCluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = postgres_cluster.create_database("status")
+    monkeypatch.setenv("LIVEWATCH_DATABASE_URL", url)
+    runner = CliRunner()
+    data = ["--data", str(tmp_path / "data")]
+    # An empty database is "nothing recorded yet", as a data directory without its SQLite file is.
+    nothing = runner.invoke(cli, [*data, "status", "--format", "json"])
+    assert nothing.exit_code == 0, nothing.output
+    assert json.loads(nothing.output) == []
+
+    with Database(url) as database:  # migrates, as a starting monitor would
+        database.sync_events(load_registrations([SCHEDULES], RegistrationContext()).registrations)
+        event = next(e for e in EventStore(database.engine).registered() if e.id == "creator-economy-forum-day1")
+        runs = RunStore(database.engine)
+        run = runs.open_run(event.id, event.registered_start, event.registered_end)
+        assert run is not None
+        runs.set_status(run.id, RECORDING)
+
+    status = runner.invoke(cli, [*data, "status", "--format", "json"])
+    assert status.exit_code == 0, status.output
+    states = {row["event_id"]: row["state"] for row in json.loads(status.output)}
+    assert states[event.id] == RECORDING
+    assert len(states) == 4
+    schedule = runner.invoke(cli, [*data, "schedule", "--schedules", str(SCHEDULES)])
+    assert schedule.exit_code == 0, schedule.output
+    assert RECORDING in next(line for line in schedule.output.splitlines() if "creator-econom" in line)
+    db_status = runner.invoke(cli, [*data, "db", "status"])
+    assert f"schema version {len(all_migrations())}, 0 pending migration(s)" in db_status.output
+    assert not (tmp_path / "data" / "livewatch.db").exists()
 
 
 def test_a_password_in_the_configuration_file_is_refused(tmp_path: Path) -> None:
