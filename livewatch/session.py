@@ -14,11 +14,11 @@ from sqlalchemy import Engine
 from livewatch.queue import WorkQueue, work_queue_for
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir
-from livewatch.state.event_records import EventRecordStore
-from livewatch.state.events import EventStore
-from livewatch.state.findings import FindingStore
-from livewatch.state.media import LocalMediaStore
-from livewatch.state.outbox import OutboxStore
+from livewatch.state.event_records import EventRecords, EventRecordStore
+from livewatch.state.events import EventRegistry, EventStore
+from livewatch.state.findings import FindingLog, FindingStore
+from livewatch.state.media import LocalMediaStore, MediaBlobs
+from livewatch.state.outbox import AlertOutbox, OutboxStore
 from livewatch.state.runs import RunLog, RunStore
 from livewatch.state.transcripts import TranscriptLog, TranscriptStore
 
@@ -54,7 +54,7 @@ class Session:
     # -- stores: one each, made on first use ------------------------------------------------------------
 
     @cached_property
-    def events(self) -> EventStore:
+    def events(self) -> EventRegistry:
         """The registered events, as the schedules last wrote them."""
         return EventStore(self.engine)
 
@@ -74,22 +74,22 @@ class Session:
         return work_queue_for(self.engine)
 
     @cached_property
-    def findings(self) -> FindingStore:
+    def findings(self) -> FindingLog:
         """Findings and their reviewer statuses."""
         return FindingStore(self.engine)
 
     @cached_property
-    def alerts(self) -> OutboxStore:
+    def alerts(self) -> AlertOutbox:
         """The alert outbox: one delivery per alert and target until it is sent."""
         return OutboxStore(self.engine)
 
     @cached_property
-    def records(self) -> EventRecordStore:
+    def records(self) -> EventRecords:
         """What the checks and reports read of an event's runs, gaps, transcript and audio."""
         return EventRecordStore(self.engine)
 
     @cached_property
-    def media(self) -> LocalMediaStore:
+    def media(self) -> MediaBlobs:
         """Recorded audio and the clips cut from it, in the data directory."""
         return LocalMediaStore(self.data)
 

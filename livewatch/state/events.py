@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, select
 
@@ -11,9 +11,18 @@ from livewatch.state import tables
 from livewatch.state.event_records import EventRecord, registered_events
 
 
+class EventRegistry(Protocol):
+    """The registered events, as the schedules last wrote them (read-only: ``Database.sync_events`` writes)."""
+
+    def registered(self) -> list[EventRecord]: ...
+    def event_ids(self) -> set[str]: ...
+    def registration(self, event_id: str) -> dict[str, Any]: ...
+
+
 class EventStore:
-    """The events table, read through SQLAlchemy Core. The facts a check or a report reads about an event
-    (its runs, gaps, transcript) are :class:`~livewatch.state.event_records.EventRecordStore`'s."""
+    """The events table, read through SQLAlchemy Core (an :class:`EventRegistry`). The facts a check or a
+    report reads about an event (its runs, gaps, transcript) are
+    :class:`~livewatch.state.event_records.EventRecordStore`'s."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
