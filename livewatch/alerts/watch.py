@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from livewatch.alerts.base import Alert
 from livewatch.fields import SeverityName
+from livewatch.pipeline.findings import DetailValue
 from livewatch.pipeline.run_status import CANCELLED, FAILED, INCOMPLETE, RECONNECTING, RECORDING, SEARCHING, UNRESOLVED
 from livewatch.registration.models import Event
 from livewatch.state.event_records import EventRecordStore
@@ -88,7 +89,7 @@ def schedule_alerts(event: Event, run: RunFacts | None, gaps: Sequence[GapFacts]
     found: list[Alert] = []
 
     def add(check: str, kind: Literal["schedule", "capture"], severity: SeverityName, title: str, summary: str,
-            at: datetime, key_suffix: str = "", **details: object) -> None:
+            at: datetime, key_suffix: str = "", **details: DetailValue) -> None:
         found.append(Alert(
             key=f"{kind}|{event.id}|{window}|{check}{key_suffix}", kind=kind,
             severity=severity, category=kind, title=title, summary=summary, at=at, event_id=event.id,

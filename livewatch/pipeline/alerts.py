@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from livewatch.fields import SeverityName
+from livewatch.pipeline.findings import DetailValue
 
 AlertKind = Literal["finding", "schedule", "capture", "test"]
 PAYLOAD_VERSION = 1
@@ -38,7 +39,10 @@ class Alert:
     offset_s: float | None = None
     finding_id: str | None = None
     report: str | None = None
-    details: Mapping[str, Any] = field(default_factory=dict)
+    #: What the alert's source adds for the receiver, as key and value (a finding's pack, stream and ASR
+    #: confidence; a capture alert's run). A mapping because each kind adds its own; JSON values only, as
+    #: the payload carries it unchanged.
+    details: Mapping[str, DetailValue] = field(default_factory=dict)
 
     @property
     def group(self) -> str:

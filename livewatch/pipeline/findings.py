@@ -8,16 +8,21 @@ into ``findings.json`` as it is. Findings are not queued today; the store keeps 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal, TypeAlias
 
 from livewatch.fields import SeverityName
 from livewatch.pipeline.base import Message
 
 Verdict = Literal["fail", "review", "pass"]
 Status = Literal["open", "confirmed", "dismissed", "escalated"]
+
+#: A value in a finding's or an alert's ``details``: JSON, as ``findings.json`` and the alert payload write
+#: it. Mostly a scalar; a few rule types list things (a gap finding's causes, a registration finding's
+#: issues, each a small mapping of code, field and message), which the report reads back.
+DetailValue: TypeAlias = "str | int | float | bool | Sequence[DetailValue] | Mapping[str, DetailValue] | None"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +53,11 @@ class Finding(Message):
     stream: int | None = None
     count: int = 1  # hits merged into this finding by the rule's cooldown
     status: Status = "open"
-    details: Mapping[str, Any] = field(default_factory=dict)
+    #: The rule type's own figures, shown as key and value beside the finding (how a term matched, the
+    #: minutes late, the loudness measured, the registration issues). A mapping rather than fields because
+    #: every rule type, plugins included, has its own; each value is JSON (:data:`DetailValue`), so it
+    #: goes into findings.json, the store and an alert's payload as it is.
+    details: Mapping[str, DetailValue] = field(default_factory=dict)
 
 
 def finding_id(event_id: str, rule: str, start_at: datetime, stream: int | None, matched: str) -> str:

@@ -1,19 +1,21 @@
-"""From a checked event to the report's context: the findings document (``findings.json``) plus what the
-database holds about the run (transcript, segments, connections), laid out for reading."""
+"""From a checked event to the report's context: the findings document (what ``findings.json`` says) plus
+what the database holds about the run (transcript, segments, connections), laid out for reading."""
 
 from __future__ import annotations
 
 import bisect
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
 from livewatch import __version__
+from livewatch.pipeline.findings import DetailValue
 from livewatch.pipeline.run_status import FINAL
 from livewatch.registration.models import Event
+from livewatch.reports.findings_document import FindingEntry, FindingsDocument, Technical
 from livewatch.reports.reviews import AuditTrail
 from livewatch.reports.template_context import FindingView, ParticipantView, ReportContext, Span, TranscriptLine
 from livewatch.state.event_records import EventRecordStore
@@ -41,16 +43,14 @@ def _offset(seconds: float) -> str:
     return f"{sign}{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
-def build_report(engine: Engine, document: dict[str, Any], event: Event | None, *, clips: dict[str, str],
+def build_report(engine: Engine, document: FindingsDocument, event: Event | None, *, clips: dict[str, str],
                  audit: AuditTrail) -> ReportContext:
-    info = document["event"]
-    zone = ZoneInfo(info["timezone"])
-    registered_start = datetime.fromisoformat(info["registered_start"])
-    registered_end = datetime.fromisoformat(info["registered_end"])
-    on_air_start = datetime.fromisoformat(document["on_air"]["start"]) if document["on_air"]["start"] else None
-    on_air_end = datetime.fromisoformat(document["on_air"]["end"]) if document["on_air"]["end"] else None
+    info = document.event
+    zone = ZoneInfo(info.timezone)
+    registered_start, registered_end = info.registered_start, info.registered_end
+    on_air_start, on_air_end = document.on_air.start, document.on_air.end
     records = EventRecordStore(engine)
-    rows = records.latest_transcript(info["id"])
+    rows = records.latest_transcript(info.id)
     ends = [registered_end, *(x for x in (on_air_end,) if x), *(r.end_at for r in rows)]
     starts = [registered_start, *(x for x in (on_air_start,) if x)]
     scale = Scale(min(starts), max(ends))
@@ -65,67 +65,65 @@ def build_report(engine: Engine, document: dict[str, Any], event: Event | None, 
                                     row.text, bool(row.flags), []))
         line_starts.append(row.start_at)
     findings = []
-    for f in document["findings"]:
-        start = datetime.fromisoformat(f["start"])
+    for f in document.findings:
         anchor = ""
         # Only what was said has a place in the transcript (schedule, registration and audio findings have no
         # stream): the last line that starts at or before the finding.
-        index = bisect.bisect_right(line_starts, start + timedelta(seconds=0.01)) - 1
-        if f["stream"] is not None and index >= 0:
+        index = bisect.bisect_right(line_starts, f.start + timedelta(seconds=0.01)) - 1
+        if f.stream is not None and index >= 0:
             anchor = f"t-{index}"
         if anchor:
-            lines[int(anchor[2:])].findings.append(f["id"])
-        low, high = f["highlight"]
-        evidence = f["evidence"]
-        confidence = f["asr_confidence"]
+            lines[int(anchor[2:])].findings.append(f.id)
+        low, high = f.highlight
+        evidence = f.evidence
+        confidence = f.asr_confidence
         findings.append(FindingView(
-            f["id"], f["rule"], f["pack"], f["category"], f["severity"], f["status"], f["start"], clock(start),
-            _offset(f["offset_s"]), evidence[:low], evidence[low:high], evidence[high:], f["matched"],
-            f["legal_basis"] or "", "" if confidence is None else f"{confidence:.0%}", f["low_confidence"],
-            clips.get(f["id"], ""), anchor, scale.x(start)))
-    counted = [f for f in document["findings"] if f["status"] != "dismissed"]
-    gaps = list(document["gaps"])
+            f.id, f.rule, f.pack, f.category, f.severity, f.status, f.start.isoformat(), clock(f.start),
+            _offset(f.offset_s), evidence[:low], evidence[low:high], evidence[high:], f.matched,
+            f.legal_basis or "", "" if confidence is None else f"{confidence:.0%}", f.low_confidence,
+            clips.get(f.id, ""), anchor, scale.x(f.start)))
+    counted = [f for f in document.findings if f.status != "dismissed"]
+    gaps = document.gaps
     return ReportContext(
-        title=f"{info['title']} — compliance report",
-        event={"id": info["id"], "title": info["title"], "kind": info["kind"],
+        title=f"{info.title} — compliance report",
+        event={"id": info.id, "title": info.title, "kind": info.kind,
                "category": (event.category or "") if event else "",
-               "organizer": event.organizer.name if event else "", "timezone": info["timezone"],
+               "organizer": event.organizer.name if event else "", "timezone": info.timezone,
                "notes": (event.notes or "") if event else "",
                "window": f"{registered_start.strftime('%Y-%m-%d %H:%M')} – {registered_end.strftime('%H:%M')}"},
         streams=[s.url for s in event.streams] if event else [],
         participants=_participants(event, document),
-        verdict=document["verdict"],
-        run_status=document.get("run_status") or "no run yet",
-        live=document.get("run_status") not in (None, *FINAL),
-        counts_by_severity=dict(Counter(f["severity"] for f in counted)),
-        counts_by_category=dict(Counter(f["category"] for f in counted)),
+        verdict=document.verdict,
+        run_status=document.run_status or "no run yet",
+        live=document.run_status not in (None, *FINAL),
+        counts_by_severity=dict(Counter(f.severity for f in counted)),
+        counts_by_category=dict(Counter(f.category for f in counted)),
         registered=scale.span(registered_start, registered_end,
                               f"registered {clock(registered_start)}–{clock(registered_end)}"),
         on_air=[scale.span(on_air_start, on_air_end, f"on air {clock(on_air_start)}–{clock(on_air_end)}")]
         if on_air_start and on_air_end else [],
-        gaps=[scale.span(datetime.fromisoformat(g["start"]), datetime.fromisoformat(g["end"] or g["start"]),
-                         f"gap {g['cause']}") for g in gaps],
+        gaps=[scale.span(g.start, g.end or g.start, f"gap {g.cause}") for g in gaps],
         axis=[Span(scale.x(scale.start + timedelta(seconds=scale.seconds * i / 4)), 0,
                    clock(scale.start + timedelta(seconds=scale.seconds * i / 4))) for i in range(5)],
         findings=findings,
         transcript=lines,
-        health=_health(records, info["id"]),
-        gap_ledger=[{"start": g["start"], "end": g["end"] or "", "cause": g["cause"],
-                     "seconds": _seconds_between(g["start"], g["end"])} for g in gaps],
-        technical=_technical(document),
+        health=_health(records, info.id),
+        gap_ledger=[{"start": g.start.isoformat(), "end": "" if g.end is None else g.end.isoformat(),
+                     "cause": g.cause, "seconds": _seconds_between(g.start, g.end)} for g in gaps],
+        technical=_technical(document.technical),
         provenance=_provenance(document),
         reviews=[f"{a['at']}: {a['finding']} {a['from']} → {a['to']} by {a['reviewer'] or '(file edited)'}"
                  + (f" — {a['note']}" if a.get("note") else "") for a in audit.entries],
         audit=[audit.summary(), *audit.notes()] if audit.entries or audit.bad_lines else [],
-        generated_at=document["provenance"]["generated_at"],
+        generated_at=document.provenance.generated_at.isoformat(),
         version=__version__,
     )
 
 
-def _seconds_between(start: str, end: str | None) -> str:
-    if not end:
+def _seconds_between(start: datetime, end: datetime | None) -> str:
+    if end is None:
         return ""  # still open
-    return f"{(datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds():.0f}"
+    return f"{(end - start).total_seconds():.0f}"
 
 
 def _health(records: EventRecordStore, event_id: str) -> dict[str, str]:
@@ -137,12 +135,12 @@ def _health(records: EventRecordStore, event_id: str) -> dict[str, str]:
             "corrupt segments": str(health.corrupt_segments), "gaps": str(health.gaps)}
 
 
-def _participants(event: Event | None, document: dict[str, Any]) -> list[ParticipantView]:
+def _participants(event: Event | None, document: FindingsDocument) -> list[ParticipantView]:
     if event is None:
         return []
     flagged: dict[str, list[str]] = {}
-    for f in document["findings"]:
-        for issue in f.get("details", {}).get("issues", []) if f["category"] == "registration" else []:
+    for f in document.findings:
+        for issue in _issues(f) if f.category == "registration" else ():
             parts = str(issue.get("field", "")).split(".")
             if len(parts) >= 2 and parts[0] == "participants" and parts[1].isdigit():
                 flagged.setdefault(parts[1], []).append(str(issue.get("message", "")))
@@ -150,29 +148,34 @@ def _participants(event: Event | None, document: dict[str, Any]) -> list[Partici
                             flagged.get(str(i), [])) for i, p in enumerate(event.participants)]
 
 
-def _technical(document: dict[str, Any]) -> dict[str, str]:
-    measured = document.get("technical")
-    if not measured:
+def _issues(finding: FindingEntry) -> list[Mapping[str, DetailValue]]:
+    """A registration finding's issues (``details["issues"]``: code, field and message of each)."""
+    issues = finding.details.get("issues", ())
+    if isinstance(issues, str) or not isinstance(issues, Sequence):
+        return []
+    return [issue for issue in issues if isinstance(issue, Mapping)]
+
+
+def _technical(measured: Technical | None) -> dict[str, str]:
+    if measured is None:
         return {}
 
     def value(number: float | None, unit: str) -> str:
         return "not measurable (silent)" if number is None else f"{number:.1f} {unit}"
 
-    silences = measured["silences"]
-    return {"audio measured": f"{measured['measured_s']:.0f} s",
-            "integrated loudness": value(measured["integrated_lufs"], "LUFS"),
-            "loudness range": value(measured["loudness_range_lu"], "LU"),
-            "true peak": value(measured["true_peak_dbtp"], "dBTP"),
-            "long silences": ", ".join(f"{s['start']} ({s['seconds']:.0f} s)" for s in silences) or "none"}
+    return {"audio measured": f"{measured.measured_s:.0f} s",
+            "integrated loudness": value(measured.integrated_lufs, "LUFS"),
+            "loudness range": value(measured.loudness_range_lu, "LU"),
+            "true peak": value(measured.true_peak_dbtp, "dBTP"),
+            "long silences": ", ".join(f"{s.start.isoformat()} ({s.seconds:.0f} s)"
+                                       for s in measured.silences) or "none"}
 
 
-def _provenance(document: dict[str, Any]) -> dict[str, str]:
-    p = document["provenance"]
-    return {"rule packs": ", ".join(f"{x['pack']} (sha256 {x['sha256'][:16]}…)" for x in p["packs"]),
-            "transcriber": ", ".join(f"{x['backend']} {x['model']}"
-                                     + (f" (sha256 {x['sha256'][:16]}…)" if x.get("sha256") else "")
-                                     for x in p["transcriber"]) or "none yet",
-            "livewatch": p["livewatch_version"],
-            "registration": f"{p['registration_file']} (sha256 {p['registration_sha256'][:16]}…)",
-            "generated": p["generated_at"], "findings.json schema": str(document["schema_version"])}
-
+def _provenance(document: FindingsDocument) -> dict[str, str]:
+    p = document.provenance
+    return {"rule packs": ", ".join(f"{x.pack} (sha256 {x.sha256[:16]}…)" for x in p.packs),
+            "transcriber": ", ".join(f"{x.backend} {x.model}" + (f" (sha256 {x.sha256[:16]}…)" if x.sha256 else "")
+                                     for x in p.transcriber) or "none yet",
+            "livewatch": p.livewatch_version,
+            "registration": f"{p.registration_file} (sha256 {p.registration_sha256[:16]}…)",
+            "generated": p.generated_at.isoformat(), "findings.json schema": str(document.schema_version)}

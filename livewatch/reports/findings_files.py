@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -21,46 +21,64 @@ from sqlalchemy import Engine
 from livewatch import __version__
 from livewatch.pipeline.event_checks import EventCheck
 from livewatch.pipeline.findings import Finding
+from livewatch.reports.findings_document import (
+    EventInfo,
+    FindingEntry,
+    FindingsDocument,
+    GapEntry,
+    OnAir,
+    PackEntry,
+    Provenance,
+    SilenceEntry,
+    Technical,
+    TranscriberEntry,
+    findings_json,
+    json_fields,
+)
 from livewatch.state import DataDir
 from livewatch.state.event_records import EventRecordStore
 
-#: Bumped only when a field changes meaning or goes away; new fields may appear without a bump.
-FINDINGS_SCHEMA_VERSION = 1
+if TYPE_CHECKING:
+    from livewatch.rules.audio_facts import AudioFacts
+
 CSV_COLUMNS = ("id", "rule", "pack", "category", "severity", "status", "start", "end", "offset_s", "matched",
                "evidence", "legal_basis", "asr_confidence", "low_confidence", "count")
 
+_At = Callable[[datetime], datetime]
 
-def findings_document(engine: Engine, check: EventCheck, model_store: Path | None = None) -> dict[str, Any]:
-    """The ``findings.json`` document of one checked event (``model_store``: where to find the sha256 of
-    the Whisper weights that made the transcript)."""
+
+def findings_document(engine: Engine, check: EventCheck, model_store: Path | None = None) -> FindingsDocument:
+    """The findings document of one checked event (``model_store``: where to find the sha256 of the
+    Whisper weights that made the transcript)."""
     stored = EventRecordStore(engine).for_document(check.event_id, check.run_id)
     event, run, gaps = stored.event, stored.run, stored.gaps
     zone = ZoneInfo(event.timezone)
 
-    def at(moment: datetime | None) -> str | None:
-        return None if moment is None else moment.astimezone(zone).isoformat()
+    def at(moment: datetime) -> datetime:
+        return moment.astimezone(zone)
 
-    return {
-        "schema_version": FINDINGS_SCHEMA_VERSION,
-        "event": {"id": event.id, "title": event.title, "kind": event.kind, "timezone": event.timezone,
-                  "registered_start": at(event.registered_start), "registered_end": at(event.registered_end)},
-        "verdict": check.verdict,
-        "run_status": None if run is None else run.status,
-        "on_air": {"start": at(run.on_air_at) if run else None, "end": at(run.off_air_at) if run else None},
-        "gaps": [{"start": at(g.start_at), "end": at(g.end_at), "cause": g.cause} for g in gaps],
-        "findings": [_finding(f, at) for f in check.findings],
-        "technical": _technical(check.audio, at),
-        "provenance": {
-            "packs": [{"pack": p.ref, "sha256": p.sha256} for p in check.packs],
-            "transcriber": [{"backend": backend, "model": model,
-                             "sha256": _model_sha256(model_store, backend, model)}
-                            for backend, model in stored.transcribers],
-            "livewatch_version": __version__,
-            "registration_file": event.source_file,
-            "registration_sha256": event.source_sha256,
-            "generated_at": datetime.now(UTC).astimezone(zone).isoformat(),
-        },
-    }
+    return FindingsDocument(
+        event=EventInfo(id=event.id, title=event.title, kind=event.kind, timezone=event.timezone,
+                        registered_start=at(event.registered_start), registered_end=at(event.registered_end)),
+        verdict=check.verdict,
+        run_status=None if run is None else run.status,
+        on_air=OnAir(start=at(run.on_air_at) if run and run.on_air_at else None,
+                     end=at(run.off_air_at) if run and run.off_air_at else None),
+        gaps=tuple(GapEntry(start=at(g.start_at), end=None if g.end_at is None else at(g.end_at), cause=g.cause)
+                   for g in gaps),
+        findings=tuple(_finding(f, at) for f in check.findings),
+        technical=_technical(check.audio, at),
+        provenance=Provenance(
+            packs=tuple(PackEntry(pack=p.ref, sha256=p.sha256) for p in check.packs),
+            transcriber=tuple(TranscriberEntry(backend=backend, model=model,
+                                               sha256=_model_sha256(model_store, backend, model))
+                              for backend, model in stored.transcribers),
+            livewatch_version=__version__,
+            registration_file=event.source_file,
+            registration_sha256=event.source_sha256,
+            generated_at=at(datetime.now(UTC)),
+        ),
+    )
 
 
 def _model_sha256(store: Path | None, backend: str, model: str) -> str | None:
@@ -77,40 +95,38 @@ def _model_sha256(store: Path | None, backend: str, model: str) -> str | None:
     return str(value) if value else None
 
 
-def _finding(f: Finding, at: Any) -> dict[str, Any]:
-    return {
-        "id": f.id, "rule": f.rule, "pack": f.pack, "category": f.category, "severity": f.severity,
-        "status": f.status, "start": at(f.start_at), "end": at(f.end_at), "offset_s": f.offset_s,
-        "evidence": f.evidence, "highlight": list(f.highlight), "matched": f.matched, "normalized": f.normalized,
-        "legal_basis": f.legal_basis, "asr_confidence": f.asr_confidence, "low_confidence": f.low_confidence,
-        "rule_severity": f.rule_severity, "count": f.count, "stream": f.stream, "title": f.title,
-        "details": json.loads(json.dumps(dict(f.details), ensure_ascii=False, default=str)),
-    }
+def _finding(f: Finding, at: _At) -> FindingEntry:
+    return FindingEntry(
+        id=f.id, rule=f.rule, pack=f.pack, category=f.category, severity=f.severity, status=f.status,
+        start=at(f.start_at), end=at(f.end_at), offset_s=f.offset_s, evidence=f.evidence, highlight=f.highlight,
+        matched=f.matched, normalized=f.normalized, legal_basis=f.legal_basis, asr_confidence=f.asr_confidence,
+        low_confidence=f.low_confidence, rule_severity=f.rule_severity, count=f.count, stream=f.stream,
+        title=f.title, details=f.details)
 
 
-def _technical(audio: Any, at: Any) -> dict[str, Any] | None:
+def _technical(audio: AudioFacts | None, at: _At) -> Technical | None:
     """The audio measurements of the final check (None until the audio has been measured)."""
     if audio is None:
         return None
     loudness = audio.loudness
-    return {
-        "measured_s": round(audio.measured_seconds, 1),
-        "integrated_lufs": None if loudness is None else loudness.integrated_lufs,
-        "loudness_range_lu": None if loudness is None else loudness.loudness_range_lu,
-        "true_peak_dbtp": None if loudness is None else loudness.true_peak_dbtp,
-        "silences": [{"start": at(s.start_at), "end": at(s.end_at), "seconds": round(s.seconds, 1)}
-                     for s in audio.silences],
-    }
+    return Technical(
+        measured_s=round(audio.measured_seconds, 1),
+        integrated_lufs=None if loudness is None else loudness.integrated_lufs,
+        loudness_range_lu=None if loudness is None else loudness.loudness_range_lu,
+        true_peak_dbtp=None if loudness is None else loudness.true_peak_dbtp,
+        silences=tuple(SilenceEntry(start=at(s.start_at), end=at(s.end_at), seconds=round(s.seconds, 1))
+                       for s in audio.silences))
 
 
-def findings_csv(document: dict[str, Any]) -> str:
+def findings_csv(findings: Iterable[FindingEntry]) -> str:
+    """``findings.csv``: the findings of the document, one row each, in :data:`CSV_COLUMNS`."""
     # CRLF line ends (RFC 4180) make the writer quote every field holding a CR or an LF: with bare LF line
     # ends a lone CR went out unquoted, and a spreadsheet started a new row there.
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
-    for finding in document["findings"]:
-        writer.writerow({key: _cell(value) for key, value in finding.items()})
+    for finding in findings:
+        writer.writerow({key: _cell(value) for key, value in json_fields(finding).items()})
     return out.getvalue()
 
 
@@ -119,7 +135,7 @@ def findings_csv(document: dict[str, Any]) -> str:
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?(?: ?(?:[A-Za-z]{1,8}|%|°[CF]?))?")
 
 
-def _cell(value: Any) -> Any:
+def _cell(value: object) -> object:
     """Evidence is what people said: text a spreadsheet would evaluate (it starts with = + - @, a tab or a
     CR) is written with a leading apostrophe. Plain numbers, with or without a unit, stay as they are."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.fullmatch(value):
@@ -128,14 +144,14 @@ def _cell(value: Any) -> Any:
 
 
 def write_exports(engine: Engine, data: DataDir, check: EventCheck, *, model_store: Path | None = None,
-                  document: dict[str, Any] | None = None) -> list[Path]:
+                  document: FindingsDocument | None = None) -> list[Path]:
     """Write the exports into ``reports/<event-id>/``, each file replaced whole (readers never see half,
     and no link planted there is written through); ``document``: the findings document when the caller
     has already built it."""
     folder = data.make_folder(data.report_dir(check.event_id))
     document = document or findings_document(engine, check, model_store)
-    written = [data.write_whole(folder / "findings.json", json.dumps(document, ensure_ascii=False, indent=2) + "\n"),
-               data.write_whole(folder / "findings.csv", findings_csv(document))]
+    written = [data.write_whole(folder / "findings.json", findings_json(document)),
+               data.write_whole(folder / "findings.csv", findings_csv(document.findings))]
     for name in ("transcript.srt", "transcript.vtt"):
         if data.copy_file(data.transcripts_dir(check.event_id) / name, folder / name):
             written.append(folder / name)

@@ -6,10 +6,8 @@ page, even while an event is live and its report is rewritten after every check.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -19,6 +17,7 @@ from livewatch.pipeline.event_checks import EventCheck
 from livewatch.pipeline.run_status import FINAL
 from livewatch.reports.build import build_report
 from livewatch.reports.clips import extract_clips
+from livewatch.reports.findings_document import FindingsDocument, read_verdict
 from livewatch.reports.findings_files import findings_document, write_exports
 from livewatch.reports.reviews import audit_trail
 from livewatch.reports.template_context import IndexContext, IndexRow
@@ -41,7 +40,7 @@ def publish(engine: Engine, data: DataDir, check: EventCheck, *, model_store: Pa
 
 
 def write_report(engine: Engine, data: DataDir, check: EventCheck, *, clips: bool = True,
-                 model_store: Path | None = None, document: dict[str, Any] | None = None) -> Path:
+                 model_store: Path | None = None, document: FindingsDocument | None = None) -> Path:
     document = document or findings_document(engine, check, model_store)
     folder = data.make_folder(data.report_dir(check.event_id))
     made = extract_clips(engine, check.run_id, check.findings, LocalMediaStore(data), folder) if clips else {}
@@ -74,8 +73,8 @@ def _index_row(data: DataDir, event: EventRecord, run: str | None, counts: dict[
     findings_json = data.report_dir(event.id) / "findings.json"
     if is_plain_file(findings_json):
         try:
-            verdict = str(json.loads(findings_json.read_bytes()).get("verdict", ""))
-        except (OSError, ValueError, AttributeError):
+            verdict = read_verdict(findings_json.read_bytes())
+        except (OSError, ValueError):
             verdict = "unreadable findings.json"  # one damaged event must not take the index down
 
     return IndexRow(event.id, event.title, _status(run, event.registered_start, now), verdict,

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field
 
 from livewatch.fields import SeverityName, SingleLine, StrictModel
+from livewatch.pipeline.findings import DetailValue
 from livewatch.rules.transcript import Transcript
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ class Hit:
     stream: int | None = None
     low_confidence: bool = False
     asr_confidence: float | None = None
-    details: Mapping[str, Any] = field(default_factory=dict)
+    details: Mapping[str, DetailValue] = field(default_factory=dict)  # the finding's details
 
 
 class Rule(ABC):
@@ -187,7 +188,7 @@ def example_lines(example: str, start: datetime) -> list[tuple[datetime, str]]:
 
 
 def hit_for(transcript: Transcript, stream: int, start: int, end: int, matched: str,
-            details: Mapping[str, Any] | None = None) -> Hit:
+            details: Mapping[str, DetailValue] | None = None) -> Hit:
     """A hit over original characters ``[start, end)`` of a transcript, with evidence and ASR confidence."""
     start_at, end_at = transcript.times(start, end)
     evidence, low, high = transcript.evidence(start, end)

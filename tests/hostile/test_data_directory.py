@@ -19,7 +19,8 @@ from sqlalchemy import select
 
 from livewatch.capture.recovery import repair_wav_header
 from livewatch.cli import cli
-from livewatch.reports.findings_files import CSV_COLUMNS, findings_csv
+from livewatch.reports.findings_document import FindingEntry
+from livewatch.reports.findings_files import findings_csv
 from livewatch.reports.reviews import GENESIS, ReviewError, apply_reviews, audit_trail, read_reviews
 from livewatch.state import Database, DataDir, tables
 from livewatch.state.findings import FindingStore
@@ -221,15 +222,20 @@ def test_a_finding_decided_twice_is_an_error_naming_both_lines(tmp_path: Path) -
 # -- findings.csv -----------------------------------------------------------------------------------------
 
 
+def _entry(index: int, evidence: str, matched: str = "x") -> FindingEntry:
+    return FindingEntry(id=str(index), rule="x", pack="x", category="x", severity="low", status="open", start=T0,
+                        end=T0, offset_s=0.0, evidence=evidence, highlight=(0, 0), matched=matched, normalized="x",
+                        legal_basis="x", asr_confidence=None, low_confidence=False, rule_severity="low", count=1,
+                        stream=None, title=None, details={})
+
+
 def _csv_rows(evidences: list[str]) -> list[dict[str, str]]:
-    document = {"findings": [{column: "x" for column in CSV_COLUMNS} | {"id": str(i), "evidence": e}
-                             for i, e in enumerate(evidences)]}
-    text = findings_csv(document)
+    text = findings_csv(_entry(i, e) for i, e in enumerate(evidences))
     return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
 def test_csv_quotes_a_bare_carriage_return_so_no_new_row_starts_there() -> None:
-    text = findings_csv({"findings": [{"id": "1", "evidence": "说了\r=1+2", "matched": "a\nb"}]})
+    text = findings_csv([_entry(1, "说了\r=1+2", matched="a\nb")])
     assert "\r=1+2" not in text.replace('"说了\r=1+2"', "")  # the CR only ever inside a quoted field
     [row] = _csv_rows(["说了\r=1+2"])
     assert row["evidence"] == "说了\r=1+2"

@@ -18,12 +18,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any
 
 import numpy as np
 from pydantic import Field, field_validator
 
 from livewatch.fields import SeverityName, SingleLine
+from livewatch.pipeline.findings import DetailValue
 from livewatch.rules.base import Hit, Rule, RuleInput, RuleSpec, hit_for
 from livewatch.rules.engine import severity_rank
 from livewatch.rules.negation import negated
@@ -178,7 +178,7 @@ class SemanticRule(Rule):
         return disclaims(parts[0])
 
 
-def _details(score: Score) -> dict[str, Any]:
+def _details(score: Score) -> dict[str, DetailValue]:
     return {"how": "semantic", "score": round(score.like, 3), "margin": round(score.margin, 3),
             "nearest": score.nearest}
 
