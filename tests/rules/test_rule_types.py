@@ -428,7 +428,9 @@ def test_registration(tmp_path: Path, changes: dict[str, Any], checks: list[str]
         assert findings == []
         return
     (finding,) = findings  # every issue is in the one finding, none is lost
-    assert [issue["code"] for issue in finding.details["issues"]] == expected
+    issues = finding.details["issues"]
+    assert isinstance(issues, list)
+    assert [issue["code"] if isinstance(issue, dict) else issue for issue in issues] == expected
     assert finding.matched == ", ".join(expected)
     assert finding.start_at == T0
 

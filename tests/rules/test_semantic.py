@@ -38,8 +38,11 @@ def test_fires_on_a_promise_in_other_words_at_low_with_the_utterance_as_evidence
     assert first.evidence == "这款基金每年稳拿百分之十五的收益，放心买"
     assert first.highlight == (0, len(first.evidence))
     assert first.details["how"] == "semantic"
-    assert first.details["score"] >= 0.4
-    assert first.details["margin"] > 0
+    score, margin = first.details["score"], first.details["margin"]
+    assert isinstance(score, float)
+    assert isinstance(margin, float)
+    assert score >= 0.4
+    assert margin > 0
     assert first.details["nearest"] in PROMISE["like"]
 
 
