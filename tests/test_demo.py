@@ -1,8 +1,10 @@
 """`livewatch demo` and the demo machinery, end to end: a simulated forum with planted violations is spoken
 (Mandarin by Kokoro voices, English by espeak-ng), broadcast live on 127.0.0.1, recorded, transcribed by the
 model the event's language picks (base, tiny.en), checked and reported; every plant must be found in its category
-within ±3 s of where it was said, and clean talk must raise nothing above low. The same forum handed in as a
-recording (`livewatch analyze`) must come out the same, and the Mandarin one on a second set of voices."""
+within ±3 s of where it was said, and clean talk must raise nothing above low. The English forum runs with its
+state in PostgreSQL (the password from $PGPASSWORD alone), the Mandarin one on SQLite, the default. The same
+forum handed in as a recording (`livewatch analyze`) must come out the same, and the Mandarin one on a second set
+of voices."""
 
 from __future__ import annotations
 
@@ -18,19 +20,24 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from livewatch.capture.hls import parse_media
 from livewatch.cli import cli
 from livewatch.demo import kokoro
-from livewatch.demo.run import registration, write_config
+from livewatch.demo.run import DemoError, registration, write_config
 from livewatch.demo.script import FORUM_ZH, SHORT_FORUM, ZH_VOICES_ALT, Script, forum_zh
 from livewatch.demo.synth import Track, synthesize
 from livewatch.registration import validate_registrations
 from livewatch.rules.engine import SEVERITIES
 from livewatch.rules.normalize import is_cjk
 from livewatch.settings import Settings
+from livewatch.state import Database, tables
+from livewatch.state.engines import mask_url
+from tests.support.postgres import PostgresCluster
 
 TOLERANCE_S = 3.0
+PASSWORD = "demo-only-secret-7f3a"  # the test cluster demands it of the demo's role (tests/support/postgres.py)
 ABOVE_LOW = set(SEVERITIES[:SEVERITIES.index("low")])
 
 
@@ -115,6 +122,16 @@ def test_mandarin_demo_needs_the_speech_extra_not_espeak(monkeypatch: pytest.Mon
     assert "espeak-ng" not in result.output
 
 
+def test_demo_refuses_a_database_url_with_a_password(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://demo:{PASSWORD}@db.example/demo"
+    with pytest.raises(DemoError, match=r"database_url must not hold a password: put it in \$PGPASSWORD") as caught:
+        write_config(tmp_path, url)
+    assert PASSWORD not in str(caught.value)
+    assert not (tmp_path / "livewatch.toml").exists(), "nothing written: the file is no place for a password"
+    written = write_config(tmp_path, "postgresql+psycopg://demo@db.example/demo").read_text(encoding="utf-8")
+    assert 'database_url = "postgresql+psycopg://demo@db.example/demo"' in written
+
+
 @pytest.mark.parametrize("script", [FORUM_ZH, forum_zh(*ZH_VOICES_ALT)], ids=lambda s: s.name)
 def test_the_mandarin_demo_registers_only_its_language(tmp_path: Path, script: Script) -> None:
     start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -131,13 +148,20 @@ def test_the_mandarin_demo_registers_only_its_language(tmp_path: Path, script: S
 
 
 @pytest.mark.slow
-def test_livewatch_demo_finds_every_plant_where_it_was_said(tmp_path: Path) -> None:
+def test_livewatch_demo_finds_every_plant_where_it_was_said(tmp_path: Path, postgres_cluster: PostgresCluster,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The English forum with its state in PostgreSQL: a database owned by a role the server asks a password
+    of, given in $PGPASSWORD only, never on the command line or in the work folder's livewatch.toml."""
+    url = postgres_cluster.create_login(PASSWORD, prefix="demo")
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)
     work = tmp_path / "work"
-    result = CliRunner().invoke(cli, ["demo", "--language", "en", "--work-dir", str(work), "--keep", "--short"])
+    result = CliRunner().invoke(cli, ["demo", "--language", "en", "--work-dir", str(work), "--keep", "--short",
+                                      "--database-url", url])
     assert result.exit_code == 0, result.output
     out = result.output
-    for step in ("synthesizing 8 lines", "origin live: http://127.0.0.1:", "capture started", "segment 1 recorded",
-                 "transcribed +0:0", "finding: critical finance-promise.guaranteed-returns", "report written",
+    for step in ("synthesizing 8 lines", f"state database: {mask_url(url)}", "origin live: http://127.0.0.1:",
+                 "capture started", "segment 1 recorded", "transcribed +0:0",
+                 "finding: critical finance-promise.guaranteed-returns", "report written",
                  "3 of 3 planted violations found"):
         assert step in out, f"{step!r} not shown:\n{out}"
     paths = {key: Path(value) for key, _, value in (line.partition(": ") for line in out.splitlines())
@@ -169,6 +193,30 @@ def test_livewatch_demo_finds_every_plant_where_it_was_said(tmp_path: Path) -> N
     assert abs((datetime.fromisoformat(document["on_air"]["start"]) - zero).total_seconds()) < 1, \
         "recorded from the first second of the broadcast"
     assert (work / "speech" / "track.wav").is_file(), "--keep keeps the synthesized speech"
+    assert_state_in_postgresql(work, url, event_id, document, monkeypatch)
+
+
+def assert_state_in_postgresql(work: Path, url: str, event_id: str, document: dict[str, Any],
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run and its findings are rows in PostgreSQL, no SQLite database was made, the work folder's
+    configuration names the database without its password, and `livewatch status` reads it from there."""
+    assert not (work / "data" / "livewatch.db").exists(), "no SQLite state beside PostgreSQL"
+    config = (work / "livewatch.toml").read_text(encoding="utf-8")
+    assert f'database_url = "{url}"' in config
+    assert PASSWORD not in config
+    with Database(url, migrate=False) as db, db.engine.connect() as conn:
+        runs = conn.execute(select(tables.runs.c.status).where(tables.runs.c.event_id == event_id)).all()
+        stored = set(conn.execute(select(tables.findings.c.id).where(tables.findings.c.event_id == event_id))
+                     .scalars())
+    assert [status for (status,) in runs] == ["finished"]
+    assert stored == {f["id"] for f in document["findings"]}
+    status = CliRunner().invoke(cli, ["--config", str(work / "livewatch.toml"), "status", "--format", "json"])
+    assert status.exit_code == 0, status.output
+    assert event_id in status.output
+    monkeypatch.setenv("PGPASSWORD", "not-" + PASSWORD)  # the server checks it: a wrong one is turned away
+    refused = CliRunner().invoke(cli, ["--config", str(work / "livewatch.toml"), "status", "--format", "json"])
+    assert refused.exit_code != 0
+    assert "password authentication failed" in refused.output, refused.output
 
 
 def recording(track: Track, out: Path) -> Path:

@@ -189,7 +189,12 @@ def schedule(state: CliState, schedules: Path | None, fmt: str, output: Path | N
               help="Kokoro voices of the Mandarin forum's host and guest (default jf_gongitsune,jm_kumo; also "
                    "jf_alpha, jf_nezumi, jf_tebukuro).")
 @click.option("--short", is_flag=True, help="English only: a shorter forum, about 40 s of speech instead of 65 s.")
-def demo(work_dir: Path | None, keep: bool, language: str, voices: str | None, short: bool) -> None:
+@click.option("--database-url", metavar="URL",
+              help="Keep the demo's state in this PostgreSQL database instead of SQLite in the work folder: "
+                   "postgresql+psycopg://user@host/dbname, with no password here (libpq reads $PGPASSWORD or "
+                   "~/.pgpass). Written to the work folder's livewatch.toml.")
+def demo(work_dir: Path | None, keep: bool, language: str, voices: str | None, short: bool,
+         database_url: str | None) -> None:
     """Broadcast a simulated forum with planted violations live on 127.0.0.1 and monitor it end to end,
     offline: capture, Whisper transcription, rule checks and the report (about two minutes). The forum is in
     Mandarin unless --language en; its registration says only its language.
@@ -213,7 +218,8 @@ def demo(work_dir: Path | None, keep: bool, language: str, voices: str | None, s
     for tool, where in installation.tools.items():
         console.print(f"  {tool}: {where}")
     console.print(f"  offline Whisper model: {installation.model}")
-    result = run_demo(DemoOptions(work_dir=work_dir, keep=keep, script=script), console.print)
+    result = run_demo(DemoOptions(work_dir=work_dir, keep=keep, script=script, database_url=database_url),
+                      console.print)
     summarize(result, console.print)
     click.echo(f"report: {result.report}")
     click.echo(f"index: {result.index}")

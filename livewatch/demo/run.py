@@ -9,7 +9,9 @@
 5. the findings are compared with the plants: each must be found, in its category, where it was said.
 
 Everything lives in one work folder: ``livewatch.toml``, ``schedules/``, ``data/`` (database, media,
-transcripts, ``reports/``), ``demo.json`` (plants against findings) and ``demo.log`` (the monitor's log).
+transcripts, ``reports/``), ``demo.json`` (plants against findings) and ``demo.log`` (the monitor's log). With a
+``database_url`` the state (runs, queue, findings, jobs) goes to that PostgreSQL database instead of
+``data/livewatch.db``; the URL is written to ``livewatch.toml`` without a password (libpq reads ``$PGPASSWORD``).
 The synthesized speech and the origin's HLS files are deleted at the end unless ``keep`` is set.
 """
 
@@ -41,6 +43,7 @@ from livewatch.registration import validate_registrations
 from livewatch.rules.engine import SEVERITIES
 from livewatch.session import data_dir
 from livewatch.settings import Settings, TranscriberSettings, load_settings
+from livewatch.state.engines import mask_url
 
 #: How far a finding may lie outside the line that carries its plant.
 TOLERANCE_S = 3.0
@@ -110,6 +113,7 @@ class DemoOptions:
     script: Script = FORUM_ZH
     lead_s: float = 3.0  # the registered start, this long after the broadcast went live
     timeout_s: float = 240.0  # beyond the speech, for capture, transcription, checks and report
+    database_url: str | None = None  # default: SQLite in the work folder's data/
 
 
 @dataclass(frozen=True)
@@ -154,9 +158,11 @@ def run_demo(options: DemoOptions, say: Say) -> DemoResult:
     began = time.monotonic()
     work = options.work_dir or Path(tempfile.mkdtemp(prefix="livewatch-demo-"))
     work.mkdir(parents=True, exist_ok=True)
-    settings = load_settings(write_config(work))
+    settings = load_settings(write_config(work, options.database_url))
     check_installation(settings.model_store, options.script)
     say(f"[dim]{clock()}[/dim] work folder: {escape(str(work))}")
+    if settings.database_url is not None:
+        say(f"[dim]{clock()}[/dim] state database: {escape(mask_url(settings.database_url))}")
     speech_dir, origin_dir = work / "speech", work / "origin"
     for scratch in (speech_dir, origin_dir):
         shutil.rmtree(scratch, ignore_errors=True)
@@ -183,12 +189,20 @@ def run_demo(options: DemoOptions, say: Say) -> DemoResult:
     return result
 
 
-def write_config(work: Path) -> Path:
+def write_config(work: Path, database_url: str | None = None) -> Path:
     """The demo's ``livewatch.toml``: written out so that ``livewatch --config <work>/livewatch.toml status``
-    (or ``report``) works on the demo's data afterwards."""
+    (or ``report``) works on the demo's data afterwards. A ``database_url`` holding a password is refused
+    before anything is written: the file is no place for a secret."""
     config = work / "livewatch.toml"
+    database: list[str] = []
+    if database_url is not None:
+        try:
+            Settings(database_url=database_url)  # the settings' own check: a URL, and no password in it
+        except ValueError as err:  # pydantic's ValidationError; its text masks the password
+            raise DemoError(f"the demo cannot use this database: {err}") from None
+        database = [f"database_url = {json.dumps(database_url)}"]  # a JSON string is a TOML basic string
     # No [transcriber] section: the event's `language` picks the model, as it does for a user's event.
-    lines = ['# Written by `livewatch demo`.', 'data_dir = "data"', 'schedules_dir = "schedules"',
+    lines = ['# Written by `livewatch demo`.', 'data_dir = "data"', *database, 'schedules_dir = "schedules"',
              'timezone = "UTC"', "", "[capture]", *(f"{key} = {value}" for key, value in CAPTURE.items())]
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return config

@@ -3,7 +3,9 @@
 ``initdb`` makes a cluster in a temporary folder and ``postgres`` serves it on a Unix socket in that folder
 only (no TCP port, so parallel runs never clash), tuned for speed over durability: no fsync, small buffers.
 PostgreSQL refuses to run as root, so under root the cluster belongs to the ``postgres`` system user. The
-cluster lives for the test session; each test takes a fresh database cloned from a migrated template.
+cluster lives for the test session; each test takes a fresh database cloned from a migrated template. The
+superuser the tests connect as is trusted; every other role must give its password (SCRAM), so a test can show
+that a password reaches the server from ``$PGPASSWORD`` alone.
 """
 
 from __future__ import annotations
@@ -56,6 +58,17 @@ class PostgresCluster:
     def connect(self, dbname: str = "postgres") -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(host=str(self.socket_dir), port=PORT, user=SUPERUSER, dbname=dbname, autocommit=True)
 
+    def create_login(self, password: str, prefix: str = "owner") -> str:
+        """A new empty database owned by a new role that logs in with ``password`` (the server checks it);
+        returns the database's URL for that role, without the password."""
+        number = next(self._names)
+        role, name = f"{prefix}_role_{number}", f"{prefix}_{number}"
+        with self.connect() as conn:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role),
+                                                                           sql.Literal(password)))
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(role)))
+        return self.url_for(name).replace(f"{SUPERUSER}@", f"{role}@", 1)
+
     def create_database(self, prefix: str = "test", template: str = "template1") -> str:
         """A new empty (or ``template``-cloned) database, named ``<prefix>_<n>``; returns its URL."""
         name = f"{prefix}_{next(self._names)}"
@@ -69,7 +82,7 @@ class PostgresCluster:
 
     @staticmethod
     def name_of(url: str) -> str:
-        """The database name in a URL :meth:`url_for` made."""
+        """The database name in a URL :meth:`url_for` or :meth:`create_login` made."""
         return url.split("@/", 1)[1].split("?", 1)[0]
 
     def stop(self) -> None:
@@ -112,6 +125,10 @@ def start_cluster() -> PostgresCluster:
     if done.returncode != 0:
         shutil.rmtree(root, ignore_errors=True)
         raise RuntimeError(f"initdb failed ({done.returncode}): {done.stderr.decode(errors='replace')[-2000:]}")
+    # The superuser is trusted (the tests' own connections); any other role needs its password. Written in
+    # place, so the file keeps the owner and mode initdb gave it.
+    with (data / "pg_hba.conf").open("w", encoding="utf-8") as hba:
+        hba.write(f"local all {SUPERUSER} trust\nlocal all all scram-sha-256\n")
     server = [str(bin_dir / "postgres"), "-D", str(data), "-p", str(PORT), "-k", str(root),
               "-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
               "-c", "full_page_writes=off", "-c", "shared_buffers=16MB", "-c", "max_connections=100",
