@@ -1,25 +1,27 @@
 """One broadcast, recorded at once through every kind of origin livewatch meets, on servers we did not write.
 
 A publisher (ffmpeg) broadcasts a track to nginx with Debian's RTMP module in real time: Mandarin speech with a
-planted violation near its start and another near its end, and 1 kHz beeps at known seconds between. Four
+planted violation near its start and another near its end, and 1 kHz beeps at known seconds between. Five
 events record it, each through another kind of origin:
 
 * ``hls``: nginx-rtmp's HLS (no program date-times);
 * ``rtmp``: RTMP pulled from the same nginx;
 * ``flv``: HTTP-FLV from ffmpeg's own HTTP server (``-listen 1``, one client at a time), behind ffmpeg's
   ``fifo`` muxer so that it stays live between clients (Debian's RTMP module has no HTTP-FLV);
-* ``page``: a page served by nginx whose hls.js player loads nginx's HLS.
+* ``page``: a page served by nginx whose hls.js player loads nginx's HLS;
+* ``dash``: ffmpeg's DASH muxer (SegmentTemplate with a SegmentTimeline, 2 s segments, five listed, video and
+  audio in separate adaptation sets) writing into a folder nginx serves. When its publisher stops it writes a
+  ``static`` manifest; when it returns it writes a new one (a new availabilityStartTime, numbering from 1).
 
-Sixteen seconds in, the publishers (RTMP, HTTP-FLV) drop for 30 s; seventeen seconds after they come back,
+Sixteen seconds in, the publishers (RTMP, HTTP-FLV, DASH) drop for 30 s; seventeen seconds after they come back,
 nginx and the HTTP-FLV server go down for 20 s, and the publishers reconnect when they return. Each publisher
 that comes back starts where the broadcast has got to, so second *s* of the track always goes out at
 ``zero + s``. The beeps are loud (a 1 kHz tone at half of full scale) and the speech is kept quieter, so a
 beep is never mistaken for a word's onset nor the other way round.
 
-DASH is not in it: ffmpeg's DASH muxer restarted after a drop (a new manifest, numbering from 1) made the
-recorder write hundreds of seconds of filler audio, and media was placed up to 10 s off even before the drop
-(livewatch places DASH from the connection's start; ffmpeg's DASH demuxer starts behind the live edge and
-fetches by its own clock). tests/origins/test_pages_and_dash.py records live DASH without interruptions.
+livewatch reads DASH itself (livewatch/capture/dash_feed.py: each listed segment once, in order, piped to
+ffmpeg) and places it by the manifest's clock; ffmpeg's own DASH demuxer, which this broadcast once went
+through, replayed the oldest listed segments whenever it reached the live edge.
 """
 
 from __future__ import annotations
@@ -113,6 +115,22 @@ class FlvServer(Publisher):
                 "-recovery_wait_time", "0.2", "-restart_with_keyframe", "1", self.url]
 
 
+class DashPackager(Publisher):
+    """ffmpeg's DASH muxer writing ``show.mpd`` and its segments into ``www/dash``, which nginx serves."""
+
+    def __init__(self, nginx: NginxRtmp, audio: Path, from_s: float = 0.0) -> None:
+        super().__init__(nginx, "dash", audio, from_s)
+        self.folder = nginx.folder / "www" / "dash"
+
+    def output_args(self) -> list[str]:
+        return ["-f", "dash", "-seg_duration", "2", "-window_size", "5",
+                "-adaptation_sets", "id=0,streams=v id=1,streams=a", str(self.folder / "show.mpd")]
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        super().start()
+
+
 PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>show</title>
 <script src="https://cdn.jsdelivr.net/npm/hls.js@1"></script></head><body><video id="v"></video>
 <script>
@@ -139,9 +157,14 @@ class Broadcaster:
     def flv_url(self) -> str:
         return f"http://127.0.0.1:{self.flv_port}/live.flv"
 
+    @property
+    def dash_url(self) -> str:
+        return self.nginx.www_url("dash/show.mpd")
+
     def _publish(self, from_s: float) -> None:
         started = [Publisher(self.nginx, "show", self.audio, from_s),
-                   FlvServer(self.nginx, self.audio, self.flv_port, from_s)]
+                   FlvServer(self.nginx, self.audio, self.flv_port, from_s),
+                   DashPackager(self.nginx, self.audio, from_s)]
         for publisher in started:
             publisher.start()
         self.publishers += started

@@ -42,7 +42,7 @@ from transcribers.store import ModelStore
 
 pytestmark = pytest.mark.slow
 
-KINDS = ("hls", "rtmp", "flv", "page")
+KINDS = ("hls", "rtmp", "flv", "page", "dash")
 #: Seconds after the events are written that the broadcast starts (the monitor is waiting for it by then).
 BROADCAST_AT_S = 4.0
 #: Where livewatch does not yet meet the issue's 3 s on this broadcast (issue 16 stays open for these): the
@@ -123,7 +123,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
     with NginxRtmp(root / "nginx") as nginx:
         broadcaster = Broadcaster(nginx, root / "track.wav")
         urls = {"hls": nginx.hls_url("show"), "rtmp": nginx.rtmp_url("show"), "flv": broadcaster.flv_url,
-                "page": nginx.www_url("room.html")}
+                "page": nginx.www_url("room.html"), "dash": broadcaster.dash_url}
         t0 = now()
         # Armed before the broadcast (on-air time), which starts BROADCAST_AT_S in (later if the monitor is not
         # ready by then); the window ends with the track.
