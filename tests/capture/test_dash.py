@@ -3,7 +3,11 @@ segment a connection starts at, a packager's restart, and the ffmpeg argv that r
 
 from __future__ import annotations
 
+import http.server
+import os
+import threading
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
 import pytest
 
@@ -12,11 +16,13 @@ from livewatch.capture.commands import record_args
 from livewatch.capture.dash import (
     MAX_SEGMENTS,
     DashSegment,
+    fetch_manifest,
     fill_template,
     first_to_record,
     iso_duration,
     parse_mpd,
 )
+from livewatch.capture.dash_feed import DashClock
 from livewatch.capture.direct import DirectSource, media_kind
 from livewatch.errors import CaptureError
 from tests.capture.test_commands import GLOBAL, OUTPUTS, PLAN
@@ -178,3 +184,60 @@ def test_mpd_urls_are_direct_dash_and_read_from_livewatchs_pipe() -> None:
     assert record_args(stream, PLAN, rw_timeout_s=15, input_url="pipe:9") == [
         *GLOBAL, "-f", "mp4", "-fflags", "+discardcorrupt", "-protocol_whitelist", "pipe", "-i", "pipe:9", *OUTPUTS,
     ]
+
+
+class _Origin(http.server.BaseHTTPRequestHandler):
+    files: ClassVar[dict[str, bytes]] = {}
+
+    def do_GET(self) -> None:
+        body = self.files.get(self.path)
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Length", str(len(body or b"")))
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def _mpd(start: str, first: int, count: int, kind: str = "dynamic") -> bytes:
+    return (f'<MPD type="{kind}" availabilityStartTime="{start}"><Period><AdaptationSet contentType="audio">'
+            f'<Representation id="a"><SegmentTemplate timescale="1" startNumber="{first}" initialization="i.mp4" '
+            f'media="s$Number$.m4s"><SegmentTimeline><S t="{2 * (first - 1)}" d="2" r="{count - 1}"/>'
+            "</SegmentTimeline></SegmentTemplate></Representation></AdaptationSet></Period></MPD>").encode()
+
+
+def test_the_feed_writes_each_segment_once_in_order_and_ends_when_the_packager_restarts() -> None:
+    _Origin.files = {"/live.mpd": _mpd("2026-12-02T10:00:00Z", 1, 3), "/i.mp4": b"<init>",
+                     **{f"/s{n}.m4s": f"<{n}>".encode() for n in range(1, 6)}}
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Origin)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/live.mpd"
+    try:
+        manifest = fetch_manifest(url, {}, 2)
+        clock = DashClock(ResolvedStream(url, url, "dash"), manifest, manifest.segments[1], timeout=2)
+        assert (clock.wall_base, clock.wall(3.5)) == (datetime(2026, 12, 2, 10, 0, 2, tzinfo=UTC),
+                                                      datetime(2026, 12, 2, 10, 0, 5, 500000, tzinfo=UTC))
+        reader = os.dup(clock.pass_fds[0])  # what ffmpeg would hold
+        clock.started()
+        got = b""
+
+        def read_until(marker: bytes) -> None:
+            nonlocal got
+            while marker not in got:
+                chunk = os.read(reader, 100)
+                assert chunk, f"the feed ended before {marker!r}: {clock.restarted()}"
+                got += chunk
+
+        read_until(b"<3>")
+        _Origin.files["/live.mpd"] = _mpd("2026-12-02T10:00:00Z", 2, 3)  # one more listed, the oldest gone
+        read_until(b"<4>")
+        _Origin.files["/live.mpd"] = _mpd("2026-12-02T10:01:30Z", 1, 2)  # a new packager, numbering from 1
+        while chunk := os.read(reader, 100):
+            got += chunk
+        os.close(reader)
+        clock.close()
+        assert got == b"<init><2><3><4>"
+        assert clock.restarted() == "the DASH packager restarted (a new manifest: availabilityStartTime changed)"
+    finally:
+        server.shutdown()
