@@ -277,7 +277,7 @@ def first_to_record(manifest: DashManifest, resume_after: datetime | None, max_l
     for segment in manifest.segments:
         end = manifest.wall(segment.media_s + segment.duration_s)
         assert end is not None  # a manifest with segment times has an availabilityStartTime
-        if (newest - end).total_seconds() >= max_lookback_s:
+        if (newest - end).total_seconds() > max_lookback_s:  # the newest is always within it
             continue
         if resume_after is not None and end <= resume_after + timedelta(seconds=RESUME_SLACK_S):
             continue

@@ -171,6 +171,7 @@ def test_recording_starts_within_the_look_back_and_never_records_a_segment_again
     assert first_to_record(manifest, None, 30.0) == manifest.segments[0]
     # Within 6 s of the newest end (13.5 s): from the first segment ending after 7.5 s (#4, 6-8 s).
     assert first_to_record(manifest, None, 6.0) == manifest.segments[1]
+    assert first_to_record(manifest, None, 0.0) == manifest.segments[-1]
     # Recorded up to 9.3 s: segment 5 (8-10 s) is recorded; up to 9.8 s it counts as recorded (0.5 s of jitter).
     assert first_to_record(manifest, AST + timedelta(seconds=9.3), 30.0) == manifest.segments[2]
     assert first_to_record(manifest, AST + timedelta(seconds=9.8), 30.0) == manifest.segments[3]
