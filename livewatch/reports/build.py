@@ -9,8 +9,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
-
 from livewatch import __version__
 from livewatch.pipeline.findings import DetailValue
 from livewatch.pipeline.run_status import FINAL
@@ -18,7 +16,7 @@ from livewatch.registration.models import Event
 from livewatch.reports.findings_document import FindingEntry, FindingsDocument, Technical
 from livewatch.reports.reviews import AuditTrail
 from livewatch.reports.template_context import FindingView, ParticipantView, ReportContext, Span, TranscriptLine
-from livewatch.state.event_records import EventRecordStore
+from livewatch.state.event_records import EventRecords
 
 WIDTH = 1000.0
 
@@ -43,13 +41,12 @@ def _offset(seconds: float) -> str:
     return f"{sign}{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
-def build_report(engine: Engine, document: FindingsDocument, event: Event | None, *, clips: dict[str, str],
-                 audit: AuditTrail) -> ReportContext:
+def build_report(records: EventRecords, document: FindingsDocument, event: Event | None, *,
+                 clips: dict[str, str], audit: AuditTrail) -> ReportContext:
     info = document.event
     zone = ZoneInfo(info.timezone)
     registered_start, registered_end = info.registered_start, info.registered_end
     on_air_start, on_air_end = document.on_air.start, document.on_air.end
-    records = EventRecordStore(engine)
     rows = records.latest_transcript(info.id)
     ends = [registered_end, *(x for x in (on_air_end,) if x), *(r.end_at for r in rows)]
     starts = [registered_start, *(x for x in (on_air_start,) if x)]
@@ -126,7 +123,7 @@ def _seconds_between(start: datetime, end: datetime | None) -> str:
     return f"{(end - start).total_seconds():.0f}"
 
 
-def _health(records: EventRecordStore, event_id: str) -> dict[str, str]:
+def _health(records: EventRecords, event_id: str) -> dict[str, str]:
     health = records.latest_health(event_id)
     if health is None:
         return {}

@@ -11,10 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine
-
 from livewatch.pipeline.findings import Finding
-from livewatch.state.event_records import EventRecordStore
+from livewatch.state.event_records import EventRecords
 from livewatch.state.media import MediaBlobs
 
 log = logging.getLogger(__name__)
@@ -32,13 +30,13 @@ def clip_argv(listing: Path, offset_s: float, seconds: float, out: Path) -> list
             "-c:a", "libopus", "-b:a", "32k", str(out)]
 
 
-def _segments(engine: Engine, media: MediaBlobs, run_id: int, stream: int, start: datetime,
+def _segments(records: EventRecords, media: MediaBlobs, run_id: int, stream: int, start: datetime,
               end: datetime) -> list[tuple[Path, datetime]]:
-    return [(piece.path, piece.start_at) for piece in EventRecordStore(engine).audio_between(run_id, stream, start, end)
+    return [(piece.path, piece.start_at) for piece in records.audio_between(run_id, stream, start, end)
             if media.has(piece.path)]
 
 
-def extract_clips(engine: Engine, run_id: int | None, findings: Sequence[Finding], media: MediaBlobs,
+def extract_clips(records: EventRecords, run_id: int | None, findings: Sequence[Finding], media: MediaBlobs,
                   folder: Path) -> dict[str, str]:
     """Clips for findings that have audio around them; returns finding id → path relative to the report.
     A clip already cut is kept (a finding's id fixes its moment). ffmpeg writes into a private temporary
@@ -58,7 +56,7 @@ def extract_clips(engine: Engine, run_id: int | None, findings: Sequence[Finding
             continue
         start = finding.start_at - timedelta(seconds=MARGIN_S)
         end = min(finding.end_at + timedelta(seconds=MARGIN_S), start + timedelta(seconds=MAX_CLIP_S))
-        pieces = _segments(engine, media, run_id, finding.stream, start, end)
+        pieces = _segments(records, media, run_id, finding.stream, start, end)
         if not pieces:
             continue
         with tempfile.TemporaryDirectory(prefix="livewatch-clip-") as tmp:

@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
-
 from livewatch import __version__
 from livewatch.pipeline.event_checks import EventCheck
 from livewatch.pipeline.findings import Finding
@@ -35,10 +33,10 @@ from livewatch.reports.findings_document import (
     findings_json,
     json_fields,
 )
-from livewatch.state import DataDir
-from livewatch.state.event_records import EventRecordStore
+from livewatch.state.event_records import EventRecords
 
 if TYPE_CHECKING:
+    from livewatch.reports.render import ReportSession
     from livewatch.rules.audio_facts import AudioFacts
 
 CSV_COLUMNS = ("id", "rule", "pack", "category", "severity", "status", "start", "end", "offset_s", "matched",
@@ -47,10 +45,10 @@ CSV_COLUMNS = ("id", "rule", "pack", "category", "severity", "status", "start", 
 _At = Callable[[datetime], datetime]
 
 
-def findings_document(engine: Engine, check: EventCheck, model_store: Path | None = None) -> FindingsDocument:
+def findings_document(records: EventRecords, check: EventCheck, model_store: Path | None = None) -> FindingsDocument:
     """The findings document of one checked event (``model_store``: where to find the sha256 of the
     Whisper weights that made the transcript)."""
-    stored = EventRecordStore(engine).for_document(check.event_id, check.run_id)
+    stored = records.for_document(check.event_id, check.run_id)
     event, run, gaps = stored.event, stored.run, stored.gaps
     zone = ZoneInfo(event.timezone)
 
@@ -143,13 +141,14 @@ def _cell(value: object) -> object:
     return value
 
 
-def write_exports(engine: Engine, data: DataDir, check: EventCheck, *, model_store: Path | None = None,
+def write_exports(session: ReportSession, check: EventCheck, *,
                   document: FindingsDocument | None = None) -> list[Path]:
     """Write the exports into ``reports/<event-id>/``, each file replaced whole (readers never see half,
     and no link planted there is written through); ``document``: the findings document when the caller
     has already built it."""
+    data = session.data
     folder = data.make_folder(data.report_dir(check.event_id))
-    document = document or findings_document(engine, check, model_store)
+    document = document or findings_document(session.records, check, session.settings.model_store)
     written = [data.write_whole(folder / "findings.json", findings_json(document)),
                data.write_whole(folder / "findings.csv", findings_csv(document.findings))]
     for name in ("transcript.srt", "transcript.vtt"):

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import Engine
 
 from livewatch import __version__
 from livewatch.pipeline.event_checks import EventCheck
@@ -21,30 +20,48 @@ from livewatch.reports.findings_document import FindingsDocument, read_verdict
 from livewatch.reports.findings_files import findings_document, write_exports
 from livewatch.reports.reviews import audit_trail
 from livewatch.reports.template_context import IndexContext, IndexRow
+from livewatch.settings import Settings
 from livewatch.state import DataDir
-from livewatch.state.event_records import EventRecord, EventRecordStore
+from livewatch.state.event_records import EventRecord, EventRecords
 from livewatch.state.files import is_plain_file
-from livewatch.state.findings import FindingStore
-from livewatch.state.media import LocalMediaStore
+from livewatch.state.findings import FindingLog
+from livewatch.state.media import MediaBlobs
 from livewatch.templating import make_environment, render
 
 
-def publish(engine: Engine, data: DataDir, check: EventCheck, *, model_store: Path | None = None,
-            clips: bool = True) -> Path:
+class ReportSession(Protocol):
+    """What the report stage uses of a :class:`~livewatch.session.Session`: the settings (the model store,
+    for the weights' hashes), the data directory (where the pages go), the facts it reads, the findings'
+    counts for the index and the captured audio for the clips."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def data(self) -> DataDir: ...
+    @property
+    def records(self) -> EventRecords: ...
+    @property
+    def findings(self) -> FindingLog: ...
+    @property
+    def media(self) -> MediaBlobs: ...
+
+
+def publish(session: ReportSession, check: EventCheck, *, clips: bool = True) -> Path:
     """After a check: the exports, the report and the index, from one findings document."""
-    document = findings_document(engine, check, model_store)
-    write_exports(engine, data, check, document=document)
-    page = write_report(engine, data, check, clips=clips, document=document)
-    write_index(engine, data)
+    document = findings_document(session.records, check, session.settings.model_store)
+    write_exports(session, check, document=document)
+    page = write_report(session, check, clips=clips, document=document)
+    write_index(session)
     return page
 
 
-def write_report(engine: Engine, data: DataDir, check: EventCheck, *, clips: bool = True,
-                 model_store: Path | None = None, document: FindingsDocument | None = None) -> Path:
-    document = document or findings_document(engine, check, model_store)
+def write_report(session: ReportSession, check: EventCheck, *, clips: bool = True,
+                 document: FindingsDocument | None = None) -> Path:
+    data, records = session.data, session.records
+    document = document or findings_document(records, check, session.settings.model_store)
     folder = data.make_folder(data.report_dir(check.event_id))
-    made = extract_clips(engine, check.run_id, check.findings, LocalMediaStore(data), folder) if clips else {}
-    context = build_report(engine, document, check.event, clips=made, audit=audit_trail(data, check.event_id))
+    made = extract_clips(records, check.run_id, check.findings, session.media, folder) if clips else {}
+    context = build_report(records, document, check.event, clips=made, audit=audit_trail(data, check.event_id))
     return data.write_whole(folder / "report.html", render(make_environment(), "report.html", context))
 
 
@@ -56,11 +73,11 @@ def _status(run_status: str | None, registered_start: datetime, now: datetime) -
     return "done" if run_status in FINAL else "live"
 
 
-def write_index(engine: Engine, data: DataDir) -> Path:
+def write_index(session: ReportSession) -> Path:
     now = datetime.now(UTC)
-    findings = FindingStore(engine)
+    data, findings = session.data, session.findings
     rows = [_index_row(data, event, run, findings.severity_counts(event.id), now)
-            for event, run in EventRecordStore(engine).events()]
+            for event, run in session.records.events()]
     context = IndexContext("livewatch — all events", rows, now.isoformat(timespec="seconds"), __version__)
     return data.write_whole(data.reports / "index.html", render(make_environment(), "index.html", context))
 
