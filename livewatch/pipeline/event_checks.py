@@ -8,12 +8,13 @@ check) and is never queued: it is no :class:`~livewatch.pipeline.base.Message`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from livewatch.pipeline.findings import Finding, Verdict
 
 if TYPE_CHECKING:
     from livewatch.registration.models import Event
+    from livewatch.rules.audio_facts import AudioFacts
     from livewatch.rules.packs import RulePack
 
 
@@ -24,5 +25,5 @@ class EventCheck:
     findings: list[Finding]
     verdict: Verdict
     packs: list[RulePack]
-    audio: Any = None  # AudioFacts when the audio was measured for this check
+    audio: AudioFacts | None = None  # when the audio was measured for this check
     event: Event | None = None  # the registration as stored (None when it no longer validates)
