@@ -242,3 +242,25 @@ def test_the_feed_writes_each_segment_once_in_order_and_ends_when_the_packager_r
         assert clock.restarted() == "the DASH packager restarted (a new manifest: availabilityStartTime changed)"
     finally:
         server.shutdown()
+
+
+def test_the_feed_never_fetches_a_segment_the_url_policy_refuses() -> None:
+    """The manifest is the watched party's: a BaseURL pointing at another service on this machine ends the
+    feed before anything is fetched from it (ffmpeg itself only ever reads livewatch's pipe)."""
+    _Origin.files = {"/live.mpd": _mpd("2026-12-02T10:00:00Z", 1, 3).replace(
+        b"<Period>", b"<Period><BaseURL>http://127.0.0.1:1/</BaseURL>")}
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Origin)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/live.mpd"
+    try:
+        manifest = fetch_manifest(url, {}, 2)
+        assert manifest.init_url == "http://127.0.0.1:1/i.mp4"
+        clock = DashClock(ResolvedStream(url, url, "dash"), manifest, manifest.segments[0], timeout=2)
+        reader = os.dup(clock.pass_fds[0])
+        clock.started()
+        assert os.read(reader, 100) == b""
+        os.close(reader)
+        clock.close()
+        assert "on this machine" in (clock.restarted() or ""), clock.restarted()
+    finally:
+        server.shutdown()
