@@ -126,8 +126,9 @@ class CaptureSettings(StrictModel):
         "after reconnect_grace_s."
     )
     probe_live: bool = Field(
-        True, description="Check a stream that has no playlist (RTMP, HTTP-FLV) with ffprobe before recording; "
-        "turn off for a source that serves one connection only, whose recorder connection is then the check."
+        False, description="Check a stream that has no playlist (RTMP, HTTP-FLV) with ffprobe before recording. "
+        "Off by default: the recorder's own connection is the check, so it records from the first packet (an RTMP "
+        "server keeps it waiting until someone publishes) and a source that serves one connection is not used up."
     )
     overrun_cap_minutes: Minutes = Field(30, description="Hard stop this many minutes after the registered end.")
     max_lookback_s: Annotated[float, Field(ge=0, le=3600)] = Field(

@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from livewatch.capture.base import ResolvedStream
 from livewatch.capture.hls import HlsSegment, fetch_media_playlist
@@ -45,6 +46,10 @@ class BroadcastClock:
     def started(self) -> None:
         """ffmpeg is running."""
 
+    def ready(self) -> bool:
+        """Whether segments can be placed yet (an arrival clock waits for ffmpeg's first reports)."""
+        return True
+
     def restarted(self) -> str | None:
         """Why what this clock places ended (a DASH packager's restart, its manifest turned static): the
         connection's end reason once ffmpeg has exited; the next connection is placed by the new stream's."""
@@ -54,26 +59,55 @@ class BroadcastClock:
         """Stop any background work."""
 
 
+#: Progress reports with media an arrival clock waits for before it places a segment: ffmpeg writes what it
+#: read while finding the streams in one burst, reported (once a second) as far behind, so the first report's
+#: bound is seconds late; the next, at the live edge, is not. One more for a busy machine.
+SETTLE_REPORTS = 3
+
+
+class MediaProgress(Protocol):
+    """What a running ffmpeg tells of its media (:class:`livewatch.capture.process.FfmpegProcess`)."""
+
+    @property
+    def media_origin(self) -> datetime | None: ...
+    @property
+    def media_reports(self) -> int: ...
+
+
+class _NoProgress:
+    media_origin: datetime | None = None
+    media_reports = 0
+
+
 class ArrivalClock(BroadcastClock):
     """Places a live stream without timestamps of its own (RTMP, HTTP-FLV) by when its media arrived.
 
-    ``origin`` answers when output second 0 was broadcast, by ffmpeg's progress so far
+    The progress it :meth:`follow` s says when output second 0 was broadcast
     (:attr:`livewatch.capture.process.FfmpegProcess.media_origin`): the earliest of "written up to output
-    time *t* by wall time *w*", so *w - t*. It is taken when the first segment is placed and kept for the
-    whole connection, so its segments stay contiguous; until then ``wall_base`` is the connection's start,
-    which stays if no progress was reported by then."""
+    time *t* by wall time *w*", so *w - t*. It is taken when the first segment is placed, once
+    :data:`SETTLE_REPORTS` reports have come (:meth:`ready`; at the connection's end in any case), and kept
+    for the whole connection, so its segments stay contiguous; until then ``wall_base`` is the connection's
+    start, which stays if no progress was reported by then."""
 
     basis = "the media's arrival (ffmpeg's progress against the wall clock)"
 
-    def __init__(self, started: datetime, origin: Callable[[], datetime | None]) -> None:
+    def __init__(self, started: datetime) -> None:
         super().__init__(started)
-        self._origin = origin
-        #: Whether ``wall_base`` is settled (the first segment has been placed).
+        self._progress: MediaProgress = _NoProgress()
+        #: Whether ``wall_base`` is settled (the first segment has been placed), and stored with the connection.
         self.fixed = False
+        self.saved = False
+
+    def follow(self, progress: MediaProgress) -> None:
+        """Take output second 0's broadcast time from ``progress`` (the running ffmpeg's)."""
+        self._progress = progress
+
+    def ready(self) -> bool:
+        return self.fixed or self._progress.media_reports >= SETTLE_REPORTS
 
     def wall(self, offset: float) -> datetime:
         if not self.fixed:
-            self.wall_base, self.fixed = self._origin() or self.wall_base, True
+            self.wall_base, self.fixed = self._progress.media_origin or self.wall_base, True
         return super().wall(offset)
 
 

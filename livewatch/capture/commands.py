@@ -31,7 +31,9 @@ AUDIO_SAMPLE_RATE = 16_000
 #: An RTMP server with no one publishing (nginx-rtmp) accepts the play request and then sends nothing, so a
 #: probe would wait out the whole read timeout; with a publisher, audio packets arrive at once.
 RTMP_PROBE_TIMEOUT_S = 3.0
-#: Microseconds of media a probe reads to list the streams.
+#: Microseconds of media a probe reads to list the streams, and ffmpeg on a stream without a playlist (RTMP,
+#: HTTP-FLV) before it writes anything: its default (5 s) held the first output back that long, long enough
+#: for the stall watchdog to stop a recorder on a loaded machine.
 PROBE_ANALYZE_US = 1_000_000
 
 #: Fewest playlist reloads without a new segment before ffmpeg ends an HLS input itself (``-m3u8_hold_counters``):
@@ -113,8 +115,14 @@ def input_options(
 ) -> dict[str, Any]:
     options: dict[str, Any] = {"rw_timeout": int(rw_timeout_s * 1_000_000), "fflags": "+discardcorrupt",
                                "protocol_whitelist": protocol_whitelist(stream)}
+    if stream.kind in ("rtmp", "progressive"):
+        options["analyzeduration"] = PROBE_ANALYZE_US
     if stream.media_url.lower().startswith(("http://", "https://")):
-        options.update(HTTP_RECONNECT)
+        if stream.kind != "progressive":
+            # Not for one long response (HTTP-FLV): reconnecting inside ffmpeg would splice a new stream into
+            # the old one's timeline, and holds a refused connection for seconds of retries; livewatch's own
+            # reconnect opens a new connection, placed by its own media.
+            options.update(HTTP_RECONNECT)
         agent = next((v for k, v in stream.headers.items() if k.lower() == "user-agent"), None)
         if agent:
             options["user_agent"] = agent
@@ -176,7 +184,7 @@ def probe_args(stream: ResolvedStream, *, rw_timeout_s: float, ffprobe_bin: str 
     if is_rtmp(stream):
         rw_timeout_s = min(rw_timeout_s, RTMP_PROBE_TIMEOUT_S)
     options = input_options(stream, rw_timeout_s=rw_timeout_s)
-    for key in HTTP_RECONNECT:  # a probe should fail fast, not retry
+    for key in (*HTTP_RECONNECT, "analyzeduration"):  # a probe should fail fast, not retry; set below
         options.pop(key, None)
     # One second of media tells which streams there are; ffprobe's default (5 s) delayed every RTMP start by
     # that much (nginx-rtmp: on air 8 s late).

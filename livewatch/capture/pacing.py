@@ -7,9 +7,10 @@ from datetime import datetime
 
 from livewatch.fields import CaptureSettings
 
-#: While the registered window is open, a stream that went off air is checked at least this often: every
-#: second of back-off past the origin's return is a second of broadcast lost (an HLS playlist's look-back
-#: recovers some, so HLS is checked within half the playlist's length when that is shorter).
+#: While the registered window is open, a stream that went off air is checked at least this often, and at
+#: least as often as one awaited before its start (``poll_interval_s``): every second of back-off past the
+#: origin's return is a second of broadcast lost (an HLS playlist's look-back recovers some, so HLS is checked
+#: within half the playlist's length when that is shorter).
 WINDOW_BACKOFF_S = 4.0
 
 
@@ -26,6 +27,7 @@ def backoff_s(settings: CaptureSettings, failures: int, now: datetime, window_en
     must not loop)."""
     delay = min(settings.backoff_base_s * 2.0 ** failures, settings.backoff_max_s)
     if now < window_end:
-        cap = min(WINDOW_BACKOFF_S, playlist_span_s / 2) if playlist_span_s else WINDOW_BACKOFF_S
+        cap = min(WINDOW_BACKOFF_S, settings.poll_interval_s)
+        cap = min(cap, playlist_span_s / 2) if playlist_span_s else cap
         delay = min(delay, max(cap, settings.backoff_base_s))
     return delay

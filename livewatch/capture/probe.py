@@ -40,6 +40,9 @@ class LiveCheck:
     #: The origin says the broadcast is over (``EXT-X-ENDLIST``; an RTMP server with no one publishing), not
     #: merely that it cannot be reached now.
     ended: bool = False
+    #: Not probed: the recorder's own connection is the check (a connection that brings no media is then
+    #: "not live", with what it said, rather than a failed recording).
+    unprobed: bool = False
     #: HLS without date-times: the segment recording starts at follows directly the one recorded last, so it
     #: is placed right after that media (see :func:`~livewatch.capture.hls.resume_point`).
     continues: bool = False
@@ -74,9 +77,12 @@ def check_live(
     if stream.kind == "dash":
         return _check_dash(stream, settings, resume_after, policy)
     if not settings.probe_live:
-        # A source that serves one client only: a probe would use up its connection, so the recorder's
-        # own connection is the check (it fails, and is retried with back-off, while nothing is there).
-        return LiveCheck(True, "not probed (probe_live is off)", stream=stream)
+        # The recorder's own connection is the check: it records from the first packet (an RTMP server keeps a
+        # player of a stream no one publishes yet waiting, and sends it the broadcast the moment it starts),
+        # where a probe, then ffmpeg's start, lose the first seconds; and a source that serves one client
+        # only is not used up by a probe.
+        return LiveCheck(True, "not probed: the recorder's connection is the check", stream=stream,
+                         unprobed=True)
     try:
         args = probe_args(stream, rw_timeout_s=settings.rw_timeout_s, ffprobe_bin=ffprobe_bin)
         done = subprocess.run(args, capture_output=True, timeout=settings.rw_timeout_s + 10, check=False)
@@ -86,12 +92,7 @@ def check_live(
         return LiveCheck(False, f"cannot probe {printable(stream.media_url)}: {printable(err)}", error=True)
     if done.returncode != 0:
         said = done.stderr.decode(errors="replace").strip()
-        if is_rtmp(stream) and said.endswith("Input/output error"):
-            # The server took the play request and sent nothing: that is what nginx-rtmp does while idle, and
-            # after a publisher leaves (it does not close its players' connections: this is the unpublish).
-            return LiveCheck(False, f"no one is publishing (the RTMP server answered but sent no media within "
-                                    f"{min(settings.rw_timeout_s, RTMP_PROBE_TIMEOUT_S):g} s)", ended=True)
-        return LiveCheck(False, printable(said[-300:] or "probe failed"))
+        return nothing_arrived(stream, said or "probe failed", min(settings.rw_timeout_s, RTMP_PROBE_TIMEOUT_S))
     try:
         answer = json.loads(done.stdout or b"{}")
         streams = (answer.get("streams") if isinstance(answer, dict) else None) or []
@@ -110,6 +111,18 @@ def keeps_resolution(check: LiveCheck, resolved: ResolvedStream) -> bool:
     if check.live:
         return True
     return resolved.kind == "hls" and not (check.error or check.refused or check.gone or check.ended)
+
+
+def nothing_arrived(stream: ResolvedStream, said: str, waited_s: float, *, timed_out: bool = False) -> LiveCheck:
+    """Not live: a connection to ``stream`` (a probe's, or the recorder's as the check) ended with ``said`` on
+    stderr and no media, after ``waited_s`` seconds; ``timed_out`` when it was stopped for bringing nothing."""
+    said = said.strip()
+    if is_rtmp(stream) and (timed_out or said.endswith("Input/output error")):
+        # The server took the play request and sent nothing: that is what nginx-rtmp does while idle, and
+        # after a publisher leaves (it does not close its players' connections: this is the unpublish).
+        return LiveCheck(False, f"no one is publishing (the RTMP server answered but sent no media within "
+                                f"{waited_s:.0f} s)", ended=True)
+    return LiveCheck(False, printable(said[-300:] or "the connection brought no media"))
 
 
 def _check_hls(stream: ResolvedStream, settings: CaptureSettings, resume_after: datetime | None,

@@ -54,6 +54,8 @@ class FfmpegProcess:
         #: When output second 0 was broadcast, by the progress reports so far (:func:`earliest_origin`); None
         #: until ffmpeg has written media (it may wait on a server with no one publishing yet).
         self.media_origin: datetime | None = None
+        #: Progress reports read since ffmpeg began writing media.
+        self.media_reports = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self._threads: list[threading.Thread] = []
 
@@ -86,6 +88,7 @@ class FfmpegProcess:
                     self.last_advance = time.monotonic()
                 if out_time > 0:
                     self.media_origin = earliest_origin(self.media_origin, datetime.now(UTC), out_time)
+                    self.media_reports += 1
 
     def _read_stderr(self) -> None:
         assert self.proc is not None

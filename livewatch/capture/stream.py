@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from livewatch.capture.base import ResolvedStream
-from livewatch.capture.clock import BroadcastClock, HlsClock
+from livewatch.capture.clock import ArrivalClock, BroadcastClock, HlsClock
 from livewatch.capture.commands import RecordPlan, is_rtmp, record_args
 from livewatch.capture.context import CaptureContext, StopSignal
 from livewatch.capture.dash import first_to_record
 from livewatch.capture.dash_feed import DashClock
 from livewatch.capture.fetch import printable
 from livewatch.capture.pacing import backoff_s, resolve_deadline_s
-from livewatch.capture.probe import LiveCheck, check_live, keeps_resolution
+from livewatch.capture.probe import LiveCheck, check_live, keeps_resolution, nothing_arrived
 from livewatch.capture.process import FfmpegProcess, stop_orphan
 from livewatch.capture.recovery import INTERRUPTED_NOTE, recover_connection, recover_unlisted
 from livewatch.capture.resolve import DeadlineResolver
@@ -139,11 +139,18 @@ class StreamCapture:
             self.ended_since = None
             if not self._acquire_slot():
                 continue
+            began = time.monotonic()
             try:
                 result = self._record(check)
             finally:
                 self.ctx.slots.release()
-            if result is not None:
+            if isinstance(result, LiveCheck):  # the recorder's connection was the check, and brought nothing
+                if self.stop.is_set():
+                    continue
+                outcome = self._offline(self.ctx.clock(), result.reason, result.ended, time.monotonic() - began)
+                if outcome is not None:
+                    return outcome
+            elif result is not None:
                 return result
 
     def _check(self) -> LiveCheck:
@@ -235,7 +242,9 @@ class StreamCapture:
 
     # -- one connection ---------------------------------------------------------------------------------
 
-    def _record(self, check: LiveCheck) -> StreamOutcome | None:
+    def _record(self, check: LiveCheck) -> StreamOutcome | LiveCheck | None:
+        """One connection: an outcome that ends the capture, None to check again, or (a connection that was
+        the check, see :attr:`LiveCheck.unprobed`) the not-live answer it amounted to."""
         assert check.stream is not None
         offline = self.ctx.clock() - (self.offline_since or self.ctx.clock())
         if self.writer.last_end is not None and offline.total_seconds() > self.settings.reconnect_grace_s:
@@ -258,6 +267,8 @@ class StreamCapture:
         connection = self.ctx.store.open_connection(
             self.run.id, self.index, self.session, check.stream.media_url, first_seq, clock.wall_base)
         process = FfmpegProcess(args, pass_fds=clock.pass_fds)
+        if isinstance(clock, ArrivalClock):
+            clock.follow(process)
         try:
             pid = process.start()
         except OSError as err:
@@ -284,10 +295,17 @@ class StreamCapture:
         # An interrupted ffmpeg (the watchdog's stop of a stalled input) lists nothing it was writing.
         recovered = recover_unlisted(self.writer, connection, clock, first_seq, INTERRUPTED_NOTE).describe()
         clock.close()
+        self._settle(clock, connection)
         self.ctx.store.close_connection(connection, process.returncode,
                                         f"{reason}; {recovered}" if recovered else reason, process.stderr_tail)
-        self.writer.gap_cause = reason
         produced = self.writer.recorded > before
+        if (check.unprobed and not produced and process.media_origin is None and process.disk_problem() is None
+                and "matches no streams" not in process.stderr_tail):
+            # Nothing arrived: not a failed recording but the check's answer (the next gap's cause stays that
+            # of the connection that recorded last).
+            return nothing_arrived(check.stream, process.stderr_tail, time.monotonic() - began,
+                                   timed_out=reason.startswith("stalled"))
+        self.writer.gap_cause = reason
         if produced and isinstance(clock, HlsClock) and self.writer.last_end is not None:
             # What ffmpeg got to, not what was listed when it began: a playlist left up, stale, after the
             # broadcast ends (nginx-rtmp) lists newer segments that this connection has already recorded.
@@ -329,8 +347,9 @@ class StreamCapture:
         beat = 0
         while True:
             stopping = self.stop.wait(WATCH_INTERVAL_S)
-            if self.writer.ingest(tails, connection, clock):
+            if clock.ready() and self.writer.ingest(tails, connection, clock):
                 self.on_state(self.index, RECORDING)
+                self._settle(clock, connection)
             if process.returncode is not None:
                 return clock.restarted() or f"ffmpeg exited with code {process.returncode}"
             if stopping:
@@ -360,7 +379,16 @@ class StreamCapture:
         start = first_to_record(manifest, self.writer.last_end, self.settings.max_lookback_s) if manifest else None
         if check.stream is not None and manifest is not None and start is not None:
             return DashClock(check.stream, manifest, start, timeout=self.settings.rw_timeout_s)
-        return BroadcastClock(self.ctx.clock())
+        # Live as it arrives (RTMP, HTTP-FLV): by when the media came, not when ffmpeg was started (it may wait
+        # on the server for a publisher, and takes its own time to start).
+        return ArrivalClock(self.ctx.clock())
+
+    def _settle(self, clock: BroadcastClock, connection: int) -> None:
+        """Once an arrival clock has placed its first segment, the connection's row says where its output
+        second 0 fell, for recovery after a crash (it was opened with the connection's start)."""
+        if isinstance(clock, ArrivalClock) and clock.fixed and not clock.saved:
+            self.ctx.store.set_connection_wall_base(connection, clock.wall_base)
+            clock.saved = True
 
     def _past_hard_stop(self) -> bool:
         """Media arrives seconds after it is broadcast (the origin's segment length plus our read), so the

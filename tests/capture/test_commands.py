@@ -51,7 +51,8 @@ def test_rtmp_has_no_http_options_and_no_re() -> None:
     args = record_args(stream, PLAN, rw_timeout_s=20, live_start_index=3, ffmpeg_bin="/opt/ffmpeg")
     assert args == [
         "/opt/ffmpeg", *GLOBAL[1:],
-        "-fflags", "+discardcorrupt", "-protocol_whitelist", "rtmp,tcp", "-rw_timeout", "20000000",
+        "-analyzeduration", "1000000", "-fflags", "+discardcorrupt", "-protocol_whitelist", "rtmp,tcp",
+        "-rw_timeout", "20000000",
         "-i", "rtmp://h/app/key",
         *OUTPUTS,
     ]
@@ -62,9 +63,20 @@ def test_input_options_come_before_input() -> None:
     stream = ResolvedStream("u", "http://h/a.flv", "progressive")
     args = record_args(stream, PLAN, rw_timeout_s=15)
     input_at = args.index("-i")
-    for option in ("-rw_timeout", "-reconnect", "-reconnect_streamed"):
+    for option in ("-rw_timeout", "-analyzeduration"):
         assert args.index(option) < input_at
     assert "-live_start_index" not in args  # only for HLS
+
+
+def test_http_flv_reads_one_second_before_writing_and_never_reconnects_inside_ffmpeg() -> None:
+    stream = ResolvedStream("u", "http://h/live.flv", "progressive", {"Referer": "r"})
+    assert record_args(stream, PLAN, rw_timeout_s=15) == [
+        *GLOBAL,
+        "-analyzeduration", "1000000", "-fflags", "+discardcorrupt", "-headers", "Referer: r\r\n",
+        "-protocol_whitelist", "http,tcp,https,tls", "-rw_timeout", "15000000",
+        "-i", "http://h/live.flv",
+        *OUTPUTS,
+    ]
 
 
 def test_segment_length_is_written_compactly() -> None:

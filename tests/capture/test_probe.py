@@ -66,8 +66,19 @@ def test_unreachable_host_is_an_error() -> None:
     assert (check.live, check.error) == (False, True)
 
 
-def test_non_hls_stream_is_probed_with_ffprobe(server: str) -> None:
+def test_non_hls_stream_is_probed_with_ffprobe_when_asked(server: str) -> None:
     url = server + "/gone.flv"
-    check = check_live(ResolvedStream(url, url, "progressive"), CaptureSettings(rw_timeout_s=3), resume_after=None)
+    settings = CaptureSettings(rw_timeout_s=3, probe_live=True)
+    check = check_live(ResolvedStream(url, url, "progressive"), settings, resume_after=None)
     assert not check.live
     assert "404" in check.reason
+
+
+def test_non_hls_stream_is_checked_by_the_recorder_by_default(server: str) -> None:
+    url = server + "/gone.flv"
+    check = check_live(ResolvedStream(url, url, "progressive"), CaptureSettings(rw_timeout_s=3), resume_after=None)
+    # No probe: the recorder's connection is the check (it would find the 404 itself).
+    assert check.live
+    assert check.unprobed
+    assert check.stream is not None
+    assert check.stream.media_url == url

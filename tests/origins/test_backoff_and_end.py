@@ -221,7 +221,7 @@ def test_rtmp_with_no_publisher_answers_quickly(tmp_path: Path) -> None:
         url = nginx.rtmp_url("nobody")
         stream = ResolvedStream(url, url, "rtmp", {}, "", True)
         began = time.monotonic()
-        check = check_live(stream, CaptureSettings(rw_timeout_s=15), resume_after=None)
+        check = check_live(stream, CaptureSettings(rw_timeout_s=15, probe_live=True), resume_after=None)
         took = time.monotonic() - began
     assert not check.live
     assert "no one is publishing" in check.reason
