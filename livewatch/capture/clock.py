@@ -131,6 +131,8 @@ class HlsClock(BroadcastClock):
         #: When each segment was first listed (monotonic seconds), for :meth:`newest_listed`.
         self._seen: dict[int, float] = {}
         self._segments: dict[int, HlsSegment] = {}
+        #: The furthest output second placed so far: how far ffmpeg got (see :meth:`recorded_last`).
+        self.placed_through = 0.0
         self._lock = threading.Lock()
         read_at = datetime.now(UTC)
         if first.program_date_time is not None:
@@ -193,6 +195,7 @@ class HlsClock(BroadcastClock):
             return [self._segments[k] for k in sorted(self._segments)]
 
     def wall(self, offset: float) -> datetime:
+        self.placed_through = max(self.placed_through, offset)
         ordered = self._ordered()
         covered = 0.0
         anchor, anchor_offset = self.wall_base, 0.0
@@ -218,6 +221,28 @@ class HlsClock(BroadcastClock):
                 break  # an empty segment (nginx-rtmp lists one when the publisher stops) counts as recorded
             covered, last = covered + segment.duration, segment
         return (last.sequence, last.uri) if last is not None else None
+
+    def recorded_last(self, ended_itself: bool, seen_before: float | None = None) -> tuple[int, str] | None:
+        """The (sequence, URI) of the last segment this connection recorded, which a playlist without
+        date-times is resumed after.
+
+        ffmpeg that ended by itself (``-m3u8_hold_counters``) on a playlist that stopped advancing had read
+        every segment listed (:meth:`newest_listed`): the output's length, a few hundredths of a second off
+        the listed durations, could name the one before and replay the last. It also ends by itself when
+        the origin goes away, with what it had: then the output falls short of the newest listed by more
+        than half of it, and what the output reaches is the answer (:meth:`recorded_through`)."""
+        through = self.recorded_through(self.placed_through - 0.25)
+        if not ended_itself:
+            return through
+        newest = self.newest_listed(seen_before)
+        if newest is None:
+            return through
+        covered = 0.0
+        for segment in self._ordered():
+            covered += segment.duration
+            if segment.sequence == newest[0]:
+                return newest if self.placed_through >= covered - segment.duration / 2 else through
+        return through
 
     def newest_listed(self, seen_before: float | None = None) -> tuple[int, str] | None:
         """The (sequence, URI) of the newest segment the playlist listed while recording (first seen before

@@ -145,6 +145,7 @@ def record_args(
     hold: int | None = None,
     ffmpeg_bin: str = "ffmpeg",
     input_url: str | None = None,
+    duration_s: float | None = None,
 ) -> list[str]:
     """The full ffmpeg argv for one connection; ``hold`` is an HLS input's ``-m3u8_hold_counters``.
     ``input_url`` (``pipe:N``) is a fragmented MP4 that livewatch feeds itself (DASH segments, fetched in
@@ -152,9 +153,13 @@ def record_args(
     if input_url is not None:
         source = ffmpeg.input(input_url, f="mp4", fflags="+discardcorrupt", protocol_whitelist="pipe")
     else:
+        # ``duration_s``: read that many seconds of media and end (an HLS playlist's leftover from before its
+        # origin's restart, recorded without running on into the new stream: see hls.stale_leftover_s).
+        limit = {} if duration_s is None else {"t": f"{duration_s:.3f}"}
         source = ffmpeg.input(
             stream.media_url,
             **input_options(stream, rw_timeout_s=rw_timeout_s, live_start_index=live_start_index, hold=hold),
+            **limit,
         )
     # Every packet written through to the segment file as it comes: a watchdog stop (a second SIGINT that
     # fails all writes) then loses nothing ffmpeg received; buffered, up to 8 s of WAV never reached the disk.

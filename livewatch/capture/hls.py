@@ -26,6 +26,9 @@ MAX_DURATION_S = 86_400.0
 _DECIMAL_INTEGER = re.compile(r"[0-9]{1,18}")
 #: Program date-times outside these years are an origin's joke or a broken encoder, not the broadcast's clock.
 _PDT_YEARS = range(2000, 3000)
+#: A live origin lists a segment at least every segment length; one whose newest segment ended this many
+#: segment lengths ago has stopped adding to its playlist.
+STALE_SEGMENTS = 3
 
 
 @dataclass(frozen=True)
@@ -245,10 +248,11 @@ def start_index(playlist: MediaPlaylist, resume_after: datetime | None, max_look
     """Which segment of ``playlist`` recording should start at.
 
     Resuming: the first segment that ends after what is already recorded, so nothing is repeated and
-    whatever the playlist still holds of the outage is recovered. Without date-times that is the segment
-    after ``after`` (the (sequence, URI) last recorded), or the oldest listed once that has left the playlist.
+    whatever the playlist still holds of the outage is recovered. Without date-times see
+    :func:`resume_point` (the segment after ``after``, the (sequence, URI) last recorded).
     Fresh: as far back as ``max_lookback_s`` behind the live edge, so the seconds between going on air and
-    our next poll are not lost.
+    our next poll are not lost; without date-times never before the newest discontinuity, since only the
+    segments after it are placed by the live edge.
     """
     segments = playlist.segments
     if not segments:
@@ -261,13 +265,82 @@ def start_index(playlist: MediaPlaylist, resume_after: datetime | None, max_look
                 return index
         return len(segments) - 1
     if resume_after is not None and after is not None:
-        for index, seg in enumerate(segments):
-            if (seg.sequence, seg.uri) == after:
-                return min(index + 1, len(segments) - 1)
-        return 0
+        point = resume_point(segments, after)
+        return point.index if point.index is not None else len(segments) - 1
+    first = 0 if playlist.has_program_date_time else last_run_start(segments)
     covered = 0.0
-    for index in range(len(segments) - 1, -1, -1):
+    for index in range(len(segments) - 1, first - 1, -1):
         covered += segments[index].duration
         if covered > max_lookback_s:
             return min(index + 1, len(segments) - 1)
-    return 0
+    return first
+
+
+def last_run_start(segments: list[HlsSegment]) -> int:
+    """Where the newest run of segments begins: the newest ``EXT-X-DISCONTINUITY`` (a broadcaster's restart,
+    a new stream), else 0. Without date-times only this run can be placed from the live edge."""
+    return max((index for index, seg in enumerate(segments) if seg.discontinuity), default=0)
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where a playlist without date-times is resumed after the segment last recorded."""
+
+    #: The segment to start at; None when nothing after what was recorded is listed (not advancing).
+    index: int | None
+    #: The segment follows the one last recorded directly (same run, next sequence number), so it went out
+    #: right after it: it is placed there, however long ago that was. Otherwise (a discontinuity, a
+    #: renumbered or restarted stream, segments missed) it is placed from the live edge.
+    continues: bool
+
+
+def resume_point(segments: list[HlsSegment], after: tuple[int, str]) -> Resume:
+    """Where to resume a playlist without date-times after ``after``, the (sequence, URI) last recorded.
+
+    Media already recorded is never recorded again: the segments up to ``after`` are skipped, and when
+    ``after`` is no longer listed so is every segment numbered at or before it. A playlist renumbered below
+    ``after`` (the origin restarted its stream) is a new stream. Where segments cannot be placed (an older
+    run before a discontinuity, not following on from what was recorded), recording starts at the newest run.
+    """
+    sequence = after[0]
+    newest_run = last_run_start(segments)
+    for index, seg in enumerate(segments):
+        if (seg.sequence, seg.uri) == after:
+            if index + 1 == len(segments):
+                return Resume(None, False)
+            following = segments[index + 1]
+            if following.discontinuity:
+                return Resume(index + 1, False)
+            return Resume(index + 1, True)
+    renumbered = any(seg.sequence == sequence for seg in segments) or not any(
+        seg.sequence > sequence for seg in segments)
+    if renumbered:
+        return Resume(newest_run, False)
+    first = next(index for index, seg in enumerate(segments) if seg.sequence > sequence)
+    if segments[first].sequence == sequence + 1 and not segments[first].discontinuity:
+        return Resume(first, True)  # ``after`` has just left the playlist; its successor is still there
+    return Resume(max(first, newest_run), False)
+
+
+def stale_leftover_s(segments: list[HlsSegment], index: int, continues_at: datetime, now: datetime) -> float | None:
+    """Seconds of media to record from ``segments[index]``, which follows on directly from media recorded
+    up to ``continues_at`` (see :func:`resume_point`), when that is all of its run there will be; None to
+    follow the playlist live.
+
+    An origin back from an outage (nginx-rtmp) lists its old stream's last segments, which no reader got
+    before it went down, and later its new stream's behind a discontinuity. Those leftovers are recorded,
+    placed after what was recorded before, but ffmpeg must not run on into the new stream: one output
+    segment would then hold both, all placed before the outage's end. So the leftover is recorded on its
+    own when a discontinuity already follows it, or when by its place it ended ``STALE_SEGMENTS`` segment
+    lengths before ``now`` (the origin adds nothing to it); the new stream is the next connection's."""
+    run = segments[index:]
+    if not run:
+        return None
+    cut = next((i for i, seg in enumerate(run) if i > 0 and seg.discontinuity), len(run))
+    seconds = sum(seg.duration for seg in run[:cut])
+    if cut < len(run):
+        return seconds
+    longest = max(seg.duration for seg in segments)
+    if now - (continues_at + timedelta(seconds=seconds)) > timedelta(seconds=STALE_SEGMENTS * longest):
+        return seconds
+    return None

@@ -22,6 +22,7 @@ from livewatch.capture.context import CaptureContext, StopSignal
 from livewatch.capture.dash import first_to_record
 from livewatch.capture.dash_feed import DashClock
 from livewatch.capture.fetch import printable
+from livewatch.capture.hls import stale_leftover_s
 from livewatch.capture.pacing import backoff_s, resolve_deadline_s
 from livewatch.capture.probe import LiveCheck, check_live, keeps_resolution, nothing_arrived
 from livewatch.capture.process import FfmpegProcess, stop_orphan
@@ -259,9 +260,13 @@ class StreamCapture:
             segment_seconds=self.settings.segment_seconds,
         )
         clock = self._clock(check)
+        leftover = None
+        if check.continues and check.start_index is not None and self.newest_recorded_end is not None:
+            leftover = stale_leftover_s(list(check.segments), check.start_index, self.newest_recorded_end,
+                                        self.ctx.clock())
         args = record_args(check.stream, plan, rw_timeout_s=self.settings.rw_timeout_s, ffmpeg_bin=self.ctx.ffmpeg_bin,
                            live_start_index=check.start_index, hold=check.hold_counters(self.settings.stall_timeout_s),
-                           input_url=clock.input_url)
+                           input_url=clock.input_url, duration_s=leftover)
         if clock.basis not in (HlsClock.PDT_BASIS, DashClock.BASIS, *self.estimated_clocks):
             self.estimated_clocks.append(clock.basis)
         connection = self.ctx.store.open_connection(
@@ -309,12 +314,8 @@ class StreamCapture:
         if produced and isinstance(clock, HlsClock) and self.writer.last_end is not None:
             # What ffmpeg got to, not what was listed when it began: a playlist left up, stale, after the
             # broadcast ends (nginx-rtmp) lists newer segments that this connection has already recorded.
-            # ffmpeg ended by itself (-m3u8_hold_counters) only once it had read every segment listed: the
-            # durations, off by the estimate's error, could name an earlier one and replay the rest.
-            recorded = (self.writer.last_end - clock.wall_base).total_seconds() - 0.25
             ended_itself = process.returncode == 0 and clock.basis != HlsClock.PDT_BASIS
-            self.newest_recorded = (clock.newest_listed(seen_before=exited) if ended_itself
-                                    else clock.recorded_through(recorded))
+            self.newest_recorded = clock.recorded_last(ended_itself, seen_before=exited)
             self.newest_recorded_end = None if self.newest_recorded is None else clock.end_of(self.newest_recorded[0])
         # A connection shorter than one segment (a short file served as the stream, an origin that hangs up
         # at once) counts as a failure, so reconnects back off instead of looping.
