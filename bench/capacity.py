@@ -134,7 +134,7 @@ def monitored(urls: list[str], seconds: float, folder: Path, origin_pids: list[i
     stop = threading.Event()
     before, origins_before, started = own_cpu(), pid_cpu(origin_pids), time.monotonic()
     monitor.start()
-    sampler = threading.Thread(target=sample_lag, args=(DataDir(settings.data_dir), lags, stop, started), daemon=True)
+    sampler = threading.Thread(target=sample_lag, args=(monitor.data, lags, stop, started), daemon=True)
     if transcribe:
         sampler.start()
     # Measured over the event window only: afterwards the monitor drains its backlog, which is not live load.
@@ -145,7 +145,7 @@ def monitored(urls: list[str], seconds: float, folder: Path, origin_pids: list[i
     monitor.request_stop()
     monitor.shutdown()
     phase = Phase(cpu / wall, origin_cpu / wall)
-    with Database(DataDir(settings.data_dir).database, migrate=False) as db, db.engine.connect() as conn:
+    with Database(monitor.data.database, migrate=False) as db, db.engine.connect() as conn:
         phase.segments = int(conn.execute(select(func.count()).select_from(tables.segments)
                                           .where(tables.segments.c.kind == "audio")).scalar_one())
     late = [(lag, backlog) for at, lag, backlog in lags if at >= wall / 2]

@@ -25,6 +25,7 @@ from livewatch.checking import check_event  # noqa: E402
 from livewatch.pipeline.run_status import FINISHED  # noqa: E402
 from livewatch.registration.models import Event  # noqa: E402
 from livewatch.reports.render import write_report  # noqa: E402
+from livewatch.session import Session  # noqa: E402
 from livewatch.settings import Settings  # noqa: E402
 from livewatch.state import Database, DataDir, tables  # noqa: E402
 from livewatch.state.runs import RunStore  # noqa: E402
@@ -79,12 +80,13 @@ def main() -> None:
         settings = Settings.model_validate({"data_dir": str(data.root)})
         with Database(data.database) as db:
             began = time.perf_counter()
-            check = check_event(db.engine, settings, "ten-hours")
+            session = Session(settings, data, db)
+            check = check_event(session, "ten-hours")
             checked = time.perf_counter() - began
             samples = []
             for _ in range(args.repeat):
                 began = time.perf_counter()
-                page = write_report(db.engine, data, check, clips=False)
+                page = write_report(session, check, clips=False)
                 samples.append(time.perf_counter() - began)
         size = page.stat().st_size
     seconds = statistics.median(samples)

@@ -30,6 +30,7 @@ from livewatch.pipeline.run_status import FINISHED  # noqa: E402
 from livewatch.queue import TRANSCRIBE  # noqa: E402
 from livewatch.state import Database, DataDir  # noqa: E402
 from livewatch.state.runs import RunStore, SegmentRecord  # noqa: E402
+from livewatch.state.transcripts import TranscriptStore  # noqa: E402
 from livewatch.state.work_queue import SqliteWorkQueue  # noqa: E402
 from livewatch.transcription import backends  # noqa: E402
 from livewatch.transcription.worker import EngineChoice, TranscriptionWorker, read_wav  # noqa: E402
@@ -107,7 +108,7 @@ def worker_pass(recording: Path, choice: EngineChoice, folder: Path) -> None:
             closed = ClosedSegment("bench", run.id, 0, seq, segment, path, start, end)
             queue.put(TRANSCRIBE, closed.queue_key, encode(closed))
         store.finish_run(run.id, FINISHED, "bench")
-        worker = TranscriptionWorker(db.engine, queue, lambda event: choice)
+        worker = TranscriptionWorker(store, TranscriptStore(db.engine), queue, lambda event: choice)
         while worker.process_one():
             pass
         worker.flush("bench", run.id, 0)

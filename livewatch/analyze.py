@@ -154,7 +154,6 @@ def analyze_recording(settings: Settings, media: Path, event_id: str, schedules:
 
 def _analyze(session: Session, event: Event, run_id: int, pieces: list[Path], origin: datetime,
              media: Path) -> Analysis:
-    settings, data, engine = session.settings, session.data, session.engine
     store, queue = session.runs, session.queue
     at = origin
     for seq, path in enumerate(pieces):
@@ -170,10 +169,10 @@ def _analyze(session: Session, event: Event, run_id: int, pieces: list[Path], or
         queue.put(TRANSCRIBE, closed.queue_key, encode(closed))
         at = end
     # The monitor's own stages, run in this thread: transcription to the end of the stream, then the final check.
-    if settings.transcriber.enabled:
-        service = TranscriptionService(settings, engine, queue, data)
+    if session.settings.transcriber.enabled:
+        service = TranscriptionService(session)
         service.drain()
         service.finish_stream(event.id, run_id, 0)
     store.finish_run(run_id, FINISHED, f"analyzed recording {media.name}")
-    check, report = CheckService(settings, engine).check_now(event.id, final=True)
+    check, report = CheckService(session).check_now(event.id, final=True)
     return Analysis(check, report, len(pieces), (at - origin).total_seconds())

@@ -11,36 +11,48 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
-from sqlalchemy import Engine
 
 from livewatch.errors import LivewatchError
 from livewatch.pipeline.event_checks import EventCheck
 from livewatch.registration.blacklist import Blacklist, load_blacklist
 from livewatch.registration.models import Event
 from livewatch.rules.base import EventFacts, Gap, RuleInput
-from livewatch.rules.engine import Finding, verdict
+from livewatch.rules.engine import verdict
 from livewatch.rules.event_check import evaluate_event, with_statuses
 from livewatch.rules.packs import PackLibrary
 from livewatch.rules.transcript import Transcript, Utterance
-from livewatch.session import data_dir
 from livewatch.settings import Settings
-from livewatch.state.event_records import EventRecords, EventRecordStore
-from livewatch.state.findings import FindingLog, FindingStore
+from livewatch.state import DataDir
+from livewatch.state.event_records import EventRecords
+from livewatch.state.findings import FindingLog
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EventCheck", "check_event", "load_input", "save_findings"]
+__all__ = ["CheckSession", "EventCheck", "check_event", "load_input"]
 
 
-def load_input(engine: Engine, settings: Settings, event_id: str, *, blacklist: Blacklist | None = None,
+class CheckSession(Protocol):
+    """What a check uses of a :class:`~livewatch.session.Session`: the settings (packs, blacklist,
+    tolerances, registration context), the data directory (reviewers' decisions), the facts it reads and
+    the findings it writes."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def data(self) -> DataDir: ...
+    @property
+    def records(self) -> EventRecords: ...
+    @property
+    def findings(self) -> FindingLog: ...
+
+
+def load_input(records: EventRecords, settings: Settings, event_id: str, *, blacklist: Blacklist | None = None,
                audio: bool = False) -> tuple[RuleInput, Event | None, int | None]:
     """The facts and transcripts of an event's latest run (or of no run yet)."""
-    records = EventRecordStore(engine)
     stored = records.for_check(event_id)
     run = stored.run
     event = _registration(stored.event.registration_json, settings, event_id)
@@ -86,31 +98,28 @@ def _measure(records: EventRecords, run_id: int) -> Any:
         return None
 
 
-def check_event(engine: Engine, settings: Settings, event_id: str, *, library: PackLibrary | None = None,
+def check_event(session: CheckSession, event_id: str, *, library: PackLibrary | None = None,
                 blacklist: Blacklist | None = None, audio: bool = False, save: bool = True) -> EventCheck:
     """Check one event against the packs its registration selects, with its per-event overrides."""
-    data, event, run_id = load_input(engine, settings, event_id, blacklist=blacklist, audio=audio)
+    settings = session.settings
+    data, event, run_id = load_input(session.records, settings, event_id, blacklist=blacklist, audio=audio)
     findings, packs = evaluate_event(data, event, library or PackLibrary(settings.rule_packs_dir))
     if save:
-        store = FindingStore(engine)
+        store = session.findings
         store.save(event_id, run_id, findings)
-        _apply_reviews(store, settings, event_id)
+        _apply_reviews(store, session.data, event_id)
         findings = with_statuses(findings, store.statuses(event_id))
     return EventCheck(event_id, run_id, findings, verdict(findings), packs, data.facts.audio, event)
 
 
-def _apply_reviews(store: FindingLog, settings: Settings, event_id: str) -> None:
+def _apply_reviews(store: FindingLog, folder: DataDir, event_id: str) -> None:
     from livewatch.reports.reviews import ReviewError, apply_reviews
 
     try:
-        result = apply_reviews(store, data_dir(settings), event_id)
+        result = apply_reviews(store, folder, event_id)
     except ReviewError as err:  # a reviewer's typo must not stop the checks: the last statuses stay
         log.warning("%s", err)
         return
     for issue in result.issues:
         log.warning("%s", issue.render())
 
-
-def save_findings(engine: Engine, event_id: str, run_id: int | None, findings: Sequence[Finding]) -> list[Finding]:
-    """Write an event's findings; reviewer statuses already recorded are kept and returned with them."""
-    return FindingStore(engine).save(event_id, run_id, findings)

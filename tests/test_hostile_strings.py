@@ -21,7 +21,7 @@ from livewatch.checking import check_event
 from livewatch.cli import cli
 from livewatch.reports.render import publish
 from livewatch.state import DataDir
-from tests.rules.test_event_check import T0, add_run, registered, settings_for
+from tests.rules.test_event_check import T0, add_run, registered, session_for
 
 #: Accepted in free text: markup, template syntax, SQL, spreadsheet formulas, terminal markup, format
 #: strings, path tricks, bidi overrides, zero-width and combining characters, other scripts, long text.
@@ -124,8 +124,9 @@ def test_every_output_keeps_hostile_text_as_text(tmp_path: Path) -> None:
     organizer = {"name": ACCEPTED[7]}
     with registered(data, title=hostile, notes=hostile, organizer=organizer, participants=participants) as db:
         add_run(db, T0, spoken)
-        check = check_event(db.engine, settings_for(data), "forum")
-        publish(db.engine, data, check, clips=False)
+        session = session_for(data, db)
+        check = check_event(session, "forum")
+        publish(session, check, clips=False)
         findings = [f for f in check.findings if f.category in ("finance-promise", "traffic-diversion")]
     assert len(findings) == 2
     folder = data.report_dir("forum")

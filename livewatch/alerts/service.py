@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from livewatch.alerts.base import Alert, AlertDeliveryError, Channel, Delivery
-from livewatch.alerts.outbox import Outbox, OutboxRow
+from livewatch.alerts.outbox import AlertOutbox, OutboxRow
 from livewatch.alerts.registry import ChannelRegistry
 from livewatch.alerts.routing import Route, routes_for
-from livewatch.alerts.watch import read_facts, schedule_alerts
+from livewatch.alerts.watch import ScheduleWatch, read_facts, schedule_alerts
 from livewatch.capture.context import utc_now
 from livewatch.registration.models import Event, EventAlerts
 from livewatch.rules.engine import Finding
@@ -68,13 +67,15 @@ def finding_alert(finding: Finding, event: Event | None, report: str | None = No
 
 
 class AlertService:
-    def __init__(self, settings: Settings, engine: Engine, *, events: Callable[[], Mapping[str, Event]] | None = None,
+    """Delivers what is raised into ``outbox`` (a session's ``alerts``) to the configured targets; with a
+    ``watch`` (the monitor's), also raises the schedule and capture alerts of the events it names."""
+
+    def __init__(self, settings: Settings, outbox: AlertOutbox, *, watch: ScheduleWatch | None = None,
                  registry: ChannelRegistry | None = None, environ: Mapping[str, str] | None = None,
                  clock: Callable[[], datetime] = utc_now) -> None:
         self.settings, self.clock = settings, clock
-        self.outbox = Outbox(engine)
-        self.engine = engine
-        self.events = events
+        self.outbox = outbox
+        self.watch = watch
         registry = registry or ChannelRegistry()
         self.targets: dict[str, AlertTarget] = {target.name: target for target in settings.alerts}
         self.channels: dict[str, Channel[Any]] = {name: registry.channel_for(target, environ)
@@ -91,7 +92,7 @@ class AlertService:
         self._in_flight: dict[str, int] = {}
         self._threads = [threading.Thread(target=self._deliver_loop, args=(name,), name=f"alerts-{name}",
                                           daemon=True) for name in self.targets]
-        if events is not None and settings.alerting.schedule_alerts:
+        if watch is not None and settings.alerting.schedule_alerts:
             self._threads.append(threading.Thread(target=self._watch_loop, name="alerts-watch", daemon=True))
 
     # -- life cycle -------------------------------------------------------------------------------------
@@ -188,16 +189,16 @@ class AlertService:
                 self.raise_alert(finding_alert(finding, event, report), event.alerts if event else None)
 
     def watch_once(self) -> None:
-        if self.events is None:
+        if self.watch is None:
             return
         now = self.clock()
-        for event in list(self.events().values()):
+        for event in list(self.watch.events().values()):
             capture = event.capture
             if not (event.start - timedelta(minutes=capture.pre_roll_minutes) <= now
                     <= event.end + timedelta(minutes=capture.overrun_cap_minutes + 5)):
                 continue
             try:
-                run, gaps = read_facts(self.engine, event)
+                run, gaps = read_facts(self.watch.records, event)
                 gap_s = event.alerts.gap_alert_s or self.settings.alerting.gap_alert_s
                 for alert in schedule_alerts(event, run, gaps, now, gap_s):
                     self.raise_alert(alert, event.alerts)

@@ -4,24 +4,22 @@ The rule packs judge the schedule after the fact; these alerts tell a reviewer i
 went live earlier than allowed, there is still no stream at the start plus the late tolerance (a no-show
 risk), the broadcast runs past its end plus the overrun tolerance, the capture failed, or a gap in the
 recording has lasted longer than ``gap_alert_s``. :func:`schedule_alerts` is pure; :func:`read_facts` reads
-what it needs from the database.
+what it needs from the event records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
-
-from sqlalchemy import Engine
 
 from livewatch.alerts.base import Alert
 from livewatch.fields import SeverityName
 from livewatch.pipeline.findings import DetailValue
 from livewatch.pipeline.run_status import CANCELLED, FAILED, INCOMPLETE, RECONNECTING, RECORDING, SEARCHING, UNRESOLVED
 from livewatch.registration.models import Event
-from livewatch.state.event_records import EventRecordStore
+from livewatch.state.event_records import EventRecords
 
 #: Seconds HLS media arrives after it was broadcast (origin segment, playlist refresh, ffmpeg's fetch).
 HLS_SLACK_S = 6.0
@@ -48,9 +46,17 @@ class GapFacts:
     cause: str
 
 
-def read_facts(engine: Engine, event: Event) -> tuple[RunFacts | None, list[GapFacts]]:
+@dataclass(frozen=True)
+class ScheduleWatch:
+    """What the schedule watch looks at: the events handled now (the monitor's), and their runs and gaps."""
+
+    events: Callable[[], Mapping[str, Event]]
+    records: EventRecords
+
+
+def read_facts(records: EventRecords, event: Event) -> tuple[RunFacts | None, list[GapFacts]]:
     """The latest run of the event's registered window, and that run's gaps."""
-    window = EventRecordStore(engine).for_window(event.id, event.start)
+    window = records.for_window(event.id, event.start)
     if window is None:
         return None, []
     run = window.run

@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from livewatch.alerts.outbox import FAILED, PENDING, SENDING, SENT, Outbox
+from livewatch.alerts.outbox import FAILED, PENDING, SENDING, SENT
 from livewatch.alerts.service import send_test
 from livewatch.cli.invocation import CliState, pass_state
 from livewatch.session import Session
@@ -62,7 +62,7 @@ def alerts_list(state: CliState, status: str | None, event_id: str | None, limit
     if data is not None:
         state.data = data
     with Session.open(state.settings) as session:
-        rows = Outbox(session.engine).rows(status=status, event_id=event_id, limit=limit)
+        rows = session.alerts.rows(status=status, event_id=event_id, limit=limit)
     if fmt == "json":
         click.echo(json.dumps([{
             "key": row.key, "target": row.target, "event": row.event_id, "kind": row.kind,

@@ -36,8 +36,8 @@ def report(state: CliState, events: tuple[str, ...], no_clips: bool) -> None:
         for event_id in events or sorted(known):
             status = records.latest_status(event_id)
             try:
-                check = check_event(session.engine, settings, event_id, library=library, audio=status in FINAL)
-                page = publish(session.engine, data, check, model_store=settings.model_store, clips=not no_clips)
+                check = check_event(session, event_id, library=library, audio=status in FINAL)
+                page = publish(session, check, clips=not no_clips)
                 notes = audit_trail(data, event_id).notes()
             except StateError as err:  # e.g. a link planted in its folder: the other events are still reported
                 click.echo(f"error: {event_id}: {err}", err=True)
@@ -46,7 +46,7 @@ def report(state: CliState, events: tuple[str, ...], no_clips: bool) -> None:
             click.echo(f"{event_id}: {check.verdict}, {len(check.findings)} finding(s): {page}")
             for note in notes:
                 click.echo(f"{event_id}: warning: {note}", err=True)
-        click.echo(f"index: {write_index(session.engine, data)}")
+        click.echo(f"index: {write_index(session)}")
     if failed:
         raise StateError(f"no report for {', '.join(failed)} (see above)")
 

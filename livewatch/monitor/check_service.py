@@ -13,24 +13,19 @@ import logging
 import threading
 from pathlib import Path
 
-from sqlalchemy import Engine
-
 from livewatch.alerts import AlertService
 from livewatch.checking import EventCheck, check_event
 from livewatch.reports.render import publish
 from livewatch.rules.packs import PackLibrary
-from livewatch.session import data_dir
-from livewatch.settings import Settings
+from livewatch.session import Session
 
 log = logging.getLogger(__name__)
 
 
 class CheckService:
-    def __init__(self, settings: Settings, engine: Engine, *, interval: float = 5.0,
-                 alerts: AlertService | None = None) -> None:
-        self.settings, self.engine, self.interval, self.alerts = settings, engine, interval, alerts
-        self.data = data_dir(settings)
-        self.library = PackLibrary(settings.rule_packs_dir)  # read once: a broken pack fails at start
+    def __init__(self, session: Session, *, interval: float = 5.0, alerts: AlertService | None = None) -> None:
+        self.session, self.interval, self.alerts = session, interval, alerts
+        self.library = PackLibrary(session.settings.rule_packs_dir)  # read once: a broken pack fails at start
         self._pending: dict[str, bool] = {}  # event id → final check wanted
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -76,11 +71,12 @@ class CheckService:
     def check_now(self, event_id: str, *, final: bool) -> tuple[EventCheck, Path]:
         """Check one event in the calling thread: its findings (alerted, when this service alerts) and its
         report; ``final`` adds the audio checks. Returns the check and the report's path."""
-        result = check_event(self.engine, self.settings, event_id, library=self.library, audio=final)
+        session = self.session
+        result = check_event(session, event_id, library=self.library, audio=final)
         if self.alerts is not None:  # before the report: an alert must not wait for rendering
-            report = self.data.report_dir(event_id) / "report.html"
+            report = session.data.report_dir(event_id) / "report.html"
             self.alerts.on_findings(result.findings, result.event, str(report))
-        published = publish(self.engine, self.data, result, model_store=self.settings.model_store)
+        published = publish(session, result)
         log.info("%s: %d finding(s), verdict %s%s", event_id, len(result.findings), result.verdict,
                  " (final)" if final else "")
         return result, published

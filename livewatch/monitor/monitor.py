@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from livewatch.alerts import AlertService
 from livewatch.alerts.service import STOP_WAIT_S
-from livewatch.alerts.watch import run_alert
+from livewatch.alerts.watch import ScheduleWatch, run_alert
 from livewatch.capture.context import CaptureContext, StopSignal, utc_now
 from livewatch.capture.registry import SourceRegistry
 from livewatch.errors import StateError
@@ -96,14 +96,14 @@ class Monitor:
             slots=threading.BoundedSemaphore(self.settings.concurrency.captures),
             allowed_url_schemes=tuple(self.settings.allowed_url_schemes),
         )
-        self.alerts = AlertService(self.settings, self.db.engine, events=self._current_events)
+        self.alerts = AlertService(self.settings, self.session.alerts,
+                                   watch=ScheduleWatch(self._current_events, self.session.records))
         self.alerts.start()
-        self.checks = CheckService(self.settings, self.db.engine, alerts=self.alerts)
+        self.checks = CheckService(self.session, alerts=self.alerts)
         self.checks.start()
         self.transcription: TranscriptionService | None = None
         if self.settings.transcriber.enabled:
-            self.transcription = TranscriptionService(self.settings, self.db.engine, self.queue, self.data,
-                                                      checks=self.checks)
+            self.transcription = TranscriptionService(self.session, checks=self.checks)
             self.transcription.start()
         check_database_file(self.data.jobstore)  # a FIFO there would hang the scheduler's start
         self.scheduler = make_scheduler(self.data, self.db)

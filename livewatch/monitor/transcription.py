@@ -9,16 +9,10 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Engine
-
 from livewatch.monitor.check_service import CheckService
 from livewatch.pipeline.run_status import FINAL
-from livewatch.queue import TRANSCRIBE, WorkQueue
-from livewatch.settings import Settings
-from livewatch.state import DataDir
-from livewatch.state.events import EventStore
-from livewatch.state.runs import first_utterances
-from livewatch.state.transcripts import TranscriptStore
+from livewatch.queue import TRANSCRIBE
+from livewatch.session import Session
 from livewatch.transcription.choice import UTTERANCES_TO_SETTLE, event_language, plan_for, settled_language
 from livewatch.transcription.transcript_files import write_transcript_files
 from livewatch.transcription.worker import EngineChoice, StreamLanes, TranscriptionWorker
@@ -34,14 +28,13 @@ class TranscriptionService:
     Python's lock, so a second worker overlaps one's decoding with the other's audio handling and database
     work, and faster-whisper keeps one model replica per worker so that their decodes run in parallel."""
 
-    def __init__(self, settings: Settings, engine: Engine, queue: WorkQueue, data: DataDir, *,
-                 checks: CheckService | None = None) -> None:
-        self.settings, self.engine, self.queue, self.data = settings, engine, queue, data
-        self.checks = checks
-        self.events, self.transcripts = EventStore(engine), TranscriptStore(engine)
-        count = settings.concurrency.transcriptions
+    def __init__(self, session: Session, *, checks: CheckService | None = None) -> None:
+        self.session, self.settings, self.checks = session, session.settings, checks
+        self.queue, self.transcripts = session.queue, session.transcripts
+        count = self.settings.concurrency.transcriptions
         lanes = StreamLanes()
-        self.workers = [TranscriptionWorker(engine, queue, self.choose, lanes=lanes) for _ in range(count)]
+        self.workers = [TranscriptionWorker(session.runs, session.transcripts, session.queue, self.choose,
+                                            lanes=lanes) for _ in range(count)]
         self.worker = self.workers[0]
         self._engines: dict[tuple[str, str], Transcriber] = {}
         self._engines_lock = threading.Lock()
@@ -72,7 +65,7 @@ class TranscriptionService:
         language = registration.get("language")
         detected = None
         if event_language(config, language) == "auto" and event_id:
-            detected = settled_language(first_utterances(self.engine, event_id, UTTERANCES_TO_SETTLE * 2))
+            detected = settled_language(self.transcripts.first_utterances(event_id, UTTERANCES_TO_SETTLE * 2))
         plan = plan_for(config, language, registration.get("transcriber"), detected=detected)
         key = (plan.backend, plan.model)
         with self._engines_lock:  # several workers may ask at once; a model is loaded once
@@ -93,7 +86,7 @@ class TranscriptionService:
         return EngineChoice(self._engines[key], replace(options, beam_size=plan.beam_size))
 
     def _registration(self, event_id: str) -> dict[str, Any]:
-        return self.events.registration(event_id)
+        return self.session.events.registration(event_id)
 
     def _loop(self, index: int) -> None:
         worker, idle = self.workers[index], self._idle[index]
@@ -135,7 +128,8 @@ class TranscriptionService:
         """A stream whose capture has ended and whose queued audio is transcribed: commit its last tail and
         write the event's transcript files."""
         self.worker.flush(event_id, run_id, stream)
-        write_transcript_files(self.engine, run_id, self.data.transcripts_dir(event_id), self.data)
+        data = self.session.data
+        write_transcript_files(self.session.runs, self.transcripts, run_id, data.transcripts_dir(event_id), data)
 
     def busy(self, run_ids: set[int]) -> bool:
         """Work left for these runs: queued audio, or a last tail not yet flushed."""

@@ -379,16 +379,3 @@ def run_of_row(row: Row[Any]) -> RunRecord:
 def _segment_of(row: Row[Any]) -> SegmentRecord:
     return SegmentRecord(row.run_id, row.stream, row.connection_id, row.kind, row.seq, Path(row.path), row.start_at,
                          row.end_at, row.bytes, row.status, row.note, row.id)
-
-
-def first_utterances(engine: Engine, event_id: str, limit: int) -> list[tuple[str | None, str]]:
-    """(detected language, text) of the first ``limit`` utterances of the event's latest transcribed run."""
-    t, runs = tables.transcripts, tables.runs
-    with engine.connect() as conn:
-        run_id = conn.execute(select(func.max(t.c.run_id)).join(runs, runs.c.id == t.c.run_id)
-                              .where(runs.c.event_id == event_id)).scalar()
-        if run_id is None:
-            return []
-        rows = conn.execute(select(t.c.language, t.c.text).where(t.c.run_id == run_id)
-                            .order_by(t.c.start_at, t.c.id).limit(limit))
-        return [(row.language, row.text) for row in rows]

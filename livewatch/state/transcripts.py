@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, Row, select
+from sqlalchemy import Engine, Row, func, select
 
 from livewatch.pipeline.transcripts import SpanWord, TranscriptSpan
 from livewatch.state import tables
@@ -68,6 +68,10 @@ class TranscriptLog(Protocol):
         ...
 
     def any_unflushed(self, run_ids: Collection[int]) -> bool: ...
+
+    def first_utterances(self, event_id: str, limit: int) -> list[tuple[str | None, str]]:
+        """(detected language, text) of the first ``limit`` utterances of the event's latest transcribed run."""
+        ...
 
 
 class TranscriptStore:
@@ -134,6 +138,17 @@ class TranscriptStore:
         with self.engine.connect() as conn:
             return conn.execute(select(p.c.run_id).where(p.c.run_id.in_(list(run_ids)), p.c.flushed == 0)
                                 .limit(1)).first() is not None
+
+    def first_utterances(self, event_id: str, limit: int) -> list[tuple[str | None, str]]:
+        t, runs = tables.transcripts, tables.runs
+        with self.engine.connect() as conn:
+            run_id = conn.execute(select(func.max(t.c.run_id)).join(runs, runs.c.id == t.c.run_id)
+                                  .where(runs.c.event_id == event_id)).scalar()
+            if run_id is None:
+                return []
+            rows = conn.execute(select(t.c.language, t.c.text).where(t.c.run_id == run_id)
+                                .order_by(t.c.start_at, t.c.id).limit(limit))
+            return [(row.language, row.text) for row in rows]
 
 
 def _row_of(span: TranscriptSpan) -> dict[str, Any]:

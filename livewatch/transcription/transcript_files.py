@@ -9,19 +9,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sqlalchemy import Engine
-
 from livewatch.state import DataDir, files
-from livewatch.state.runs import RunStore
-from livewatch.state.transcripts import TranscriptStore
+from livewatch.state.runs import RunLog
+from livewatch.state.transcripts import TranscriptLog
 from livewatch.transcription.formats import to_srt, to_vtt
 from transcribers.base import Segment
 
 
-def write_transcript_files(engine: Engine, run_id: int, folder: Path, data: DataDir | None = None) -> list[Path]:
-    """Write the three files into ``folder`` (inside ``data``: then no link on the way is followed)."""
-    run = RunStore(engine).run(run_id)
-    spans = TranscriptStore(engine).spans(run_id)
+def write_transcript_files(runs: RunLog, transcripts: TranscriptLog, run_id: int, folder: Path,
+                           data: DataDir | None = None) -> list[Path]:
+    """Write the three files of a run into ``folder`` (inside ``data``: then no link on the way is followed)."""
+    run = runs.run(run_id)
+    spans = transcripts.spans(run_id)
     origin = run.on_air_at or (spans[0].start_at if spans else None)
     lines, segments = [], []
     for span in spans:

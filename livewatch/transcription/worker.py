@@ -19,13 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Engine
 
 from livewatch.errors import CaptureError
 from livewatch.pipeline import ClosedSegment, MessageError, SpanWord, TranscriptSpan, decode, lane_key
 from livewatch.queue import TRANSCRIBE, WorkItem, WorkQueue
-from livewatch.state.runs import RunStore, SegmentRecord
-from livewatch.state.transcripts import Progress, TranscriptStore
+from livewatch.state.runs import RunLog, SegmentRecord
+from livewatch.state.transcripts import Progress, TranscriptLog
 from livewatch.transcription.quality import flags_for, text_for_checking, trustworthy
 from transcribers.base import SAMPLE_RATE, Segment, TranscribeOptions, Transcriber
 
@@ -106,11 +105,14 @@ def claimed(item: WorkItem) -> Claimed:
 
 
 class TranscriptionWorker:
-    def __init__(self, engine: Engine, queue: WorkQueue, choose: Callable[[str], EngineChoice],
-                 *, margin: float = 1.0, max_tail: float = 15.0, lanes: StreamLanes | None = None,
-                 carry_unheard: bool = True) -> None:
-        self.engine, self.queue, self.choose = engine, queue, choose
-        self.runs, self.transcripts = RunStore(engine), TranscriptStore(engine)
+    """Takes queued segments from ``queue``, reads what was captured from ``runs`` and writes what it heard
+    to ``transcripts`` (a session's stores: ``session.runs``, ``session.transcripts``, ``session.queue``);
+    ``choose`` names the engine and options for an event."""
+
+    def __init__(self, runs: RunLog, transcripts: TranscriptLog, queue: WorkQueue,
+                 choose: Callable[[str], EngineChoice], *, margin: float = 1.0, max_tail: float = 15.0,
+                 lanes: StreamLanes | None = None, carry_unheard: bool = True) -> None:
+        self.runs, self.transcripts, self.queue, self.choose = runs, transcripts, queue, choose
         self.margin, self.max_tail = margin, max_tail
         #: Carry speech Whisper stopped before into the next window (off only to measure what it saves).
         self.carry_unheard = carry_unheard

@@ -21,7 +21,7 @@ from tests.support.webhook import WebhookReceiver
 
 
 def test_signed_payload_with_idempotency_key(tmp_path: Path, database: Database, receiver: WebhookReceiver) -> None:
-    service = AlertService(webhook_settings(tmp_path, receiver.url), database.engine, environ=ENV)
+    service = AlertService(webhook_settings(tmp_path, receiver.url), Outbox(database.engine), environ=ENV)
     service.start()
     try:
         service.raise_alert(alert())
@@ -57,7 +57,7 @@ def test_receiver_down_then_back_retried_and_delivered_once(tmp_path: Path, data
     receiver = WebhookReceiver(SECRET.encode())
     port = receiver.port
     receiver.stop()  # connection refused
-    service = AlertService(webhook_settings(tmp_path, f"http://127.0.0.1:{port}/hook"), database.engine,
+    service = AlertService(webhook_settings(tmp_path, f"http://127.0.0.1:{port}/hook"), Outbox(database.engine),
                            environ=ENV)
     service.start()
     try:
@@ -89,7 +89,7 @@ def test_receiver_down_then_back_retried_and_delivered_once(tmp_path: Path, data
 
 def test_permanent_refusal_is_not_retried(tmp_path: Path, database: Database, receiver: WebhookReceiver) -> None:
     receiver.status = 400
-    service = AlertService(webhook_settings(tmp_path, receiver.url), database.engine, environ=ENV)
+    service = AlertService(webhook_settings(tmp_path, receiver.url), Outbox(database.engine), environ=ENV)
     service.start()
     try:
         service.raise_alert(alert())
@@ -110,7 +110,7 @@ def test_retry_after_and_give_up(tmp_path: Path, database: Database, receiver: W
     receiver.status = 429
     receiver.extra_headers = {"Retry-After": "30"}
     settings = webhook_settings(tmp_path, receiver.url, retry_max_s=60)  # honoured up to retry_max_s
-    service = AlertService(settings, database.engine, environ=ENV)
+    service = AlertService(settings, Outbox(database.engine), environ=ENV)
     service.start()
     try:
         service.raise_alert(alert())
@@ -125,7 +125,7 @@ def test_retry_after_and_give_up(tmp_path: Path, database: Database, receiver: W
     assert receiver.requests == 1
     assert 28 <= (row.due_at - row.created_at).total_seconds() <= 32
     short = webhook_settings(tmp_path, receiver.url, give_up_after_s=0.5)
-    service = AlertService(short, database.engine, environ=ENV, clock=lambda: row.due_at)
+    service = AlertService(short, Outbox(database.engine), environ=ENV, clock=lambda: row.due_at)
     service.deliver(row)
     [row] = Outbox(database.engine).rows()
     assert row.status == FAILED
@@ -151,7 +151,7 @@ def test_pending_alerts_survive_a_restart_and_go_out_once(tmp_path: Path, databa
     receiver = WebhookReceiver(SECRET.encode())
     receiver.status = 503
     settings = webhook_settings(tmp_path, receiver.url)
-    first = AlertService(settings, database.engine, environ=ENV)
+    first = AlertService(settings, Outbox(database.engine), environ=ENV)
     first.start()
     for number in range(3):
         first.raise_alert(alert(f"finding|n{number}", rule=f"rule-{number}"))
@@ -162,7 +162,7 @@ def test_pending_alerts_survive_a_restart_and_go_out_once(tmp_path: Path, databa
     # A crash in the middle of a delivery leaves a row claimed; it goes out again after the restart.
     assert outbox.claim(outbox.rows()[0].id) is not None
     receiver.status = 200
-    second = AlertService(settings, database.engine, environ=ENV)
+    second = AlertService(settings, Outbox(database.engine), environ=ENV)
     second.raise_alert(alert("finding|n0", rule="rule-0"))  # raised again by the next check: not new
     second.start()
     try:
@@ -179,7 +179,7 @@ def test_pending_alerts_survive_a_restart_and_go_out_once(tmp_path: Path, databa
 def test_remembered_keys_are_bounded_and_the_outbox_still_knows_the_rest(
         tmp_path: Path, database: Database, receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service_module, "SEEN_KEYS", 2)
-    service = AlertService(webhook_settings(tmp_path, receiver.url), database.engine, environ=ENV)
+    service = AlertService(webhook_settings(tmp_path, receiver.url), Outbox(database.engine), environ=ENV)
     for number in range(3):
         service.raise_alert(alert(f"finding|n{number}", rule=f"rule-{number}"))
     assert len(service._seen) == 2  # a monitor that runs for months keeps a bounded set

@@ -71,7 +71,7 @@ def target(port: int, **changes: Any) -> Any:
 def test_alert_mail_through_the_outbox(tmp_path: Path, database: Database, smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
     settings = Settings(data_dir=tmp_path / "data", alerts=[target(port)])
-    service = AlertService(settings, database.engine, environ={})
+    service = AlertService(settings, Outbox(database.engine), environ={})
     service.start()
     try:
         service.raise_alert(alert())

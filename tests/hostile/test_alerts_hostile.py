@@ -54,7 +54,7 @@ def test_retry_after_is_capped_and_never_leaves_a_row_sending(tmp_path: Path, da
     receiver.status = 503
     receiver.extra_headers = {"Retry-After": retry_after}
     settings = webhook_settings(tmp_path, receiver.url, retry_max_s=60)
-    service = AlertService(settings, database.engine, environ=ENV)
+    service = AlertService(settings, Outbox(database.engine), environ=ENV)
     service.raise_alert(alert())
     outbox = Outbox(database.engine)
     [row] = outbox.due("hook", utc_now())
@@ -73,7 +73,7 @@ def test_a_capped_retry_does_not_swallow_later_alerts(tmp_path: Path, database: 
     receiver.status = 429
     receiver.extra_headers = {"Retry-After": "999999999"}
     settings = webhook_settings(tmp_path, receiver.url, retry_base_s=0.1, retry_max_s=0.5)
-    service = AlertService(settings, database.engine, environ=ENV)
+    service = AlertService(settings, Outbox(database.engine), environ=ENV)
     service.start()
     try:
         service.raise_alert(alert("finding|a1"))
@@ -93,7 +93,7 @@ def test_give_up_after_s_bounds_a_retry_after(tmp_path: Path, database: Database
     receiver.status = 503
     receiver.extra_headers = {"Retry-After": "3600"}
     settings = webhook_settings(tmp_path, receiver.url, retry_max_s=3600, give_up_after_s=5)
-    service = AlertService(settings, database.engine, environ=ENV)
+    service = AlertService(settings, Outbox(database.engine), environ=ENV)
     service.raise_alert(alert())
     outbox = Outbox(database.engine)
     [row] = outbox.due("hook", utc_now())
@@ -101,7 +101,7 @@ def test_give_up_after_s_bounds_a_retry_after(tmp_path: Path, database: Database
     [row] = outbox.rows()
     assert row.status == PENDING
     assert (row.due_at - row.created_at).total_seconds() <= 5  # the last try falls at give_up_after_s
-    late = AlertService(settings, database.engine, environ=ENV, clock=lambda: row.due_at)
+    late = AlertService(settings, Outbox(database.engine), environ=ENV, clock=lambda: row.due_at)
     late.deliver(row)
     [row] = outbox.rows()
     assert row.status == "failed"
@@ -111,12 +111,12 @@ def test_give_up_after_s_bounds_a_retry_after(tmp_path: Path, database: Database
 def test_rows_left_sending_by_a_crash_go_back_to_pending(tmp_path: Path, database: Database,
                                                          receiver: WebhookReceiver) -> None:
     settings = webhook_settings(tmp_path, receiver.url)
-    AlertService(settings, database.engine, environ=ENV).raise_alert(alert())
+    AlertService(settings, Outbox(database.engine), environ=ENV).raise_alert(alert())
     outbox = Outbox(database.engine)
     [row] = outbox.rows()
     assert outbox.claim(row.id) is not None  # a monitor claimed it, then died
     assert outbox.rows()[0].status == SENDING
-    service = AlertService(settings, database.engine, environ=ENV)
+    service = AlertService(settings, Outbox(database.engine), environ=ENV)
     service.start()
     try:
         receiver.wait_for(lambda got: len(got) == 1, timeout=10)
@@ -179,7 +179,7 @@ def test_stop_does_not_wait_for_a_dripping_receiver_and_releases_its_row(tmp_pat
     drip = DripServer(HTTP_ANSWER)
     try:
         settings = webhook_settings(tmp_path, drip.url, timeout_s=60)
-        service = AlertService(settings, database.engine, environ=ENV)
+        service = AlertService(settings, Outbox(database.engine), environ=ENV)
         service.start()
         service.raise_alert(alert())
         deadline = time.monotonic() + 10

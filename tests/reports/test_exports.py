@@ -11,15 +11,16 @@ from pathlib import Path
 from livewatch.checking import check_event
 from livewatch.reports.findings_files import write_exports
 from livewatch.state import DataDir
-from tests.rules.test_event_check import T0, add_run, registered, settings_for
+from tests.rules.test_event_check import T0, add_run, registered, session_for
 
 
 def test_findings_json_contract_and_csv(tmp_path: Path) -> None:
     data = DataDir(tmp_path / "data")
     with registered(data, timezone="Asia/Shanghai") as db:
         add_run(db, T0, [(0, "=1+1 这个理财保本保息", ""), (30, "大家好", "")])
-        check = check_event(db.engine, settings_for(data), "forum")
-        written = write_exports(db.engine, data, check)
+        session = session_for(data, db)
+        check = check_event(session, "forum")
+        written = write_exports(session, check)
     folder = data.report_dir("forum")
     assert {p.name for p in written} == {"findings.json", "findings.csv"}
     document = json.loads((folder / "findings.json").read_text(encoding="utf-8"))

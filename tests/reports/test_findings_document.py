@@ -1,5 +1,6 @@
 """The typed findings document turns into exactly the findings.json text of before it was typed: a golden
-file made by the dict-building code (docs/findings-json.md is a stable contract), compared byte for byte."""
+file made by the dict-building code (docs/findings-json.md is a stable contract), compared byte for byte;
+the index reads a verdict back only from a findings document."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from livewatch.checking import check_event
+from livewatch.reports.findings_document import read_verdict
 from livewatch.reports.findings_files import write_exports
 from livewatch.rules.audio_facts import AudioFacts, Loudness, Silence
 from livewatch.state import DataDir
 from livewatch.state.runs import RunStore
-from tests.rules.test_event_check import T0, add_run, registered, settings_for
+from tests.rules.test_event_check import T0, add_run, registered, session_for
 
 GOLDEN = Path(__file__).with_name("findings_golden.json")
 #: What differs between runs or machines: when, which livewatch, the pack files' and registration's hashes
@@ -33,13 +37,25 @@ def demo_like_findings_json(folder: Path) -> str:
                                       (60, "加我V信聊", ""), (90, "这是全网最低价", "")])
         RunStore(db.engine).add_gap(run_id, 0, on_air + timedelta(minutes=5), on_air + timedelta(minutes=12),
                                     "dropped")
-        check = check_event(db.engine, settings_for(data), "forum")
+        session = session_for(data, db)
+        check = check_event(session, "forum")
         audio = AudioFacts((Silence(on_air + timedelta(minutes=10), on_air + timedelta(minutes=11, seconds=2.46)),),
                            Loudness(-14.25, 6.5, None), 3000.04)
-        write_exports(db.engine, data, replace(check, audio=audio))
+        write_exports(session, replace(check, audio=audio))
     return (data.report_dir("forum") / "findings.json").read_text(encoding="utf-8")
 
 
 def test_findings_json_is_byte_for_byte_the_documented_format(tmp_path: Path) -> None:
     written = _VOLATILE.sub(r'\1"…"', demo_like_findings_json(tmp_path))
     assert written == GOLDEN.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("text", "verdict"), [(b'{"verdict": "review", "findings": []}', "review"), (b"{}", "")])
+def test_the_index_reads_the_verdict_back(text: bytes, verdict: str) -> None:
+    assert read_verdict(text) == verdict
+
+
+@pytest.mark.parametrize("text", [b"[]", b'{"verdict": "maybe"}', b'{"verdict": 1}', b"{", b"\xff"])
+def test_a_findings_file_that_is_no_document_is_refused(text: bytes) -> None:
+    with pytest.raises(ValueError, match=r"^findings\.json\b"):
+        read_verdict(text)

@@ -15,6 +15,7 @@ from livewatch.checking import check_event
 from livewatch.cli import cli
 from livewatch.pipeline.run_status import FINISHED, RECORDING
 from livewatch.registration.models import Event
+from livewatch.session import Session
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir, tables
 from livewatch.state.runs import RunStore
@@ -60,12 +61,17 @@ def settings_for(data: DataDir) -> Settings:
     return Settings.model_validate({"data_dir": str(data.root)})
 
 
+def session_for(data: DataDir, db: Database) -> Session:
+    """A session over a test's own database, as the commands open one."""
+    return Session(settings_for(data), data, db)
+
+
 def test_findings_are_persisted_with_stable_ids_and_keep_reviewer_status(tmp_path: Path) -> None:
     data = DataDir(tmp_path / "data")
     with registered(data) as db:
         add_run(db, T0 + timedelta(minutes=20), [(0, "大家好", ""), (30, "这个理财保本保息", ""),
                                                  (60, "加我V信聊", "")])
-        first = check_event(db.engine, settings_for(data), "forum")
+        first = check_event(session_for(data, db), "forum")
         assert first.verdict == "fail"
         by_rule = {f.rule: f for f in first.findings}
         assert {"finance-promise.guaranteed-returns", "traffic-diversion.contact-apps",
@@ -83,7 +89,7 @@ def test_findings_are_persisted_with_stable_ids_and_keep_reviewer_status(tmp_pat
         with db.engine.begin() as conn:
             conn.execute(update(tables.findings).where(tables.findings.c.id == promise.id)
                          .values(status="dismissed"))
-        second = check_event(db.engine, settings_for(data), "forum")
+        second = check_event(session_for(data, db), "forum")
         assert [f.id for f in second.findings] == [f.id for f in first.findings]
         assert {f.id: f.status for f in second.findings}[promise.id] == "dismissed"
         with db.engine.connect() as conn:
@@ -99,7 +105,7 @@ def test_low_confidence_span_caps_a_critical_hit_at_review(tmp_path: Path) -> No
     data = DataDir(tmp_path / "data")
     with registered(data) as db:
         add_run(db, T0, [(0, "这个理财保本保息", "low-confidence")])
-        result = check_event(db.engine, settings_for(data), "forum")
+        result = check_event(session_for(data, db), "forum")
     [finding] = [f for f in result.findings if f.category == "finance-promise"]
     assert (finding.severity, finding.rule_severity, finding.low_confidence) == ("medium", "critical", True)
     assert result.verdict == "review"
@@ -112,7 +118,7 @@ def test_registration_overrides_apply_per_event(tmp_path: Path) -> None:
                  {"rule": "absolute-terms.superlatives", "allowlist": ["最好的时代"]}]
     with registered(data, rule_overrides=overrides) as db:
         add_run(db, T0, [(0, "这个理财保本保息", ""), (20, "来私聊小号", ""), (40, "这是最好的时代", "")])
-        result = check_event(db.engine, settings_for(data), "forum")
+        result = check_event(session_for(data, db), "forum")
     rules = {f.rule: f for f in result.findings}
     assert "finance-promise.guaranteed-returns" not in rules
     assert rules["traffic-diversion.contact-apps"].severity == "low"
@@ -128,7 +134,7 @@ def test_no_show_is_a_finding(tmp_path: Path) -> None:
         run = store.open_run("forum", T0, T0 + timedelta(hours=1))
         assert run is not None
         store.finish_run(run.id, "no-show", "never went live")
-        result = check_event(db.engine, settings_for(data), "forum")
+        result = check_event(session_for(data, db), "forum")
     assert [f.rule for f in result.findings] == ["schedule.no-show"]
     assert result.verdict == "fail"
 
@@ -192,7 +198,7 @@ def test_an_open_finding_no_longer_produced_is_withdrawn(tmp_path: Path) -> None
     data = DataDir(tmp_path / "data")
     with registered(data) as db:
         run_id = add_run(db, T0, [(0, "大家点击下方链接下单", "")])
-        first = check_event(db.engine, settings_for(data), "forum")
+        first = check_event(session_for(data, db), "forum")
         assert "ad-disclosure.missing" in {f.rule for f in first.findings}
         # The transcript of the disclosure arrives later (say after a restart): the finding goes away.
         with db.engine.begin() as conn:
@@ -201,7 +207,7 @@ def test_an_open_finding_no_longer_produced_is_withdrawn(tmp_path: Path) -> None
                 text="本环节为合作推广", text_check="本环节为合作推广", language="zh", avg_logprob=-0.2,
                 no_speech_prob=0.01, compression_ratio=1.2, flags="", words_json="[]", backend="faster-whisper",
                 model="base"))
-        second = check_event(db.engine, settings_for(data), "forum")
+        second = check_event(session_for(data, db), "forum")
         assert "ad-disclosure.missing" not in {f.rule for f in second.findings}
         with db.engine.connect() as conn:
             stored = {row.rule for row in conn.execute(select(tables.findings))}
@@ -219,11 +225,11 @@ def test_a_missing_disclosure_is_found_while_live_once_the_window_is_transcribed
             conn.execute(update(tables.runs).where(tables.runs.c.id == run_id).values(status=RECORDING))
             conn.execute(tables.transcription_progress.insert().values(
                 run_id=run_id, stream=0, last_seq=3, committed_until=on_air + timedelta(seconds=40), flushed=0))
-        early = check_event(db.engine, settings_for(data), "forum", save=False)
+        early = check_event(session_for(data, db), "forum", save=False)
         assert "ad-disclosure.missing" not in {f.rule for f in early.findings}  # it may still be said
         with db.engine.begin() as conn:
             conn.execute(update(tables.transcription_progress).values(committed_until=on_air + timedelta(seconds=70)))
-        heard = check_event(db.engine, settings_for(data), "forum", save=False)
+        heard = check_event(session_for(data, db), "forum", save=False)
         assert "ad-disclosure.missing" in {f.rule for f in heard.findings}
 
 
@@ -237,6 +243,6 @@ def test_unreadable_audio_loses_the_technical_check_only(tmp_path: Path) -> None
         garbage.write_bytes(b"not a wav file at all")
         RunStore(db.engine).add_segment(SegmentRecord(run_id, 0, None, "audio", 0, garbage, T0,
                                                       T0 + timedelta(seconds=10), garbage.stat().st_size, "ok"))
-        result = check_event(db.engine, settings_for(data), "forum", audio=True)
+        result = check_event(session_for(data, db), "forum", audio=True)
     assert "finance-promise.guaranteed-returns" in {f.rule for f in result.findings}
     assert not any(f.category == "technical" for f in result.findings)

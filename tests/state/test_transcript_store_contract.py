@@ -96,6 +96,8 @@ def test_spans_and_progress_commit_together_and_read_back_as_written(state_backe
     assert (progress.last_seq, progress.committed_until) == (0, at(5))
     assert store.spans(run.id) == [first[0], _span(run.id, 1, 1, "欢迎"), first[1]]
     assert store.last_span(run.id, 0) == first[1]
+    assert store.first_utterances("forum", 2) == [("zh", "大家好"), ("zh", "欢迎")]
+    assert store.first_utterances("elsewhere", 2) == []
     after = store.spans_after(run.id, 0)
     assert [span for _, span in after] == [*first, _span(run.id, 1, 1, "欢迎")]
     assert [span for _, span in store.spans_after(run.id, after[1][0])] == [_span(run.id, 1, 1, "欢迎")]

@@ -14,9 +14,9 @@ from sqlalchemy import update
 
 from livewatch.chinese import to_simplified
 from livewatch.monitor.transcription import TranscriptionService
+from livewatch.session import Session
 from livewatch.settings import Settings
 from livewatch.state import Database, tables
-from livewatch.state.work_queue import SqliteWorkQueue
 from livewatch.transcription.worker import TranscriptionWorker, read_wav
 from tests.transcription.test_worker import captured_run, queue_all, transcript
 from transcribers.store import ModelStore, installed_packages
@@ -58,11 +58,11 @@ def test_chinese_event_uses_its_own_model_and_keeps_raw_and_simplified_text(
         # The global configuration says English tiny.en; the event's registration overrides it.
         settings = Settings.model_validate({"data_dir": str(data.root), "transcriber": {
             "model": "tiny.en", "language": "en", "device": "cpu", "model_store": str(model_store.root)}})
-        service = TranscriptionService(settings, db.engine, SqliteWorkQueue(db.engine), data)
+        service = TranscriptionService(Session(settings, data, db))
         choice = service.choose("forum")
         assert (choice.transcriber.name, choice.transcriber.model.name) == (backend, "base")
         assert choice.options.language == "zh"
-        worker = TranscriptionWorker(db.engine, SqliteWorkQueue(db.engine), service.choose)
+        worker = TranscriptionWorker(service.session.runs, service.transcripts, service.queue, service.choose)
         while worker.process_one():
             pass
         worker.flush("forum", run_id, 0)

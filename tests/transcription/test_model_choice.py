@@ -15,9 +15,9 @@ from sqlalchemy import update
 from livewatch.cli import cli
 from livewatch.monitor.transcription import TranscriptionService
 from livewatch.registration import validate_registrations
+from livewatch.session import Session
 from livewatch.settings import Settings, TranscriberSettings
 from livewatch.state import Database, tables
-from livewatch.state.work_queue import SqliteWorkQueue
 from livewatch.transcription.choice import plan_for, settled_language
 from livewatch.transcription.worker import read_wav
 from tests.transcription.conftest import speak
@@ -179,7 +179,7 @@ def test_an_auto_event_switches_to_its_languages_model_once_the_language_is_know
         with db.engine.begin() as conn:
             conn.execute(update(tables.events).values(registration_json=json.dumps({"language": "auto"})))
         settings = Settings(data_dir=data.root, transcriber={"device": "cpu", "model_store": model_store.root})
-        service = TranscriptionService(settings, db.engine, SqliteWorkQueue(db.engine), data)
+        service = TranscriptionService(Session(settings, data, db))
         assert service.choose("forum").transcriber.model.name == "base"
         for payload in payloads:  # live: each segment is transcribed as it closes
             queue_all(data, [payload])

@@ -18,6 +18,7 @@ from livewatch.pipeline.run_status import FINISHED
 from livewatch.queue import TRANSCRIBE
 from livewatch.state import Database, DataDir, tables
 from livewatch.state.runs import RunStore, SegmentRecord
+from livewatch.state.transcripts import TranscriptStore
 from livewatch.state.work_queue import SqliteWorkQueue
 from livewatch.transcription import backends
 from livewatch.transcription.transcript_files import write_transcript_files
@@ -96,8 +97,8 @@ def transcribe_live(data: DataDir, run_id: int, choice: EngineChoice, payloads: 
 def transcribe_all(data: DataDir, run_id: int, choice: EngineChoice, *, flush: bool = True,
                    carry_unheard: bool = True) -> None:
     with Database(data.database) as db:
-        worker = TranscriptionWorker(db.engine, SqliteWorkQueue(db.engine), lambda event: choice,
-                                     carry_unheard=carry_unheard)
+        worker = TranscriptionWorker(RunStore(db.engine), TranscriptStore(db.engine), SqliteWorkQueue(db.engine),
+                                     lambda event: choice, carry_unheard=carry_unheard)
         while worker.process_one():
             pass
         if flush:
@@ -201,7 +202,8 @@ def test_silence_between_speech_gives_no_text_and_files_are_written(
     assert rows
     assert all(r.start_at >= T0 + timedelta(seconds=11) for r in rows)  # nothing invented in the silence
     with Database(data.database) as db:
-        files = write_transcript_files(db.engine, run_id, data.transcripts_dir("forum"))
+        files = write_transcript_files(RunStore(db.engine), TranscriptStore(db.engine), run_id,
+                                       data.transcripts_dir("forum"))
     names = {f.name for f in files}
     assert names == {"transcript.jsonl", "transcript.srt", "transcript.vtt"}
     lines = (data.transcripts_dir("forum") / "transcript.jsonl").read_text(encoding="utf-8").splitlines()
@@ -306,7 +308,8 @@ def test_two_workers_transcribe_two_streams_at_once_in_order(
         for payload in payloads + second:
             queue.put(TRANSCRIBE, f"{run_id}:{payload['stream']}:{payload['seq']}", payload)
         lanes = StreamLanes()
-        workers = [TranscriptionWorker(db.engine, queue, lambda event: engine_choice, lanes=lanes) for _ in range(2)]
+        workers = [TranscriptionWorker(store, TranscriptStore(db.engine), queue, lambda event: engine_choice,
+                                       lanes=lanes) for _ in range(2)]
 
         def drain(worker: TranscriptionWorker) -> None:
             while worker.process_one():

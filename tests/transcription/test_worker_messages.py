@@ -11,6 +11,8 @@ import pytest
 from livewatch.pipeline import ClosedSegment, encode
 from livewatch.queue import TRANSCRIBE
 from livewatch.state import Database, DataDir
+from livewatch.state.runs import RunStore
+from livewatch.state.transcripts import TranscriptStore
 from livewatch.state.work_queue import SqliteWorkQueue
 from livewatch.transcription.worker import EngineChoice, TranscriptionWorker
 
@@ -27,7 +29,7 @@ def test_a_payload_from_a_newer_livewatch_fails_for_good_and_names_its_version(
     with Database.open(DataDir(tmp_path / "data")) as db:
         queue = SqliteWorkQueue(db.engine)
         queue.put(TRANSCRIBE, segment.queue_key, {**encode(segment), "v": 99})
-        worker = TranscriptionWorker(db.engine, queue, never_chosen)
+        worker = TranscriptionWorker(RunStore(db.engine), TranscriptStore(db.engine), queue, never_chosen)
         with caplog.at_level(logging.ERROR, logger="livewatch.transcription.worker"):
             assert worker.process_one() is True
         assert "cannot read queued item 3:0:0: closed-segment message has format version 99" in caplog.text
