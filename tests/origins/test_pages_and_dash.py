@@ -35,6 +35,7 @@ from livewatch.capture.ytdlp import YtDlpSource, operator_words
 from livewatch.checking import check_event
 from livewatch.errors import StreamNotFound
 from livewatch.registration.models import Event
+from livewatch.session import Session
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir
 from tests.capture.conftest import RunFacts, now, run_facts, run_monitor_until_idle, write_event
@@ -167,7 +168,7 @@ def test_a_page_with_no_stream_is_our_capture_failure_not_a_no_show(recorded: Re
     assert facts.run.status == "unresolved"
     assert "no stream found in the page" in facts.run.stop_reason
     with Database(recorded.data.database) as db:
-        check = check_event(db.engine, recorded.settings, "blank", save=False)
+        check = check_event(Session(recorded.settings, recorded.data, db), "blank", save=False)
         alerts = [row.key for row in Outbox(db.engine).rows(event_id="blank")]
     rules = {f.rule: f.category for f in check.findings}
     assert rules.get("technical.no-stream-found") == "technical"
