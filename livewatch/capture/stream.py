@@ -136,8 +136,9 @@ class StreamCapture:
                 if outcome is not None:
                     return outcome
                 continue
-            self.offline_since = None
-            self.ended_since = None
+            if not check.unprobed:  # else not before media arrives: the connection is the check
+                self.offline_since = None
+                self.ended_since = None
             if not self._acquire_slot():
                 continue
             began = time.monotonic()
@@ -310,6 +311,7 @@ class StreamCapture:
             # of the connection that recorded last).
             return nothing_arrived(check.stream, process.stderr_tail, time.monotonic() - began,
                                    timed_out=reason.startswith("stalled"))
+        self.ended_since = None  # it came back (a clean RTMP end says so again below)
         self.writer.gap_cause = reason
         if produced and isinstance(clock, HlsClock) and self.writer.last_end is not None:
             # What ffmpeg got to, not what was listed when it began: a playlist left up, stale, after the
