@@ -2,16 +2,20 @@
 (Mandarin by Kokoro voices, English by espeak-ng), broadcast live on 127.0.0.1, recorded, transcribed by the
 model the event's language picks (base, tiny.en), checked and reported; every plant must be found in its category
 within ±3 s of where it was said, and clean talk must raise nothing above low. The English forum runs with its
-state in PostgreSQL (the password from $PGPASSWORD alone), the Mandarin one on SQLite, the default. The same
-forum handed in as a recording (`livewatch analyze`) must come out the same, and the Mandarin one on a second set
-of voices."""
+state in PostgreSQL (the password from $PGPASSWORD alone), as a process of its own broadcasting beside the
+Mandarin one, which runs on SQLite, the default. The same forum handed in as a recording (`livewatch analyze`)
+must come out the same, and the Mandarin one on a second set of voices."""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
+import sys
 import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +41,7 @@ from livewatch.state.engines import mask_url
 from tests.support.postgres import PostgresCluster
 
 TOLERANCE_S = 3.0
+DEMO_TIMEOUT_S = 600
 PASSWORD = "demo-only-secret-7f3a"  # the test cluster demands it of the demo's role (tests/support/postgres.py)
 ABOVE_LOW = set(SEVERITIES[:SEVERITIES.index("low")])
 
@@ -147,18 +152,120 @@ def test_the_mandarin_demo_registers_only_its_language(tmp_path: Path, script: S
     assert "transcriber" not in write_config(tmp_path).read_text(encoding="utf-8")  # the defaults pick the model
 
 
+def recording(track: Track, out: Path) -> Path:
+    """A handed-in recording: the synthesized track over testsrc2 video, as an organizer's MP4."""
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=10",
+                    "-i", str(track.path), "-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+                    "-b:a", "64k", str(out)], check=True)
+    return out
+
+
+def handed_in(script: Script, event_id: str, folder: Path) -> tuple[Track, Path, Path, datetime]:
+    """The script as an organizer's recording, and a schedules folder registering it for 09:00 UTC."""
+    track = synthesize(script, folder / "speech")
+    media = recording(track, folder / "forum.mp4")
+    schedules = folder / "schedules"
+    schedules.mkdir()
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    (schedules / "forum.yaml").write_text(
+        registration(script, event_id, "https://live.example.com/room/1", start, start + timedelta(hours=1)),
+        encoding="utf-8")
+    return track, media, schedules, start
+
+
 @pytest.mark.slow
-def test_livewatch_demo_finds_every_plant_where_it_was_said(tmp_path: Path, postgres_cluster: PostgresCluster,
+def test_analyze_finds_the_same_plants_in_a_recording(tmp_path: Path) -> None:
+    track, media, schedules, start = handed_in(SHORT_FORUM, "handed-in-forum", tmp_path)
+    config = tmp_path / "livewatch.toml"
+    config.write_text('data_dir = "data"\n[transcriber]\nlanguage = "en"\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(config), "analyze", str(media), "--event", "handed-in-forum",
+                                      "--schedules", str(schedules)])
+    assert result.exit_code == 0, result.output
+    assert "verdict fail" in result.output
+    folder = tmp_path / "data" / "reports" / "handed-in-forum"
+    assert f"report: {folder / 'report.html'}" in result.output
+    document = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
+    assert document["on_air"]["start"] == start.isoformat()
+    assert_plants_found(document, track, start)
+    assert_report_and_exports(folder, document)
+
+
+@dataclass
+class EnglishDemo:
+    """`livewatch demo --language en --short` on PostgreSQL, running as its own process."""
+
+    process: subprocess.Popen[bytes]
+    work: Path
+    url: str
+    output: Path
+
+    def finish(self) -> tuple[int, str]:
+        """Its exit status and everything it printed, once it is done."""
+        returncode = self.process.wait(timeout=DEMO_TIMEOUT_S)
+        return returncode, self.output.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def english_demo(tmp_path_factory: pytest.TempPathFactory, postgres_cluster: PostgresCluster) -> Iterator[EnglishDemo]:
+    """The English forum, broadcast and monitored by a `livewatch demo` process of its own, started by the
+    first test that asks for it: the Mandarin live demo, so that the module waits for both broadcasts at once
+    (each is bound by its speech in real time, not by the CPU). The password is in that process's environment
+    alone."""
+    root = tmp_path_factory.mktemp("english-demo")
+    url = postgres_cluster.create_login(PASSWORD, prefix="demo")
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("LIVEWATCH_CONFIG", "LIVEWATCH_DATA", "LIVEWATCH_DATABASE_URL")}
+    environment["PGPASSWORD"] = PASSWORD
+    output = root / "demo.out"
+    with output.open("wb") as sink:
+        process = subprocess.Popen([sys.executable, "-m", "livewatch", "demo", "--language", "en", "--work-dir",
+                                    str(root / "work"), "--keep", "--short", "--database-url", url],
+                                   stdout=sink, stderr=subprocess.STDOUT, env=environment)
+    try:
+        yield EnglishDemo(process, root / "work", url, output)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("english_demo")  # started here: the English broadcast goes out beside this one
+def test_the_mandarin_demo_finds_every_plant_live(tmp_path: Path) -> None:
+    """`make demo`: the Mandarin forum live through the whole chain, registered with only `language: zh`."""
+    work = tmp_path / "work"
+    result = CliRunner().invoke(cli, ["demo", "--work-dir", str(work), "--keep"])
+    assert result.exit_code == 0, result.output
+    assert "7 of 7 planted violations found" in result.output, result.output
+    assert "clean talk: nothing above low" in result.output
+    manifest = json.loads((work / "demo.json").read_text(encoding="utf-8"))
+    playlist = parse_media((work / "origin" / "stream.m3u8").read_text(encoding="utf-8"), "stream.m3u8")
+    zero = playlist.segments[0].program_date_time
+    assert zero is not None
+    track = synthesize(FORUM_ZH, tmp_path / "again")  # from the speech cache: the same samples, the same times
+    assert [line["start_s"] for line in manifest["lines"]] == [round(s.start_s, 3) for s in track.lines]
+    folder = work / "data" / "reports" / manifest["event_id"]
+    document = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
+    assert_plants_found(document, track, zero, by_its_rule=False)
+    assert_report_and_exports(folder, document)
+    assert {p["category"] for p in manifest["plants"]} == {
+        "finance-promise", "medical-claim", "absolute-terms", "ad-disclosure", "traffic-diversion",
+        "tipping-inducement"}
+    assert [t["model"] for t in document["provenance"]["transcriber"]] == ["base"]
+    heard = "".join(line for line in (folder / "transcript.srt").read_text(encoding="utf-8").splitlines()
+                    if line and not line[0].isdigit())
+    assert sum(is_cjk(ch) for ch in heard) > 0.8 * sum(ch.isalnum() for ch in heard), "heard as Mandarin"
+
+
+@pytest.mark.slow
+def test_livewatch_demo_finds_every_plant_where_it_was_said(tmp_path: Path, english_demo: EnglishDemo,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """The English forum with its state in PostgreSQL: a database owned by a role the server asks a password
     of, given in $PGPASSWORD only, never on the command line or in the work folder's livewatch.toml."""
-    url = postgres_cluster.create_login(PASSWORD, prefix="demo")
+    returncode, out = english_demo.finish()
+    assert returncode == 0, out
+    work, url = english_demo.work, english_demo.url
     monkeypatch.setenv("PGPASSWORD", PASSWORD)
-    work = tmp_path / "work"
-    result = CliRunner().invoke(cli, ["demo", "--language", "en", "--work-dir", str(work), "--keep", "--short",
-                                      "--database-url", url])
-    assert result.exit_code == 0, result.output
-    out = result.output
     for step in ("synthesizing 8 lines", f"state database: {mask_url(url)}", "origin live: http://127.0.0.1:",
                  "capture started", "segment 1 recorded", "transcribed +0:0",
                  "finding: critical finance-promise.guaranteed-returns", "report written",
@@ -217,71 +324,6 @@ def assert_state_in_postgresql(work: Path, url: str, event_id: str, document: di
     refused = CliRunner().invoke(cli, ["--config", str(work / "livewatch.toml"), "status", "--format", "json"])
     assert refused.exit_code != 0
     assert "password authentication failed" in refused.output, refused.output
-
-
-def recording(track: Track, out: Path) -> Path:
-    """A handed-in recording: the synthesized track over testsrc2 video, as an organizer's MP4."""
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=10",
-                    "-i", str(track.path), "-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
-                    "-b:a", "64k", str(out)], check=True)
-    return out
-
-
-def handed_in(script: Script, event_id: str, folder: Path) -> tuple[Track, Path, Path, datetime]:
-    """The script as an organizer's recording, and a schedules folder registering it for 09:00 UTC."""
-    track = synthesize(script, folder / "speech")
-    media = recording(track, folder / "forum.mp4")
-    schedules = folder / "schedules"
-    schedules.mkdir()
-    start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-    (schedules / "forum.yaml").write_text(
-        registration(script, event_id, "https://live.example.com/room/1", start, start + timedelta(hours=1)),
-        encoding="utf-8")
-    return track, media, schedules, start
-
-
-@pytest.mark.slow
-def test_analyze_finds_the_same_plants_in_a_recording(tmp_path: Path) -> None:
-    track, media, schedules, start = handed_in(SHORT_FORUM, "handed-in-forum", tmp_path)
-    config = tmp_path / "livewatch.toml"
-    config.write_text('data_dir = "data"\n[transcriber]\nlanguage = "en"\n', encoding="utf-8")
-    result = CliRunner().invoke(cli, ["--config", str(config), "analyze", str(media), "--event", "handed-in-forum",
-                                      "--schedules", str(schedules)])
-    assert result.exit_code == 0, result.output
-    assert "verdict fail" in result.output
-    folder = tmp_path / "data" / "reports" / "handed-in-forum"
-    assert f"report: {folder / 'report.html'}" in result.output
-    document = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
-    assert document["on_air"]["start"] == start.isoformat()
-    assert_plants_found(document, track, start)
-    assert_report_and_exports(folder, document)
-
-
-@pytest.mark.slow
-def test_the_mandarin_demo_finds_every_plant_live(tmp_path: Path) -> None:
-    """`make demo`: the Mandarin forum live through the whole chain, registered with only `language: zh`."""
-    work = tmp_path / "work"
-    result = CliRunner().invoke(cli, ["demo", "--work-dir", str(work), "--keep"])
-    assert result.exit_code == 0, result.output
-    assert "7 of 7 planted violations found" in result.output, result.output
-    assert "clean talk: nothing above low" in result.output
-    manifest = json.loads((work / "demo.json").read_text(encoding="utf-8"))
-    playlist = parse_media((work / "origin" / "stream.m3u8").read_text(encoding="utf-8"), "stream.m3u8")
-    zero = playlist.segments[0].program_date_time
-    assert zero is not None
-    track = synthesize(FORUM_ZH, tmp_path / "again")  # from the speech cache: the same samples, the same times
-    assert [line["start_s"] for line in manifest["lines"]] == [round(s.start_s, 3) for s in track.lines]
-    folder = work / "data" / "reports" / manifest["event_id"]
-    document = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
-    assert_plants_found(document, track, zero, by_its_rule=False)
-    assert_report_and_exports(folder, document)
-    assert {p["category"] for p in manifest["plants"]} == {
-        "finance-promise", "medical-claim", "absolute-terms", "ad-disclosure", "traffic-diversion",
-        "tipping-inducement"}
-    assert [t["model"] for t in document["provenance"]["transcriber"]] == ["base"]
-    heard = "".join(line for line in (folder / "transcript.srt").read_text(encoding="utf-8").splitlines()
-                    if line and not line[0].isdigit())
-    assert sum(is_cjk(ch) for ch in heard) > 0.8 * sum(ch.isalnum() for ch in heard), "heard as Mandarin"
 
 
 @pytest.mark.slow
