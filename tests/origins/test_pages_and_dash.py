@@ -8,8 +8,9 @@ One real monitor records three events at once from origins on 127.0.0.1:
   says "Unsupported URL" for it; the page-player fallback finds the playlist and it is recorded.
 * ``blank``: a page that answers all window long but names no stream. The run ends ``unresolved`` (ours),
   with a ``technical`` finding and a capture alert, and no ``schedule.no-show`` against the organizer.
-* ``dash``: ffmpeg's DASH muxer, video and audio in separate adaptation sets, served over HTTP. yt-dlp's
-  ``best`` finds no format with both; the manifest is recorded with its audio.
+* ``dash``: ffmpeg's DASH muxer, video and audio in separate adaptation sets, served over HTTP, recorded with
+  its audio by livewatch's own DASH reader (livewatch/capture/dash_feed.py). yt-dlp's ``best`` finds no format
+  with both; what it chooses for such a manifest is that manifest, recorded the same way.
 """
 
 from __future__ import annotations
@@ -202,6 +203,11 @@ def test_live_dash_with_separate_audio_is_recorded(recorded: Recorded) -> None:
     assert {c.media_url for c in facts.connections} == {recorded.dash_url}
     assert len(facts.audio) >= WINDOW_S / 2 - 2, f"only {len(facts.audio)} audio segments"
     assert all(Path(segment.path).stat().st_size > 1000 for segment in facts.audio)
+
+
+def test_yt_dlp_chooses_the_manifest_of_separate_video_and_audio(recorded: Recorded) -> None:
+    resolved = YtDlpSource(socket_timeout=5).resolve(recorded.dash_url)
+    assert (resolved.media_url, resolved.kind) == (recorded.dash_url, "dash")
 
 
 def test_page_player_configurations_are_read_where_players_take_them() -> None:
