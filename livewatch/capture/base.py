@@ -18,7 +18,7 @@ MediaKind = Literal["hls", "dash", "progressive", "rtmp"]
 
 @dataclass(frozen=True)
 class ResolvedStream:
-    """What ffmpeg needs to record one stream right now (URLs expire: resolve again on every reconnect)."""
+    """What ffmpeg needs to record one stream right now (URLs expire: resolve again when one fails or is gone)."""
 
     page_url: str
     media_url: str

@@ -147,6 +147,10 @@ class HlsClock(BroadcastClock):
                 super().__init__(live_edge_start(segments, first_sequence, read_at))
             self.basis = "the playlist's live edge (no program date-times)"
             self._anchors[first_sequence] = self.wall_base
+        #: Where ``first_sequence`` is in the playlist as last read, for ffmpeg's ``-live_start_index`` (an
+        #: index into the playlist ffmpeg reads moments later: the freshest read, not the check's, so that a
+        #: playlist that slid by one meanwhile does not start ffmpeg one segment later than this clock places).
+        self.start_index = next(i for i, s in enumerate(segments) if s.sequence == first_sequence)
         self._add(segments, read_at, None)
         target = max((s.duration for s in segments), default=2.0)
         self._interval = max(0.5, min(target / 2, 5.0))

@@ -1,7 +1,8 @@
 """Recording one stream of one event from arming to stop: wait for live, record, reconnect, keep the ledger.
 
-States: waiting (not live yet) → recording ⇄ reconnecting → one final outcome. The stream is re-resolved
-before every connection because platform URLs expire. Every connection's segments are recorded as they
+States: waiting (not live yet) → recording ⇄ reconnecting → one final outcome. A page is resolved to its
+stream URL once; later checks read that URL directly (the URL policy still applies) and resolve the page
+again when it fails or is gone, since platform URLs expire. Every connection's segments are recorded as they
 close; the time between two connections' media is a gap, with the reason the first one ended.
 """
 
@@ -266,7 +267,8 @@ class StreamCapture:
             leftover = stale_leftover_s(list(check.segments), check.start_index, self.newest_recorded_end,
                                         self.ctx.clock())
         args = record_args(check.stream, plan, rw_timeout_s=self.settings.rw_timeout_s, ffmpeg_bin=self.ctx.ffmpeg_bin,
-                           live_start_index=check.start_index, hold=check.hold_counters(self.settings.stall_timeout_s),
+                           live_start_index=clock.start_index if isinstance(clock, HlsClock) else check.start_index,
+                           hold=check.hold_counters(self.settings.stall_timeout_s),
                            input_url=clock.input_url, duration_s=leftover)
         if clock.basis not in (HlsClock.PDT_BASIS, DashClock.BASIS, *self.estimated_clocks):
             self.estimated_clocks.append(clock.basis)
