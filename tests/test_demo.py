@@ -2,9 +2,10 @@
 (Mandarin by Kokoro voices, English by espeak-ng), broadcast live on 127.0.0.1, recorded, transcribed by the
 model the event's language picks (base, tiny.en), checked and reported; every plant must be found in its category
 within ±3 s of where it was said, and clean talk must raise nothing above low. The English forum runs with its
-state in PostgreSQL (the password from $PGPASSWORD alone), as a process of its own broadcasting beside the
-Mandarin one, which runs on SQLite, the default. The same forum handed in as a recording (`livewatch analyze`)
-must come out the same, and the Mandarin one on a second set of voices."""
+state in PostgreSQL (the password from $PGPASSWORD alone), the Mandarin one on SQLite, the default. The same
+forum handed in as a recording (`livewatch analyze`) must come out the same, and the Mandarin one on a second set
+of voices. The English demo and both analyses run as `livewatch` processes of their own beside the Mandarin
+broadcast, which is bound by its two minutes of speech in real time: the module waits for them all at once."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import wave
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,7 +43,7 @@ from livewatch.state.engines import mask_url
 from tests.support.postgres import PostgresCluster
 
 TOLERANCE_S = 3.0
-DEMO_TIMEOUT_S = 600
+BACKGROUND_TIMEOUT_S = 600
 PASSWORD = "demo-only-secret-7f3a"  # the test cluster demands it of the demo's role (tests/support/postgres.py)
 ABOVE_LOW = set(SEVERITIES[:SEVERITIES.index("low")])
 
@@ -173,64 +175,94 @@ def handed_in(script: Script, event_id: str, folder: Path) -> tuple[Track, Path,
     return track, media, schedules, start
 
 
-@pytest.mark.slow
-def test_analyze_finds_the_same_plants_in_a_recording(tmp_path: Path) -> None:
-    track, media, schedules, start = handed_in(SHORT_FORUM, "handed-in-forum", tmp_path)
-    config = tmp_path / "livewatch.toml"
-    config.write_text('data_dir = "data"\n[transcriber]\nlanguage = "en"\n', encoding="utf-8")
-    result = CliRunner().invoke(cli, ["--config", str(config), "analyze", str(media), "--event", "handed-in-forum",
-                                      "--schedules", str(schedules)])
-    assert result.exit_code == 0, result.output
-    assert "verdict fail" in result.output
-    folder = tmp_path / "data" / "reports" / "handed-in-forum"
-    assert f"report: {folder / 'report.html'}" in result.output
-    document = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
-    assert document["on_air"]["start"] == start.isoformat()
-    assert_plants_found(document, track, start)
-    assert_report_and_exports(folder, document)
-
-
 @dataclass
-class EnglishDemo:
-    """`livewatch demo --language en --short` on PostgreSQL, running as its own process."""
+class Background:
+    """A `livewatch` command running as its own process, what it prints going to a file."""
 
     process: subprocess.Popen[bytes]
-    work: Path
-    url: str
     output: Path
 
     def finish(self) -> tuple[int, str]:
         """Its exit status and everything it printed, once it is done."""
-        returncode = self.process.wait(timeout=DEMO_TIMEOUT_S)
+        returncode = self.process.wait(timeout=BACKGROUND_TIMEOUT_S)
         return returncode, self.output.read_text(encoding="utf-8")
 
 
-@pytest.fixture(scope="module")
-def english_demo(tmp_path_factory: pytest.TempPathFactory, postgres_cluster: PostgresCluster) -> Iterator[EnglishDemo]:
-    """The English forum, broadcast and monitored by a `livewatch demo` process of its own, started by the
-    first test that asks for it: the Mandarin live demo, so that the module waits for both broadcasts at once
-    (each is bound by its speech in real time, not by the CPU). The password is in that process's environment
-    alone."""
-    root = tmp_path_factory.mktemp("english-demo")
-    url = postgres_cluster.create_login(PASSWORD, prefix="demo")
-    environment = {key: value for key, value in os.environ.items()
-                   if key not in ("LIVEWATCH_CONFIG", "LIVEWATCH_DATA", "LIVEWATCH_DATABASE_URL")}
-    environment["PGPASSWORD"] = PASSWORD
-    output = root / "demo.out"
+@contextmanager
+def in_background(arguments: list[str], folder: Path, environment: dict[str, str] | None = None,
+                  ) -> Iterator[Background]:
+    """``livewatch <arguments>`` started now, in a process of its own (killed at the end if still running), with
+    none of the developer's livewatch variables and ``environment`` added."""
+    variables = {key: value for key, value in os.environ.items()
+                 if key not in ("LIVEWATCH_CONFIG", "LIVEWATCH_DATA", "LIVEWATCH_DATABASE_URL")}
+    output = folder / "output.txt"
     with output.open("wb") as sink:
-        process = subprocess.Popen([sys.executable, "-m", "livewatch", "demo", "--language", "en", "--work-dir",
-                                    str(root / "work"), "--keep", "--short", "--database-url", url],
-                                   stdout=sink, stderr=subprocess.STDOUT, env=environment)
+        process = subprocess.Popen([sys.executable, "-m", "livewatch", *arguments], stdout=sink,
+                                   stderr=subprocess.STDOUT, env={**variables, **(environment or {})})
     try:
-        yield EnglishDemo(process, root / "work", url, output)
+        yield Background(process, output)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
 
 
+@dataclass(frozen=True)
+class EnglishDemo:
+    command: Background
+    work: Path
+    url: str
+
+
+@pytest.fixture(scope="module")
+def english_demo(tmp_path_factory: pytest.TempPathFactory, postgres_cluster: PostgresCluster) -> Iterator[EnglishDemo]:
+    """`livewatch demo --language en --short` with its state in PostgreSQL, the password in the process's
+    environment alone."""
+    root = tmp_path_factory.mktemp("english-demo")
+    url = postgres_cluster.create_login(PASSWORD, prefix="demo")
+    arguments = ["demo", "--language", "en", "--work-dir", str(root / "work"), "--keep", "--short",
+                 "--database-url", url]
+    with in_background(arguments, root, {"PGPASSWORD": PASSWORD}) as command:
+        yield EnglishDemo(command, root / "work", url)
+
+
+@dataclass(frozen=True)
+class HandedIn:
+    command: Background
+    track: Track
+    start: datetime
+    data: Path
+
+
+@pytest.fixture(scope="module")
+def english_recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HandedIn]:
+    """The short English forum handed in as a recording, analyzed with a configuration file."""
+    folder = tmp_path_factory.mktemp("analyze-en")
+    track, media, schedules, start = handed_in(SHORT_FORUM, "handed-in-forum", folder)
+    config = folder / "livewatch.toml"
+    config.write_text('data_dir = "data"\n[transcriber]\nlanguage = "en"\n', encoding="utf-8")
+    arguments = ["--config", str(config), "analyze", str(media), "--event", "handed-in-forum",
+                 "--schedules", str(schedules)]
+    with in_background(arguments, folder) as command:
+        yield HandedIn(command, track, start, folder / "data")
+
+
+@pytest.fixture(scope="module")
+def mandarin_recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HandedIn]:
+    """The Mandarin forum spoken by a second pair of voices, handed in as a recording, with no configuration
+    at all and a registration that says only `language: zh`."""
+    folder = tmp_path_factory.mktemp("analyze-zh")
+    track, media, schedules, start = handed_in(forum_zh(*ZH_VOICES_ALT), "zh-forum", folder)
+    arguments = ["--data", str(folder / "data"), "analyze", str(media), "--event", "zh-forum",
+                 "--schedules", str(schedules)]
+    with in_background(arguments, folder) as command:
+        yield HandedIn(command, track, start, folder / "data")
+
+
 @pytest.mark.slow
-@pytest.mark.usefixtures("english_demo")  # started here: the English broadcast goes out beside this one
+# Started here: the English broadcast and both recordings' analyses run beside this broadcast, which is bound
+# by its speech in real time, so the module waits for all of them at once.
+@pytest.mark.usefixtures("english_demo", "english_recording", "mandarin_recording")
 def test_the_mandarin_demo_finds_every_plant_live(tmp_path: Path) -> None:
     """`make demo`: the Mandarin forum live through the whole chain, registered with only `language: zh`."""
     work = tmp_path / "work"
@@ -262,7 +294,7 @@ def test_livewatch_demo_finds_every_plant_where_it_was_said(tmp_path: Path, engl
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """The English forum with its state in PostgreSQL: a database owned by a role the server asks a password
     of, given in $PGPASSWORD only, never on the command line or in the work folder's livewatch.toml."""
-    returncode, out = english_demo.finish()
+    returncode, out = english_demo.command.finish()
     assert returncode == 0, out
     work, url = english_demo.work, english_demo.url
     monkeypatch.setenv("PGPASSWORD", PASSWORD)
@@ -327,15 +359,26 @@ def assert_state_in_postgresql(work: Path, url: str, event_id: str, document: di
 
 
 @pytest.mark.slow
-def test_analyze_finds_the_mandarin_plants_on_other_voices(tmp_path: Path) -> None:
-    """The Mandarin forum spoken by a second pair of voices, handed in as a recording, with no configuration at
-    all and a registration that says only `language: zh`."""
-    track, media, schedules, start = handed_in(forum_zh(*ZH_VOICES_ALT), "zh-forum", tmp_path)
-    result = CliRunner().invoke(cli, ["--data", str(tmp_path / "data"), "analyze", str(media), "--event",
-                                      "zh-forum", "--schedules", str(schedules)])
-    assert result.exit_code == 0, result.output
-    folder = tmp_path / "data" / "reports" / "zh-forum"
+def test_analyze_finds_the_same_plants_in_a_recording(english_recording: HandedIn) -> None:
+    returncode, out = english_recording.command.finish()
+    assert returncode == 0, out
+    assert "verdict fail" in out
+    folder = english_recording.data / "reports" / "handed-in-forum"
+    assert f"report: {folder / 'report.html'}" in out
+    document = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
+    assert document["on_air"]["start"] == english_recording.start.isoformat()
+    assert_plants_found(document, english_recording.track, english_recording.start)
+    assert_report_and_exports(folder, document)
+
+
+@pytest.mark.slow
+def test_analyze_finds_the_mandarin_plants_on_other_voices(mandarin_recording: HandedIn) -> None:
+    """The Mandarin forum on a second pair of voices, analyzed with no configuration and a registration that
+    says only `language: zh`."""
+    returncode, out = mandarin_recording.command.finish()
+    assert returncode == 0, out
+    folder = mandarin_recording.data / "reports" / "zh-forum"
     document = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
     assert [t["model"] for t in document["provenance"]["transcriber"]] == ["base"]
-    assert_plants_found(document, track, start, by_its_rule=False)
+    assert_plants_found(document, mandarin_recording.track, mandarin_recording.start, by_its_rule=False)
     assert_report_and_exports(folder, document)
