@@ -52,19 +52,11 @@ NOT_YET: dict[tuple[str, str], tuple[float, str]] = {
     ("on_air", "rtmp"): (6.5, "RTMP has no look-back: on air is the probe (1-1.5 s after the publisher starts) "
                               "plus ffmpeg's start; measured 2.7-5.5 s late"),
     ("on_air", "flv"): (6.5, "HTTP-FLV has no look-back (as RTMP); measured 2.0-5.5 s late"),
-    ("on_air", "page"): (4.9, "the page is resolved (yt-dlp, then the player fallback) at every check; "
-                              "measured 0.5-3.9 s"),
-    ("holes", "hls"): (4.8, "the outage's hole starts up to 3.3 s early (nginx loses the fragment it was writing; "
-                            "the live-edge estimate adds up to half a segment): +1.0 to +3.8 s"),
     ("holes", "rtmp"): (4.8, "recording resumes 3.4 s after the publisher returns (the probe, then ffmpeg's "
                              "start): drop +3.8 s, outage +2.7 to +3.3 s"),
     ("holes", "flv"): (4.0, "recording resumes 2-3 s after the server returns (the probe, then ffmpeg's start): "
                             "+1.9 to +2.8 s"),
-    ("holes", "page"): (4.3, "the page is resolved again at every check: +1.2 to +3.3 s"),
 }
-#: After nginx restarts, its playlist lists the old segments before the new stream's: one beep was recorded
-#: twice in one run of six (HLS, and the page, which resolves to nginx's HLS). Allowed once, not more.
-REPEATED_BEEPS_ALLOWED = {"hls": 1, "page": 1}
 
 
 def tolerance(check: str, kind: str) -> float:
@@ -228,22 +220,12 @@ def test_beeps_outside_the_drop_and_outage_are_all_recorded_once_on_time(recorde
     stray = [round(x, 2) for x in placed if not any(abs(x - beep) <= TOLERANCE_S for beep in BEEPS)]
     assert stray == [], f"{kind}: beeps placed where none was broadcast: {stray}; {_story(recorded.facts(kind))}"
     twice = {beep: xs for beep, xs in matched.items() if len(xs) > 1}
-    assert len(twice) <= REPEATED_BEEPS_ALLOWED.get(kind, 0), f"{kind}: beeps recorded more than once: {twice}"
-    assert all(len(xs) <= 2 for xs in twice.values()), f"{kind}: a beep recorded three times or more: {twice}"
+    assert twice == {}, f"{kind}: beeps recorded more than once: {twice}"
     lost = [beep for beep in required_beeps() if not matched[beep]]
     assert lost == [], f"{kind}: beeps lost outside the drop and the outage: {lost}; {_story(recorded.facts(kind))}"
 
 
-#: The holes of the drop and the outage are the right length, but after nginx returns from the outage the HLS
-#: recording (and the page, which resolves to it) sometimes leaves a third, short hole (15.9-45.9, 59.9-81.9 and
-#: 82.7-85.2 s in one run): nginx's first playlist after its restart still lists the old stream's segments.
-#: Open in issue 16; kept visible here rather than bounded, since it is not a matter of seconds.
-HOLES_KINDS = [pytest.param(kind, marks=pytest.mark.xfail(
-    reason="the return from nginx's outage can leave a third, short hole (HLS, and the page resolving to it)",
-    strict=False)) if kind in ("hls", "page") else kind for kind in KINDS]
-
-
-@pytest.mark.parametrize("kind", HOLES_KINDS)
+@pytest.mark.parametrize("kind", KINDS)
 def test_the_drop_and_the_outage_are_the_holes_each_as_long_as_it_was(recorded: Recorded, kind: str) -> None:
     facts = recorded.facts(kind)
     assert len({c.session for c in facts.connections}) == 1, [(c.session, c.end_reason) for c in facts.connections]
