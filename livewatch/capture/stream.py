@@ -148,6 +148,8 @@ class StreamCapture:
             finally:
                 self.ctx.slots.release()
             if isinstance(result, LiveCheck):  # the recorder's connection was the check, and brought nothing
+                if self.remembered is not None and not keeps_resolution(result, self.remembered):
+                    self.remembered = None  # the page's stream URL brought nothing: the page is asked again
                 if self.stop.is_set():
                     continue
                 outcome = self._offline(self.ctx.clock(), result.reason, result.ended, time.monotonic() - began)
