@@ -198,6 +198,10 @@ class HlsClock(BroadcastClock):
         with self._lock:
             return [self._segments[k] for k in sorted(self._segments)]
 
+    def listed(self) -> list[HlsSegment]:
+        """The segments listed so far from the one recording starts at, in order."""
+        return self._ordered()
+
     def wall(self, offset: float) -> datetime:
         self.placed_through = max(self.placed_through, offset)
         ordered = self._ordered()

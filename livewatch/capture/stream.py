@@ -265,9 +265,9 @@ class StreamCapture:
         )
         clock = self._clock(check)
         leftover = None
-        if check.continues and check.start_index is not None and self.newest_recorded_end is not None:
-            leftover = stale_leftover_s(list(check.segments), check.start_index, self.newest_recorded_end,
-                                        self.ctx.clock())
+        if check.continues and isinstance(clock, HlsClock) and self.newest_recorded_end is not None:
+            # From the clock's fresh read: a new stream listed since the check is not run into either.
+            leftover = stale_leftover_s(clock.listed(), 0, self.newest_recorded_end, self.ctx.clock())
         args = record_args(check.stream, plan, rw_timeout_s=self.settings.rw_timeout_s, ffmpeg_bin=self.ctx.ffmpeg_bin,
                            live_start_index=clock.start_index if isinstance(clock, HlsClock) else check.start_index,
                            hold=check.hold_counters(self.settings.stall_timeout_s),

@@ -126,6 +126,9 @@ def test_the_clock_places_the_leftover_after_the_recording_and_the_new_run_at_th
     try:
         assert clock.wall(0) == recorded_end
         assert clock.start_index == 3  # segment 11 in the playlist as read
+        assert [s.sequence for s in clock.listed()] == [11, 12]
+        # What the capture reads for its length only: segment 11, up to the new stream's discontinuity.
+        assert stale_leftover_s(clock.listed(), 0, recorded_end, T0 + timedelta(seconds=64)) == 1.749
         assert clock.wall(1.0) == recorded_end + timedelta(seconds=1)
         assert clock.end_of(11) == recorded_end + timedelta(seconds=1.749)
         # Segment 12 opens a new run: it ended about half its length before the playlist was read.
