@@ -179,7 +179,8 @@ def test_an_rtmp_publisher_leaving_closes_the_run_after_the_short_grace(group: G
     assert facts.run.status == "finished"
     assert "origin ended the broadcast (no one is publishing" in facts.run.stop_reason
     # Not after the 60 s reconnect grace. The silent connection nginx keeps open after the unpublish ends
-    # by the 6 s watchdog, then a 3 s check says no one is publishing; then the 2 s grace.
+    # by the 6 s watchdog, then the recorder's next connection, kept waiting as long, says no one is
+    # publishing; then the 2 s grace.
     assert end <= facts.run.ended_at <= end + timedelta(seconds=15), facts.run.ended_at - end
 
 

@@ -8,7 +8,7 @@ once (a stale playlist re-recorded after the publisher stops would repeat one).
 
 One monitor, three events on the same broadcast: ``early`` is armed before the broadcast starts (on-air time),
 ``joined`` is armed twelve seconds into it, when the playlist already lists ~10 s of look-back, and ``rtmp``
-pulls RTMP from the same nginx (placed by the connection's start: what it receives is live).
+pulls RTMP from the same nginx (placed by when its media arrived: what it receives is live).
 """
 
 from __future__ import annotations

@@ -49,13 +49,6 @@ BROADCAST_AT_S = 4.0
 #: bound these checks hold today instead, the worst measured (six runs on a loaded 2-core machine) plus 1 s, so
 #: a regression still fails, and why. Everything not listed is held to the issue's TOLERANCE_S.
 NOT_YET: dict[tuple[str, str], tuple[float, str]] = {
-    ("on_air", "rtmp"): (6.5, "RTMP has no look-back: on air is the probe (1-1.5 s after the publisher starts) "
-                              "plus ffmpeg's start; measured 2.7-5.5 s late"),
-    ("on_air", "flv"): (6.5, "HTTP-FLV has no look-back (as RTMP); measured 2.0-5.5 s late"),
-    ("holes", "rtmp"): (4.8, "recording resumes 3.4 s after the publisher returns (the probe, then ffmpeg's "
-                             "start): drop +3.8 s, outage +2.7 to +3.3 s"),
-    ("holes", "flv"): (4.0, "recording resumes 2-3 s after the server returns (the probe, then ffmpeg's start): "
-                            "+1.9 to +2.8 s"),
 }
 
 
