@@ -70,9 +70,11 @@ def ffmpeg_writing_into(folder: Path) -> list[int]:
     return found
 
 
-@pytest.fixture
-def origin(tmp_path: Path) -> Iterator[LiveOrigin]:
-    with LiveOrigin(tmp_path / "origin", speech="Testing the restart of the monitor.") as live:
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveOrigin]:
+    """One origin for the module, live throughout like a real broadcaster's: each test records the part of the
+    stream its own event's window covers, so none needs an origin of its own (it took seconds to start)."""
+    with LiveOrigin(tmp_path_factory.mktemp("origin"), speech="Testing the restart of the monitor.") as live:
         live.start()
         wait_for_playlist(live.url, min_segments=2)
         yield live
