@@ -269,9 +269,9 @@ def _scan_near(heads: ahocorasick.Automaton, tails: ahocorasick.Automaton, trans
                 end = first + len(key)
                 if first < 0 or end > len(codes) or not _one_syllable_off(key, codes[first:end]):
                     continue
-                # Whole words and whole numbers at both ends, as for the other views.
-                if (first > 0 and _joined_word(compact.text, first - 1)) or (
-                        end < len(codes) and _joined_word(compact.text, end - 1)):
+                # Whole words and whole numbers at both ends, as for the other views (30，一年 is 30 and 1).
+                if (first > 0 and _joined_word(compact, first - 1)) or (
+                        end < len(codes) and _joined_word(compact, end - 1)):
                     continue
                 yield Match(*compact.original_span(first, end), term, "near-pinyin")
 
@@ -295,10 +295,11 @@ def _one_syllable(codes: str, index: int) -> bool:
                                                for near in (index - 1, index + 1))
 
 
-def _joined_word(text: str, index: int) -> bool:
-    """Whether compact characters ``index`` and ``index + 1`` are both Latin letters or both digits."""
-    a, b = text[index], text[index + 1]
-    return (_ascii_word_char(a) and _ascii_word_char(b)) and a.isdigit() == b.isdigit()
+def _joined_word(view: NormalizedText, index: int) -> bool:
+    """Whether compact characters ``index`` and ``index + 1`` are both Latin letters or both digits, and
+    nothing stood between them in the original (punctuation and spaces are dropped from the compact view)."""
+    a, b = view.text[index], view.text[index + 1]
+    return (_ascii_word_char(a) and _ascii_word_char(b)) and a.isdigit() == b.isdigit() and _joined(view, index)
 
 
 def _scan(automaton: ahocorasick.Automaton | None, view: NormalizedText, how: str) -> Iterator[Match]:

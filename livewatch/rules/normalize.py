@@ -227,9 +227,44 @@ def pinyin_of_term(term: str, *, loose: bool = False) -> str:
     return pinyin_view(normalize(term, collapse=False), loose=loose).text
 
 
+#: A number written in digits, with its decimals and a percent sign: said as Chinese syllables.
+_WRITTEN_NUMBER = re.compile(r"(\d+)(?:\.(\d+))?(%|％)?")
+
+
 def syllables(term: str) -> int:
-    """How many Chinese characters (syllables) a term has, numerals included (张三丰 has three)."""
-    return sum(is_cjk(ch) for ch in term)
+    """How many syllables a term has when said in Chinese: its Chinese characters (numerals included: 张三丰
+    has three) and its numbers written in digits as they are read out (30% is 百分之三十, five), so a term
+    is as long however its number was written (年化收益30% and 年化收益百分之三十 both have nine)."""
+    said = sum(is_cjk(ch) for ch in term)
+    for number in _WRITTEN_NUMBER.finditer(term):
+        whole, decimals, percent = number.groups()
+        said += _integer_syllables(whole) + (1 + len(decimals) if decimals else 0) + (3 if percent else 0)
+    return said
+
+
+def _integer_syllables(digits: str) -> int:
+    """Syllables of a whole number read in Chinese: a digit and its unit (十, 百, 千) for each non-zero
+    digit, 零 once for a run of zeros inside, 万/亿 after a non-empty group; 10-19 drop their 一 (十五)."""
+    digits = digits.lstrip("0")
+    if not digits:
+        return 1
+    said = 0
+    groups = [digits[max(end - 4, 0):end] for end in range(len(digits), 0, -4)][::-1]
+    for index, group in enumerate(groups):
+        spoken = group.lstrip("0") if index == 0 else group
+        zero_run = False
+        for place, digit in enumerate(spoken):
+            unit = len(spoken) - place - 1
+            if digit == "0":
+                zero_run = True
+                continue
+            said += (1 if zero_run and said else 0) + 1 + (1 if unit else 0)
+            zero_run = False
+        if spoken.strip("0"):
+            said += 1 if index < len(groups) - 1 else 0
+    if len(digits) == 2 and digits[0] == "1":
+        said -= 1  # 十五, not 一十五
+    return said
 
 
 def initials(term: str) -> str:
