@@ -10,6 +10,7 @@ import pytest
 
 from livewatch.rules.engine import RuleEngine, severity_rank
 from livewatch.rules.matching import TermMatcher
+from livewatch.rules.normalize import syllables
 from livewatch.rules.packs import PackLibrary
 from livewatch.rules.transcript import Transcript
 from tests.rules.test_rule_types import FACTS, evaluate, highlighted, said
@@ -58,6 +59,31 @@ def test_a_homophone_is_no_extra_syllable_off(tmp_path: Path) -> None:
 ])
 def test_near_misses_do_not_fire(tmp_path: Path, text: str) -> None:
     assert evaluate(tmp_path, LONG, said(text)) == []
+
+
+@pytest.mark.parametrize(("term", "said_as"), [("年化收益30%", 9), ("年化收益百分之三十", 9), ("105", 4), ("10", 1),
+                                               ("20005", 4), ("15.5%", 7), ("张三丰", 3), ("3个月", 3)])
+def test_a_number_counts_as_it_is_said(term: str, said_as: int) -> None:
+    assert syllables(term) == said_as
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # Whisper base on the demo's second pair of voices: 收益 heard as 修议, a comma before the next number
+    ("跟着我们头,年华修议百分之三十,一年就能回饭。", [("年化收益30%", "年华修议百分之三十")]),
+    ("年化修益30%，赶紧", [("年化收益30%", "年化修益30")]),  # the percent sign is not in the compact view
+])
+def test_a_term_with_a_number_is_long_enough_for_one_misheard_syllable(
+        text: str, expected: list[tuple[str, str]]) -> None:
+    matcher = TermMatcher(("年化收益30%",), pinyin=True)
+    transcript = Transcript.of_lines([(FACTS.registered_start, text)])
+    assert [(m.term, text[m.start:m.end]) for m in matcher.find(transcript)] == expected
+
+
+def test_digits_joined_in_what_was_said_are_one_number_at_a_near_match() -> None:
+    # 年华修议百分之三十一 is 31 percent, not the term's 30: the digits touch in the original
+    matcher = TermMatcher(("年化收益30%",), pinyin=True)
+    transcript = Transcript.of_lines([(FACTS.registered_start, "年华修议百分之三十一年就能回本")])
+    assert list(matcher.find(transcript)) == []
 
 
 def test_near_pinyin_needs_pinyin(tmp_path: Path) -> None:
