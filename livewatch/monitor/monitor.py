@@ -30,7 +30,7 @@ from livewatch.monitor.event_capture import EventCapture, RunEnd
 from livewatch.monitor.jobs import JOB_FUNCTION, event_of, job_id, job_store_where, make_scheduler
 from livewatch.monitor.lock import MonitorLock
 from livewatch.monitor.transcription import TranscriptionService
-from livewatch.pipeline.run_status import FAILED, FINAL, INCOMPLETE, UNRESOLVED
+from livewatch.pipeline.run_status import ACTIVE, FAILED, FINAL, INCOMPLETE, UNRESOLVED
 from livewatch.queue import TRANSCRIBE
 from livewatch.registration import validate_registrations
 from livewatch.registration.loader import discover
@@ -247,8 +247,11 @@ class Monitor:
 
     def _arm(self, event: Event, now: datetime) -> None:
         window = window_of(event)
-        if now >= window.hard_stop:
+        if now >= window.hard_stop and self.ctx.store.window_status(event.id, event.start, event.end) not in ACTIVE:
             return
+        # Past its hard stop but still open: a monitor died while recording it and none ran until its window
+        # had passed. Its capture is started all the same, to stop the orphaned ffmpeg, keep what it wrote and
+        # close the run (it would otherwise say "recording" for ever and never be checked).
         if self.horizon is not None and window.arm_at > self.started_at + self.horizon:
             return
         running = self.captures.get(event.id)

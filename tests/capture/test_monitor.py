@@ -22,7 +22,10 @@ from livewatch.cli import cli
 from livewatch.errors import StateError
 from livewatch.monitor import Monitor
 from livewatch.monitor.jobs import armed_jobs
+from livewatch.pipeline.run_status import RECORDING
+from livewatch.registration import validate_registrations
 from livewatch.state import Database, DataDir, tables
+from livewatch.state.runs import RunStore
 from tests.capture.conftest import (
     capture_only,
     now,
@@ -130,6 +133,31 @@ def test_sigkilled_monitor_resumes_the_same_run(tmp_path: Path, origin: LiveOrig
     assert " ".join(r.text for r in rows).lower().count("on the monitor") >= 3  # tiny.en: "the restarts on"
     for before, after in itertools.pairwise(rows):
         assert after.start_at >= before.end_at - timedelta(seconds=0.5), "a stretch transcribed twice"
+
+
+def test_a_run_left_open_past_its_window_is_closed_at_the_next_start(tmp_path: Path) -> None:
+    """A monitor killed while recording, and none started again until the window (and its overrun cap) had
+    passed: the next monitor still closes the run (recovering what its ffmpeg wrote, as after any restart)
+    instead of leaving it "recording" for ever and never checked. (The SIGKILL test below covers what is kept;
+    this run has no media.)"""
+    schedules = tmp_path / "schedules"
+    schedules.mkdir()
+    data = DataDir(tmp_path / "data")
+    start = now() - timedelta(seconds=90)
+    end = start + timedelta(seconds=60)
+    write_event(schedules, "ended", "http://127.0.0.1:9/live.m3u8", start, end)
+    settings = capture_only(data.root)
+    with Database.open(data.ensure()) as db:
+        db.sync_events(validate_registrations([schedules], settings).registrations)
+        store = RunStore(db.engine)
+        run = store.open_run("ended", start, end)
+        assert run is not None
+        store.set_status(run.id, RECORDING)
+    run_monitor_until_idle(settings, schedules, timeout=30).shutdown()
+    facts = run_facts(data, "ended")  # still exactly one run
+    assert facts.run.id == run.id
+    # Nothing had reached the segment list (no connection either), so its end says what was seen: nothing.
+    assert (facts.run.status, facts.run.stop_reason) == ("no-show", "stream 0: finished (overrun cap reached)")
 
 
 def test_edits_while_running_rearm_cancel_and_isolate_bad_files(
