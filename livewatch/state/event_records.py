@@ -100,7 +100,7 @@ class DocumentRecords:
 class RunHealth:
     media_segments: int
     media_bytes: int
-    connections: int
+    connections: int  # those that brought media (an empty wait for an RTMP publisher is none)
     corrupt_segments: int
     gaps: int
 
@@ -224,7 +224,7 @@ class EventRecordStore:
 
     def latest_health(self, event_id: str) -> RunHealth | None:
         """Counts of the event's latest run (None before its first run)."""
-        s, c, g, runs = tables.segments, tables.connections, tables.gaps, tables.runs
+        s, g, runs = tables.segments, tables.gaps, tables.runs
         with self.engine.connect() as conn:
             run_id = conn.execute(select(func.max(runs.c.id)).where(runs.c.event_id == event_id)).scalar()
             if run_id is None:
@@ -232,7 +232,10 @@ class EventRecordStore:
             media = conn.execute(select(func.count(), func.coalesce(func.sum(s.c.bytes), 0))
                                  .where(s.c.run_id == run_id, s.c.kind == "media")).one()
             corrupt = conn.execute(select(func.count()).where(s.c.run_id == run_id, s.c.status == "corrupt")).scalar()
-            connections = conn.execute(select(func.count()).where(c.c.run_id == run_id)).scalar()
+            # Connections that brought media: a recorder that waited on an RTMP server for a publisher and got
+            # nothing (the connection is the live check there) was no reconnect of the stream.
+            connections = conn.execute(select(func.count(func.distinct(s.c.connection_id)))
+                                       .where(s.c.run_id == run_id)).scalar()
             gaps = conn.execute(select(func.count()).where(g.c.run_id == run_id)).scalar()
         return RunHealth(int(media[0]), int(media[1]), int(connections or 0), int(corrupt or 0), int(gaps or 0))
 

@@ -56,6 +56,8 @@ def test_a_check_and_a_report_read_the_latest_run_as_one_moment(state_backend: D
     runs.set_status(run.id, RECORDING)
     runs.note_on_air(run.id, at(5), at(30))
     connection = runs.open_connection(run.id, 0, 1, "https://example.test/live.m3u8", 0, START)
+    # A recorder that waited for a publisher and got nothing: not counted among the run's connections.
+    runs.open_connection(run.id, 0, 1, "rtmp://example.test/live/x", 0, START)
     for stream, seq, kind, status in ((0, 0, "audio", "ok"), (0, 1, "audio", "corrupt"), (0, 2, "audio", "ok"),
                                       (1, 0, "audio", "ok"), (0, 0, "media", "ok")):
         runs.add_segment(SegmentRecord(run.id, stream, connection, kind, seq, Path(f"{kind}-{stream}-{seq}"),
