@@ -49,6 +49,10 @@ BROADCAST_AT_S = 4.0
 #: bound these checks hold today instead, the worst measured (six runs on a loaded 2-core machine) plus 1 s, so
 #: a regression still fails, and why. Everything not listed is held to the issue's TOLERANCE_S.
 NOT_YET: dict[tuple[str, str], tuple[float, str]] = {
+    ("holes", "dash"): (4.2, "the outage's hole starts up to 2.8 s early: the segment completed just before nginx "
+                             "went down is not fetched in time (the manifest is polled every half segment, not "
+                             "at the next segment's availability time), and the packager's restart drops it; "
+                             "measured +1.1 to +2.8 s in six runs, +3.2 s in one CI run"),
 }
 
 
