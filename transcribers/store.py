@@ -3,7 +3,8 @@
 ::
 
     <store>/<name>/ct2/          CTranslate2 weights (model.bin, config.json, tokenizer.json, vocabulary.*)
-    <store>/<name>/openai.pt     the same weights as an openai-whisper checkpoint (built on import)
+    <store>/<name>/openai.pt     the same weights as an openai-whisper checkpoint (built by ``models import``,
+                                 or the first time the openai-whisper backend asks for a packaged model)
     <store>/<name>/manifest.json source, import time, sha256 of every file
 
 A model spec (the configuration's ``[transcriber] model``) is a store name, a path (a CTranslate2 folder
@@ -14,9 +15,12 @@ name the backend may download when the machine is online.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import importlib.util
 import json
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -25,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from transcribers.base import ModelInfo
-from transcribers.convert import convert_ct2_to_openai
 from transcribers.errors import ModelStoreError
 from transcribers.languages import ModelLanguages, english_only_name, languages_of_folder
 
@@ -92,9 +95,14 @@ class ModelStore:
             return None
         return StoredModel(name, manifest.parent, json.loads(manifest.read_text(encoding="utf-8")))
 
-    def import_ct2(self, sources: list[Path], name: str) -> StoredModel:
+    def import_ct2(self, sources: list[Path], name: str, *, openai_checkpoint: bool = True) -> StoredModel:
         """Copy a CTranslate2 model into the store (its files may be spread over several folders, and
-        model.bin may come split as model.bin.part1, .part2, ...), then build the openai checkpoint."""
+        model.bin may come split as model.bin.part1, .part2, ...), then build the openai checkpoint unless
+        ``openai_checkpoint`` is false (:meth:`resolve` builds it when that backend first asks).
+
+        Whole files are hard-linked where the source is on the same file system (an installed model package's
+        weights then cost no second copy: a package upgrade replaces its files, it never rewrites them), and
+        copied otherwise; the manifest's sha256 covers both."""
         if not _NAME.match(name):
             raise ModelStoreError(f"model name {name!r} must be letters, digits, '.', '_' or '-'")
         files: dict[str, Path] = {}
@@ -118,13 +126,14 @@ class ModelStore:
         (staging / "ct2").mkdir(parents=True)
         try:
             for file_name, path in files.items():
-                shutil.copy2(path, staging / "ct2" / file_name)
+                _link_or_copy(path, staging / "ct2" / file_name)
             if parts:
                 with (staging / "ct2" / "model.bin").open("wb") as whole:
                     for index in sorted(parts):
                         with parts[index].open("rb") as piece:
                             shutil.copyfileobj(piece, whole, 1 << 20)
-            convert_ct2_to_openai(staging / "ct2", staging / "openai.pt")
+            if openai_checkpoint:
+                _convert(staging / "ct2", staging / "openai.pt")
             manifest = {
                 "name": name,
                 "sources": [str(s) for s in sources],
@@ -165,7 +174,7 @@ class ModelStore:
         by_name = self.get(spec)
         packaged = installed_packages()
         if by_name is None and spec in packaged:
-            by_name = self.import_ct2(packaged[spec], spec)
+            by_name = self.import_ct2(packaged[spec], spec, openai_checkpoint=False)
         if by_name is not None:
             return self._info(by_name, backend)
         return ModelInfo(spec, None)  # the backend downloads it, which works only online
@@ -187,10 +196,46 @@ class ModelStore:
         return ModelLanguages(spec, english_only_name(spec), "name")
 
     def _info(self, stored: StoredModel, backend: str) -> ModelInfo:
-        files = stored.manifest.get("files", {})
         if backend == "openai-whisper":
-            return ModelInfo(stored.name, stored.openai_checkpoint, files.get("openai.pt"))
-        return ModelInfo(stored.name, stored.ct2_dir, files.get("ct2/model.bin"))
+            stored = self._with_openai_checkpoint(stored)
+            return ModelInfo(stored.name, stored.openai_checkpoint, stored.manifest["files"].get("openai.pt"))
+        return ModelInfo(stored.name, stored.ct2_dir, stored.manifest.get("files", {}).get("ct2/model.bin"))
+
+    def _with_openai_checkpoint(self, stored: StoredModel) -> StoredModel:
+        """``stored`` with its openai-whisper checkpoint, built now (and added to the manifest) if it was
+        imported without one. Under a lock, so two processes starting at once build it once."""
+        if "openai.pt" in stored.manifest.get("files", {}):
+            return stored
+        with (stored.folder / ".lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            fresh = self.get(stored.name)
+            if fresh is None:
+                raise ModelStoreError(f"model {stored.name} left the store {self.root} while in use")
+            if "openai.pt" in fresh.manifest.get("files", {}):
+                return fresh
+            _convert(fresh.ct2_dir, fresh.openai_checkpoint)
+            manifest = {**fresh.manifest, "files": {**fresh.manifest.get("files", {}),
+                                                    "openai.pt": sha256_of(fresh.openai_checkpoint)}}
+            staged = fresh.folder / ".manifest.json.new"
+            staged.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+            staged.replace(fresh.folder / "manifest.json")
+            return StoredModel(fresh.name, fresh.folder, manifest)
+
+
+def _convert(ct2_dir: Path, out_path: Path) -> None:
+    # Imported here: the conversion needs torch and openai-whisper, which faster-whisper alone never loads.
+    from transcribers.convert import convert_ct2_to_openai
+
+    convert_ct2_to_openai(ct2_dir, out_path)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or one without hard links
+        with contextlib.suppress(FileNotFoundError):
+            target.unlink()
+        shutil.copy2(source, target)
 
 
 def _safe_name(text: str) -> str:

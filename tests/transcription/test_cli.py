@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from livewatch.cli import cli
-from transcribers.store import installed_packages
+from transcribers.store import ModelStore, installed_packages, sha256_of
 
 FRONT_CENTER = "/usr/share/sounds/alsa/Front_Center.wav"
 
@@ -73,3 +73,27 @@ def test_models_import_refuses_incomplete_parts(runner: CliRunner, tmp_path: Pat
     result = runner.invoke(cli, ["--data", str(tmp_path / "d"), "models", "import", str(folder), "--name", "half"])
     assert result.exit_code == 1
     assert "model.bin parts [2] are incomplete" in result.output
+
+
+def test_a_packaged_model_is_linked_and_its_openai_checkpoint_built_on_first_use(tmp_path: Path) -> None:
+    [source] = installed_packages()["tiny.en"]
+    store = ModelStore(tmp_path / "models")
+    info = store.resolve("tiny.en", "faster-whisper")
+    stored = store.get("tiny.en")
+    assert stored is not None
+    assert info.path == stored.ct2_dir
+    # faster-whisper needs no openai checkpoint; the weights are the package's own file where it can be linked.
+    assert not stored.openai_checkpoint.exists()
+    assert "openai.pt" not in stored.manifest["files"]
+    if (source / "model.bin").stat().st_dev == stored.folder.stat().st_dev:
+        assert (stored.ct2_dir / "model.bin").samefile(source / "model.bin")
+    openai = store.resolve("tiny.en", "openai-whisper")
+    rebuilt = store.get("tiny.en")
+    assert rebuilt is not None
+    assert openai.path == rebuilt.openai_checkpoint
+    assert openai.sha256 == rebuilt.manifest["files"]["openai.pt"] == sha256_of(rebuilt.openai_checkpoint)
+    assert store.verify(rebuilt) == []
+    # Built once: asking again keeps the same file.
+    built_at = rebuilt.openai_checkpoint.stat().st_mtime_ns
+    store.resolve("tiny.en", "openai-whisper")
+    assert rebuilt.openai_checkpoint.stat().st_mtime_ns == built_at
