@@ -95,6 +95,23 @@ class DashManifest:
         return None
 
 
+#: After a segment's end by the manifest's clock, how long the packager takes to write it and list it.
+LISTING_MARGIN_S = 0.15
+
+
+def next_read_s(manifest: DashManifest, now: datetime, interval_s: float) -> float:
+    """Seconds until ``manifest`` is worth reading again: when the segment after its newest one is due (its
+    end by the manifest's clock, plus :data:`LISTING_MARGIN_S`), so that a segment is fetched as soon as it is
+    listed (an origin that goes down moments later must not take a finished segment with it), at most
+    ``interval_s`` and at least a quarter of it (a packager running late, or an origin whose clock is behind
+    ours, is not read in a loop)."""
+    newest = manifest.newest_end
+    if newest is None or not manifest.dynamic:
+        return interval_s
+    due = newest + timedelta(seconds=manifest.segments[-1].duration_s + LISTING_MARGIN_S)
+    return min(interval_s, max(interval_s / 4, (due - now).total_seconds()))
+
+
 def iso_duration(text: str) -> float:
     """Seconds in an xs:duration such as ``PT10.0S`` or ``P1DT2H`` (years and months taken as 365 and 30 days)."""
     match = _DURATION.match(text.strip())

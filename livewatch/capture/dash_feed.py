@@ -15,11 +15,11 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from livewatch.capture.base import ResolvedStream
 from livewatch.capture.clock import BroadcastClock
-from livewatch.capture.dash import DashManifest, DashSegment, fetch_manifest
+from livewatch.capture.dash import DashManifest, DashSegment, fetch_manifest, next_read_s
 from livewatch.capture.fetch import WEB_SCHEMES, fetch_bytes, printable
 from livewatch.capture.urls import UrlPolicy
 from livewatch.errors import CaptureError, StreamOffline
@@ -103,7 +103,7 @@ class DashClock(BroadcastClock):
                 number = segment.number + 1
             if not manifest.dynamic:
                 return "the DASH manifest is static (the broadcast is over)"
-            if self._stop.wait(interval):
+            if self._stop.wait(next_read_s(manifest, datetime.now(UTC), interval)):
                 return "stopped"
             try:
                 fresh = fetch_manifest(self.stream.media_url, self.stream.headers, self.timeout, self.policy)

@@ -20,6 +20,7 @@ from livewatch.capture.dash import (
     fill_template,
     first_to_record,
     iso_duration,
+    next_read_s,
     parse_mpd,
 )
 from livewatch.capture.dash_feed import DashClock
@@ -164,6 +165,18 @@ def test_a_packager_restart_is_a_new_availability_start_or_numbers_going_back() 
         "the DASH packager restarted (a new manifest: segment numbers went back)")
     over = parse_mpd(FFMPEG_MPD.replace('type="dynamic"', 'type="static"'), URL, READ_AT)
     assert over.restarted_from(before) is None  # the broadcast is over: not another stream
+
+
+def test_the_manifest_is_read_again_when_the_next_segment_is_due() -> None:
+    manifest = parse_mpd(FFMPEG_MPD, URL, READ_AT)
+    # The newest segment (#7) ended at 13.5 s; #8 (1.5 s long, as #7 was) is due at 15.0 s, listed 0.15 s later.
+    assert next_read_s(manifest, AST + timedelta(seconds=14.0), 1.0) == pytest.approx(1.0)
+    assert next_read_s(manifest, AST + timedelta(seconds=14.5), 1.0) == pytest.approx(0.65)
+    # Due already (the packager late, or its clock behind ours): a quarter of the interval, never a busy loop.
+    assert next_read_s(manifest, AST + timedelta(seconds=15.1), 1.0) == pytest.approx(0.25)
+    assert next_read_s(manifest, AST + timedelta(seconds=60.0), 1.0) == pytest.approx(0.25)
+    over = parse_mpd(FFMPEG_MPD.replace('type="dynamic"', 'type="static"'), URL, READ_AT)
+    assert next_read_s(over, AST + timedelta(seconds=14.5), 1.0) == 1.0
 
 
 def test_recording_starts_within_the_look_back_and_never_records_a_segment_again() -> None:
