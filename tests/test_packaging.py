@@ -35,7 +35,8 @@ def test_wheel_contents(wheel: Path) -> None:
     assert "transcribers/__init__.py" in names
     assert "livewatch/py.typed" in names
     # Alembic reads its environment and revisions from the installed package at run time.
-    for migration_file in ("env.py", "versions/v0001_initial.py", "versions/v0002_alerts.py"):
+    for migration_file in ("env.py", "versions/v0001_initial.py", "versions/v0002_alerts.py",
+                           "versions/v0003_screen.py"):
         assert f"livewatch/state/migrations/{migration_file}" in names
     assert not any(name.startswith(("tests/", "schedules/")) for name in names)
     metadata = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))

@@ -167,6 +167,42 @@ findings = Table(
     Column("matched", Text, nullable=False),
     Column("details_json", Text, nullable=False),
     Column("created_at", AwareDateTime, nullable=False),
+    # Where the evidence comes from (speech, screen, ...); a screen finding's frame (relative to the event's
+    # folder) and the box in it (JSON: left, top, width, height).
+    Column("channel", Text, nullable=False, server_default="speech"),
+    Column("frame", Text),
+    Column("box_json", Text),
+)
+
+#: One appearance of a code or a line of text on screen (livewatch.pipeline.screen.ScreenItem).
+screen_items = Table(
+    "screen_items", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("stream", Integer, nullable=False),
+    Column("item", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("start_at", AwareDateTime, nullable=False),
+    Column("end_at", AwareDateTime, nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("box_json", Text, nullable=False),
+    Column("frame", Text, nullable=False),
+    Column("reader", Text, nullable=False),
+    Column("symbology", Text),
+    Column("payload_class", Text),
+    Column("host", Text),
+)
+
+#: A spell of black or frozen picture (livewatch.pipeline.screen.PictureSpell); end_at None while it lasts.
+picture_spells = Table(
+    "picture_spells", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("stream", Integer, nullable=False),
+    Column("problem", Text, nullable=False),
+    Column("start_at", AwareDateTime, nullable=False),
+    Column("end_at", AwareDateTime),
+    UniqueConstraint("run_id", "stream", "problem", "start_at", name="uq_picture_spells_start"),
 )
 
 work_queue = Table(

@@ -28,6 +28,7 @@ EXPECTED_INDEXES = {
     "ix_findings_event": ("findings", ["event_id", "start_at"]),
     "ix_work_queue_pending": ("work_queue", ["queue", "status", "id"]),
     "ix_alert_outbox_due": ("alert_outbox", ["target", "status", "due_at"]),
+    "ix_screen_items_run": ("screen_items", ["run_id", "stream", "start_at"]),
 }
 
 

@@ -30,7 +30,8 @@ from tests.support.migrations import extra_migrations
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "livewatch-schema2.db"
 LATER = datetime(2026, 12, 1, tzinfo=UTC)
 ROWS = {"events": 4, "runs": 1, "connections": 1, "segments": 3, "gaps": 1, "transcripts": 1,
-        "transcription_progress": 1, "findings": 1, "work_queue": 3, "alert_sources": 1, "alert_outbox": 1}
+        "transcription_progress": 1, "findings": 1, "work_queue": 3, "alert_sources": 1, "alert_outbox": 1,
+        "screen_items": 0, "picture_spells": 0}
 
 
 def _old_data_dir(tmp_path: Path) -> DataDir:
@@ -61,10 +62,13 @@ def _schema(engine: Any) -> dict[str, Any]:
 def test_an_old_data_directory_is_taken_over_in_place(tmp_path: Path) -> None:
     data = _old_data_dir(tmp_path)
     with Database.open(data) as db:
-        assert db.schema_version() == 2
+        # Stamped at 0002 (its user_version), then taken through the migrations that came after.
+        assert db.schema_version() == 3
         with db.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
             assert _counts(conn) == ROWS
+            finding = conn.execute(select(tables.findings)).one()
+            assert (finding.channel, finding.frame, finding.box_json) == ("speech", None, None)
         # The state reads as today's code expects it.
         store = RunStore(db.engine)
         assert store.next_seq(1, 0) == 3
@@ -72,7 +76,7 @@ def test_an_old_data_directory_is_taken_over_in_place(tmp_path: Path) -> None:
         assert work_queue_for(db.engine).backlog("transcribe") == 2
         with Database.open(DataDir(tmp_path / "fresh")) as fresh:
             assert _schema(db.engine) == _schema(fresh.engine)  # the same schema Alembic builds anew
-    assert not list(data.root.glob("*.bak-v*"))  # nothing migrated: no backup needed
+    assert [p.name for p in data.root.glob("*.bak-v*")] == ["livewatch.db.bak-v2"]  # migrated: backed up first
 
 
 def test_an_old_data_directory_takes_a_new_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
