@@ -15,6 +15,7 @@ from typing import ClassVar, Literal, TypeAlias
 
 from livewatch.fields import SeverityName
 from livewatch.pipeline.base import Message
+from livewatch.pipeline.screen import Box, Channel
 
 Verdict = Literal["fail", "review", "pass"]
 Status = Literal["open", "confirmed", "dismissed", "escalated"]
@@ -58,6 +59,12 @@ class Finding(Message):
     #: every rule type, plugins included, has its own; each value is JSON (:data:`DetailValue`), so it
     #: goes into findings.json, the store and an alert's payload as it is.
     details: Mapping[str, DetailValue] = field(default_factory=dict)
+    #: Where the evidence comes from: what was said (``speech``), shown (``screen``), heard (``audio``:
+    #: loudness, silence), or the schedule, the registration, the stream's health.
+    channel: Channel = "speech"
+    #: A screen finding's evidence: the frame (a path relative to the event's folder) and the box in it.
+    frame: str | None = None
+    box: Box | None = None
 
 
 def finding_id(event_id: str, rule: str, start_at: datetime, stream: int | None, matched: str) -> str:
