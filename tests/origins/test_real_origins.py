@@ -45,6 +45,9 @@ pytestmark = pytest.mark.slow
 KINDS = ("hls", "rtmp", "flv", "page", "dash")
 #: Seconds after the events are written that the broadcast starts (the monitor is waiting for it by then).
 BROADCAST_AT_S = 4.0
+#: How much later the broadcast may start, waiting for the monitor to be ready (Whisper's model loads in 2 s on a
+#: quiet machine, 8 s on a busy one): the window ends that much later, so the track's end is still inside it.
+LATE_START_S = 12.0
 #: Each event's own capture settings: connections that stall are restarted after 6 s (an RTMP input takes
 #: several seconds to show its streams); a 30 s drop stays one session (reconnect_grace_s); recording stops
 #: when the media reaches the registered end.
@@ -104,7 +107,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
         t0 = now()
         # Armed before the broadcast (on-air time), which starts BROADCAST_AT_S in (later if the monitor is not
         # ready by then); the window ends with the track.
-        end = t0 + timedelta(seconds=BROADCAST_AT_S + TRACK_S + 1)
+        end = t0 + timedelta(seconds=BROADCAST_AT_S + LATE_START_S + TRACK_S + 1)
         for kind in KINDS:
             write_event(schedules, kind, urls[kind], t0 + timedelta(seconds=1), end, **CAPTURE)
         threading.Thread(target=_broadcast_once_waiting, args=(settings, broadcaster, t0), daemon=True).start()
@@ -129,7 +132,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
 def _broadcast_once_waiting(settings: Settings, broadcaster: Broadcaster, t0: datetime) -> None:
     """Start the broadcast BROADCAST_AT_S after ``t0``, or once every event's run is waiting for it if that is
     later: the monitor's own start-up (the database, Whisper's model) is not the origins' latency."""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + BROADCAST_AT_S + LATE_START_S
     while time.monotonic() < deadline:
         database = DataDir(settings.data_dir).database
         if not database.exists():
