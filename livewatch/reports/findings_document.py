@@ -80,12 +80,12 @@ class FindingEntry:
     title: str | None
     details: Mapping[str, DetailValue]
     #: Where the evidence comes from: speech, screen, audio, schedule, registration or stream.
-    channel: Channel
+    channel: Channel = "speech"
     #: A screen finding's evidence frame, relative to the report's folder (``frames/<id>.jpg``); None for
     #: other channels and for a frame that was not kept.
-    frame: str | None
+    frame: str | None = None
     #: Where the code or text is in ``frame``, in its pixels; None for other channels.
-    box: Box | None
+    box: Box | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -33,7 +33,7 @@ from livewatch.reports.findings_document import (
     findings_json,
     json_fields,
 )
-from livewatch.reports.frames import kept_files, keep_frames
+from livewatch.reports.frames import keep_frames, kept_files
 from livewatch.state.event_records import EventRecords
 
 if TYPE_CHECKING:

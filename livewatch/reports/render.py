@@ -18,7 +18,7 @@ from livewatch.reports.build import build_report
 from livewatch.reports.clips import extract_clips
 from livewatch.reports.findings_document import FindingsDocument, read_verdict
 from livewatch.reports.findings_files import findings_document, write_exports
-from livewatch.reports.frames import FrameEvidence, kept_files, keep_frames
+from livewatch.reports.frames import FrameEvidence, keep_frames, kept_files
 from livewatch.reports.reviews import audit_trail
 from livewatch.reports.template_context import IndexContext, IndexRow
 from livewatch.settings import Settings

@@ -8,7 +8,6 @@ import base64
 import csv
 import io
 import json
-import os
 import random
 import shutil
 from dataclasses import replace
@@ -110,7 +109,7 @@ def test_the_payload_is_text_and_the_time_visible_is_shown(kept: tuple[DataDir, 
     assert len(page.select("script")) == 1
     caption = one(row, "figcaption").get_text()
     assert "visible 8 s, 09:00:40–09:00:48" in caption  # Asia/Shanghai
-    assert attr(one(row, "figcaption a"), "href") == f"frames/{row['id'].removeprefix('finding-')}.jpg"
+    assert attr(one(row, "figcaption a"), "href") == f"frames/{attr(row, 'id').removeprefix('finding-')}.jpg"
     details = [li.get_text() for li in row.select(".screen-details li")]
     assert details == ["payload_class: wechat-personal", "host: u.wechat.com", "symbology: QRCode"]
     assert not row.select('a[href^="#t-"]'), "what was shown is no line of the transcript"
@@ -155,10 +154,10 @@ def test_a_frame_missing_linked_or_broken_is_a_note(tmp_path: Path) -> None:
     broken = put_frame(data, "forum", "broken.jpg", good[: len(good) // 3])
     secret = tmp_path / "secret.jpg"
     secret.write_bytes(good)
-    os.symlink(secret, data.event_dir("forum") / "frames" / "linked.jpg")
+    (data.event_dir("forum") / "frames" / "linked.jpg").symlink_to(secret)
     frames = {"missing": "frames/gone.jpg", "linked": "frames/linked.jpg", "broken": broken,
               "outside": "../../secret.jpg", "none": None}
-    data, check = _published(tmp_path, frames)
+    data, _ = _published(tmp_path, frames)
     page = _page(data)
     rows = page.select('tr.finding[data-channel="screen"]')
     assert len(rows) == len(frames)
@@ -175,7 +174,8 @@ def test_a_frame_missing_linked_or_broken_is_a_note(tmp_path: Path) -> None:
     screen = [f for f in document["findings"] if f["channel"] == "screen"]
     assert [f["frame"] for f in screen] == [None] * len(frames)
     assert all(f["box"] is not None for f in screen)
-    assert not (data.report_dir("forum") / "frames").exists() or not any((data.report_dir("forum") / "frames").iterdir())
+    kept_folder = data.report_dir("forum") / "frames"
+    assert not kept_folder.exists() or not any(kept_folder.iterdir())
 
 
 def test_a_busy_frame_still_makes_a_small_thumbnail() -> None:
@@ -206,7 +206,8 @@ def test_the_screen_report_at_a_phone_width_in_headless_chromium(kept: tuple[Dat
             box = image.bounding_box()
             assert box is not None
             assert 0 < box["width"] <= 320
-            assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], name
+            assert box["x"] >= 0, name
+            assert box["x"] + box["width"] <= viewport["width"], name
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / f"report-screen-{name}.png"), full_page=True)
             page.close()
