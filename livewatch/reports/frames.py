@@ -103,8 +103,8 @@ def _keep(data: DataDir, event_id: str, finding: Finding, folder: Path) -> Frame
     if len(raw) > MAX_FRAME_BYTES:
         return _not_kept(f"the frame file is larger than {MAX_FRAME_BYTES // (1024 * 1024)} MiB")
     try:
-        image, original = _decoded(raw)
-        thumbnail = thumbnail_jpeg(image, finding.box)
+        image, width, original = _decoded(raw)
+        thumbnail = thumbnail_jpeg(image, finding.box, frame_width=width)
     except (OSError, ValueError, Image.DecompressionBombError) as err:
         log.warning("frame of finding %s unreadable: %s", finding.id, err)
         return _not_kept("the frame file is no readable image")
@@ -114,36 +114,41 @@ def _keep(data: DataDir, event_id: str, finding: Finding, folder: Path) -> Frame
     return FrameEvidence(f"{FRAMES_FOLDER}/{target.name}", thumbnail, "")
 
 
-def _decoded(raw: bytes) -> tuple[Image.Image, bytes]:
-    """The frame decoded as RGB, and the bytes to keep: the file as it is when it is a JPEG (the box's
+def _decoded(raw: bytes) -> tuple[Image.Image, int, bytes]:
+    """The frame decoded as RGB (a JPEG at the smallest scale still as wide as the thumbnail: much less to
+    decode), the frame's own width, and the bytes to keep: the file as it is when it is a JPEG (the box's
     pixels stay exact), else the picture re-encoded as one."""
     with Image.open(io.BytesIO(raw)) as opened:
         if opened.width * opened.height > MAX_FRAME_PIXELS:
             raise ValueError(f"{opened.width}x{opened.height} pixels is too large a frame")
-        is_jpeg = opened.format == "JPEG"
+        width, is_jpeg = opened.width, opened.format == "JPEG"
+        if is_jpeg:
+            opened.draft("RGB", (THUMBNAIL_WIDTH, THUMBNAIL_WIDTH * opened.height // opened.width))
         image = opened.convert("RGB")  # decodes the whole picture: a truncated file fails here
     if is_jpeg:
-        return image, raw
+        return image, width, raw
     out = io.BytesIO()
     image.save(out, "JPEG", quality=90)
-    return image, out.getvalue()
+    return image, width, out.getvalue()
 
 
-def thumbnail_jpeg(image: Image.Image, box: Box | None) -> bytes:
-    """A copy at most :data:`THUMBNAIL_WIDTH` px wide with ``box`` (in ``image``'s pixels) drawn on it, as a
-    JPEG of at most :data:`MAX_THUMBNAIL_BYTES` (narrower until it fits)."""
+def thumbnail_jpeg(image: Image.Image, box: Box | None, *, frame_width: int | None = None) -> bytes:
+    """A copy at most :data:`THUMBNAIL_WIDTH` px wide with ``box`` drawn on it, as a JPEG of at most
+    :data:`MAX_THUMBNAIL_BYTES` (narrower until it fits). ``box`` is in the pixels of the frame, which was
+    ``frame_width`` wide (``image`` may have been decoded smaller); by default ``image``'s own width."""
     width = min(THUMBNAIL_WIDTH, image.width)
     while True:
-        encoded = _boxed(image, box, width)
+        encoded = _boxed(image, box, width, (frame_width or image.width))
         if len(encoded) <= MAX_THUMBNAIL_BYTES or width <= 64:
             return encoded
         width = width * 3 // 4
 
 
-def _boxed(image: Image.Image, box: Box | None, width: int) -> bytes:
-    scale = width / image.width
-    height = max(round(image.height * scale), 1)
-    small = image.resize((width, height), Image.Resampling.LANCZOS)
+def _boxed(image: Image.Image, box: Box | None, width: int, frame_width: int) -> bytes:
+    height = max(round(image.height * width / image.width), 1)
+    small = image if image.size == (width, height) else image.resize((width, height), Image.Resampling.LANCZOS)
+    small = small.copy()  # drawn on: never the decoded frame itself
+    scale = width / frame_width
     if box is not None:
         left = min(max(round(box.left * scale), 0), width - 1)
         top = min(max(round(box.top * scale), 0), height - 1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import dataclasses
 import io
 import json
 import random
@@ -13,6 +14,7 @@ import shutil
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from bs4 import BeautifulSoup, Tag
@@ -21,7 +23,9 @@ from playwright.sync_api import sync_playwright
 
 from livewatch.checking import check_event
 from livewatch.pipeline.event_checks import EventCheck
-from livewatch.reports.frames import BOX_COLOUR, MAX_THUMBNAIL_BYTES, THUMBNAIL_WIDTH, thumbnail_jpeg
+from livewatch.pipeline.screen import Box, Channel
+from livewatch.reports.findings_document import FindingEntry
+from livewatch.reports.frames import BOX_COLOUR, MAX_THUMBNAIL_BYTES, THUMBNAIL_WIDTH, keep_frames, thumbnail_jpeg
 from livewatch.reports.render import publish
 from livewatch.state import DataDir, files
 from tests.reports.screen_evidence import PAYLOAD, QR_BOX, frame_jpeg, put_frame, screen_finding
@@ -133,8 +137,12 @@ def test_findings_json_and_csv_carry_channel_frame_and_box(kept: tuple[DataDir, 
     data, check = kept
     folder = data.report_dir("forum")
     document = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
+    keys = [f.name for f in dataclasses.fields(FindingEntry)]
+    assert all(list(f) == keys for f in document["findings"])  # every finding: the documented keys, in order
+    assert all(f["channel"] in get_args(Channel) for f in document["findings"])
     [screen] = [f for f in document["findings"] if f["channel"] == "screen"]
     finding = next(f for f in check.findings if f.channel == "screen")
+    assert Box(**screen["box"]) == finding.box
     assert screen["id"] == finding.id
     assert screen["frame"] == f"frames/{finding.id}.jpg"
     assert screen["box"] == {"left": QR_BOX.left, "top": QR_BOX.top, "width": QR_BOX.width, "height": QR_BOX.height}
@@ -214,3 +222,19 @@ def test_the_screen_report_at_a_phone_width_in_headless_chromium(kept: tuple[Dat
         browser.close()
     assert errors == []
     assert all(url.startswith(("file://", "data:")) for url in requests), requests
+
+
+def test_a_frame_that_is_no_jpeg_is_kept_as_one(tmp_path: Path) -> None:
+    data = DataDir(tmp_path / "data")
+    with Image.open(io.BytesIO(frame_jpeg())) as picture:
+        png = io.BytesIO()
+        picture.save(png, "PNG")
+    frame = put_frame(data, "forum", "s0-000001.png", png.getvalue())
+    finding = screen_finding("forum", SHOWN_AT, frame)
+    folder = data.make_folder(data.report_dir("forum"))
+    [evidence] = keep_frames(data, "forum", [finding], folder).values()
+    assert (evidence.file, evidence.note) == (f"frames/{finding.id}.jpg", "")
+    with Image.open(folder / evidence.file) as kept_frame:
+        assert (kept_frame.format, kept_frame.size) == ("JPEG", (960, 540))
+    with Image.open(io.BytesIO(evidence.thumbnail)) as thumb:
+        assert thumb.size == (THUMBNAIL_WIDTH, 270)
