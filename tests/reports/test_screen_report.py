@@ -234,7 +234,7 @@ def test_a_frame_that_is_no_jpeg_is_kept_as_one(tmp_path: Path) -> None:
     folder = data.make_folder(data.report_dir("forum"))
     [evidence] = keep_frames(data, "forum", [finding], folder).values()
     assert (evidence.file, evidence.note) == (f"frames/{finding.id}.jpg", "")
-    with Image.open(folder / evidence.file) as kept_frame:
+    with Image.open(folder / f"frames/{finding.id}.jpg") as kept_frame:
         assert (kept_frame.format, kept_frame.size) == ("JPEG", (960, 540))
     with Image.open(io.BytesIO(evidence.thumbnail)) as thumb:
         assert thumb.size == (THUMBNAIL_WIDTH, 270)
