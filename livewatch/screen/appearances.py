@@ -6,14 +6,15 @@ one already on screen when
 
 - a code: its payload is exactly the same (wherever it is: a code that moves is still the same code);
 - a line of text: its text is nearly the same after normalising (width, case, spaces; rapidfuzz's ratio at
-  least ``text_similarity``, since OCR reads a character differently now and then) and its box overlaps the
-  box it was last seen in (the same words elsewhere on the screen are another line).
+  least ``text_similarity`` with the line as first read, as best read or as last read, since OCR reads a
+  character differently now and then) and its box overlaps the box it was last seen in (the same words
+  elsewhere on the screen are another line).
 
 A thing missing from a frame's readings is not gone at once: OCR misses a line now and then, and a frame may
 catch a banner half-drawn. It is closed when ``missed_reads`` + 1 reads in a row lack it; it then ends where
 it was last seen (that frame's time plus its interval). A frame the change detector found unchanged is seen
-with ``readings=None``: what the last read found is on screen still, and what it missed stays missed without
-counting another miss (the next read gives it its chance).
+with ``readings=None``: the same as the last read, so what that read found is on screen still, and what it
+missed counts as missed again.
 
 The evidence kept for an appearance is the frame and box of the reading with the highest confidence (the
 first of equals), and for text that reading's text.
@@ -53,8 +54,8 @@ class _Open:
     last_box: Box
     last_seen: datetime
     last_interval_s: float
-    #: Normalised text of the best reading and of the last one (for text matching).
-    keys: tuple[str, str]
+    #: Normalised text of the first, the best and the last reading (a line matches if near any of them).
+    keys: tuple[str, str, str]
     #: Reads in a row that lacked it (0: the last read found it).
     missed: int = 0
 
@@ -88,12 +89,13 @@ class AppearanceTracker:
                         frame.at.isoformat(), self._last_at.isoformat())
             return []
         self._last_at = frame.at
-        if readings is None:
-            for item in self._open:
-                if item.missed == 0:
-                    item.last_seen, item.last_interval_s = frame.at, frame.interval_s
-            return []
         matched: set[int] = set()
+        if readings is None:
+            # The picture is the last read's: what it found is on screen still, what it missed is missed again.
+            matched = {index for index, item in enumerate(self._open) if item.missed == 0}
+            for index in matched:
+                self._open[index].last_seen, self._open[index].last_interval_s = frame.at, frame.interval_s
+            readings = ()
         for reading in sorted(readings, key=lambda r: -r.confidence):
             index = self._match(reading, matched)
             if index is None:
@@ -134,7 +136,7 @@ class AppearanceTracker:
         for index, item in enumerate(self._open):
             if index in taken or item.first.item != "text" or not _overlap(item.last_box, reading.box):
                 continue
-            score = max(fuzz.ratio(key, item.keys[0]), fuzz.ratio(key, item.keys[1]))
+            score = max(fuzz.ratio(key, known) for known in item.keys)
             if score >= best_score:
                 best, best_score = index, score
         return best
@@ -160,16 +162,18 @@ def normalise(text: str) -> str:
 def _start(reading: Reading, frame: CapturedFrame) -> _Open:
     key = normalise(reading.text)
     return _Open(first=reading, start_at=frame.at, best=reading, best_frame=frame.path, last_box=reading.box,
-                 last_seen=frame.at, last_interval_s=frame.interval_s, keys=(key, key))
+                 last_seen=frame.at, last_interval_s=frame.interval_s, keys=(key, key, key))
 
 
 def _extend(item: _Open, reading: Reading, frame: CapturedFrame) -> None:
     item.missed = 0
     item.last_seen, item.last_interval_s, item.last_box = frame.at, frame.interval_s, reading.box
+    key = normalise(reading.text)
     if reading.confidence > item.best.confidence:
         item.best, item.best_frame = reading, frame.path
-        item.keys = (normalise(reading.text), item.keys[1])
-    item.keys = (item.keys[0], normalise(reading.text))
+        item.keys = (item.keys[0], key, key)
+    else:
+        item.keys = (item.keys[0], item.keys[1], key)
 
 
 def _overlap(a: Box, b: Box) -> bool:

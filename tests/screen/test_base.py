@@ -59,7 +59,7 @@ def test_a_picture_too_large_is_refused_before_it_is_decoded(tmp_path: Path) -> 
 
 
 def test_a_reading_has_a_confidence_within_0_and_1() -> None:
-    with pytest.raises(ScreenError, match="within 0..1"):
+    with pytest.raises(ScreenError, match=r"within 0\.\.1"):
         Reading(item="text", text="x", confidence=1.5, box=BOX)
 
 
@@ -85,7 +85,8 @@ def test_readers_run_together_stamped_and_a_failing_one_is_skipped(caplog: pytes
     image = np.zeros((4, 4, 3), dtype=np.uint8)
     assert read_frame([Broken(), Found()], image) == [
         Reading(item="text", text="hello", confidence=0.9, box=BOX, reader="found")]
-    assert "broken" in caplog.text and "model file missing" in caplog.text
+    assert "broken" in caplog.text
+    assert "model file missing" in caplog.text
 
 
 def test_only_rgb_pixels_are_taken() -> None:

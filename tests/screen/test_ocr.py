@@ -31,8 +31,10 @@ def test_a_chinese_banner_is_read_with_its_box(readings: list[Reading]) -> None:
     assert (line.item, line.reader, line.symbology) == ("text", "ocr", None)
     assert 0.8 <= line.confidence <= 1.0
     # drawtext put the text at (40, 440), 40 px high.
-    assert 30 <= line.box.left <= 50 and 425 <= line.box.top <= 450
-    assert 400 <= line.box.width <= 700 and 30 <= line.box.height <= 70
+    assert 30 <= line.box.left <= 50
+    assert 425 <= line.box.top <= 450
+    assert 400 <= line.box.width <= 700
+    assert 30 <= line.box.height <= 70
 
 
 def test_an_english_banner_is_read(readings: list[Reading]) -> None:
@@ -62,4 +64,6 @@ def test_one_engine_serves_threads(banner_frame: Path) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(results) == 2 and results[0] == results[1] and results[0]
+    assert len(results) == 2
+    assert results[0] == results[1]
+    assert results[0]

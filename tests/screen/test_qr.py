@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zxingcpp
+from PIL import Image
 
 from livewatch.errors import ScreenError
 from livewatch.screen.base import MAX_TEXT, screen_readers
@@ -23,15 +24,15 @@ def test_a_wechat_code_on_a_frame_is_read_with_its_place(make_frame: FrameMaker,
     assert (reading.symbology, reading.reader) == ("QRCode", "qr")
     # The quiet zone is part of the overlay; the code's finder patterns start a few modules in.
     box = reading.box
-    assert 700 <= box.left <= 700 + 24 and 60 <= box.top <= 60 + 24
-    assert 110 <= box.width <= 150 and 110 <= box.height <= 150
+    assert 700 <= box.left <= 700 + 24
+    assert 60 <= box.top <= 60 + 24
+    assert 110 <= box.width <= 150
+    assert 110 <= box.height <= 150
 
 
 def test_a_code_too_small_to_read_gives_nothing(make_frame: FrameMaker, frames_dir: Path) -> None:
     # Below one pixel per module nothing can be decoded: the reader must not guess.
     tiny = code_png(frames_dir / "tiny.png", WECHAT_LINK, scale=1)
-    from PIL import Image
-
     Image.open(tiny).resize((22, 22)).save(tiny)
     assert READER.read(pixels(make_frame("qr-tiny", overlay=tiny, at=(700, 60)))) == []
 
