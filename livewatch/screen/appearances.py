@@ -92,20 +92,21 @@ class AppearanceTracker:
         matched: set[int] = set()
         if readings is None:
             # The picture is the last read's: what it found is on screen still, what it missed is missed again.
-            matched = {index for index, item in enumerate(self._open) if item.missed == 0}
-            for index in matched:
-                self._open[index].last_seen, self._open[index].last_interval_s = frame.at, frame.interval_s
+            matched = {position for position, item in enumerate(self._open) if item.missed == 0}
+            for position in matched:
+                self._open[position].last_seen = frame.at
+                self._open[position].last_interval_s = frame.interval_s
             readings = ()
         for reading in sorted(readings, key=lambda r: -r.confidence):
-            index = self._match(reading, matched)
-            if index is None:
+            found = self._match(reading, matched)
+            if found is None:
                 self._open.append(_start(reading, frame))
                 matched.add(len(self._open) - 1)
             else:
-                _extend(self._open[index], reading, frame)
-                matched.add(index)
-        closed = []
-        still_open = []
+                _extend(self._open[found], reading, frame)
+                matched.add(found)
+        closed: list[_Open] = []
+        still_open: list[_Open] = []
         for index, item in enumerate(self._open):
             if index not in matched:
                 item.missed += 1
