@@ -156,7 +156,7 @@ def test_frames_are_a_third_output_of_the_same_process() -> None:
     assert record_args(stream, PLAN, rw_timeout_s=20, frames=FRAMES) == [
         *GLOBAL,
         "-analyzeduration", "1000000", "-fflags", "+discardcorrupt", "-protocol_whitelist", "rtmp,tcp",
-        "-rw_timeout", "20000000",
+        "-rw_timeout", "20000000", "-skip_frame:v", "noref",
         "-i", "rtmp://h/app/key",
         *OUTPUTS, *FRAME_OUTPUT,
     ]
@@ -166,7 +166,7 @@ def test_dash_feed_gets_frames_the_same_way() -> None:
     stream = ResolvedStream("https://h/live.mpd", "https://h/live.mpd", "dash")
     args = record_args(stream, PLAN, rw_timeout_s=5, input_url="pipe:5", frames=FRAMES)
     assert args == [*GLOBAL, "-f", "mp4", "-fflags", "+discardcorrupt", "-protocol_whitelist", "pipe",
-                    "-i", "pipe:5", *OUTPUTS, *FRAME_OUTPUT]
+                    "-skip_frame:v", "noref", "-i", "pipe:5", *OUTPUTS, *FRAME_OUTPUT]
 
 
 def test_frame_rate_width_and_spells_are_written_compactly() -> None:
