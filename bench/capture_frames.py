@@ -31,6 +31,11 @@ from livewatch.capture.base import ResolvedStream  # noqa: E402
 from livewatch.capture.commands import FramePlan, RecordPlan, record_args  # noqa: E402
 
 
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Not every request on the terminal."""
+
+
 def encode_source(folder: Path, seconds: int, size: str, rate: int) -> Path:
     source = folder / "source.ts"
     subprocess.run(
@@ -69,7 +74,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="livewatch-frames-") as tmp:
         folder = Path(tmp)
         source = encode_source(folder, options.seconds, options.size, options.rate)
-        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+        handler = functools.partial(QuietHandler, directory=str(folder))
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         url = f"http://127.0.0.1:{server.server_address[1]}/{source.name}"
