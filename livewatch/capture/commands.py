@@ -19,8 +19,8 @@ from typing import Any
 import ffmpeg
 
 from livewatch.capture.base import ResolvedStream
-from livewatch.capture.picture_filter import picture_filters
 from livewatch.errors import UnsafeUrl
+from livewatch.screen.picture import picture_filters
 
 #: ffmpeg's HTTP reconnect options, for http(s) inputs (HLS playlists and segments, FLV).
 HTTP_RECONNECT = {
