@@ -7,6 +7,7 @@
       jobs.db                       the scheduler's persistent job store
       events/<event-id>/media/      recorded MPEG-TS segments, as captured
       events/<event-id>/audio/      16 kHz mono WAV segments for Whisper
+      events/<event-id>/frames/     still frames (JPEG) and picture metadata for the screen readers
       events/<event-id>/transcripts/
       reports/index.html            all events
       reports/<event-id>/           report.html, findings.json/.csv, transcript.srt/.vtt, clips/
@@ -76,6 +77,9 @@ class DataDir:
     def audio_dir(self, event_id: str) -> Path:
         return self.event_dir(event_id) / "audio"
 
+    def frames_dir(self, event_id: str) -> Path:
+        return self.event_dir(event_id) / "frames"
+
     def transcripts_dir(self, event_id: str) -> Path:
         return self.event_dir(event_id) / "transcripts"
 
@@ -96,7 +100,7 @@ class DataDir:
 
     def ensure_event(self, event_id: str) -> Path:
         folder = self.event_dir(event_id)
-        for sub in ("media", "audio", "transcripts"):
+        for sub in ("media", "audio", "frames", "transcripts"):
             self.make_folder(folder / sub)
         return folder
 
