@@ -57,9 +57,9 @@ def frame_offset(frame: CapturedFrame) -> float | None:
     return None if found is None else int(found.group(1)) * frame.interval_s
 
 
-def picture_files(frames_dir: Path, stream: int, connection: int | None) -> list[Path]:
-    """The picture-metadata files ffmpeg writes for a stream's connection beside its frames."""
-    return sorted(p for p in frames_dir.glob(f"s{stream}-c{connection or 0}-*.txt") if not p.is_symlink())
+def picture_file(folder: Path, stream: int, connection: int | None) -> Path:
+    """The picture metadata ffmpeg writes beside a connection's frames (docs/data-directory.md)."""
+    return folder / f"s{stream}-c{connection or 0}.picture.txt"
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,8 @@ class ScreenStage:
         if origin is None:
             return 0
         changed: list[PictureSpell] = []
-        for path in picture_files(state.folder, state.stream, connection):
+        path = picture_file(state.folder, state.stream, connection)
+        if path.is_file() and not path.is_symlink():
             follower = state.pictures.setdefault(path, _PictureFile(path))
             for found in follower.parser.feed(follower.new_text()):
                 spell = PictureSpell(state.run_id, state.stream, found.problem,

@@ -20,6 +20,7 @@ from pydantic import Field
 
 from livewatch.fields import SeverityName, SingleLine, StrictModel
 from livewatch.pipeline.findings import DetailValue
+from livewatch.pipeline.screen import PictureSpell, ScreenItem
 from livewatch.rules.transcript import Transcript
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class EventFacts:
     audio: AudioFacts | None = None
     registration: Any = None  # livewatch.registration.Event, when known
     blacklist: Any = None  # livewatch.registration.blacklist.Blacklist, when configured
+    picture: tuple[PictureSpell, ...] = ()  # black or frozen spells of the run, by start
 
     @property
     def on_air_start(self) -> datetime:
@@ -93,6 +95,7 @@ class EventFacts:
 class RuleInput:
     facts: EventFacts
     transcripts: Mapping[int, Transcript] = field(default_factory=dict)
+    screen: Mapping[int, Sequence[ScreenItem]] = field(default_factory=dict)  # stream → appearances, by start
 
 
 @dataclass(frozen=True)

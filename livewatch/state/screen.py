@@ -78,9 +78,8 @@ class ScreenStore:
     def spells(self, run_id: int) -> list[PictureSpell]:
         t = tables.picture_spells
         with self.engine.connect() as conn:
-            return [PictureSpell(row.run_id, row.stream, cast(PictureProblem, row.problem), row.start_at, row.end_at)
-                    for row in conn.execute(select(t).where(t.c.run_id == run_id)
-                                            .order_by(t.c.start_at, t.c.stream, t.c.id))]
+            return [spell_of_row(row) for row in conn.execute(
+                select(t).where(t.c.run_id == run_id).order_by(t.c.start_at, t.c.stream, t.c.id))]
 
 
 def _record_item(conn: Connection, item: ScreenItem) -> int:
@@ -119,3 +118,8 @@ def item_of_row(row: Row[Any]) -> ScreenItem:
                       float(row.confidence),
                       Box(int(box["left"]), int(box["top"]), int(box["width"]), int(box["height"])), Path(row.frame), row.reader,
                       row.symbology, cast(PayloadClass | None, row.payload_class), row.host)
+
+
+def spell_of_row(row: Row[Any]) -> PictureSpell:
+    """A stored picture_spells row as the spell it was written from."""
+    return PictureSpell(row.run_id, row.stream, cast(PictureProblem, row.problem), row.start_at, row.end_at)

@@ -78,3 +78,22 @@ def test_a_discarded_run_leaves_no_screen_rows(state_backend: Database) -> None:
     RunStore(state_backend.engine).discard(run_id, queue=("transcribe", "screen"))
     assert store.items(run_id) == [] and store.spells(run_id) == []
     assert TranscriptStore(state_backend.engine).spans(run_id) == []
+
+
+def test_a_check_reads_the_screen_by_stream_and_the_spells(state_backend: Database, tmp_path: Path) -> None:
+    from livewatch.checking import load_input
+    from livewatch.settings import Settings
+    from livewatch.state.event_records import EventRecordStore
+
+    run_id = _run(state_backend)
+    store = ScreenStore(state_backend.engine)
+    codes = [_code(run_id, 5, 12), _code(run_id, 3, 4, stream=1), _code(run_id, 30, 31)]
+    store.record_items(codes)
+    black = PictureSpell(run_id, 0, "black", at(40), None)
+    store.record_spells([black])
+    data, _event, checked_run = load_input(EventRecordStore(state_backend.engine),
+                                           Settings(data_dir=tmp_path / "data"), "forum")
+    assert checked_run == run_id
+    assert {stream: list(items) for stream, items in data.screen.items()} == {0: [codes[0], codes[2]],
+                                                                             1: [codes[1]]}
+    assert data.facts.picture == (black,)
