@@ -25,7 +25,7 @@ from typing import Literal
 
 from livewatch.pipeline.screen import CapturedFrame, PictureSpell, ScreenItem
 from livewatch.screen.appearances import AppearanceTracker
-from livewatch.screen.base import Reading, ScreenReader, load_image, screen_readers
+from livewatch.screen.base import Reading, ScreenReader, load_image, read_frame, screen_readers
 from livewatch.screen.change import ChangeDetector
 from livewatch.screen.picture import PictureParser
 from livewatch.settings import ScreenSettings
@@ -39,13 +39,13 @@ _FRAME_NUMBER = re.compile(r"(\d+)$")
 
 
 def build_readers(settings: ScreenSettings) -> list[ScreenReader]:
-    """The configured readers, built once (a reader whose constructor takes ``min_confidence`` gets
+    """The configured readers, built once (a reader whose constructor takes ``min_score``, OCR's, gets
     ``ocr_min_confidence``). An unknown name fails here, at start, naming the installed readers."""
     readers = []
     for name in settings.readers:
         cls = screen_readers.get(name)
-        if "min_confidence" in inspect.signature(cls).parameters:
-            readers.append(cls(min_confidence=settings.ocr_min_confidence))  # type: ignore[call-arg]
+        if "min_score" in inspect.signature(cls).parameters:
+            readers.append(cls(min_score=settings.ocr_min_confidence))  # type: ignore[call-arg]
         else:
             readers.append(cls())
     return readers
@@ -143,7 +143,7 @@ class ScreenStage:
         image = load_image(frame.path)
         readings: list[Reading] | None = None
         if state.change.changed(image):
-            readings = [reading for reader in self.readers for reading in reader.read(image)]
+            readings = read_frame(self.readers, image)
         closed = state.tracker.see(frame, readings)
         still = state.tracker.open_items()
         new_items = self.store.record_items([*closed, *still]) if closed or still else 0
