@@ -21,6 +21,7 @@ from livewatch.monitor.check_service import CheckService
 from livewatch.monitor.jobs import armed_jobs
 from livewatch.monitor.lock import running_monitor
 from livewatch.monitor.screen import ScreenService
+from livewatch.monitor.screen_stage import BLACK_MIN_S, FROZEN_MIN_S
 from livewatch.monitor.transcription import TranscriptionService
 from livewatch.pipeline import ClosedSegment, encode
 from livewatch.pipeline.run_status import ACTIVE, FINISHED
@@ -35,8 +36,6 @@ from livewatch.state import Database, DataDir
 from livewatch.state.runs import RunLog, SegmentRecord, WindowTaken
 
 SEGMENT_S = 10.0
-#: The shortest black or frozen spell ffmpeg reports (the rules decide which spells are long enough to matter).
-BLACK_MIN_S = FROZEN_MIN_S = 2.0
 #: The containers a handed-in recording may be in (ffmpeg demuxer names). Playlists, concat scripts and
 #: manifests are not among them: they make ffmpeg read other files as the recording.
 RECORDING_FORMATS = ("mov", "matroska", "mpegts", "flv", "wav", "w64", "mp3", "aac", "ogg", "flac", "asf", "avi",
@@ -233,8 +232,8 @@ def _analyze(session: Session, event: Event, run_id: int, pieces: list[Path], st
     interval = 1.0 / event.capture.frames_per_second
     numbers = [int(path.stem.rsplit("-", 1)[1]) for path in stills]
     for path, number in zip(stills, numbers, strict=True):
-        frame = CapturedFrame(event.id, run_id, 0, 0, path, origin + timedelta(seconds=(number - numbers[0]) * interval),
-                              interval)
+        at_s = (number - numbers[0]) * interval
+        frame = CapturedFrame(event.id, run_id, 0, 0, path, origin + timedelta(seconds=at_s), interval)
         queue.put(SCREEN, frame.queue_key, encode(frame))
     # The monitor's own stages, run in this thread: transcription to the end of the stream, the screen, then
     # the final check.

@@ -16,11 +16,11 @@ import time
 
 from livewatch.errors import LivewatchError
 from livewatch.monitor.check_service import CheckService
+from livewatch.monitor.screen_stage import FrameOutcome, ScreenStage, build_readers
 from livewatch.pipeline import MessageError, decode
 from livewatch.pipeline.run_status import FINAL
 from livewatch.pipeline.screen import CapturedFrame
 from livewatch.queue import SCREEN, WorkItem, WorkQueue
-from livewatch.monitor.screen_stage import FrameOutcome, ScreenStage, build_readers
 from livewatch.session import Session
 
 log = logging.getLogger(__name__)

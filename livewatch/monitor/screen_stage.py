@@ -23,17 +23,22 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+from rapidfuzz import fuzz
+
 from livewatch.pipeline.screen import CapturedFrame, PictureSpell, ScreenItem
 from livewatch.screen.appearances import AppearanceTracker
 from livewatch.screen.base import Reading, ScreenReader, load_image, read_frame, screen_readers
 from livewatch.screen.change import ChangeDetector
-from livewatch.screen.picture import PictureParser
+from livewatch.screen.picture import PictureMetadataFile
 from livewatch.settings import ScreenSettings
 from livewatch.state import DataDir
 from livewatch.state.screen import ScreenLog
 
 log = logging.getLogger(__name__)
 
+#: The shortest black and frozen spells ffmpeg is asked to report (:func:`picture_filters`; the rules decide
+#: which are long enough to matter). The parser needs the same black minimum as the filter.
+BLACK_MIN_S = FROZEN_MIN_S = 2.0
 #: The frame's number at the end of its file name: its output time in frame intervals (ffmpeg -frame_pts 1).
 _FRAME_NUMBER = re.compile(r"(\d+)$")
 
@@ -77,25 +82,6 @@ class FrameOutcome:
 
 
 @dataclass
-class _PictureFile:
-    """One picture-metadata file, read as ffmpeg appends to it."""
-
-    path: Path
-    parser: PictureParser = field(default_factory=PictureParser)
-    position: int = 0
-
-    def new_text(self) -> str:
-        try:
-            with self.path.open("rb") as handle:
-                handle.seek(self.position)
-                data = handle.read(1 << 20)
-        except OSError:
-            return ""
-        self.position += len(data)
-        return data.decode("utf-8", errors="replace")
-
-
-@dataclass
 class StreamScreen:
     """What the stage keeps of one stream between its frames (only the lane's holder touches it)."""
 
@@ -108,9 +94,11 @@ class StreamScreen:
     tracker: AppearanceTracker = field(default_factory=AppearanceTracker)
     #: Frames kept as the evidence of items still on screen (a better frame may replace them).
     provisional: set[Path] = field(default_factory=set)
+    #: The items still on screen as last stored, each with the text it was first stored under.
+    stored: list[tuple[ScreenItem, str]] = field(default_factory=list)
     #: Connection → the wall time of its output's time zero, from its frames.
     origins: dict[int | None, datetime] = field(default_factory=dict)
-    pictures: dict[Path, _PictureFile] = field(default_factory=dict)
+    pictures: dict[Path, PictureMetadataFile] = field(default_factory=dict)
     #: Spells by (problem, start), as last stored.
     spells: dict[tuple[str, datetime], PictureSpell] = field(default_factory=dict)
 
@@ -146,12 +134,12 @@ class ScreenStage:
             readings = read_frame(self.readers, image)
         closed = state.tracker.see(frame, readings)
         still = state.tracker.open_items()
-        new_items = self.store.record_items([*closed, *still]) if closed or still else 0
+        new_items = self._record(state, closed, still)
         self._keep_evidence(state, frame.path, closed, still)
         offset = frame_offset(frame)
         if offset is not None:
             state.origins.setdefault(frame.connection, frame.at - timedelta(seconds=offset))
-        spells = self._read_pictures(state, frame.connection)
+        spells = self._read_pictures(state, frame.connection, offset)
         return FrameOutcome(readings is not None, new_items, spells)
 
     def finish(self, run_id: int, stream: int) -> None:
@@ -162,11 +150,20 @@ class ScreenStage:
         if state is None:
             return
         closed = state.tracker.flush()
-        if closed:
-            self.store.record_items(closed)
+        self._record(state, closed, [])
         self._keep_evidence(state, None, closed, [])
         for connection in list(state.origins):
             self._read_pictures(state, connection)
+
+    def _record(self, state: StreamScreen, closed: Sequence[ScreenItem], still: Sequence[ScreenItem]) -> int:
+        """Store the stream's closed and open items under the keys they were first stored with."""
+        batch = [*closed, *still]
+        if not batch:
+            state.stored = []
+            return 0
+        keys = stored_keys(state.stored, batch)
+        state.stored = list(zip(still, keys[len(closed):], strict=True))
+        return self.store.record_items(batch, keys=keys)
 
     def _keep_evidence(self, state: StreamScreen, path: Path | None, closed: Sequence[ScreenItem],
                        still: Sequence[ScreenItem]) -> None:
@@ -180,26 +177,42 @@ class ScreenStage:
         if path is not None and path not in wanted and path not in permanent:
             _remove(path)
 
-    def _read_pictures(self, state: StreamScreen, connection: int | None) -> int:
-        """Store the spells new in the connection's picture metadata; how many were new or closed."""
+    def _read_pictures(self, state: StreamScreen, connection: int | None, now_s: float | None = None) -> int:
+        """Store the spells begun or ended in the connection's picture metadata since the last read; how
+        many. ``now_s``: the connection's output clock now (the frame just read)."""
         origin = state.origins.get(connection)
-        if origin is None:
-            return 0
-        changed: list[PictureSpell] = []
         path = picture_file(state.folder, state.stream, connection)
-        if path.is_file() and not path.is_symlink():
-            follower = state.pictures.setdefault(path, _PictureFile(path))
-            for found in follower.parser.feed(follower.new_text()):
-                spell = PictureSpell(state.run_id, state.stream, found.problem,
-                                     origin + timedelta(seconds=found.start_s),
-                                     None if found.end_s is None else origin + timedelta(seconds=found.end_s))
-                key = (spell.problem, spell.start_at)
-                if state.spells.get(key) != spell:
-                    state.spells[key] = spell
-                    changed.append(spell)
+        if origin is None or path.is_symlink():
+            return 0
+        follower = state.pictures.setdefault(path, PictureMetadataFile(path, black_min_s=BLACK_MIN_S))
+        changed = []
+        for found in follower.poll(now_s):
+            spell = found.on_clock(state.run_id, state.stream, origin)
+            key = (spell.problem, spell.start_at)
+            if state.spells.get(key) != spell:
+                state.spells[key] = spell
+                changed.append(spell)
         if changed:
             self.store.record_spells(changed)
         return len(changed)
+
+
+def stored_keys(stored: Sequence[tuple[ScreenItem, str]], batch: Sequence[ScreenItem]) -> list[str]:
+    """For each item of ``batch``, the text it was first stored under: that of the stored item it continues
+    (same kind and start; the same text, or else the most similar one), or its own text when it is new."""
+    left = list(stored)
+    keys = []
+    for item in batch:
+        same = [entry for entry in left if entry[0].item == item.item and entry[0].start_at == item.start_at]
+        if not same:
+            keys.append(item.text)
+            continue
+        match = next((entry for entry in same if entry[0].text == item.text), None)
+        if match is None:
+            match = max(same, key=lambda entry: fuzz.ratio(entry[0].text, item.text))
+        left.remove(match)
+        keys.append(match[1])
+    return keys
 
 
 def _remove(path: Path) -> None:

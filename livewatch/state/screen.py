@@ -23,10 +23,12 @@ from livewatch.state.database import write
 class ScreenLog(Protocol):
     """Where the screen stage keeps what it read (``session.screen``)."""
 
-    def record_items(self, items: Sequence[ScreenItem]) -> int:
-        """Store appearances: one not stored yet (same run, stream, kind, text and start) is added, one
-        stored already gets the later end and, from a write at least as confident, its evidence (frame, box,
-        confidence: the tracker keeps the frame it read best in). Returns how many were new."""
+    def record_items(self, items: Sequence[ScreenItem], *, keys: Sequence[str] | None = None) -> int:
+        """Store appearances: one not stored yet (same run, stream, kind, start and text) is added; one
+        stored already gets the later end and, from a write at least as confident, its evidence (text, frame,
+        box, confidence: the tracker keeps the reading it read best, and OCR's best reading of a line may
+        differ from its first). ``keys`` gives, item by item, the text it was first stored with (default:
+        its own text). Returns how many were new."""
         ...
 
     def items(self, run_id: int) -> list[ScreenItem]:
@@ -49,11 +51,14 @@ class ScreenStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def record_items(self, items: Sequence[ScreenItem]) -> int:
+    def record_items(self, items: Sequence[ScreenItem], *, keys: Sequence[str] | None = None) -> int:
+        texts = [item.text for item in items] if keys is None else list(keys)
+        if len(texts) != len(items):
+            raise ValueError("record_items takes one key per item")
         added = 0
         with write(self.engine) as conn:
-            for item in items:
-                added += _record_item(conn, item)
+            for item, key in zip(items, texts, strict=True):
+                added += _record_item(conn, item, key)
         return added
 
     def items(self, run_id: int) -> list[ScreenItem]:
@@ -82,10 +87,10 @@ class ScreenStore:
                 select(t).where(t.c.run_id == run_id).order_by(t.c.start_at, t.c.stream, t.c.id))]
 
 
-def _record_item(conn: Connection, item: ScreenItem) -> int:
+def _record_item(conn: Connection, item: ScreenItem, key: str) -> int:
     t = tables.screen_items
     stored = conn.execute(select(t.c.id, t.c.end_at, t.c.confidence).where(
-        t.c.run_id == item.run_id, t.c.stream == item.stream, t.c.item == item.item, t.c.text == item.text,
+        t.c.run_id == item.run_id, t.c.stream == item.stream, t.c.item == item.item, t.c.text == key,
         t.c.start_at == item.start_at).limit(1)).first()
     if stored is None:
         conn.execute(t.insert().values(**_row_of(item)))
@@ -94,7 +99,8 @@ def _record_item(conn: Connection, item: ScreenItem) -> int:
     if item.end_at > stored.end_at:
         values["end_at"] = item.end_at
     if item.confidence >= stored.confidence and item.end_at >= stored.end_at:
-        values.update(confidence=item.confidence, box_json=_box_json(item.box), frame=str(item.frame))
+        values.update(text=item.text, confidence=item.confidence, box_json=_box_json(item.box),
+                      frame=str(item.frame))
     if values:
         conn.execute(t.update().where(t.c.id == stored.id).values(**values))
     return 0
@@ -114,10 +120,10 @@ def _row_of(item: ScreenItem) -> dict[str, Any]:
 def item_of_row(row: Row[Any]) -> ScreenItem:
     """A stored screen_items row as the appearance it was written from."""
     box = json.loads(row.box_json)
+    where = Box(int(box["left"]), int(box["top"]), int(box["width"]), int(box["height"]))
     return ScreenItem(row.run_id, row.stream, cast(ScreenKind, row.item), row.text, row.start_at, row.end_at,
-                      float(row.confidence),
-                      Box(int(box["left"]), int(box["top"]), int(box["width"]), int(box["height"])), Path(row.frame), row.reader,
-                      row.symbology, cast(PayloadClass | None, row.payload_class), row.host)
+                      float(row.confidence), where, Path(row.frame), row.reader, row.symbology,
+                      cast(PayloadClass | None, row.payload_class), row.host)
 
 
 def spell_of_row(row: Row[Any]) -> PictureSpell:

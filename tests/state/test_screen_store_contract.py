@@ -53,7 +53,8 @@ def test_an_appearance_is_stored_once_and_its_end_moves_while_it_stays(state_bac
     assert store.record_items([banner, _code(run_id, 20, 22)]) == 2
     items = store.items(run_id)
     assert items == [banner, replace(better, end_at=at(9)), _code(run_id, 20, 22)]
-    assert items[1].box == Box(12, 22, 190, 190) and items[0].symbology is None and items[0].payload_class is None
+    assert items[1].box == Box(12, 22, 190, 190)
+    assert (items[0].symbology, items[0].payload_class) == (None, None)
 
 
 def test_picture_spells_are_opened_then_closed(state_backend: Database) -> None:
@@ -76,7 +77,8 @@ def test_a_discarded_run_leaves_no_screen_rows(state_backend: Database) -> None:
     store.record_items([_code(run_id, 5, 6)])
     store.record_spells([PictureSpell(run_id, 0, "black", at(3), None)])
     RunStore(state_backend.engine).discard(run_id, queue=("transcribe", "screen"))
-    assert store.items(run_id) == [] and store.spells(run_id) == []
+    assert store.items(run_id) == []
+    assert store.spells(run_id) == []
     assert TranscriptStore(state_backend.engine).spans(run_id) == []
 
 
@@ -97,3 +99,13 @@ def test_a_check_reads_the_screen_by_stream_and_the_spells(state_backend: Databa
     assert {stream: list(items) for stream, items in data.screen.items()} == {0: [codes[0], codes[2]],
                                                                              1: [codes[1]]}
     assert data.facts.picture == (black,)
+
+
+def test_a_line_read_better_later_keeps_its_row(state_backend: Database) -> None:
+    run_id = _run(state_backend)
+    store = ScreenStore(state_backend.engine)
+    first = ScreenItem(run_id, 0, "text", "全网最低介", at(2), at(3), 0.6, Box(0, 400, 960, 60), Path("a.jpg"), "ocr")
+    store.record_items([first])
+    better = replace(first, text="全网最低价", end_at=at(6), confidence=0.9, frame=Path("b.jpg"))
+    assert store.record_items([better], keys=["全网最低介"]) == 0
+    assert store.items(run_id) == [better]
