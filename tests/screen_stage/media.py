@@ -14,9 +14,10 @@ from PIL import Image
 WECHAT = "https://u.wechat.com/EHxQm3yYc8Fh-example"
 
 
-def qr_png(folder: Path, text: str = WECHAT, size: int = 240) -> Path:
-    """A QR code of ``text`` as a PNG, ``size`` px square (quiet zone included)."""
-    bitmap = zxingcpp.write_barcode(zxingcpp.BarcodeFormat.QRCode, text, width=size, height=size)
+def qr_png(folder: Path, text: str = WECHAT, scale: int = 8) -> Path:
+    """A QR code of ``text`` as a PNG, ``scale`` px a module (quiet zone included)."""
+    code = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode)
+    bitmap = zxingcpp.write_barcode_to_image(code, scale=scale)
     path = folder / "code.png"
     Image.fromarray(np.asarray(bitmap, dtype=np.uint8)).convert("RGB").save(path)
     return path
