@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from livewatch.analyze import frames_argv
+from livewatch.monitor.check_service import CheckService
 from livewatch.pipeline import encode
 from livewatch.pipeline.run_status import FINISHED
 from livewatch.pipeline.screen import CapturedFrame
@@ -58,7 +59,8 @@ def test_the_service_stores_what_each_stream_showed_and_when(tmp_path: Path) -> 
     # A second stream whose first frame is not a picture at all: it fails alone, the rest of it is read.
     others = _queue_frames(session, media, run.id, 1)
     others[0].path.write_bytes(b"#EXTM3U\nnot a frame\n")
-    service = ScreenService(session)
+    checks = CheckService(session)  # not started: the marks it gets stay pending
+    service = ScreenService(session, checks=checks)
     service.start()
     try:
         session.runs.finish_run(run.id, FINISHED, "test")
@@ -68,6 +70,7 @@ def test_the_service_stores_what_each_stream_showed_and_when(tmp_path: Path) -> 
             time.sleep(0.2)
     finally:
         service.stop(5)
+    assert checks.busy()  # the event was marked for checks (the code appeared, the streams finished)
     items = session.screen.items(run.id)
     assert [(i.stream, i.item, i.text, i.payload_class) for i in items] == [
         (0, "code", WECHAT, "wechat-personal"), (1, "code", WECHAT, "wechat-personal")]
