@@ -62,7 +62,8 @@ HOSTS: tuple[tuple[PayloadClass, str, str], ...] = (
 _PHONE = re.compile(r"(?:(?:\+|00)?86)?(?:1[3-9]\d{9}|0\d{9,11}|[48]00\d{7})")
 _SEPARATORS = re.compile(r"[\s\-().]")
 #: A link without a scheme (``u.wechat.com/abc``, ``www.example.com``): a dotted host, then a path or nothing.
-_BARE_HOST = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,63}(?:[/?#:]|$)")
+_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+_BARE_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.[a-z]{{2,63}}(?:[/?#:]|$)")
 #: WHATWG URL parsing drops tabs and line breaks anywhere in a link.
 _URL_WHITESPACE = str.maketrans("", "", "\t\n\r")
 

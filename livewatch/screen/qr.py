@@ -27,16 +27,15 @@ FORMATS = (_F.QRCode, _F.MicroQRCode, _F.RMQRCode, _F.DataMatrix, _F.Aztec, _F.P
 
 class QrReader(ScreenReader):
     """Every code zxing-cpp decodes in the frame, upright or turned, normal or inverted (light on dark),
-    at the frame's size and downscaled. A decoded code's confidence is 1.0: its error correction checked it."""
+    at the frame's size and downscaled. A decoded code's confidence is 1.0: its error correction checked it.
+    The text is zxing-cpp's human-readable form of the content: a control character in it is spelled out
+    (``<BEL>``), GS1 data gets its (AI) brackets."""
 
     name: ClassVar[str] = "qr"
 
     def __init__(self, *, max_text: int = MAX_TEXT) -> None:
         self.max_text = max_text
-        formats = zxingcpp.BarcodeFormats(FORMATS[0])
-        for fmt in FORMATS[1:]:
-            formats = formats | fmt
-        self._formats = formats
+        self._formats = zxingcpp.BarcodeFormats(list(FORMATS))
 
     def read(self, image: NDArray[np.uint8]) -> list[Reading]:
         height, width = rgb_size(image)
