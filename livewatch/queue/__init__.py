@@ -1,5 +1,6 @@
 """Durable hand-off between stages (closed audio segments → transcription, captured frames → the screen
-readers): the port only. The back-ends live in ``livewatch/state/`` and are found through the ``livewatch.work_queues`` entry points."""
+readers): the port only. The back-ends live in ``livewatch/state/`` and are found through the
+``livewatch.work_queues`` entry points."""
 
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ unless ``private_files = false``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,8 +101,12 @@ class DataDir:
 
     def ensure_event(self, event_id: str) -> Path:
         folder = self.event_dir(event_id)
-        for sub in ("media", "audio", "frames", "transcripts"):
+        for sub in ("media", "audio", "transcripts"):
             self.make_folder(folder / sub)
+        # Frames are for the screen readers: a problem with their folder is the capture's to note (it records
+        # the sound without them), never a reason to record nothing.
+        with contextlib.suppress(StateError):
+            self.make_folder(self.frames_dir(event_id))
         return folder
 
     # -- writing: never through a link, private unless configured otherwise (livewatch.state.files) -------
