@@ -217,9 +217,21 @@ class Rule(ABC):
         """Every place the rule fires."""
 
     def example_input(self, example: Any, base: EventFacts) -> RuleInput:
-        """The input an example stands for; text rules read it as transcript lines (see :func:`example_lines`)."""
+        """The input an example stands for; text rules read it as transcript lines (see :func:`example_lines`),
+        or a mapping of what was said and shown (``{speech: ..., screen: [...]}``, see
+        :mod:`livewatch.rules.screen_examples`)."""
+        from livewatch.rules.screen_examples import example_keys, example_screen
+
+        if isinstance(example, Mapping):
+            example_keys(example, ("speech", "screen"))
+            speech, shown = example.get("speech", ""), example.get("screen", [])
+            if not isinstance(speech, str) or not isinstance(shown, list):
+                raise TypeError(f"rule {self.id}: speech is text and screen a list of lines")
+            said = {0: Transcript.of_lines(example_lines(speech, base.on_air_start))} if speech else {}
+            return RuleInput(base, said, {0: example_screen(shown, base.on_air_start)} if shown else {})
         if not isinstance(example, str):
-            raise TypeError(f"rule {self.id}: examples of a {self.type_name} rule are text")
+            raise TypeError(f"rule {self.id}: examples of a {self.type_name} rule are text, or a mapping of "
+                            "speech and screen")
         return RuleInput(base, {0: Transcript.of_lines(example_lines(example, base.on_air_start))})
 
     #: Where a registration's ``add_terms``/``allowlist`` go: the name of a condition in the spec, "" for
