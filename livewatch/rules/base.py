@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from livewatch.rules.audio_facts import AudioFacts
 
 RULE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+ALL_TEXT_CHANNELS: tuple[TextChannel, ...] = ("speech", "screen")
 
 
 class Examples(StrictModel):
@@ -54,7 +55,7 @@ class RuleSpec(StrictModel):
 
     #: The text channels rules of this type can read; ``channels`` defaults to all of them. Types that read
     #: no text (schedule, audio, screen codes) have none, and a ``channels`` key is an error there.
-    readable_channels: ClassVar[tuple[TextChannel, ...]] = ("speech", "screen")
+    readable_channels: ClassVar[tuple[TextChannel, ...]] = ALL_TEXT_CHANNELS
 
     id: str = Field(pattern=RULE_ID, max_length=100)
     type: str
@@ -65,7 +66,7 @@ class RuleSpec(StrictModel):
     scope: Scope | None = None
     cooldown_s: float = Field(0, ge=0, description="Hits of this rule closer than this become one finding.")
     examples: Examples = Field(default_factory=Examples)
-    channels: list[TextChannel] = Field(default_factory=lambda: ["speech", "screen"], description=(
+    channels: list[TextChannel] = Field(default_factory=lambda: list(ALL_TEXT_CHANNELS), description=(
         "What the rule reads: speech (the transcript), screen (text read on screen), or both."))
 
     @model_validator(mode="before")

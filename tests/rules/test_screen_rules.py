@@ -62,8 +62,10 @@ def test_a_banner_shown_for_ten_minutes_is_one_absolute_terms_finding_with_its_f
     assert (banner.start_at, banner.end_at) == (at(0), at(600))  # the whole time it was visible
     assert banner.evidence == "全网最低价 今晚8点开抢"  # the line, not its neighbours on screen
     assert banner.evidence[banner.highlight[0]:banner.highlight[1]] == "全网最低价"
-    assert banner.details["ocr_confidence"] == 0.97 and banner.details["seconds_visible"] == 600.0
-    assert banner.asr_confidence is None and not banner.low_confidence
+    assert banner.details["ocr_confidence"] == 0.97
+    assert banner.details["seconds_visible"] == 600.0
+    assert banner.asr_confidence is None
+    assert not banner.low_confidence
 
 
 def test_a_banner_while_the_host_sells_is_an_absolute_term_while_selling(default_pack: RulePack) -> None:
@@ -213,7 +215,8 @@ def test_the_default_pack_finds_contact_and_payment_codes_high_and_link_codes_me
         "screen", "frames/0/000010.jpg", Box(700, 300, 200, 200), "https://u.wechat.com/EAbCdEf")
     assert first.details == {"class": "wechat-personal", "host": "u.wechat.com", "symbology": "QRCode",
                              "seconds_visible": 60.0}
-    assert first.category == "traffic-diversion" and first.legal_basis
+    assert first.category == "traffic-diversion"
+    assert first.legal_basis
 
 
 def test_a_code_held_up_for_minutes_is_one_finding_and_text_items_are_not_codes(tmp_path: Path) -> None:
@@ -243,8 +246,10 @@ def test_a_hostile_payload_is_bounded_and_one_line(tmp_path: Path) -> None:
     payload = "https://x.cn/" + "\x1b[2J\n" + "a" * 5000
     findings = evaluate(tmp_path, {"id": "qr", "type": "qr-code", "classes": ["url"]},
                         screen_only(code(payload, "url", host="x.cn")))
-    assert len(findings[0].evidence) <= 301 and len(findings[0].matched) <= 101
-    assert "\x1b" not in findings[0].evidence and "\n" not in findings[0].evidence
+    assert len(findings[0].evidence) <= 301
+    assert len(findings[0].matched) <= 101
+    assert "\x1b" not in findings[0].evidence
+    assert "\n" not in findings[0].evidence
 
 
 # --- picture ---------------------------------------------------------------------------------------------------
@@ -294,7 +299,8 @@ def test_the_screen_transcript_keeps_text_lines_in_order_and_leaves_codes_out() 
     assert [u.text for u in transcript.utterances] == ["第一行", "第二行"]
     assert [u.low_confidence for u in transcript.utterances] == [True, False]
     assert transcript.item_at(transcript.text.index("第二行")).start_at == at(5)
-    assert isinstance(transcript, Transcript) and not transcript.joins_lines
+    assert isinstance(transcript, Transcript)
+    assert not transcript.joins_lines
 
 
 def test_frames_are_named_relative_to_the_event_folder(tmp_path: Path) -> None:
