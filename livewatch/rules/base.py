@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from livewatch.rules.audio_facts import AudioFacts
 
 RULE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+ALL_TEXT_CHANNELS: tuple[TextChannel, ...] = ("speech", "screen")
 
 
 class Examples(StrictModel):
@@ -54,7 +55,7 @@ class RuleSpec(StrictModel):
 
     #: The text channels rules of this type can read; ``channels`` defaults to all of them. Types that read
     #: no text (schedule, audio, screen codes) have none, and a ``channels`` key is an error there.
-    readable_channels: ClassVar[tuple[TextChannel, ...]] = ("speech", "screen")
+    readable_channels: ClassVar[tuple[TextChannel, ...]] = ALL_TEXT_CHANNELS
 
     id: str = Field(pattern=RULE_ID, max_length=100)
     type: str
@@ -65,7 +66,7 @@ class RuleSpec(StrictModel):
     scope: Scope | None = None
     cooldown_s: float = Field(0, ge=0, description="Hits of this rule closer than this become one finding.")
     examples: Examples = Field(default_factory=Examples)
-    channels: list[TextChannel] = Field(default_factory=lambda: ["speech", "screen"], description=(
+    channels: list[TextChannel] = Field(default_factory=lambda: list(ALL_TEXT_CHANNELS), description=(
         "What the rule reads: speech (the transcript), screen (text read on screen), or both."))
 
     @model_validator(mode="before")
@@ -217,9 +218,21 @@ class Rule(ABC):
         """Every place the rule fires."""
 
     def example_input(self, example: Any, base: EventFacts) -> RuleInput:
-        """The input an example stands for; text rules read it as transcript lines (see :func:`example_lines`)."""
+        """The input an example stands for; text rules read it as transcript lines (see :func:`example_lines`),
+        or a mapping of what was said and shown (``{speech: ..., screen: [...]}``, see
+        :mod:`livewatch.rules.screen_examples`)."""
+        from livewatch.rules.screen_examples import example_keys, example_screen
+
+        if isinstance(example, Mapping):
+            example_keys(example, ("speech", "screen"))
+            speech, shown = example.get("speech", ""), example.get("screen", [])
+            if not isinstance(speech, str) or not isinstance(shown, list):
+                raise TypeError(f"rule {self.id}: speech is text and screen a list of lines")
+            said = {0: Transcript.of_lines(example_lines(speech, base.on_air_start))} if speech else {}
+            return RuleInput(base, said, {0: example_screen(shown, base.on_air_start)} if shown else {})
         if not isinstance(example, str):
-            raise TypeError(f"rule {self.id}: examples of a {self.type_name} rule are text")
+            raise TypeError(f"rule {self.id}: examples of a {self.type_name} rule are text, or a mapping of "
+                            "speech and screen")
         return RuleInput(base, {0: Transcript.of_lines(example_lines(example, base.on_air_start))})
 
     #: Where a registration's ``add_terms``/``allowlist`` go: the name of a condition in the spec, "" for
