@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from livewatch.capture.frames import frame_name, metadata_name
 from livewatch.checking import EventCheck
 from livewatch.errors import CaptureError, LivewatchError, StateError
 from livewatch.monitor.check_service import CheckService
@@ -70,11 +71,11 @@ def frames_argv(media: Path, folder: Path, *, fps: float, max_width: int) -> lis
     """The capture's frames from a recording's first video stream, as the capture writes them: ``fps`` a
     second, at most ``max_width`` px wide (even height), ``s0-c0-<n>.jpg`` with ``n`` the frame's time in
     frame intervals, and ffmpeg's black and frozen picture metadata in ``s0-c0.picture.txt``."""
-    metadata = folder / "s0-c0.picture.txt"
+    metadata = folder / metadata_name(0, 0)
     chain = f"fps={fps:g},scale='min({max_width},iw)':-2,{picture_filters(metadata, BLACK_MIN_S, FROZEN_MIN_S)}"
     return ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y", *_recording_input(media), "-map", "0:v:0",
             "-an", "-sn", "-dn", "-vf", chain, "-q:v", "4", "-frame_pts", "1", "-f", "image2",
-            str(folder / "s0-c0-%08d.jpg")]
+            str(folder / frame_name(0, 0))]
 
 
 @dataclass(frozen=True)

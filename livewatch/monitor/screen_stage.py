@@ -25,6 +25,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz
 
+from livewatch.capture.frames import metadata_name
 from livewatch.pipeline.screen import CapturedFrame, PictureSpell, ScreenItem
 from livewatch.screen.appearances import AppearanceTracker
 from livewatch.screen.base import Reading, ScreenReader, load_image, read_frame, screen_readers
@@ -64,7 +65,7 @@ def frame_offset(frame: CapturedFrame) -> float | None:
 
 def picture_file(folder: Path, stream: int, connection: int | None) -> Path:
     """The picture metadata ffmpeg writes beside a connection's frames (docs/data-directory.md)."""
-    return folder / f"s{stream}-c{connection or 0}.picture.txt"
+    return folder / metadata_name(stream, connection or 0)
 
 
 @dataclass(frozen=True)
