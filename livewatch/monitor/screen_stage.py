@@ -173,10 +173,22 @@ class ScreenStage:
         permanent = {item.frame for item in closed}
         wanted = {item.frame for item in still}
         for stale in state.provisional - wanted - permanent:
-            _remove(stale)
+            self._remove(stale)
         state.provisional = wanted - permanent
         if path is not None and path not in wanted and path not in permanent:
-            _remove(path)
+            self._remove(path)
+
+    def _remove(self, path: Path) -> None:
+        """Delete a frame that was read, only ever inside the data directory's event folders (a queued
+        frame's path is the capture's, but the queue is a table others can write)."""
+        events = (self.data.root / "events").resolve()
+        if not path.resolve().is_relative_to(events):
+            log.warning("not deleting %s: it is not inside %s", path, events)
+            return
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as err:  # a frame that cannot be deleted costs disk space, nothing else
+            log.warning("cannot delete frame %s: %s", path, err)
 
     def _read_pictures(self, state: StreamScreen, connection: int | None, now_s: float | None = None) -> int:
         """Store the spells begun or ended in the connection's picture metadata since the last read; how
@@ -214,10 +226,3 @@ def stored_keys(stored: Sequence[tuple[ScreenItem, str]], batch: Sequence[Screen
         left.remove(match)
         keys.append(match[1])
     return keys
-
-
-def _remove(path: Path) -> None:
-    try:
-        path.unlink(missing_ok=True)
-    except OSError as err:  # a frame that cannot be deleted costs disk space, nothing else
-        log.warning("cannot delete frame %s: %s", path, err)

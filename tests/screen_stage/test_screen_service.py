@@ -103,3 +103,17 @@ def test_every_frame_stays_when_asked(tmp_path: Path) -> None:
     [item] = session.screen.items(run.id)
     assert (item.start_at, item.end_at) == (START + timedelta(seconds=2), START + timedelta(seconds=4))
     session.close()
+
+
+def test_a_line_keeps_the_key_it_was_stored_under_while_ocr_reads_it_better() -> None:
+    from livewatch.monitor.screen_stage import stored_keys
+    from livewatch.pipeline.screen import Box, ScreenItem
+
+    def line(text: str, start: int) -> ScreenItem:
+        return ScreenItem(1, 0, "text", text, START + timedelta(seconds=start), START + timedelta(seconds=9), 0.9,
+                          Box(0, 0, 10, 10), Path("f.jpg"), "ocr")
+
+    stored = [(line("全网最低介", 2), "全网最低介"), (line("加微信 abc123", 2), "加微信 abc123")]
+    # Both lines appeared in one frame; the first is now read better, and a third line is new.
+    batch = [line("加微信 abc123", 2), line("全网最低价", 2), line("限时秒杀", 5)]
+    assert stored_keys(stored, batch) == ["加微信 abc123", "全网最低介", "限时秒杀"]
