@@ -16,6 +16,10 @@ it was last seen (that frame's time plus its interval). A frame the change detec
 with ``readings=None``: the same as the last read, so what that read found is on screen still, and what it
 missed counts as missed again.
 
+Frames further apart than the misses tolerated allow (``(missed_reads + 1)`` intervals, plus
+:data:`GAP_SLACK_S`: the capture was down, frames were lost) close everything first: what shows after such a
+gap is a new appearance.
+
 The evidence kept for an appearance is the frame and box of the reading with the highest confidence (the
 first of equals), and for text that reading's text.
 """
@@ -41,6 +45,9 @@ if TYPE_CHECKING:
     from livewatch.screen.base import Reading
 
 log = logging.getLogger(__name__)
+
+#: Seconds a frame may come late (capture jitter) before the time since the last one counts as a gap.
+GAP_SLACK_S = 0.5
 
 
 @dataclass(slots=True)
@@ -72,6 +79,7 @@ class AppearanceTracker:
         self._open: list[_Open] = []
         self._stream: tuple[int, int] | None = None
         self._last_at: datetime | None = None
+        self._last_interval_s = 0.0
 
     def see(self, frame: CapturedFrame, readings: Sequence[Reading] | None) -> list[ScreenItem]:
         """Take the next frame of the stream and what its readers found (None: the picture has not changed since
@@ -88,24 +96,31 @@ class AppearanceTracker:
             log.warning("frame %s (%s) is not after the last frame seen (%s); ignored", frame.path,
                         frame.at.isoformat(), self._last_at.isoformat())
             return []
-        self._last_at = frame.at
+        # A gap longer than the misses tolerated (the capture was down, frames were lost) ends everything: what
+        # is on screen after it is a new appearance, and the report must not claim it was seen in between.
+        gap_closed: list[_Open] = []
+        if self._last_at is not None and (frame.at - self._last_at).total_seconds() > (
+                (self.missed_reads + 1) * self._last_interval_s + GAP_SLACK_S):
+            gap_closed, self._open = self._open, []
+        self._last_at, self._last_interval_s = frame.at, frame.interval_s
         matched: set[int] = set()
         if readings is None:
             # The picture is the last read's: what it found is on screen still, what it missed is missed again.
-            matched = {index for index, item in enumerate(self._open) if item.missed == 0}
-            for index in matched:
-                self._open[index].last_seen, self._open[index].last_interval_s = frame.at, frame.interval_s
+            matched = {position for position, item in enumerate(self._open) if item.missed == 0}
+            for position in matched:
+                self._open[position].last_seen = frame.at
+                self._open[position].last_interval_s = frame.interval_s
             readings = ()
         for reading in sorted(readings, key=lambda r: -r.confidence):
-            index = self._match(reading, matched)
-            if index is None:
+            found = self._match(reading, matched)
+            if found is None:
                 self._open.append(_start(reading, frame))
                 matched.add(len(self._open) - 1)
             else:
-                _extend(self._open[index], reading, frame)
-                matched.add(index)
-        closed = []
-        still_open = []
+                _extend(self._open[found], reading, frame)
+                matched.add(found)
+        closed: list[_Open] = gap_closed
+        still_open: list[_Open] = []
         for index, item in enumerate(self._open):
             if index not in matched:
                 item.missed += 1

@@ -47,7 +47,8 @@ def dhash(image: NDArray[np.uint8], grid: tuple[int, int] = GRID, margin: int = 
     small = Image.fromarray(image, mode="RGB").convert("L").resize((across + 1, down + 1), Image.Resampling.BOX)
     cells = np.asarray(small, dtype=np.int16)
     steps = np.stack([cells[:-1, :-1] - cells[:-1, 1:], cells[:-1, :-1] - cells[1:, :-1]])
-    return np.sign(steps * (np.abs(steps) > margin)).astype(np.int8)
+    hashed: NDArray[np.int8] = np.sign(steps * (np.abs(steps) > margin)).astype(np.int8)
+    return hashed
 
 
 def mean_luma(image: NDArray[np.uint8]) -> float:

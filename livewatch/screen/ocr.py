@@ -2,9 +2,8 @@
 the models ship inside the ``rapidocr-onnxruntime`` wheel, so nothing is downloaded).
 
 The engine takes a second or two and ~100 MB to load, and is not safe to call from two threads at once (it
-keeps per-call settings on itself): one engine per process, built on the first read, every call under one
-lock. A frame of 960x540 takes about half a second on one CPU core's worth of a small machine (see
-docs/screen.md for the measured numbers).
+keeps per-call settings on itself): one engine per process (per detection size), built on the first read,
+every call under one lock. See docs/screen.md for the time a frame takes.
 """
 
 from __future__ import annotations
@@ -24,31 +23,38 @@ if TYPE_CHECKING:
 #: The longest line OCR keeps: a banner line on a 960 px frame holds well under 100 characters.
 MAX_LINE = 500
 
-_engine: Any = None
+#: RapidOCR's own default: the picture is scaled so that its short side is this long before text is looked
+#: for (a 960x540 frame is scaled up to 1309x736; small text is found better, at twice the cost of 540).
+DETECT_SIDE = 736
+
+_engines: dict[int, Any] = {}
 _engine_lock = threading.Lock()
 
 
-def _load_engine() -> Any:
-    """The process's RapidOCR engine, built once (under the lock)."""
-    global _engine
-    if _engine is None:
+def _engine(detect_side: int) -> Any:
+    """The process's RapidOCR engine for this detection size, built once (call under the lock)."""
+    engine = _engines.get(detect_side)
+    if engine is None:
         try:
             from rapidocr_onnxruntime import RapidOCR  # type: ignore[import-untyped]
         except ImportError as err:
             raise ScreenError(f"the OCR screen reader needs rapidocr-onnxruntime, which does not load: {err}") from err
-        _engine = RapidOCR()
-    return _engine
+        engine = _engines[detect_side] = RapidOCR(det_limit_side_len=detect_side)
+    return engine
 
 
 class OcrReader(ScreenReader):
-    """Every line of text RapidOCR reads with at least ``min_score`` (0..1), as its upright bounding box."""
+    """Every line of text RapidOCR reads with at least ``min_score`` (0..1), as its upright bounding box.
+    ``detect_side``: see :data:`DETECT_SIDE` (540 reads a 960x540 frame as it is, about twice as fast)."""
 
     name: ClassVar[str] = "ocr"
 
-    def __init__(self, *, min_score: float = 0.5, max_text: int = MAX_LINE) -> None:
+    def __init__(self, *, min_score: float = 0.5, max_text: int = MAX_LINE, detect_side: int = DETECT_SIDE) -> None:
         if not 0.0 <= min_score <= 1.0:
             raise ScreenError(f"the OCR reader's min_score must be within 0..1, not {min_score!r}")
-        self.min_score = min_score
+        if not 32 <= detect_side <= 4096:
+            raise ScreenError(f"the OCR reader's detect_side must be 32..4096 px, not {detect_side!r}")
+        self.min_score, self.detect_side = min_score, detect_side
         self.max_text = min(max_text, MAX_TEXT)
 
     def read(self, image: NDArray[np.uint8]) -> list[Reading]:
@@ -56,7 +62,7 @@ class OcrReader(ScreenReader):
         # RapidOCR takes an array as OpenCV's BGR.
         bgr = np.ascontiguousarray(image[:, :, ::-1])
         with _engine_lock:
-            engine = _load_engine()
+            engine = _engine(self.detect_side)
             result, _elapsed = engine(bgr, text_score=self.min_score)
         readings = []
         for quad, raw_text, raw_score in result or ():

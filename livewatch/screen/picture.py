@@ -94,9 +94,12 @@ def _filter_escape(value: str) -> str:
 class PictureMetadata:
     """Parses a metadata file's text as it grows. :meth:`feed` takes the bytes added since the last call and
     yields each spell as it becomes known (``end_s`` None: it has begun and lasts) and again when it ends.
-    A half-written last line waits for the next call."""
+    A half-written last line waits for the next call. ``feed`` is a generator: nothing is parsed until its
+    spells are taken."""
 
     def __init__(self, *, black_min_s: float) -> None:
+        if not (black_min_s >= 0 and math.isfinite(black_min_s)):
+            raise ScreenError(f"a black spell's minimum must be 0 s or more, not {black_min_s}")
         self.black_min_s = black_min_s
         self._pending = b""
         #: The last frame time read (the latest the file says anything about).

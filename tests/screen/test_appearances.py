@@ -145,3 +145,14 @@ def test_settings_are_checked() -> None:
         AppearanceTracker(missed_reads=-1)
     with pytest.raises(ScreenError, match="text_similarity"):
         AppearanceTracker(text_similarity=0)
+
+
+def test_a_gap_in_the_frames_ends_every_appearance() -> None:
+    tracker = AppearanceTracker(missed_reads=1)
+    tracker.see(frame(0), [code()])
+    tracker.see(frame(1), [code()])
+    tracker.see(frame(3), [code()])  # one frame lost: within the misses tolerated
+    [before] = tracker.see(frame(60), [code()])  # the capture was down for a minute
+    assert (before.start_at, before.end_at) == (T0, T0 + timedelta(seconds=4))
+    [after] = tracker.flush()
+    assert (after.start_at, after.end_at) == (T0 + timedelta(seconds=60), T0 + timedelta(seconds=61))

@@ -19,7 +19,8 @@ BOX = Box(left=1, top=2, width=3, height=4)
 
 def test_a_captured_frame_loads_as_rgb_pixels(make_frame: FrameMaker, tmp_path: Path) -> None:
     image = load_image(make_frame("plain-0"))
-    assert (image.shape, image.dtype) == ((540, 960, 3), np.uint8)
+    assert image.shape == (540, 960, 3)
+    assert image.dtype == np.dtype(np.uint8)
     png = tmp_path / "frame.png"
     Image.new("RGBA", (8, 6), (10, 20, 30, 255)).save(png)
     assert load_image(png)[0, 0].tolist() == [10, 20, 30]

@@ -49,6 +49,8 @@ def test_lines_below_the_minimum_score_are_dropped(banner_frame: Path, readings:
     assert all(r.confidence >= 0.9999 for r in strict)
     with pytest.raises(ScreenError, match="min_score"):
         OcrReader(min_score=2)
+    with pytest.raises(ScreenError, match="detect_side"):
+        OcrReader(detect_side=10)
 
 
 def test_one_engine_serves_threads(banner_frame: Path) -> None:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import unicodedata
+from typing import get_args
+
 import pytest
 
+from livewatch.pipeline.screen import PayloadClass
+from livewatch.screen.base import clean_text
 from livewatch.screen.payloads import classify
+from tests.test_hostile_strings import ACCEPTED, REFUSED
 
 
 @pytest.mark.parametrize(("payload", "expected"), [
@@ -58,3 +64,12 @@ from livewatch.screen.payloads import classify
 ])
 def test_payload_classes(payload: str, expected: tuple[str, str | None]) -> None:
     assert classify(payload) == expected
+
+
+def test_hostile_payloads_are_classified_and_cleaned_without_error() -> None:
+    for payload in [*ACCEPTED, *REFUSED, "http://" + "a." * 200 + "com", "https://[" + "f" * 5000, "\x00" * 10]:
+        payload_class, host = classify(payload)
+        assert host is None or (host.isascii() and len(host) <= 253)
+        cleaned = clean_text(payload)
+        assert all(ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf") for ch in cleaned)
+        assert payload_class in get_args(PayloadClass)

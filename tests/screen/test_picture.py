@@ -38,6 +38,8 @@ def test_the_filter_chain_is_exact() -> None:
     assert picture_filters(Path("/a:b,c'd"), 1, 1).endswith(r"file=/a\\:b\,c\\\'d")
     with pytest.raises(ScreenError, match="more than 0 s"):
         picture_filters(Path("/x"), 0, 1)
+    with pytest.raises(ScreenError, match="0 s or more"):
+        PictureMetadata(black_min_s=float("nan"))
 
 
 def test_ffmpegs_output_gives_the_spells(metadata: Path) -> None:
