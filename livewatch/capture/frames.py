@@ -120,17 +120,22 @@ class FrameIngest:
         returns how many were queued."""
         if not self.enabled:
             return 0
-        state = self._connections.setdefault(connection, _Connection(self._pattern(connection)))
+        state = self._state(connection)
         self._look(connection, state, final)
         ready = state.waiting if final else state.waiting[:-1]
         state.waiting = [] if final else state.waiting[-1:]
-        for number in ready:
-            self._queue(connection, number, clock)
+        queued = sum(self._queue(connection, number, clock) for number in ready)
         if ready:
             self._note_handed_on(connection, ready[-1])
         if final:
             del self._connections[connection]
-        return len(ready)
+        return queued
+
+    def _state(self, connection: int) -> _Connection:
+        state = self._connections.get(connection)
+        if state is None:
+            state = self._connections[connection] = _Connection(self._pattern(connection))
+        return state
 
     def _look(self, connection: int, state: _Connection, final: bool) -> None:
         """Add the frame numbers that appeared since the last look to ``state.waiting``: the expected next ones
@@ -165,17 +170,19 @@ class FrameIngest:
         except OSError:
             return []
 
-    def _queue(self, connection: int, number: int, clock: BroadcastClock) -> None:
+    def _queue(self, connection: int, number: int, clock: BroadcastClock) -> bool:
         path = self.folder / (frame_name(self.index, connection) % number)
         problem = check_frame(path)
         if problem is not None:
             self.refused += 1
             log.warning("stream %s: frame %s not handed on: %s", self.index, path.name, problem)
-            return
+            return False
         frame = CapturedFrame(self.event_id, self.run.id, self.index, connection, path,
                               clock.moment(number / self.fps), self.interval_s)
-        if self.ctx.queue.put(SCREEN, frame.queue_key, encode(frame)):
-            self.queued += 1
+        if not self.ctx.queue.put(SCREEN, frame.queue_key, encode(frame)):
+            return False  # this moment is queued already (a reconnect that recorded it again)
+        self.queued += 1
+        return True
 
     def _note_handed_on(self, connection: int, number: int) -> None:
         """Keep the newest frame number handed on, for :meth:`recover`: a dead connection's clock is rebuilt
@@ -192,7 +199,7 @@ class FrameIngest:
             return 0
         note = self.ctx.data.read_bytes(self.folder / handed_on_name(self.index, connection)) or b""
         text = note.decode("ascii", errors="replace").strip()
-        state = self._connections.setdefault(connection, _Connection(self._pattern(connection)))
+        state = self._state(connection)
         if text.isdigit() and len(text) < 12:
             state.next_number = int(text) + 1
             state.scanned_at = float("-inf")

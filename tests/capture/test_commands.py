@@ -144,8 +144,8 @@ def test_local_protocols_are_never_handed_to_ffmpeg(url: str) -> None:
 FRAMES = FramePlan(Path("/d/frames/s0-c12-%08d.jpg"), Path("/d/frames/s0-c12.picture.txt"), 1.0, 960)
 FRAME_OUTPUT = [
     "-map", "0:v:0?", "-map", "0:a:0",
-    "-vf", "fps=1,scale='min(960,iw)':-2,format=yuv420p,blackdetect=d=2:pix_th=0.1,freezedetect=n=-60dB:d=2,"
-           "metadata=mode=print:file=/d/frames/s0-c12.picture.txt",
+    "-vf", "fps=1,scale='min(960,iw)':-2,format=yuv420p,blackdetect=d=2:pix_th=0.1:pic_th=0.98,"
+           "freezedetect=n=-60dB:d=2,metadata=mode=print:file=/d/frames/s0-c12.picture.txt",
     "-c:v", "mjpeg", "-q:v", "4", "-strict:v", "unofficial", "-c:a", "copy", "-f", "tee",
     "[select=v:f=image2:frame_pts=1:atomic_writing=1:onfail=ignore]/d/frames/s0-c12-%08d.jpg|[select=a:f=null]-",
 ]
@@ -172,8 +172,8 @@ def test_dash_feed_gets_frames_the_same_way() -> None:
 def test_frame_rate_width_and_spells_are_written_compactly() -> None:
     plan = FramePlan(FRAMES.pattern, FRAMES.metadata, 0.33333, 640, black_min_s=1.5, frozen_min_s=4)
     assert frame_args(plan)[5] == (
-        "fps=0.333,scale='min(640,iw)':-2,format=yuv420p,blackdetect=d=1.5:pix_th=0.1,freezedetect=n=-60dB:d=4,"
-        "metadata=mode=print:file=/d/frames/s0-c12.picture.txt")
+        "fps=0.333,scale='min(640,iw)':-2,format=yuv420p,blackdetect=d=1.5:pix_th=0.1:pic_th=0.98,"
+        "freezedetect=n=-60dB:d=4,metadata=mode=print:file=/d/frames/s0-c12.picture.txt")
     assert frame_rate(5.0) == "5"
     assert frame_rate(0.1) == "0.1"
 
