@@ -21,8 +21,9 @@ from typing import ClassVar
 from livewatch.pipeline.screen import ScreenItem, TextChannel
 from livewatch.rules.transcript import Transcript, Utterance, Word
 
-#: Below this OCR score a line is a low-confidence span (a finding on it is capped at ``medium``). RapidOCR
-#: scores crisp captions and banners 0.9 and more; a score under 0.8 comes with misread characters.
+#: Below this OCR score a line is a low-confidence span (a finding on it is capped at ``medium``). Measured on
+#: RapidOCR with Chinese captions rendered at 10–36 px, blurred and not: lines read right scored 0.94–0.999;
+#: the one misread (非产品保水保息年化心 for 本产品保本保息 年化收益8%, 10 px blurred) scored 0.72.
 OCR_LOW_CONFIDENCE = 0.8
 #: The longest line taken from a reader: text on a screen is short, and what comes from a stream is hostile.
 MAX_LINE_CHARS = 500

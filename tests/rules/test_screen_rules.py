@@ -290,6 +290,34 @@ def test_picture_needs_a_problem_and_a_length(tmp_path: Path) -> None:
         pack_of(tmp_path, {"id": "p", "type": "picture", "problem": "black", "min_seconds": 0})
 
 
+def test_text_read_by_real_ocr_from_a_rendered_frame_is_checked(default_pack: RulePack, tmp_path: Path) -> None:
+    """Pixels to findings: a frame with a banner and a caption, read by RapidOCR (spaces and all as it gives
+    them), each line an appearance with its box, through the default pack."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+    from rapidocr_onnxruntime import RapidOCR
+
+    font = ImageFont.truetype("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 32)
+    frame = Image.new("RGB", (960, 540), (40, 60, 90))
+    draw = ImageDraw.Draw(frame)
+    draw.text((40, 40), "全网最低价 今晚8点开抢", font=font, fill=(255, 255, 0))
+    draw.text((40, 460), "客服电话 138 1234 5678", font=font, fill=(255, 255, 255))
+    read, _ = RapidOCR()(np.asarray(frame))
+    items = []
+    for points, text, score in read or []:
+        xs, ys = [int(p[0]) for p in points], [int(p[1]) for p in points]
+        box = Box(min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
+        items.append(shown(text, 0, 120, confidence=float(score), box=box))
+    findings = check(default_pack, screen_only(*items), "absolute-terms.superlatives", "traffic-diversion.phone-number")
+    by_rule = {f.rule: f for f in findings}
+    assert set(by_rule) == {"absolute-terms.superlatives", "traffic-diversion.phone-number"}
+    assert by_rule["absolute-terms.superlatives"].box is not None
+    assert by_rule["absolute-terms.superlatives"].box.top < 100  # the banner, not the caption
+    assert by_rule["traffic-diversion.phone-number"].box is not None
+    assert by_rule["traffic-diversion.phone-number"].box.top > 400
+    assert all(f.channel == "screen" and not f.low_confidence for f in findings)
+
+
 # --- the screen transcript -------------------------------------------------------------------------------------
 
 def test_the_screen_transcript_keeps_text_lines_in_order_and_leaves_codes_out() -> None:
