@@ -186,7 +186,7 @@ def test_full_config_parses(tmp_path: Path, empty_cwd: Path) -> None:
     assert settings.alerts[1].min_severity == "high"  # the default
     assert (settings.alerting.cooldown_s, settings.alerting.gap_alert_s) == (60, 30)
     assert (settings.screen.readers, settings.screen.workers, settings.screen.keep_frames) == (["qr"], 2, "all")
-    assert settings.screen.enabled and settings.screen.ocr_min_confidence == 0.5
+    assert (settings.screen.enabled, settings.screen.ocr_min_confidence) == (True, 0.5)
 
 
 def test_relative_paths_resolve_against_config_folder(tmp_path: Path, empty_cwd: Path) -> None:
