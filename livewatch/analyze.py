@@ -62,8 +62,9 @@ def _recording_input(media: Path) -> list[str]:
 
 
 def has_video_argv(media: Path) -> list[str]:
-    """ffprobe argv that prints ``video`` when the recording has a video stream (and nothing otherwise)."""
-    return ["ffprobe", "-hide_banner", "-v", "error", *_recording_input(media), "-select_streams", "v:0",
+    """ffprobe argv that prints ``video`` when the recording has a video stream (and nothing otherwise; an
+    audio file's cover art is no video: ``V`` leaves attached pictures out)."""
+    return ["ffprobe", "-hide_banner", "-v", "error", *_recording_input(media), "-select_streams", "V:0",
             "-show_entries", "stream=codec_type", "-of", "csv=p=0"]
 
 
@@ -73,7 +74,7 @@ def frames_argv(media: Path, folder: Path, *, fps: float, max_width: int) -> lis
     frame intervals, and ffmpeg's black and frozen picture metadata in ``s0-c0.picture.txt``."""
     metadata = folder / metadata_name(0, 0)
     chain = f"fps={fps:g},scale='min({max_width},iw)':-2,{picture_filters(metadata, BLACK_MIN_S, FROZEN_MIN_S)}"
-    return ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y", *_recording_input(media), "-map", "0:v:0",
+    return ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y", *_recording_input(media), "-map", "0:V:0",
             "-an", "-sn", "-dn", "-vf", chain, "-q:v", "4", "-frame_pts", "1", "-f", "image2",
             str(folder / frame_name(0, 0))]
 

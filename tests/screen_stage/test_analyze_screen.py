@@ -34,12 +34,12 @@ def test_frames_argv_is_one_ffmpeg_run_for_frames_and_picture_metadata() -> None
     folder = Path("/data/events/e/frames/analyzed-1")
     assert frames_argv(Path("/in/rec.mp4"), folder, fps=0.5, max_width=640) == [
         "ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y", "-protocol_whitelist", "file",
-        "-format_whitelist", FORMATS, "-i", "/in/rec.mp4", "-map", "0:v:0", "-an", "-sn", "-dn",
+        "-format_whitelist", FORMATS, "-i", "/in/rec.mp4", "-map", "0:V:0", "-an", "-sn", "-dn",
         "-vf", "fps=0.5,scale='min(640,iw)':-2," + picture_filters(folder / "s0-c0.picture.txt", 2.0, 2.0),
         "-q:v", "4", "-frame_pts", "1", "-f", "image2", f"{folder}/s0-c0-%08d.jpg"]
     assert has_video_argv(Path("/in/rec.mp4")) == [
         "ffprobe", "-hide_banner", "-v", "error", "-protocol_whitelist", "file", "-format_whitelist", FORMATS,
-        "-i", "/in/rec.mp4", "-select_streams", "v:0", "-show_entries", "stream=codec_type", "-of", "csv=p=0"]
+        "-i", "/in/rec.mp4", "-select_streams", "V:0", "-show_entries", "stream=codec_type", "-of", "csv=p=0"]
 
 
 def test_analyze_reports_what_the_screen_showed(tmp_path: Path) -> None:
@@ -65,3 +65,22 @@ def test_analyze_reports_what_the_screen_showed(tmp_path: Path) -> None:
     if importlib.util.find_spec("livewatch.rules.types.screen") is not None:  # the screen rule types
         [finding] = [f for f in analysis.check.findings if f.channel == "screen"]
         assert finding.start_at == code.start_at
+
+
+def test_an_audio_file_with_cover_art_has_no_frames_to_read(tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.screen_stage.media import qr_png
+
+    schedules = tmp_path / "schedules"
+    schedules.mkdir()
+    (schedules / "handed-in.yaml").write_text(REGISTRATION, encoding="utf-8")
+    media = tmp_path / "talk.mp3"  # the cover is a QR code: still no picture of the broadcast
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=d=3", "-i", str(qr_png(tmp_path)),
+                    "-map", "0", "-map", "1", "-c:a", "libmp3lame", "-c:v", "png", "-disposition:v", "attached_pic",
+                    str(media)], check=True)
+    settings = Settings(data_dir=tmp_path / "data", transcriber=TranscriberSettings(enabled=False),
+                        screen=ScreenSettings(readers=["qr"]))
+    analysis = analyze_recording(settings, media, "handed-in", schedules)
+    assert (analysis.segments, analysis.frames) == (1, 0)
+    assert not [f for f in analysis.check.findings if f.channel == "screen"]
