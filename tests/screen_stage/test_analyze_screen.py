@@ -3,7 +3,6 @@ spell gives the code's appearance and the spell, on the event's clock, before th
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -62,9 +61,9 @@ def test_analyze_reports_what_the_screen_showed(tmp_path: Path) -> None:
     assert [s.problem for s in spells] == ["black", "frozen"]  # a black picture is a frozen one too
     assert all(s.start_at == START + timedelta(seconds=14) and s.end_at is not None for s in spells)
     assert spells[0].end_at == START + timedelta(seconds=18)
-    if importlib.util.find_spec("livewatch.rules.types.screen") is not None:  # the screen rule types
-        [finding] = [f for f in analysis.check.findings if f.channel == "screen"]
-        assert finding.start_at == code.start_at
+    [finding] = [f for f in analysis.check.findings if f.channel == "screen"]  # the default pack's QR rule
+    assert (finding.category, finding.start_at, finding.frame) == (
+        "traffic-diversion", code.start_at, f"frames/{code.frame.parent.name}/{code.frame.name}")
 
 
 def test_an_audio_file_with_cover_art_has_no_frames_to_read(tmp_path: Path) -> None:
