@@ -97,6 +97,8 @@ class StreamScreen:
     provisional: set[Path] = field(default_factory=set)
     #: The items still on screen as last stored, each with the text it was first stored under.
     stored: list[tuple[ScreenItem, str]] = field(default_factory=list)
+    #: The connection of the last frame read (a new one may show another picture: it is read at once).
+    connection: int | None = None
     #: Connection → the wall time of its output's time zero, from its frames.
     origins: dict[int | None, datetime] = field(default_factory=dict)
     pictures: dict[Path, PictureMetadataFile] = field(default_factory=dict)
@@ -130,6 +132,9 @@ class ScreenStage:
         (``ScreenError``) naming the file when the frame cannot be decoded; the stream goes on without it."""
         state = self._stream(frame)
         image = load_image(frame.path)
+        if frame.connection != state.connection:
+            state.change.reset()
+            state.connection = frame.connection
         readings: list[Reading] | None = None
         if state.change.changed(image):
             readings = read_frame(self.readers, image)
