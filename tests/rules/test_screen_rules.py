@@ -183,6 +183,8 @@ def test_proximity_across_channels(tmp_path: Path) -> None:
     rule = {"id": "near", "type": "proximity", "a": {"terms": ["最低价"]}, "b": {"terms": ["下单"]}, "within_s": 20}
     assert len(evaluate(tmp_path, rule, screen_only(shown("下单立减", 100, 110), speech="[125] 今天最低价"))) == 1
     assert evaluate(tmp_path, rule, screen_only(shown("下单立减", 100, 110), speech="[140] 今天最低价")) == []
+    spoken = {**rule, "channels": ["speech"]}
+    assert evaluate(tmp_path, spoken, screen_only(shown("下单立减", 100, 110), speech="[125] 今天最低价")) == []
 
 
 def test_a_disclosure_on_another_stream_does_not_count(tmp_path: Path) -> None:
@@ -316,6 +318,20 @@ def test_text_read_by_real_ocr_from_a_rendered_frame_is_checked(default_pack: Ru
     assert by_rule["traffic-diversion.phone-number"].box is not None
     assert by_rule["traffic-diversion.phone-number"].box.top > 400
     assert all(f.channel == "screen" and not f.low_confidence for f in findings)
+
+
+def test_a_hostile_line_is_bounded_and_checked_in_time(default_pack: RulePack) -> None:
+    """OCR text comes from the stream: a line of 20,000 digits and control characters is cut to
+    MAX_LINE_CHARS, kept on one line, and every regex rule finishes within its limit (no rule-error)."""
+    from livewatch.rules.screen_text import MAX_LINE_CHARS
+
+    hostile = shown("1" * 10000 + "\x1b[2J\n\u202e加我微信" + "1 " * 5000, 0, 60)
+    transcript = ScreenTranscript.of_items([hostile])
+    assert len(transcript.utterances) == 1
+    assert len(transcript.text) <= MAX_LINE_CHARS
+    regex_rules = [r.id for r in default_pack.rules if r.type_name in ("regex", "lexicon", "composite")]
+    findings = check(default_pack, screen_only(hostile), *regex_rules)
+    assert not [f for f in findings if f.category == "rule-error"]
 
 
 # --- the screen transcript -------------------------------------------------------------------------------------

@@ -195,7 +195,7 @@ class ProximityRule(Rule):
     def composite(self) -> CompositeRule:
         s = self.spec
         return CompositeRule(CompositeSpec(id=s.id, type="composite", category=s.category, severity=s.severity,
-                                           all_of=[s.a, s.b], within_s=s.within_s))
+                                           all_of=[s.a, s.b], within_s=s.within_s, channels=s.channels))
 
     def evaluate(self, data: RuleInput) -> Iterator[Hit]:
         return self.composite.evaluate(data)
