@@ -208,6 +208,11 @@ class ScreenSettings(StrictModel):
     )
     workers: int = Field(1, ge=1, le=32, description="Threads reading frames; each takes whole streams in turn.")
     ocr_min_confidence: float = Field(0.5, ge=0, le=1, description="OCR lines scored below this are dropped.")
+    costly_interval_s: float = Field(
+        2.0, ge=0, le=600,
+        description="A costly reader (OCR) runs at most once per this many seconds of a stream: a picture that "
+        "changes all the time costs one OCR read per interval, not one per frame; a change is still read within it.",
+    )
     keep_frames: Literal["evidence", "all"] = Field(
         "evidence", description="evidence: a frame is deleted once read unless it is some item's evidence; "
         "all: every frame is kept.",

@@ -69,7 +69,8 @@ class ScreenService:
         self.session, self.settings, self.checks = session, session.settings.screen, checks
         self.queue = session.queue
         self.stage = ScreenStage(session.screen, session.data, build_readers(self.settings),
-                                 keep_frames=self.settings.keep_frames)
+                                 keep_frames=self.settings.keep_frames,
+                                 costly_interval_s=self.settings.costly_interval_s)
         self.lanes = FrameLanes()
         self._stop = threading.Event()
         count = self.settings.workers

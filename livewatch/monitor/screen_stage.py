@@ -23,6 +23,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+from numpy.typing import NDArray
 from rapidfuzz import fuzz
 
 from livewatch.capture.frames import metadata_name
@@ -104,14 +106,21 @@ class StreamScreen:
     pictures: dict[Path, PictureMetadataFile] = field(default_factory=dict)
     #: Spells by (problem, start), as last stored.
     spells: dict[tuple[str, datetime], PictureSpell] = field(default_factory=dict)
+    #: The costly readers' last readings and when they were taken; whether the picture changed since.
+    costly_readings: list[Reading] = field(default_factory=list)
+    costly_at: datetime | None = None
+    costly_due: bool = False
 
 
 class ScreenStage:
     """Frames → the screen store, for every stream (one :class:`StreamScreen` each)."""
 
     def __init__(self, store: ScreenLog, data: DataDir, readers: Sequence[ScreenReader],
-                 *, keep_frames: Literal["evidence", "all"] = "evidence") -> None:
+                 *, keep_frames: Literal["evidence", "all"] = "evidence", costly_interval_s: float = 0.0) -> None:
         self.store, self.data, self.readers, self.keep_frames = store, data, list(readers), keep_frames
+        self.cheap = [r for r in self.readers if not r.costly]
+        self.costly = [r for r in self.readers if r.costly]
+        self.costly_interval = timedelta(seconds=costly_interval_s)
         self._lock = threading.Lock()
         self._streams: dict[tuple[int, int], StreamScreen] = {}
 
@@ -135,9 +144,7 @@ class ScreenStage:
         if frame.connection != state.connection:
             state.change.reset()
             state.connection = frame.connection
-        readings: list[Reading] | None = None
-        if state.change.changed(image):
-            readings = read_frame(self.readers, image)
+        readings = self._readings(state, frame, state.change.changed(image), image)
         closed = state.tracker.see(frame, readings)
         still = state.tracker.open_items()
         new_items = self._record(state, closed, still)
@@ -147,6 +154,24 @@ class ScreenStage:
             state.origins.setdefault(frame.connection, frame.at - timedelta(seconds=offset))
         spells = self._read_pictures(state, frame.connection, offset)
         return FrameOutcome(readings is not None, new_items, spells)
+
+    def _readings(self, state: StreamScreen, frame: CapturedFrame, changed: bool,
+                  image: NDArray[np.uint8]) -> list[Reading] | None:
+        """What the readers find in a frame, None when it shows what the last frame read showed. The cheap
+        readers (codes) read every changed frame. A costly one (OCR) reads a changed picture at most once per
+        interval: within it, the costly readings of the last read stand, and the change is read when the
+        interval is over (on a still picture too), so a picture that changes all the time costs one OCR read
+        per interval and a slide that stays is read within one interval of its appearing."""
+        state.costly_due = state.costly_due or changed
+        costly_now = bool(self.costly) and state.costly_due and (
+            state.costly_at is None or frame.at - state.costly_at >= self.costly_interval)
+        if not changed and not costly_now:
+            return None
+        found = read_frame(self.cheap, image)
+        if costly_now:
+            state.costly_readings = read_frame(self.costly, image)
+            state.costly_at, state.costly_due = frame.at, False
+        return found + state.costly_readings
 
     def finish(self, run_id: int, stream: int) -> None:
         """The stream's capture is over and its frames read: close what was still on screen, read the last

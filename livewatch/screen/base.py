@@ -73,6 +73,9 @@ class ScreenReader(ABC):
 
     #: The name it is registered under (the entry point's name).
     name: ClassVar[str]
+    #: Whether one read costs a large part of a second of a core (OCR does; a code reader takes milliseconds):
+    #: the screen stage then runs it at most once per ``[screen] costly_interval_s`` of a stream.
+    costly: ClassVar[bool] = False
 
     @abstractmethod
     def read(self, image: NDArray[np.uint8]) -> list[Reading]:

@@ -48,6 +48,7 @@ class OcrReader(ScreenReader):
     ``detect_side``: see :data:`DETECT_SIDE` (540 reads a 960x540 frame as it is, about twice as fast)."""
 
     name: ClassVar[str] = "ocr"
+    costly: ClassVar[bool] = True
 
     def __init__(self, *, min_score: float = 0.5, max_text: int = MAX_LINE, detect_side: int = DETECT_SIDE) -> None:
         if not 0.0 <= min_score <= 1.0:

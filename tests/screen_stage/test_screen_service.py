@@ -117,3 +117,46 @@ def test_a_line_keeps_the_key_it_was_stored_under_while_ocr_reads_it_better() ->
     # Both lines appeared in one frame; the first is now read better, and a third line is new.
     batch = [line("加微信 abc123", 2), line("全网最低价", 2), line("限时秒杀", 5)]
     assert stored_keys(stored, batch) == ["加微信 abc123", "全网最低介", "限时秒杀"]
+
+
+def test_a_costly_reader_reads_a_changing_picture_once_per_interval(tmp_path: Path) -> None:
+    """testsrc2 changes every frame: the code reader reads each one, OCR (costly) one frame in three with a 3 s
+    interval; on a still picture OCR reads the first frame only."""
+    from typing import ClassVar
+
+    import numpy as np
+    from numpy.typing import NDArray
+
+    from livewatch.monitor.screen_stage import ScreenStage
+    from livewatch.screen.base import Reading, ScreenReader
+
+    class Counting(ScreenReader):
+        name: ClassVar[str] = "counting"
+
+        def __init__(self) -> None:
+            self.reads = 0
+
+        def read(self, image: NDArray[np.uint8]) -> list[Reading]:
+            self.reads += 1
+            return []
+
+    class CountingCostly(Counting):
+        name: ClassVar[str] = "counting-costly"
+        costly: ClassVar[bool] = True
+
+    session = _session(tmp_path)
+    run = session.runs.open_run("forum", START, START + timedelta(hours=1))
+    assert run is not None
+    frames = _queue_frames(session, screen_video(tmp_path), run.id, 0)
+    cheap, costly = Counting(), CountingCostly()
+    stage = ScreenStage(session.screen, session.data, [cheap, costly], keep_frames="all", costly_interval_s=3.0)
+    for frame in frames:
+        stage.read(frame)
+    assert cheap.reads >= 15  # a moving pattern: (almost) every frame changed
+    assert len(frames) / 3 - 1 <= costly.reads <= len(frames) / 3 + 1
+    still = [CapturedFrame("forum", run.id, 1, 0, frames[0].path, START + timedelta(seconds=n), 1.0)
+             for n in range(10)]
+    costly.reads = 0
+    for frame in still:
+        stage.read(frame)
+    assert costly.reads == 1
