@@ -36,7 +36,7 @@ def _engine(detect_side: int) -> Any:
     engine = _engines.get(detect_side)
     if engine is None:
         try:
-            from rapidocr_onnxruntime import RapidOCR  # type: ignore[import-untyped]
+            from rapidocr_onnxruntime import RapidOCR
         except ImportError as err:
             raise ScreenError(f"the OCR screen reader needs rapidocr-onnxruntime, which does not load: {err}") from err
         engine = _engines[detect_side] = RapidOCR(det_limit_side_len=detect_side)
