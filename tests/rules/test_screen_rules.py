@@ -295,16 +295,20 @@ def test_picture_needs_a_problem_and_a_length(tmp_path: Path) -> None:
 def test_text_read_by_real_ocr_from_a_rendered_frame_is_checked(default_pack: RulePack, tmp_path: Path) -> None:
     """Pixels to findings: a frame with a banner and a caption, read by RapidOCR (spaces and all as it gives
     them), each line an appearance with its box, through the default pack."""
+    import importlib
+
     import numpy as np
     from PIL import Image, ImageDraw, ImageFont
-    from rapidocr_onnxruntime import RapidOCR
+
+    # Imported by name: the wheel has no type information (how mypy is told so is the readers' business).
+    rapid_ocr = importlib.import_module("rapidocr_onnxruntime").RapidOCR
 
     font = ImageFont.truetype("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 32)
     frame = Image.new("RGB", (960, 540), (40, 60, 90))
     draw = ImageDraw.Draw(frame)
     draw.text((40, 40), "全网最低价 今晚8点开抢", font=font, fill=(255, 255, 0))
     draw.text((40, 460), "客服电话 138 1234 5678", font=font, fill=(255, 255, 255))
-    read, _ = RapidOCR()(np.asarray(frame))
+    read, _ = rapid_ocr()(np.asarray(frame))
     items = []
     for points, text, score in read or []:
         xs, ys = [int(p[0]) for p in points], [int(p[1]) for p in points]
