@@ -380,7 +380,7 @@ class StreamCapture:
             first = check.segments[check.start_index].sequence
             continues_at = self.newest_recorded_end if check.continues else None
             return HlsClock(check.stream, list(check.segments), first, timeout=self.settings.rw_timeout_s,
-                            continues_at=continues_at)
+                            continues_at=continues_at, not_before=self.writer.last_end)
         # DASH: livewatch feeds ffmpeg the segments from the one chosen, placed by the manifest's clock.
         manifest = check.manifest
         start = first_to_record(manifest, self.writer.last_end, self.settings.max_lookback_s) if manifest else None
