@@ -230,6 +230,42 @@ def test_a_code_held_up_for_minutes_is_one_finding_and_text_items_are_not_codes(
         (at(0), at(600), 600.0), (at(900), at(960), 60.0)]
 
 
+def test_a_real_wechat_code_held_up_for_twelve_seconds_is_one_finding(default_pack: RulePack, tmp_path: Path) -> None:
+    """Real parts: zxing-cpp draws the code into a frame, the QR reader decodes it, the appearance tracker
+    follows it over twelve frames at 1 fps (unchanged frames are not read again), the classifier names it."""
+    import numpy as np
+    import zxingcpp
+    from PIL import Image
+
+    from livewatch.pipeline.screen import CapturedFrame
+    from livewatch.screen.appearances import AppearanceTracker
+    from livewatch.screen.qr import QrReader
+
+    symbol = zxingcpp.write_barcode_to_image(zxingcpp.create_barcode("https://u.wechat.com/EKr7x_Jb0bM4aXnKR4yAbCs",
+                                                                    zxingcpp.BarcodeFormat.QRCode), scale=5)
+    picture = Image.new("RGB", (960, 540), (30, 30, 30))
+    picture.paste(Image.fromarray(np.asarray(symbol)).convert("RGB"), (700, 260))
+    frames = tmp_path / "events" / "ev-1" / "frames"
+    frames.mkdir(parents=True)
+    tracker, reader, items = AppearanceTracker(), QrReader(), []
+    for second in range(14):
+        path = frames / f"{second:06d}.jpg"
+        held = second < 12
+        (picture if held else Image.new("RGB", (960, 540), (30, 30, 30))).save(path)
+        frame = CapturedFrame("ev-1", 1, 0, 0, path, at(second), 1.0)
+        changed = second in (0, 12)  # what the change detector would say
+        image = np.asarray(Image.open(path).convert("RGB"))
+        items += tracker.see(frame, reader.read(image) if changed else None)
+    items += tracker.flush()
+    findings = check(default_pack, screen_only(*items), "traffic-diversion.contact-code", "traffic-diversion.link-code")
+    assert [(f.rule, f.severity, f.channel, f.frame) for f in findings] == [
+        ("traffic-diversion.contact-code", "high", "screen", "frames/000000.jpg")]
+    assert findings[0].details == {"class": "wechat-personal", "host": "u.wechat.com", "symbology": "QRCode",
+                                   "seconds_visible": 12.0}
+    assert findings[0].box is not None
+    assert findings[0].box.left >= 690
+
+
 def test_qr_hosts_allow_and_deny(tmp_path: Path) -> None:
     links = [code("https://shop.example.com/a", "url", 0, 10, host="shop.example.com"),
              code("https://t.cn/x", "url", 20, 30, host="t.cn"),
