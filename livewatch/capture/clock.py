@@ -38,6 +38,11 @@ class BroadcastClock:
     def wall(self, offset: float) -> datetime:
         return self.wall_base + timedelta(seconds=offset)
 
+    def moment(self, offset: float) -> datetime:
+        """Where output second ``offset`` falls, for something that is not a segment (a still frame): the same
+        placement as :meth:`wall`, without counting it as recorded media."""
+        return self.wall(offset)
+
     #: What ffmpeg reads instead of the stream's URL, and the descriptors it inherits for that: set where
     #: livewatch feeds ffmpeg itself (DASH: livewatch.capture.dash_feed).
     input_url: str | None = None
@@ -208,6 +213,9 @@ class HlsClock(BroadcastClock):
 
     def wall(self, offset: float) -> datetime:
         self.placed_through = max(self.placed_through, offset)
+        return self.moment(offset)
+
+    def moment(self, offset: float) -> datetime:
         ordered = self._ordered()
         covered = 0.0
         anchor, anchor_offset = self.wall_base, 0.0

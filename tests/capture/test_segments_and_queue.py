@@ -188,7 +188,12 @@ def test_one_connections_segments_stay_contiguous_when_its_clock_learns_more(tmp
     data.ensure()
     data.ensure_event("ev")
     rows: list[Any] = []
-    store = SimpleNamespace(last_segment_end=lambda run, index: None, add_segment=lambda r: rows.append(r) or len(rows),
+
+    def add_segment(record: Any) -> int:
+        rows.append(record)
+        return len(rows)
+
+    store = SimpleNamespace(last_segment_end=lambda run, index: None, add_segment=add_segment,
                             add_gap=lambda *a: None, note_on_air=lambda *a: None)
     ctx = cast(CaptureContext, SimpleNamespace(data=data, store=store, queue=SimpleNamespace(put=lambda *a: True)))
     writer = SegmentWriter(ctx, cast(Run, SimpleNamespace(id=1)), "ev", 0)
