@@ -390,6 +390,8 @@ def test_the_screen_transcript_keeps_text_lines_in_order_and_leaves_codes_out() 
 def test_frames_are_named_relative_to_the_event_folder(tmp_path: Path) -> None:
     assert frame_ref(Path("frames/0/000001.jpg")) == "frames/0/000001.jpg"
     assert frame_ref(tmp_path / "events" / "ev-1" / "frames" / "0" / "000001.jpg") == "frames/0/000001.jpg"
+    assert frame_ref(Path("events/ev-1/frames/0/000001.jpg")) == "frames/0/000001.jpg"
+    assert frame_ref(Path("/data/frames/events/ev-1/frames/frames.jpg")) == "frames/frames.jpg"  # the last one
 
 
 def test_examples_may_show_screen_lines_and_spells(default_pack: RulePack) -> None:
