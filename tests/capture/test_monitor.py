@@ -96,7 +96,8 @@ def test_sigkilled_monitor_resumes_the_same_run(tmp_path: Path, origin: LiveOrig
     t0 = now()
     write_event(schedules, "restart", origin.url, t0 + timedelta(seconds=1), t0 + timedelta(seconds=26))
     config = tmp_path / "livewatch.toml"  # transcription on: the transcript must not count anything twice
-    config_text = '[transcriber]\nlanguage = "en"\n'
+    # The screen stage off: every frame must stay where the capture wrote it (it deletes frames it has read).
+    config_text = '[transcriber]\nlanguage = "en"\n[screen]\nenabled = false\n'
     database: str | None = None  # the data directory's SQLite file
     if backend == "postgresql":  # runs, queue and jobs in PostgreSQL; the media still in the data directory
         database = request.getfixturevalue("postgres_url")

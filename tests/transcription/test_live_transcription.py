@@ -30,6 +30,7 @@ def test_live_event_is_transcribed_as_it_is_recorded(tmp_path: Path, model_store
     receiver = WebhookReceiver(b"live-secret")
     settings = Settings(data_dir=data.root, transcriber={"model_store": model_store.root,
                                                          "compute_type": "int8", "language": "en"},
+                        screen={"enabled": False},  # its own tests; OCR would compete with Whisper for the CPU
                         alerts=[{"name": "hook", "type": "webhook", "url": receiver.url, "min_severity": "medium"}])
     with LiveOrigin(tmp_path / "origin", speech="Welcome to the forum. Add me on WeChat for the gift.") as live:
         live.start()
