@@ -72,14 +72,15 @@ class ScreenTranscript(Transcript):
 
 
 def frame_ref(path: Path) -> str:
-    """A frame as a finding names it: relative to the event's folder (``frames/<file>``). The screen stage
-    may give the path relative already, or absolute inside ``events/<id>/frames/``."""
-    if not path.is_absolute():
-        return PurePosixPath(*path.parts).as_posix()
+    """A frame as a finding names it: relative to the event's folder (``frames/...``). The screen store gives
+    the path the capture wrote (``<data>/events/<id>/frames/...``); a path relative to the event already is
+    kept as it is."""
     parts = path.parts
     if FRAMES_FOLDER in parts[:-1]:
-        last = len(parts) - 1 - parts[::-1].index(FRAMES_FOLDER)
+        last = len(parts) - 2 - parts[-2::-1].index(FRAMES_FOLDER)
         return PurePosixPath(*parts[last:]).as_posix()
+    if not path.is_absolute():
+        return PurePosixPath(*parts).as_posix()
     return PurePosixPath(FRAMES_FOLDER, path.name).as_posix()
 
 

@@ -230,6 +230,42 @@ def test_a_code_held_up_for_minutes_is_one_finding_and_text_items_are_not_codes(
         (at(0), at(600), 600.0), (at(900), at(960), 60.0)]
 
 
+def test_a_real_wechat_code_held_up_for_twelve_seconds_is_one_finding(default_pack: RulePack, tmp_path: Path) -> None:
+    """Real parts: zxing-cpp draws the code into a frame, the QR reader decodes it, the appearance tracker
+    follows it over twelve frames at 1 fps (unchanged frames are not read again), the classifier names it."""
+    import numpy as np
+    import zxingcpp
+    from PIL import Image
+
+    from livewatch.pipeline.screen import CapturedFrame
+    from livewatch.screen.appearances import AppearanceTracker
+    from livewatch.screen.qr import QrReader
+
+    symbol = zxingcpp.write_barcode_to_image(zxingcpp.create_barcode("https://u.wechat.com/EKr7x_Jb0bM4aXnKR4yAbCs",
+                                                                    zxingcpp.BarcodeFormat.QRCode), scale=5)
+    picture = Image.new("RGB", (960, 540), (30, 30, 30))
+    picture.paste(Image.fromarray(np.asarray(symbol)).convert("RGB"), (700, 260))
+    frames = tmp_path / "events" / "ev-1" / "frames"
+    frames.mkdir(parents=True)
+    tracker, reader, items = AppearanceTracker(), QrReader(), []
+    for second in range(14):
+        path = frames / f"{second:06d}.jpg"
+        held = second < 12
+        (picture if held else Image.new("RGB", (960, 540), (30, 30, 30))).save(path)
+        frame = CapturedFrame("ev-1", 1, 0, 0, path, at(second), 1.0)
+        changed = second in (0, 12)  # what the change detector would say
+        image = np.asarray(Image.open(path).convert("RGB"))
+        items += tracker.see(frame, reader.read(image) if changed else None)
+    items += tracker.flush()
+    findings = check(default_pack, screen_only(*items), "traffic-diversion.contact-code", "traffic-diversion.link-code")
+    assert [(f.rule, f.severity, f.channel, f.frame) for f in findings] == [
+        ("traffic-diversion.contact-code", "high", "screen", "frames/000000.jpg")]
+    assert findings[0].details == {"class": "wechat-personal", "host": "u.wechat.com", "symbology": "QRCode",
+                                   "seconds_visible": 12.0}
+    assert findings[0].box is not None
+    assert findings[0].box.left >= 690
+
+
 def test_qr_hosts_allow_and_deny(tmp_path: Path) -> None:
     links = [code("https://shop.example.com/a", "url", 0, 10, host="shop.example.com"),
              code("https://t.cn/x", "url", 20, 30, host="t.cn"),
@@ -295,16 +331,20 @@ def test_picture_needs_a_problem_and_a_length(tmp_path: Path) -> None:
 def test_text_read_by_real_ocr_from_a_rendered_frame_is_checked(default_pack: RulePack, tmp_path: Path) -> None:
     """Pixels to findings: a frame with a banner and a caption, read by RapidOCR (spaces and all as it gives
     them), each line an appearance with its box, through the default pack."""
+    import importlib
+
     import numpy as np
     from PIL import Image, ImageDraw, ImageFont
-    from rapidocr_onnxruntime import RapidOCR
+
+    # Imported by name: the wheel has no type information (how mypy is told so is the readers' business).
+    rapid_ocr = importlib.import_module("rapidocr_onnxruntime").RapidOCR
 
     font = ImageFont.truetype("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 32)
     frame = Image.new("RGB", (960, 540), (40, 60, 90))
     draw = ImageDraw.Draw(frame)
     draw.text((40, 40), "全网最低价 今晚8点开抢", font=font, fill=(255, 255, 0))
     draw.text((40, 460), "客服电话 138 1234 5678", font=font, fill=(255, 255, 255))
-    read, _ = RapidOCR()(np.asarray(frame))
+    read, _ = rapid_ocr()(np.asarray(frame))
     items = []
     for points, text, score in read or []:
         xs, ys = [int(p[0]) for p in points], [int(p[1]) for p in points]
@@ -350,6 +390,8 @@ def test_the_screen_transcript_keeps_text_lines_in_order_and_leaves_codes_out() 
 def test_frames_are_named_relative_to_the_event_folder(tmp_path: Path) -> None:
     assert frame_ref(Path("frames/0/000001.jpg")) == "frames/0/000001.jpg"
     assert frame_ref(tmp_path / "events" / "ev-1" / "frames" / "0" / "000001.jpg") == "frames/0/000001.jpg"
+    assert frame_ref(Path("events/ev-1/frames/0/000001.jpg")) == "frames/0/000001.jpg"
+    assert frame_ref(Path("/data/frames/events/ev-1/frames/frames.jpg")) == "frames/frames.jpg"  # the last one
 
 
 def test_examples_may_show_screen_lines_and_spells(default_pack: RulePack) -> None:
