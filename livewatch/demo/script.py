@@ -169,7 +169,8 @@ PHONE_SHOWN_ZH: Final = Plant("traffic-diversion", "traffic-diversion.phone-numb
 
 
 def forum_zh(host_voice: str = ZH_VOICES[0], guest_voice: str = ZH_VOICES[1]) -> Script:
-    """The Mandarin forum (about 90 s: 16 lines, 7 spoken plants, and a QR code and a banner on screen), with the given Kokoro voices for host and guest."""
+    """The Mandarin forum (about 90 s: 16 lines, 7 spoken plants; a QR code and a banner on screen), with the
+    given Kokoro voices for host and guest."""
     host = Speaker("林晓雨", "host", f"kokoro:{host_voice}", 1993)
     guest = Speaker("陈志强", "guest", f"kokoro:{guest_voice}", 1981)
     lines = (
