@@ -405,8 +405,8 @@ def summarize(result: DemoResult, say: Say) -> None:
         else:
             mark = "[red]MISSED[/red] no finding in this category"
         say(f"  {category:18} “{escape(line.text)}” → {mark}")
-    for line in screen_lines(result.screen):
-        say(line)
+    for text in screen_lines(result.screen):
+        say(text)
     clean = (f"[red]{len(result.unexpected)} finding(s) above low[/red]" if result.unexpected
              else "nothing above low")
     say(f"clean talk: {clean}; {len(result.findings)} finding(s) in all; verdict [bold]{result.verdict}[/bold]; "

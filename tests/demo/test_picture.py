@@ -23,8 +23,15 @@ from livewatch.demo.origin import HlsOrigin
 from livewatch.demo.picture import CJK_FONT, Picture, PictureError, ShownAt, render_argv, schedule
 from livewatch.demo.run import match_plant
 from livewatch.demo.screen_check import check_screen, reads_the_screen, screen_lines
-from livewatch.demo.script import (ABSOLUTE_SHOWN_ZH, BANNER_TEXT, FORUM_ZH, PHONE_SHOWN_ZH, QR_SHOWN_ZH,
-                                   WECHAT_QR_PAYLOAD, Shown)
+from livewatch.demo.script import (
+    ABSOLUTE_SHOWN_ZH,
+    BANNER_TEXT,
+    FORUM_ZH,
+    PHONE_SHOWN_ZH,
+    QR_SHOWN_ZH,
+    WECHAT_QR_PAYLOAD,
+    Shown,
+)
 from livewatch.demo.synth import SpokenLine
 from livewatch.fields import CaptureSettings
 from livewatch.settings import Settings
@@ -38,7 +45,7 @@ Rgb = npt.NDArray[np.uint8]
 
 @cache
 def ocr() -> Any:
-    from rapidocr_onnxruntime import RapidOCR
+    from rapidocr_onnxruntime import RapidOCR  # type: ignore[import-untyped,unused-ignore]
 
     return RapidOCR()
 
@@ -141,7 +148,7 @@ def test_screen_plants_are_found_on_the_screen_within_three_seconds() -> None:
         (ABSOLUTE_SHOWN_ZH, True, "banner"), (PHONE_SHOWN_ZH, True, "phone"), (QR_SHOWN_ZH, True, "code")]
     assert checks[2].delta_s == pytest.approx(8.0), "shown 80–86 s, found from 88 s: within 3 s of it"
     # 3.5 s after it went is too late, and the spoken finding at the same time never stands in.
-    late = check_screen(shows, ZERO, findings[:3] + [finding("code", "traffic-diversion", "x", 89.5, 92, "screen")],
+    late = check_screen(shows, ZERO, [*findings[:3], finding("code", "traffic-diversion", "x", 89.5, 92, "screen")],
                         checked=True)
     assert late[2].finding is not None
     assert late[2].finding["id"] == "code"
@@ -155,7 +162,8 @@ def test_screen_plants_are_found_on_the_screen_within_three_seconds() -> None:
 
 
 def test_a_spoken_plant_is_never_matched_by_what_the_screen_showed() -> None:
-    line = next(line for line in FORUM_ZH.lines if line.plant is not None and line.plant.category == "traffic-diversion")
+    line = next(line for line in FORUM_ZH.lines
+                if line.plant is not None and line.plant.category == "traffic-diversion")
     spoken = SpokenLine(line, 80.0, 84.0)
     screen_only = [finding("code", "traffic-diversion", "qr", 80.5, 82.0, "screen")]
     assert match_plant(spoken, ZERO, screen_only).finding is None
