@@ -7,6 +7,7 @@ same picture. The demo's screen check is tested on findings.json-shaped dicts.""
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -34,6 +35,11 @@ from livewatch.demo.script import (
 )
 from livewatch.demo.synth import SpokenLine
 from livewatch.fields import CaptureSettings
+from livewatch.rules.base import RuleInput, example_lines
+from livewatch.rules.engine import RuleEngine
+from livewatch.rules.examples import EXAMPLE_FACTS, EXAMPLE_START
+from livewatch.rules.packs import PackLibrary
+from livewatch.rules.transcript import Transcript
 from livewatch.settings import Settings
 from tests.support.origin import wait_for_playlist
 
@@ -41,6 +47,7 @@ TITLE = "星河科技年度粉丝大会"
 #: Line starts that put the forum's banner (line 4) at 1–7 s and its QR code (line 14) at 5–11 s.
 LINE_STARTS = [0.0] * 4 + [1.0] + [0.0] * 9 + [5.0, 0.0]
 Rgb = npt.NDArray[np.uint8]
+TEXT_RULES = frozenset({"lexicon", "regex", "composite", "proximity"})
 
 
 @cache
@@ -55,6 +62,19 @@ def read(image: Rgb) -> tuple[list[str], list[str]]:
     codes = [code.text for code in zxingcpp.read_barcodes(image)]
     result, _ = ocr()(image)
     return codes, ["".join(str(line[1]).split()) for line in result or []]
+
+
+def pack_finds(text: str) -> set[tuple[str, str]]:
+    """(category, rule) of what the default pack's text rules find in ``text`` (the semantic ones left out: they
+    load a model, and no plant relies on them)."""
+    transcript = Transcript.of_lines(example_lines(text, EXAMPLE_START))
+    start, end = transcript.utterances[0].start_at, transcript.utterances[-1].end_at
+    facts = replace(EXAMPLE_FACTS, event_id="picture", registered_start=start, registered_end=end,
+                    on_air=((start, end),))
+    packs = [pack.with_rules(rule for rule in pack.rules if rule.type_name in TEXT_RULES)
+             for pack in PackLibrary(Settings().rule_packs_dir).select(("default",))]
+    found = RuleEngine(packs).evaluate(RuleInput(facts, {0: transcript}))
+    return {(finding.category, finding.rule) for finding in found}
 
 
 def frame_at(video: Path, seconds: float, out: Path) -> Rgb:
@@ -104,6 +124,11 @@ def test_the_demo_picture_is_read_by_the_real_readers_exactly_while_shown(tmp_pa
         image = frame_at(tmp_path / "stage.mp4", seconds, tmp_path / f"frame-{seconds:g}.jpg")
         assert image.shape == (540, 960, 3)
         assert read(image) == (codes, lines), f"at {seconds} s"
+    # What the OCR read off the banner is what its plants name: the default pack's rules find exactly them in it
+    # (checked as text here; on the screen channel once the rules read it).
+    shown_banner = next(shown for shown in FORUM_ZH.screen if shown.kind == "banner")
+    assert pack_finds(banner) == {(plant.category, plant.rule) for plant in shown_banner.plants}
+    assert pack_finds(TITLE) == set(), "the stage's title is clean"
 
 
 def test_the_origin_broadcasts_the_picture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
