@@ -158,10 +158,10 @@ TIPPING_ZH: Final = Plant("tipping-inducement", "tipping-inducement.gift-draws",
 
 #: The demo's screen plants (``Script.screen``): a personal-WeChat-style QR code while the guest asks viewers to scan
 #: it, and a banner with an absolute term and a mobile number over a clean line (the revenue), away from the spoken
-#: absolute term. The QR code's rule is the default pack's ``qr-code`` rule for personal WeChat codes.
+#: absolute term. The QR code's rule is the default pack's ``qr-code`` rule for contact codes.
 WECHAT_QR_PAYLOAD: Final = "https://u.wechat.com/EKl7y3fXb2QdN0pTq5vHs1A"
 BANNER_TEXT: Final = "全网最低价 咨询电话 138 1234 5678"
-QR_SHOWN_ZH: Final = Plant("traffic-diversion", "traffic-diversion.qr-wechat-personal",
+QR_SHOWN_ZH: Final = Plant("traffic-diversion", "traffic-diversion.contact-code",
                            "a personal WeChat QR code on screen")
 ABSOLUTE_SHOWN_ZH: Final = Plant("absolute-terms", "absolute-terms.superlatives", "全网最低价 on a banner")
 PHONE_SHOWN_ZH: Final = Plant("traffic-diversion", "traffic-diversion.phone-number",

@@ -166,7 +166,7 @@ def test_screen_plants_are_found_on_the_screen_within_three_seconds() -> None:
         finding("said", "traffic-diversion", "traffic-diversion.qr-groups", 80.5, 83.0, None),
         finding("phone", "traffic-diversion", "traffic-diversion.phone-number", 21.0, 26.0, "screen"),
         finding("banner", "absolute-terms", "absolute-terms.superlatives", 22.5, 24.0, "screen", "low"),
-        finding("code", "traffic-diversion", "traffic-diversion.qr-wechat-personal", 88.0, 92.0, "screen"),
+        finding("code", "traffic-diversion", "traffic-diversion.contact-code", 88.0, 92.0, "screen"),
     ]
     checks = check_screen(shows, ZERO, findings, checked=True)
     assert [(c.plant, c.found, c.finding["id"] if c.finding else None) for c in checks] == [
