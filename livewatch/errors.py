@@ -72,3 +72,8 @@ class UnsafeUrl(CaptureError):
     """A URL the origin handed over (a resolved media URL, a playlist variant, a redirect) points where
     livewatch must not read: a local file or other local resource, or a scheme that is not allowed. Refused
     before anything is opened, so the message says nothing about what exists on this machine."""
+
+
+class ScreenError(LivewatchError):
+    """A frame cannot be read as a picture (not a bounded-size JPEG or PNG), or the screen stage was handed
+    something it cannot use (frames of two streams, a reading out of range)."""

@@ -13,6 +13,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "livewatch"
 MAY_IMPORT = {
     "pipeline": {"errors", "fields"},
     "queue": {"plugins"},
+    # screen: readers, change detection, appearances; pure library code over the screen messages.
+    "screen": {"errors", "pipeline", "plugins"},
     "rules": {"errors", "fields", "issues", "chinese", "pipeline", "plugins", "registration", "sourcemap",
               "validation"},
     # queue: the work-queue port (queue/base.py) that state/work_queue*.py implement; queue/ imports no state/.

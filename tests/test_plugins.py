@@ -238,11 +238,13 @@ def test_every_plugin_kind_is_one_registry_with_the_built_ins_registered_as_entr
     from livewatch.plugins import PluginError
     from livewatch.queue.base import QUEUE_BACKENDS
     from livewatch.rules.packs import RULE_TYPES
+    from livewatch.screen.base import screen_readers
 
     assert SOURCES.names() == ["direct", "page-player", "yt-dlp"]
     assert backends.BACKENDS.names() == ["faster-whisper", "openai-whisper"]
     assert CHANNELS.names() == ["email", "log", "webhook"]
     assert QUEUE_BACKENDS.names() == ["postgresql", "sqlite"]
+    assert screen_readers.names() == ["ocr", "qr"]
     assert {"lexicon", "regex", "semantic"} <= set(RULE_TYPES.names())
     with pytest.raises(PluginError, match=r"no work-queue back-end named 'oracle' is installed; installed: "
                                           r"postgresql, sqlite"):
