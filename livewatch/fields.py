@@ -135,3 +135,13 @@ class CaptureSettings(StrictModel):
         60, description="On connecting to HLS, how far behind the live edge recording may begin."
     )
     stop_timeout_s: Seconds = Field(10, description="Seconds ffmpeg gets to finish after `q` before it is killed.")
+    frames: bool = Field(
+        True, description="Also write a low-rate stream of still frames (JPEG) and picture-health metadata (black, "
+        "frozen) from the same ffmpeg, for the screen readers. Streams without video record audio only."
+    )
+    frames_per_second: Annotated[float, Field(ge=0.1, le=5)] = Field(
+        1.0, description="Frames per second written for the screen readers (0.1 to 5)."
+    )
+    frame_max_width: Annotated[int, Field(ge=160, le=1920)] = Field(
+        960, description="Widest a frame is stored, in pixels (narrower pictures are kept at their own width)."
+    )

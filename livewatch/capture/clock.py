@@ -38,6 +38,11 @@ class BroadcastClock:
     def wall(self, offset: float) -> datetime:
         return self.wall_base + timedelta(seconds=offset)
 
+    def moment(self, offset: float) -> datetime:
+        """Where output second ``offset`` falls, for something that is not a segment (a still frame): the same
+        placement as :meth:`wall`, without counting it as recorded media."""
+        return self.wall(offset)
+
     #: What ffmpeg reads instead of the stream's URL, and the descriptors it inherits for that: set where
     #: livewatch feeds ffmpeg itself (DASH: livewatch.capture.dash_feed).
     input_url: str | None = None
@@ -116,14 +121,15 @@ class HlsClock(BroadcastClock):
 
     Without date-times each run of segments (a stream between two ``EXT-X-DISCONTINUITY``) is anchored on
     its own: the run recording starts in at ``continues_at`` when it follows on directly from the media
-    recorded before (see :func:`~livewatch.capture.hls.resume_point`), else from the live edge; a run that
-    starts later (the broadcaster's restart, an origin's return) from the live edge when it is first listed.
+    recorded before (see :func:`~livewatch.capture.hls.resume_point`), else from the live edge but never
+    before ``not_before`` (the end of the media recorded before); a run that starts later (the broadcaster's
+    restart, an origin's return) from the live edge when it is first listed.
     """
 
     PDT_BASIS = "the playlist's program date-times"
 
     def __init__(self, stream: ResolvedStream, segments: list[HlsSegment], first_sequence: int,
-                 timeout: float, continues_at: datetime | None = None) -> None:
+                 timeout: float, continues_at: datetime | None = None, not_before: datetime | None = None) -> None:
         first = next(s for s in segments if s.sequence == first_sequence)
         self.stream, self.first_sequence, self.timeout = stream, first_sequence, timeout
         #: Without date-times: when each run of segments began, by the sequence of its first segment.
@@ -144,7 +150,10 @@ class HlsClock(BroadcastClock):
             if continues_at is not None:
                 super().__init__(continues_at)
             else:
-                super().__init__(live_edge_start(segments, first_sequence, read_at))
+                # Media never recorded before went out after all media recorded before (livewatch never records a
+                # segment twice): the live edge's estimate, off by up to half a segment, is not let earlier.
+                estimate = live_edge_start(segments, first_sequence, read_at)
+                super().__init__(estimate if not_before is None else max(estimate, not_before))
             self.basis = "the playlist's live edge (no program date-times)"
             self._anchors[first_sequence] = self.wall_base
         #: Where ``first_sequence`` is in the playlist as last read, for ffmpeg's ``-live_start_index`` (an
@@ -204,6 +213,9 @@ class HlsClock(BroadcastClock):
 
     def wall(self, offset: float) -> datetime:
         self.placed_through = max(self.placed_through, offset)
+        return self.moment(offset)
+
+    def moment(self, offset: float) -> datetime:
         ordered = self._ordered()
         covered = 0.0
         anchor, anchor_offset = self.wall_base, 0.0

@@ -3,7 +3,8 @@
 Input options (reconnect, ``-rw_timeout``, headers, where to start in a live playlist) come before ``-i``,
 where ffmpeg applies them to the input. There is deliberately no ``-re``: a recorder reads as fast as the
 stream arrives, never at playback speed. One process writes both outputs: the stream copied into MPEG-TS
-segments (crash-safe: a cut-off TS file still plays) and 16 kHz mono WAV segments for Whisper.
+segments (crash-safe: a cut-off TS file still plays), 16 kHz mono WAV segments for Whisper and, when frames
+are on, still frames for the screen readers with the picture's black and frozen spells (:func:`frame_args`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import ffmpeg
 
 from livewatch.capture.base import ResolvedStream
+from livewatch.capture.picture_filter import picture_filters
 from livewatch.errors import UnsafeUrl
 
 #: ffmpeg's HTTP reconnect options, for http(s) inputs (HLS playlists and segments, FLV).
@@ -72,6 +74,20 @@ class RecordPlan:
     audio_list: Path
     start_number: int
     segment_seconds: float
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """Where one ffmpeg process writes still frames (``pattern``: one ``%08d``, the frame's output time in
+    frame intervals) and its picture metadata, at what rate and width."""
+
+    pattern: Path
+    metadata: Path
+    frames_per_second: float
+    max_width: int
+    #: Shortest black or frozen spell ffmpeg marks; how long one must last to matter is the rules' business.
+    black_min_s: float = 2.0
+    frozen_min_s: float = 2.0
 
 
 def header_lines(headers: Mapping[str, str]) -> str:
@@ -146,12 +162,18 @@ def record_args(
     ffmpeg_bin: str = "ffmpeg",
     input_url: str | None = None,
     duration_s: float | None = None,
+    frames: FramePlan | None = None,
 ) -> list[str]:
     """The full ffmpeg argv for one connection; ``hold`` is an HLS input's ``-m3u8_hold_counters``.
     ``input_url`` (``pipe:N``) is a fragmented MP4 that livewatch feeds itself (DASH segments, fetched in
-    order), read instead of the stream's URL: then only that pipe may be opened."""
+    order), read instead of the stream's URL: then only that pipe may be opened. ``frames``: also write still
+    frames (:func:`frame_args`)."""
+    # Frames need the video decoded (the media output only copies it): frames no reference points to are
+    # skipped, a third less work on streams with B-frames, and a frame at most a few hundredths of a second
+    # off its time is as good for reading the screen.
+    video_decoding = {} if frames is None else {"skip_frame:v": "noref"}
     if input_url is not None:
-        source = ffmpeg.input(input_url, f="mp4", fflags="+discardcorrupt", protocol_whitelist="pipe")
+        source = ffmpeg.input(input_url, f="mp4", fflags="+discardcorrupt", protocol_whitelist="pipe", **video_decoding)
     else:
         # ``duration_s``: read that many seconds of media and end (an HLS playlist's leftover from before its
         # origin's restart, recorded without running on into the new stream: see hls.stale_leftover_s).
@@ -159,7 +181,7 @@ def record_args(
         source = ffmpeg.input(
             stream.media_url,
             **input_options(stream, rw_timeout_s=rw_timeout_s, live_start_index=live_start_index, hold=hold),
-            **limit,
+            **limit, **video_decoding,
         )
     # Every packet written through to the segment file as it comes: a watchdog stop (a second SIGINT that
     # fails all writes) then loses nothing ffmpeg received; buffered, up to 8 s of WAV never reached the disk.
@@ -177,7 +199,42 @@ def record_args(
         ffmpeg_bin, "-hide_banner", "-nostats", "-loglevel", "warning", "-n",
         "-progress", "pipe:1", "-stats_period", "1",
         *ffmpeg.merge_outputs(media, audio).get_args(),
+        *(frame_args(frames) if frames is not None else []),
     ]
+
+
+def frame_rate(frames_per_second: float) -> str:
+    """The ``fps`` filter's rate as written, and what a frame's number is divided by: three decimals at most,
+    so ffmpeg's rational and livewatch's float agree exactly."""
+    return f"{round(frames_per_second, 3):g}"
+
+
+def frame_args(plan: FramePlan) -> list[str]:
+    """The third output: the first video stream at ``fps``, scaled down to ``max_width`` (even height), through
+    blackdetect and freezedetect, into one JPEG per frame.
+
+    It goes through the ``tee`` muxer with ``onfail=ignore``, so that neither a stream without video nor a
+    frame that cannot be written ends the recording: the JPEG slave then fails alone, and a ``null`` slave
+    fed the copied audio keeps the output alive (an output with no stream at all is fatal to ffmpeg).
+    ``-frame_pts 1`` numbers each file by its output time in 1/fps units, so a frame's offset into the
+    connection's recording is ``n / fps``, on the same timeline as the segment lists. The samples stay
+    limited-range YUV (``-strict unofficial``): converting them to JPEG's full range costs a second
+    scaling pass and changes nothing a reader sees."""
+    chain = (f"fps={frame_rate(plan.frames_per_second)},scale='min({plan.max_width},iw)':-2,format=yuv420p,"
+             f"{picture_filters(plan.metadata, plan.black_min_s, plan.frozen_min_s)}")
+    jpeg = "[select=v:f=image2:frame_pts=1:atomic_writing=1:onfail=ignore]" + tee_target(plan.pattern)
+    return ["-map", "0:v:0?", "-map", "0:a:0", "-vf", chain, "-c:v", "mjpeg", "-q:v", "4",
+            "-strict:v", "unofficial", "-c:a", "copy", "-f", "tee", f"{jpeg}|[select=a:f=null]-"]
+
+
+def tee_target(pattern: Path) -> str:
+    """An image2 pattern as one tee slave's file name: ``%`` doubled outside the frame number (image2 reads
+    the folder's too), then backslash, ``'`` and ``|`` escaped for the tee muxer's list."""
+    folder, name = str(pattern.parent), pattern.name
+    text = f"{folder.replace('%', '%%')}/{name}"
+    for special in ("\\", "'", "|"):
+        text = text.replace(special, "\\" + special)
+    return text
 
 
 def is_rtmp(stream: ResolvedStream) -> bool:

@@ -18,11 +18,12 @@ from datetime import datetime, timedelta
 
 from livewatch.capture.base import ResolvedStream
 from livewatch.capture.clock import ArrivalClock, BroadcastClock, HlsClock
-from livewatch.capture.commands import RecordPlan, is_rtmp, record_args
+from livewatch.capture.commands import RecordPlan, frame_args, is_rtmp, record_args
 from livewatch.capture.context import CaptureContext, StopSignal
 from livewatch.capture.dash import first_to_record
 from livewatch.capture.dash_feed import DashClock
 from livewatch.capture.fetch import printable
+from livewatch.capture.frames import FrameIngest
 from livewatch.capture.hls import stale_leftover_s
 from livewatch.capture.pacing import backoff_s, resolve_deadline_s
 from livewatch.capture.probe import LiveCheck, check_live, keeps_resolution, nothing_arrived
@@ -75,6 +76,7 @@ class StreamCapture:
         self.media_dir = ctx.data.media_dir(event.id)
         self.audio_dir = ctx.data.audio_dir(event.id)
         self.writer = SegmentWriter(ctx, run, event.id, index)
+        self.frames = FrameIngest(ctx, run, event.id, index, self.settings)
         self.session = ctx.store.last_session(run.id, index)
         self.failures = 0  # connections in a row that recorded nothing, or checks after going off air
         self.errors = 0  # checks in a row that failed (as opposed to "not live yet")
@@ -276,7 +278,8 @@ class StreamCapture:
             self.estimated_clocks.append(clock.basis)
         connection = self.ctx.store.open_connection(
             self.run.id, self.index, self.session, check.stream.media_url, first_seq, clock.wall_base)
-        process = FfmpegProcess(args, pass_fds=clock.pass_fds)
+        frames = self.frames.plan(connection)  # named by the connection: what record_args(frames=) appends
+        process = FfmpegProcess([*args, *frame_args(frames)] if frames else args, pass_fds=clock.pass_fds)
         if isinstance(clock, ArrivalClock):
             clock.follow(process)
         try:
@@ -302,6 +305,7 @@ class StreamCapture:
             clock.close()
             raise
         self.writer.ingest(tails, connection, clock)  # what ffmpeg closed on its way out
+        self.frames.ingest(connection, clock, final=True)
         # An interrupted ffmpeg (the watchdog's stop of a stalled input) lists nothing it was writing.
         recovered = recover_unlisted(self.writer, connection, clock, first_seq, INTERRUPTED_NOTE).describe()
         clock.close()
@@ -357,6 +361,8 @@ class StreamCapture:
             if clock.ready() and self.writer.ingest(tails, connection, clock):
                 self.on_state(self.index, RECORDING)
                 self._settle(clock, connection)
+            if clock.ready():
+                self.frames.ingest(connection, clock)
             if process.returncode is not None:
                 return clock.restarted() or f"ffmpeg exited with code {process.returncode}"
             if stopping:
@@ -380,7 +386,7 @@ class StreamCapture:
             first = check.segments[check.start_index].sequence
             continues_at = self.newest_recorded_end if check.continues else None
             return HlsClock(check.stream, list(check.segments), first, timeout=self.settings.rw_timeout_s,
-                            continues_at=continues_at)
+                            continues_at=continues_at, not_before=self.writer.last_end)
         # DASH: livewatch feeds ffmpeg the segments from the one chosen, placed by the manifest's clock.
         manifest = check.manifest
         start = first_to_record(manifest, self.writer.last_end, self.settings.max_lookback_s) if manifest else None
@@ -425,6 +431,7 @@ class StreamCapture:
             if row.pid and stop_orphan(row.pid, str(self.media_dir)):
                 self.log.warning("stopped ffmpeg %s left by a previous monitor", row.pid)
             recover_connection(self.writer, row, self.media_dir, self.audio_dir, self.index)
+            self.frames.recover(row.id, BroadcastClock(row.wall_base))
             self.ctx.store.close_connection(row.id, None, "monitor stopped unexpectedly; recovered", "")
             self.writer.gap_cause = "monitor restarted"
         if self.writer.last_end is not None:

@@ -26,6 +26,8 @@ class SegmentWriter:
         #: Why media stopped last time; becomes the cause of the next gap.
         self.gap_cause: str | None = None
         self.recorded = 0
+        #: Where each connection's audio placed so far ends: one ffmpeg's output is one continuous timeline.
+        self._connection_end: dict[int, datetime] = {}
 
     def ingest(self, tails: tuple[SegmentListTail, SegmentListTail], connection: int, clock: BroadcastClock) -> int:
         """Record what the segment lists announced since the last call; returns the number of audio segments."""
@@ -45,6 +47,12 @@ class SegmentWriter:
         if problem is not None:
             status, note = "corrupt", problem if note is None else f"{note}; {problem}"
         start = clock.wall(listed.start)
+        before = self._connection_end.get(connection) if kind == "audio" and connection is not None else None
+        if before is not None and before - GAP_THRESHOLD < start < before:
+            # One connection's output is continuous: its next segment cannot begin before the last one ended.
+            # A clock that learnt more meanwhile (a playlist read that listed the segment an origin was
+            # writing when it went down) may place it a little earlier; the earlier placement stands.
+            start = before
         end = start + timedelta(seconds=max(listed.end - listed.start, 0.0))
         if abs((clock.wall(listed.end) - end).total_seconds()) > 1.0:
             # The broadcaster restarted inside this segment: its later part is from after the break.
@@ -64,6 +72,8 @@ class SegmentWriter:
             closed = ClosedSegment(self.event_id, self.run.id, self.index, seq, segment_id, path, start, end)
             self.ctx.queue.put(TRANSCRIBE, closed.queue_key, encode(closed))
         self.last_end = end if self.last_end is None else max(self.last_end, end)
+        if connection is not None:
+            self._connection_end[connection] = end
         self.ctx.store.note_on_air(self.run.id, start, end)
         self.recorded += 1
         return 1

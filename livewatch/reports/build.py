@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,11 +14,27 @@ from livewatch.pipeline.findings import DetailValue
 from livewatch.pipeline.run_status import FINAL
 from livewatch.registration.models import Event
 from livewatch.reports.findings_document import FindingEntry, FindingsDocument, Technical
+from livewatch.reports.frames import FrameEvidence
 from livewatch.reports.reviews import AuditTrail
-from livewatch.reports.template_context import FindingView, ParticipantView, ReportContext, Span, TranscriptLine
+from livewatch.reports.template_context import (
+    FindingView,
+    Lane,
+    ParticipantView,
+    ReportContext,
+    ScreenView,
+    Span,
+    TranscriptLine,
+)
 from livewatch.state.event_records import EventRecords
 
 WIDTH = 1000.0
+#: The timeline's lanes of findings, in this order: speech and screen always, the others when they have any.
+LANES = ("speech", "screen", "audio", "schedule", "registration", "stream")
+ALWAYS_SHOWN = ("speech", "screen")
+LANE_TOP, LANE_STEP = 67.0, 18.0
+#: What a screen finding shows of the text read and of each detail: the reader's text is the stream's, and
+#: the page must stay readable whatever it holds.
+MAX_SHOWN = 200
 
 
 class Scale:
@@ -41,8 +57,39 @@ def _offset(seconds: float) -> str:
     return f"{sign}{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
+def _lanes(document: FindingsDocument) -> list[Lane]:
+    present = {f.channel for f in document.findings}
+    channels = [c for c in LANES if c in ALWAYS_SHOWN or c in present] + sorted(present - set(LANES))
+    return [Lane(channel, LANE_TOP + LANE_STEP * i) for i, channel in enumerate(channels)]
+
+
+def _shown(text: object) -> str:
+    text = str(text)
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
+
+
+def _shown_tail(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN else "…" + text[1 - MAX_SHOWN:]
+
+
+def _screen_view(f: FindingEntry, evidence: FrameEvidence | None, clock: Callable[[datetime], str]) -> ScreenView:
+    """A screen finding's frame (or why it is not kept), its box and how long it stood."""
+    if evidence is None:
+        evidence = FrameEvidence(None, b"", "no frame was recorded for this finding")
+    box = f.box
+    return ScreenView(
+        image=evidence.data_uri, frame=evidence.file or "", note=evidence.note,
+        box="" if box is None else f"{box.left},{box.top},{box.width},{box.height}",
+        seconds=f"{max((f.end - f.start).total_seconds(), 0.0):.0f}",
+        visible=f"{clock(f.start)}–{clock(f.end)}",
+        details=[_shown(f"{key}: {value}") for key, value in f.details.items()])
+
+
 def build_report(records: EventRecords, document: FindingsDocument, event: Event | None, *,
-                 clips: dict[str, str], audit: AuditTrail) -> ReportContext:
+                 clips: dict[str, str], audit: AuditTrail,
+                 frames: Mapping[str, FrameEvidence] | None = None) -> ReportContext:
+    """The report's context; ``frames``: the screen findings' frames as kept (finding id → evidence)."""
+    frames = frames or {}
     info = document.event
     zone = ZoneInfo(info.timezone)
     registered_start, registered_end = info.registered_start, info.registered_end
@@ -61,24 +108,31 @@ def build_report(records: EventRecords, document: FindingsDocument, event: Event
         lines.append(TranscriptLine(f"t-{index}", clock(row.start_at), row.start_at.astimezone(zone).isoformat(),
                                     row.text, bool(row.flags), []))
         line_starts.append(row.start_at)
+    lanes = _lanes(document)
+    lane_y = {lane.channel: lane.y for lane in lanes}
     findings = []
     for f in document.findings:
         anchor = ""
         # Only what was said has a place in the transcript (schedule, registration and audio findings have no
-        # stream): the last line that starts at or before the finding.
+        # stream; what was shown has its frame): the last line that starts at or before the finding.
         index = bisect.bisect_right(line_starts, f.start + timedelta(seconds=0.01)) - 1
-        if f.stream is not None and index >= 0:
+        if f.stream is not None and f.channel == "speech" and index >= 0:
             anchor = f"t-{index}"
         if anchor:
             lines[int(anchor[2:])].findings.append(f.id)
         low, high = f.highlight
         evidence = f.evidence
+        before, match, after = evidence[:low], evidence[low:high], evidence[high:]
+        screen = None
+        if f.channel == "screen":
+            screen = _screen_view(f, frames.get(f.id), clock)
+            before, match, after = _shown_tail(before), _shown(match), _shown(after)
         confidence = f.asr_confidence
         findings.append(FindingView(
             f.id, f.rule, f.pack, f.category, f.severity, f.status, f.start.isoformat(), clock(f.start),
-            _offset(f.offset_s), evidence[:low], evidence[low:high], evidence[high:], f.matched,
+            _offset(f.offset_s), before, match, after, f.matched,
             f.legal_basis or "", "" if confidence is None else f"{confidence:.0%}", f.low_confidence,
-            clips.get(f.id, ""), anchor, scale.x(f.start)))
+            clips.get(f.id, ""), anchor, scale.x(f.start), f.channel, lane_y[f.channel], screen))
     counted = [f for f in document.findings if f.status != "dismissed"]
     gaps = document.gaps
     return ReportContext(
@@ -100,6 +154,9 @@ def build_report(records: EventRecords, document: FindingsDocument, event: Event
         on_air=[scale.span(on_air_start, on_air_end, f"on air {clock(on_air_start)}–{clock(on_air_end)}")]
         if on_air_start and on_air_end else [],
         gaps=[scale.span(g.start, g.end or g.start, f"gap {g.cause}") for g in gaps],
+        lanes=lanes,
+        timeline_height=lanes[-1].y + 28,
+        axis_y=lanes[-1].y + 24,
         axis=[Span(scale.x(scale.start + timedelta(seconds=scale.seconds * i / 4)), 0,
                    clock(scale.start + timedelta(seconds=scale.seconds * i / 4))) for i in range(5)],
         findings=findings,

@@ -17,8 +17,10 @@ from typing import Literal, get_args
 
 from livewatch.fields import SeverityName
 from livewatch.pipeline.findings import DetailValue, Status, Verdict
+from livewatch.pipeline.screen import Box, Channel
 
-#: Bumped only when a field changes meaning or goes away; new fields may appear without a bump.
+#: Bumped only when a field changes meaning or goes away; new fields may appear without a bump (issue 18's
+#: ``channel``, ``frame`` and ``box`` were added to version 1).
 FINDINGS_SCHEMA_VERSION = 1
 
 
@@ -77,6 +79,13 @@ class FindingEntry:
     stream: int | None
     title: str | None
     details: Mapping[str, DetailValue]
+    #: Where the evidence comes from: speech, screen, audio, schedule, registration or stream.
+    channel: Channel = "speech"
+    #: A screen finding's evidence frame, relative to the report's folder (``frames/<id>.jpg``); None for
+    #: other channels and for a frame that was not kept.
+    frame: str | None = None
+    #: Where the code or text is in ``frame``, in its pixels; None for other channels.
+    box: Box | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +33,7 @@ from livewatch.reports.findings_document import (
     findings_json,
     json_fields,
 )
+from livewatch.reports.frames import keep_frames, kept_files
 from livewatch.state.event_records import EventRecords
 
 if TYPE_CHECKING:
@@ -40,14 +41,17 @@ if TYPE_CHECKING:
     from livewatch.rules.audio_facts import AudioFacts
 
 CSV_COLUMNS = ("id", "rule", "pack", "category", "severity", "status", "start", "end", "offset_s", "matched",
-               "evidence", "legal_basis", "asr_confidence", "low_confidence", "count")
+               "evidence", "legal_basis", "asr_confidence", "low_confidence", "count", "channel")
 
 _At = Callable[[datetime], datetime]
 
 
-def findings_document(records: EventRecords, check: EventCheck, model_store: Path | None = None) -> FindingsDocument:
+def findings_document(records: EventRecords, check: EventCheck, model_store: Path | None = None, *,
+                      frames: Mapping[str, str] | None = None) -> FindingsDocument:
     """The findings document of one checked event (``model_store``: where to find the sha256 of the
-    Whisper weights that made the transcript)."""
+    Whisper weights that made the transcript; ``frames``: finding id → its evidence frame kept in the report's
+    folder, from :func:`~livewatch.reports.frames.keep_frames`)."""
+    kept = frames or {}
     stored = records.for_document(check.event_id, check.run_id)
     event, run, gaps = stored.event, stored.run, stored.gaps
     zone = ZoneInfo(event.timezone)
@@ -64,7 +68,7 @@ def findings_document(records: EventRecords, check: EventCheck, model_store: Pat
                      end=at(run.off_air_at) if run and run.off_air_at else None),
         gaps=tuple(GapEntry(start=at(g.start_at), end=None if g.end_at is None else at(g.end_at), cause=g.cause)
                    for g in gaps),
-        findings=tuple(_finding(f, at) for f in check.findings),
+        findings=tuple(_finding(f, at, kept.get(f.id)) for f in check.findings),
         technical=_technical(check.audio, at),
         provenance=Provenance(
             packs=tuple(PackEntry(pack=p.ref, sha256=p.sha256) for p in check.packs),
@@ -93,13 +97,14 @@ def _model_sha256(store: Path | None, backend: str, model: str) -> str | None:
     return str(value) if value else None
 
 
-def _finding(f: Finding, at: _At) -> FindingEntry:
+def _finding(f: Finding, at: _At, frame: str | None) -> FindingEntry:
     return FindingEntry(
         id=f.id, rule=f.rule, pack=f.pack, category=f.category, severity=f.severity, status=f.status,
         start=at(f.start_at), end=at(f.end_at), offset_s=f.offset_s, evidence=f.evidence, highlight=f.highlight,
         matched=f.matched, normalized=f.normalized, legal_basis=f.legal_basis, asr_confidence=f.asr_confidence,
         low_confidence=f.low_confidence, rule_severity=f.rule_severity, count=f.count, stream=f.stream,
-        title=f.title, details=f.details)
+        title=f.title, details=f.details, channel=f.channel, frame=frame if f.channel == "screen" else None,
+        box=f.box if f.channel == "screen" else None)
 
 
 def _technical(audio: AudioFacts | None, at: _At) -> Technical | None:
@@ -148,7 +153,9 @@ def write_exports(session: ReportSession, check: EventCheck, *,
     has already built it."""
     data = session.data
     folder = data.make_folder(data.report_dir(check.event_id))
-    document = document or findings_document(session.records, check, session.settings.model_store)
+    if document is None:
+        frames = kept_files(keep_frames(data, check.event_id, check.findings, folder))
+        document = findings_document(session.records, check, session.settings.model_store, frames=frames)
     written = [data.write_whole(folder / "findings.json", findings_json(document)),
                data.write_whole(folder / "findings.csv", findings_csv(document.findings))]
     for name in ("transcript.srt", "transcript.vtt"):

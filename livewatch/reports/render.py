@@ -18,6 +18,7 @@ from livewatch.reports.build import build_report
 from livewatch.reports.clips import extract_clips
 from livewatch.reports.findings_document import FindingsDocument, read_verdict
 from livewatch.reports.findings_files import findings_document, write_exports
+from livewatch.reports.frames import FrameEvidence, keep_frames, kept_files
 from livewatch.reports.reviews import audit_trail
 from livewatch.reports.template_context import IndexContext, IndexRow
 from livewatch.settings import Settings
@@ -47,21 +48,29 @@ class ReportSession(Protocol):
 
 
 def publish(session: ReportSession, check: EventCheck, *, clips: bool = True) -> Path:
-    """After a check: the exports, the report and the index, from one findings document."""
-    document = findings_document(session.records, check, session.settings.model_store)
+    """After a check: the exports, the report and the index, from one findings document (and the screen
+    findings' frames, kept once for both)."""
+    data = session.data
+    frames = keep_frames(data, check.event_id, check.findings, data.make_folder(data.report_dir(check.event_id)))
+    document = findings_document(session.records, check, session.settings.model_store, frames=kept_files(frames))
     write_exports(session, check, document=document)
-    page = write_report(session, check, clips=clips, document=document)
+    page = write_report(session, check, clips=clips, document=document, frames=frames)
     write_index(session)
     return page
 
 
 def write_report(session: ReportSession, check: EventCheck, *, clips: bool = True,
-                 document: FindingsDocument | None = None) -> Path:
+                 document: FindingsDocument | None = None,
+                 frames: dict[str, FrameEvidence] | None = None) -> Path:
     data, records = session.data, session.records
-    document = document or findings_document(records, check, session.settings.model_store)
     folder = data.make_folder(data.report_dir(check.event_id))
+    if frames is None:
+        frames = keep_frames(data, check.event_id, check.findings, folder)
+    document = document or findings_document(records, check, session.settings.model_store,
+                                             frames=kept_files(frames))
     made = extract_clips(records, check.run_id, check.findings, session.media, folder) if clips else {}
-    context = build_report(records, document, check.event, clips=made, audit=audit_trail(data, check.event_id))
+    context = build_report(records, document, check.event, clips=made, frames=frames,
+                           audit=audit_trail(data, check.event_id))
     return data.write_whole(folder / "report.html", render(make_environment(), "report.html", context))
 
 

@@ -17,6 +17,32 @@ class ParticipantView:
 
 
 @dataclass(frozen=True)
+class ScreenView:
+    """What a finding read on screen shows: its frame with the code or text boxed, and how long it stood."""
+
+    image: str = field(metadata={
+        "help": "The frame as a data: URI (a JPEG at most 480 px wide, the box drawn on it), embedded so the "
+        "page stays one file; '' when the frame was not kept."})
+    frame: str = field(metadata={"help": "The kept frame relative to the report (frames/<id>.jpg), or ''."})
+    note: str = field(metadata={"help": "Why the frame was not kept (missing, refused, unreadable), or ''."})
+    box: str = field(metadata={"help": "Where the code or text is in the kept frame: 'left,top,width,height' "
+                                       "in its pixels, or '' when the finding has no box."})
+    seconds: str = field(metadata={"help": "Seconds it was visible (the finding's end minus its start)."})
+    visible: str = field(metadata={"help": "When it was visible, HH:MM:SS–HH:MM:SS in the event's time zone."})
+    details: list[str] = field(metadata={
+        "help": "The rule's details as 'key: value' (payload class, host, symbology, ...), each at most 200 "
+        "characters."})
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One row of findings on the timeline: one channel."""
+
+    channel: str = field(metadata={"help": "speech, screen, audio, schedule, registration or stream."})
+    y: float = field(metadata={"help": "Vertical centre of the lane in the timeline's drawing."})
+
+
+@dataclass(frozen=True)
 class FindingView:
     """One finding as a row of the findings table and a marker on the timeline."""
 
@@ -39,6 +65,10 @@ class FindingView:
     clip: str = field(metadata={"help": "Audio clip file relative to the report, or '' when there is none."})
     transcript_anchor: str = field(metadata={"help": "Anchor of the transcript line it starts in, or ''."})
     x: float = field(metadata={"help": "Timeline position of the marker, 0-1000."})
+    channel: str = field(metadata={
+        "help": "Where the evidence comes from: speech, screen, audio, schedule, registration or stream."})
+    y: float = field(metadata={"help": "Vertical position of the marker: the centre of its channel's lane."})
+    screen: ScreenView | None = field(metadata={"help": "The frame and visibility of a screen finding, else None."})
 
 
 @dataclass(frozen=True)
@@ -79,7 +109,12 @@ class ReportContext:
     registered: Span = field(metadata={"help": "The registered window on the timeline."})
     on_air: list[Span] = field(metadata={"help": "On-air spans on the timeline."})
     gaps: list[Span] = field(metadata={"help": "Gaps on the timeline."})
+    lanes: list[Lane] = field(metadata={
+        "help": "The timeline's lanes of findings, one per channel: speech and screen always, then each other "
+        "channel that has findings."})
+    timeline_height: float = field(metadata={"help": "Height of the timeline's drawing (it grows with the lanes)."})
     axis: list[Span] = field(metadata={"help": "Tick marks (x and label) along the timeline."})
+    axis_y: float = field(metadata={"help": "Vertical position of the tick labels."})
     findings: list[FindingView] = field(metadata={"help": "Findings in time order."})
     transcript: list[TranscriptLine] = field(metadata={"help": "The whole transcript."})
     health: dict[str, str] = field(metadata={"help": "Capture health: segments, bytes, reconnects, gaps."})

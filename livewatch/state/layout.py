@@ -7,6 +7,7 @@
       jobs.db                       the scheduler's persistent job store
       events/<event-id>/media/      recorded MPEG-TS segments, as captured
       events/<event-id>/audio/      16 kHz mono WAV segments for Whisper
+      events/<event-id>/frames/     still frames (JPEG) and picture metadata for the screen readers
       events/<event-id>/transcripts/
       reports/index.html            all events
       reports/<event-id>/           report.html, findings.json/.csv, transcript.srt/.vtt, clips/
@@ -20,6 +21,7 @@ unless ``private_files = false``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +78,9 @@ class DataDir:
     def audio_dir(self, event_id: str) -> Path:
         return self.event_dir(event_id) / "audio"
 
+    def frames_dir(self, event_id: str) -> Path:
+        return self.event_dir(event_id) / "frames"
+
     def transcripts_dir(self, event_id: str) -> Path:
         return self.event_dir(event_id) / "transcripts"
 
@@ -98,6 +103,10 @@ class DataDir:
         folder = self.event_dir(event_id)
         for sub in ("media", "audio", "transcripts"):
             self.make_folder(folder / sub)
+        # Frames are for the screen readers: a problem with their folder is the capture's to note (it records
+        # the sound without them), never a reason to record nothing.
+        with contextlib.suppress(StateError):
+            self.make_folder(self.frames_dir(event_id))
         return folder
 
     # -- writing: never through a link, private unless configured otherwise (livewatch.state.files) -------

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from livewatch.monitor import Monitor
+from livewatch.queue import TRANSCRIBE
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir, tables
 
@@ -89,7 +90,9 @@ def run_facts(data: DataDir, event_id: str, database: Path | str | None = None) 
 
 
 def _queued(conn: Any, run_id: int) -> int:
-    rows = conn.execute(select(tables.work_queue.c.payload_json)).fetchall()
+    """Audio segments queued for transcription (frames for the screen readers are on another queue)."""
+    rows = conn.execute(select(tables.work_queue.c.payload_json)
+                        .where(tables.work_queue.c.queue == TRANSCRIBE)).fetchall()
     return sum(json.loads(row[0])["run_id"] == run_id for row in rows)
 
 

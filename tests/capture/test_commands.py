@@ -7,7 +7,16 @@ from pathlib import Path
 import pytest
 
 from livewatch.capture.base import ResolvedStream
-from livewatch.capture.commands import RecordPlan, header_lines, probe_args, protocol_whitelist, record_args
+from livewatch.capture.commands import (
+    FramePlan,
+    RecordPlan,
+    frame_args,
+    frame_rate,
+    header_lines,
+    probe_args,
+    protocol_whitelist,
+    record_args,
+)
 from livewatch.errors import UnsafeUrl
 
 PLAN = RecordPlan(
@@ -130,3 +139,49 @@ def test_protocol_whitelist_fits_the_source(url: str, kind: str, expected: str) 
 def test_local_protocols_are_never_handed_to_ffmpeg(url: str) -> None:
     with pytest.raises(UnsafeUrl):
         probe_args(ResolvedStream("u", url, "progressive"), rw_timeout_s=1)
+
+
+FRAMES = FramePlan(Path("/d/frames/s0-c12-%08d.jpg"), Path("/d/frames/s0-c12.picture.txt"), 1.0, 960)
+FRAME_OUTPUT = [
+    "-map", "0:v:0?", "-map", "0:a:0",
+    "-vf", "fps=1,scale='min(960,iw)':-2,format=yuv420p,blackdetect=d=2:pix_th=0.1:pic_th=0.98,"
+           "freezedetect=n=-60dB:d=2,metadata=mode=print:file=/d/frames/s0-c12.picture.txt",
+    "-c:v", "mjpeg", "-q:v", "4", "-strict:v", "unofficial", "-c:a", "copy", "-f", "tee",
+    "[select=v:f=image2:frame_pts=1:atomic_writing=1:onfail=ignore]/d/frames/s0-c12-%08d.jpg|[select=a:f=null]-",
+]
+
+
+def test_frames_are_a_third_output_of_the_same_process() -> None:
+    stream = ResolvedStream("rtmp://h/app/key", "rtmp://h/app/key", "rtmp")
+    assert record_args(stream, PLAN, rw_timeout_s=20, frames=FRAMES) == [
+        *GLOBAL,
+        "-analyzeduration", "1000000", "-fflags", "+discardcorrupt", "-protocol_whitelist", "rtmp,tcp",
+        "-rw_timeout", "20000000", "-skip_frame:v", "noref",
+        "-i", "rtmp://h/app/key",
+        *OUTPUTS, *FRAME_OUTPUT,
+    ]
+
+
+def test_dash_feed_gets_frames_the_same_way() -> None:
+    stream = ResolvedStream("https://h/live.mpd", "https://h/live.mpd", "dash")
+    args = record_args(stream, PLAN, rw_timeout_s=5, input_url="pipe:5", frames=FRAMES)
+    assert args == [*GLOBAL, "-f", "mp4", "-fflags", "+discardcorrupt", "-protocol_whitelist", "pipe",
+                    "-skip_frame:v", "noref", "-i", "pipe:5", *OUTPUTS, *FRAME_OUTPUT]
+
+
+def test_frame_rate_width_and_spells_are_written_compactly() -> None:
+    plan = FramePlan(FRAMES.pattern, FRAMES.metadata, 0.33333, 640, black_min_s=1.5, frozen_min_s=4)
+    assert frame_args(plan)[5] == (
+        "fps=0.333,scale='min(640,iw)':-2,format=yuv420p,blackdetect=d=1.5:pix_th=0.1:pic_th=0.98,"
+        "freezedetect=n=-60dB:d=4,metadata=mode=print:file=/d/frames/s0-c12.picture.txt")
+    assert frame_rate(5.0) == "5"
+    assert frame_rate(0.1) == "0.1"
+
+
+def test_frame_paths_are_escaped_for_the_filter_graph_and_the_tee_list() -> None:
+    folder = Path("/data 1/we:ird,na'me [x]%d|p;q")
+    plan = FramePlan(folder / "s1-c2-%08d.jpg", folder / "s1-c2.picture.txt", 2.0, 960)
+    args = frame_args(plan)
+    assert args[5].endswith(r"metadata=mode=print:file=/data 1/we\\:ird\,na\\\'me \[x\]%d|p\;q/s1-c2.picture.txt")
+    assert args[-1] == ("[select=v:f=image2:frame_pts=1:atomic_writing=1:onfail=ignore]"
+                        r"/data 1/we:ird,na\'me [x]%%d\|p;q/s1-c2-%08d.jpg|[select=a:f=null]-")

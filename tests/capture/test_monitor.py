@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
 import signal
@@ -22,7 +23,10 @@ from livewatch.cli import cli
 from livewatch.errors import StateError
 from livewatch.monitor import Monitor
 from livewatch.monitor.jobs import armed_jobs
+from livewatch.pipeline import decode
 from livewatch.pipeline.run_status import RECORDING
+from livewatch.pipeline.screen import CapturedFrame
+from livewatch.queue import SCREEN, TRANSCRIBE
 from livewatch.registration import validate_registrations
 from livewatch.state import Database, DataDir, tables
 from livewatch.state.runs import RunStore
@@ -127,7 +131,16 @@ def test_sigkilled_monitor_resumes_the_same_run(tmp_path: Path, origin: LiveOrig
     # Whisper picked up where it was: every stretch of audio transcribed once, the queue empty.
     with Database(database or data.database, migrate=False) as db, db.engine.connect() as conn:
         rows = list(conn.execute(select(tables.transcripts).order_by(tables.transcripts.c.start_at)))
-        queue = list(conn.execute(select(tables.work_queue.c.status)))
+        queue = list(conn.execute(select(tables.work_queue.c.status).where(tables.work_queue.c.queue == TRANSCRIBE)))
+        frames = [decode(CapturedFrame, json.loads(payload)) for (payload,) in conn.execute(
+            select(tables.work_queue.c.payload_json).where(tables.work_queue.c.queue == SCREEN))]
+    # Every frame either monitor's ffmpeg wrote was handed on to the screen readers: the dead one's that the
+    # first monitor had not queued by the restarted one. Only a frame queued in the instant of the kill, before
+    # that was noted, can come twice.
+    files = set(data.frames_dir("restart").glob("*.jpg"))
+    assert len(files) >= 20
+    assert {frame.path for frame in frames} == files
+    assert len(frames) - len(files) <= 2
     assert {status for (status,) in queue} == {"done"}
     assert len(queue) == len(facts.audio)
     # The module's origin says its sentence over and over from before this test, so where the window falls in

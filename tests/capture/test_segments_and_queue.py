@@ -169,3 +169,37 @@ def test_a_platform_resolver_is_one_class() -> None:
     resolved = registry.for_url("https://example.tv/42").resolve("https://example.tv/42")
     assert resolved.media_url == "https://cdn.example.tv/42.m3u8"
     assert registry.for_url("https://example.tv/about").name == "yt-dlp"
+
+
+def test_one_connections_segments_stay_contiguous_when_its_clock_learns_more(tmp_path: Path) -> None:
+    """ffmpeg's output is one continuous timeline: a clock that places a later segment of the same connection a
+    little earlier than the one before ended (it read a playlist meanwhile) does not make the two overlap."""
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from livewatch.capture.clock import BroadcastClock
+    from livewatch.capture.context import CaptureContext
+    from livewatch.capture.segments import ListedSegment
+    from livewatch.capture.writer import SegmentWriter
+    from livewatch.state.runs import Run
+
+    data = DataDir(tmp_path / "data")
+    data.ensure()
+    data.ensure_event("ev")
+    rows: list[Any] = []
+    store = SimpleNamespace(last_segment_end=lambda run, index: None, add_segment=lambda r: rows.append(r) or len(rows),
+                            add_gap=lambda *a: None, note_on_air=lambda *a: None)
+    ctx = cast(CaptureContext, SimpleNamespace(data=data, store=store, queue=SimpleNamespace(put=lambda *a: True)))
+    writer = SegmentWriter(ctx, cast(Run, SimpleNamespace(id=1)), "ev", 0)
+    t0 = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    clock = BroadcastClock(t0)
+    for seq in (1, 2, 3):
+        (data.audio_dir("ev") / f"s0-{seq:06d}.wav").write_bytes(b"")
+    writer.add("audio", ListedSegment("s0-000001.wav", 0.0, 4.0), 7, clock)
+    clock.wall_base = t0 - timedelta(seconds=0.5)  # the clock's estimate moved half a second earlier
+    writer.add("audio", ListedSegment("s0-000002.wav", 4.0, 8.0), 7, clock)
+    assert rows[1].start_at == rows[0].end_at == t0 + timedelta(seconds=4)
+    # Another connection (after a reconnect) is placed by its own clock.
+    writer.add("audio", ListedSegment("s0-000003.wav", 0.0, 4.0), 8, BroadcastClock(t0 + timedelta(seconds=7.6)))
+    assert rows[2].start_at == t0 + timedelta(seconds=7.6)

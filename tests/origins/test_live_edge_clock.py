@@ -58,3 +58,22 @@ def test_the_last_recorded_segment_is_what_ffmpeg_got_to() -> None:
         assert clock.recorded_through(5.75) == (10, "show-10.ts")  # to the end, the empty #10 included
     finally:
         clock.close()
+
+
+def test_a_new_connection_is_never_placed_before_the_media_recorded_before() -> None:
+    """Livewatch never records a segment twice, so what a new connection records went out after what was
+    recorded before: the live edge's estimate (off by up to half a segment) is not let earlier than that."""
+    stream = ResolvedStream("http://127.0.0.1:9/", "http://127.0.0.1:9/show.m3u8", "hls")
+    free = HlsClock(stream, nginx_segments(5, 5), 9, timeout=0.5)
+    free.close()
+    estimate = free.wall_base
+    later = estimate + timedelta(seconds=0.5)
+    bounded = HlsClock(stream, nginx_segments(5, 5), 9, timeout=0.5, not_before=later)
+    early = HlsClock(stream, nginx_segments(5, 5), 9, timeout=0.5, not_before=estimate - timedelta(seconds=5))
+    try:
+        assert bounded.wall_base >= later
+        assert bounded.wall(1.0) >= later + timedelta(seconds=1.0)
+        assert abs((early.wall_base - estimate).total_seconds()) < 0.5  # an older end changes nothing
+    finally:
+        bounded.close()
+        early.close()

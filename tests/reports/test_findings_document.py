@@ -17,6 +17,7 @@ from livewatch.reports.findings_files import write_exports
 from livewatch.rules.audio_facts import AudioFacts, Loudness, Silence
 from livewatch.state import DataDir
 from livewatch.state.runs import RunStore
+from tests.reports.screen_evidence import frame_jpeg, put_frame, screen_finding
 from tests.rules.test_event_check import T0, add_run, registered, session_for
 
 GOLDEN = Path(__file__).with_name("findings_golden.json")
@@ -28,7 +29,8 @@ _VOLATILE = re.compile(r'("(?:generated_at|livewatch_version|registration_file|r
 
 def demo_like_findings_json(folder: Path) -> str:
     """findings.json of a checked event with every part filled: a late start, speech findings on the
-    transcript, a registration problem (its issues a list of mappings in ``details``), a gap, and audio."""
+    transcript, a registration problem (its issues a list of mappings in ``details``), a gap, audio, and a
+    QR code on screen (its frame kept beside the report, its box)."""
     data = DataDir(folder / "data")
     host = {"name": "王小明", "role": "host", "real_name_verified": False, "birth_year": 2014}
     with registered(data, timezone="Asia/Shanghai", participants=[host]) as db:
@@ -41,7 +43,11 @@ def demo_like_findings_json(folder: Path) -> str:
         check = check_event(session, "forum")
         audio = AudioFacts((Silence(on_air + timedelta(minutes=10), on_air + timedelta(minutes=11, seconds=2.46)),),
                            Loudness(-14.25, 6.5, None), 3000.04)
-        write_exports(session, replace(check, audio=audio))
+        payload = "https://u.wechat.com/EJxYz0personal"
+        frame = put_frame(data, "forum", "s0-000075.jpg", frame_jpeg(payload))
+        shown = screen_finding("forum", on_air + timedelta(seconds=75), frame, payload=payload, on_air=on_air)
+        findings = sorted([*check.findings, shown], key=lambda f: f.start_at)
+        write_exports(session, replace(check, audio=audio, findings=findings))
     return (data.report_dir("forum") / "findings.json").read_text(encoding="utf-8")
 
 

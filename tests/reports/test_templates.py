@@ -19,16 +19,18 @@ from livewatch.reports.template_context import (
     FindingView,
     IndexContext,
     IndexRow,
+    Lane,
     ParticipantView,
     ReportContext,
+    ScreenView,
     Span,
     TranscriptLine,
 )
 from livewatch.templating import builtin_templates_dir, make_environment, render
 from tests.conftest import REPO, SCHEDULES
 
-CONTEXTS = [ScheduleContext, ScheduleRow, ReportContext, FindingView, ParticipantView, TranscriptLine, Span,
-            IndexContext, IndexRow]
+CONTEXTS = [ScheduleContext, ScheduleRow, ReportContext, FindingView, ScreenView, Lane, ParticipantView,
+            TranscriptLine, Span, IndexContext, IndexRow]
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 

@@ -541,11 +541,12 @@ def test_data_dir_paths_for_valid_ids(tmp_path: Path) -> None:
     assert data.media_dir("ev") == root / "events" / "ev" / "media"
     assert data.audio_dir("ev") == root / "events" / "ev" / "audio"
     assert data.transcripts_dir("ev") == root / "events" / "ev" / "transcripts"
+    assert data.frames_dir("ev") == root / "events" / "ev" / "frames"
     assert data.report_dir("ev") == root / "reports" / "ev"
     assert data.review_file("ev") == root / "reviews" / "ev.yaml"
     assert data.event_dir("a" * 64).name == "a" * 64
     folder = data.ensure_event("ev")
-    assert {p.name for p in folder.iterdir()} == {"media", "audio", "transcripts"}
+    assert {p.name for p in folder.iterdir()} == {"media", "audio", "frames", "transcripts"}
     assert data.ensure_event("ev") == folder  # idempotent
 
 
