@@ -10,10 +10,10 @@ platform sends), generated once and cached:
 For each, three variants side by side in one run, each ffmpeg reading the file as fast as it can (the bench
 measures CPU, not wall time; a live capture spends the same CPU over the stream's real time):
 
-1. capture: one ffmpeg, the capture's two outputs (the stream copied into MPEG-TS segments, 16 kHz mono WAV
-   segments for Whisper);
-2. + frames: the same process also decodes the video and writes 1 frame per second, scaled to at most 960 px
-   wide, as JPEG, and runs ``blackdetect`` and ``freezedetect`` on it with ``metadata=mode=print`` to a file;
+1. capture: the capture's own ffmpeg argv (``record_args``, the file served over HTTP on 127.0.0.1) with its two
+   outputs (the stream copied into MPEG-TS segments, 16 kHz mono WAV segments for Whisper);
+2. + frames: the same argv with the frame output (``frame_args``): the video decoded, 1 frame per second scaled
+   to at most 960 px wide as JPEG, through ``blackdetect`` and ``freezedetect`` into the picture metadata file;
 3. + readers: variant 2, and every frame through the change detector, and the changed ones through the QR reader
    (zxing-cpp) and the OCR reader (RapidOCR): ``livewatch.screen``'s own readers where they are installed, else
    stand-ins on the same libraries (marked in the output).
@@ -30,12 +30,14 @@ frames per minute (the capped row counts the measured cost of the frames the cap
 from __future__ import annotations
 
 import argparse
+import functools
+import http.server
 import importlib
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,6 +51,8 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from livewatch.capture.base import ResolvedStream  # noqa: E402
+from livewatch.capture.commands import FramePlan, RecordPlan, record_args  # noqa: E402
 from livewatch.demo.picture import CJK_FONT  # noqa: E402
 
 SIZE, RATE, FRAMES_PER_S, MAX_WIDTH = "1280x720", 25, 1.0, 960
@@ -96,34 +100,35 @@ def generate(kind: str, minutes: int, cache: Path) -> Path:
     return out
 
 
-def capture_argv(source: Path, work: Path, *, keyframes_only: bool = False) -> list[str]:
-    """The capture's shape (livewatch.capture.commands.record_args): stream copy + 16 kHz WAV, segmented.
-    ``keyframes_only`` has the video decoder skip every other frame (the copy is untouched)."""
-    skip = ["-skip_frame:v", "nokey"] if keyframes_only else []
-    segment = ["-f", "segment", "-segment_time", "10", "-segment_list_type", "csv",
-               "-segment_format_options", "flush_packets=1"]
-    return ["ffmpeg", "-hide_banner", "-nostats", "-loglevel", "error", "-n", *skip, "-i", str(source),
-            "-map", "0:v?", "-map", "0:a?", "-c", "copy", "-reset_timestamps", "1", "-segment_format", "mpegts",
-            "-segment_list", str(work / "media.csv"), *segment, str(work / "media-%05d.ts"),
-            "-map", "0:a:0", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le",
-            "-segment_list", str(work / "audio.csv"), *segment, str(work / "audio-%05d.wav")]  # fmt: skip
+def serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """``folder`` over HTTP on 127.0.0.1: the capture reads a URL, never a file (its protocol whitelist)."""
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def frame_outputs(work: Path, *, keyframes_only: bool = False) -> list[str]:
-    """The frame stream's outputs in the same process (the shape helper "frames" builds): JPEG frames at 1 fps
-    (or every keyframe, as decoded), at most 960 px wide, and the picture's black/freeze metadata."""
-    (work / "frames").mkdir()
-    rate = "" if keyframes_only else f"fps={FRAMES_PER_S:g},"
-    graph = (f"[0:v:0]{rate}scale=w='min({MAX_WIDTH},iw)':h=-2,split=2[frames][health];"
-             f"[health]blackdetect=d=2:pix_th=0.10,freezedetect=n=-60dB:d=5,"
-             f"metadata=mode=print:file={work / 'picture.txt'}[checked]")
-    return ["-filter_complex", graph, "-map", "[frames]", "-fps_mode", "passthrough", "-q:v", "3", "-f", "image2",
-            str(work / "frames" / "%06d.jpg"), "-map", "[checked]", "-f", "null", "-"]
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Not every request on the terminal."""
+
+
+def capture_argv(url: str, work: Path, *, frames: bool) -> list[str]:
+    """The capture's own argv (:func:`livewatch.capture.commands.record_args`): stream copy and 16 kHz WAV
+    segments, and with ``frames`` the frame output (1 fps, at most 960 px, JPEG, blackdetect + freezedetect)."""
+    for sub in ("media", "audio", "frames"):
+        (work / sub).mkdir(parents=True, exist_ok=True)
+    plan = RecordPlan(work / "media" / "s0-%06d.ts", work / "audio" / "s0-%06d.wav",
+                      work / "media" / "s0-000000.media.csv", work / "audio" / "s0-000000.audio.csv", 0, 10)
+    frame_plan = FramePlan(work / "frames" / "s0-%08d.jpg", work / "frames" / "s0.picture.txt",
+                           frames_per_second=FRAMES_PER_S, max_width=MAX_WIDTH)
+    return record_args(ResolvedStream(url, url, "progressive"), plan, rw_timeout_s=15,
+                       frames=frame_plan if frames else None)
 
 
 def run_ffmpeg(argv: Sequence[str]) -> float:
     """Run ffmpeg to the end; its CPU seconds (user + system)."""
-    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)  # -progress pipe:1
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
@@ -219,6 +224,8 @@ def main() -> None:
     args = parser.parse_args()
     media_s = args.minutes * 60.0
     tools = readers()
+    args.cache.mkdir(parents=True, exist_ok=True)
+    server, base_url = serve(args.cache)
     print(f"{args.minutes} min per picture, {SIZE} {RATE} fps; frames at {FRAMES_PER_S:g}/s ≤{MAX_WIDTH} px; "
           f"readers: {tools.source}; {os.cpu_count()} cores here")
     rows: list[tuple[str, str, float, str]] = []
@@ -226,26 +233,18 @@ def main() -> None:
     for kind in ("talking-head", "busy"):
         source = generate(kind, args.minutes, args.cache)
         with tempfile.TemporaryDirectory(prefix="livewatch-vision-") as scratch:
-            capture_work, frames_work = Path(scratch) / "capture", Path(scratch) / "frames"
-            capture_work.mkdir()
-            frames_work.mkdir()
-            capture = run_ffmpeg(capture_argv(source, capture_work))
-            with_frames = run_ffmpeg([*capture_argv(source, frames_work), *frame_outputs(frames_work)])
+            capture = run_ffmpeg(capture_argv(f"{base_url}/{source.name}", Path(scratch) / "capture", frames=False))
+            frames_work = Path(scratch) / "frames"
+            with_frames = run_ffmpeg(capture_argv(f"{base_url}/{source.name}", frames_work, frames=True))
             read = read_frames(frames_work / "frames", tools, args.ocr_cap)
-            keys_work = Path(scratch) / "keyframes"
-            keys_work.mkdir()
-            keyframes = run_ffmpeg([*capture_argv(source, keys_work, keyframes_only=True),
-                                    *frame_outputs(keys_work, keyframes_only=True)])
-            key_count = len(list((keys_work / "frames").glob("*.jpg")))
-            shutil.rmtree(scratch, ignore_errors=True)
         detail = f"{read.changed} of {read.frames} frames changed, all OCR'd"
         rows += [(kind, "capture", capture, ""), (kind, "+ frames", with_frames, "decode, 1 fps JPEG, black/freeze"),
-                 (kind, "+ frames, keyframes only", keyframes, f"-skip_frame nokey: {key_count} frames"),
                  (kind, "+ readers", with_frames + read.cpu_s, detail)]
         if read.capped_ocr < read.changed:
             rows.append((kind, f"+ readers, OCR ≤{args.ocr_cap}/min", with_frames + read.capped_cpu_s,
                          f"{read.capped_ocr} of {read.changed} changed frames OCR'd"))
         added[kind] = read.cpu_s / media_s
+    server.shutdown()
     print(f"\n{'picture':13} {'variant':24} {'CPU s':>7} {'CPU s/stream-min':>16} {'cores/stream':>12}  notes")
     for kind, variant, cpu, notes in rows:
         print(f"{kind:13} {variant:24} {cpu:7.1f} {cpu / args.minutes:16.2f} {cpu / media_s:12.4f}  {notes}")
