@@ -2,6 +2,8 @@
 event (organizers often hand in recordings). The recording is cut into the same 16 kHz WAV segments the
 capture writes, placed on the wall clock from the event's registered start (or a given start), and then
 goes through the very same path: the transcription worker, the checks, the exports and the report.
+A recording with video also gives the capture's frames and picture metadata (one ffmpeg run), read by the
+monitor's screen stage before the check, so the screen's findings are there too.
 """
 
 from __future__ import annotations
@@ -13,17 +15,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from livewatch.capture.frames import frame_name, metadata_name
 from livewatch.checking import EventCheck
 from livewatch.errors import CaptureError, LivewatchError, StateError
 from livewatch.monitor.check_service import CheckService
 from livewatch.monitor.jobs import armed_jobs
 from livewatch.monitor.lock import running_monitor
+from livewatch.monitor.screen import ScreenService
+from livewatch.monitor.screen_stage import BLACK_MIN_S, FROZEN_MIN_S
 from livewatch.monitor.transcription import TranscriptionService
 from livewatch.pipeline import ClosedSegment, encode
 from livewatch.pipeline.run_status import ACTIVE, FINISHED
-from livewatch.queue import TRANSCRIBE
+from livewatch.pipeline.screen import CapturedFrame
+from livewatch.queue import SCREEN, TRANSCRIBE
 from livewatch.registration import validate_registrations
 from livewatch.registration.models import Event
+from livewatch.screen.picture import picture_filters
 from livewatch.session import Session
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir
@@ -50,12 +57,36 @@ def split_audio_argv(media: Path, folder: Path, segment_s: float = SEGMENT_S) ->
             str(folder / "s0-%06d.wav")]
 
 
+def _recording_input(media: Path) -> list[str]:
+    return ["-protocol_whitelist", "file", "-format_whitelist", ",".join(RECORDING_FORMATS), "-i", str(media)]
+
+
+def has_video_argv(media: Path) -> list[str]:
+    """ffprobe argv that prints ``video`` when the recording has a video stream (and nothing otherwise; an
+    audio file's cover art is no video: ``V`` leaves attached pictures out)."""
+    return ["ffprobe", "-hide_banner", "-v", "error", *_recording_input(media), "-select_streams", "V:0",
+            "-show_entries", "stream=codec_type", "-of", "csv=p=0"]
+
+
+def frames_argv(media: Path, folder: Path, *, fps: float, max_width: int) -> list[str]:
+    """The capture's frames from a recording's first video stream, as the capture writes them: ``fps`` a
+    second, at most ``max_width`` px wide (even height), ``s0-c0-<n>.jpg`` with ``n`` the frame's time in
+    frame intervals, and ffmpeg's black and frozen picture metadata in ``s0-c0.picture.txt``."""
+    metadata = folder / metadata_name(0, 0)
+    chain = f"fps={fps:g},scale='min({max_width},iw)':-2,{picture_filters(metadata, BLACK_MIN_S, FROZEN_MIN_S)}"
+    return ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y", *_recording_input(media), "-map", "0:V:0",
+            "-an", "-sn", "-dn", "-vf", chain, "-q:v", "4", "-frame_pts", "1", "-f", "image2",
+            str(folder / frame_name(0, 0))]
+
+
 @dataclass(frozen=True)
 class Analysis:
     check: EventCheck
     report: Path
     segments: int
     seconds: float
+    #: Frames read by the screen stage (0: no video, or frames or the screen stage turned off).
+    frames: int = 0
 
 
 def _refuse_if_taken(data: DataDir, store: RunLog, event: Event, database: Database) -> None:
@@ -133,7 +164,9 @@ def analyze_recording(settings: Settings, media: Path, event_id: str, schedules:
         _refuse_if_taken(data, session.runs, event, session.database)
         # Only this event is written: the monitor's other events stay as its own schedules say.
         session.database.sync_events([registration], remove_missing=False)
-        folder = data.ensure_event(event_id) / "audio" / f"analyzed-{datetime.now(event.zone):%Y%m%dT%H%M%S}"
+        name = f"analyzed-{datetime.now(event.zone):%Y%m%dT%H%M%S}"
+        folder = data.ensure_event(event_id) / "audio" / name
+        frames = data.frames_dir(event_id) / name
         try:
             folder.mkdir()
         except OSError as err:
@@ -141,19 +174,47 @@ def analyze_recording(settings: Settings, media: Path, event_id: str, schedules:
         run_id: int | None = None
         try:
             pieces = _split(media, folder)
+            stills = _frames(media, frames, event) if _reads_screen(settings, event) else []
             run_id = _claim_window(session.runs, event, media)
-            analysis = _analyze(session, event, run_id, pieces, start or event.start, media)
+            analysis = _analyze(session, event, run_id, pieces, stills, start or event.start, media)
         except BaseException:
             # A refused or failed analysis leaves nothing behind: no folder, no run blocking the window.
             if run_id is not None:
-                session.runs.discard(run_id, queue=TRANSCRIBE)
+                session.runs.discard(run_id, queue=(TRANSCRIBE, SCREEN))
             shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(frames, ignore_errors=True)
             raise
     return analysis
 
 
-def _analyze(session: Session, event: Event, run_id: int, pieces: list[Path], origin: datetime,
-             media: Path) -> Analysis:
+def _reads_screen(settings: Settings, event: Event) -> bool:
+    return settings.screen.enabled and event.capture.frames
+
+
+def _frames(media: Path, folder: Path, event: Event) -> list[Path]:
+    """The recording's frames (none when it has no video), written into ``folder``."""
+    try:
+        probe = subprocess.run(has_video_argv(media), capture_output=True, text=True, check=False)
+    except OSError as err:
+        raise CaptureError(f"cannot run ffprobe to read {media}: {err.strerror or err}") from err
+    if probe.returncode != 0 or "video" not in probe.stdout:
+        return []
+    try:
+        folder.mkdir()
+    except OSError as err:
+        raise StateError(f"cannot create {folder}: {err.strerror or err}") from err
+    capture = event.capture
+    argv = frames_argv(media, folder, fps=capture.frames_per_second, max_width=capture.frame_max_width)
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    stills = sorted(folder.glob("s0-c0-*.jpg"))
+    if result.returncode != 0 or not stills:
+        detail = "; ".join(line.strip() for line in result.stderr.strip()[-300:].splitlines() if line.strip())
+        raise CaptureError(f"cannot read the video of {media}: {detail or 'no frames'}")
+    return stills
+
+
+def _analyze(session: Session, event: Event, run_id: int, pieces: list[Path], stills: list[Path],
+             origin: datetime, media: Path) -> Analysis:
     store, queue = session.runs, session.queue
     at = origin
     for seq, path in enumerate(pieces):
@@ -168,11 +229,22 @@ def _analyze(session: Session, event: Event, run_id: int, pieces: list[Path], or
         closed = ClosedSegment(event.id, run_id, 0, seq, segment_id, path, at, end)
         queue.put(TRANSCRIBE, closed.queue_key, encode(closed))
         at = end
-    # The monitor's own stages, run in this thread: transcription to the end of the stream, then the final check.
+    # A frame's number is its time in frame intervals from the container's time zero; the audio's clock starts
+    # at its first sample, as does the video's at its first frame (a transport stream starts at 1.4 s, say).
+    interval = 1.0 / event.capture.frames_per_second
+    numbers = [int(path.stem.rsplit("-", 1)[1]) for path in stills]
+    for path, number in zip(stills, numbers, strict=True):
+        at_s = (number - numbers[0]) * interval
+        frame = CapturedFrame(event.id, run_id, 0, 0, path, origin + timedelta(seconds=at_s), interval)
+        queue.put(SCREEN, frame.queue_key, encode(frame))
+    # The monitor's own stages, run in this thread: transcription to the end of the stream, the screen, then
+    # the final check.
     if session.settings.transcriber.enabled:
         service = TranscriptionService(session)
         service.drain()
         service.finish_stream(event.id, run_id, 0)
+    if stills:
+        ScreenService(session).drain()
     store.finish_run(run_id, FINISHED, f"analyzed recording {media.name}")
     check, report = CheckService(session).check_now(event.id, final=True)
-    return Analysis(check, report, len(pieces), (at - origin).total_seconds())
+    return Analysis(check, report, len(pieces), (at - origin).total_seconds(), len(stills))

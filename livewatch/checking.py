@@ -1,5 +1,6 @@
-"""Checking one event from what the stores hold: its registration, its latest capture run, the run's gaps
-and transcripts (and, when asked, measurements of its audio), against the packs it selected.
+"""Checking one event from what the stores hold: its registration, its latest capture run, the run's gaps,
+transcripts and what its screen showed (and, when asked, measurements of its audio), against the packs it
+selected.
 
 The rules themselves are pure (:mod:`livewatch.rules.event_check`); this module gathers their facts and
 writes the findings back in one transaction. A finding keeps its id across re-checks (the id hashes event,
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 
 from livewatch.errors import LivewatchError
 from livewatch.pipeline.event_checks import EventCheck
+from livewatch.pipeline.screen import ScreenItem
 from livewatch.registration.blacklist import Blacklist, load_blacklist
 from livewatch.registration.models import Event
 from livewatch.rules.base import EventFacts, Gap, RuleInput
@@ -52,7 +54,8 @@ class CheckSession(Protocol):
 
 def load_input(records: EventRecords, settings: Settings, event_id: str, *, blacklist: Blacklist | None = None,
                audio: bool = False) -> tuple[RuleInput, Event | None, int | None]:
-    """The facts and transcripts of an event's latest run (or of no run yet)."""
+    """The facts, transcripts and screen (appearances by stream, black and frozen spells) of an event's
+    latest run (or of no run yet)."""
     stored = records.for_check(event_id)
     run = stored.run
     event = _registration(stored.event.registration_json, settings, event_id)
@@ -71,9 +74,13 @@ def load_input(records: EventRecords, settings: Settings, event_id: str, *, blac
         run_status=None if run is None else run.status, tolerances=tolerances,
         audio=_measure(records, run.id) if audio and run is not None else None,
         registration=event, blacklist=blacklist if blacklist is not None else load_blacklist(settings.blacklist),
+        picture=stored.picture,
     )
     transcripts = {stream: Transcript(u, stored.heard.get(stream)) for stream, u in streams.items()}
-    return RuleInput(facts, transcripts), event, None if run is None else run.id
+    screen: dict[int, list[ScreenItem]] = {}
+    for item in stored.screen:
+        screen.setdefault(item.stream, []).append(item)
+    return RuleInput(facts, transcripts, screen), event, None if run is None else run.id
 
 
 def _registration(text: str, settings: Settings, event_id: str) -> Event | None:

@@ -20,6 +20,7 @@ from livewatch.state.findings import FindingLog, FindingStore
 from livewatch.state.media import LocalMediaStore, MediaBlobs
 from livewatch.state.outbox import AlertOutbox, OutboxStore
 from livewatch.state.runs import RunLog, RunStore
+from livewatch.state.screen import ScreenLog, ScreenStore
 from livewatch.state.transcripts import TranscriptLog, TranscriptStore
 
 
@@ -67,6 +68,11 @@ class Session:
     def transcripts(self) -> TranscriptLog:
         """Transcript spans and each stream's transcription progress."""
         return TranscriptStore(self.engine)
+
+    @cached_property
+    def screen(self) -> ScreenLog:
+        """What the screen showed: appearances of codes and text, and black or frozen spells."""
+        return ScreenStore(self.engine)
 
     @cached_property
     def queue(self) -> WorkQueue:

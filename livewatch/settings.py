@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Self, cast
+from typing import Annotated, Any, Literal, Self, cast
 
 from pydantic import (
     Field,
@@ -193,6 +193,34 @@ class AlertTarget(StrictModel):
         return handler(data) if model is AlertTarget else cast("Self", model.model_validate(data))
 
 
+#: The screen readers :class:`ScreenSettings` may name when none is configured (entry-point group
+#: ``livewatch.screen_readers``: ``qr`` decodes QR codes and barcodes, ``ocr`` reads text lines).
+DEFAULT_SCREEN_READERS = ("qr", "ocr")
+
+
+class ScreenSettings(StrictModel):
+    """The screen stage: what is read off the captured frames, by how many workers, and which frames stay."""
+
+    enabled: bool = Field(True, description="Read captured frames (QR codes, on-screen text) as they arrive.")
+    readers: list[SingleLine] = Field(
+        default_factory=lambda: list(DEFAULT_SCREEN_READERS),
+        description="Screen readers run on each changed frame: qr, ocr, or an installed plugin's name.",
+    )
+    workers: int = Field(1, ge=1, le=32, description="Threads reading frames; each takes whole streams in turn.")
+    ocr_min_confidence: float = Field(0.5, ge=0, le=1, description="OCR lines scored below this are dropped.")
+    keep_frames: Literal["evidence", "all"] = Field(
+        "evidence", description="evidence: a frame is deleted once read unless it is some item's evidence; "
+        "all: every frame is kept.",
+    )
+
+    @field_validator("readers")
+    @classmethod
+    def _readers_once_each(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("name each screen reader once")
+        return value
+
+
 class AlertingSettings(StrictModel):
     """How alerts are grouped, and when the monitor raises schedule and capture alerts."""
 
@@ -226,6 +254,7 @@ class Settings(StrictModel):
     transcriber: TranscriberSettings = Field(default_factory=TranscriberSettings)
     tolerances: Tolerances = Field(default_factory=Tolerances)
     capture: CaptureSettings = Field(default_factory=CaptureSettings)
+    screen: ScreenSettings = Field(default_factory=ScreenSettings)
     alerts: list[SerializeAsAny[AlertTarget]] = Field(default_factory=list, description="Alert targets (`[[alerts]]`).")
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)
 

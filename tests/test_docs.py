@@ -14,6 +14,7 @@ from livewatch.fields import CaptureSettings, Tolerances
 from livewatch.settings import (
     AlertTarget,
     ConcurrencySettings,
+    ScreenSettings,
     Settings,
     TranscriberSettings,
     load_settings,
@@ -26,8 +27,8 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 
 @pytest.mark.parametrize(
     "model",
-    [Settings, ConcurrencySettings, TranscriberSettings, Tolerances, CaptureSettings, AlertTarget, WebhookTarget,
-     EmailTarget, WhisperOptions],
+    [Settings, ConcurrencySettings, TranscriberSettings, Tolerances, CaptureSettings, ScreenSettings, AlertTarget,
+     WebhookTarget, EmailTarget, WhisperOptions],
     ids=lambda m: m.__name__,
 )
 def test_readme_documents_every_setting(model: type[BaseModel]) -> None:

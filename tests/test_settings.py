@@ -78,6 +78,11 @@ min_severity = "info"
 [alerting]
 cooldown_s = 60
 gap_alert_s = 30
+
+[screen]
+readers = ["qr"]
+workers = 2
+keep_frames = "all"
 """
 
 EVENT_WITHOUT_TIMEZONE = """\
@@ -149,7 +154,7 @@ def test_full_config_parses(tmp_path: Path, empty_cwd: Path) -> None:
     settings = load_settings(config)
     covered = {"data_dir", "database_url", "private_files", "schedules_dir", "timezone", "allowed_url_schemes",
                "blacklist", "concurrency", "transcriber", "tolerances", "capture", "alerts", "alerting",
-               "rule_packs_dir"}
+               "rule_packs_dir", "screen"}
     assert set(Settings.model_fields) == covered, "FULL_CONFIG must exercise every section"
 
     assert settings.data_dir == tmp_path / "etc" / "state"
@@ -180,6 +185,8 @@ def test_full_config_parses(tmp_path: Path, empty_cwd: Path) -> None:
     ]
     assert settings.alerts[1].min_severity == "high"  # the default
     assert (settings.alerting.cooldown_s, settings.alerting.gap_alert_s) == (60, 30)
+    assert (settings.screen.readers, settings.screen.workers, settings.screen.keep_frames) == (["qr"], 2, "all")
+    assert (settings.screen.enabled, settings.screen.ocr_min_confidence) == (True, 0.5)
 
 
 def test_relative_paths_resolve_against_config_folder(tmp_path: Path, empty_cwd: Path) -> None:

@@ -65,6 +65,7 @@ def analyze(state: CliState, media: Path, event_id: str, schedules: Path | None,
 
     settings = state.settings
     result = analyze_recording(settings, media, event_id, schedules or settings.schedules_dir, start=start)
-    click.echo(f"{event_id}: {result.segments} segment(s), {result.seconds:.0f} s; verdict {result.check.verdict}, "
-               f"{len(result.check.findings)} finding(s)")
+    frames = f", {result.frames} frame(s) read" if result.frames else ""
+    click.echo(f"{event_id}: {result.segments} segment(s), {result.seconds:.0f} s{frames}; verdict "
+               f"{result.check.verdict}, {len(result.check.findings)} finding(s)")
     click.echo(f"report: {result.report}")

@@ -29,9 +29,10 @@ from livewatch.monitor.check_service import CheckService
 from livewatch.monitor.event_capture import EventCapture, RunEnd
 from livewatch.monitor.jobs import JOB_FUNCTION, event_of, job_id, job_store_where, make_scheduler
 from livewatch.monitor.lock import MonitorLock
+from livewatch.monitor.screen import ScreenService
 from livewatch.monitor.transcription import TranscriptionService
 from livewatch.pipeline.run_status import ACTIVE, FAILED, FINAL, INCOMPLETE, UNRESOLVED
-from livewatch.queue import TRANSCRIBE
+from livewatch.queue import SCREEN, TRANSCRIBE
 from livewatch.registration import validate_registrations
 from livewatch.registration.loader import discover
 from livewatch.registration.models import Event
@@ -91,6 +92,9 @@ class Monitor:
         requeued = self.queue.requeue_claimed(TRANSCRIBE)
         if requeued:
             log.info("returned %s claimed transcription item(s) to the queue", requeued)
+        requeued = self.queue.requeue_claimed(SCREEN)
+        if requeued:
+            log.info("returned %s claimed frame(s) to the queue", requeued)
         self.ctx = CaptureContext(
             data=self.data, store=self.session.runs, queue=self.queue, sources=SourceRegistry(),
             slots=threading.BoundedSemaphore(self.settings.concurrency.captures),
@@ -105,6 +109,10 @@ class Monitor:
         if self.settings.transcriber.enabled:
             self.transcription = TranscriptionService(self.session, checks=self.checks)
             self.transcription.start()
+        self.screen: ScreenService | None = None
+        if self.settings.screen.enabled:
+            self.screen = ScreenService(self.session, checks=self.checks)
+            self.screen.start()
         check_database_file(self.data.jobstore)  # a FIFO there would hang the scheduler's start
         self.scheduler = make_scheduler(self.data, self.db)
         self.scheduler.add_listener(self._on_job, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
@@ -151,6 +159,9 @@ class Monitor:
         transcription = getattr(self, "transcription", None)
         if transcription is not None:
             transcription.stop(left())
+        screen = getattr(self, "screen", None)
+        if screen is not None:
+            screen.stop(left())
         checks = getattr(self, "checks", None)
         if checks is not None:
             checks.stop(left())
@@ -184,15 +195,18 @@ class Monitor:
                 return
 
     def idle(self) -> bool:
-        """Every event of this one-shot run captured, and (when enabled) all of its audio transcribed."""
+        """Every event of this one-shot run captured, and (when enabled) all of its audio transcribed and its
+        frames read."""
         with self._lock:
             if self.captures or not self.candidates <= set(self.done):
                 return False
         if self.checks.busy() or self.alerts.busy():
             return False
-        if self.transcription is None:
+        if self.transcription is None and self.screen is None:
             return True
-        return not self.transcription.busy(self.session.runs.run_ids(self.candidates))
+        run_ids = self.session.runs.run_ids(self.candidates)
+        stages = [stage for stage in (self.transcription, self.screen) if stage is not None]
+        return not any(stage.busy(run_ids) for stage in stages)
 
     # -- registrations → jobs ---------------------------------------------------------------------------
 

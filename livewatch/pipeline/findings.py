@@ -67,7 +67,12 @@ class Finding(Message):
     box: Box | None = None
 
 
-def finding_id(event_id: str, rule: str, start_at: datetime, stream: int | None, matched: str) -> str:
-    """Stable across re-runs: the same event, rule, stream, moment and matched text give the same id."""
+def finding_id(event_id: str, rule: str, start_at: datetime, stream: int | None, matched: str,
+               channel: Channel = "speech") -> str:
+    """Stable across re-runs: the same event, rule, stream, moment and matched text give the same id. A
+    screen finding's key names its channel (the same words shown and said at one moment are two findings);
+    the others' keys are as they were before there was a screen, so their ids did not change."""
     key = f"{event_id}|{rule}|{stream}|{start_at.timestamp():.1f}|{matched}"
+    if channel == "screen":
+        key += "|screen"
     return hashlib.sha256(key.encode()).hexdigest()[:16]

@@ -65,7 +65,9 @@ class CapturedFrame(Message):
 
     @property
     def queue_key(self) -> str:
-        return f"{self.lane}{self.at.timestamp():.3f}"
+        """The lane and the frame's time in whole milliseconds: digits only after the lane, so the work queue
+        finds the lane by stripping them (a decimal point there would make every frame a lane of its own)."""
+        return f"{self.lane}{round(self.at.timestamp() * 1000)}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,10 @@ that says which keys its YAML may have. Built-in types are registered through th
 entry point group, as capture sources and transcriber backends are.
 
 What a rule sees (:class:`RuleInput`): the event's facts (registration, registered window, on-air spans,
-gaps, audio measurements) and each stream's transcript. What it returns: :class:`Hit` s; the engine turns
-them into findings (severity, category, pack, id, verdict), so rule types know nothing of any of that.
+gaps, audio measurements, black or frozen picture), each stream's transcript and what each stream showed on
+screen. Text rules read the channels their spec names (``channels``: speech, screen). What it returns:
+:class:`Hit` s; the engine turns them into findings (severity, category, pack, id, verdict), so rule types
+know nothing of any of that.
 """
 
 from __future__ import annotations
@@ -12,20 +14,24 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from livewatch.fields import SeverityName, SingleLine, StrictModel
 from livewatch.pipeline.findings import DetailValue
+from livewatch.pipeline.screen import Box, Channel, PictureSpell, ScreenItem, TextChannel
+from livewatch.rules.screen_text import ScreenTranscript, frame_ref, screen_transcripts
 from livewatch.rules.transcript import Transcript
 
 if TYPE_CHECKING:
     from livewatch.rules.audio_facts import AudioFacts
 
 RULE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+ALL_TEXT_CHANNELS: tuple[TextChannel, ...] = ("speech", "screen")
 
 
 class Examples(StrictModel):
@@ -47,6 +53,10 @@ class Scope(StrictModel):
 class RuleSpec(StrictModel):
     """Keys every rule has; each rule type adds its own."""
 
+    #: The text channels rules of this type can read; ``channels`` defaults to all of them. Types that read
+    #: no text (schedule, audio, screen codes) have none, and a ``channels`` key is an error there.
+    readable_channels: ClassVar[tuple[TextChannel, ...]] = ALL_TEXT_CHANNELS
+
     id: str = Field(pattern=RULE_ID, max_length=100)
     type: str
     category: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
@@ -56,6 +66,35 @@ class RuleSpec(StrictModel):
     scope: Scope | None = None
     cooldown_s: float = Field(0, ge=0, description="Hits of this rule closer than this become one finding.")
     examples: Examples = Field(default_factory=Examples)
+    channels: list[TextChannel] = Field(default_factory=lambda: list(ALL_TEXT_CHANNELS), description=(
+        "What the rule reads: speech (the transcript), screen (text read on screen), or both."))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_channels(cls, data: Any) -> Any:
+        """Without ``channels``, every channel the type can read."""
+        if isinstance(data, dict) and "channels" not in data:
+            return {**data, "channels": list(cls.readable_channels)}
+        return data
+
+    @model_validator(mode="after")
+    def _readable(self) -> RuleSpec:
+        unreadable = [c for c in self.channels if c not in self.readable_channels]
+        if unreadable and not self.readable_channels:
+            raise ValueError(f"a {self.type} rule reads no text channel: leave out channels")
+        if self.readable_channels and not self.channels:
+            raise ValueError("channels must name at least one of " + ", ".join(self.readable_channels))
+        if unreadable:
+            raise ValueError(f"a {self.type} rule cannot read {', '.join(unreadable)}; it reads "
+                             f"{', '.join(self.readable_channels)}")
+        self.channels = list(dict.fromkeys(self.channels))
+        return self
+
+
+class FactSpec(RuleSpec):
+    """The spec of a rule type that reads facts, not text: it has no ``channels``."""
+
+    readable_channels: ClassVar[tuple[TextChannel, ...]] = ()
 
 
 @dataclass(frozen=True)
@@ -79,6 +118,7 @@ class EventFacts:
     audio: AudioFacts | None = None
     registration: Any = None  # livewatch.registration.Event, when known
     blacklist: Any = None  # livewatch.registration.blacklist.Blacklist, when configured
+    picture: tuple[PictureSpell, ...] = ()  # black or frozen picture, every stream
 
     @property
     def on_air_start(self) -> datetime:
@@ -93,6 +133,38 @@ class EventFacts:
 class RuleInput:
     facts: EventFacts
     transcripts: Mapping[int, Transcript] = field(default_factory=dict)
+    #: What each stream showed (codes and text lines), by stream.
+    screen: Mapping[int, Sequence[ScreenItem]] = field(default_factory=dict)
+
+    @cached_property
+    def screen_transcripts(self) -> dict[int, ScreenTranscript]:
+        """Each stream's text lines as a transcript, built once for every rule that reads the screen."""
+        return screen_transcripts(self.screen)
+
+    def texts(self, channels: Sequence[TextChannel]) -> dict[int, list[Transcript]]:
+        """By stream, the transcripts of ``channels`` (speech first), for streams that have any."""
+        out: dict[int, list[Transcript]] = {}
+        sources: list[Mapping[int, Transcript]] = []
+        if "speech" in channels:
+            sources.append(self.transcripts)
+        if "screen" in channels:
+            sources.append(self.screen_transcripts)
+        for source in sources:
+            for stream, transcript in source.items():
+                out.setdefault(stream, []).append(transcript)
+        return dict(sorted(out.items()))
+
+    def each_text(self, channels: Sequence[TextChannel]) -> Iterator[tuple[int, Transcript]]:
+        """Every (stream, transcript) of ``channels``, stream by stream."""
+        for stream, transcripts in self.texts(channels).items():
+            for transcript in transcripts:
+                yield stream, transcript
+
+    @property
+    def text_length(self) -> int:
+        """Characters of speech and screen text: what a rule's regular expressions may have to search."""
+        return (sum(len(t.text) for t in self.transcripts.values())
+                + sum(len(t.text) for t in self.screen_transcripts.values()))
 
 
 @dataclass(frozen=True)
@@ -111,6 +183,11 @@ class Hit:
     low_confidence: bool = False
     asr_confidence: float | None = None
     details: Mapping[str, DetailValue] = field(default_factory=dict)  # the finding's details
+    #: Where the evidence comes from; None: the rule type's own :attr:`Rule.channel`.
+    channel: Channel | None = None
+    #: A screen hit's frame (relative to the event's folder) and the box in it.
+    frame: str | None = None
+    box: Box | None = None
 
 
 class Rule(ABC):
@@ -125,6 +202,9 @@ class Rule(ABC):
     #: drops its finding where another rule's finding of the same category and stream overlaps it: a
     #: reviewer should not read the same utterance twice.
     supplementary: ClassVar[bool] = False
+    #: The channel of its findings when a hit names none: text types take it from the transcript a hit is
+    #: in; fact types say what they read (schedule, registration, audio, stream, screen).
+    channel: ClassVar[Channel] = "speech"
 
     def __init__(self, spec: RuleSpec) -> None:
         self.spec = spec
@@ -138,9 +218,21 @@ class Rule(ABC):
         """Every place the rule fires."""
 
     def example_input(self, example: Any, base: EventFacts) -> RuleInput:
-        """The input an example stands for; text rules read it as transcript lines (see :func:`example_lines`)."""
+        """The input an example stands for; text rules read it as transcript lines (see :func:`example_lines`),
+        or a mapping of what was said and shown (``{speech: ..., screen: [...]}``, see
+        :mod:`livewatch.rules.screen_examples`)."""
+        from livewatch.rules.screen_examples import example_keys, example_screen
+
+        if isinstance(example, Mapping):
+            example_keys(example, ("speech", "screen"))
+            speech, shown = example.get("speech", ""), example.get("screen", [])
+            if not isinstance(speech, str) or not isinstance(shown, list):
+                raise TypeError(f"rule {self.id}: speech is text and screen a list of lines")
+            said = {0: Transcript.of_lines(example_lines(speech, base.on_air_start))} if speech else {}
+            return RuleInput(base, said, {0: example_screen(shown, base.on_air_start)} if shown else {})
         if not isinstance(example, str):
-            raise TypeError(f"rule {self.id}: examples of a {self.type_name} rule are text")
+            raise TypeError(f"rule {self.id}: examples of a {self.type_name} rule are text, or a mapping of "
+                            "speech and screen")
         return RuleInput(base, {0: Transcript.of_lines(example_lines(example, base.on_air_start))})
 
     #: Where a registration's ``add_terms``/``allowlist`` go: the name of a condition in the spec, "" for
@@ -189,12 +281,19 @@ def example_lines(example: str, start: datetime) -> list[tuple[datetime, str]]:
 
 def hit_for(transcript: Transcript, stream: int, start: int, end: int, matched: str,
             details: Mapping[str, DetailValue] | None = None) -> Hit:
-    """A hit over original characters ``[start, end)`` of a transcript, with evidence and ASR confidence."""
+    """A hit over original characters ``[start, end)`` of a transcript, with evidence and ASR confidence;
+    on a screen transcript, with the line's frame and box, and its OCR confidence in the details."""
     start_at, end_at = transcript.times(start, end)
     evidence, low, high = transcript.evidence(start, end)
     utterances = transcript.utterances_in(start, end)
     confidences = [u.confidence for u in utterances if u.confidence is not None]
     seen = transcript.compact.text_within(start, end)  # what the rule saw, for the report
-    return Hit(start_at, end_at, matched, evidence, low, high, seen, stream,
-               any(u.low_confidence for u in utterances), min(confidences) if confidences else None,
-               dict(details or {}))
+    hit = Hit(start_at, end_at, matched, evidence, low, high, seen, stream,
+              any(u.low_confidence for u in utterances), min(confidences) if confidences else None,
+              dict(details or {}), transcript.channel)
+    if isinstance(transcript, ScreenTranscript):
+        item = transcript.item_at(start)
+        hit = replace(hit, asr_confidence=None, frame=frame_ref(item.frame), box=item.box,
+                      details={**hit.details, "ocr_confidence": round(item.confidence, 3), "reader": item.reader,
+                               "seconds_visible": round((item.end_at - item.start_at).total_seconds(), 1)})
+    return hit

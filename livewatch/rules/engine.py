@@ -57,7 +57,7 @@ class RuleEngine:
     def evaluate(self, data: RuleInput) -> list[Finding]:
         findings: list[Finding] = []
         echoes: list[Finding] = []  # of supplementary rules: kept only where no other rule found the same
-        limit = rule_time_limit(sum(len(t.text) for t in data.transcripts.values()))
+        limit = rule_time_limit(data.text_length)
         for pack, rule, override in self.active_rules():
             try:
                 with time_limit(limit):  # every regular expression of the rule shares one limit
@@ -81,15 +81,17 @@ class RuleEngine:
         if hit.low_confidence and severity_rank(severity) < severity_rank(LOW_CONFIDENCE_CAP):
             capped = LOW_CONFIDENCE_CAP
         event_id = data.facts.event_id
+        channel = hit.channel or rule.channel
         return Finding(
-            id=finding_id(event_id, rule.id, hit.start_at, hit.stream, hit.matched), event_id=event_id, rule=rule.id,
+            id=finding_id(event_id, rule.id, hit.start_at, hit.stream, hit.matched, channel), event_id=event_id,
+            rule=rule.id,
             pack=pack.ref, pack_sha256=pack.sha256, category=rule.spec.category, severity=capped,
             start_at=hit.start_at, end_at=hit.end_at,
             offset_s=round((hit.start_at - data.facts.on_air_start).total_seconds(), 2), matched=hit.matched,
             evidence=hit.evidence, highlight=(hit.highlight_start, hit.highlight_end), normalized=hit.normalized,
             legal_basis=pack.legal_basis(rule), asr_confidence=hit.asr_confidence,
             low_confidence=hit.low_confidence, rule_severity=severity, title=rule.spec.title, stream=hit.stream,
-            count=count, details=dict(hit.details),
+            count=count, details=dict(hit.details), channel=channel, frame=hit.frame, box=hit.box,
         )
 
 
@@ -103,14 +105,14 @@ def _rule_error(pack: RulePack, rule: Rule, data: RuleInput, err: Exception) -> 
         pack=pack.ref, pack_sha256=pack.sha256, category=RULE_ERROR_CATEGORY, severity=RULE_ERROR_SEVERITY,
         start_at=at, end_at=at, offset_s=0.0, matched="", evidence=evidence, highlight=(0, 0), normalized="",
         legal_basis=None, asr_confidence=None, low_confidence=False, rule_severity=RULE_ERROR_SEVERITY,
-        title=f"Rule could not be evaluated ({rule.spec.category})", details={"error": reason},
+        title=f"Rule could not be evaluated ({rule.spec.category})", details={"error": reason}, channel=rule.channel,
     )
 
 
 def _overlaps(echo: Finding, finding: Finding) -> bool:
-    """Whether ``finding`` already covers what a supplementary rule's ``echo`` found: the same category
-    and stream, overlapping in time."""
-    return (echo.category == finding.category and echo.stream == finding.stream
+    """Whether ``finding`` already covers what a supplementary rule's ``echo`` found: the same category,
+    stream and channel, overlapping in time."""
+    return (echo.category == finding.category and echo.stream == finding.stream and echo.channel == finding.channel
             and finding.start_at <= echo.end_at and echo.start_at <= finding.end_at)
 
 
@@ -130,19 +132,21 @@ def _in_scope(rule: Rule, hit: Hit, data: RuleInput) -> bool:
 
 
 def _cooled(hits: Iterable[Hit], cooldown_s: float) -> list[tuple[Hit, int]]:
-    """Hits of one rule closer than the cooldown (per stream) become one, with a count; identical hits
-    (the same term at the same span, found by two views) are one hit in any case."""
+    """Hits of one rule closer than the cooldown (per stream and channel: what was shown keeps its frame,
+    what was said its words) become one, with a count; identical hits (the same term at the same span,
+    found by two views) are one hit in any case."""
     merged: list[tuple[Hit, int]] = []
-    last: dict[int | None, int] = {}
+    last: dict[tuple[int | None, str | None], int] = {}
     for hit in sorted(hits, key=lambda h: (h.start_at, h.end_at)):
-        index = last.get(hit.stream)
+        key = (hit.stream, hit.channel)
+        index = last.get(key)
         if index is not None:
             first, count = merged[index]
             same = (first.start_at, first.end_at, first.matched) == (hit.start_at, hit.end_at, hit.matched)
             if same or (hit.start_at - first.start_at).total_seconds() < cooldown_s:
                 merged[index] = (replace(first, end_at=max(first.end_at, hit.end_at)), count + (not same))
                 continue
-        last[hit.stream] = len(merged)
+        last[key] = len(merged)
         merged.append((hit, 1))
     return merged
 

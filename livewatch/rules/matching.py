@@ -148,6 +148,8 @@ class TermMatcher:
         found: dict[tuple[int, int], Match] = {}
         for match in self._raw(transcript):
             found.setdefault((match.start, match.end), match)
+        if not transcript.joins_lines:  # lines on screen: a match must not run from one into the next
+            found = {key: m for key, m in found.items() if transcript.line_of(m.start, m.end) is not None}
         if self.words and self._in_dictionary:
             found = {key: m for key, m in found.items() if m.how in _NOT_WORDS or syllables(m.term) < 2
                      or on_word_boundaries(transcript.light, m.start, m.end)}

@@ -15,7 +15,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
+from typing import ClassVar
 
+from livewatch.pipeline.screen import TextChannel
 from livewatch.rules.english import lemma_view, phonetic_view
 from livewatch.rules.normalize import NormalizedText, is_cjk, normalize, pinyin_view, syllable_codes
 
@@ -92,6 +94,12 @@ class Transcript:
     """The utterances of one stream in time order, joined into one text. Character clocks are worked out
     only for the utterances a hit touches: a 10-hour transcript has hundreds of thousands of characters
     and a handful of hits."""
+
+    #: The channel its text comes from; a screen transcript (:mod:`livewatch.rules.screen_text`) is "screen".
+    channel: ClassVar[TextChannel] = "speech"
+    #: Whether a match may run from one utterance into the next: Whisper splits a sentence anywhere, so
+    #: speech is matched as one text; two lines on screen are two things (a price tag beside a title).
+    joins_lines: ClassVar[bool] = True
 
     utterances: Sequence[Utterance]
     #: How far this stream has been transcribed, silence included; at least the last utterance's end. Rules
@@ -174,6 +182,14 @@ class Transcript:
         """Wall-clock start and end of original characters ``[start, end)``."""
         end = max(end, start + 1)
         return self._clock(start).start_at, self._clock(end - 1).end_at
+
+    def line_of(self, start: int, end: int) -> int | None:
+        """The index of the utterance that holds all of original characters ``[start, end)``; None when
+        they run into another one."""
+        if not self.utterances:
+            return None
+        index = bisect.bisect_right(self._begins, start) - 1
+        return index if index >= 0 and end <= self._begins[index] + len(self.utterances[index].text) else None
 
     def utterances_in(self, start: int, end: int) -> list[Utterance]:
         first = self._clock(start).utterance

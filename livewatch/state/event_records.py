@@ -15,8 +15,10 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, Row, func, select
 
+from livewatch.pipeline.screen import PictureSpell, ScreenItem
 from livewatch.state import tables
 from livewatch.state.runs import RunRecord, run_of_row
+from livewatch.state.screen import item_of_row, spell_of_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,9 @@ class CheckRecords:
     last_media: datetime | None
     #: Stream → time up to which its transcript is complete.
     heard: dict[int, datetime]
+    #: What the run's screen showed (appearances by start time) and its black or frozen spells.
+    screen: tuple[ScreenItem, ...] = ()
+    picture: tuple[PictureSpell, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +188,12 @@ class EventRecordStore:
                                                        .order_by(s.c.end_at.desc()).limit(1)).scalar()
             heard = {r.stream: r.committed_until
                      for r in conn.execute(select(p.c.stream, p.c.committed_until).where(p.c.run_id == row.id))}
-        return CheckRecords(event, run_of_row(row), gaps, transcript, last_media, heard)
+            si, ps = tables.screen_items, tables.picture_spells
+            screen = tuple(item_of_row(r) for r in conn.execute(
+                select(si).where(si.c.run_id == row.id).order_by(si.c.start_at, si.c.stream, si.c.id)))
+            picture = tuple(spell_of_row(r) for r in conn.execute(
+                select(ps).where(ps.c.run_id == row.id).order_by(ps.c.start_at, ps.c.stream, ps.c.id)))
+        return CheckRecords(event, run_of_row(row), gaps, transcript, last_media, heard, screen, picture)
 
     def for_window(self, event_id: str, registered_start: datetime) -> WindowRecords | None:
         runs, g, s = tables.runs, tables.gaps, tables.segments

@@ -16,12 +16,13 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, delete, func, select
 
 from livewatch.pipeline.findings import Finding
+from livewatch.pipeline.screen import Box
 from livewatch.state import tables
 from livewatch.state.database import write
 
 #: Columns of their own; every other field of a finding goes into ``details_json``.
 _COLUMNS = frozenset({"id", "event_id", "rule", "pack", "category", "severity", "status", "start_at", "end_at",
-                      "offset_s", "evidence", "matched"})
+                      "offset_s", "evidence", "matched", "channel", "frame", "box"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,11 @@ class FindingHeadline:
     category: str
     matched: str
     status: str
+    #: Where the evidence comes from (speech, screen, audio, schedule, registration, stream), and for a
+    #: screen finding the frame (relative to the event's folder) and the box in it.
+    channel: str = "speech"
+    frame: str | None = None
+    box: Box | None = None
 
 
 class FindingLog(Protocol):
@@ -118,9 +124,10 @@ class FindingStore:
     def headlines(self, event_id: str) -> list[FindingHeadline]:
         f = tables.findings
         with self.engine.connect() as conn:
-            return [FindingHeadline(row.id, row.rule, row.start_at, row.severity, row.category, row.matched, row.status)
+            return [FindingHeadline(row.id, row.rule, row.start_at, row.severity, row.category, row.matched, row.status,
+                                    row.channel, row.frame, _box(row.box_json))
                     for row in conn.execute(select(f.c.id, f.c.rule, f.c.start_at, f.c.severity, f.c.category,
-                                                   f.c.matched, f.c.status)
+                                                   f.c.matched, f.c.status, f.c.channel, f.c.frame, f.c.box_json)
                                             .where(f.c.event_id == event_id).order_by(f.c.start_at, f.c.id))]
 
 
@@ -132,4 +139,14 @@ def _row(finding: Finding, run_id: int | None, now: datetime) -> dict[str, Any]:
         "status": finding.status, "start_at": finding.start_at, "end_at": finding.end_at,
         "offset_s": finding.offset_s, "evidence": finding.evidence, "matched": finding.matched,
         "details_json": json.dumps(details, ensure_ascii=False, default=str), "created_at": now,
+        "channel": finding.channel, "frame": finding.frame,
+        "box_json": None if finding.box is None else json.dumps(asdict(finding.box)),
     }
+
+
+def _box(text: str | None) -> Box | None:
+    """A stored box (``{"left", "top", "width", "height"}``), or None."""
+    if text is None:
+        return None
+    value = json.loads(text)
+    return Box(int(value["left"]), int(value["top"]), int(value["width"]), int(value["height"]))

@@ -100,7 +100,7 @@ class RunLog(Protocol):
     def open_run(self, event_id: str, start: datetime, end: datetime) -> Run | None: ...
     def window_status(self, event_id: str, start: datetime, end: datetime) -> str | None: ...
     def claim_final_window(self, event_id: str, start: datetime, end: datetime, status: str, reason: str) -> int: ...
-    def discard(self, run_id: int, *, queue: str) -> None: ...
+    def discard(self, run_id: int, *, queue: str | tuple[str, ...]) -> None: ...
     def run(self, run_id: int) -> RunRecord: ...
     def latest_run(self, event_id: str) -> RunRecord | None: ...
     def run_ids(self, event_ids: Collection[str]) -> set[int]: ...
@@ -190,14 +190,16 @@ class RunStore:
                 event_id=event_id, status=status, registered_start=start, registered_end=end, started_at=now,
                 updated_at=now, stop_reason=reason)))
 
-    def discard(self, run_id: int, *, queue: str) -> None:
-        """Remove a run and everything recorded for it (its items in ``queue``, keyed ``run:…``, findings,
-        transcripts, progress, gaps, segments, connections): for a run that must leave nothing behind."""
+    def discard(self, run_id: int, *, queue: str | tuple[str, ...]) -> None:
+        """Remove a run and everything recorded for it (its items in ``queue`` (one or several), keyed
+        ``run:…``, findings, transcripts, progress, screen items, picture spells, gaps, segments,
+        connections): for a run that must leave nothing behind."""
         q = tables.work_queue
+        queues = [queue] if isinstance(queue, str) else list(queue)
         with write(self.engine) as conn:
-            conn.execute(delete(q).where(q.c.queue == queue, q.c.item_key.startswith(f"{run_id}:")))
-            for table in (tables.findings, tables.transcripts, tables.transcription_progress, tables.gaps,
-                          tables.segments, tables.connections):
+            conn.execute(delete(q).where(q.c.queue.in_(queues), q.c.item_key.startswith(f"{run_id}:")))
+            for table in (tables.findings, tables.transcripts, tables.transcription_progress, tables.screen_items,
+                          tables.picture_spells, tables.gaps, tables.segments, tables.connections):
                 conn.execute(delete(table).where(table.c.run_id == run_id))
             conn.execute(delete(tables.runs).where(tables.runs.c.id == run_id))
 

@@ -25,14 +25,15 @@ FAST = {
 
 
 def capture_only(data: Path) -> Settings:
-    """Settings for capture tests: transcription off (it has its own tests) so timing is not disturbed."""
-    return Settings(data_dir=data, transcriber={"enabled": False})
+    """Settings for capture tests: transcription and the screen stage off (they have their own tests) so timing
+    is not disturbed and every frame stays where the capture wrote it."""
+    return Settings(data_dir=data, transcriber={"enabled": False}, screen={"enabled": False})
 
 
 def capture_only_config(folder: Path) -> Path:
     """The same as a configuration file, for tests that run the `livewatch` command."""
     config = folder / "livewatch.toml"
-    config.write_text("[transcriber]\nenabled = false\n", encoding="utf-8")
+    config.write_text("[transcriber]\nenabled = false\n[screen]\nenabled = false\n", encoding="utf-8")
     return config
 
 

@@ -24,7 +24,7 @@ from livewatch.pipeline.screen import CapturedFrame
 from livewatch.queue import SCREEN
 from livewatch.state import Database, DataDir, tables
 from livewatch.state.runs import Run, RunStore
-from livewatch.state.work_queue import SqliteWorkQueue
+from livewatch.state.work_queue import SqliteWorkQueue, lane_of_key
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -81,7 +81,9 @@ def test_a_frame_is_handed_on_once_a_later_one_exists_or_ffmpeg_has_ended(captur
     assert [frame.at for frame in frames] == [T0 + timedelta(seconds=s) for s in (0.5, 1.0, 1.5)]
     assert [frame.connection for frame in frames] == [7, 7, 7]
     assert {frame.interval_s for frame in frames} == {0.5}
-    assert frames[0].queue_key == f"{capture.run.id}:0:screen:{(T0 + timedelta(seconds=0.5)).timestamp():.3f}"
+    # The frame's time in whole milliseconds: only digits after the lane, so the queue sees one lane per stream.
+    assert frames[0].queue_key == f"{capture.run.id}:0:screen:{round((T0 + timedelta(seconds=0.5)).timestamp() * 1000)}"
+    assert lane_of_key(frames[0].queue_key) == frames[0].lane
 
 
 def test_connections_never_mix_and_a_skipped_number_is_found(capture: Capture, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -124,7 +124,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
     encoder = _dash_encoder(dash_dir)
     dash, _ = _serve(functools.partial(_Files, directory=str(dash_dir)))
     blank, _ = _serve(_Blank)
-    settings = Settings(data_dir=root / "data", transcriber={"enabled": False},
+    settings = Settings(data_dir=root / "data", transcriber={"enabled": False}, screen={"enabled": False},
                         alerts=[{"name": "log", "type": "log", "min_severity": "info"}])
     try:
         with HlsJsOrigin(root / "origin", segment_seconds=1.0) as origin:

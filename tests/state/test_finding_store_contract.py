@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from livewatch.pipeline.screen import Box
 from livewatch.rules.engine import Finding
 from livewatch.state import Database, tables
 from livewatch.state.findings import FindingStore
@@ -91,3 +93,27 @@ def test_a_finding_saved_again_keeps_when_it_was_first_seen(state_backend: Datab
     with state_backend.engine.connect() as conn:
         row = conn.execute(tables.findings.select()).one()
     assert (row.created_at, row.evidence, row.run_id) == (first, "changed", run_id)
+
+
+def test_a_findings_channel_frame_and_box_are_written_and_read_back(state_backend: Database) -> None:
+    run_id = _event(state_backend)
+    store = FindingStore(state_backend.engine)
+    shown = replace(finding("a1"), channel="screen", frame="frames/1/000123.jpg", box=Box(12, 640, 480, 56))
+    silence = replace(finding("b2", "low"), channel="audio")
+    store.save("forum", run_id, [shown, silence, finding("c3")])
+    with state_backend.engine.connect() as conn:
+        rows = {row.id: row for row in conn.execute(tables.findings.select())}
+    assert (rows["a1"].channel, rows["a1"].frame) == ("screen", "frames/1/000123.jpg")
+    assert json.loads(rows["a1"].box_json) == {"left": 12, "top": 640, "width": 480, "height": 56}
+    assert (rows["b2"].channel, rows["b2"].frame, rows["b2"].box_json) == ("audio", None, None)
+    assert (rows["c3"].channel, rows["c3"].frame, rows["c3"].box_json) == ("speech", None, None)
+    # They have columns of their own: details_json does not carry them a second time.
+    assert not {"channel", "frame", "box"} & set(json.loads(rows["a1"].details_json))
+    read = {h.id: h for h in store.headlines("forum")}
+    assert (read["a1"].channel, read["a1"].frame, read["a1"].box) == ("screen", "frames/1/000123.jpg",
+                                                                      Box(12, 640, 480, 56))
+    assert (read["b2"].channel, read["b2"].frame, read["b2"].box) == ("audio", None, None)
+    assert read["c3"].channel == "speech"
+    # Saved again (a re-check), the columns follow the finding.
+    store.save("forum", run_id, [replace(shown, box=Box(0, 0, 10, 10)), silence, finding("c3")])
+    assert {h.id: h.box for h in store.headlines("forum")}["a1"] == Box(0, 0, 10, 10)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from livewatch.pipeline.run_status import FINAL, UNRESOLVED
-from livewatch.rules.base import EventFacts, Gap, Hit, Rule, RuleInput, RuleSpec
+from livewatch.rules.base import EventFacts, FactSpec, Gap, Hit, Rule, RuleInput
 
 ScheduleCheck = Literal["early_start", "late_start", "overrun", "no_show", "gaps", "unresolved"]
 
@@ -23,7 +23,7 @@ def _minutes(base: datetime, value: Any) -> datetime:
     return base + timedelta(minutes=float(value))
 
 
-class ScheduleSpec(RuleSpec):
+class ScheduleSpec(FactSpec):
     """``type: schedule`` — the broadcast against its registered window. ``early_start``, ``late_start`` and
     ``overrun`` use the event's tolerances (minutes); ``gaps`` fires when more than ``max_gap_percent`` of the
     registered window was lost to gaps; ``no_show`` when the stream never went live; ``unresolved`` when
@@ -38,6 +38,8 @@ class ScheduleRule(Rule):
     spec_model = ScheduleSpec
     spec: ScheduleSpec
     text_examples = False
+    #: The stream's own health (no stream found, gaps) is the "stream" channel; see each hit.
+    channel = "schedule"
 
     def evaluate(self, data: RuleInput) -> Iterator[Hit]:
         facts = data.facts
@@ -49,7 +51,7 @@ class ScheduleRule(Rule):
                 yield Hit(start, facts.registered_end, "no stream found in the page",
                           "livewatch found no stream in the registered page, so the window was not monitored "
                           "(a capture failure, not the organizer's no-show)",
-                          details={"registered_start": start.isoformat()})
+                          details={"registered_start": start.isoformat()}, channel="stream")
             return
         if check == "no_show":
             if facts.run_status == "no-show" or (facts.run_status in FINAL and facts.run_status != UNRESOLVED
@@ -77,7 +79,7 @@ class ScheduleRule(Rule):
                 yield Hit(first, last, f"{lost / window:.0%} lost",
                           f"{lost:.0f} s of the {window:.0f} s registered window lost to {len(facts.gaps)} gap(s)",
                           details={"lost_s": lost, "percent": round(lost / window * 100, 2),
-                                   "causes": sorted({g.cause for g in facts.gaps})})
+                                   "causes": sorted({g.cause for g in facts.gaps})}, channel="stream")
 
     @staticmethod
     def _hit(start_at: datetime, end_at: datetime, text: str, tolerance: timedelta) -> Hit:
@@ -97,7 +99,7 @@ def _mins(delta: timedelta) -> str:
     return f"{delta.total_seconds() / 60:.0f}"
 
 
-class RegistrationSpec(RuleSpec):
+class RegistrationSpec(FactSpec):
     """``type: registration`` — the registration checks (real name, host age and guardian consent,
     credentials for regulated topics, blacklist, category tag) as findings on the event."""
 
@@ -109,6 +111,7 @@ class RegistrationRule(Rule):
     spec_model = RegistrationSpec
     spec: RegistrationSpec
     text_examples = False
+    channel = "registration"
 
     def evaluate(self, data: RuleInput) -> Iterator[Hit]:
         from pathlib import Path
@@ -149,7 +152,7 @@ class RegistrationRule(Rule):
         return RuleInput(replace(base, registration=event))
 
 
-class SilenceSpec(RuleSpec):
+class SilenceSpec(FactSpec):
     """``type: silence`` — audio silent (below ``noise_db``) for ``min_duration_s`` or longer."""
 
     min_duration_s: float = Field(30, gt=0)
@@ -161,6 +164,7 @@ class SilenceRule(Rule):
     spec_model = SilenceSpec
     spec: SilenceSpec
     text_examples = False
+    channel = "audio"
 
     def evaluate(self, data: RuleInput) -> Iterator[Hit]:
         audio = data.facts.audio
@@ -180,7 +184,7 @@ class SilenceRule(Rule):
         return RuleInput(replace(base, audio=AudioFacts(silences, None, 7200.0)))
 
 
-class LoudnessSpec(RuleSpec):
+class LoudnessSpec(FactSpec):
     """``type: loudness`` — EBU R128: integrated loudness outside ``target_lufs`` ± ``tolerance_lu``, or a
     true peak above ``max_true_peak_dbtp``."""
 
@@ -194,6 +198,7 @@ class LoudnessRule(Rule):
     spec_model = LoudnessSpec
     spec: LoudnessSpec
     text_examples = False
+    channel = "audio"
 
     def evaluate(self, data: RuleInput) -> Iterator[Hit]:
         audio = data.facts.audio

@@ -18,12 +18,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import ClassVar
 
 import numpy as np
 from pydantic import Field, field_validator
 
 from livewatch.fields import SeverityName, SingleLine
 from livewatch.pipeline.findings import DetailValue
+from livewatch.pipeline.screen import TextChannel
 from livewatch.rules.base import Hit, Rule, RuleInput, RuleSpec, hit_for
 from livewatch.rules.engine import severity_rank
 from livewatch.rules.negation import negated
@@ -101,7 +103,11 @@ def disclaims(clause: str) -> bool:
 
 
 class SemanticSpec(RuleSpec):
-    """``type: semantic`` — an utterance close in meaning to ``like`` and not to ``unlike``; findings at ``low``."""
+    """``type: semantic`` — an utterance close in meaning to ``like`` and not to ``unlike``; findings at ``low``.
+    Speech only: thresholds and margins were chosen on sentences, and lines on screen are fragments of a layout
+    (a price tag, a title), which the encoder scores near anything."""
+
+    readable_channels: ClassVar[tuple[TextChannel, ...]] = ("speech",)
 
     like: list[SingleLine] = Field(min_length=2, description="Example sentences of the violation (zh and en).")
     unlike: list[SingleLine] = Field(min_length=1, description="Neutral sentences of the same topic and "

@@ -1,9 +1,10 @@
-"""Rule types over transcript text: lexicon (any-of terms), regex, and the blacklist's names."""
+"""Rule types over text: lexicon (any-of terms), regex, and the blacklist's names. They read the channels
+their spec names (``channels``: what was said, what was shown on screen, or both)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -77,7 +78,8 @@ class ConditionMatcher:
             light = transcript.light
             for first, past, matched in spans(self.regex, light.text):  # within the rule's time limit
                 start, end = light.original_span(first, past)
-                found.append(Found(start, end, matched, "regex"))
+                if transcript.joins_lines or transcript.line_of(start, end) is not None:
+                    found.append(Found(start, end, matched, "regex"))
         if self.condition.negatable:
             light = transcript.light
             found = [f for f in found if not negated(light, f.start) and not warned(light, f.start, f.end)]
@@ -103,7 +105,7 @@ class LexiconRule(Rule):
         return ConditionMatcher(self.spec)
 
     def evaluate(self, data: RuleInput) -> Iterator[Hit]:
-        for stream, transcript in sorted(data.transcripts.items()):
+        for stream, transcript in data.each_text(self.spec.channels):
             for found in self.matcher.find(transcript):
                 yield hit_for(transcript, stream, found.start, found.end, found.matched, {"how": found.how})
 
@@ -134,7 +136,7 @@ class RegexRule(Rule):
 
     def evaluate(self, data: RuleInput) -> Iterator[Hit]:
         allow = TermMatcher(tuple(self.spec.allow)) if self.spec.allow else None
-        for stream, transcript in sorted(data.transcripts.items()):
+        for stream, transcript in data.each_text(self.spec.channels):
             allowed = allow.find(transcript) if allow else []
             for found in self.matcher.find(transcript):
                 if any(a.start <= found.start and found.end <= a.end for a in allowed):
@@ -161,7 +163,7 @@ class BlacklistedPersonRule(Rule):
         if not names:
             return
         matcher = TermMatcher(tuple(names), pinyin=self.spec.pinyin)
-        for stream, transcript in sorted(data.transcripts.items()):
+        for stream, transcript in data.each_text(self.spec.channels):
             for match in matcher.find(transcript):
                 person = names[match.term]
                 yield hit_for(transcript, stream, match.start, match.end, match.term,
@@ -172,4 +174,4 @@ class BlacklistedPersonRule(Rule):
 
         data = super().example_input(example, base)
         barred = Blacklist((BarredPerson(name="张三丰", aliases=["Zhang Sanfeng"], reason="example"),))
-        return RuleInput(type(base)(**{**base.__dict__, "blacklist": barred}), data.transcripts)
+        return replace(data, facts=replace(base, blacklist=barred))

@@ -1,26 +1,70 @@
-"""Rule types about what is said when: proximity, boolean composition (and claims from several cues),
-required disclosure, counts."""
+"""Rule types about what is said (or shown) when: proximity, boolean composition (and claims from several
+cues), required disclosure, counts.
+
+They combine channels: a rule that reads speech and screen takes its conditions' matches from both, so a
+spoken pitch with 广告 shown on screen within the window is disclosed, and 全网最低价 on a banner while the host
+says 赶紧下单 is an absolute term while selling. A match in speech is at one moment (its first word); a line on
+screen is there for as long as it was visible, so it is near what was said any time it was up.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
+from typing import ClassVar
 
 from pydantic import Field, model_validator
 
+from livewatch.pipeline.findings import DetailValue
 from livewatch.pipeline.run_status import FINAL
+from livewatch.pipeline.screen import TextChannel
 from livewatch.rules.base import Hit, Rule, RuleInput, RuleSpec, hit_for
 from livewatch.rules.transcript import Transcript
 from livewatch.rules.types.text import Condition, ConditionMatcher, Found
 
 
-def _timed(transcript: Transcript, matcher: ConditionMatcher) -> list[tuple[datetime, Found]]:
-    return [(transcript.times(f.start, f.end)[0], f) for f in matcher.find(transcript)]
+@dataclass(frozen=True, order=True)
+class Timed:
+    """A match and when it was there: ``at`` to ``until`` (the same moment for speech: its first word; the
+    line's whole visible span for the screen), in the stream's transcript number ``source``."""
+
+    at: datetime
+    until: datetime
+    source: int
+    found: Found
 
 
-def _near(at: datetime, found: Sequence[tuple[datetime, Found]], before: float, after: float) -> bool:
-    return any(at - timedelta(seconds=before) <= when <= at + timedelta(seconds=after) for when, _ in found)
+def _timed(transcripts: Sequence[Transcript], matcher: ConditionMatcher) -> list[Timed]:
+    """The matches of ``matcher`` in every transcript of one stream."""
+    out = []
+    for source, transcript in enumerate(transcripts):
+        for f in matcher.find(transcript):
+            start, end = transcript.times(f.start, f.end)
+            out.append(Timed(start, start if transcript.joins_lines else end, source, f))
+    return out
+
+
+def _near(span: Timed, found: Iterable[Timed], before: float, after: float) -> bool:
+    """Whether any of ``found`` was there from ``before`` seconds before ``span`` to ``after`` seconds after it."""
+    earliest, latest = span.at - timedelta(seconds=before), span.until + timedelta(seconds=after)
+    return any(earliest <= other.until and other.at <= latest for other in found)
+
+
+def _hit(transcripts: Sequence[Transcript], stream: int, anchor: Timed, partners: Sequence[Timed],
+         matched: str, details: Mapping[str, DetailValue]) -> Hit:
+    """A hit in the anchor's transcript over the anchor and the partners beside it there (in speech, any;
+    on screen, those in the anchor's line); partners on another channel are named in ``also_on``."""
+    transcript = transcripts[anchor.source]
+    line = None if transcript.joins_lines else transcript.line_of(anchor.found.start, anchor.found.end)
+    beside = [p.found for p in partners if p.source == anchor.source
+              and (line is None or transcript.line_of(p.found.start, p.found.end) == line)]
+    start = min([anchor.found.start, *(f.start for f in beside)])
+    end = max([anchor.found.end, *(f.end for f in beside)])
+    elsewhere = sorted({transcripts[p.source].channel for p in partners if p.source != anchor.source})
+    also = {"also_on": elsewhere} if elsewhere else {}
+    return hit_for(transcript, stream, start, end, matched, {**details, **also})
 
 
 class CompositeSpec(RuleSpec):
@@ -53,21 +97,25 @@ class CompositeSpec(RuleSpec):
         return self
 
 
-def _vetoed(spec: CompositeSpec, first: datetime, found_none: Sequence[Sequence[tuple[datetime, Found]]]) -> bool:
+def _vetoed(spec: CompositeSpec, first: Timed, found_none: Sequence[Sequence[Timed]]) -> bool:
     """Whether a ``none_of`` condition matched within ``within_s`` of the first match (without
     ``none_within_s``; with it, :func:`_unvetoed` has dropped the matches near a ``none_of`` one already)."""
     return spec.none_within_s is None and any(_near(first, group, spec.within_s, spec.within_s)
                                               for group in found_none)
 
 
-def _unvetoed(spec: CompositeSpec, found: list[tuple[datetime, Found]],
-              found_none: Sequence[Sequence[tuple[datetime, Found]]]) -> list[tuple[datetime, Found]]:
+def _unvetoed(spec: CompositeSpec, found: list[Timed], found_none: Sequence[Sequence[Timed]]) -> list[Timed]:
     """With ``none_within_s``, the matches that are not that near a ``none_of`` match: those belong to the
     claim the ``none_of`` condition already stands for."""
     if spec.none_within_s is None:
         return found
     near = spec.none_within_s
-    return [(at, f) for at, f in found if not any(_near(at, group, near, near) for group in found_none)]
+    return [x for x in found if not any(_near(x, group, near, near) for group in found_none)]
+
+
+def _in_order(found: Iterable[Timed]) -> list[Timed]:
+    """Transcript by transcript, in the order of the text (as the matches were found)."""
+    return sorted(found, key=lambda x: (x.source, x.found))
 
 
 class CompositeRule(Rule):
@@ -86,48 +134,46 @@ class CompositeRule(Rule):
             return
         all_of, any_of, none_of = self.groups
         window = self.spec.within_s
-        for stream, transcript in sorted(data.transcripts.items()):
-            found_none = [_timed(transcript, m) for m in none_of]
-            found_all = [_unvetoed(self.spec, _timed(transcript, m), found_none) for m in all_of]
-            found_any = [_unvetoed(self.spec, _timed(transcript, m), found_none) for m in any_of]
+        for stream, transcripts in data.texts(self.spec.channels).items():
+            found_none = [_timed(transcripts, m) for m in none_of]
+            found_all = [_unvetoed(self.spec, _timed(transcripts, m), found_none) for m in all_of]
+            found_any = [_unvetoed(self.spec, _timed(transcripts, m), found_none) for m in any_of]
             anchors = found_all[0] if found_all else sorted(x for group in found_any for x in group)
-            for at, anchor in anchors:
-                if not all(_near(at, group, window, window) for group in found_all[1:]):
+            for anchor in anchors:
+                if not all(_near(anchor, group, window, window) for group in found_all[1:]):
                     continue
-                if found_any and not any(_near(at, group, window, window) for group in found_any):
+                if found_any and not any(_near(anchor, group, window, window) for group in found_any):
                     continue
-                if _vetoed(self.spec, at, found_none):
+                if _vetoed(self.spec, anchor, found_none):
                     continue
-                partners = sorted(f for group in [*found_all[1:], *found_any] for w, f in group
-                                  if abs((w - at).total_seconds()) <= window and f != anchor)
-                end = max([anchor.end, *(f.end for f in partners)])
-                start = min([anchor.start, *(f.start for f in partners)])
-                hit = hit_for(transcript, stream, start, end, anchor.matched,
-                              {"with": [f.matched for f in partners]})
-                yield hit
+                partners = _in_order(x for group in [*found_all[1:], *found_any] for x in group
+                                     if _near(anchor, (x,), window, window) and x != anchor)
+                yield _hit(transcripts, stream, anchor, partners, anchor.found.matched,
+                           {"with": [x.found.matched for x in partners]})
 
     def _cues(self, data: RuleInput, at_least: int) -> Iterator[Hit]:
         _, any_of, none_of = self.groups
         window = timedelta(seconds=self.spec.within_s)
-        for stream, transcript in sorted(data.transcripts.items()):
-            found_none = [_timed(transcript, m) for m in none_of]
-            found = sorted((at, group, f) for group, matcher in enumerate(any_of)
-                           for at, f in _unvetoed(self.spec, _timed(transcript, matcher), found_none))
+        for stream, transcripts in data.texts(self.spec.channels).items():
+            found_none = [_timed(transcripts, m) for m in none_of]
+            found = sorted((x.at, group, x) for group, matcher in enumerate(any_of)
+                           for x in _unvetoed(self.spec, _timed(transcripts, matcher), found_none))
             index = 0
             while index < len(found):
-                begin = found[index][0]
-                first_of: dict[int, tuple[int, Found]] = {}
-                for later, (at, group, f) in enumerate(found[index:], index):
-                    if at - begin > window:
+                first = found[index][2]
+                first_of: dict[int, tuple[int, Timed]] = {}
+                for later, (at, group, x) in enumerate(found[index:], index):
+                    if at - first.until > window:
                         break
-                    first_of.setdefault(group, (later, f))
-                if len(first_of) < at_least or _vetoed(self.spec, begin, found_none):
+                    first_of.setdefault(group, (later, x))
+                if len(first_of) < at_least or _vetoed(self.spec, first, found_none):
                     index += 1
                     continue
-                cues = sorted(f for _, f in first_of.values())
+                cues = sorted(x for _, x in first_of.values())
                 # The finding covers what was said from the first cue to the last: where the claim was made.
-                yield hit_for(transcript, stream, cues[0].start, max(f.end for f in cues), cues[0].matched,
-                              {"with": [f.matched for f in cues[1:]], "how": sorted({f.how for f in cues})})
+                yield _hit(transcripts, stream, cues[0], cues[1:], cues[0].found.matched,
+                           {"with": [x.found.matched for x in _in_order(cues[1:])],
+                            "how": sorted({x.found.how for x in cues})})
                 index = max(later for later, _ in first_of.values()) + 1
 
 
@@ -149,7 +195,7 @@ class ProximityRule(Rule):
     def composite(self) -> CompositeRule:
         s = self.spec
         return CompositeRule(CompositeSpec(id=s.id, type="composite", category=s.category, severity=s.severity,
-                                           all_of=[s.a, s.b], within_s=s.within_s))
+                                           all_of=[s.a, s.b], within_s=s.within_s, channels=s.channels))
 
     def evaluate(self, data: RuleInput) -> Iterator[Hit]:
         return self.composite.evaluate(data)
@@ -174,20 +220,26 @@ class DisclosureRule(Rule):
     def evaluate(self, data: RuleInput) -> Iterator[Hit]:
         cue, disclosure = ConditionMatcher(self.spec.cue), ConditionMatcher(self.spec.disclosure)
         live = data.facts.run_status is not None and data.facts.run_status not in FINAL
-        for stream, transcript in sorted(data.transcripts.items()):
-            said = _timed(transcript, disclosure)
-            heard_until = transcript.heard_until
-            for at, found in _timed(transcript, cue):
-                if _near(at, said, self.spec.before_s, self.spec.within_s):
+        wait = timedelta(seconds=self.spec.within_s)
+        for stream, transcripts in data.texts(self.spec.channels).items():
+            said = _timed(transcripts, disclosure)
+            # How far the stream has been transcribed (and read on screen): the disclosure may come on either.
+            heard_until = max((t.heard_until for t in transcripts if t.heard_until is not None), default=None)
+            for pitch in _timed(transcripts, cue):
+                if _near(pitch, said, self.spec.before_s, self.spec.within_s):
                     continue
-                if live and heard_until is not None and heard_until < at + timedelta(seconds=self.spec.within_s):
+                if live and heard_until is not None and heard_until < pitch.until + wait:
                     continue  # the disclosure may still come: judge when the window has been heard
-                yield hit_for(transcript, stream, found.start, found.end, found.matched,
-                              {"missing": "disclosure", "within_s": self.spec.within_s})
+                yield _hit(transcripts, stream, pitch, (), pitch.found.matched,
+                           {"missing": "disclosure", "within_s": self.spec.within_s})
 
 
 class CountSpec(RuleSpec):
-    """``type: count`` — ``threshold`` or more matches of ``condition`` inside any ``window_s`` seconds."""
+    """``type: count`` — ``threshold`` or more matches of ``condition`` inside any ``window_s`` seconds.
+    Speech only: a count measures how often something is *said*; a line on screen stays there, and its
+    appearances count OCR's flicker, not repetition."""
+
+    readable_channels: ClassVar[tuple[TextChannel, ...]] = ("speech",)
 
     condition: Condition
     threshold: int = Field(ge=2)
@@ -203,15 +255,15 @@ class CountRule(Rule):
     def evaluate(self, data: RuleInput) -> Iterator[Hit]:
         matcher = ConditionMatcher(self.spec.condition)
         window = timedelta(seconds=self.spec.window_s)
-        for stream, transcript in sorted(data.transcripts.items()):
-            found = _timed(transcript, matcher)
+        for stream, transcript in data.each_text(self.spec.channels):
+            found = _timed([transcript], matcher)
             first = 0
             last_fired_end = -1
-            for index, (at, _) in enumerate(found):
-                while at - found[first][0] > window:
+            for index, x in enumerate(found):
+                while x.at - found[first].at > window:
                     first += 1
                 if index - first + 1 >= self.spec.threshold and first > last_fired_end:
-                    run = [f for _, f in found[first:index + 1]]
+                    run = [y.found for y in found[first:index + 1]]
                     yield hit_for(transcript, stream, run[0].start, run[-1].end, run[-1].matched,
                                   {"count": len(run), "window_s": self.spec.window_s})
                     last_fired_end = index  # the next finding needs a fresh set of matches

@@ -1,0 +1,131 @@
+"""What the screen showed: appearances of codes and text lines (``screen_items``) and spells of black or
+frozen picture (``picture_spells``), as the screen stage found them.
+
+An appearance is written when it is first seen and its end moved on while it stays on screen, so a live
+check sees a code that is still shown. Its start never changes, so the row (and a finding made from it,
+whose id hashes its time) keeps its identity while it grows. Portable SQLAlchemy Core only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+from sqlalchemy import Connection, Engine, Row, select
+
+from livewatch.pipeline.screen import Box, PayloadClass, PictureProblem, PictureSpell, ScreenItem, ScreenKind
+from livewatch.state import tables
+from livewatch.state.database import write
+
+
+class ScreenLog(Protocol):
+    """Where the screen stage keeps what it read (``session.screen``)."""
+
+    def record_items(self, items: Sequence[ScreenItem], *, keys: Sequence[str] | None = None) -> int:
+        """Store appearances: one not stored yet (same run, stream, kind, start and text) is added; one
+        stored already gets the later end and, from a write at least as confident, its evidence (text, frame,
+        box, confidence: the tracker keeps the reading it read best, and OCR's best reading of a line may
+        differ from its first). ``keys`` gives, item by item, the text it was first stored with (default:
+        its own text). Returns how many were new."""
+        ...
+
+    def items(self, run_id: int) -> list[ScreenItem]:
+        """A run's appearances, by start time, then stream."""
+        ...
+
+    def record_spells(self, spells: Sequence[PictureSpell]) -> None:
+        """Store spells: one not stored yet (same run, stream, problem and start) is added, one stored
+        already gets its end (a spell that was open is closed)."""
+        ...
+
+    def spells(self, run_id: int) -> list[PictureSpell]:
+        """A run's picture spells, by start time, then stream."""
+        ...
+
+
+class ScreenStore:
+    """The screen_items and picture_spells tables through SQLAlchemy Core."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record_items(self, items: Sequence[ScreenItem], *, keys: Sequence[str] | None = None) -> int:
+        texts = [item.text for item in items] if keys is None else list(keys)
+        if len(texts) != len(items):
+            raise ValueError("record_items takes one key per item")
+        added = 0
+        with write(self.engine) as conn:
+            for item, key in zip(items, texts, strict=True):
+                added += _record_item(conn, item, key)
+        return added
+
+    def items(self, run_id: int) -> list[ScreenItem]:
+        t = tables.screen_items
+        with self.engine.connect() as conn:
+            return [item_of_row(row) for row in conn.execute(
+                select(t).where(t.c.run_id == run_id).order_by(t.c.start_at, t.c.stream, t.c.id))]
+
+    def record_spells(self, spells: Sequence[PictureSpell]) -> None:
+        t = tables.picture_spells
+        with write(self.engine) as conn:
+            for spell in spells:
+                where = (t.c.run_id == spell.run_id, t.c.stream == spell.stream, t.c.problem == spell.problem,
+                         t.c.start_at == spell.start_at)
+                stored = conn.execute(select(t.c.id, t.c.end_at).where(*where)).first()
+                if stored is None:
+                    conn.execute(t.insert().values(run_id=spell.run_id, stream=spell.stream, problem=spell.problem,
+                                                   start_at=spell.start_at, end_at=spell.end_at))
+                elif spell.end_at is not None and stored.end_at != spell.end_at:
+                    conn.execute(t.update().where(t.c.id == stored.id).values(end_at=spell.end_at))
+
+    def spells(self, run_id: int) -> list[PictureSpell]:
+        t = tables.picture_spells
+        with self.engine.connect() as conn:
+            return [spell_of_row(row) for row in conn.execute(
+                select(t).where(t.c.run_id == run_id).order_by(t.c.start_at, t.c.stream, t.c.id))]
+
+
+def _record_item(conn: Connection, item: ScreenItem, key: str) -> int:
+    t = tables.screen_items
+    stored = conn.execute(select(t.c.id, t.c.end_at, t.c.confidence).where(
+        t.c.run_id == item.run_id, t.c.stream == item.stream, t.c.item == item.item, t.c.text == key,
+        t.c.start_at == item.start_at).limit(1)).first()
+    if stored is None:
+        conn.execute(t.insert().values(**_row_of(item)))
+        return 1
+    values: dict[str, Any] = {}
+    if item.end_at > stored.end_at:
+        values["end_at"] = item.end_at
+    if item.confidence >= stored.confidence and item.end_at >= stored.end_at:
+        values.update(text=item.text, confidence=item.confidence, box_json=_box_json(item.box),
+                      frame=str(item.frame))
+    if values:
+        conn.execute(t.update().where(t.c.id == stored.id).values(**values))
+    return 0
+
+
+def _box_json(box: Box) -> str:
+    return json.dumps({"left": box.left, "top": box.top, "width": box.width, "height": box.height})
+
+
+def _row_of(item: ScreenItem) -> dict[str, Any]:
+    return {"run_id": item.run_id, "stream": item.stream, "item": item.item, "text": item.text,
+            "start_at": item.start_at, "end_at": item.end_at, "confidence": item.confidence,
+            "box_json": _box_json(item.box), "frame": str(item.frame), "reader": item.reader,
+            "symbology": item.symbology, "payload_class": item.payload_class, "host": item.host}
+
+
+def item_of_row(row: Row[Any]) -> ScreenItem:
+    """A stored screen_items row as the appearance it was written from."""
+    box = json.loads(row.box_json)
+    where = Box(int(box["left"]), int(box["top"]), int(box["width"]), int(box["height"]))
+    return ScreenItem(row.run_id, row.stream, cast(ScreenKind, row.item), row.text, row.start_at, row.end_at,
+                      float(row.confidence), where, Path(row.frame), row.reader, row.symbology,
+                      cast(PayloadClass | None, row.payload_class), row.host)
+
+
+def spell_of_row(row: Row[Any]) -> PictureSpell:
+    """A stored picture_spells row as the spell it was written from."""
+    return PictureSpell(row.run_id, row.stream, cast(PictureProblem, row.problem), row.start_at, row.end_at)
