@@ -8,7 +8,9 @@ read it back with the real readers.
 
 The camera inset is ``testsrc2``: it moves on every frame, so the picture is never frozen (a frozen picture is a
 finding of its own) and the stage is no plain colour. Everything ffmpeg reads from files (the codes, the texts) is
-named relative to the encoder's working folder, so no path ever needs filtergraph escaping.
+named relative to the encoder's working folder, so no path ever needs filtergraph escaping. The shows are timed
+on the encoder's own clock: a restarted encoder (``append_list``) would show them again, so only an origin that
+runs once (the demo's) should carry them.
 """
 
 from __future__ import annotations
