@@ -16,10 +16,11 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-# System packages: ffmpeg records, espeak-ng speaks test audio; the tests also drive Debian's chromium and
-# use the human speech recordings that alsa-utils ships, and nginx with the RTMP module as a real live origin.
-DEMO_APT := ffmpeg espeak-ng
-TEST_APT := $(DEMO_APT) chromium alsa-utils fonts-noto-cjk nginx-light libnginx-mod-rtmp postgresql
+# System packages: ffmpeg records, espeak-ng speaks test audio, fonts-noto-cjk draws the demo's Chinese picture;
+# the tests also drive Debian's chromium and use the human speech recordings that alsa-utils ships, and nginx with
+# the RTMP module as a real live origin.
+DEMO_APT := ffmpeg espeak-ng fonts-noto-cjk
+TEST_APT := $(DEMO_APT) chromium alsa-utils nginx-light libnginx-mod-rtmp postgresql
 
 .PHONY: help demo test lint typecheck pytest system-demo system-test clean
 

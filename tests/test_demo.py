@@ -34,6 +34,7 @@ from livewatch.demo import kokoro
 from livewatch.demo.run import DemoError, registration, write_config
 from livewatch.demo.script import FORUM_ZH, SHORT_FORUM, ZH_VOICES_ALT, Script, forum_zh
 from livewatch.demo.synth import Track, synthesize
+from livewatch.fields import CaptureSettings
 from livewatch.registration import validate_registrations
 from livewatch.rules.engine import SEVERITIES
 from livewatch.rules.normalize import is_cjk
@@ -53,12 +54,17 @@ def spoken_at(track: Track, zero: datetime) -> list[tuple[Any, datetime]]:
     return [(spoken, zero + timedelta(seconds=spoken.start_s)) for spoken in track.lines]
 
 
-def assert_plants_found(document: dict[str, Any], track: Track, zero: datetime, *, by_its_rule: bool = True) -> None:
+def assert_plants_found(document: dict[str, Any], track: Track, zero: datetime, *, by_its_rule: bool = True,
+                        screen: list[dict[str, Any]] | None = None) -> None:
     """Every plant found, in its category (and by its rule, unless ``by_its_rule`` is false: a Mandarin claim
     Whisper misheard is found by its category's cue rule instead of the word list), covering part of its line
-    or within ±3 s of it; nothing else above low anywhere."""
+    or within ±3 s of it; nothing else above low anywhere but what the picture showed (``screen``: the demo
+    manifest's screen plants), in its category while it was shown."""
     findings = document["findings"]
-    explained: set[str] = set()
+    explained: set[str] = {
+        f["id"] for shown in screen or () for f in findings if f["category"] == shown["category"]
+        and datetime.fromisoformat(f["start"]) <= datetime.fromisoformat(shown["shown_until"]) + timedelta(seconds=3)
+        and datetime.fromisoformat(f["end"]) >= datetime.fromisoformat(shown["shown_at"]) - timedelta(seconds=3)}
     for spoken, at in spoken_at(track, zero):
         plant = spoken.line.plant
         if plant is None:
@@ -278,8 +284,17 @@ def test_the_mandarin_demo_finds_every_plant_live(tmp_path: Path) -> None:
     assert [line["start_s"] for line in manifest["lines"]] == [round(s.start_s, 3) for s in track.lines]
     folder = work / "data" / "reports" / manifest["event_id"]
     document = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
-    assert_plants_found(document, track, zero, by_its_rule=False)
+    assert_plants_found(document, track, zero, by_its_rule=False, screen=manifest["screen"])
     assert_report_and_exports(folder, document)
+    # The QR code and the banner the picture showed: checked wherever the capture reads frames, and then found
+    # on the screen within ±3 s of when they were shown.
+    assert [(s["kind"], s["category"]) for s in manifest["screen"]] == [
+        ("banner", "absolute-terms"), ("banner", "traffic-diversion"), ("qr", "traffic-diversion")]
+    reads_frames = "frames" in CaptureSettings.model_fields
+    assert all(s["checked"] == reads_frames for s in manifest["screen"])
+    if reads_frames:
+        assert all(s["found"] for s in manifest["screen"]), manifest["screen"]
+        assert "3 of 3 on-screen violations found" in result.output, result.output
     assert {p["category"] for p in manifest["plants"]} == {
         "finance-promise", "medical-claim", "absolute-terms", "ad-disclosure", "traffic-diversion",
         "tipping-inducement"}

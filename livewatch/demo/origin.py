@@ -45,6 +45,7 @@ from types import TracebackType
 from typing import IO, Any, ClassVar, Final, Self
 
 from livewatch.capture.hls import parse_media
+from livewatch.demo.picture import Picture
 from livewatch.errors import CaptureError, LivewatchError
 
 PLAYLIST_NAME: Final = "stream.m3u8"
@@ -137,7 +138,8 @@ class _Handler(BaseHTTPRequestHandler):
 class HlsOrigin:
     """A live HLS origin on 127.0.0.1 that can be started, stopped (with or without ``#EXT-X-ENDLIST``) and
     closed. ``audio`` is played once from the start and followed by silence for as long as the broadcast
-    lasts; without it the audio is a quiet sine. ``list_size=0`` keeps every segment in the playlist.
+    lasts; without it the audio is a quiet sine. ``list_size=0`` keeps every segment in the playlist. The video
+    is a small ``testsrc2`` unless a ``picture`` (the demo's stage and its screen plants, 960x540) is given.
 
     All controls are thread-safe and return once the encoder has been started or has exited.
     """
@@ -146,7 +148,8 @@ class HlsOrigin:
     STOPPABLE: ClassVar[frozenset[str]] = frozenset({"idle", "live"})
 
     def __init__(self, workdir: Path, *, audio: Path | None = None, segment_seconds: float = 2.0,
-                 list_size: int = 6, programs: tuple[str, ...] = ("ffmpeg",)) -> None:
+                 list_size: int = 6, programs: tuple[str, ...] = ("ffmpeg",), picture: Picture | None = None,
+                 ) -> None:
         if segment_seconds <= 0:
             raise ValueError("segment_seconds must be positive")
         if list_size < 0:
@@ -154,9 +157,14 @@ class HlsOrigin:
         for program in programs:
             if shutil.which(program) is None:
                 raise OriginError(f"{program} is not installed")
-        self.workdir = Path(workdir)
+        # Absolute: the encoder runs in workdir (see _start_encoder), so a relative path would not be found.
+        self.workdir = Path(workdir).absolute()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.audio, self.segment_seconds, self.list_size = audio, segment_seconds, list_size
+        self.audio = None if audio is None else Path(audio).absolute()
+        self.segment_seconds, self.list_size = segment_seconds, list_size
+        self.picture = picture
+        if picture is not None:
+            picture.prepare(self.workdir)  # the encoder runs in workdir and reads these files by name
         self.playlist_path = self.workdir / PLAYLIST_NAME
         self.log_path = self.workdir / "encoder.log"
         self.events: list[tuple[str, datetime]] = []
@@ -321,15 +329,20 @@ class HlsOrigin:
         return ["-af", "apad"] if self.audio is not None else []
 
     def encoder_argv(self, *, append: bool) -> list[str]:
-        gop = max(1, round(FPS * self.segment_seconds))
+        fps = FPS if self.picture is None else self.picture.fps
+        gop = max(1, round(fps * self.segment_seconds))
         argv = ["ffmpeg", "-hide_banner", "-nostats", "-loglevel", "warning", "-y"]
-        argv += ["-re", "-f", "lavfi", "-i", f"testsrc2=size={SIZE}:rate={FPS}"]
-        argv += self.audio_input()
+        if self.picture is None:
+            argv += ["-re", "-f", "lavfi", "-i", f"testsrc2=size={SIZE}:rate={FPS}", *self.audio_input()]
+            video = "0:v:0"
+        else:
+            argv += self.picture.encoder_video(self.audio_input())
+            video = "[picture]"
         flags = "delete_segments+program_date_time+omit_endlist+temp_file"
         if append:
             flags += "+append_list"
         argv += [
-            "-map", "0:v:0", "-map", "1:a:0",
+            "-map", video, "-map", "1:a:0",
             "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
             "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
             *self.audio_filter(),
@@ -351,7 +364,9 @@ class HlsOrigin:
         with self.log_path.open("ab") as log:
             log.write(f"--- {_now().isoformat()} {' '.join(argv)}\n".encode())
             log.flush()
-            self._encoder = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
+            # In workdir: a picture's files are named relative to it, so no path needs filtergraph escaping.
+            self._encoder = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log,
+                                             cwd=self.workdir)
         self.encoder_starts += 1
         with self._lock:
             self._record("encoder_start")

@@ -2,11 +2,13 @@
 
 1. Kokoro (Mandarin, the default) or espeak-ng (English) says a forum script with planted violations
    (``script.py``, ``synth.py``, ``kokoro.py``);
-2. a live HLS origin on 127.0.0.1 broadcasts it over a test-pattern video (``origin.py``);
+2. a live HLS origin on 127.0.0.1 broadcasts it over the forum's stage, a picture that shows the script's screen
+   plants (a QR code, a banner) for a few seconds each (``origin.py``, ``picture.py``);
 3. the event is registered in the demo's own schedules folder, starting a few seconds from now;
 4. the real monitor (``livewatch.monitor.Monitor``, one-shot mode) records it in segments, transcribes
    them with Whisper, checks the rule packs and writes the report, exactly as ``livewatch run`` would;
-5. the findings are compared with the plants: each must be found, in its category, where it was said.
+5. the findings are compared with the plants: each must be found, in its category, where it was said, and each
+   screen plant on the screen while it was shown (``screen_check.py``; when the monitor reads frames).
 
 Everything lives in one work folder: ``livewatch.toml``, ``schedules/``, ``data/`` (database, media,
 transcripts, ``reports/``), ``demo.json`` (plants against findings) and ``demo.log`` (the monitor's log). With a
@@ -34,7 +36,9 @@ from rich.markup import escape
 
 from livewatch.demo.kokoro import SpeechError, engine_id, kokoro_voice
 from livewatch.demo.origin import HlsOrigin
+from livewatch.demo.picture import Picture, PictureError, check_font, schedule
 from livewatch.demo.progress import ProgressWatcher, clock
+from livewatch.demo.screen_check import ScreenCheck, channel, check_screen, reads_the_screen, screen_lines
 from livewatch.demo.script import FORUM_ZH, Script
 from livewatch.demo.synth import SpokenLine, Track, synthesize
 from livewatch.errors import LivewatchError
@@ -89,6 +93,10 @@ def check_installation(model_store: Path | None = None, script: Script = FORUM_Z
             engine_id()
         except SpeechError as err:
             missing.append(str(err))
+    try:
+        check_font()  # the stage's title and banners are drawn in Noto Sans CJK
+    except PictureError as err:
+        missing.append(str(err))
     model = model_for(script)
     packaged = installed_packages().get(model)
     stored = ModelStore(model_store).get(model) if model_store is not None else None
@@ -147,10 +155,12 @@ class DemoResult:
     plants: list[PlantCheck]
     unexpected: list[dict[str, Any]] = field(default_factory=list)  # above low, and not a plant's
     seconds: float = 0.0
+    screen: list[ScreenCheck] = field(default_factory=list)  # the screen plants (checked when frames are read)
 
     @property
     def ok(self) -> bool:
-        return all(plant.found for plant in self.plants) and not self.unexpected
+        return (all(plant.found for plant in self.plants) and not self.unexpected
+                and all(check.found for check in self.screen if check.checked))
 
 
 def run_demo(options: DemoOptions, say: Say) -> DemoResult:
@@ -172,21 +182,30 @@ def run_demo(options: DemoOptions, say: Say) -> DemoResult:
     track = synthesize(options.script, speech_dir)
     say(f"[dim]{clock()}[/dim] speech track ready: {track.speech_end_s:.0f} s")
     _prepare_model(settings, model_for(options.script), say)
+    picture = stage(options.script, track)
     try:
-        with HlsOrigin(origin_dir, audio=track.path, segment_seconds=2.0, list_size=0) as origin:
+        with HlsOrigin(origin_dir, audio=track.path, segment_seconds=2.0, list_size=0, picture=picture) as origin:
             origin.start()
             zero = origin.first_program_date_time()
-            say(f"[dim]{clock()}[/dim] origin live: {origin.url} (testsrc2 video and the forum's speech)")
+            shows = f", showing {len(picture.shows)} screen plants" if picture.shows else ""
+            say(f"[dim]{clock()}[/dim] origin live: {origin.url} (the forum's stage{shows}, and its speech)")
             event_id = _register(settings, options, origin.url, zero, track, say)
             _monitor(settings, event_id, zero, options.timeout_s + track.duration_s, work / "demo.log", say)
     finally:
         if not options.keep:
             for scratch in (speech_dir, origin_dir):
                 shutil.rmtree(scratch, ignore_errors=True)
-    result = _result(work, options.script, settings, event_id, zero, track, time.monotonic() - began)
+    result = _result(work, options.script, settings, event_id, zero, track, time.monotonic() - began, picture)
     (work / "demo.json").write_text(json.dumps(_manifest(result), ensure_ascii=False, indent=2) + "\n",
                                     encoding="utf-8")
     return result
+
+
+def stage(script: Script, track: Track) -> Picture:
+    """The picture the demo broadcasts: the forum's title over the stage, and its screen plants placed on the
+    track's clock (each from the start of its line)."""
+    title = script.title.partition(" (")[0]  # "(simulated, voices …)" is for the report, not the stage
+    return Picture(title, schedule(script.screen, [spoken.start_s for spoken in track.lines]))
 
 
 def write_config(work: Path, database_url: str | None = None) -> Path:
@@ -297,7 +316,7 @@ def _monitor(settings: Settings, event_id: str, zero: datetime, timeout: float, 
 
 
 def _result(work: Path, script: Script, settings: Settings, event_id: str, zero: datetime, track: Track,
-            seconds: float) -> DemoResult:
+            seconds: float, picture: Picture) -> DemoResult:
     data = data_dir(settings)
     exported = data.report_dir(event_id) / "findings.json"
     report, index = data.report_dir(event_id) / "report.html", data.reports / "index.html"
@@ -306,12 +325,15 @@ def _result(work: Path, script: Script, settings: Settings, event_id: str, zero:
     document = json.loads(exported.read_text(encoding="utf-8"))
     findings: list[dict[str, Any]] = document["findings"]
     plants = [match_plant(spoken, zero, findings) for spoken in track.plants]
+    screen = check_screen(picture.shows, zero, findings, checked=reads_the_screen(settings))
     claimed = {id(plant.finding) for plant in plants if plant.found}
+    claimed |= {id(check.finding) for check in screen if check.found}
     above_low = SEVERITIES.index("low")
     unexpected = [f for f in findings if id(f) not in claimed and SEVERITIES.index(f["severity"]) < above_low
-                  and not any(_belongs(f, plant) for plant in plants)]
+                  and not any(_belongs(f, plant) for plant in plants)
+                  and not any(check.explains(f) for check in screen)]
     return DemoResult(work, script.name, settings, event_id, zero, track, report, index, exported,
-                      document["verdict"], findings, plants, unexpected, seconds)
+                      document["verdict"], findings, plants, unexpected, seconds, screen)
 
 
 def seconds_apart(finding: dict[str, Any], spoken_at: datetime, spoken: SpokenLine) -> float:
@@ -323,10 +345,10 @@ def seconds_apart(finding: dict[str, Any], spoken_at: datetime, spoken: SpokenLi
 
 def match_plant(spoken: SpokenLine, zero: datetime, findings: list[dict[str, Any]]) -> PlantCheck:
     """The finding of the plant's category nearest to where its line was said (``zero``: when media time 0
-    of the broadcast went out, on the broadcast's own clock)."""
+    of the broadcast went out, on the broadcast's own clock); what the screen showed is no finding of a line."""
     assert spoken.line.plant is not None
     at = zero + timedelta(seconds=spoken.start_s)
-    candidates = [f for f in findings if f["category"] == spoken.line.plant.category]
+    candidates = [f for f in findings if f["category"] == spoken.line.plant.category and channel(f) != "screen"]
     if not candidates:
         return PlantCheck(spoken, at, None, None)
 
@@ -359,6 +381,10 @@ def _manifest(result: DemoResult) -> dict[str, Any]:
         "plants": [{"text": p.spoken.line.text, "category": p.spoken.line.plant.category if p.spoken.line.plant
                     else None, "spoken_at": p.spoken_at.isoformat(), "found": p.found,
                     "finding": p.finding["id"] if p.finding else None, "delta_s": p.delta_s} for p in result.plants],
+        "screen": [{"kind": c.placed.shown.kind, "content": c.placed.shown.content, "category": c.plant.category,
+                    "rule": c.plant.rule, "shown_at": c.shown_at.isoformat(), "shown_until": c.shown_until.isoformat(),
+                    "checked": c.checked, "found": c.found if c.checked else None,
+                    "finding": c.finding["id"] if c.finding else None, "delta_s": c.delta_s} for c in result.screen],
         "unexpected": [f["id"] for f in result.unexpected],
     }
 
@@ -379,6 +405,8 @@ def summarize(result: DemoResult, say: Say) -> None:
         else:
             mark = "[red]MISSED[/red] no finding in this category"
         say(f"  {category:18} “{escape(line.text)}” → {mark}")
+    for text in screen_lines(result.screen):
+        say(text)
     clean = (f"[red]{len(result.unexpected)} finding(s) above low[/red]" if result.unexpected
              else "nothing above low")
     say(f"clean talk: {clean}; {len(result.findings)} finding(s) in all; verdict [bold]{result.verdict}[/bold]; "

@@ -65,6 +65,20 @@ class Line:
 
 
 @dataclass(frozen=True)
+class Shown:
+    """Something the demo's picture shows (see ``picture.py``) for ``duration_s`` from ``offset_s`` after the start
+    of script line ``line`` (an index), and the plants it carries: what the screen stage must find, on the screen,
+    while it is shown."""
+
+    kind: Literal["qr", "banner"]
+    content: str  # the QR code's payload, or the banner's text
+    line: int
+    duration_s: float
+    plants: tuple[Plant, ...]
+    offset_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class Script:
     name: str
     title: str
@@ -72,6 +86,8 @@ class Script:
     lines: tuple[Line, ...]
     #: The language the event is registered in (all it says about transcription).
     language: Literal["zh", "en"] = "en"
+    #: What the picture shows beside the speech: the screen plants.
+    screen: tuple[Shown, ...] = ()
 
     @property
     def plants(self) -> list[Line]:
@@ -140,8 +156,21 @@ TIPPING_ZH: Final = Plant("tipping-inducement", "tipping-inducement.gift-draws",
                           "刷礼物抽奖: a prize draw for gifts")
 
 
+#: The demo's screen plants (``Script.screen``): a personal-WeChat-style QR code while the guest asks viewers to scan
+#: it, and a banner with an absolute term and a mobile number over a clean line (the revenue), away from the spoken
+#: absolute term. The QR code's rule is the default pack's ``qr-code`` rule for contact codes.
+WECHAT_QR_PAYLOAD: Final = "https://u.wechat.com/EKl7y3fXb2QdN0pTq5vHs1A"
+BANNER_TEXT: Final = "全网最低价 咨询电话 138 1234 5678"
+QR_SHOWN_ZH: Final = Plant("traffic-diversion", "traffic-diversion.contact-code",
+                           "a personal WeChat QR code on screen")
+ABSOLUTE_SHOWN_ZH: Final = Plant("absolute-terms", "absolute-terms.superlatives", "全网最低价 on a banner")
+PHONE_SHOWN_ZH: Final = Plant("traffic-diversion", "traffic-diversion.phone-number",
+                              "a mobile number (138 1234 5678) on a banner")
+
+
 def forum_zh(host_voice: str = ZH_VOICES[0], guest_voice: str = ZH_VOICES[1]) -> Script:
-    """The Mandarin forum (about 90 s: 16 lines, 7 plants), with the given Kokoro voices for host and guest."""
+    """The Mandarin forum (about 90 s: 16 lines, 7 spoken plants; a QR code and a banner on screen), with the
+    given Kokoro voices for host and guest."""
     host = Speaker("林晓雨", "host", f"kokoro:{host_voice}", 1993)
     guest = Speaker("陈志强", "guest", f"kokoro:{guest_voice}", 1981)
     lines = (
@@ -162,10 +191,13 @@ def forum_zh(host_voice: str = ZH_VOICES[0], guest_voice: str = ZH_VOICES[1]) ->
         Line(guest, "想了解更多的朋友，扫屏幕上的二维码，进群领福利。", DIVERSION_ZH),
         Line(host, "有问题可以在评论区留言，今天的年会就到这里，我们明年再见。"),
     )
+    screen = (Shown("banner", BANNER_TEXT, line=4, duration_s=6.0, plants=(ABSOLUTE_SHOWN_ZH, PHONE_SHOWN_ZH)),
+              Shown("qr", WECHAT_QR_PAYLOAD, line=14, duration_s=6.0, plants=(QR_SHOWN_ZH,)))
     voices = f"{host_voice}+{guest_voice}"
     # The name becomes part of the demo event's id: letters, digits, '-' and '_' only.
     name = "forum-zh" if (host_voice, guest_voice) == ZH_VOICES else f"forum-zh-{host_voice}-{guest_voice}"
-    return Script(name, f"星河科技年度粉丝大会 (simulated, voices {voices})", (host, guest), lines, language="zh")
+    return Script(name, f"星河科技年度粉丝大会 (simulated, voices {voices})", (host, guest), lines, language="zh",
+                  screen=screen)
 
 
 #: The Mandarin demo forum with the default voices.
