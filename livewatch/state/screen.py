@@ -90,10 +90,10 @@ class ScreenStore:
 def _record_item(conn: Connection, item: ScreenItem, key: str) -> int:
     t = tables.screen_items
     stored = conn.execute(select(t.c.id, t.c.end_at, t.c.confidence).where(
-        t.c.run_id == item.run_id, t.c.stream == item.stream, t.c.item == item.item, t.c.text == key,
+        t.c.run_id == item.run_id, t.c.stream == item.stream, t.c.item == item.item, t.c.first_text == key,
         t.c.start_at == item.start_at).limit(1)).first()
     if stored is None:
-        conn.execute(t.insert().values(**_row_of(item)))
+        conn.execute(t.insert().values(**_row_of(item), first_text=key))
         return 1
     values: dict[str, Any] = {}
     if item.end_at > stored.end_at:

@@ -181,7 +181,10 @@ screen_items = Table(
     Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
     Column("stream", Integer, nullable=False),
     Column("item", Text, nullable=False),
+    # The text as read best so far (it may change while the item stays on screen: OCR reads a line better
+    # in a later frame), and as first read: the item's identity with its run, stream, kind and start.
     Column("text", Text, nullable=False),
+    Column("first_text", Text, nullable=False),
     Column("start_at", AwareDateTime, nullable=False),
     Column("end_at", AwareDateTime, nullable=False),
     Column("confidence", Float, nullable=False),

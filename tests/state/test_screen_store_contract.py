@@ -109,3 +109,7 @@ def test_a_line_read_better_later_keeps_its_row(state_backend: Database) -> None
     better = replace(first, text="全网最低价", end_at=at(6), confidence=0.9, frame=Path("b.jpg"))
     assert store.record_items([better], keys=["全网最低介"]) == 0
     assert store.items(run_id) == [better]
+    # Still on screen, read less well again: the same row, found by the text it was first stored under.
+    later = replace(first, text="全网最底价", end_at=at(8), confidence=0.7, frame=Path("c.jpg"))
+    assert store.record_items([later], keys=["全网最低介"]) == 0
+    assert store.items(run_id) == [replace(better, end_at=at(8))]

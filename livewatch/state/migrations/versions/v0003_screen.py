@@ -20,6 +20,7 @@ def upgrade() -> None:
         sa.Column("stream", sa.Integer, nullable=False),
         sa.Column("item", sa.Text, nullable=False),
         sa.Column("text", sa.Text, nullable=False),
+        sa.Column("first_text", sa.Text, nullable=False),
         sa.Column("start_at", sa.Text, nullable=False),
         sa.Column("end_at", sa.Text, nullable=False),
         sa.Column("confidence", sa.Float, nullable=False),
