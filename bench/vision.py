@@ -214,9 +214,9 @@ def main() -> None:
                   f"{bounded.read} of {bounded.frames} frames read, {bounded.ocr_reads} OCR'd")]
         added[kind] = bounded.cpu_s / media_s
     server.shutdown()
-    print(f"\n{'picture':13} {'variant':24} {'CPU s':>7} {'CPU s/stream-min':>16} {'cores/stream':>12}  notes")
+    print(f"\n{'picture':13} {'variant':28} {'CPU s':>7} {'CPU s/stream-min':>16} {'cores/stream':>12}  notes")
     for kind, variant, cpu, notes in rows:
-        print(f"{kind:13} {variant:24} {cpu:7.1f} {cpu / args.minutes:16.2f} {cpu / media_s:12.4f}  {notes}")
+        print(f"{kind:13} {variant:28} {cpu:7.1f} {cpu / args.minutes:16.2f} {cpu / media_s:12.4f}  {notes}")
     head = added["talking-head"]
     verdict = "met" if head < 0.05 else "MISSED"
     print(f"\nthe readers add {head:.4f} of a core on a talking head (goal < 0.05: {verdict}); "
