@@ -15,6 +15,7 @@ import pytest
 
 from livewatch.demo.origin import SAMPLE_RATE
 from livewatch.pipeline.screen import PictureSpell, ScreenItem
+from livewatch.queue import SCREEN
 from livewatch.session import Session
 from livewatch.settings import Settings
 from livewatch.state import DataDir
@@ -84,6 +85,7 @@ def _read(settings: Settings, event: str) -> tuple[list[ScreenItem], list[Pictur
         run = session.runs.latest_run(event)
         assert run is not None
         assert run.status == "finished", run
+        assert session.queue.backlog(SCREEN) == 0  # the one-shot monitor waited for every frame to be read
         return (session.screen.items(run.id), session.screen.spells(run.id),
                 [f for f in session.findings.headlines(event) if f.channel == "screen"])
 
@@ -139,6 +141,9 @@ def test_codes_text_and_a_bad_picture_are_read_live_and_a_clean_picture_raises_n
     absolute = [f for f in findings if f.category == "absolute-terms"]
     assert absolute, findings
     assert all(f.frame is not None and f.box is not None for f in findings)
+    # Frames are deleted once read, but for each item's evidence (the frame it was read best in).
+    kept = {p.name for p in data.frames_dir("shown").glob("*.jpg")}
+    assert kept == {i.frame.name for i in items}
 
     clean_items, clean_spells, clean_findings = _read(settings, "clean")
     assert clean_findings == [], clean_findings
