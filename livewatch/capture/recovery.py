@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import stat
 import struct
 from dataclasses import dataclass
@@ -27,7 +28,20 @@ from livewatch.capture.writer import SegmentWriter
 log = logging.getLogger(__name__)
 
 PARTIAL_NOTE = "cut off when the monitor stopped"
+_SEQ_NAME = re.compile(r"^s(\d+)-(\d{6})\.(?:ts|wav)$")
 INTERRUPTED_NOTE = "cut off when ffmpeg was interrupted"
+
+
+def next_free_seq(next_in_store: int, index: int, folders: tuple[Path, ...]) -> int:
+    """The next segment number of stream ``index``: past both the database's (``next_in_store``) and every
+    file on disk, so a file left by a crashed ffmpeg is never overwritten."""
+    top = next_in_store - 1
+    for folder in folders:
+        for path in folder.glob(f"s{index}-*"):
+            match = _SEQ_NAME.match(path.name)
+            if match:
+                top = max(top, int(match.group(2)))
+    return top + 1
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,15 +19,15 @@ from livewatch.capture.base import ResolvedStream
 from livewatch.capture.clock import ArrivalClock, BroadcastClock, HlsClock
 from livewatch.capture.commands import RecordPlan, frame_args, is_rtmp, record_args
 from livewatch.capture.context import CaptureContext, StopSignal
-from livewatch.capture.dash import first_to_record
 from livewatch.capture.dash_feed import DashClock
 from livewatch.capture.fetch import printable
 from livewatch.capture.frames import FrameIngest
 from livewatch.capture.hls import stale_leftover_s
 from livewatch.capture.pacing import backoff_s, resolve_deadline_s
+from livewatch.capture.placement import clock_for
 from livewatch.capture.probe import LiveCheck, check_live, keeps_resolution, nothing_arrived
 from livewatch.capture.process import FfmpegProcess, stop_orphan
-from livewatch.capture.recovery import INTERRUPTED_NOTE, recover_connection, recover_unlisted
+from livewatch.capture.recovery import INTERRUPTED_NOTE, next_free_seq, recover_connection, recover_unlisted
 from livewatch.capture.resolve import DeadlineResolver
 from livewatch.capture.segments import SegmentListTail
 from livewatch.capture.writer import SegmentWriter
@@ -54,7 +53,6 @@ INTERRUPTED = "interrupted"  # the monitor is shutting down; the run continues a
 STALLED_STOP_GRACE_S = 1.0
 #: Seconds between two looks at a running ffmpeg (its segment lists, its exit, the watchdog).
 WATCH_INTERVAL_S = 0.5
-_SEQ_NAME = re.compile(r"^s(\d+)-(\d{6})\.(?:ts|wav)$")
 @dataclass(frozen=True)
 class StreamOutcome:
     status: str  # finished, no-show, unresolved, incomplete, cancelled, interrupted
@@ -256,7 +254,8 @@ class StreamCapture:
         offline = self.ctx.clock() - (self.offline_since or self.ctx.clock())
         if self.writer.last_end is not None and offline.total_seconds() > self.settings.reconnect_grace_s:
             self.session += 1
-        first_seq = self._next_seq()
+        first_seq = next_free_seq(self.ctx.store.next_seq(self.run.id, self.index), self.index,
+                                  (self.media_dir, self.audio_dir))
         plan = RecordPlan(
             media_pattern=self.media_dir / f"s{self.index}-%06d.ts",
             audio_pattern=self.audio_dir / f"s{self.index}-%06d.wav",
@@ -265,7 +264,8 @@ class StreamCapture:
             start_number=first_seq,
             segment_seconds=self.settings.segment_seconds,
         )
-        clock = self._clock(check)
+        clock = clock_for(check, self.settings, recorded_end=self.writer.last_end,
+                          newest_recorded_end=self.newest_recorded_end, now=self.ctx.clock)
         leftover = None
         if check.continues and isinstance(clock, HlsClock) and self.newest_recorded_end is not None:
             # From the clock's fresh read: a new stream listed since the check is not run into either.
@@ -379,23 +379,6 @@ class StreamCapture:
             if beat % 10 == 0:
                 self.ctx.store.heartbeat(self.run.id)
 
-    def _clock(self, check: LiveCheck) -> BroadcastClock:
-        # HLS, with program date-times or without (then placed back from the playlist's live edge, not from
-        # the connection's start: ffmpeg begins max_lookback_s behind the edge).
-        if check.stream is not None and check.start_index is not None and check.segments:
-            first = check.segments[check.start_index].sequence
-            continues_at = self.newest_recorded_end if check.continues else None
-            return HlsClock(check.stream, list(check.segments), first, timeout=self.settings.rw_timeout_s,
-                            continues_at=continues_at, not_before=self.writer.last_end)
-        # DASH: livewatch feeds ffmpeg the segments from the one chosen, placed by the manifest's clock.
-        manifest = check.manifest
-        start = first_to_record(manifest, self.writer.last_end, self.settings.max_lookback_s) if manifest else None
-        if check.stream is not None and manifest is not None and start is not None:
-            return DashClock(check.stream, manifest, start, timeout=self.settings.rw_timeout_s)
-        # Live as it arrives (RTMP, HTTP-FLV): by when the media came, not when ffmpeg was started (it may wait
-        # on the server for a publisher, and takes its own time to start).
-        return ArrivalClock(self.ctx.clock())
-
     def _settle(self, clock: BroadcastClock, connection: int) -> None:
         """Once an arrival clock has placed its first segment, the connection's row says where its output
         second 0 fell, for recovery after a crash (it was opened with the connection's start)."""
@@ -414,16 +397,6 @@ class StreamCapture:
         return (media_end is not None and media_end >= self.hard_stop) or now >= self.hard_stop + drain
 
     # -- bookkeeping ------------------------------------------------------------------------------------
-
-    def _next_seq(self) -> int:
-        """Past both the database and the disk: a file left by a crashed ffmpeg is never overwritten."""
-        top = self.ctx.store.next_seq(self.run.id, self.index) - 1
-        for folder in (self.media_dir, self.audio_dir):
-            for path in folder.glob(f"s{self.index}-*"):
-                match = _SEQ_NAME.match(path.name)
-                if match:
-                    top = max(top, int(match.group(2)))
-        return top + 1
 
     def _recover(self) -> None:
         """After a crash of the monitor: stop its orphaned ffmpeg, then record what that ffmpeg saved."""
