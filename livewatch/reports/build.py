@@ -15,7 +15,15 @@ from livewatch.pipeline.run_status import FINAL
 from livewatch.registration.models import Event
 from livewatch.reports.findings_document import FindingEntry, FindingsDocument, Technical
 from livewatch.reports.frames import FrameEvidence
-from livewatch.reports.glance import MAX_SHOWN, cut_after, cut_before, finding_counts, verdict_reasons
+from livewatch.reports.glance import (
+    CONTEXT_SHOWN,
+    MAX_MESSAGE,
+    MAX_SHOWN,
+    cut_after,
+    cut_before,
+    finding_counts,
+    verdict_reasons,
+)
 from livewatch.reports.reviews import AuditTrail
 from livewatch.reports.template_context import (
     FindingView,
@@ -112,8 +120,11 @@ def build_report(records: EventRecords, document: FindingsDocument, event: Event
         low, high = f.highlight
         evidence = f.evidence
         # Cut between words (CJK: between characters), so what is shown reads as it was said or shown.
-        before, match, after = cut_before(evidence[:low]), cut_after(evidence[low:high], MAX_SHOWN), \
-            cut_after(evidence[high:])
+        if low < high:
+            before, match, after = cut_before(evidence[:low], CONTEXT_SHOWN), \
+                cut_after(evidence[low:high], MAX_SHOWN), cut_after(evidence[high:], CONTEXT_SHOWN)
+        else:  # no match to show: the evidence is the rule's message (registration, schedule, audio)
+            before, match, after = "", "", cut_after(evidence, MAX_MESSAGE)
         screen = _screen_view(f, frames.get(f.id), clock) if f.channel == "screen" else None
         confidence = f.asr_confidence
         findings.append(FindingView(

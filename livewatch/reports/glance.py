@@ -3,58 +3,22 @@ and the index, and evidence cut where a reader expects a cut (between words, or 
 
 from __future__ import annotations
 
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 
 from livewatch.reports.template_context import FindingCounts, VerdictReason
+from livewatch.textcut import cut_after, cut_before
 
 #: How much evidence is shown on either side of the match, and of the match itself, in characters: the
 #: transcript has the whole line, and the page must stay readable whatever the stream said or showed.
 CONTEXT_SHOWN = 120
 MAX_SHOWN = 200
-#: A Latin word longer than this is cut inside (a URL, a payload): backing off to a space would drop too much.
-LONGEST_WORD = 24
-ELLIPSIS = "…"
+#: A finding with nothing highlighted has a message for its evidence (a registration check's problems, a
+#: loudness measurement): shown whole up to this length.
+MAX_MESSAGE = 400
+__all__ = ["CONTEXT_SHOWN", "MAX_MESSAGE", "MAX_SHOWN", "cut_after", "cut_before", "finding_counts", "verdict_reasons"]
 _RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 _STATUS_RANK = {"open": 0, "escalated": 1, "confirmed": 2}
-
-
-def _is_wide(char: str) -> bool:
-    """A character that is a word on its own for cutting: CJK ideographs, kana, hangul and full-width forms
-    (a line may break between any two of them)."""
-    return unicodedata.east_asian_width(char) in ("W", "F")
-
-
-def _joins(left: str, right: str) -> bool:
-    """Whether a cut between ``left`` and ``right`` would split a word."""
-    return not (left.isspace() or right.isspace() or _is_wide(left) or _is_wide(right))
-
-
-def cut_after(text: str, limit: int = CONTEXT_SHOWN) -> str:
-    """The start of ``text``, at most ``limit`` characters and an ellipsis, cut between words."""
-    if len(text) <= limit:
-        return text
-    end = limit - 1  # room for the ellipsis
-    back = end
-    while back > 0 and end - back < LONGEST_WORD and _joins(text[back - 1], text[back]):
-        back -= 1
-    if back > 0 and end - back < LONGEST_WORD:
-        end = back
-    return text[:end].rstrip() + ELLIPSIS
-
-
-def cut_before(text: str, limit: int = CONTEXT_SHOWN) -> str:
-    """The end of ``text``, at most ``limit`` characters after an ellipsis, cut between words."""
-    if len(text) <= limit:
-        return text
-    start = len(text) - limit + 1
-    ahead = start
-    while ahead < len(text) and ahead - start < LONGEST_WORD and _joins(text[ahead - 1], text[ahead]):
-        ahead += 1
-    if ahead < len(text) and ahead - start < LONGEST_WORD:
-        start = ahead
-    return ELLIPSIS + text[start:].lstrip()
 
 
 def finding_counts(findings: Iterable[tuple[str, str]]) -> FindingCounts:
