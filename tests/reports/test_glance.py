@@ -310,3 +310,16 @@ def test_a_dismissed_marker_is_grey_and_ids_copy(reviewed: Reviewed, browser: Br
     assert page.evaluate("navigator.clipboard.readText()") == other
     assert button.text_content() == "copied"
     context.close()
+
+
+def test_a_clean_event_passes_and_says_so(tmp_path: Path) -> None:
+    data = DataDir(tmp_path / "data")
+    with registered(data) as db:
+        add_run(db, T0, [(0, "大家好，欢迎来到论坛", "")])  # the semantic rules find it "low"
+    _report(data, "--no-clips")
+    page = BeautifulSoup((data.report_dir("forum") / "report.html").read_text(encoding="utf-8"), "html.parser")
+    document = json.loads((data.report_dir("forum") / "findings.json").read_text(encoding="utf-8"))
+    assert {f["severity"] for f in document["findings"]} <= {"low", "info"}
+    assert " ".join(one(page, "#verdict-line").get_text().split()) == \
+        ("pass: no critical, high or medium finding open" if document["findings"] else "pass: no finding open")
+    assert one(page, "#findings-count").get_text() == str(len(document["findings"]))
