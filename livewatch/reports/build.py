@@ -15,6 +15,15 @@ from livewatch.pipeline.run_status import FINAL
 from livewatch.registration.models import Event
 from livewatch.reports.findings_document import FindingEntry, FindingsDocument, Technical
 from livewatch.reports.frames import FrameEvidence
+from livewatch.reports.glance import (
+    CONTEXT_SHOWN,
+    MAX_MESSAGE,
+    MAX_SHOWN,
+    cut_after,
+    cut_before,
+    finding_counts,
+    verdict_reasons,
+)
 from livewatch.reports.reviews import AuditTrail
 from livewatch.reports.template_context import (
     FindingView,
@@ -32,9 +41,6 @@ WIDTH = 1000.0
 LANES = ("speech", "screen", "audio", "schedule", "registration", "stream")
 ALWAYS_SHOWN = ("speech", "screen")
 LANE_TOP, LANE_STEP = 67.0, 18.0
-#: What a screen finding shows of the text read and of each detail: the reader's text is the stream's, and
-#: the page must stay readable whatever it holds.
-MAX_SHOWN = 200
 
 
 class Scale:
@@ -63,15 +69,6 @@ def _lanes(document: FindingsDocument) -> list[Lane]:
     return [Lane(channel, LANE_TOP + LANE_STEP * i) for i, channel in enumerate(channels)]
 
 
-def _shown(text: object) -> str:
-    text = str(text)
-    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
-
-
-def _shown_tail(text: str) -> str:
-    return text if len(text) <= MAX_SHOWN else "…" + text[1 - MAX_SHOWN:]
-
-
 def _screen_view(f: FindingEntry, evidence: FrameEvidence | None, clock: Callable[[datetime], str]) -> ScreenView:
     """A screen finding's frame (or why it is not kept), its box and how long it stood."""
     if evidence is None:
@@ -82,7 +79,7 @@ def _screen_view(f: FindingEntry, evidence: FrameEvidence | None, clock: Callabl
         box="" if box is None else f"{box.left},{box.top},{box.width},{box.height}",
         seconds=f"{max((f.end - f.start).total_seconds(), 0.0):.0f}",
         visible=f"{clock(f.start)}–{clock(f.end)}",
-        details=[_shown(f"{key}: {value}") for key, value in f.details.items()])
+        details=[cut_after(f"{key}: {value}", MAX_SHOWN) for key, value in f.details.items()])
 
 
 def build_report(records: EventRecords, document: FindingsDocument, event: Event | None, *,
@@ -122,11 +119,13 @@ def build_report(records: EventRecords, document: FindingsDocument, event: Event
             lines[int(anchor[2:])].findings.append(f.id)
         low, high = f.highlight
         evidence = f.evidence
-        before, match, after = evidence[:low], evidence[low:high], evidence[high:]
-        screen = None
-        if f.channel == "screen":
-            screen = _screen_view(f, frames.get(f.id), clock)
-            before, match, after = _shown_tail(before), _shown(match), _shown(after)
+        # Cut between words (CJK: between characters), so what is shown reads as it was said or shown.
+        if low < high:
+            before, match, after = cut_before(evidence[:low], CONTEXT_SHOWN), \
+                cut_after(evidence[low:high], MAX_SHOWN), cut_after(evidence[high:], CONTEXT_SHOWN)
+        else:  # no match to show: the evidence is the rule's message (registration, schedule, audio)
+            before, match, after = "", "", cut_after(evidence, MAX_MESSAGE)
+        screen = _screen_view(f, frames.get(f.id), clock) if f.channel == "screen" else None
         confidence = f.asr_confidence
         findings.append(FindingView(
             f.id, f.rule, f.pack, f.category, f.severity, f.status, f.start.isoformat(), clock(f.start),
@@ -134,6 +133,7 @@ def build_report(records: EventRecords, document: FindingsDocument, event: Event
             f.legal_basis or "", "" if confidence is None else f"{confidence:.0%}", f.low_confidence,
             clips.get(f.id, ""), anchor, scale.x(f.start), f.channel, lane_y[f.channel], screen))
     counted = [f for f in document.findings if f.status != "dismissed"]
+    counts = finding_counts((f.severity, f.status) for f in document.findings)
     gaps = document.gaps
     return ReportContext(
         title=f"{info.title} — compliance report",
@@ -145,6 +145,9 @@ def build_report(records: EventRecords, document: FindingsDocument, event: Event
         streams=[s.url for s in event.streams] if event else [],
         participants=_participants(event, document),
         verdict=document.verdict,
+        verdict_reasons=verdict_reasons(document.verdict,
+                                        ((f.severity, f.status, f.low_confidence) for f in document.findings)),
+        counts=counts,
         run_status=document.run_status or "no run yet",
         live=document.run_status not in (None, *FINAL),
         counts_by_severity=dict(Counter(f.severity for f in counted)),

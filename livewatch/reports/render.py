@@ -19,8 +19,9 @@ from livewatch.reports.clips import extract_clips
 from livewatch.reports.findings_document import FindingsDocument, read_verdict
 from livewatch.reports.findings_files import findings_document, write_exports
 from livewatch.reports.frames import FrameEvidence, keep_frames, kept_files
+from livewatch.reports.glance import finding_counts
 from livewatch.reports.reviews import audit_trail
-from livewatch.reports.template_context import IndexContext, IndexRow
+from livewatch.reports.template_context import FindingCounts, IndexContext, IndexRow
 from livewatch.settings import Settings
 from livewatch.state import DataDir
 from livewatch.state.event_records import EventRecord, EventRecords
@@ -85,13 +86,15 @@ def _status(run_status: str | None, registered_start: datetime, now: datetime) -
 def write_index(session: ReportSession) -> Path:
     now = datetime.now(UTC)
     data, findings = session.data, session.findings
-    rows = [_index_row(data, event, run, findings.severity_counts(event.id), now)
+    # Counted from each finding's severity and status, as the report counts them (dismissed ones apart).
+    rows = [_index_row(data, event, run, finding_counts((h.severity, h.status) for h in findings.headlines(event.id)),
+                       now)
             for event, run in session.records.events()]
     context = IndexContext("livewatch — all events", rows, now.isoformat(timespec="seconds"), __version__)
     return data.write_whole(data.reports / "index.html", render(make_environment(), "index.html", context))
 
 
-def _index_row(data: DataDir, event: EventRecord, run: str | None, counts: dict[str, int], now: datetime) -> IndexRow:
+def _index_row(data: DataDir, event: EventRecord, run: str | None, counts: FindingCounts, now: datetime) -> IndexRow:
     zone = ZoneInfo(event.timezone)
     start, end = event.registered_start.astimezone(zone), event.registered_end.astimezone(zone)
     report = data.report_dir(event.id) / "report.html"
@@ -104,6 +107,6 @@ def _index_row(data: DataDir, event: EventRecord, run: str | None, counts: dict[
             verdict = "unreadable findings.json"  # one damaged event must not take the index down
 
     return IndexRow(event.id, event.title, _status(run, event.registered_start, now), verdict,
-                    sum(counts.values()), counts.get("critical", 0) + counts.get("high", 0), start.isoformat(),
+                    counts, start.isoformat(),
                     f"{start:%Y-%m-%d %H:%M}–{end:%H:%M} {event.timezone}",
                     f"{event.id}/report.html" if is_plain_file(report) else "")

@@ -93,6 +93,26 @@ class Span:
 
 
 @dataclass(frozen=True)
+class FindingCounts:
+    """How many findings an event has, counted the same way in the report and the index."""
+
+    counted: int = field(metadata={"help": "Findings not dismissed (open, confirmed or escalated)."})
+    dismissed: int = field(metadata={"help": "Findings a reviewer dismissed (shown, but not counted)."})
+    critical_high: int = field(metadata={"help": "Critical and high findings not dismissed."})
+
+
+@dataclass(frozen=True)
+class VerdictReason:
+    """One part of why the verdict is what it is: so many findings of a severity and status."""
+
+    severity: str = field(metadata={"help": "critical, high, medium, low or info."})
+    status: str = field(metadata={"help": "open, confirmed or escalated (dismissed findings give no reason)."})
+    count: int = field(metadata={"help": "How many findings of this severity and status."})
+    low_confidence: bool = field(metadata={
+        "help": "These count because they lie in a span the transcriber flagged (a 'review' verdict)."})
+
+
+@dataclass(frozen=True)
 class ReportContext:
     """Context of ``report.html``: everything a reviewer reads about one event."""
 
@@ -102,6 +122,9 @@ class ReportContext:
     streams: list[str] = field(metadata={"help": "Stream URLs."})
     participants: list[ParticipantView] = field(metadata={"help": "Registered participants."})
     verdict: str = field(metadata={"help": "fail, review or pass."})
+    verdict_reasons: list[VerdictReason] = field(metadata={
+        "help": "Why: the findings that make a 'fail' or 'review' verdict, by severity and status; [] for pass."})
+    counts: FindingCounts = field(metadata={"help": "Findings counted and dismissed (as the index counts them)."})
     run_status: str = field(metadata={"help": "The capture run's status, or 'no run yet'."})
     live: bool = field(metadata={"help": "The event is being recorded now (the page refreshes itself)."})
     counts_by_severity: dict[str, int] = field(metadata={"help": "Findings not dismissed, by severity."})
@@ -137,8 +160,7 @@ class IndexRow:
     title: str = field(metadata={"help": "Event title."})
     status: str = field(metadata={"help": "upcoming, live, done or failed."})
     verdict: str = field(metadata={"help": "fail, review, pass, or '' before any check."})
-    findings: int = field(metadata={"help": "Findings not dismissed."})
-    critical_high: int = field(metadata={"help": "Critical and high findings not dismissed."})
+    counts: FindingCounts = field(metadata={"help": "Findings counted and dismissed (as the report counts them)."})
     start: str = field(metadata={"help": "Registered start, ISO 8601 in the event's time zone."})
     window: str = field(metadata={"help": "Registered window for reading."})
     link: str = field(metadata={"help": "Relative link to the event's report ('' when there is none)."})

@@ -20,6 +20,7 @@ from typing import ClassVar
 from livewatch.pipeline.screen import TextChannel
 from livewatch.rules.english import lemma_view, phonetic_view
 from livewatch.rules.normalize import NormalizedText, is_cjk, normalize, pinyin_view, syllable_codes
+from livewatch.textcut import ELLIPSIS, end_between_words, start_between_words
 
 #: Joins utterances; the compact view drops it, the light view keeps it (a regex cannot bridge it by accident).
 SEPARATOR = "\n"
@@ -197,7 +198,16 @@ class Transcript:
         return list(self.utterances[first:last + 1])
 
     def evidence(self, start: int, end: int, *, context: int = 40) -> tuple[str, int, int]:
-        """The original text around ``[start, end)`` and where the match sits in it."""
-        begin = max(0, start - context)
-        finish = min(len(self.text), end + context)
-        return self.text[begin:finish].replace(SEPARATOR, " "), start - begin, end - begin
+        """The original text around ``[start, end)`` and where the match sits in it: about ``context``
+        characters either side, cut between words (CJK: between characters) and marked cut by an ellipsis."""
+        text = self.text
+        begin = start_between_words(text, max(0, start - context), start)
+        finish = end_between_words(text, min(len(text), end + context), end)
+        while begin < start and text[begin].isspace():
+            begin += 1
+        while finish > end and text[finish - 1].isspace():
+            finish -= 1
+        lead = ELLIPSIS if begin > 0 else ""
+        tail = ELLIPSIS if finish < len(text) else ""
+        window = text[begin:finish].replace(SEPARATOR, " ")
+        return lead + window + tail, start - begin + len(lead), end - begin + len(lead)

@@ -16,6 +16,7 @@ from livewatch.registration import load_registrations
 from livewatch.registration.models import RegistrationContext
 from livewatch.reports.schedule_view import ScheduleContext, ScheduleRow, schedule_context, schedule_rows
 from livewatch.reports.template_context import (
+    FindingCounts,
     FindingView,
     IndexContext,
     IndexRow,
@@ -25,12 +26,13 @@ from livewatch.reports.template_context import (
     ScreenView,
     Span,
     TranscriptLine,
+    VerdictReason,
 )
 from livewatch.templating import builtin_templates_dir, make_environment, render
 from tests.conftest import REPO, SCHEDULES
 
 CONTEXTS = [ScheduleContext, ScheduleRow, ReportContext, FindingView, ScreenView, Lane, ParticipantView,
-            TranscriptLine, Span, IndexContext, IndexRow]
+            TranscriptLine, Span, IndexContext, IndexRow, FindingCounts, VerdictReason]
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
