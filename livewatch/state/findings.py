@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, select
 
 from livewatch.pipeline.findings import Finding
 from livewatch.pipeline.screen import Box
@@ -59,10 +59,6 @@ class FindingLog(Protocol):
                         then: Callable[[], None]) -> None:
         """In one transaction: ``decide`` gets the current statuses and returns the changed ones, which are
         written; ``then`` runs before the commit (an exception from it keeps every status unchanged)."""
-        ...
-
-    def severity_counts(self, event_id: str) -> dict[str, int]:
-        """Severity → number of the event's findings not dismissed."""
         ...
 
     def headlines(self, event_id: str) -> list[FindingHeadline]:
@@ -113,13 +109,6 @@ class FindingStore:
             for finding_id, status in decide(current).items():
                 conn.execute(f.update().where(f.c.id == finding_id).values(status=status))
             then()
-
-    def severity_counts(self, event_id: str) -> dict[str, int]:
-        f = tables.findings
-        with self.engine.connect() as conn:
-            return {severity: count for severity, count in conn.execute(
-                select(f.c.severity, func.count()).where(f.c.event_id == event_id, f.c.status != "dismissed")
-                .group_by(f.c.severity))}
 
     def headlines(self, event_id: str) -> list[FindingHeadline]:
         f = tables.findings
