@@ -170,8 +170,27 @@ def parse_toml(text: str) -> tuple[Any, LineMap]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         match = re.search(r"line (\d+)", str(err))
-        raise DocumentSyntaxError(int(match.group(1)) if match else 1, f"TOML syntax: {err}") from err
+        line = int(match.group(1)) if match else 1
+        raise DocumentSyntaxError(line, f"TOML syntax: {err}{_toml_hint(text, line)}") from err
     return data, _toml_lines(text)
+
+
+#: A date and time without seconds as a bare TOML value: YAML and ISO 8601 allow it, TOML 1.0 does not.
+_TOML_MINUTES_ONLY = re.compile(r"=\s*(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2})(?![:\d])(\S*)")
+
+
+def _toml_hint(text: str, line: int) -> str:
+    """The fix for a TOML mistake whose parser message does not say it (only a time without seconds)."""
+    lines = text.splitlines()
+    found = _TOML_MINUTES_ONLY.search(lines[line - 1]) if 0 < line <= len(lines) else None
+    if found is None:
+        return ""
+    written, offset = found.groups()
+    # Not accepted as written: rewriting the text before tomllib would have to know where strings and
+    # comments are, and Python's tomllib takes this form only from TOML 1.1 (Python 3.14) on.
+    with_seconds = written.replace(" ", "T") + ":00" + offset
+    return (f"; TOML needs the seconds in a time: write {with_seconds} (or quote it, "
+            f'"{written}{offset}", as in YAML)')
 
 
 def _toml_lines(text: str) -> LineMap:

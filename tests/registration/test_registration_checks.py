@@ -254,7 +254,7 @@ def test_participants_are_checked_when_the_event_has_other_errors(
         (16, "error", "host-under-16"),
         (17, "warning", "blacklisted"),  # 王五
         (19, "warning", "real-name-missing"),  # 王五's `real_name_verified: false`
-        (24, "error", "greater_than_equal"),  # birth_year 1800: validation's own error; that guest is not checked further
+        (24, "error", "greater_than_equal"),  # birth_year 1800: its own error; not checked further
     ]
 
 

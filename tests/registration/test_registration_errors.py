@@ -213,14 +213,27 @@ CASES = [
         ],
         id="bad-timezone-with-suggestion",
     ),
-    pytest.param(
-        {"x.yaml": valid_event(timezone="Beijing")},
-        None,
-        [
-            "x.yaml:7: timezone: unknown time zone 'Beijing'; "
-            "use an IANA name such as Asia/Shanghai, Europe/London or UTC",
-        ],
-        id="bad-timezone-city-name",
+    # Names officers say aloud come from the alias table (livewatch/timezone_hints.py), not a spelling check
+    # (which sent Asia/Beijing to Asia/Brunei and UTC+8 to UTC).
+    *(
+        pytest.param(
+            {"x.yaml": valid_event(timezone=written)},
+            None,
+            [f"x.yaml:7: timezone: unknown time zone '{shown}' (did you mean 'Asia/Shanghai'?{also}); "
+             "use an IANA name such as Asia/Shanghai, Europe/London or UTC"],
+            id=f"timezone-alias-{written}",
+        )
+        for written, shown, also in [
+            ("Beijing", "Beijing", ""),
+            ("Asia/Beijing", "Asia/Beijing", ""),
+            ("北京时间", "北京时间", ""),
+            ("CST", "CST", " 'CST' can also mean US Central Time (America/Chicago) or Cuba (America/Havana)"),
+            ("UTC+8", "UTC+8", " 'UTC+8' can also mean Asia/Hong_Kong, Asia/Taipei, Asia/Singapore or "
+             "Australia/Perth"),
+            # YAML reads an unquoted +08:00 as the base-60 number 480; the message shows what was written.
+            ("+08:00", "+08:00", " '+08:00' can also mean Asia/Hong_Kong, Asia/Taipei, Asia/Singapore or "
+             "Australia/Perth"),
+        ]
     ),
     # --- choices and patterns -----------------------------------------------------------------------------
     pytest.param(
@@ -501,6 +514,15 @@ CASES = [
         id="toml-unquoted-string",
     ),
     pytest.param(
+        # YAML and the docs write times without seconds; TOML 1.0 refuses them, so the error gives the fix.
+        {"x.toml": swap(BASE_TOML, "start = 2026-12-14T19:30:00", "start = 2026-12-14T19:30")},
+        None,
+        ["x.toml:6: start: TOML syntax: Expected newline or end of document after a statement (at line 6, "
+         'column 19); TOML needs the seconds in a time: write 2026-12-14T19:30:00 (or quote it, '
+         '"2026-12-14T19:30", as in YAML)'],
+        id="toml-time-without-seconds",
+    ),
+    pytest.param(
         {"x.yaml": valid_event(transcriber="\n  backend: whisperx\n  beam_size: 0")},
         None,
         [
@@ -614,6 +636,14 @@ def test_registration_mistake(
     assert rendered(result) == expected
     assert not result.ok
     assert all(issue.severity is Severity.ERROR for issue in result.issues)
+
+
+def test_toml_time_without_seconds_is_valid_when_quoted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    text = swap(BASE_TOML, "start = 2026-12-14T19:30:00", 'start = "2026-12-14T19:30"')
+    result = validate_in(tmp_path, {"x.toml": text})
+    assert (rendered(result), result.ok) == ([], True)
+    assert result.registrations[0].event.start.isoformat() == "2026-12-14T19:30:00+08:00"
 
 
 def test_base_event_is_valid_and_draws_no_warnings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
