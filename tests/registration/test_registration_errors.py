@@ -123,8 +123,8 @@ CASES = [
         {"x.yaml": events_file(swap(BASE, "start:", "strat:"))},
         None,
         [
-            "x.yaml:2: events[0].start: required field 'start' is missing; add it, e.g. `start: 2026-12-01T09:00`",
-            "x.yaml:9: events[0].strat: unknown field 'strat' (did you mean 'start'?)",
+            "x.yaml:9: events[0].strat: unknown field 'strat' (did you mean 'start'? 'start' is required and "
+            "missing: rename this key)",
         ],
         id="unknown-key-strat-did-you-mean",
     ),
@@ -160,6 +160,21 @@ CASES = [
         None,
         ["x.yaml:13: participants[0].name: required field 'name' is missing; add it, e.g. `name: Li Hua`"],
         id="missing-participant-name",
+    ),
+    # One typo, one error: the unknown key says it is the missing field (not "missing title" besides).
+    pytest.param(
+        {"x.yaml": swap(BASE, "title: Demo event", "titel: Demo event")},
+        None,
+        ["x.yaml:2: titel: unknown field 'titel' (did you mean 'title'? 'title' is required and missing: "
+         "rename this key)"],
+        id="typo-of-a-required-field-is-one-error",
+    ),
+    pytest.param(
+        {"x.yaml": swap(BASE, "    role: host", "    rol: host")},
+        None,
+        ["x.yaml:14: participants[0].rol: unknown field 'rol' (did you mean 'role'? 'role' is required and missing: "
+         "rename this key)"],
+        id="typo-of-a-required-participant-field-is-one-error",
     ),
     # --- dates and times ----------------------------------------------------------------------------------
     pytest.param(
