@@ -117,6 +117,15 @@ def parse_yaml(text: str) -> tuple[Any, LineMap]:
             _walk_yaml(node, (), lines, set())
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as err:
+        opened = err.context_mark
+        if err.context == "while scanning a quoted scalar" and opened is not None:
+            # The scanner reports where the file ended, often many lines on; the mistake is the quote.
+            written = text.splitlines()
+            quote = written[opened.line][opened.column:opened.column + 1] if opened.line < len(written) else ""
+            quote = quote if quote in ("'", '"') else "quote"
+            raise DocumentSyntaxError(opened.line + 1, f"YAML syntax: the {quote} opened at column "
+                                      f"{opened.column + 1} of this line is never closed; end the text with "
+                                      f"the same {quote}") from err
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else 1
         problem = err.problem or "cannot parse"

@@ -444,6 +444,14 @@ CASES = [
         id="yaml-tab-indentation",
     ),
     pytest.param(
+        # The scanner gives up at the end of the file; the error points at the quote that was never closed.
+        {"x.yaml": swap(BASE, "title: Demo event", 'title: "Demo event')},
+        None,
+        ['x.yaml:2: (top level): YAML syntax: the " opened at column 8 of this line is never closed; end the '
+         'text with the same "'],
+        id="yaml-unterminated-quote-points-at-its-line",
+    ),
+    pytest.param(
         {"x.yaml": BASE + "---\n" + valid_event(id="demo-event-2")},
         None,
         ["x.yaml:17: (top level): YAML syntax: expected a single document in the stream, but found another "
