@@ -75,7 +75,7 @@ def test_validate_accepts_and_prints_free_text_literally(tmp_path: Path, text: s
     write_event(tmp_path, text)
     result = CliRunner().invoke(cli, ["schedule", "--format", "json", "--schedules", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    [event] = json.loads(result.output)
+    [event] = json.loads(result.output)["events"]
     assert event["title"] == text
     validated = CliRunner().invoke(cli, ["validate", str(tmp_path)])
     assert validated.exit_code == 0, validated.output
