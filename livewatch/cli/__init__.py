@@ -28,7 +28,7 @@ from livewatch.cli import (
     rule_commands,
     transcribe_commands,
 )
-from livewatch.cli.invocation import CliState, pass_state
+from livewatch.cli.invocation import CliState, hoist_global_options, pass_state
 from livewatch.errors import ConfigError, LivewatchError
 from livewatch.issues import Issue
 from livewatch.monitor.status import database_present
@@ -52,7 +52,11 @@ def _fail(message: str, code: int) -> NoReturn:
 
 class _LivewatchGroup(click.Group):
     """Turns livewatch's own errors, and database or file-system errors that name their path, into one line
-    and an exit code; anything else keeps its traceback."""
+    and an exit code; anything else keeps its traceback. ``--config`` and ``--data`` may follow the
+    subcommand too (officers type them where they think of them)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args))
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -90,7 +94,10 @@ def _in_data_dir(ctx: click.Context) -> str:
               help="Data directory (default from the configuration, else ./data).")
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None, data: Path | None) -> None:
-    """livewatch: compliance monitoring for live broadcasts of registered events."""
+    """livewatch: compliance monitoring for live broadcasts of registered events.
+
+    --config and --data may also be written after the subcommand. Shell completion (bash, zsh, fish):
+    eval "$(_LIVEWATCH_COMPLETE=bash_source livewatch)"; see docs/operations.md."""
     ctx.obj = CliState(config=config, data=data)
 
 
