@@ -127,6 +127,14 @@ def parse_yaml(text: str) -> tuple[Any, LineMap]:
                                       f"{opened.column + 1} of this line is never closed; end the text with "
                                       f"the same {quote}") from err
         mark = err.problem_mark or err.context_mark
+        swallowed = _quote_closed_late(text, mark.line) if mark is not None else None
+        if swallowed is not None and mark is not None:
+            # A quote left open swallowed the lines after it, up to the next quote; the error only shows
+            # where the parser then got lost.
+            quote, start = swallowed
+            raise DocumentSyntaxError(start.line + 1, f"YAML syntax: the {quote} opened at column "
+                                      f"{start.column + 1} of this line is closed only on line {mark.line + 1}; "
+                                      f"end the text with {quote} on this line") from err
         line = mark.line + 1 if mark is not None else 1
         problem = err.problem or "cannot parse"
         if err.context:
@@ -137,6 +145,20 @@ def parse_yaml(text: str) -> tuple[Any, LineMap]:
     finally:
         loader.dispose()
     return data, lines
+
+
+def _quote_closed_late(text: str, error_line: int) -> tuple[str, yaml.Mark] | None:
+    """A quoted text that starts on an earlier line and ends on ``error_line`` (0-based): its quote and
+    where it opens, or None."""
+    found: tuple[str, yaml.Mark] | None = None
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if (isinstance(token, yaml.ScalarToken) and token.style in ('"', "'")
+                    and token.start_mark.line < token.end_mark.line == error_line):
+                found = (token.style, token.start_mark)
+    except yaml.YAMLError:
+        pass  # the scanner stops where the parser did or later; what it read before is enough
+    return found
 
 
 def _walk_yaml(node: yaml.Node, path: FieldPath, lines: LineMap, seen: set[int]) -> None:

@@ -452,6 +452,15 @@ CASES = [
         id="yaml-unterminated-quote-points-at-its-line",
     ),
     pytest.param(
+        # Left open, the quote swallows the lines up to the next quote, where the parser gets lost (line 7).
+        {"x.yaml": swap(BASE, "title: Demo event", 'title: "Demo event').replace("timezone: Asia/Shanghai",
+                                                                                  'timezone: "Asia/Shanghai"')},
+        None,
+        ['x.yaml:2: (top level): YAML syntax: the " opened at column 8 of this line is closed only on line 7; '
+         'end the text with " on this line'],
+        id="yaml-quote-closed-lines-later-points-at-its-line",
+    ),
+    pytest.param(
         {"x.yaml": BASE + "---\n" + valid_event(id="demo-event-2")},
         None,
         ["x.yaml:17: (top level): YAML syntax: expected a single document in the stream, but found another "
