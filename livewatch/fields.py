@@ -9,7 +9,9 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from livewatch.timezone_hints import offset_text, timezone_hint
 
 #: What an event id may look like. Ids name folders in the data directory, so nothing else is allowed.
 EVENT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
@@ -30,12 +32,19 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice closest to ``word`` when one is close enough to be what was meant."""
+    ordered = sorted(choices)
+    close = difflib.get_close_matches(word, ordered, n=1, cutoff=0.6)
+    if not close:
+        close = difflib.get_close_matches(word.lower(), ordered, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'start'?)`` when a choice is close to ``word``, else an empty string."""
-    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    if not close:
-        close = difflib.get_close_matches(word.lower(), sorted(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    close = closest(word, choices)
+    return f" (did you mean '{close}'?)" if close else ""
 
 
 def check_event_id(value: str) -> str:
@@ -76,16 +85,26 @@ def _known_timezones() -> frozenset[str]:
 def check_timezone(value: str) -> str:
     if value in _known_timezones() or value == "UTC":
         return value
+    # The alias table first: a spelling check alone sends Asia/Beijing to Asia/Brunei and UTC+8 to UTC.
+    hint = timezone_hint(value)
     raise ValueError(
-        f"unknown time zone '{value}'{did_you_mean(value, _known_timezones())}; "
+        f"unknown time zone '{value}'{hint if hint is not None else did_you_mean(value, _known_timezones())}; "
         "use an IANA name such as Asia/Shanghai, Europe/London or UTC"
     )
+
+
+def timezone_from_number(value: object) -> object:
+    """YAML 1.1 reads ``+08:00`` as the base-60 number 480: turn it back into the text that was written,
+    so that the time-zone check can say what to write instead."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return offset_text(value) if value % 15 == 0 else str(value)  # offsets are whole quarter hours
+    return value
 
 
 EventId = Annotated[str, AfterValidator(check_event_id)]
 SingleLine = Annotated[str, Field(min_length=1, max_length=300), AfterValidator(check_single_line)]
 Text = Annotated[str, Field(max_length=20_000), AfterValidator(check_text)]
-TimezoneName = Annotated[str, AfterValidator(check_timezone)]
+TimezoneName = Annotated[str, BeforeValidator(timezone_from_number), AfterValidator(check_timezone)]
 Minutes = Annotated[float, Field(ge=0, le=24 * 60)]
 
 #: A finding category (a rule's ``category``, or ``schedule``/``capture`` for the monitor's own alerts).

@@ -117,7 +117,24 @@ def parse_yaml(text: str) -> tuple[Any, LineMap]:
             _walk_yaml(node, (), lines, set())
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as err:
+        opened = err.context_mark
+        if err.context == "while scanning a quoted scalar" and opened is not None:
+            # The scanner reports where the file ended, often many lines on; the mistake is the quote.
+            written = text.splitlines()
+            quote = written[opened.line][opened.column:opened.column + 1] if opened.line < len(written) else ""
+            quote = quote if quote in ("'", '"') else "quote"
+            raise DocumentSyntaxError(opened.line + 1, f"YAML syntax: the {quote} opened at column "
+                                      f"{opened.column + 1} of this line is never closed; end the text with "
+                                      f"the same {quote}") from err
         mark = err.problem_mark or err.context_mark
+        swallowed = _quote_closed_late(text, mark.line) if mark is not None else None
+        if swallowed is not None and mark is not None:
+            # A quote left open swallowed the lines after it, up to the next quote; the error only shows
+            # where the parser then got lost.
+            quote, start = swallowed
+            raise DocumentSyntaxError(start.line + 1, f"YAML syntax: the {quote} opened at column "
+                                      f"{start.column + 1} of this line is closed only on line {mark.line + 1}; "
+                                      f"end the text with {quote} on this line") from err
         line = mark.line + 1 if mark is not None else 1
         problem = err.problem or "cannot parse"
         if err.context:
@@ -128,6 +145,20 @@ def parse_yaml(text: str) -> tuple[Any, LineMap]:
     finally:
         loader.dispose()
     return data, lines
+
+
+def _quote_closed_late(text: str, error_line: int) -> tuple[str, yaml.Mark] | None:
+    """A quoted text that starts on an earlier line and ends on ``error_line`` (0-based): its quote and
+    where it opens, or None."""
+    found: tuple[str, yaml.Mark] | None = None
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if (isinstance(token, yaml.ScalarToken) and token.style in ('"', "'")
+                    and token.start_mark.line < token.end_mark.line == error_line):
+                found = (token.style, token.start_mark)
+    except yaml.YAMLError:
+        pass  # the scanner stops where the parser did or later; what it read before is enough
+    return found
 
 
 def _walk_yaml(node: yaml.Node, path: FieldPath, lines: LineMap, seen: set[int]) -> None:
@@ -170,8 +201,27 @@ def parse_toml(text: str) -> tuple[Any, LineMap]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         match = re.search(r"line (\d+)", str(err))
-        raise DocumentSyntaxError(int(match.group(1)) if match else 1, f"TOML syntax: {err}") from err
+        line = int(match.group(1)) if match else 1
+        raise DocumentSyntaxError(line, f"TOML syntax: {err}{_toml_hint(text, line)}") from err
     return data, _toml_lines(text)
+
+
+#: A date and time without seconds as a bare TOML value: YAML and ISO 8601 allow it, TOML 1.0 does not.
+_TOML_MINUTES_ONLY = re.compile(r"=\s*(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2})(?![:\d])(\S*)")
+
+
+def _toml_hint(text: str, line: int) -> str:
+    """The fix for a TOML mistake whose parser message does not say it (only a time without seconds)."""
+    lines = text.splitlines()
+    found = _TOML_MINUTES_ONLY.search(lines[line - 1]) if 0 < line <= len(lines) else None
+    if found is None:
+        return ""
+    written, offset = found.groups()
+    # Not accepted as written: rewriting the text before tomllib would have to know where strings and
+    # comments are, and Python's tomllib takes this form only from TOML 1.1 (Python 3.14) on.
+    with_seconds = written.replace(" ", "T") + ":00" + offset
+    return (f"; TOML needs the seconds in a time: write {with_seconds} (or quote it, "
+            f'"{written}{offset}", as in YAML)')
 
 
 def _toml_lines(text: str) -> LineMap:

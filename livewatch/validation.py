@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from livewatch.errors import ConfigError
-from livewatch.fields import did_you_mean
+from livewatch.fields import closest, did_you_mean
 from livewatch.issues import FieldPath, Issue, format_field_path
 from livewatch.sourcemap import Document, LineMap
 
@@ -166,21 +166,46 @@ def issues_from_validation_error(
     prefix: FieldPath = (),
     event_id: str | None = None,
 ) -> list[Issue]:
+    errors = err.errors(include_url=False)
+    typos = _typos_of_missing_fields(errors, root)
     issues = []
-    for error in err.errors(include_url=False):
+    for error in errors:
         loc: FieldPath = tuple(part for part in error["loc"] if part != "[key]")
+        if error["type"] == "missing" and loc in typos.values():
+            continue  # said by the typo's own error: one mistake, one error
         path = (*prefix, *loc)
+        message = explain(error, root)
+        meant = typos.get(loc)
+        if meant is not None:
+            message = (f"unknown field '{loc[-1]}' (did you mean '{meant[-1]}'? '{meant[-1]}' is required and "
+                       "missing: rename this key)")
         issues.append(
             Issue(
                 file=file,
                 line=lines.line_of(path),
                 field=path,
-                message=explain(error, root),
+                message=message,
                 code=error["type"],
                 event_id=event_id,
             )
         )
     return issues
+
+
+def _typos_of_missing_fields(errors: Sequence[ErrorDetails], root: type[BaseModel]) -> dict[FieldPath, FieldPath]:
+    """Unknown keys that are a misspelling of a required field missing beside them (``titel`` with no
+    ``title``), mapped to that field's location."""
+    missing = {tuple(error["loc"]) for error in errors if error["type"] == "missing"}
+    typos: dict[FieldPath, FieldPath] = {}
+    for error in errors:
+        loc = tuple(error["loc"])
+        if error["type"] != "extra_forbidden" or not loc or not isinstance(loc[-1], str):
+            continue
+        owner = model_at(root, loc[:-1])
+        meant = closest(loc[-1], owner.model_fields) if owner is not None else None
+        if meant is not None and (*loc[:-1], meant) in missing and (*loc[:-1], meant) not in typos.values():
+            typos[loc] = (*loc[:-1], meant)
+    return typos
 
 
 M = typing.TypeVar("M", bound=BaseModel)

@@ -94,7 +94,7 @@ def assert_report_and_exports(folder: Path, document: dict[str, Any]) -> None:
     assert verdict.get_text(strip=True) == document["verdict"]
     rows = {str(row["id"]).removeprefix("finding-") for row in soup.select("#findings tr.finding")}
     assert rows == ids
-    with (folder / "findings.csv").open(encoding="utf-8", newline="") as handle:
+    with (folder / "findings.csv").open(encoding="utf-8-sig", newline="") as handle:
         assert {row["id"] for row in csv.DictReader(handle)} == ids
     assert (folder / "transcript.srt").read_text(encoding="utf-8").startswith("1\n")
 

@@ -75,7 +75,7 @@ def test_validate_accepts_and_prints_free_text_literally(tmp_path: Path, text: s
     write_event(tmp_path, text)
     result = CliRunner().invoke(cli, ["schedule", "--format", "json", "--schedules", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    [event] = json.loads(result.output)
+    [event] = json.loads(result.output)["events"]
     assert event["title"] == text
     validated = CliRunner().invoke(cli, ["validate", str(tmp_path)])
     assert validated.exit_code == 0, validated.output
@@ -147,7 +147,7 @@ def test_every_output_keeps_hostile_text_as_text(tmp_path: Path) -> None:
     document = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
     evidence = {f["rule"]: f["evidence"] for f in document["findings"]}
     assert "=1+2 这个理财保本保息 {{ 7*7 }}" in evidence["finance-promise.guaranteed-returns"]
-    rows = list(csv.DictReader(io.StringIO((folder / "findings.csv").read_text(encoding="utf-8"))))
+    rows = list(csv.DictReader(io.StringIO((folder / "findings.csv").read_text(encoding="utf-8-sig"))))
     for row in rows:
         for cell in row.values():
             assert not (cell or "").startswith(("=", "+", "-", "@")), cell  # no cell is a formula

@@ -28,7 +28,7 @@ from livewatch.cli import (
     rule_commands,
     transcribe_commands,
 )
-from livewatch.cli.invocation import CliState, pass_state
+from livewatch.cli.invocation import CliState, hoist_global_options, pass_state
 from livewatch.errors import ConfigError, LivewatchError
 from livewatch.issues import Issue
 from livewatch.monitor.status import database_present
@@ -52,7 +52,11 @@ def _fail(message: str, code: int) -> NoReturn:
 
 class _LivewatchGroup(click.Group):
     """Turns livewatch's own errors, and database or file-system errors that name their path, into one line
-    and an exit code; anything else keeps its traceback."""
+    and an exit code; anything else keeps its traceback. ``--config`` and ``--data`` may follow the
+    subcommand too (officers type them where they think of them)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args))
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -90,13 +94,18 @@ def _in_data_dir(ctx: click.Context) -> str:
               help="Data directory (default from the configuration, else ./data).")
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None, data: Path | None) -> None:
-    """livewatch: compliance monitoring for live broadcasts of registered events."""
+    """livewatch: compliance monitoring for live broadcasts of registered events.
+
+    --config and --data may also be written after the subcommand. Shell completion (bash, zsh, fish):
+    eval "$(_LIVEWATCH_COMPLETE=bash_source livewatch)"; see docs/operations.md."""
     ctx.obj = CliState(config=config, data=data)
 
 
-def _print_issues(issues: list[Issue]) -> None:
+def _print_issues(issues: list[Issue], *, err: bool) -> None:
+    """Errors and warnings on one stream, in file and line order: ``validate``'s own output (stdout), or
+    stderr beside a command whose output is something else (a table, JSON, HTML)."""
     for issue in issues:
-        click.echo(issue.render(), err=issue.is_error)
+        click.echo(issue.render(), err=err)
 
 
 def _load(state: CliState, paths: tuple[Path, ...], strict: bool) -> LoadResult:
@@ -122,7 +131,7 @@ def validate(state: CliState, paths: tuple[Path, ...], strict: bool, fmt: str) -
             "issues": [issue.to_dict() for issue in result.issues],
         }, ensure_ascii=False, indent=2))
     else:
-        _print_issues(result.issues)
+        _print_issues(result.issues, err=False)
         verdict = "valid" if result.ok else "INVALID"
         click.echo(f"{verdict}: {len(result.files)} file(s), {len(result.registrations)} valid event(s), "
                    f"{errors} error(s), {warnings} warning(s)")
@@ -156,13 +165,19 @@ def schedule(state: CliState, schedules: Path | None, fmt: str, output: Path | N
         with Session.existing(state.settings) as session, session.database.reading():
             run_status = session.database.latest_run_status()
     rows = schedule_rows(result.registrations, now, run_status)
+    text: str | None = None  # the table is printed as it is built
     if fmt == "json":
-        text = json.dumps(rows_as_dicts(rows), ensure_ascii=False, indent=2) + "\n"
+        # The problems travel with the events: a script reading only stdout still sees an invalid event.
+        text = json.dumps({
+            "valid": result.ok,
+            "events": rows_as_dicts(rows),
+            "issues": [issue.to_dict() for issue in result.issues],
+        }, ensure_ascii=False, indent=2) + "\n"
     elif fmt == "html":
         context = schedule_context(rows, [issue.render() for issue in result.issues], now)
         text = render(make_environment(), "schedule.html", context)
     else:
-        _print_issues(result.issues)
+        _print_issues(result.issues, err=True)
         table = Table(title=f"{len(rows)} registered event(s)", show_lines=True)
         for column in ("id", "title", "local window", "status", "streams"):
             table.add_column(column, overflow="fold")
@@ -171,11 +186,12 @@ def schedule(state: CliState, schedules: Path | None, fmt: str, output: Path | N
             table.add_row(rich_safe(row.id), rich_safe(row.title), f"{rich_safe(row.window)}\n{row.timezone}",
                           row.status, "\n".join(rich_safe(stream) for stream in row.streams))
         Console(highlight=False).print(table)
-        return
-    if output is None:
+    if text is not None and output is None:
         click.echo(text, nl=False)
-    else:
+    elif text is not None and output is not None:
         output.write_text(text, encoding="utf-8")
+    if not result.ok:  # an invalid registration is not armed: say so in the exit status, whatever the format
+        raise click.exceptions.Exit(EXIT_INVALID)
 
 
 @cli.command()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 from rich.console import Console
@@ -11,7 +10,7 @@ from rich.table import Table
 
 from livewatch.alerts.outbox import FAILED, PENDING, SENDING, SENT
 from livewatch.alerts.service import send_test
-from livewatch.cli.invocation import CliState, pass_state
+from livewatch.cli.invocation import CliState, complete_event_ids, pass_state
 from livewatch.session import Session
 from livewatch.terminal import rich_safe
 
@@ -51,16 +50,18 @@ def alerts_test(state: CliState, only: str | None) -> None:
 
 @alerts.command("list")
 @click.option("--status", type=click.Choice([PENDING, SENDING, SENT, FAILED]), help="Only this state.")
-@click.option("--event", "event_id", help="Only this event.")
+@click.option("--event", "event_id", help="Only this event.", shell_complete=complete_event_ids)
 @click.option("--limit", type=click.IntRange(1, 100000), default=50, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--data", type=click.Path(path_type=Path, file_okay=False), help="Data directory.")
 @pass_state
-def alerts_list(state: CliState, status: str | None, event_id: str | None, limit: int, fmt: str,
-                data: Path | None) -> None:
+def alerts_list(state: CliState, status: str | None, event_id: str | None, limit: int, fmt: str) -> None:
     """The outbox, newest first: each alert and target with its state, attempts and last error."""
-    if data is not None:
-        state.data = data
+    state.require_data_dir()
+    if not state.settings.alerts:
+        # An empty outbox then says nothing about delivery: nothing would ever be sent. On stderr, so that
+        # the JSON on stdout stays a list.
+        click.echo("note: no alert targets are configured, so no alert is sent; add [[alerts]] to "
+                   "livewatch.toml (docs/alerts.md)", err=True)
     with Session.open(state.settings) as session:
         rows = session.alerts.rows(status=status, event_id=event_id, limit=limit)
     if fmt == "json":

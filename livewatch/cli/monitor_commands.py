@@ -82,12 +82,10 @@ def run(state: CliState, schedules: Path | None, until_idle: bool, horizon: floa
 
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--data", type=click.Path(path_type=Path, file_okay=False), help="Data directory.")
 @pass_state
-def status(state: CliState, fmt: str, data: Path | None) -> None:
+def status(state: CliState, fmt: str) -> None:
     """What is armed, waiting, recording, reconnecting, lagging, finished or failed."""
-    if data is not None:
-        state.data = data
+    state.require_data_dir()
     rows = event_statuses(state.settings, datetime.now(UTC))
     if fmt == "json":
         click.echo(json.dumps([row.as_dict() for row in rows], ensure_ascii=False, indent=2))

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from livewatch.checking import check_event
-from livewatch.cli.invocation import CliState, pass_state
+from livewatch.cli.invocation import CliState, complete_event_ids, pass_state
 from livewatch.errors import StateError
 from livewatch.pipeline.run_status import FINAL
 from livewatch.reports.render import publish, write_index
@@ -18,7 +18,7 @@ from livewatch.session import Session
 
 
 @click.command()
-@click.argument("events", nargs=-1)
+@click.argument("events", nargs=-1, shell_complete=complete_event_ids)
 @click.option("--no-clips", is_flag=True, help="Do not cut audio clips (faster; the report links none).")
 @pass_state
 def report(state: CliState, events: tuple[str, ...], no_clips: bool) -> None:
@@ -53,7 +53,8 @@ def report(state: CliState, events: tuple[str, ...], no_clips: bool) -> None:
 
 @click.command()
 @click.argument("media", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.option("--event", "event_id", required=True, help="Id of the registered event the recording is of.")
+@click.option("--event", "event_id", required=True, help="Id of the registered event the recording is of.",
+              shell_complete=complete_event_ids)
 @click.option("--schedules", type=click.Path(path_type=Path, exists=True),
               help="Registration files (default: the configured schedules folder).")
 @click.option("--start", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"]),

@@ -40,10 +40,25 @@ def _library(state: CliState) -> PackLibrary:
     return PackLibrary(state.settings.rule_packs_dir)
 
 
+#: ``--format`` of the listing commands: text for people, JSON for scripts.
+FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                             show_default=True, help="json: one JSON document on stdout.")
+
+
 @rules.command("list")
+@FORMAT_OPTION
 @pass_state
-def rules_list(state: CliState) -> None:
+def rules_list(state: CliState, fmt: str) -> None:
     """Every pack with its version, hash and rules (one line each, for grep)."""
+    if fmt == "json":
+        click.echo(json_printable(json.dumps([{
+            "pack": pack.id, "version": pack.version, "sha256": pack.sha256, "title": pack.title,
+            "path": str(pack.path),
+            "rules": [{"id": rule.id, "type": rule.type_name, "category": rule.spec.category,
+                       "severity": rule.spec.severity, "examples_fire": len(rule.spec.examples.fires),
+                       "examples_pass": len(rule.spec.examples.passes)} for rule in pack.rules],
+        } for pack in _library(state).packs()], ensure_ascii=False, indent=2)))
+        return
     for pack in _library(state).packs():
         click.echo(printable(f"{pack.ref}  sha256:{pack.sha256}  {pack.title}  ({pack.path})"))
         width = max((len(rule.id) for rule in pack.rules), default=0)
@@ -79,11 +94,13 @@ def rules_test(state: CliState, packs: tuple[str, ...], verbose: bool) -> None:
 @click.option("--transcript", "transcript_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="transcript.jsonl (from the monitor), JSON from `livewatch transcribe`, SRT or WebVTT "
                    "subtitles, or a .txt file.")
-@click.option("--json", "as_json", is_flag=True, help="Print findings as JSON.")
+@FORMAT_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json (kept for scripts that use it).")
 @pass_state
 def rules_check(state: CliState, packs: tuple[str, ...], text: str | None, transcript_file: Path | None,
-                as_json: bool) -> None:
+                fmt: str, as_json: bool) -> None:
     """Check a text or a transcript file against rule packs and print the findings."""
+    as_json = as_json or fmt == "json"
     if (text is None) == (transcript_file is None):
         raise click.UsageError("give exactly one of --text and --transcript")
     selected = _library(state).select(packs or ("default",))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -82,25 +83,36 @@ def models() -> None:
 
 
 @models.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @pass_state
-def models_list(state: CliState) -> None:
+def models_list(state: CliState, fmt: str) -> None:
     """Models in the store, and those installed model packages provide."""
     from transcribers.store import ModelStore, installed_packages
 
     store = ModelStore(state.settings.model_store)
-    table = Table(title=f"Model store {store.root}")
     config = state.settings.transcriber
-    for column in ("name", "languages", "used for", "backends", "model.bin sha256", "imported"):
-        table.add_column(column, overflow="fold")
+    # name, languages, used for, backends, model.bin sha256 (the whole hash), imported (when, or from where)
+    rows: list[tuple[str, str, str, str, str, str]] = []
     for model in store.models():
         files = model.manifest.get("files", {})
-        table.add_row(model.name, store.languages(model.name).describe(), _used_for(config, model.name),
-                      "faster-whisper, openai-whisper", str(files.get("ct2/model.bin", ""))[:16],
-                      str(model.manifest.get("imported_at", "")))
+        rows.append((model.name, store.languages(model.name).describe(), _used_for(config, model.name),
+                     "faster-whisper, openai-whisper", str(files.get("ct2/model.bin", "")),
+                     str(model.manifest.get("imported_at", ""))))
     for name, folders in installed_packages().items():
         if store.get(name) is None:
-            table.add_row(name, store.languages(name).describe(), _used_for(config, name),
-                          "(installed package, imported on first use)", "", " + ".join(map(str, folders)))
+            rows.append((name, store.languages(name).describe(), _used_for(config, name),
+                         "(installed package, imported on first use)", "", " + ".join(map(str, folders))))
+    if fmt == "json":
+        keys = ("name", "languages", "used_for", "backends", "model_bin_sha256", "imported")
+        click.echo(json.dumps({"store": str(store.root), "models": [dict(zip(keys, row, strict=True))
+                                                                      for row in rows]},
+                              ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"Model store {store.root}")
+    for column in ("name", "languages", "used for", "backends", "model.bin sha256", "imported"):
+        table.add_column(column, overflow="fold")
+    for name, languages, used_for, backends, sha256, imported in rows:
+        table.add_row(name, languages, used_for, backends, sha256[:16], imported)
     Console(highlight=False).print(table)
 
 

@@ -30,9 +30,16 @@ class EventStatus:
     gaps: int
     backlog: int
     detail: str
+    registered_start: datetime | None = None
+    registered_end: datetime | None = None
+    on_air_start: datetime | None = None
+    on_air_end: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """For ``status --format json``: the times as ISO 8601 with their offset (``window`` and ``on_air``
+        are the table's text)."""
+        return {key: value.isoformat() if isinstance(value, datetime) else value
+                for key, value in asdict(self).items()}
 
 
 def _hm(value: datetime | None) -> str:
@@ -83,7 +90,8 @@ def event_statuses(settings: Settings, now: datetime) -> list[EventStatus]:
                     state, detail = "not recorded", "window passed with no run"
                 else:
                     state, detail = "not armed", "is the monitor running?"
-                out.append(EventStatus(event.id, state, window, "", 0, 0, 0, detail))
+                out.append(EventStatus(event.id, state, window, "", 0, 0, 0, detail,
+                                       event.registered_start, event.registered_end))
                 continue
             segments = runs.count_audio_segments(run.id)
             gaps = runs.count_gaps(run_id=run.id)
@@ -93,5 +101,6 @@ def event_statuses(settings: Settings, now: datetime) -> list[EventStatus]:
                 state = "lagging"
             on_air = f"{_hm(run.on_air_at)} – {_hm(run.off_air_at)}" if run.on_air_at else ""
             detail = run.stop_reason or run.error or f"updated {_hm(run.updated_at)} UTC"
-            out.append(EventStatus(event.id, state, window, on_air, int(segments), int(gaps), backlog, detail))
+            out.append(EventStatus(event.id, state, window, on_air, int(segments), int(gaps), backlog, detail,
+                                   event.registered_start, event.registered_end, run.on_air_at, run.off_air_at))
     return out

@@ -10,7 +10,7 @@ from livewatch.issues import Issue, sort_issues
 from livewatch.registration.blacklist import Blacklist, load_blacklist
 from livewatch.registration.loader import LoadResult, Registration, load_registrations, promote_warnings
 from livewatch.registration.models import Event, RegistrationContext
-from livewatch.registration.registration_checks import check_registration
+from livewatch.registration.registration_checks import check_registration, check_rejected
 from livewatch.registration.transcriber_check import check_transcriber_language
 from livewatch.rules.packs import PackLibrary
 
@@ -46,6 +46,14 @@ def validate_registrations(
                                        f"cannot check this event: {str(err)[:200] or type(err).__name__}",
                                        code="invalid", event_id=reg.event.id))
             result.registrations.remove(reg)
+    for rejected in result.rejected:
+        try:
+            result.issues.extend(check_rejected(rejected, blacklist))
+        except Exception as err:  # only a best effort on an event already reported invalid; never stop the run
+            result.issues.append(Issue(rejected.file, rejected.lines.line_of(rejected.field), rejected.field,
+                                       "cannot check this event's participants: "
+                                       f"{str(err)[:200] or type(err).__name__}",
+                                       code="invalid", event_id=rejected.event_id))
     result.issues = sort_issues(promote_warnings(result.issues) if strict else result.issues)
     return result
 

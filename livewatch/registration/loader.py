@@ -40,11 +40,23 @@ class Registration:
         return self.lines.line_of((*self.field, *path))
 
 
+@dataclass(frozen=True)
+class RejectedEvent:
+    """An event that failed validation, kept as written so that the participant checks still run on it."""
+
+    file: Path
+    field: FieldPath
+    lines: LineMap
+    node: dict[str, Any]  # the event as parsed: input, not a result
+    event_id: str | None
+
+
 @dataclass
 class LoadResult:
     registrations: list[Registration] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    rejected: list[RejectedEvent] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -118,10 +130,11 @@ def _event_nodes(document: Document) -> tuple[list[tuple[FieldPath, Any]], list[
     return [], [Issue(where, 1, (), "expected an event (key: value lines) or a list of events", code="type")]
 
 
-def load_file(path: Path, context: RegistrationContext,
-              library: PackLibrary | None = None) -> tuple[list[Registration], list[Issue]]:
+def load_file(path: Path, context: RegistrationContext, library: PackLibrary | None = None,
+              rejected: list[RejectedEvent] | None = None) -> tuple[list[Registration], list[Issue]]:
     """The valid events of one file and every problem in it; with ``library``, an event whose rule packs or
-    rule overrides name nothing that exists is invalid too."""
+    rule overrides name nothing that exists is invalid too. Events that fail validation are appended to
+    ``rejected`` when given."""
     document = read_registration(path)
     if isinstance(document, Issue):
         return [], [document]
@@ -145,6 +158,8 @@ def load_file(path: Path, context: RegistrationContext,
         except ValidationError as err:
             issues.extend(issues_from_validation_error(
                 err, root=Event, file=path, lines=document.lines, prefix=prefix, event_id=event_id))
+            if rejected is not None:
+                rejected.append(RejectedEvent(path, prefix, document.lines, node, event_id))
             continue
         except Exception as err:  # a value no validator foresaw must cost only this event
             issues.append(Issue(path, document.lines.line_of(prefix), prefix,
@@ -155,6 +170,8 @@ def load_file(path: Path, context: RegistrationContext,
             selection = rule_selection_issues(event, library, file=path, lines=document.lines, prefix=prefix)
             if selection:
                 issues.extend(selection)
+                if rejected is not None:
+                    rejected.append(RejectedEvent(path, prefix, document.lines, node, event_id))
                 continue
         registrations.append(
             Registration(event, path, prefix, document.lines.line_of(prefix), digest, document.lines)
@@ -171,7 +188,7 @@ def load_registrations(paths: Sequence[Path], context: RegistrationContext,
     seen: dict[str, Registration] = {}
     for path in files:
         try:
-            registrations, file_issues = load_file(path, context, library)
+            registrations, file_issues = load_file(path, context, library, result.rejected)
         except Exception as err:  # last resort: whatever one file does, the other files are still read
             registrations, file_issues = [], [Issue(
                 path, 1, (), f"cannot read this file: {str(err)[:200] or type(err).__name__}", code="invalid")]
@@ -195,4 +212,5 @@ def promote_warnings(issues: Iterable[Issue]) -> list[Issue]:
     return [issue.as_error() if issue.severity is Severity.WARNING else issue for issue in issues]
 
 
-__all__ = ["LoadResult", "Registration", "discover", "format_field_path", "load_file", "load_registrations"]
+__all__ = ["LoadResult", "Registration", "RejectedEvent", "discover", "format_field_path", "load_file",
+           "load_registrations"]

@@ -30,6 +30,7 @@ from livewatch.fields import (
     Text,
     Tolerances,
     check_timezone,
+    timezone_from_number,
 )
 
 EventKind = Literal["forum", "annual-meeting", "lecture", "seminar", "summit", "launch", "other"]
@@ -333,6 +334,11 @@ class Event(StrictModel):
         "categories, cooldown_s, gap_alert_s; defaults from the configured targets and [alerting]."
     )
     notes: Text | None = Field(None, description="Free text for reviewers.")
+
+    @field_validator("timezone", mode="before")
+    @classmethod
+    def _timezone_as_written(cls, value: Any) -> Any:
+        return timezone_from_number(value)
 
     @field_validator("timezone")
     @classmethod

@@ -121,6 +121,11 @@ def _technical(audio: AudioFacts | None, at: _At) -> Technical | None:
                        for s in audio.silences))
 
 
+#: Written first in ``findings.csv``: without it a spreadsheet program opening the file reads it in the
+#: system's legacy code page (GBK, Windows-1252) and shows the Chinese evidence as mojibake.
+CSV_BOM = "\ufeff"
+
+
 def findings_csv(findings: Iterable[FindingEntry]) -> str:
     """``findings.csv``: the findings of the document, one row each, in :data:`CSV_COLUMNS`."""
     # CRLF line ends (RFC 4180) make the writer quote every field holding a CR or an LF: with bare LF line
@@ -157,7 +162,7 @@ def write_exports(session: ReportSession, check: EventCheck, *,
         frames = kept_files(keep_frames(data, check.event_id, check.findings, folder))
         document = findings_document(session.records, check, session.settings.model_store, frames=frames)
     written = [data.write_whole(folder / "findings.json", findings_json(document)),
-               data.write_whole(folder / "findings.csv", findings_csv(document.findings))]
+               data.write_whole(folder / "findings.csv", CSV_BOM + findings_csv(document.findings))]
     for name in ("transcript.srt", "transcript.vtt"):
         if data.copy_file(data.transcripts_dir(check.event_id) / name, folder / name):
             written.append(folder / name)

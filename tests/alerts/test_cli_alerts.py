@@ -76,7 +76,8 @@ def test_alerts_list(tmp_path: Path) -> None:
         Outbox(db.engine).add(alert(), [Route("hook", 0)], alert().at)
     result = CliRunner().invoke(cli, ["--config", str(path), "alerts", "list", "--format", "json"])
     assert result.exit_code == 0, result.output
-    [row] = json.loads(result.output)
+    [row] = json.loads(result.stdout)
+    assert "no alert targets are configured" in result.stderr  # the outbox holds one, but none would be sent
     assert (row["key"], row["target"], row["status"], row["payload"]["matched"]) == (
         "finding|a1", "hook", "pending", "稳赚不赔")
     table = CliRunner().invoke(cli, ["--config", str(path), "alerts", "list", "--status", "sent"])

@@ -102,7 +102,9 @@ def test_schedule_json_lists_events_in_local_time(runner: CliRunner, tmp_path: P
     result = runner.invoke(cli, ["--data", str(tmp_path / "data"), "schedule", "--schedules", str(SCHEDULES),
                                  "--format", "json"])
     assert result.exit_code == 0, result.output
-    rows = {row["id"]: row for row in json.loads(result.output)}
+    listing = json.loads(result.output)
+    assert (listing["valid"], listing["issues"]) == (True, [])
+    rows = {row["id"]: row for row in listing["events"]}
     assert list(rows) == [  # ordered by registered start
         "creator-economy-forum-day1",
         "creator-economy-forum-day2",
@@ -114,6 +116,43 @@ def test_schedule_json_lists_events_in_local_time(runner: CliRunner, tmp_path: P
     assert xinghe["timezone"] == "Asia/Shanghai"
     assert xinghe["streams"] == ["https://live.douyin.com/735194826401", "https://live.bilibili.com/21452505"]
     assert rows["public-health-lecture-2026-12"]["start"] == "2026-12-14T19:30+08:00"
+
+
+def test_schedule_json_reports_invalid_events_and_exits_1(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "broken.yaml").write_text(BROKEN, encoding="utf-8")
+    (tmp_path / "good.yaml").write_text(BROKEN.replace("broken", "good").replace("08:00", "10:00"),
+                                        encoding="utf-8")
+    result = runner.invoke(cli, ["--data", str(tmp_path / "data"), "schedule", "--schedules", str(tmp_path),
+                                 "--format", "json"])
+    assert result.exit_code == 1
+    listing = json.loads(result.stdout)
+    assert listing["valid"] is False
+    assert [event["id"] for event in listing["events"]] == ["good"]
+    errors = [issue for issue in listing["issues"] if issue["severity"] == "error"]
+    assert [(issue["event"], issue["field"], issue["line"]) for issue in errors] == [("broken", "end", 6)]
+
+
+def test_validate_prints_errors_and_warnings_on_one_stream_in_line_order(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    (tmp_path / "a.yaml").write_text(BROKEN.replace("broken", "good").replace("08:00", "10:00"), encoding="utf-8")
+    (tmp_path / "b.yaml").write_text(BROKEN, encoding="utf-8")
+    result = runner.invoke(cli, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    # a.yaml's warning, then b.yaml's error: never split over two streams that a terminal interleaves.
+    assert [line.split(": ")[1] for line in lines[:-1]] == ["category", "end"]
+    assert lines[-1] == "INVALID: 2 file(s), 1 valid event(s), 1 error(s), 1 warning(s)"
+
+
+def test_schedule_table_prints_problems_on_stderr_and_exits_1(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(BROKEN.replace("broken", "good").replace("08:00", "10:00"), encoding="utf-8")
+    (tmp_path / "b.yaml").write_text(BROKEN, encoding="utf-8")
+    result = runner.invoke(cli, ["--data", str(tmp_path / "data"), "schedule", "--schedules", str(tmp_path)])
+    assert result.exit_code == 1
+    assert [line.split(": ")[1] for line in result.stderr.splitlines()] == ["category", "end"]
+    assert "1 registered event(s)" in result.stdout
 
 
 def test_schedule_table_shows_status_from_the_database(runner: CliRunner, tmp_path: Path) -> None:
@@ -187,5 +226,6 @@ def test_run_with_a_broken_blacklist_exits_2_and_releases_the_data_dir(runner: C
             "--until-idle"]
     result = runner.invoke(cli, args)
     assert result.exit_code == 2, result.output
-    assert "barred.yaml:2: people[0].nam: unknown field 'nam' (did you mean 'name'?)" in result.output
+    assert ("barred.yaml:2: people[0].nam: unknown field 'nam' (did you mean 'name'? 'name' is required and missing: "
+            "rename this key)") in result.output
     assert runner.invoke(cli, args).exit_code == 2  # not "another monitor is running": the lock was released

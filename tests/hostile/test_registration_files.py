@@ -149,7 +149,10 @@ def test_one_bad_file_costs_only_itself_in_validate_schedule_and_run(tmp_path: P
     listed = runner.invoke(cli, ["--config", str(config), "schedule", "--format", "json", "--schedules",
                                  str(schedules)])
     no_traceback(listed)
-    assert [row["id"] for row in json.loads(listed.output)] == ["good"]
+    assert listed.exit_code == 1  # the bad files are invalid registrations
+    listing = json.loads(listed.stdout)
+    assert [row["id"] for row in listing["events"]] == ["good"]
+    assert {Path(issue["file"]).name for issue in listing["issues"] if issue["severity"] == "error"} == set(HOSTILE)
 
     data = DataDir(tmp_path / "data")
     ran = runner.invoke(cli, ["--config", str(config), "--data", str(data.root), "run", "--schedules",

@@ -177,12 +177,13 @@ def test_unregulated_topics_need_no_credential(tmp_path: Path, monkeypatch: pyte
 # --- host age -------------------------------------------------------------------------------------------------
 
 
-def test_host_under_16(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_host_under_16_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     result = check(tmp_path, monkeypatch, event(person(birth_year=2011)))
     assert [issue.render() for issue in result.issues] == [
-        "x.yaml:16: participants[0].birth_year: warning: host 'Li Hua' (born 2011) is 14 or 15 on 2026-12-01; "
-        "hosts must be at least 16",
+        "x.yaml:16: participants[0].birth_year: host 'Li Hua' (born 2011) is 14 or 15 on 2026-12-01; "
+        "hosts must be at least 16 (网络直播营销管理办法（试行） art. 17), even with a guardian's consent",
     ]
+    assert not result.ok  # `validate` exits 1; the event is still monitored, so the broadcast is on record
 
 
 def test_host_who_may_still_be_15(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -190,9 +191,8 @@ def test_host_who_may_still_be_15(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     result = check(tmp_path, monkeypatch, event(person(birth_year=2010)))
     [issue] = result.issues
     assert issue.code == "host-under-16"
-    assert issue.message == (
-        "host 'Li Hua' (born 2010) is 15 or 16 on 2026-12-01; hosts must be at least 16"
-    )
+    assert issue.severity is Severity.ERROR
+    assert issue.message.startswith("host 'Li Hua' (born 2010) is 15 or 16 on 2026-12-01; hosts must be at least 16")
 
 
 @pytest.mark.parametrize(("birth_year", "age"), [(2009, 16), (2008, 17)])
@@ -219,10 +219,43 @@ def test_guardian_consent_does_not_cover_under_16(tmp_path: Path, monkeypatch: p
     assert codes(result.issues) == ["host-under-16"]
 
 
-def test_adult_host_and_young_guest_draw_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Born 2007: at least 18 on 2026-12-01. The age rules are for hosts only.
-    result = check(tmp_path, monkeypatch, event(person(birth_year=2007), person("Xiao Ming", "guest", birth_year=2012)))
+def test_adult_host_and_16_year_old_guest_draw_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Born 2007: at least 18 on 2026-12-01. Guardian consent is asked of hosts only.
+    result = check(tmp_path, monkeypatch, event(person(birth_year=2007), person("Xiao Ming", "guest", birth_year=2009)))
     assert result.issues == []
+
+
+@pytest.mark.parametrize("role", ["guest", "moderator"])
+def test_guest_under_16_is_warned_citing_the_rule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, role: str
+) -> None:
+    result = check(tmp_path, monkeypatch, event(person(birth_year=1990), person("Xiao Ming", role, birth_year=2012)))
+    assert [issue.render() for issue in result.issues] == [
+        f"x.yaml:20: participants[1].birth_year: warning: {role} 'Xiao Ming' (born 2012) is 13 or 14 on "
+        "2026-12-01; people under 16 may not present a live broadcast (网络直播营销管理办法（试行） art. 17): "
+        "make sure this is not a presenting role, and that a guardian has agreed",
+    ]
+    assert result.ok
+
+
+def test_participants_are_checked_when_the_event_has_other_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A bad stream URL makes the event invalid; its 14-year-old host, blacklisted guest and unverified
+    # participant must still be reported, at their own lines.
+    text = event(person(birth_year=2011), person("王五", "guest", verified="false"),
+                 person("Broken", "guest", birth_year=1800)).replace("https://live.example", "ftp://live.example")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.yaml").write_text(text, encoding="utf-8")
+    result = validate_registrations([Path("x.yaml")], Settings(), blacklist=write_blacklist(tmp_path))
+    assert result.registrations == []
+    assert [(issue.line, issue.severity.value, issue.code) for issue in result.issues] == [
+        (11, "error", "value_error"),  # the URL
+        (16, "error", "host-under-16"),
+        (17, "warning", "blacklisted"),  # 王五
+        (19, "warning", "real-name-missing"),  # 王五's `real_name_verified: false`
+        (24, "error", "greater_than_equal"),  # birth_year 1800: its own error; not checked further
+    ]
 
 
 def test_host_without_birth_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -448,8 +481,9 @@ def test_strict_turns_every_warning_into_an_error(tmp_path: Path, monkeypatch: p
         "host-under-16",
     ]
     assert sorted(codes(relaxed.issues)) == sorted(expected_codes)
-    assert {issue.severity for issue in relaxed.issues} == {Severity.WARNING}
-    assert relaxed.ok
+    # All warnings but the host under 16, which is an error without --strict too.
+    assert {issue.code for issue in relaxed.issues if issue.is_error} == {"host-under-16"}
+    assert not relaxed.ok
     assert {issue.severity for issue in strict.issues} == {Severity.ERROR}
     assert not strict.ok
     # Same issues, same order; only the marker goes.

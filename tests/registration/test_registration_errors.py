@@ -123,8 +123,8 @@ CASES = [
         {"x.yaml": events_file(swap(BASE, "start:", "strat:"))},
         None,
         [
-            "x.yaml:2: events[0].start: required field 'start' is missing; add it, e.g. `start: 2026-12-01T09:00`",
-            "x.yaml:9: events[0].strat: unknown field 'strat' (did you mean 'start'?)",
+            "x.yaml:9: events[0].strat: unknown field 'strat' (did you mean 'start'? 'start' is required and "
+            "missing: rename this key)",
         ],
         id="unknown-key-strat-did-you-mean",
     ),
@@ -160,6 +160,21 @@ CASES = [
         None,
         ["x.yaml:13: participants[0].name: required field 'name' is missing; add it, e.g. `name: Li Hua`"],
         id="missing-participant-name",
+    ),
+    # One typo, one error: the unknown key says it is the missing field (not "missing title" besides).
+    pytest.param(
+        {"x.yaml": swap(BASE, "title: Demo event", "titel: Demo event")},
+        None,
+        ["x.yaml:2: titel: unknown field 'titel' (did you mean 'title'? 'title' is required and missing: "
+         "rename this key)"],
+        id="typo-of-a-required-field-is-one-error",
+    ),
+    pytest.param(
+        {"x.yaml": swap(BASE, "    role: host", "    rol: host")},
+        None,
+        ["x.yaml:14: participants[0].rol: unknown field 'rol' (did you mean 'role'? 'role' is required and missing: "
+         "rename this key)"],
+        id="typo-of-a-required-participant-field-is-one-error",
     ),
     # --- dates and times ----------------------------------------------------------------------------------
     pytest.param(
@@ -213,14 +228,27 @@ CASES = [
         ],
         id="bad-timezone-with-suggestion",
     ),
-    pytest.param(
-        {"x.yaml": valid_event(timezone="Beijing")},
-        None,
-        [
-            "x.yaml:7: timezone: unknown time zone 'Beijing'; "
-            "use an IANA name such as Asia/Shanghai, Europe/London or UTC",
-        ],
-        id="bad-timezone-city-name",
+    # Names officers say aloud come from the alias table (livewatch/timezone_hints.py), not a spelling check
+    # (which sent Asia/Beijing to Asia/Brunei and UTC+8 to UTC).
+    *(
+        pytest.param(
+            {"x.yaml": valid_event(timezone=written)},
+            None,
+            [f"x.yaml:7: timezone: unknown time zone '{shown}' (did you mean 'Asia/Shanghai'?{also}); "
+             "use an IANA name such as Asia/Shanghai, Europe/London or UTC"],
+            id=f"timezone-alias-{written}",
+        )
+        for written, shown, also in [
+            ("Beijing", "Beijing", ""),
+            ("Asia/Beijing", "Asia/Beijing", ""),
+            ("北京时间", "北京时间", ""),
+            ("CST", "CST", " 'CST' can also mean US Central Time (America/Chicago) or Cuba (America/Havana)"),
+            ("UTC+8", "UTC+8", " 'UTC+8' can also mean Asia/Hong_Kong, Asia/Taipei, Asia/Singapore or "
+             "Australia/Perth"),
+            # YAML reads an unquoted +08:00 as the base-60 number 480; the message shows what was written.
+            ("+08:00", "+08:00", " '+08:00' can also mean Asia/Hong_Kong, Asia/Taipei, Asia/Singapore or "
+             "Australia/Perth"),
+        ]
     ),
     # --- choices and patterns -----------------------------------------------------------------------------
     pytest.param(
@@ -416,6 +444,23 @@ CASES = [
         id="yaml-tab-indentation",
     ),
     pytest.param(
+        # The scanner gives up at the end of the file; the error points at the quote that was never closed.
+        {"x.yaml": swap(BASE, "title: Demo event", 'title: "Demo event')},
+        None,
+        ['x.yaml:2: (top level): YAML syntax: the " opened at column 8 of this line is never closed; end the '
+         'text with the same "'],
+        id="yaml-unterminated-quote-points-at-its-line",
+    ),
+    pytest.param(
+        # Left open, the quote swallows the lines up to the next quote, where the parser gets lost (line 7).
+        {"x.yaml": swap(BASE, "title: Demo event", 'title: "Demo event').replace("timezone: Asia/Shanghai",
+                                                                                  'timezone: "Asia/Shanghai"')},
+        None,
+        ['x.yaml:2: (top level): YAML syntax: the " opened at column 8 of this line is closed only on line 7; '
+         'end the text with " on this line'],
+        id="yaml-quote-closed-lines-later-points-at-its-line",
+    ),
+    pytest.param(
         {"x.yaml": BASE + "---\n" + valid_event(id="demo-event-2")},
         None,
         ["x.yaml:17: (top level): YAML syntax: expected a single document in the stream, but found another "
@@ -499,6 +544,15 @@ CASES = [
         None,
         ["x.toml:3: kind: TOML syntax: Invalid value (at line 3, column 8)"],
         id="toml-unquoted-string",
+    ),
+    pytest.param(
+        # YAML and the docs write times without seconds; TOML 1.0 refuses them, so the error gives the fix.
+        {"x.toml": swap(BASE_TOML, "start = 2026-12-14T19:30:00", "start = 2026-12-14T19:30")},
+        None,
+        ["x.toml:6: start: TOML syntax: Expected newline or end of document after a statement (at line 6, "
+         'column 19); TOML needs the seconds in a time: write 2026-12-14T19:30:00 (or quote it, '
+         '"2026-12-14T19:30", as in YAML)'],
+        id="toml-time-without-seconds",
     ),
     pytest.param(
         {"x.yaml": valid_event(transcriber="\n  backend: whisperx\n  beam_size: 0")},
@@ -614,6 +668,14 @@ def test_registration_mistake(
     assert rendered(result) == expected
     assert not result.ok
     assert all(issue.severity is Severity.ERROR for issue in result.issues)
+
+
+def test_toml_time_without_seconds_is_valid_when_quoted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    text = swap(BASE_TOML, "start = 2026-12-14T19:30:00", 'start = "2026-12-14T19:30"')
+    result = validate_in(tmp_path, {"x.toml": text})
+    assert (rendered(result), result.ok) == ([], True)
+    assert result.registrations[0].event.start.isoformat() == "2026-12-14T19:30:00+08:00"
 
 
 def test_base_event_is_valid_and_draws_no_warnings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

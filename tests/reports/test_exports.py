@@ -39,7 +39,9 @@ def test_findings_json_contract_and_csv(tmp_path: Path) -> None:
     assert promise["evidence"][low:high] == "保本保息"
     assert document["provenance"]["packs"] == [{"pack": "cn-live-events@1.4.0", "sha256": check.packs[0].sha256}]
     assert document["provenance"]["transcriber"] == [{"backend": "faster-whisper", "model": "base", "sha256": None}]
-    rows = list(csv.DictReader(io.StringIO((folder / "findings.csv").read_text(encoding="utf-8"))))
+    # A UTF-8 byte order mark first, so that a spreadsheet program reads the Chinese evidence as UTF-8.
+    assert (folder / "findings.csv").read_bytes().startswith(b"\xef\xbb\xbfid,")
+    rows = list(csv.DictReader(io.StringIO((folder / "findings.csv").read_text(encoding="utf-8-sig"))))
     assert [r["id"] for r in rows] == [f["id"] for f in document["findings"]]
     [csv_promise] = [r for r in rows if r["id"] == promise["id"]]
     assert csv_promise["evidence"].startswith("'=1+1")  # never a spreadsheet formula

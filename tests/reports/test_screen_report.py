@@ -152,7 +152,7 @@ def test_findings_json_and_csv_carry_channel_frame_and_box(kept: tuple[DataDir, 
     others = [f for f in document["findings"] if f["id"] != finding.id]
     assert others
     assert all((f["channel"], f["frame"], f["box"]) == ("speech", None, None) for f in others)
-    rows = list(csv.DictReader(io.StringIO((folder / "findings.csv").read_text(encoding="utf-8"))))
+    rows = list(csv.DictReader(io.StringIO((folder / "findings.csv").read_text(encoding="utf-8-sig"))))
     assert {r["id"]: r["channel"] for r in rows} == {f["id"]: f["channel"] for f in document["findings"]}
 
 
