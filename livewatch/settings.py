@@ -253,7 +253,8 @@ class ReviewerAccount(StrictModel):
 class ReviewSettings(StrictModel):
     """The review server (`livewatch serve`): who may sign in, or which proxy header names them."""
 
-    accounts: list[ReviewerAccount] = Field(default_factory=list, description="Reviewer accounts (`[[review.accounts]]`).")
+    accounts: list[ReviewerAccount] = Field(
+        default_factory=list, description="Reviewer accounts (`[[review.accounts]]`).")
     trusted_header: SingleLine | None = Field(
         None, description="Header a reverse proxy sets to the signed-in user's name (e.g. X-Remote-User); unset: "
         "off. Only safe when the server is reachable through that proxy alone (docs/operations.md).",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from livewatch.cli.invocation import CliState, pass_state
@@ -39,9 +41,10 @@ def hash_password_command(password_stdin: bool) -> None:
     from livewatch.review_server.passwords import hash_password
 
     if password_stdin:
-        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        line: str = sys.stdin.readline()
+        password = line.rstrip("\r\n")
     else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
     if len(password) < 8:
         raise click.UsageError("use a password of at least 8 characters")
     click.echo(hash_password(password))

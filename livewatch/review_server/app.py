@@ -24,11 +24,11 @@ from starlette.routing import Route
 
 from livewatch import __version__
 from livewatch.errors import LivewatchError, UnsafePathError
+from livewatch.reports.render import index_context
+from livewatch.reports.template_context import ReportContext, ReviewView
 from livewatch.review_server.cookies import COOKIE, CookieSigner, WebSession, new_session, server_secret
 from livewatch.review_server.decisions import ACTIONS, Decision, DecisionError, decided_by, record, republish
 from livewatch.review_server.passwords import hash_password, verify_password
-from livewatch.reports.render import index_context
-from livewatch.reports.template_context import ReportContext, ReviewView
 from livewatch.rules.packs import PackLibrary
 from livewatch.session import Session
 from livewatch.settings import Settings
@@ -88,7 +88,7 @@ class ReviewServer:
         web = self.signer.load(request.cookies.get(COOKIE)) or new_session()
         header = self.settings.review.trusted_header
         if header:
-            named = request.headers.get(header, "").strip()
+            named = _utf8(request.headers.get(header, "")).strip()
             if named:
                 account = {a.name: a for a in self.settings.review.accounts}.get(named)
                 role = account.role if account else self.settings.review.trusted_header_role
@@ -108,7 +108,8 @@ class ReviewServer:
         return response
 
     def view(self, web: WebSession, event_id: str | None) -> ReviewView:
-        assert web.user is not None and web.role is not None
+        assert web.user is not None
+        assert web.role is not None
         data = self.session.data
         return ReviewView(web.user, web.role, web.role == "reviewer", web.csrf,
                           f"/{event_id}/changes" if event_id else "",
@@ -148,6 +149,14 @@ class ReviewServer:
         except UnsafePathError:
             return False
         return event_id in self.session.events.event_ids()
+
+
+def _utf8(header_value: str) -> str:
+    """A header as the proxy sent it: HTTP headers come as latin-1 text, a name like 王审核 as UTF-8 bytes."""
+    try:
+        return header_value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return header_value
 
 
 def _login_page(server: ReviewServer, web: WebSession, next_url: str, error: str = "", status: int = 200) -> Response:

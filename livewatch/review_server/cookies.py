@@ -17,7 +17,7 @@ import secrets
 import time
 from dataclasses import dataclass, replace
 
-SECRET_ENV = "LIVEWATCH_SERVER_SECRET"
+SECRET_ENV = "LIVEWATCH_SERVER_SECRET"  # noqa: S105 (the variable's name, not a secret)
 COOKIE = "livewatch_session"
 log = logging.getLogger(__name__)
 

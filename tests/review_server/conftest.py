@@ -26,7 +26,7 @@ _HASHES: dict[str, str] = {}
 def accounts() -> list[ReviewerAccount]:
     for name, password in PASSWORDS.items():
         _HASHES.setdefault(name, hash_password(password))
-    return [ReviewerAccount(name=name, password_hash=_HASHES[name], role=ROLES[name]) for name in PASSWORDS]  # type: ignore[arg-type]
+    return [ReviewerAccount(name=name, password_hash=_HASHES[name], role=ROLES[name]) for name in PASSWORDS]
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def serve_forum(folder: Path, **review: object) -> Served:
     with registered(data) as db:
         add_run(db, T0 + timedelta(minutes=20), [(0, "大家好", ""), (30, "这个理财保本保息", ""),
                                                  (60, "加我V信聊", "")])
-    settings = Settings(data_dir=data.root, review=ReviewSettings(accounts=accounts(), **review))  # type: ignore[arg-type]
+    settings = Settings(data_dir=data.root, review=ReviewSettings(accounts=accounts(), **review))
     return Served(data, settings)
 
 

@@ -12,10 +12,10 @@ import yaml
 from bs4 import BeautifulSoup
 from starlette.testclient import TestClient
 
+from livewatch.reports.reviews import audit_trail
 from livewatch.review_server import create_app
 from livewatch.review_server.cookies import COOKIE
 from livewatch.review_server.passwords import hash_password, verify_password
-from livewatch.reports.reviews import audit_trail
 from tests.review_server.conftest import Served, form_token, report_page, serve_forum, sign_in
 
 
@@ -49,11 +49,13 @@ def test_confirm_dismiss_escalate_agree_in_review_file_audit_log_report_index_an
     assert decide(client, token, late, "escalate") == 303
 
     review = yaml.safe_load(served.data.review_file("forum").read_text(encoding="utf-8"))
-    assert review == {promise: {"status": "confirmed", "reviewer": "王审核", "note": "保本保息: a promise, not a quote"},
+    assert review == {promise: {"status": "confirmed", "reviewer": "王审核",
+                                "note": "保本保息: a promise, not a quote"},
                       contact: {"status": "dismissed", "reviewer": "王审核", "note": "a brand name"},
                       late: {"status": "escalated", "reviewer": "王审核"}}
     trail = audit_trail(served.data, "forum")
-    assert not trail.breaks and not trail.bad_lines
+    assert not trail.breaks
+    assert not trail.bad_lines
     assert [(e["finding"], e["to"], e["reviewer"]) for e in trail.entries] == [
         (promise, "confirmed", "王审核"), (contact, "dismissed", "王审核"), (late, "escalated", "王审核")]
 
@@ -66,7 +68,8 @@ def test_confirm_dismiss_escalate_agree_in_review_file_audit_log_report_index_an
     assert not static.select(".review-bar")
     for finding, status in ((promise, "confirmed"), (contact, "dismissed"), (late, "escalated")):
         row = static.select_one(f"#finding-{finding}")
-        assert row is not None and status in row.get_text()
+        assert row is not None
+        assert status in row.get_text()
     assert "dismissed" in (static.select_one(f"#finding-{contact}")["class"] or [])  # type: ignore[index]
     assert "by 王审核" in static.get_text()  # the review log
     [row] = BeautifulSoup((served.data.reports / "index.html").read_text(encoding="utf-8"), "html.parser").select(
@@ -76,7 +79,8 @@ def test_confirm_dismiss_escalate_agree_in_review_file_audit_log_report_index_an
 
     served_page = report_page(client)  # the server shows the same, with the decision and who took it
     mine = served_page.select_one(f"#finding-{promise}")
-    assert mine is not None and "confirmed by 王审核: 保本保息" in mine.get_text()
+    assert mine is not None
+    assert "confirmed by 王审核: 保本保息" in mine.get_text()
     reopened = decide(client, form_token(served_page), contact, "reopen")
     assert reopened == 303
     assert contact not in yaml.safe_load(served.data.review_file("forum").read_text(encoding="utf-8"))
@@ -164,24 +168,28 @@ def test_report_files_are_served_and_nothing_else(served: Served, client: TestCl
     sign_in(client, "王审核")
     report_page(client)
     response = client.get("/forum/findings.json")
-    assert response.status_code == 200 and response.json()["event"]["id"] == "forum"
+    assert response.status_code == 200
+    assert response.json()["event"]["id"] == "forum"
     assert client.get("/forum/report.html.bak").status_code == 404
     assert client.get("/forum/../livewatch.db").status_code == 404
     assert client.get("/nope/report.html").status_code == 404
     index = BeautifulSoup(client.get("/").text, "html.parser")
     link = index.select_one("tr.event a")
-    assert link is not None and link["href"] == "forum/report.html"
+    assert link is not None
+    assert link["href"] == "forum/report.html"
     assert "王审核" in index.get_text()
 
 
 def test_a_trusted_proxy_header_signs_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIVEWATCH_SERVER_SECRET", "a test secret, not a real one")
     served = serve_forum(tmp_path, trusted_header="X-Remote-User")
+    proxy = {b"X-Remote-User": "赵代理".encode()}  # as nginx passes it on: UTF-8 bytes
     with TestClient(create_app(served.settings)) as client:
-        page = BeautifulSoup(client.get("/forum/report.html", headers={"X-Remote-User": "赵代理"}).text,
+        page = BeautifulSoup(client.get("/forum/report.html", headers=proxy).text,
                              "html.parser")
         assert page.select_one("#review-user") is not None
         [finding, *_] = finding_ids(page).values()
-        response = client.post(f"/forum/findings/{finding}", headers={"X-Remote-User": "赵代理"},
+        response = client.post(f"/forum/findings/{finding}", headers=proxy,
                                data={"csrf": form_token(page), "action": "escalate"}, follow_redirects=False)
         assert response.status_code == 303
         client.cookies.clear()
@@ -191,8 +199,10 @@ def test_a_trusted_proxy_header_signs_in(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_password_hashes() -> None:
     stored = hash_password("审核密码")
-    assert stored.startswith("scrypt$") and "审核密码" not in stored
-    assert verify_password("审核密码", stored) and not verify_password("审核密码x", stored)
+    assert stored.startswith("scrypt$")
+    assert "审核密码" not in stored
+    assert verify_password("审核密码", stored)
+    assert not verify_password("审核密码x", stored)
     assert hash_password("审核密码") != stored  # salted
     pbkdf2 = "pbkdf2_sha256$1000$c2FsdA==$" + __import__("base64").b64encode(
         __import__("hashlib").pbkdf2_hmac("sha256", b"pw", b"salt", 1000)).decode()
