@@ -295,8 +295,12 @@ def create_app(settings: Settings) -> Starlette:
         yield
         server.close()
 
+    async def no_icon(_request: Request) -> Response:
+        return Response(status_code=204)  # browsers ask for one; there is none to give
+
     routes = [
         Route("/", index),
+        Route("/favicon.ico", no_icon),
         Route("/index.html", index),
         Route("/login", login, methods=["GET", "POST"]),
         Route("/logout", logout, methods=["POST"]),
