@@ -208,3 +208,17 @@ def test_password_hashes() -> None:
         __import__("hashlib").pbkdf2_hmac("sha256", b"pw", b"salt", 1000)).decode()
     assert verify_password("pw", pbkdf2)
     assert not verify_password("pw", "scrypt$bad")
+
+
+def test_hash_password_command_prints_a_hash_that_signs_in() -> None:
+    from click.testing import CliRunner
+
+    from livewatch.cli import cli
+
+    result = CliRunner().invoke(cli, ["review", "hash-password", "--password-stdin"], input="审核密码-long\n")
+    assert result.exit_code == 0, result.output
+    stored = result.output.strip()
+    assert stored.startswith("scrypt$")
+    assert verify_password("审核密码-long", stored)
+    short = CliRunner().invoke(cli, ["review", "hash-password", "--password-stdin"], input="short\n")
+    assert short.exit_code == 2
