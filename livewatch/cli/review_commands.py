@@ -26,7 +26,9 @@ def serve(state: CliState, host: str, port: int) -> None:
         click.echo("warning: no [review] accounts and no trusted_header: nobody can sign in "
                    "(see `livewatch review hash-password`)", err=True)
     click.echo(f"serving {settings.data_dir} on http://{host}:{port}/", err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
+    # An open page keeps its event stream open: on shutdown, wait for those a few seconds, not forever.
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False,
+                timeout_graceful_shutdown=5)
 
 
 @click.group()

@@ -14,6 +14,7 @@ import re
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from starlette.applications import Starlette
@@ -160,7 +161,8 @@ def _utf8(header_value: str) -> str:
 
 
 def _login_page(server: ReviewServer, web: WebSession, next_url: str, error: str = "", status: int = 200) -> Response:
-    context = LoginContext("livewatch — sign in", error, web.csrf, next_url, __version__, "")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    context = LoginContext("livewatch — sign in", error, web.csrf, next_url, __version__, now)
     page = render(server.environment, "login.html", context)
     return server.respond(HTMLResponse(page, status_code=status), web)
 
