@@ -236,6 +236,43 @@ class AlertingSettings(StrictModel):
     schedule_alerts: bool = Field(True, description="Alert on early live, no stream at start, overrun, failures.")
 
 
+ReviewerName = Annotated[str, Field(pattern=r"^[^\x00-\x1f\x7f:]{1,80}$")]
+
+
+class ReviewerAccount(StrictModel):
+    """One person who may sign in to ``livewatch serve``; the password only as a hash."""
+
+    name: ReviewerName = Field(description="Sign-in name; the audit log's reviewer for every action taken.")
+    password_hash: SingleLine = Field(
+        description="Output of `livewatch review hash-password` (scrypt with a random salt); never the password.",
+        pattern=r"^(scrypt|pbkdf2_sha256)\$",
+    )
+    role: Literal["reviewer", "viewer"] = Field("reviewer", description="reviewer: may decide; viewer: read only.")
+
+
+class ReviewSettings(StrictModel):
+    """The review server (`livewatch serve`): who may sign in, or which proxy header names them."""
+
+    accounts: list[ReviewerAccount] = Field(
+        default_factory=list, description="Reviewer accounts (`[[review.accounts]]`).")
+    trusted_header: SingleLine | None = Field(
+        None, description="Header a reverse proxy sets to the signed-in user's name (e.g. X-Remote-User); unset: "
+        "off. Only safe when the server is reachable through that proxy alone (docs/operations.md).",
+    )
+    trusted_header_role: Literal["reviewer", "viewer"] = Field(
+        "reviewer", description="Role of a user named by the trusted header who has no account here.")
+    session_hours: float = Field(12, gt=0, le=24 * 30, description="How long a sign-in lasts.")
+
+    @field_validator("accounts")
+    @classmethod
+    def _names_unique(cls, value: list[ReviewerAccount]) -> list[ReviewerAccount]:
+        names = [account.name for account in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"reviewer names must be unique; repeated: {', '.join(twice)}")
+        return value
+
+
 class Settings(StrictModel):
     """Everything in ``livewatch.toml``."""
 
@@ -262,6 +299,7 @@ class Settings(StrictModel):
     screen: ScreenSettings = Field(default_factory=ScreenSettings)
     alerts: list[SerializeAsAny[AlertTarget]] = Field(default_factory=list, description="Alert targets (`[[alerts]]`).")
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
 
     @field_validator("database_url")
     @classmethod

@@ -16,7 +16,7 @@ MAY_IMPORT = {
     # screen: readers, change detection, appearances; pure library code over the screen messages.
     "screen": {"errors", "pipeline", "plugins"},
     "rules": {"errors", "fields", "issues", "chinese", "pipeline", "plugins", "registration", "sourcemap",
-              "validation"},
+              "textcut", "validation"},
     # queue: the work-queue port (queue/base.py) that state/work_queue*.py implement; queue/ imports no state/.
     "state": {"errors", "fields", "pipeline", "queue", "registration"},
 }

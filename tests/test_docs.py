@@ -14,6 +14,8 @@ from livewatch.fields import CaptureSettings, Tolerances
 from livewatch.settings import (
     AlertTarget,
     ConcurrencySettings,
+    ReviewerAccount,
+    ReviewSettings,
     ScreenSettings,
     Settings,
     TranscriberSettings,
@@ -28,7 +30,7 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 @pytest.mark.parametrize(
     "model",
     [Settings, ConcurrencySettings, TranscriberSettings, Tolerances, CaptureSettings, ScreenSettings, AlertTarget,
-     WebhookTarget, EmailTarget, WhisperOptions],
+     WebhookTarget, EmailTarget, WhisperOptions, ReviewSettings, ReviewerAccount],
     ids=lambda m: m.__name__,
 )
 def test_readme_documents_every_setting(model: type[BaseModel]) -> None:

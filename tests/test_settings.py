@@ -83,6 +83,19 @@ gap_alert_s = 30
 readers = ["qr"]
 workers = 2
 keep_frames = "all"
+
+[review]
+trusted_header = "X-Remote-User"
+session_hours = 8
+
+[[review.accounts]]
+name = "王审核"
+password_hash = "scrypt$32768$8$1$c2FsdHNhbHRzYWx0c2FsdA==$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g="
+
+[[review.accounts]]
+name = "viewer"
+password_hash = "scrypt$32768$8$1$c2FsdHNhbHRzYWx0c2FsdA==$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g="
+role = "viewer"
 """
 
 EVENT_WITHOUT_TIMEZONE = """\
@@ -154,7 +167,7 @@ def test_full_config_parses(tmp_path: Path, empty_cwd: Path) -> None:
     settings = load_settings(config)
     covered = {"data_dir", "database_url", "private_files", "schedules_dir", "timezone", "allowed_url_schemes",
                "blacklist", "concurrency", "transcriber", "tolerances", "capture", "alerts", "alerting",
-               "rule_packs_dir", "screen"}
+               "rule_packs_dir", "screen", "review"}
     assert set(Settings.model_fields) == covered, "FULL_CONFIG must exercise every section"
 
     assert settings.data_dir == tmp_path / "etc" / "state"
@@ -187,6 +200,8 @@ def test_full_config_parses(tmp_path: Path, empty_cwd: Path) -> None:
     assert (settings.alerting.cooldown_s, settings.alerting.gap_alert_s) == (60, 30)
     assert (settings.screen.readers, settings.screen.workers, settings.screen.keep_frames) == (["qr"], 2, "all")
     assert (settings.screen.enabled, settings.screen.ocr_min_confidence) == (True, 0.5)
+    assert [(a.name, a.role) for a in settings.review.accounts] == [("王审核", "reviewer"), ("viewer", "viewer")]
+    assert (settings.review.trusted_header, settings.review.session_hours) == ("X-Remote-User", 8)
 
 
 def test_relative_paths_resolve_against_config_folder(tmp_path: Path, empty_cwd: Path) -> None:

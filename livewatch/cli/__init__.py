@@ -25,6 +25,7 @@ from livewatch.cli import (
     db_commands,
     monitor_commands,
     report_commands,
+    review_commands,
     rule_commands,
     transcribe_commands,
 )
@@ -252,6 +253,8 @@ cli.add_command(report_commands.report)
 cli.add_command(report_commands.analyze)
 cli.add_command(alert_commands.alerts)
 cli.add_command(db_commands.db)
+cli.add_command(review_commands.serve)
+cli.add_command(review_commands.review)
 
 
 def main() -> None:

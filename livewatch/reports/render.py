@@ -21,7 +21,7 @@ from livewatch.reports.findings_files import findings_document, write_exports
 from livewatch.reports.frames import FrameEvidence, keep_frames, kept_files
 from livewatch.reports.glance import finding_counts
 from livewatch.reports.reviews import audit_trail
-from livewatch.reports.template_context import FindingCounts, IndexContext, IndexRow
+from livewatch.reports.template_context import FindingCounts, IndexContext, IndexRow, ReportContext
 from livewatch.settings import Settings
 from livewatch.state import DataDir
 from livewatch.state.event_records import EventRecord, EventRecords
@@ -51,18 +51,35 @@ class ReportSession(Protocol):
 def publish(session: ReportSession, check: EventCheck, *, clips: bool = True) -> Path:
     """After a check: the exports, the report and the index, from one findings document (and the screen
     findings' frames, kept once for both)."""
+    return publish_context(session, check, clips=clips)[0]
+
+
+def publish_context(session: ReportSession, check: EventCheck, *,
+                    clips: bool = True) -> tuple[Path, ReportContext]:
+    """:func:`publish`, also giving the report's context (the review server shows the same)."""
     data = session.data
     frames = keep_frames(data, check.event_id, check.findings, data.make_folder(data.report_dir(check.event_id)))
     document = findings_document(session.records, check, session.settings.model_store, frames=kept_files(frames))
     write_exports(session, check, document=document)
-    page = write_report(session, check, clips=clips, document=document, frames=frames)
+    context = report_context(session, check, clips=clips, document=document, frames=frames)
+    page = data.write_whole(data.report_dir(check.event_id) / "report.html",
+                            render(make_environment(), "report.html", context))
     write_index(session)
-    return page
+    return page, context
 
 
 def write_report(session: ReportSession, check: EventCheck, *, clips: bool = True,
                  document: FindingsDocument | None = None,
                  frames: dict[str, FrameEvidence] | None = None) -> Path:
+    context = report_context(session, check, clips=clips, document=document, frames=frames)
+    folder = session.data.report_dir(check.event_id)
+    return session.data.write_whole(folder / "report.html", render(make_environment(), "report.html", context))
+
+
+def report_context(session: ReportSession, check: EventCheck, *, clips: bool = True,
+                   document: FindingsDocument | None = None,
+                   frames: dict[str, FrameEvidence] | None = None) -> ReportContext:
+    """What report.html shows of a check (the review server renders the same, with its actions added)."""
     data, records = session.data, session.records
     folder = data.make_folder(data.report_dir(check.event_id))
     if frames is None:
@@ -70,9 +87,8 @@ def write_report(session: ReportSession, check: EventCheck, *, clips: bool = Tru
     document = document or findings_document(records, check, session.settings.model_store,
                                              frames=kept_files(frames))
     made = extract_clips(records, check.run_id, check.findings, session.media, folder) if clips else {}
-    context = build_report(records, document, check.event, clips=made, frames=frames,
-                           audit=audit_trail(data, check.event_id))
-    return data.write_whole(folder / "report.html", render(make_environment(), "report.html", context))
+    return build_report(records, document, check.event, clips=made, frames=frames,
+                        audit=audit_trail(data, check.event_id))
 
 
 def _status(run_status: str | None, registered_start: datetime, now: datetime) -> str:
@@ -84,14 +100,19 @@ def _status(run_status: str | None, registered_start: datetime, now: datetime) -
 
 
 def write_index(session: ReportSession) -> Path:
+    context = index_context(session)
+    return session.data.write_whole(session.data.reports / "index.html",
+                                    render(make_environment(), "index.html", context))
+
+
+def index_context(session: ReportSession) -> IndexContext:
     now = datetime.now(UTC)
     data, findings = session.data, session.findings
     # Counted from each finding's severity and status, as the report counts them (dismissed ones apart).
     rows = [_index_row(data, event, run, finding_counts((h.severity, h.status) for h in findings.headlines(event.id)),
                        now)
             for event, run in session.records.events()]
-    context = IndexContext("livewatch — all events", rows, now.isoformat(timespec="seconds"), __version__)
-    return data.write_whole(data.reports / "index.html", render(make_environment(), "index.html", context))
+    return IndexContext("livewatch — all events", rows, now.isoformat(timespec="seconds"), __version__)
 
 
 def _index_row(data: DataDir, event: EventRecord, run: str | None, counts: FindingCounts, now: datetime) -> IndexRow:

@@ -113,6 +113,20 @@ class VerdictReason:
 
 
 @dataclass(frozen=True)
+class ReviewView:
+    """What the review server adds to a page (``livewatch serve``); the static files have none."""
+
+    user: str = field(metadata={"help": "Who is signed in (the audit log's reviewer for their actions)."})
+    role: str = field(metadata={"help": "reviewer (may decide) or viewer (read only)."})
+    can_decide: bool = field(metadata={"help": "The review forms are shown (role reviewer)."})
+    csrf: str = field(metadata={"help": "This session's form token; every form posts it back."})
+    changes: str = field(metadata={
+        "help": "URL of the event's server-sent events (a message when its findings change), or ''."})
+    decisions: dict[str, str] = field(default_factory=dict, metadata={
+        "help": "Finding id → who decided it and why, as the review file says ('by 王审核: note')."})
+
+
+@dataclass(frozen=True)
 class ReportContext:
     """Context of ``report.html``: everything a reviewer reads about one event."""
 
@@ -150,6 +164,8 @@ class ReportContext:
         "line's sha256), then each skipped line and each place the chain breaks, by line number."})
     generated_at: str = field(metadata={"help": "When the page was made, ISO 8601 with offset."})
     version: str = field(metadata={"help": "livewatch version that made the page."})
+    review: ReviewView | None = field(default=None, metadata={
+        "help": "The review server's session and forms; None in the static report.html."})
 
 
 @dataclass(frozen=True)
@@ -174,3 +190,5 @@ class IndexContext:
     rows: list[IndexRow] = field(metadata={"help": "Events, newest registered start first."})
     generated_at: str = field(metadata={"help": "When the page was made, ISO 8601 with offset."})
     version: str = field(metadata={"help": "livewatch version that made the page."})
+    review: ReviewView | None = field(default=None, metadata={
+        "help": "The review server's session; None in the static index.html."})
