@@ -1,5 +1,6 @@
-"""A reviewer in Chromium against the real server (uvicorn on 127.0.0.1): sign in, confirm a finding, see
-its status change; then a decision taken elsewhere reaches the open page by itself (server-sent events)."""
+"""A reviewer in Chromium against the real server (uvicorn on 127.0.0.1): sign in, confirm, dismiss and escalate
+a finding each, see each status change; then a decision taken elsewhere reaches the open page by itself
+(server-sent events)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+import yaml
 from playwright.sync_api import expect, sync_playwright
 
 from livewatch.reports.reviews import read_audit_log
@@ -39,7 +41,7 @@ def base_url(served: Served) -> Iterator[str]:
     thread.join(10)
 
 
-def test_a_reviewer_confirms_a_finding_in_chromium(served: Served, base_url: str) -> None:
+def test_a_reviewer_confirms_dismisses_and_escalates_in_chromium(served: Served, base_url: str) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "chromium is not installed; `make test` installs Debian's chromium"
     errors: list[str] = []
@@ -55,25 +57,33 @@ def test_a_reviewer_confirms_a_finding_in_chromium(served: Served, base_url: str
         page.wait_for_url(f"{base_url}/forum/report.html")
         expect(page.locator("#review-user")).to_have_text("王审核")
 
-        row = page.locator("tr.finding", has_text="finance-promise")
-        finding = (row.get_attribute("id") or "").removeprefix("finding-")
-        row.locator("input[name=note]").fill("保本保息 is a promise")
-        row.locator("button[value=confirm]").click()
-        page.wait_for_url(f"{base_url}/forum/report.html#finding-{finding}")
-        row = page.locator(f"#finding-{finding}")
-        expect(row).to_contain_text("confirmed by 王审核: 保本保息 is a promise")
+        decided = {}
+        for rule, action, note in (("finance-promise", "confirm", "保本保息 is a promise"),
+                                   ("contact-apps", "dismiss", "a brand name"), ("late-start", "escalate", "")):
+            row = page.locator("tr.finding", has_text=rule)
+            finding = (row.get_attribute("id") or "").removeprefix("finding-")
+            if note:
+                row.locator("input[name=note]").fill(note)
+            row.locator(f"button[value={action}]").click()
+            page.wait_for_url(f"{base_url}/forum/report.html#finding-{finding}")
+            status = {"confirm": "confirmed", "dismiss": "dismissed", "escalate": "escalated"}[action]
+            expect(page.locator(f"#finding-{finding}")).to_contain_text(
+                f"{status} by 王审核" + (f": {note}" if note else ""))
+            decided[rule] = finding
+        expect(page.locator(f"#finding-{decided['contact-apps']}")).to_have_class("finding dismissed")
 
         # A decision written by hand reaches the open page without a reload.
-        other = page.locator("tr.finding", has_text="contact-apps")
-        other_id = (other.get_attribute("id") or "").removeprefix("finding-")
+        promise = decided["finance-promise"]
         review = served.data.review_file("forum")
-        review.write_text(review.read_text(encoding="utf-8") + f"{other_id}:\n  status: dismissed\n"
-                          "  reviewer: 李主管\n", encoding="utf-8")
-        expect(page.locator(f"#finding-{other_id}")).to_have_class("finding dismissed", timeout=15_000)
-        expect(page.locator(f"#finding-{other_id}")).to_contain_text("dismissed by 李主管")
+        entries = yaml.safe_load(review.read_text(encoding="utf-8"))
+        entries[promise] = {"status": "dismissed", "reviewer": "李主管"}
+        review.write_text(yaml.safe_dump(entries, allow_unicode=True), encoding="utf-8")
+        expect(page.locator(f"#finding-{promise}")).to_have_class("finding dismissed", timeout=15_000)
+        expect(page.locator(f"#finding-{promise}")).to_contain_text("dismissed by 李主管")
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "review-server.png"), full_page=True)
         browser.close()
     assert errors == []
     assert [(e["finding"], e["to"], e["reviewer"]) for e in read_audit_log(served.data, "forum")] == [
-        (finding, "confirmed", "王审核"), (other_id, "dismissed", "李主管")]
+        (decided["finance-promise"], "confirmed", "王审核"), (decided["contact-apps"], "dismissed", "王审核"),
+        (decided["late-start"], "escalated", "王审核"), (decided["finance-promise"], "dismissed", "李主管")]
