@@ -42,6 +42,7 @@ class DashClock(BroadcastClock):
         self.stream, self.manifest, self.first, self.timeout = stream, manifest, first, timeout
         self.policy = UrlPolicy(stream.media_url, WEB_SCHEMES, resolve_timeout_s=timeout)
         self._read_fd, self._write_fd = os.pipe()
+        self._fds_lock = threading.Lock()
         self.input_url = f"pipe:{self._read_fd}"
         self.pass_fds = (self._read_fd,)
         self._ended: str | None = None
@@ -53,9 +54,8 @@ class DashClock(BroadcastClock):
         return placed if placed is not None else self.wall_base + timedelta(seconds=offset)
 
     def started(self) -> None:
-        """ffmpeg holds the pipe's read end now: start feeding it."""
-        with contextlib.suppress(OSError):
-            os.close(self._read_fd)
+        """ffmpeg holds the pipe's read end now: start feeding it (the thread owns the write end from here)."""
+        self._close_read_end()
         self._thread.start()
 
     def restarted(self) -> str | None:
@@ -63,12 +63,25 @@ class DashClock(BroadcastClock):
 
     def close(self) -> None:
         self._stop.set()
-        if self._thread.is_alive():
+        if self._thread.ident is not None:  # started: the feed closes the write end itself when it ends
             self._thread.join(timeout=self.timeout + 1)
-        else:  # never started (ffmpeg could not be): nothing else holds the pipe
-            for fd in (self._read_fd, self._write_fd):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+            return
+        # Never started (ffmpeg could not be): nothing else holds the pipe. Each end is closed once only: a
+        # descriptor number closed twice may by then be another file's (the state database's, whose every
+        # later read then fails with "disk I/O error").
+        self._close_read_end()
+        with self._fds_lock:
+            write_fd, self._write_fd = self._write_fd, -1
+        if write_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(write_fd)
+
+    def _close_read_end(self) -> None:
+        with self._fds_lock:
+            read_fd, self._read_fd = self._read_fd, -1
+        if read_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(read_fd)
 
     def _get(self, url: str) -> bytes:
         self.policy.check(url, "DASH segment")

@@ -250,7 +250,17 @@ def test_the_feed_writes_each_segment_once_in_order_and_ends_when_the_packager_r
         while chunk := os.read(reader, 100):
             got += chunk
         os.close(reader)
-        clock.close()
+        clock._thread.join(5)
+        # The pipe's descriptor numbers are free again, and the next files opened take them (the state database's
+        # WAL, say): closing the clock after its feed ended must not close them a second time.
+        taken = [os.open(os.devnull, os.O_RDONLY) for _ in range(4)]
+        try:
+            clock.close()
+            for fd in taken:
+                os.fstat(fd)  # EBADF if the clock had closed it
+        finally:
+            for fd in taken:
+                os.close(fd)
         assert got == b"<init><2><3><4>"
         assert clock.restarted() == "the DASH packager restarted (a new manifest: availabilityStartTime changed)"
     finally:
