@@ -166,6 +166,9 @@ class ReportContext:
     version: str = field(metadata={"help": "livewatch version that made the page."})
     review: ReviewView | None = field(default=None, metadata={
         "help": "The review server's session and forms; None in the static report.html."})
+    language: str = field(default="", metadata={
+        "help": "The event's registered spoken language (zh, en or auto; '' when not registered): the page's "
+        "language under ui_language = 'event'."})
 
 
 @dataclass(frozen=True)

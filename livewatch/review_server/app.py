@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -25,6 +26,7 @@ from starlette.routing import Route
 
 from livewatch import __version__
 from livewatch.errors import LivewatchError, UnsafePathError
+from livewatch.i18n import LANGUAGES, N_, page_language
 from livewatch.reports.render import index_context
 from livewatch.reports.template_context import ReportContext, ReviewView
 from livewatch.review_server.cookies import COOKIE, CookieSigner, WebSession, new_session, server_secret
@@ -63,12 +65,16 @@ class ReviewServer:
         self.settings = settings
         self.signer = CookieSigner(server_secret())
         self.library = PackLibrary(settings.rule_packs_dir)
-        self.environment = make_environment()
+        self.environments = {language: make_environment(language=language) for language in LANGUAGES}
         self._session: Session | None = None
         self._open = threading.Lock()
         self._pages: dict[str, tuple[tuple[int, ...], ReportContext]] = {}
         # A name that is no account still costs one hash, so a wrong name and a wrong password take as long.
         self._dummy_hash = hash_password("not an account")
+
+    def environment(self, event_language: str | None) -> jinja2.Environment:
+        """The templates in the language of a page: an event's report (``event_language``) or a shared page."""
+        return self.environments[page_language(self.settings.ui_language, event_language)]
 
     @property
     def session(self) -> Session:
@@ -162,8 +168,8 @@ def _utf8(header_value: str) -> str:
 
 def _login_page(server: ReviewServer, web: WebSession, next_url: str, error: str = "", status: int = 200) -> Response:
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    context = LoginContext("livewatch — sign in", error, web.csrf, next_url, __version__, now)
-    page = render(server.environment, "login.html", context)
+    context = LoginContext(N_("livewatch — sign in"), error, web.csrf, next_url, __version__, now)
+    page = render(server.environment(None), "login.html", context)
     return server.respond(HTMLResponse(page, status_code=status), web)
 
 
@@ -204,7 +210,7 @@ def create_app(settings: Settings) -> Starlette:
         role = await run_in_threadpool(server.check_password, name, password)
         next_url = _safe_next(form.get("next"))
         if role is None:
-            return _login_page(server, web, next_url, "wrong name or password", 401)
+            return _login_page(server, web, next_url, N_("wrong name or password"), 401)
         web = web.signing_in(name, role, settings.review.session_hours)
         return server.respond(RedirectResponse(next_url, status_code=303), web)
 
@@ -220,7 +226,7 @@ def create_app(settings: Settings) -> Starlette:
         if refused:
             return refused
         context = replace(await run_in_threadpool(index_context, server.session), review=server.view(web, None))
-        return server.respond(HTMLResponse(render(server.environment, "index.html", context)), web)
+        return server.respond(HTMLResponse(render(server.environment(None), "index.html", context)), web)
 
     async def report(request: Request) -> Response:
         web, refused = signed_in(request)
@@ -230,7 +236,8 @@ def create_app(settings: Settings) -> Starlette:
         if not await run_in_threadpool(server.known, event_id):
             return _refused(f"no event {event_id}", 404)
         context = await run_in_threadpool(server.report, event_id)
-        page = render(server.environment, "report.html", replace(context, review=server.view(web, event_id)))
+        page = render(server.environment(context.language), "report.html",
+                      replace(context, review=server.view(web, event_id)))
         return server.respond(HTMLResponse(page), web)
 
     async def decide(request: Request) -> Response:
