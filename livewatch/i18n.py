@@ -39,7 +39,7 @@ def page_language(setting: str, event_language: str | None = None) -> PageLangua
     """The language of one page: ``setting`` unless it is ``event``; then the event's spoken language (zh →
     zh-CN, en → en), and for ``auto``, an unknown language or no event the shared pages' language."""
     if setting in LANGUAGES:
-        return setting  # type: ignore[return-value]
+        return setting
     if setting != "event":
         raise LivewatchError(f"ui_language '{setting}' is not one of zh-CN, en, event")
     return _EVENT_LANGUAGES.get(event_language or "", SHARED_PAGE_LANGUAGE)
@@ -91,4 +91,7 @@ VOCABULARY = (
     N_("traffic-diversion"), N_("tipping-inducement"), N_("minors"), N_("gambling-fraud"), N_("rumor"),
     N_("vulgarity"), N_("insult-doxxing"), N_("superstition"), N_("state-security"), N_("history-heroes"),
     N_("blacklisted-person"), N_("technical"),
+    # platform category tags the registration docs name; the audit log's states
+    N_("knowledge"), N_("commerce"), N_("entertainment"),
+    N_("intact"), N_("BROKEN"), N_("with bad lines"),
 )

@@ -27,10 +27,12 @@ from livewatch.reports.glance import (
 )
 from livewatch.reports.reviews import AuditTrail
 from livewatch.reports.template_context import (
+    AuditSummary,
     FindingView,
     Lane,
     ParticipantView,
     ReportContext,
+    ReviewLine,
     ScreenView,
     Span,
     TranscriptLine,
@@ -170,9 +172,10 @@ def build_report(records: EventRecords, document: FindingsDocument, event: Event
                      "cause": g.cause, "seconds": _seconds_between(g.start, g.end)} for g in gaps],
         technical=_technical(document.technical),
         provenance=_provenance(document),
-        reviews=[f"{a['at']}: {a['finding']} {a['from']} → {a['to']} by {a['reviewer'] or '(file edited)'}"
-                 + (f" — {a['note']}" if a.get("note") else "") for a in audit.entries],
-        audit=[audit.summary(), *audit.notes()] if audit.entries or audit.bad_lines else [],
+        reviews=[ReviewLine(str(a["at"]), str(a["finding"]), str(a["from"]), str(a["to"]), str(a["reviewer"] or ""),
+                            str(a.get("note") or "")) for a in audit.entries],
+        audit=AuditSummary(len(audit.entries), audit.state(), audit.head[:16], audit.notes())
+        if audit.entries or audit.bad_lines else None,
         generated_at=document.provenance.generated_at.isoformat(),
         language=event.language if event else "",
         version=__version__,

@@ -113,6 +113,29 @@ class VerdictReason:
 
 
 @dataclass(frozen=True)
+class ReviewLine:
+    """One change of a finding's status, as the audit log records it."""
+
+    at: str = field(metadata={"help": "When, ISO 8601."})
+    finding: str = field(metadata={"help": "The finding's id."})
+    before: str = field(metadata={"help": "Its status before (open, confirmed, dismissed or escalated)."})
+    after: str = field(metadata={"help": "Its status after."})
+    reviewer: str = field(metadata={"help": "Who changed it; '' when the review file was edited by hand."})
+    note: str = field(metadata={"help": "The reviewer's note, or ''."})
+
+
+@dataclass(frozen=True)
+class AuditSummary:
+    """The audit log's integrity at a glance."""
+
+    entries: int = field(metadata={"help": "How many changes the log holds."})
+    state: str = field(metadata={"help": "intact, BROKEN (the hash chain breaks) or 'with bad lines'."})
+    head: str = field(metadata={"help": "The first 16 hex digits of the last line's sha256."})
+    notes: list[str] = field(metadata={
+        "help": "Each skipped line and each place the chain breaks, by line number (technical, in English)."})
+
+
+@dataclass(frozen=True)
 class ReviewView:
     """What the review server adds to a page (``livewatch serve``); the static files have none."""
 
@@ -158,10 +181,10 @@ class ReportContext:
     gap_ledger: list[dict[str, str]] = field(metadata={"help": "Gaps: start, end, seconds, cause."})
     technical: dict[str, str] = field(metadata={"help": "Loudness and silence measurements ('' when not measured)."})
     provenance: dict[str, str] = field(metadata={"help": "Packs, transcriber, livewatch version, registration hash."})
-    reviews: list[str] = field(metadata={"help": "The review audit log, one readable line per change."})
-    audit: list[str] = field(metadata={
-        "help": "The audit log's integrity: a summary (entries, whether its hash chain is intact, the last "
-        "line's sha256), then each skipped line and each place the chain breaks, by line number."})
+    reviews: list[ReviewLine] = field(metadata={"help": "The review audit log, one line per change."})
+    audit: AuditSummary | None = field(metadata={
+        "help": "The audit log's integrity (entries, whether its hash chain is intact, the last line's sha256, "
+        "problems by line number); None when there is no log."})
     generated_at: str = field(metadata={"help": "When the page was made, ISO 8601 with offset."})
     version: str = field(metadata={"help": "livewatch version that made the page."})
     review: ReviewView | None = field(default=None, metadata={
