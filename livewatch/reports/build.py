@@ -156,10 +156,10 @@ def build_report(records: EventRecords, document: FindingsDocument, event: Event
         counts_by_severity=dict(Counter(f.severity for f in counted)),
         counts_by_category=dict(Counter(f.category for f in counted)),
         registered=scale.span(registered_start, registered_end,
-                              f"registered {clock(registered_start)}–{clock(registered_end)}"),
-        on_air=[scale.span(on_air_start, on_air_end, f"on air {clock(on_air_start)}–{clock(on_air_end)}")]
+                              f"{clock(registered_start)}–{clock(registered_end)}"),
+        on_air=[scale.span(on_air_start, on_air_end, f"{clock(on_air_start)}–{clock(on_air_end)}")]
         if on_air_start and on_air_end else [],
-        gaps=[scale.span(g.start, g.end or g.start, f"gap {g.cause}") for g in gaps],
+        gaps=[scale.span(g.start, g.end or g.start, g.cause) for g in gaps],
         lanes=lanes,
         timeline_height=lanes[-1].y + 28,
         axis_y=lanes[-1].y + 24,
@@ -236,7 +236,7 @@ def _technical(measured: Technical | None) -> dict[str, str]:
 def _provenance(document: FindingsDocument) -> dict[str, str]:
     p = document.provenance
     return {N_("rule packs"): ", ".join(f"{x.pack} (sha256 {x.sha256[:16]}…)" for x in p.packs),
-            "transcriber": ", ".join(f"{x.backend} {x.model}" + (f" (sha256 {x.sha256[:16]}…)" if x.sha256 else "")
+            N_("transcriber"): ", ".join(f"{x.backend} {x.model}" + (f" (sha256 {x.sha256[:16]}…)" if x.sha256 else "")
                                      for x in p.transcriber) or N_("none yet"),
             "livewatch": p.livewatch_version,
             N_("registration"): f"{p.registration_file} (sha256 {p.registration_sha256[:16]}…)",

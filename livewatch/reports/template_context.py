@@ -89,7 +89,8 @@ class Span:
 
     x: float = field(metadata={"help": "Left edge, 0-1000."})
     width: float = field(metadata={"help": "Width, 0-1000."})
-    label: str = field(metadata={"help": "What it is, with its times."})
+    label: str = field(metadata={
+        "help": "Its times (registered and on-air spans), its cause (a gap) or a tick's time; the template names it."})
 
 
 @dataclass(frozen=True)
