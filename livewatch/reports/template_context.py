@@ -137,6 +137,15 @@ class AuditSummary:
 
 
 @dataclass(frozen=True)
+class DecisionNote:
+    """A finding's decision as the review file holds it (shown under the finding on the review server)."""
+
+    status: str = field(metadata={"help": "confirmed, dismissed, escalated or open."})
+    reviewer: str = field(metadata={"help": "Who decided."})
+    note: str = field(metadata={"help": "Why, or ''."})
+
+
+@dataclass(frozen=True)
 class ReviewView:
     """What the review server adds to a page (``livewatch serve``); the static files have none."""
 
@@ -146,8 +155,8 @@ class ReviewView:
     csrf: str = field(metadata={"help": "This session's form token; every form posts it back."})
     changes: str = field(metadata={
         "help": "URL of the event's server-sent events (a message when its findings change), or ''."})
-    decisions: dict[str, str] = field(default_factory=dict, metadata={
-        "help": "Finding id → who decided it and why, as the review file says ('by 王审核: note')."})
+    decisions: dict[str, DecisionNote] = field(default_factory=dict, metadata={
+        "help": "Finding id → its status, who decided it and why, as the review file says."})
 
 
 @dataclass(frozen=True)
