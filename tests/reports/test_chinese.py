@@ -20,18 +20,21 @@ from babel.messages.pofile import read_po
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
 from playwright.sync_api import sync_playwright
+from starlette.testclient import TestClient
 
 from livewatch.cli import cli
 from livewatch.i18n import LANGUAGES, catalog_path, page_language, translations
 from livewatch.registration import load_registrations
 from livewatch.registration.models import RegistrationContext
 from livewatch.reports.schedule_view import schedule_context, schedule_rows
+from livewatch.review_server import create_app
 from livewatch.state import DataDir, files
 from livewatch.state.runs import RunStore, SegmentRecord
 from livewatch.templating import make_environment, render
 from tests.conftest import SCHEDULES
 from tests.reports.test_report import tone_wav
 from tests.reports.test_templates import NOW
+from tests.review_server.conftest import form_token, report_page, serve_forum, sign_in
 from tests.rules.test_event_check import T0, add_run, registered
 
 LOCALE = Path(__file__).resolve().parents[2] / "livewatch" / "locale"
@@ -230,3 +233,30 @@ def test_the_chinese_report_draws_cjk_with_a_cjk_font(reported: Reported, tmp_pa
             assert page.evaluate("document.documentElement.scrollWidth") <= 400
         finally:
             browser.close()
+
+
+def test_the_review_server_in_chinese(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sign-in page, index and a report with its review forms, all in zh-CN; a decision shown translated."""
+    monkeypatch.setenv("LIVEWATCH_SERVER_SECRET", "a test secret, not a real one")
+    served = serve_forum(tmp_path)
+    settings = served.settings.model_copy(update={"ui_language": "zh-CN"})
+    with TestClient(create_app(settings)) as client:
+        login = client.get("/login").text
+        assert '<html lang="zh-CN">' in login
+        assert _english_left(login) == []
+        sign_in(client, "王审核", "wrong")  # refused with a translated message
+        sign_in(client, "王审核")
+        page = report_page(client)
+        first = str(page.select("tr.finding")[0]["data-rule"])
+        finding = str(page.select("tr.finding")[0]["id"]).removeprefix("finding-")
+        response = client.post(f"/forum/findings/{finding}",
+                               data={"csrf": form_token(page), "action": "dismiss", "note": "误报"},
+                               follow_redirects=False)
+        assert response.status_code in (200, 303), response.text
+        html = client.get("/forum/report.html").text
+        assert "已驳回，审核人 王审核: 误报" in html, first
+        soup = BeautifulSoup(html, "html.parser")
+        for tag in soup.select("h1, title, .organizer"):  # the event's title ("Forum") and organizer are data
+            tag.decompose()
+        assert _english_left(str(soup)) == []
+        assert "全部活动" in client.get("/").text
