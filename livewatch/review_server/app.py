@@ -15,6 +15,7 @@ import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from html import escape
 from urllib.parse import quote
 
 import jinja2
@@ -26,7 +27,7 @@ from starlette.routing import Route
 
 from livewatch import __version__
 from livewatch.errors import LivewatchError, UnsafePathError
-from livewatch.i18n import LANGUAGES, N_, page_language
+from livewatch.i18n import LANGUAGES, N_, PageLanguage, page_language, translations
 from livewatch.reports.render import index_context
 from livewatch.reports.template_context import ReportContext, ReviewView
 from livewatch.review_server.cookies import COOKIE, CookieSigner, WebSession, new_session, server_secret
@@ -182,12 +183,22 @@ def _token_ok(web: WebSession, sent: object) -> bool:
     return isinstance(sent, str) and hmac.compare_digest(sent.encode("utf-8"), web.csrf.encode("utf-8"))
 
 
-def _refused(why: str, status: int = 403) -> Response:
-    return HTMLResponse(f"<!DOCTYPE html><title>refused</title><p>{why}</p>", status_code=status)
+def _refused_page(language: PageLanguage, why: str, status: int = 403, **values: str) -> Response:
+    """A refusal in the shared pages' language: ``why`` is a catalog message with ``%(name)s`` for ``values``
+    (an error's own text, already a sentence, passes through untranslated)."""
+    catalog = translations(language)
+    text = catalog.gettext(why) % values if values else catalog.gettext(why)
+    return HTMLResponse(f'<!DOCTYPE html><html lang="{language}"><title>{escape(catalog.gettext(N_("refused")))}'
+                        f"</title><p>{escape(text, quote=False)}</p>", status_code=status)
 
 
 def create_app(settings: Settings) -> Starlette:
     """The review server over the data directory ``settings`` name (its database opened on first use)."""
+    language = page_language(settings.ui_language)
+
+    def _refused(why: str, status: int = 403, **values: str) -> Response:
+        return _refused_page(language, why, status, **values)
+
     server = ReviewServer(settings)
 
     def signed_in(request: Request) -> tuple[WebSession, Response | None]:
@@ -195,7 +206,7 @@ def create_app(settings: Settings) -> Starlette:
         if web.signed_in:
             return web, None
         if request.method != "GET":
-            return web, server.respond(_refused("sign in first"), web)
+            return web, server.respond(_refused(N_("sign in first")), web)
         target = "/login?next=" + quote(request.url.path)
         return web, server.respond(RedirectResponse(target, status_code=303), web)
 
@@ -205,7 +216,7 @@ def create_app(settings: Settings) -> Starlette:
             return _login_page(server, web, _safe_next(request.query_params.get("next")))
         form = await request.form()
         if not _token_ok(web, form.get("csrf")):
-            return server.respond(_refused("the form's token is missing or stale; reload the page"), web)
+            return server.respond(_refused(N_("the form's token is missing or stale; reload the page")), web)
         name, password = str(form.get("name", "")), str(form.get("password", ""))
         role = await run_in_threadpool(server.check_password, name, password)
         next_url = _safe_next(form.get("next"))
@@ -218,7 +229,7 @@ def create_app(settings: Settings) -> Starlette:
         web = server.web_session(request)
         form = await request.form()
         if not _token_ok(web, form.get("csrf")):
-            return server.respond(_refused("the form's token is missing or stale; reload the page"), web)
+            return server.respond(_refused(N_("the form's token is missing or stale; reload the page")), web)
         return server.respond(RedirectResponse("/login", status_code=303), web.signed_out())
 
     async def index(request: Request) -> Response:
@@ -234,7 +245,7 @@ def create_app(settings: Settings) -> Starlette:
             return refused
         event_id = request.path_params["event_id"]
         if not await run_in_threadpool(server.known, event_id):
-            return _refused(f"no event {event_id}", 404)
+            return _refused(N_("no event %(event)s"), 404, event=event_id)
         context = await run_in_threadpool(server.report, event_id)
         page = render(server.environment(context.language), "report.html",
                       replace(context, review=server.view(web, event_id)))
@@ -246,23 +257,24 @@ def create_app(settings: Settings) -> Starlette:
             return refused
         form = await request.form()
         if not _token_ok(web, form.get("csrf")):
-            return server.respond(_refused("the form's token is missing or stale; reload the page"), web)
+            return server.respond(_refused(N_("the form's token is missing or stale; reload the page")), web)
         if web.role != "reviewer":
-            return server.respond(_refused(f"{web.user} may read, not decide (role {web.role})"), web)
+            return server.respond(_refused(N_("%(user)s may read, not decide (role %(role)s)"),
+                                           user=str(web.user), role=str(web.role)), web)
         event_id, finding_id = request.path_params["event_id"], request.path_params["finding_id"]
         action = ACTIONS.get(str(form.get("action", "")))
         if action is None:
-            return _refused(f"unknown action; use one of {', '.join(ACTIONS)}", 400)
+            return _refused(N_("unknown action; use one of %(actions)s"), 400, actions=", ".join(ACTIONS))
         if not await run_in_threadpool(server.known, event_id):
-            return _refused(f"no event {event_id}", 404)
+            return _refused(N_("no event %(event)s"), 404, event=event_id)
         assert web.user is not None
         note = str(form.get("note", "")).strip() or None
         try:
             await run_in_threadpool(server.decide, Decision(event_id, finding_id, action, web.user, note))
         except DecisionError as err:
-            return server.respond(_refused(str(err), 400), web)
+            return server.respond(_refused_page(language, str(err), 400), web)
         except LivewatchError as err:  # an invalid hand edit of the review file: nothing is written
-            return server.respond(_refused(str(err), 409), web)
+            return server.respond(_refused_page(language, str(err), 409), web)
         return server.respond(RedirectResponse(f"/{event_id}/report.html#finding-{finding_id}", 303), web)
 
     async def report_file(request: Request) -> Response:
@@ -271,11 +283,11 @@ def create_app(settings: Settings) -> Starlette:
             return refused
         event_id, name = request.path_params["event_id"], request.path_params["name"]
         if not REPORT_FILE.match(name) or not await run_in_threadpool(server.known, event_id):
-            return _refused("not found", 404)
+            return _refused(N_("not found"), 404)
         data = server.session.data
         content = await run_in_threadpool(data.read_bytes, data.report_dir(event_id) / name)
         if content is None:
-            return _refused("not found", 404)
+            return _refused(N_("not found"), 404)
         return Response(content, media_type=MEDIA_TYPES[name[name.rindex("."):]])
 
     async def changes(request: Request) -> Response:
@@ -284,7 +296,7 @@ def create_app(settings: Settings) -> Starlette:
             return refused
         event_id = request.path_params["event_id"]
         if not await run_in_threadpool(server.known, event_id):
-            return _refused(f"no event {event_id}", 404)
+            return _refused(N_("no event %(event)s"), 404, event=event_id)
 
         async def stream() -> AsyncIterator[str]:
             last = await run_in_threadpool(server.fingerprint, event_id)

@@ -260,3 +260,7 @@ def test_the_review_server_in_chinese(tmp_path: Path, monkeypatch: pytest.Monkey
             tag.decompose()
         assert _english_left(str(soup)) == []
         assert "全部活动" in client.get("/").text
+        forged = client.post(f"/forum/findings/{finding}", data={"csrf": "forged", "action": "confirm"},
+                             follow_redirects=False)
+        assert forged.status_code == 403
+        assert "表单令牌缺失或已过期，请刷新页面" in forged.text
