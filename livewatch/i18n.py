@@ -94,4 +94,7 @@ VOCABULARY = (
     # platform category tags the registration docs name; the audit log's states
     N_("knowledge"), N_("commerce"), N_("entertainment"),
     N_("intact"), N_("BROKEN"), N_("with bad lines"),
+    # participants' registration problems (their codes; the whole message stays in the finding's evidence)
+    N_("real-name-unknown"), N_("real-name-missing"), N_("host-age-unknown"), N_("host-under-16"),
+    N_("guest-under-16"), N_("guardian-consent"), N_("blacklisted"), N_("credential-missing"),
 )

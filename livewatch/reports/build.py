@@ -30,6 +30,7 @@ from livewatch.reports.template_context import (
     AuditSummary,
     FindingView,
     Lane,
+    ParticipantFlag,
     ParticipantView,
     ReportContext,
     ReviewLine,
@@ -200,12 +201,13 @@ def _health(records: EventRecords, event_id: str) -> dict[str, str]:
 def _participants(event: Event | None, document: FindingsDocument) -> list[ParticipantView]:
     if event is None:
         return []
-    flagged: dict[str, list[str]] = {}
+    flagged: dict[str, list[ParticipantFlag]] = {}
     for f in document.findings:
         for issue in _issues(f) if f.category == "registration" else ():
             parts = str(issue.get("field", "")).split(".")
             if len(parts) >= 2 and parts[0] == "participants" and parts[1].isdigit():
-                flagged.setdefault(parts[1], []).append(str(issue.get("message", "")))
+                flagged.setdefault(parts[1], []).append(ParticipantFlag(str(issue.get("code", "")),
+                                                                        str(issue.get("message", ""))))
     return [ParticipantView(p.name, p.role, [f"{c.field}: {c.id}" for c in p.credentials],
                             flagged.get(str(i), [])) for i, p in enumerate(event.participants)]
 

@@ -7,13 +7,24 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class ParticipantFlag:
+    """One registration problem of a participant."""
+
+    code: str = field(metadata={"help": "The check's code (host-under-16, real-name-missing, blacklisted, ...)."})
+    message: str = field(metadata={
+        "help": "The check's message, in English (a translated page shows the code's translation instead; the "
+        "registration finding's evidence keeps the whole message)."})
+
+
+@dataclass(frozen=True)
 class ParticipantView:
     """A registered participant as the report lists them."""
 
     name: str = field(metadata={"help": "Real name as registered."})
     role: str = field(metadata={"help": "host, guest or moderator."})
     credentials: list[str] = field(metadata={"help": "Credentials on file, as 'field: id'."})
-    flags: list[str] = field(metadata={"help": "Registration problems for this person (blacklist, age, ...)."})
+    flags: list[ParticipantFlag] = field(metadata={
+        "help": "Registration problems for this person (blacklist, age, ...)."})
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,7 @@ def _reported(folder: Path) -> Reported:
     data = DataDir(folder / "data")
     tone = tone_wav(folder / "tone.wav", 10)
     participants = [{"name": "李华", "role": "host", "real_name_verified": True, "birth_year": 1990},
-                    {"name": "王芳", "role": "guest", "real_name_verified": True, "birth_year": 1985}]
+                    {"name": "王芳", "role": "guest", "real_name_verified": True, "birth_year": 2014}]
     with registered(data, title="理财知识论坛", language="zh", organizer={"name": "星河科技"},
                     participants=participants) as db:
         run_id = add_run(db, T0, [(0, "大家好", ""), (30, "这个理财保本保息", ""), (60, "加我V信", "low-confidence"),
@@ -162,6 +162,9 @@ def test_the_chinese_report_has_no_english_left(reported: Reported) -> None:
     page = BeautifulSoup(html, "html.parser")
     assert "项" in page.select_one("#verdict-reason").get_text()  # type: ignore[union-attr]
     assert "审核人 王审核" in page.get_text()  # the review log
+    flag = page.select_one("#participants span.flag")
+    assert flag is not None
+    assert (str(flag["data-code"]), flag.get_text()) == ("guest-under-16", "未满 16 周岁，不得主持直播")
 
 
 def test_the_chinese_index_under_ui_language(reported: Reported) -> None:
