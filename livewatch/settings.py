@@ -300,6 +300,9 @@ class Settings(StrictModel):
     alerts: list[SerializeAsAny[AlertTarget]] = Field(default_factory=list, description="Alert targets (`[[alerts]]`).")
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
+    ui_language: Literal["zh-CN", "en", "event"] = Field(
+        "event", description="Language of the pages: zh-CN, en, or event (a report in its event's registered "
+        "language, zh → zh-CN, en → en; the index, schedule and sign-in pages, and auto events, in English).")
 
     @field_validator("database_url")
     @classmethod

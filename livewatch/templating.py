@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 
 from livewatch.errors import LivewatchError
+from livewatch.i18n import PageLanguage, translations
 
 _CHECKOUT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -30,21 +31,31 @@ def builtin_templates_dir() -> Path:
     )
 
 
-def make_environment(override_dir: Path | None = None) -> jinja2.Environment:
+def make_environment(override_dir: Path | None = None, language: PageLanguage = "en") -> jinja2.Environment:
     """Autoescaping, strict environment. Templates in ``override_dir`` win; ``default:name.html`` always
-    names the built-in one, so an override can extend it."""
+    names the built-in one, so an override can extend it. Pages are written in ``language`` (gettext:
+    ``{% trans %}``, ``_()``, ``ngettext()``; the ``label`` filter translates a machine word such as a
+    severity for display, leaving the data attributes English)."""
     builtin = jinja2.FileSystemLoader(builtin_templates_dir())
     loaders: list[jinja2.BaseLoader] = []
     if override_dir is not None:
         loaders.append(jinja2.FileSystemLoader(override_dir))
     loaders += [builtin, jinja2.PrefixLoader({"default": builtin}, delimiter=":")]
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    catalog = translations(language)
+    env.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
+    env.policies["ext.i18n.trimmed"] = True  # a {% trans %} block's line breaks are layout, not the message
+    # gettext("") is the catalog's header: an empty word stays empty.
+    env.filters["label"] = lambda word: catalog.gettext(word) if word else word
+    env.globals["page_language"] = language
+    return env
 
 
 def render(env: jinja2.Environment, template: str, context: Any) -> str:

@@ -34,6 +34,9 @@ def test_wheel_contents(wheel: Path) -> None:
         assert f"livewatch/templates/{name}" in names
     assert "transcribers/__init__.py" in names
     assert "livewatch/py.typed" in names
+    # The pages' catalogs are read from the .po at run time (livewatch/i18n.py): text only, no .mo.
+    assert "livewatch/locale/zh_CN/LC_MESSAGES/livewatch.po" in names
+    assert not any(name.endswith(".mo") for name in names)
     # Alembic reads its environment and revisions from the installed package at run time.
     for migration_file in ("env.py", "versions/v0001_initial.py", "versions/v0002_alerts.py",
                            "versions/v0003_screen.py"):
@@ -53,9 +56,11 @@ def test_installed_wheel_renders_from_its_own_templates(wheel: Path, tmp_path: P
         "from livewatch.reports.schedule_view import schedule_context\n"
         "now = datetime.datetime.now(datetime.UTC)\n"
         "html = render(make_environment(), 'schedule.html', schedule_context([], [], now))\n"
+        "zh = render(make_environment(language='zh-CN'), 'schedule.html', schedule_context([], [], now))\n"
         "print(livewatch.__file__)\n"
         "print(builtin_templates_dir())\n"
         "print('<table id=\"schedule\">' in html)\n"
+        "print('已登记活动' in zh)\n"
     )
     # PYTHONPATH puts the installed copy ahead of the editable checkout; the working directory is elsewhere.
     env = {**os.environ, "PYTHONPATH": str(site)}
@@ -64,3 +69,4 @@ def test_installed_wheel_renders_from_its_own_templates(wheel: Path, tmp_path: P
     assert out[0].startswith(str(site))
     assert out[1] == str(site / "livewatch" / "templates")
     assert out[2] == "True"
+    assert out[3] == "True", "the installed wheel reads its Chinese catalog"

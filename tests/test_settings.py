@@ -32,6 +32,7 @@ database_url = "postgresql+psycopg://livewatch@db.example:5432/livewatch"
 private_files = false
 schedules_dir = "plans"
 timezone = "Asia/Shanghai"
+ui_language = "zh-CN"
 allowed_url_schemes = ["HTTPS", "rtmp", "srt"]
 blacklist = "/etc/livewatch/barred.yaml"
 rule_packs_dir = "packs"
@@ -167,7 +168,7 @@ def test_full_config_parses(tmp_path: Path, empty_cwd: Path) -> None:
     settings = load_settings(config)
     covered = {"data_dir", "database_url", "private_files", "schedules_dir", "timezone", "allowed_url_schemes",
                "blacklist", "concurrency", "transcriber", "tolerances", "capture", "alerts", "alerting",
-               "rule_packs_dir", "screen", "review"}
+               "rule_packs_dir", "screen", "review", "ui_language"}
     assert set(Settings.model_fields) == covered, "FULL_CONFIG must exercise every section"
 
     assert settings.data_dir == tmp_path / "etc" / "state"
@@ -176,6 +177,7 @@ def test_full_config_parses(tmp_path: Path, empty_cwd: Path) -> None:
     assert settings.schedules_dir == tmp_path / "etc" / "plans"
     assert settings.blacklist == Path("/etc/livewatch/barred.yaml")  # absolute paths stay as written
     assert settings.rule_packs_dir == tmp_path / "etc" / "packs"
+    assert settings.ui_language == "zh-CN"
     assert settings.timezone == "Asia/Shanghai"
     assert settings.allowed_url_schemes == ["https", "rtmp", "srt"]
     assert settings.concurrency == ConcurrencySettings(captures=25, transcriptions=3)

@@ -31,6 +31,7 @@ from livewatch.cli import (
 )
 from livewatch.cli.invocation import CliState, hoist_global_options, pass_state
 from livewatch.errors import ConfigError, LivewatchError
+from livewatch.i18n import page_language
 from livewatch.issues import Issue
 from livewatch.monitor.status import database_present
 from livewatch.registration import LoadResult, validate_registrations
@@ -176,7 +177,7 @@ def schedule(state: CliState, schedules: Path | None, fmt: str, output: Path | N
         }, ensure_ascii=False, indent=2) + "\n"
     elif fmt == "html":
         context = schedule_context(rows, [issue.render() for issue in result.issues], now)
-        text = render(make_environment(), "schedule.html", context)
+        text = render(make_environment(language=page_language(state.settings.ui_language)), "schedule.html", context)
     else:
         _print_issues(result.issues, err=True)
         table = Table(title=f"{len(rows)} registered event(s)", show_lines=True)

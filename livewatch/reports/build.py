@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from livewatch import __version__
+from livewatch.i18n import N_
 from livewatch.pipeline.findings import DetailValue
 from livewatch.pipeline.run_status import FINAL
 from livewatch.registration.models import Event
@@ -26,10 +27,13 @@ from livewatch.reports.glance import (
 )
 from livewatch.reports.reviews import AuditTrail
 from livewatch.reports.template_context import (
+    AuditSummary,
     FindingView,
     Lane,
+    ParticipantFlag,
     ParticipantView,
     ReportContext,
+    ReviewLine,
     ScreenView,
     Span,
     TranscriptLine,
@@ -72,7 +76,7 @@ def _lanes(document: FindingsDocument) -> list[Lane]:
 def _screen_view(f: FindingEntry, evidence: FrameEvidence | None, clock: Callable[[datetime], str]) -> ScreenView:
     """A screen finding's frame (or why it is not kept), its box and how long it stood."""
     if evidence is None:
-        evidence = FrameEvidence(None, b"", "no frame was recorded for this finding")
+        evidence = FrameEvidence(None, b"", N_("no frame was recorded for this finding"))
     box = f.box
     return ScreenView(
         image=evidence.data_uri, frame=evidence.file or "", note=evidence.note,
@@ -148,15 +152,15 @@ def build_report(records: EventRecords, document: FindingsDocument, event: Event
         verdict_reasons=verdict_reasons(document.verdict,
                                         ((f.severity, f.status, f.low_confidence) for f in document.findings)),
         counts=counts,
-        run_status=document.run_status or "no run yet",
+        run_status=document.run_status or N_("no run yet"),
         live=document.run_status not in (None, *FINAL),
         counts_by_severity=dict(Counter(f.severity for f in counted)),
         counts_by_category=dict(Counter(f.category for f in counted)),
         registered=scale.span(registered_start, registered_end,
-                              f"registered {clock(registered_start)}–{clock(registered_end)}"),
-        on_air=[scale.span(on_air_start, on_air_end, f"on air {clock(on_air_start)}–{clock(on_air_end)}")]
+                              f"{clock(registered_start)}–{clock(registered_end)}"),
+        on_air=[scale.span(on_air_start, on_air_end, f"{clock(on_air_start)}–{clock(on_air_end)}")]
         if on_air_start and on_air_end else [],
-        gaps=[scale.span(g.start, g.end or g.start, f"gap {g.cause}") for g in gaps],
+        gaps=[scale.span(g.start, g.end or g.start, g.cause) for g in gaps],
         lanes=lanes,
         timeline_height=lanes[-1].y + 28,
         axis_y=lanes[-1].y + 24,
@@ -169,10 +173,12 @@ def build_report(records: EventRecords, document: FindingsDocument, event: Event
                      "cause": g.cause, "seconds": _seconds_between(g.start, g.end)} for g in gaps],
         technical=_technical(document.technical),
         provenance=_provenance(document),
-        reviews=[f"{a['at']}: {a['finding']} {a['from']} → {a['to']} by {a['reviewer'] or '(file edited)'}"
-                 + (f" — {a['note']}" if a.get("note") else "") for a in audit.entries],
-        audit=[audit.summary(), *audit.notes()] if audit.entries or audit.bad_lines else [],
+        reviews=[ReviewLine(str(a["at"]), str(a["finding"]), str(a["from"]), str(a["to"]), str(a["reviewer"] or ""),
+                            str(a.get("note") or "")) for a in audit.entries],
+        audit=AuditSummary(len(audit.entries), audit.state(), audit.head[:16], audit.notes())
+        if audit.entries or audit.bad_lines else None,
         generated_at=document.provenance.generated_at.isoformat(),
+        language=event.language if event else "",
         version=__version__,
     )
 
@@ -187,20 +193,21 @@ def _health(records: EventRecords, event_id: str) -> dict[str, str]:
     health = records.latest_health(event_id)
     if health is None:
         return {}
-    return {"media segments": str(health.media_segments), "bytes": f"{health.media_bytes:,}",
-            "connections": str(health.connections), "reconnects": str(max(health.connections - 1, 0)),
-            "corrupt segments": str(health.corrupt_segments), "gaps": str(health.gaps)}
+    return {N_("media segments"): str(health.media_segments), N_("bytes"): f"{health.media_bytes:,}",
+            N_("connections"): str(health.connections), N_("reconnects"): str(max(health.connections - 1, 0)),
+            N_("corrupt segments"): str(health.corrupt_segments), N_("gaps"): str(health.gaps)}
 
 
 def _participants(event: Event | None, document: FindingsDocument) -> list[ParticipantView]:
     if event is None:
         return []
-    flagged: dict[str, list[str]] = {}
+    flagged: dict[str, list[ParticipantFlag]] = {}
     for f in document.findings:
         for issue in _issues(f) if f.category == "registration" else ():
             parts = str(issue.get("field", "")).split(".")
             if len(parts) >= 2 and parts[0] == "participants" and parts[1].isdigit():
-                flagged.setdefault(parts[1], []).append(str(issue.get("message", "")))
+                flagged.setdefault(parts[1], []).append(ParticipantFlag(str(issue.get("code", "")),
+                                                                        str(issue.get("message", ""))))
     return [ParticipantView(p.name, p.role, [f"{c.field}: {c.id}" for c in p.credentials],
                             flagged.get(str(i), [])) for i, p in enumerate(event.participants)]
 
@@ -218,21 +225,21 @@ def _technical(measured: Technical | None) -> dict[str, str]:
         return {}
 
     def value(number: float | None, unit: str) -> str:
-        return "not measurable (silent)" if number is None else f"{number:.1f} {unit}"
+        return N_("not measurable (silent)") if number is None else f"{number:.1f} {unit}"
 
-    return {"audio measured": f"{measured.measured_s:.0f} s",
-            "integrated loudness": value(measured.integrated_lufs, "LUFS"),
-            "loudness range": value(measured.loudness_range_lu, "LU"),
-            "true peak": value(measured.true_peak_dbtp, "dBTP"),
-            "long silences": ", ".join(f"{s.start.isoformat()} ({s.seconds:.0f} s)"
-                                       for s in measured.silences) or "none"}
+    return {N_("audio measured"): f"{measured.measured_s:.0f} s",
+            N_("integrated loudness"): value(measured.integrated_lufs, "LUFS"),
+            N_("loudness range"): value(measured.loudness_range_lu, "LU"),
+            N_("true peak"): value(measured.true_peak_dbtp, "dBTP"),
+            N_("long silences"): ", ".join(f"{s.start.isoformat()} ({s.seconds:.0f} s)"
+                                           for s in measured.silences) or N_("none")}
 
 
 def _provenance(document: FindingsDocument) -> dict[str, str]:
     p = document.provenance
-    return {"rule packs": ", ".join(f"{x.pack} (sha256 {x.sha256[:16]}…)" for x in p.packs),
-            "transcriber": ", ".join(f"{x.backend} {x.model}" + (f" (sha256 {x.sha256[:16]}…)" if x.sha256 else "")
-                                     for x in p.transcriber) or "none yet",
+    return {N_("rule packs"): ", ".join(f"{x.pack} (sha256 {x.sha256[:16]}…)" for x in p.packs),
+            N_("transcriber"): ", ".join(f"{x.backend} {x.model}" + (f" (sha256 {x.sha256[:16]}…)" if x.sha256 else "")
+                                     for x in p.transcriber) or N_("none yet"),
             "livewatch": p.livewatch_version,
-            "registration": f"{p.registration_file} (sha256 {p.registration_sha256[:16]}…)",
-            "generated": p.generated_at.isoformat(), "findings.json schema": str(document.schema_version)}
+            N_("registration"): f"{p.registration_file} (sha256 {p.registration_sha256[:16]}…)",
+            N_("generated"): p.generated_at.isoformat(), N_("findings.json schema"): str(document.schema_version)}

@@ -24,6 +24,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from livewatch.errors import StateError
+from livewatch.i18n import N_
 from livewatch.pipeline.findings import Finding
 from livewatch.pipeline.screen import Box
 from livewatch.state import DataDir
@@ -89,7 +90,7 @@ def _not_kept(why: str) -> FrameEvidence:
 
 def _keep(data: DataDir, event_id: str, finding: Finding, folder: Path) -> FrameEvidence:
     if not finding.frame:
-        return _not_kept("no frame was recorded for this finding")
+        return _not_kept(N_("no frame was recorded for this finding"))
     if not _SAFE_ID.fullmatch(finding.id):
         return _not_kept("the finding's id cannot name a file")
     source = data.event_dir(event_id) / finding.frame
@@ -99,7 +100,7 @@ def _keep(data: DataDir, event_id: str, finding: Finding, folder: Path) -> Frame
         log.warning("frame of finding %s refused: %s", finding.id, err)
         return _not_kept("the frame file was refused (a link or not a plain file inside the event's folder)")
     if raw is None:
-        return _not_kept("the frame file is missing")
+        return _not_kept(N_("the frame file is missing"))
     if len(raw) > MAX_FRAME_BYTES:
         return _not_kept(f"the frame file is larger than {MAX_FRAME_BYTES // (1024 * 1024)} MiB")
     try:
@@ -107,7 +108,7 @@ def _keep(data: DataDir, event_id: str, finding: Finding, folder: Path) -> Frame
         thumbnail = thumbnail_jpeg(image, finding.box, frame_width=width)
     except (OSError, ValueError, Image.DecompressionBombError) as err:
         log.warning("frame of finding %s unreadable: %s", finding.id, err)
-        return _not_kept("the frame file is no readable image")
+        return _not_kept(N_("the frame file is no readable image"))
     target = folder / FRAMES_FOLDER / f"{finding.id}.jpg"
     data.make_folder(target.parent)
     data.write_whole(target, original)

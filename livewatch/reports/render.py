@@ -12,6 +12,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from livewatch import __version__
+from livewatch.i18n import N_, page_language
 from livewatch.pipeline.event_checks import EventCheck
 from livewatch.pipeline.run_status import FINAL
 from livewatch.reports.build import build_report
@@ -62,8 +63,7 @@ def publish_context(session: ReportSession, check: EventCheck, *,
     document = findings_document(session.records, check, session.settings.model_store, frames=kept_files(frames))
     write_exports(session, check, document=document)
     context = report_context(session, check, clips=clips, document=document, frames=frames)
-    page = data.write_whole(data.report_dir(check.event_id) / "report.html",
-                            render(make_environment(), "report.html", context))
+    page = data.write_whole(data.report_dir(check.event_id) / "report.html", render_report(session.settings, context))
     write_index(session)
     return page, context
 
@@ -73,7 +73,13 @@ def write_report(session: ReportSession, check: EventCheck, *, clips: bool = Tru
                  frames: dict[str, FrameEvidence] | None = None) -> Path:
     context = report_context(session, check, clips=clips, document=document, frames=frames)
     folder = session.data.report_dir(check.event_id)
-    return session.data.write_whole(folder / "report.html", render(make_environment(), "report.html", context))
+    return session.data.write_whole(folder / "report.html", render_report(session.settings, context))
+
+
+def render_report(settings: Settings, context: ReportContext) -> str:
+    """report.html in the language ``ui_language`` gives this event (its registered language by default)."""
+    return render(make_environment(language=page_language(settings.ui_language, context.language)),
+                  "report.html", context)
 
 
 def report_context(session: ReportSession, check: EventCheck, *, clips: bool = True,
@@ -102,7 +108,8 @@ def _status(run_status: str | None, registered_start: datetime, now: datetime) -
 def write_index(session: ReportSession) -> Path:
     context = index_context(session)
     return session.data.write_whole(session.data.reports / "index.html",
-                                    render(make_environment(), "index.html", context))
+                                    render(make_environment(language=page_language(session.settings.ui_language)),
+                                           "index.html", context))
 
 
 def index_context(session: ReportSession) -> IndexContext:
@@ -112,7 +119,7 @@ def index_context(session: ReportSession) -> IndexContext:
     rows = [_index_row(data, event, run, finding_counts((h.severity, h.status) for h in findings.headlines(event.id)),
                        now)
             for event, run in session.records.events()]
-    return IndexContext("livewatch — all events", rows, now.isoformat(timespec="seconds"), __version__)
+    return IndexContext(N_("livewatch — all events"), rows, now.isoformat(timespec="seconds"), __version__)
 
 
 def _index_row(data: DataDir, event: EventRecord, run: str | None, counts: FindingCounts, now: datetime) -> IndexRow:

@@ -170,8 +170,12 @@ class AuditTrail:
         notes += [f"{shown} line {line}: the hash chain breaks here ({why})" for line, why in self.breaks]
         return notes
 
+    def state(self) -> str:
+        """The hash chain's state: intact, BROKEN or 'with bad lines'."""
+        return "intact" if not (self.breaks or self.bad_lines) else "BROKEN" if self.breaks else "with bad lines"
+
     def summary(self) -> str:
-        state = "intact" if not (self.breaks or self.bad_lines) else "BROKEN" if self.breaks else "with bad lines"
+        state = self.state()
         return (f"audit log: {len(self.entries)} entr{'y' if len(self.entries) == 1 else 'ies'}, hash chain {state}, "
                 f"last line sha256 {self.head[:16]}…")
 

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from livewatch import __version__
+from livewatch.i18n import N_
 from livewatch.issues import display_path
 from livewatch.registration.loader import Registration
 
@@ -80,7 +81,7 @@ def schedule_rows(
 
 def schedule_context(rows: list[ScheduleRow], problems: list[str], now: datetime) -> ScheduleContext:
     return ScheduleContext(
-        title="Registered events",
+        title=N_("Registered events"),
         generated_at=now.isoformat(timespec="seconds"),
         version=__version__,
         rows=rows,

@@ -7,13 +7,24 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class ParticipantFlag:
+    """One registration problem of a participant."""
+
+    code: str = field(metadata={"help": "The check's code (host-under-16, real-name-missing, blacklisted, ...)."})
+    message: str = field(metadata={
+        "help": "The check's message, in English (a translated page shows the code's translation instead; the "
+        "registration finding's evidence keeps the whole message)."})
+
+
+@dataclass(frozen=True)
 class ParticipantView:
     """A registered participant as the report lists them."""
 
     name: str = field(metadata={"help": "Real name as registered."})
     role: str = field(metadata={"help": "host, guest or moderator."})
     credentials: list[str] = field(metadata={"help": "Credentials on file, as 'field: id'."})
-    flags: list[str] = field(metadata={"help": "Registration problems for this person (blacklist, age, ...)."})
+    flags: list[ParticipantFlag] = field(metadata={
+        "help": "Registration problems for this person (blacklist, age, ...)."})
 
 
 @dataclass(frozen=True)
@@ -89,7 +100,8 @@ class Span:
 
     x: float = field(metadata={"help": "Left edge, 0-1000."})
     width: float = field(metadata={"help": "Width, 0-1000."})
-    label: str = field(metadata={"help": "What it is, with its times."})
+    label: str = field(metadata={
+        "help": "Its times (registered and on-air spans), its cause (a gap) or a tick's time; the template names it."})
 
 
 @dataclass(frozen=True)
@@ -113,6 +125,38 @@ class VerdictReason:
 
 
 @dataclass(frozen=True)
+class ReviewLine:
+    """One change of a finding's status, as the audit log records it."""
+
+    at: str = field(metadata={"help": "When, ISO 8601."})
+    finding: str = field(metadata={"help": "The finding's id."})
+    before: str = field(metadata={"help": "Its status before (open, confirmed, dismissed or escalated)."})
+    after: str = field(metadata={"help": "Its status after."})
+    reviewer: str = field(metadata={"help": "Who changed it; '' when the review file was edited by hand."})
+    note: str = field(metadata={"help": "The reviewer's note, or ''."})
+
+
+@dataclass(frozen=True)
+class AuditSummary:
+    """The audit log's integrity at a glance."""
+
+    entries: int = field(metadata={"help": "How many changes the log holds."})
+    state: str = field(metadata={"help": "intact, BROKEN (the hash chain breaks) or 'with bad lines'."})
+    head: str = field(metadata={"help": "The first 16 hex digits of the last line's sha256."})
+    notes: list[str] = field(metadata={
+        "help": "Each skipped line and each place the chain breaks, by line number (technical, in English)."})
+
+
+@dataclass(frozen=True)
+class DecisionNote:
+    """A finding's decision as the review file holds it (shown under the finding on the review server)."""
+
+    status: str = field(metadata={"help": "confirmed, dismissed, escalated or open."})
+    reviewer: str = field(metadata={"help": "Who decided."})
+    note: str = field(metadata={"help": "Why, or ''."})
+
+
+@dataclass(frozen=True)
 class ReviewView:
     """What the review server adds to a page (``livewatch serve``); the static files have none."""
 
@@ -122,8 +166,8 @@ class ReviewView:
     csrf: str = field(metadata={"help": "This session's form token; every form posts it back."})
     changes: str = field(metadata={
         "help": "URL of the event's server-sent events (a message when its findings change), or ''."})
-    decisions: dict[str, str] = field(default_factory=dict, metadata={
-        "help": "Finding id → who decided it and why, as the review file says ('by 王审核: note')."})
+    decisions: dict[str, DecisionNote] = field(default_factory=dict, metadata={
+        "help": "Finding id → its status, who decided it and why, as the review file says."})
 
 
 @dataclass(frozen=True)
@@ -158,14 +202,17 @@ class ReportContext:
     gap_ledger: list[dict[str, str]] = field(metadata={"help": "Gaps: start, end, seconds, cause."})
     technical: dict[str, str] = field(metadata={"help": "Loudness and silence measurements ('' when not measured)."})
     provenance: dict[str, str] = field(metadata={"help": "Packs, transcriber, livewatch version, registration hash."})
-    reviews: list[str] = field(metadata={"help": "The review audit log, one readable line per change."})
-    audit: list[str] = field(metadata={
-        "help": "The audit log's integrity: a summary (entries, whether its hash chain is intact, the last "
-        "line's sha256), then each skipped line and each place the chain breaks, by line number."})
+    reviews: list[ReviewLine] = field(metadata={"help": "The review audit log, one line per change."})
+    audit: AuditSummary | None = field(metadata={
+        "help": "The audit log's integrity (entries, whether its hash chain is intact, the last line's sha256, "
+        "problems by line number); None when there is no log."})
     generated_at: str = field(metadata={"help": "When the page was made, ISO 8601 with offset."})
     version: str = field(metadata={"help": "livewatch version that made the page."})
     review: ReviewView | None = field(default=None, metadata={
         "help": "The review server's session and forms; None in the static report.html."})
+    language: str = field(default="", metadata={
+        "help": "The event's registered spoken language (zh, en or auto; '' when not registered): the page's "
+        "language under ui_language = 'event'."})
 
 
 @dataclass(frozen=True)

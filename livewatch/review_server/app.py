@@ -15,8 +15,10 @@ import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from html import escape
 from urllib.parse import quote
 
+import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -25,6 +27,7 @@ from starlette.routing import Route
 
 from livewatch import __version__
 from livewatch.errors import LivewatchError, UnsafePathError
+from livewatch.i18n import LANGUAGES, N_, PageLanguage, page_language, translations
 from livewatch.reports.render import index_context
 from livewatch.reports.template_context import ReportContext, ReviewView
 from livewatch.review_server.cookies import COOKIE, CookieSigner, WebSession, new_session, server_secret
@@ -63,12 +66,16 @@ class ReviewServer:
         self.settings = settings
         self.signer = CookieSigner(server_secret())
         self.library = PackLibrary(settings.rule_packs_dir)
-        self.environment = make_environment()
+        self.environments = {language: make_environment(language=language) for language in LANGUAGES}
         self._session: Session | None = None
         self._open = threading.Lock()
         self._pages: dict[str, tuple[tuple[int, ...], ReportContext]] = {}
         # A name that is no account still costs one hash, so a wrong name and a wrong password take as long.
         self._dummy_hash = hash_password("not an account")
+
+    def environment(self, event_language: str | None) -> jinja2.Environment:
+        """The templates in the language of a page: an event's report (``event_language``) or a shared page."""
+        return self.environments[page_language(self.settings.ui_language, event_language)]
 
     @property
     def session(self) -> Session:
@@ -162,8 +169,8 @@ def _utf8(header_value: str) -> str:
 
 def _login_page(server: ReviewServer, web: WebSession, next_url: str, error: str = "", status: int = 200) -> Response:
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    context = LoginContext("livewatch — sign in", error, web.csrf, next_url, __version__, now)
-    page = render(server.environment, "login.html", context)
+    context = LoginContext(N_("livewatch — sign in"), error, web.csrf, next_url, __version__, now)
+    page = render(server.environment(None), "login.html", context)
     return server.respond(HTMLResponse(page, status_code=status), web)
 
 
@@ -176,12 +183,22 @@ def _token_ok(web: WebSession, sent: object) -> bool:
     return isinstance(sent, str) and hmac.compare_digest(sent.encode("utf-8"), web.csrf.encode("utf-8"))
 
 
-def _refused(why: str, status: int = 403) -> Response:
-    return HTMLResponse(f"<!DOCTYPE html><title>refused</title><p>{why}</p>", status_code=status)
+def _refused_page(language: PageLanguage, why: str, status: int = 403, **values: str) -> Response:
+    """A refusal in the shared pages' language: ``why`` is a catalog message with ``%(name)s`` for ``values``
+    (an error's own text, already a sentence, passes through untranslated)."""
+    catalog = translations(language)
+    text = catalog.gettext(why) % values if values else catalog.gettext(why)
+    return HTMLResponse(f'<!DOCTYPE html><html lang="{language}"><title>{escape(catalog.gettext(N_("refused")))}'
+                        f"</title><p>{escape(text, quote=False)}</p>", status_code=status)
 
 
 def create_app(settings: Settings) -> Starlette:
     """The review server over the data directory ``settings`` name (its database opened on first use)."""
+    language = page_language(settings.ui_language)
+
+    def _refused(why: str, status: int = 403, **values: str) -> Response:
+        return _refused_page(language, why, status, **values)
+
     server = ReviewServer(settings)
 
     def signed_in(request: Request) -> tuple[WebSession, Response | None]:
@@ -189,7 +206,7 @@ def create_app(settings: Settings) -> Starlette:
         if web.signed_in:
             return web, None
         if request.method != "GET":
-            return web, server.respond(_refused("sign in first"), web)
+            return web, server.respond(_refused(N_("sign in first")), web)
         target = "/login?next=" + quote(request.url.path)
         return web, server.respond(RedirectResponse(target, status_code=303), web)
 
@@ -199,12 +216,12 @@ def create_app(settings: Settings) -> Starlette:
             return _login_page(server, web, _safe_next(request.query_params.get("next")))
         form = await request.form()
         if not _token_ok(web, form.get("csrf")):
-            return server.respond(_refused("the form's token is missing or stale; reload the page"), web)
+            return server.respond(_refused(N_("the form's token is missing or stale; reload the page")), web)
         name, password = str(form.get("name", "")), str(form.get("password", ""))
         role = await run_in_threadpool(server.check_password, name, password)
         next_url = _safe_next(form.get("next"))
         if role is None:
-            return _login_page(server, web, next_url, "wrong name or password", 401)
+            return _login_page(server, web, next_url, N_("wrong name or password"), 401)
         web = web.signing_in(name, role, settings.review.session_hours)
         return server.respond(RedirectResponse(next_url, status_code=303), web)
 
@@ -212,7 +229,7 @@ def create_app(settings: Settings) -> Starlette:
         web = server.web_session(request)
         form = await request.form()
         if not _token_ok(web, form.get("csrf")):
-            return server.respond(_refused("the form's token is missing or stale; reload the page"), web)
+            return server.respond(_refused(N_("the form's token is missing or stale; reload the page")), web)
         return server.respond(RedirectResponse("/login", status_code=303), web.signed_out())
 
     async def index(request: Request) -> Response:
@@ -220,7 +237,7 @@ def create_app(settings: Settings) -> Starlette:
         if refused:
             return refused
         context = replace(await run_in_threadpool(index_context, server.session), review=server.view(web, None))
-        return server.respond(HTMLResponse(render(server.environment, "index.html", context)), web)
+        return server.respond(HTMLResponse(render(server.environment(None), "index.html", context)), web)
 
     async def report(request: Request) -> Response:
         web, refused = signed_in(request)
@@ -228,9 +245,10 @@ def create_app(settings: Settings) -> Starlette:
             return refused
         event_id = request.path_params["event_id"]
         if not await run_in_threadpool(server.known, event_id):
-            return _refused(f"no event {event_id}", 404)
+            return _refused(N_("no event %(event)s"), 404, event=event_id)
         context = await run_in_threadpool(server.report, event_id)
-        page = render(server.environment, "report.html", replace(context, review=server.view(web, event_id)))
+        page = render(server.environment(context.language), "report.html",
+                      replace(context, review=server.view(web, event_id)))
         return server.respond(HTMLResponse(page), web)
 
     async def decide(request: Request) -> Response:
@@ -239,23 +257,24 @@ def create_app(settings: Settings) -> Starlette:
             return refused
         form = await request.form()
         if not _token_ok(web, form.get("csrf")):
-            return server.respond(_refused("the form's token is missing or stale; reload the page"), web)
+            return server.respond(_refused(N_("the form's token is missing or stale; reload the page")), web)
         if web.role != "reviewer":
-            return server.respond(_refused(f"{web.user} may read, not decide (role {web.role})"), web)
+            return server.respond(_refused(N_("%(user)s may read, not decide (role %(role)s)"),
+                                           user=str(web.user), role=str(web.role)), web)
         event_id, finding_id = request.path_params["event_id"], request.path_params["finding_id"]
         action = ACTIONS.get(str(form.get("action", "")))
         if action is None:
-            return _refused(f"unknown action; use one of {', '.join(ACTIONS)}", 400)
+            return _refused(N_("unknown action; use one of %(actions)s"), 400, actions=", ".join(ACTIONS))
         if not await run_in_threadpool(server.known, event_id):
-            return _refused(f"no event {event_id}", 404)
+            return _refused(N_("no event %(event)s"), 404, event=event_id)
         assert web.user is not None
         note = str(form.get("note", "")).strip() or None
         try:
             await run_in_threadpool(server.decide, Decision(event_id, finding_id, action, web.user, note))
         except DecisionError as err:
-            return server.respond(_refused(str(err), 400), web)
+            return server.respond(_refused_page(language, str(err), 400), web)
         except LivewatchError as err:  # an invalid hand edit of the review file: nothing is written
-            return server.respond(_refused(str(err), 409), web)
+            return server.respond(_refused_page(language, str(err), 409), web)
         return server.respond(RedirectResponse(f"/{event_id}/report.html#finding-{finding_id}", 303), web)
 
     async def report_file(request: Request) -> Response:
@@ -264,11 +283,11 @@ def create_app(settings: Settings) -> Starlette:
             return refused
         event_id, name = request.path_params["event_id"], request.path_params["name"]
         if not REPORT_FILE.match(name) or not await run_in_threadpool(server.known, event_id):
-            return _refused("not found", 404)
+            return _refused(N_("not found"), 404)
         data = server.session.data
         content = await run_in_threadpool(data.read_bytes, data.report_dir(event_id) / name)
         if content is None:
-            return _refused("not found", 404)
+            return _refused(N_("not found"), 404)
         return Response(content, media_type=MEDIA_TYPES[name[name.rindex("."):]])
 
     async def changes(request: Request) -> Response:
@@ -277,7 +296,7 @@ def create_app(settings: Settings) -> Starlette:
             return refused
         event_id = request.path_params["event_id"]
         if not await run_in_threadpool(server.known, event_id):
-            return _refused(f"no event {event_id}", 404)
+            return _refused(N_("no event %(event)s"), 404, event=event_id)
 
         async def stream() -> AsyncIterator[str]:
             last = await run_in_threadpool(server.fingerprint, event_id)

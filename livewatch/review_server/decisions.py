@@ -25,7 +25,7 @@ from livewatch.errors import LivewatchError
 from livewatch.pipeline.run_status import FINAL
 from livewatch.reports.render import publish_context
 from livewatch.reports.reviews import Disposition, read_reviews
-from livewatch.reports.template_context import ReportContext
+from livewatch.reports.template_context import DecisionNote, ReportContext
 from livewatch.rules.packs import PackLibrary
 from livewatch.session import Session
 from livewatch.state import DataDir
@@ -120,11 +120,10 @@ def republish(session: Session, event_id: str, library: PackLibrary) -> ReportCo
         return publish_context(session, check)[1]
 
 
-def decided_by(data: DataDir, event_id: str) -> dict[str, str]:
-    """Finding id → 'by <reviewer>: <note>', from the review file (empty when it is missing or invalid)."""
+def decided_by(data: DataDir, event_id: str) -> dict[str, DecisionNote]:
+    """Finding id → its status, reviewer and note, from the review file (empty when it is missing or invalid)."""
     try:
         decisions = read_reviews(data.review_file(event_id))
     except LivewatchError:
         return {}
-    return {finding_id: f"{d.status} by {d.reviewer}" + (f": {d.note}" if d.note else "")
-            for finding_id, d in decisions.items()}
+    return {finding_id: DecisionNote(d.status, d.reviewer or "", d.note or "") for finding_id, d in decisions.items()}

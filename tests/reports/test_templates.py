@@ -16,13 +16,17 @@ from livewatch.registration import load_registrations
 from livewatch.registration.models import RegistrationContext
 from livewatch.reports.schedule_view import ScheduleContext, ScheduleRow, schedule_context, schedule_rows
 from livewatch.reports.template_context import (
+    AuditSummary,
+    DecisionNote,
     FindingCounts,
     FindingView,
     IndexContext,
     IndexRow,
     Lane,
+    ParticipantFlag,
     ParticipantView,
     ReportContext,
+    ReviewLine,
     ScreenView,
     Span,
     TranscriptLine,
@@ -32,7 +36,8 @@ from livewatch.templating import builtin_templates_dir, make_environment, render
 from tests.conftest import REPO, SCHEDULES
 
 CONTEXTS = [ScheduleContext, ScheduleRow, ReportContext, FindingView, ScreenView, Lane, ParticipantView,
-            TranscriptLine, Span, IndexContext, IndexRow, FindingCounts, VerdictReason]
+            TranscriptLine, Span, IndexContext, IndexRow, FindingCounts, VerdictReason, ParticipantFlag,
+            ReviewLine, AuditSummary, DecisionNote]
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
