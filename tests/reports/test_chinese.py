@@ -36,6 +36,7 @@ from tests.reports.test_report import tone_wav
 from tests.reports.test_templates import NOW
 from tests.review_server.conftest import form_token, report_page, serve_forum, sign_in
 from tests.rules.test_event_check import T0, add_run, registered
+from tests.support.artifacts import artifact
 
 LOCALE = Path(__file__).resolve().parents[2] / "livewatch" / "locale"
 #: Names a Chinese reader sees as they are: the product, the recognisers' and the loudness units' abbreviations.
@@ -220,7 +221,7 @@ def test_the_chinese_report_draws_cjk_with_a_cjk_font(reported: Reported, tmp_pa
         try:
             page = browser.new_page(viewport={"width": 400, "height": 900})
             page.goto(page_file.as_uri())
-            shot = tmp_path / "report-zh-400.png"
+            shot = artifact("report-zh-400.png")
             page.screenshot(path=str(shot))
             print(f"screenshot: {shot}")
             # The fonts Chromium actually drew the verdict and a heading with: a CJK face, never a fallback box.

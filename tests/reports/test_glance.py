@@ -27,6 +27,7 @@ from livewatch.state.runs import RunStore, SegmentRecord
 from livewatch.textcut import cut_after, cut_before
 from tests.reports.test_report import HOSTILE, attr, one, tone_wav
 from tests.rules.test_event_check import T0, add_run, registered
+from tests.support.artifacts import artifact
 
 #: A long English line around a Chinese promise: the evidence window around the match cuts it.
 BEFORE = ("Good evening everyone and welcome back to the studio where tonight we talk about savings plans "
@@ -254,8 +255,9 @@ def _open(browser: Browser, page_file: Path, width: int) -> Page:
 
 
 def _check_layout(page: Page, shot: Path) -> None:
-    page.screenshot(path=str(shot), full_page=True)
-    print(f"screenshot: {shot}")  # kept with the test's tmp dir, for a person to look at
+    kept = artifact(shot.name)
+    page.screenshot(path=str(kept), full_page=True)
+    print(f"screenshot: {kept}")  # kept for a person to look at
     layout = page.evaluate(_LAYOUT)
     assert layout["scroll"] <= 0, layout
     assert layout["outside"] == [], layout["outside"]

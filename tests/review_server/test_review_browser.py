@@ -9,7 +9,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import uvicorn
@@ -19,8 +18,7 @@ from playwright.sync_api import expect, sync_playwright
 from livewatch.reports.reviews import read_audit_log
 from livewatch.review_server import create_app
 from tests.review_server.conftest import PASSWORDS, Served
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+from tests.support.artifacts import artifact
 
 
 @pytest.fixture
@@ -80,8 +78,7 @@ def test_a_reviewer_confirms_dismisses_and_escalates_in_chromium(served: Served,
         review.write_text(yaml.safe_dump(entries, allow_unicode=True), encoding="utf-8")
         expect(page.locator(f"#finding-{promise}")).to_have_class("finding dismissed", timeout=15_000)
         expect(page.locator(f"#finding-{promise}")).to_contain_text("dismissed by 李主管")
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "review-server.png"), full_page=True)
+        page.screenshot(path=str(artifact("review-server.png")), full_page=True)
         browser.close()
     assert errors == []
     assert [(e["finding"], e["to"], e["reviewer"]) for e in read_audit_log(served.data, "forum")] == [
