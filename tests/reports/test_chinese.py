@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from livewatch.registration import load_registrations
 from livewatch.registration.models import RegistrationContext
 from livewatch.reports.schedule_view import schedule_context, schedule_rows
 from livewatch.review_server import create_app
-from livewatch.state import DataDir, files
+from livewatch.state import DataDir
 from livewatch.state.runs import RunStore, SegmentRecord
 from livewatch.templating import make_environment, render
 from tests.conftest import SCHEDULES
@@ -37,6 +36,7 @@ from tests.reports.test_templates import NOW
 from tests.review_server.conftest import form_token, report_page, serve_forum, sign_in
 from tests.rules.test_event_check import T0, add_run, registered
 from tests.support.artifacts import artifact
+from tests.support.isolation import isolated_like_a_test
 
 LOCALE = Path(__file__).resolve().parents[2] / "livewatch" / "locale"
 #: Names a Chinese reader sees as they are: the product, the recognisers' and the loudness units' abbreviations.
@@ -127,16 +127,8 @@ def _reported(folder: Path) -> Reported:
 @pytest.fixture(scope="module")
 def reported(tmp_path_factory: pytest.TempPathFactory) -> Reported:
     """Built once (isolated as tests/conftest.py isolates each test)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("LIVEWATCH_CONFIG", raising=False)
-        patch.delenv("LIVEWATCH_DATA", raising=False)
-        patch.setattr(files, "_private", files._private)
-        mask = os.umask(0o022)
-        os.umask(mask)
-        try:
-            return _reported(tmp_path_factory.mktemp("chinese"))
-        finally:
-            os.umask(mask)
+    with isolated_like_a_test():
+        return _reported(tmp_path_factory.mktemp("chinese"))
 
 
 def _english_left(html: str) -> list[str]:

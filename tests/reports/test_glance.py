@@ -6,7 +6,6 @@ desktop's (1400 px) in headless Chromium: words whole, audio players usable, not
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,12 +21,13 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from livewatch.cli import cli
 from livewatch.reports.glance import finding_counts, verdict_reasons
 from livewatch.reports.template_context import FindingCounts, VerdictReason
-from livewatch.state import DataDir, files
+from livewatch.state import DataDir
 from livewatch.state.runs import RunStore, SegmentRecord
 from livewatch.textcut import cut_after, cut_before
 from tests.reports.test_report import HOSTILE, attr, one, tone_wav
 from tests.rules.test_event_check import T0, add_run, registered
 from tests.support.artifacts import artifact
+from tests.support.isolation import isolated_like_a_test
 
 #: A long English line around a Chinese promise: the evidence window around the match cuts it.
 BEFORE = ("Good evening everyone and welcome back to the studio where tonight we talk about savings plans "
@@ -78,16 +78,8 @@ def _reviewed(folder: Path) -> Reviewed:
 @pytest.fixture(scope="module")
 def reviewed(tmp_path_factory: pytest.TempPathFactory) -> Reviewed:
     """Built once (isolated as tests/conftest.py isolates each test)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("LIVEWATCH_CONFIG", raising=False)
-        patch.delenv("LIVEWATCH_DATA", raising=False)
-        patch.setattr(files, "_private", files._private)
-        mask = os.umask(0o022)
-        os.umask(mask)
-        try:
-            return _reviewed(tmp_path_factory.mktemp("glance"))
-        finally:
-            os.umask(mask)
+    with isolated_like_a_test():
+        return _reviewed(tmp_path_factory.mktemp("glance"))
 
 
 def _report_page(reviewed: Reviewed) -> BeautifulSoup:

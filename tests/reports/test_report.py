@@ -4,7 +4,6 @@ text, and the real page in headless Chromium (Playwright, Debian's chromium) fro
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from datetime import datetime, timedelta
@@ -16,9 +15,10 @@ from click.testing import CliRunner
 from playwright.sync_api import sync_playwright
 
 from livewatch.cli import cli
-from livewatch.state import DataDir, files
+from livewatch.state import DataDir
 from livewatch.state.runs import RunStore, SegmentRecord
 from tests.rules.test_event_check import T0, add_run, registered
+from tests.support.isolation import isolated_like_a_test
 
 HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -65,16 +65,8 @@ def report_of_hostile_event(folder: Path) -> DataDir:
 def reported(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
     """Built once for the tests that only read it (a test that changes it builds its own). It runs before the
     per-test isolation of tests/conftest.py, so it isolates itself the same way."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("LIVEWATCH_CONFIG", raising=False)
-        patch.delenv("LIVEWATCH_DATA", raising=False)
-        patch.setattr(files, "_private", files._private)
-        mask = os.umask(0o022)
-        os.umask(mask)
-        try:
-            return report_of_hostile_event(tmp_path_factory.mktemp("reported"))
-        finally:
-            os.umask(mask)
+    with isolated_like_a_test():
+        return report_of_hostile_event(tmp_path_factory.mktemp("reported"))
 
 
 def test_report_lists_every_finding_with_anchors_times_and_clips(reported: DataDir) -> None:

@@ -27,10 +27,11 @@ from livewatch.pipeline.screen import Box, Channel
 from livewatch.reports.findings_document import FindingEntry
 from livewatch.reports.frames import BOX_COLOUR, MAX_THUMBNAIL_BYTES, THUMBNAIL_WIDTH, keep_frames, thumbnail_jpeg
 from livewatch.reports.render import publish
-from livewatch.state import DataDir, files
+from livewatch.state import DataDir
 from tests.reports.screen_evidence import PAYLOAD, QR_BOX, frame_jpeg, put_frame, screen_finding
 from tests.reports.test_report import ARTIFACTS, attr, one
 from tests.rules.test_event_check import T0, add_run, registered, session_for
+from tests.support.isolation import isolated_like_a_test
 
 SHOWN_AT = T0 + timedelta(seconds=40)
 
@@ -53,10 +54,7 @@ def _published(folder: Path, frames: dict[str, str | None]) -> tuple[DataDir, Ev
 @pytest.fixture(scope="module")
 def kept(tmp_path_factory: pytest.TempPathFactory) -> tuple[DataDir, EventCheck]:
     """One screen finding whose frame is a real JPEG with a real QR code (isolated as tests/conftest.py does)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("LIVEWATCH_CONFIG", raising=False)
-        patch.delenv("LIVEWATCH_DATA", raising=False)
-        patch.setattr(files, "_private", files._private)
+    with isolated_like_a_test():
         folder = tmp_path_factory.mktemp("screen")
         data = DataDir(folder / "data")
         frame = put_frame(data, "forum", "s0-000040.jpg", frame_jpeg())
