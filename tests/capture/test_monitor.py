@@ -144,10 +144,12 @@ def test_sigkilled_monitor_resumes_the_same_run(tmp_path: Path, origin: LiveOrig
     assert len(frames) - len(files) <= 2
     assert {status for (status,) in queue} == {"done"}
     assert len(queue) == len(facts.audio)
-    # The module's origin says its sentence over and over from before this test, so where the window falls in
-    # it varies, and with it how many sayings tiny.en writes out (2 and 3 seen). What the resumed monitor
-    # recorded after the kill was transcribed too.
-    assert " ".join(r.text for r in rows).lower().count("on the monitor") >= 2  # tiny.en: "the restarts on"
+    # What the resumed monitor recorded after the kill was transcribed too: its segments have text. (Which words
+    # tiny.en writes for "restart" varies with where the window falls in the origin's loop, so only the word
+    # "monitor", which it always gets, is counted.)
+    resumed = {s.id for s in facts.audio if s.connection_id == facts.connections[-1].id}
+    assert any(r.segment_id in resumed and "monitor" in r.text.lower() for r in rows), [r.text for r in rows]
+    assert " ".join(r.text for r in rows).lower().count("monitor") >= 2
     assert rows[-1].end_at > killed_at
     for before, after in itertools.pairwise(rows):
         assert after.start_at >= before.end_at - timedelta(seconds=0.5), "a stretch transcribed twice"

@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from livewatch.capture.writer import GAP_THRESHOLD
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir, tables
 from tests.capture.conftest import RunFacts, now, run_facts, run_monitor_until_idle, write_event
@@ -226,7 +227,11 @@ def test_the_drop_and_the_outage_are_the_holes_each_as_long_as_it_was(recorded: 
         print(kind, f"hole {start:.1f}-{end:.1f} s for {lo:g}-{hi:g} s: length error {end - start - (hi - lo):+.1f} s")
         assert abs((end - start) - (hi - lo)) <= TOLERANCE_S, (kind, start, end)
         assert abs(start - lo) <= TOLERANCE_S, (kind, start, end)
+    # Every break the writer counts as a gap is on the ledger with the coverage's own ends. A shorter one is
+    # placement jitter between two connections of an origin without date-times (nginx-rtmp's listed durations
+    # and ffmpeg's output differed by 1 s once): the writer does not ledger it, and above 1 s it is a hole.
     explained = {(g.start_at, g.end_at) for g in facts.gaps}
-    assert all((a, b) in explained for a, b in facts.coverage_breaks()), (facts.coverage_breaks(), explained)
+    breaks = facts.coverage_breaks(tolerance=GAP_THRESHOLD.total_seconds())
+    assert all((a, b) in explained for a, b in breaks), (breaks, explained)
     # Recorded to the end of the broadcast.
     assert recorded.seconds(facts.audio[-1].end_at) >= TRACK_S - TOLERANCE_S
