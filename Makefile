@@ -18,9 +18,9 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
 # System packages: ffmpeg records, espeak-ng speaks test audio, fonts-noto-cjk draws the demo's Chinese picture;
 # the tests also drive Debian's chromium and use the human speech recordings that alsa-utils ships, and nginx with
-# the RTMP module as a real live origin.
+# the RTMP module as a real live origin, and PostgreSQL and RabbitMQ for the distributed mode.
 DEMO_APT := ffmpeg espeak-ng fonts-noto-cjk
-TEST_APT := $(DEMO_APT) chromium alsa-utils nginx-light libnginx-mod-rtmp postgresql
+TEST_APT := $(DEMO_APT) chromium alsa-utils nginx-light libnginx-mod-rtmp postgresql rabbitmq-server
 
 .PHONY: help demo test lint typecheck pytest system-demo system-test clean
 

@@ -45,6 +45,8 @@ CONFIG_ENV = "LIVEWATCH_CONFIG"
 DATA_ENV = "LIVEWATCH_DATA"
 #: The database URL, password included if need be: the environment is where secrets go.
 DATABASE_URL_ENV = "LIVEWATCH_DATABASE_URL"
+#: The Celery broker (RabbitMQ) of the distributed mode: amqp://user:password@host:5672/vhost.
+BROKER_URL_ENV = "LIVEWATCH_BROKER_URL"
 
 
 class ConcurrencySettings(StrictModel):
@@ -273,6 +275,14 @@ class ReviewSettings(StrictModel):
         return value
 
 
+class DistributedSettings(StrictModel):
+    """Distributed mode (`livewatch scheduler`, `livewatch worker`; docs/distributed.md). The broker's URL, which
+    holds its password, comes from $LIVEWATCH_BROKER_URL only."""
+
+    standby_poll_s: float = Field(
+        2.0, gt=0, le=60, description="How often a standby scheduler tries to become the active one.")
+
+
 class Settings(StrictModel):
     """Everything in ``livewatch.toml``."""
 
@@ -300,6 +310,7 @@ class Settings(StrictModel):
     alerts: list[SerializeAsAny[AlertTarget]] = Field(default_factory=list, description="Alert targets (`[[alerts]]`).")
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
+    distributed: DistributedSettings = Field(default_factory=DistributedSettings)
     ui_language: Literal["zh-CN", "en", "event"] = Field(
         "event", description="Language of the pages: zh-CN, en, or event (a report in its event's registered "
         "language, zh → zh-CN, en → en; the index, schedule and sign-in pages, and auto events, in English).")

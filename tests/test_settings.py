@@ -85,6 +85,9 @@ readers = ["qr"]
 workers = 2
 keep_frames = "all"
 
+[distributed]
+standby_poll_s = 5
+
 [review]
 trusted_header = "X-Remote-User"
 session_hours = 8
@@ -168,7 +171,7 @@ def test_full_config_parses(tmp_path: Path, empty_cwd: Path) -> None:
     settings = load_settings(config)
     covered = {"data_dir", "database_url", "private_files", "schedules_dir", "timezone", "allowed_url_schemes",
                "blacklist", "concurrency", "transcriber", "tolerances", "capture", "alerts", "alerting",
-               "rule_packs_dir", "screen", "review", "ui_language"}
+               "rule_packs_dir", "screen", "review", "ui_language", "distributed"}
     assert set(Settings.model_fields) == covered, "FULL_CONFIG must exercise every section"
 
     assert settings.data_dir == tmp_path / "etc" / "state"
@@ -178,6 +181,7 @@ def test_full_config_parses(tmp_path: Path, empty_cwd: Path) -> None:
     assert settings.blacklist == Path("/etc/livewatch/barred.yaml")  # absolute paths stay as written
     assert settings.rule_packs_dir == tmp_path / "etc" / "packs"
     assert settings.ui_language == "zh-CN"
+    assert settings.distributed.standby_poll_s == 5
     assert settings.timezone == "Asia/Shanghai"
     assert settings.allowed_url_schemes == ["https", "rtmp", "srt"]
     assert settings.concurrency == ConcurrencySettings(captures=25, transcriptions=3)
