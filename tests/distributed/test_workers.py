@@ -175,3 +175,34 @@ def test_a_killed_workers_capture_is_resumed_by_another(deployment: Callable[[bo
     gaps = [(g.end_at - g.start_at).total_seconds() for g in facts.gaps]
     assert len(gaps) == 1, gaps
     assert abs(gaps[0] - (resumed_after - PLAYLIST_SPAN_S)) <= 2.5, (gaps, resumed_after)
+
+
+def test_a_stopped_worker_hands_its_capture_to_another(deployment: Callable[[bool], Deployment],
+                                                       origin: LiveOrigin) -> None:
+    """SIGTERM (a deploy): the worker stops its ffmpeg, leaves the run open and gives the task back to the
+    broker unacknowledged; the other worker continues the same run at once."""
+    site = deployment(False)
+    t0 = now()
+    site.register("handover", origin.url, t0 + timedelta(seconds=1), t0 + timedelta(seconds=20))
+    first = site.start_worker("w1", "capture")
+    send_capture(site.app, "handover", t0 + timedelta(seconds=1))
+    wait_until(lambda: site.status("handover") == "recording", 30, "recording to start")
+    site.start_worker("w2", "capture")
+    wait_until(lambda: "ready" in site.log_of("w2"), 30, "the second worker to be ready")
+    began = time.monotonic()
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=20) == 0
+    stopped_in = time.monotonic() - began
+    wait_until(lambda: site.count("connections") >= 2, 10, "the second worker to continue the run")
+    handed_over_in = time.monotonic() - began
+    wait_until(lambda: site.status("handover") == "finished", 60, "the run to finish")
+    facts = run_facts(site.data, "handover", site.database)  # one run
+    assert "left open for the next worker" in site.log_of("w1")
+    assert "continuing run" in site.log_of("w2")
+    assert ffmpeg_writing_into(site.data.root) == []
+    assert [s.seq for s in facts.audio] == list(range(len(facts.audio)))
+    explained = {(g.start_at, g.end_at) for g in facts.gaps}
+    assert all(gap in explained for gap in facts.coverage_breaks())
+    assert stopped_in < 10, stopped_in
+    assert handed_over_in < 12, handed_over_in
+    print(f"stopped in {stopped_in:.1f} s, continued elsewhere {handed_over_in:.1f} s after the SIGTERM")
