@@ -30,7 +30,6 @@ from livewatch.distributed.names import CAPTURE_TASK, CHECK_TASK, TRANSCRIBE_TAS
 from livewatch.distributed.wakeups import WakingQueue
 from livewatch.monitor.event_capture import EventCapture
 from livewatch.monitor.monitor import window_of
-from livewatch.pipeline.run_status import FINAL
 from livewatch.queue import TRANSCRIBE
 from livewatch.registration.models import Event
 from livewatch.session import Session
@@ -209,14 +208,19 @@ def capture(rt: WorkerRuntime, event_id: str, window_start: str) -> str:
 
 
 def transcribe(rt: WorkerRuntime, run_id: int, stream: int) -> int:
-    """Transcribe the stream's pending segments in order (one worker per stream at a time); returns how many."""
+    """Transcribe the stream's pending segments in order (one worker per stream at a time, see
+    :func:`~livewatch.distributed.lanes.transcribe_lane`); returns how many. The event is then checked once
+    (final when the stream was flushed), not once per segment: a check reads the whole transcript anyway."""
     from livewatch.distributed.lanes import transcribe_lane
 
-    done = transcribe_lane(rt.session, run_id, stream)
-    run = rt.session.runs.run(run_id)
-    final = run.status in FINAL and not rt.session.queue.backlog(TRANSCRIBE, run_id=run_id)
-    if done or final:
-        send_check(rt.app, run.event_id, final)
+    grown: dict[str, bool] = {}
+
+    def transcribed(event_id: str, final: bool) -> None:
+        grown[event_id] = grown.get(event_id, False) or final
+
+    done = transcribe_lane(rt.session, run_id, stream, on_transcribed=transcribed)
+    for event_id, final in grown.items():
+        send_check(rt.app, event_id, final)
     return done
 
 

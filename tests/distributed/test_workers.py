@@ -17,6 +17,7 @@ from celery import Celery
 from sqlalchemy import func, select
 
 from livewatch.distributed.app import make_celery, send_capture
+from livewatch.queue import TRANSCRIBE
 from livewatch.registration import validate_registrations
 from livewatch.settings import BROKER_URL_ENV, load_settings
 from livewatch.state import Database, DataDir, tables
@@ -94,6 +95,17 @@ class Deployment:
         with Database(self.database, migrate=False) as db, db.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(tables.metadata.tables[table])).scalar() or 0)
 
+    def pending_transcriptions(self) -> int:
+        q = tables.work_queue
+        with Database(self.database, migrate=False) as db, db.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).where(q.c.queue == TRANSCRIBE, q.c.status != "done"))
+                       .scalar() or 0)
+
+    def flushed(self) -> bool:
+        with Database(self.database, migrate=False) as db, db.engine.connect() as conn:
+            rows = list(conn.execute(select(tables.transcription_progress.c.flushed)))
+        return bool(rows) and all(row[0] for row in rows)
+
     def stop(self) -> None:
         for worker in self.workers:
             if worker.poll() is None:
@@ -131,10 +143,12 @@ def test_a_worker_records_transcribes_and_checks_an_event(deployment: Callable[[
     facts = run_facts(site.data, "one", site.database)
     assert len(facts.audio) >= 4
     assert [s.seq for s in facts.audio] == list(range(len(facts.audio)))
-    # Every closed segment woke the transcribe queue; the final check wrote the report.
-    wait_until(lambda: site.count("transcripts") > 0 and facts.queued == 0 or False, 60, "transcripts")
-    report = site.data.report_dir("one") / "report.html"
-    wait_until(report.is_file, 60, "the event's report")
+    # Every closed segment woke the transcribe queue, and the stream was flushed once the run had ended.
+    wait_until(lambda: site.pending_transcriptions() == 0 and site.flushed(), 90, "every segment transcribed")
+    assert site.count("transcripts") > 0
+    # The transcript grew and was checked, and once more, finally, after the flush: the report is written.
+    wait_until(lambda: "(final)" in site.log_of("w1"), 60, "the final check")
+    assert (site.data.report_dir("one") / "report.html").is_file()
     assert "Traceback" not in site.log_of("w1")
 
 
