@@ -27,6 +27,7 @@ from livewatch.cli import (
     report_commands,
     review_commands,
     rule_commands,
+    scheduler_commands,
     transcribe_commands,
 )
 from livewatch.cli.invocation import CliState, hoist_global_options, pass_state
@@ -247,6 +248,7 @@ def demo(work_dir: Path | None, keep: bool, language: str, voices: str | None, s
 
 cli.add_command(monitor_commands.run)
 cli.add_command(monitor_commands.status)
+cli.add_command(scheduler_commands.scheduler)
 cli.add_command(transcribe_commands.transcribe)
 cli.add_command(transcribe_commands.models)
 cli.add_command(rule_commands.rules)
