@@ -18,7 +18,7 @@ from livewatch.distributed.scheduler_metrics import scheduler_registry
 from livewatch.errors import ConfigError
 from livewatch.monitor.status import scheduler_status
 from livewatch.settings import Settings
-from livewatch.state.dispatches import Dispatch, DispatchLog
+from livewatch.state.dispatches import DispatchLog
 from tests.capture.conftest import write_event
 
 URL = "http://127.0.0.1:9/live.m3u8"  # never fetched: the scheduler only sends the task
@@ -138,3 +138,90 @@ def end_session_of_active(settings: Settings) -> None:
             conn.commit()
     finally:
         engine.dispose()
+
+
+def test_removed_and_moved_windows_are_flagged_for_their_capture_task(
+        roles: Callable[[str, Sent], SchedulerRole], schedules: Path) -> None:
+    start = soon()
+    kept = write_event(schedules, "moved", URL, start, start + timedelta(minutes=30))
+    dropped = write_event(schedules, "dropped", URL, start, start + timedelta(minutes=30))
+    sent = Sent()
+    role = roles("alpha", sent)
+    role.poll()
+    wait_until(lambda: sorted(sent.events()) == ["dropped", "moved"], 10, "both captures to be sent")
+    log = role.dispatches
+    first = log.latest("moved", start)
+    assert first is not None and first.generation == 1
+    assert log.stop_reason("moved", start, start + timedelta(minutes=30), 1) is None
+
+    dropped.unlink()
+    later = start + timedelta(seconds=1)  # the end moves: a new window, and the old one's capture must stop
+    kept.unlink()
+    write_event(schedules, "moved", URL, later, later + timedelta(minutes=45))
+    role.poll()
+    assert log.stop_reason("dropped", start, start + timedelta(minutes=30), 1) == StopSignal.REMOVED
+    assert log.stop_reason("moved", start, start + timedelta(minutes=30), 1) == StopSignal.RESCHEDULED
+    wait_until(lambda: sent.events().count("moved") == 2, 10, "the moved window to be sent")
+    assert sent.calls[-1] == ("moved", later)
+    assert log.stop_reason("moved", later, later + timedelta(minutes=45), 1) is None
+
+    # Moved back: the first window is sent again as a new generation; a task still running the old one stops.
+    write_event(schedules, "moved", URL, start, start + timedelta(minutes=30))
+    role.poll()
+    wait_until(lambda: sent.events().count("moved") == 3, 10, "the window moved back to be sent again")
+    again = log.latest("moved", start)
+    assert again is not None and again.generation == 2
+    assert log.stop_reason("moved", start, start + timedelta(minutes=30), 2) is None
+    assert log.stop_reason("moved", start, start + timedelta(minutes=30), 1) is not None
+    assert log.stop_reason("moved", later, later + timedelta(minutes=45), 1) == StopSignal.RESCHEDULED
+
+
+def test_a_send_the_broker_refuses_is_tried_again(roles: Callable[[str, Sent], SchedulerRole], schedules: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("livewatch.distributed.scheduler.RESEND_DELAY_S", 0.5)
+    start = soon()
+    write_event(schedules, "retried", URL, start, start + timedelta(minutes=30))
+    sent = Sent()
+    sent.failures = 1
+    role = roles("alpha", sent)
+    role.poll()
+    wait_until(lambda: sent.events() == ["retried"], 10, "the capture to be sent on the second try")
+    assert [d.event_id for d in role.dispatches.all()] == ["retried"]  # the refused try left no row
+    assert role.sent == 1
+
+
+def test_a_due_window_whose_job_is_gone_but_never_sent_is_sent_after_a_takeover(
+        roles: Callable[[str, Sent], SchedulerRole], schedules: Path, settings: Settings) -> None:
+    """The active one died after APScheduler took the due job out of the store and before it sent the task:
+    the next active one arms it again from the registrations and sends it."""
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)  # on air already
+    write_event(schedules, "orphan", URL, start, start + timedelta(minutes=30))
+    sent_a, sent_b = Sent(), Sent()
+    a = roles("alpha", sent_a)
+    a._on_job = lambda job_event: None  # type: ignore[method-assign]  # it "dies" before it sends the task
+    a.poll()
+    wait_until(lambda: a.armed_jobs() == 0, 10, "the due job to run")
+    a.shutdown()
+    b = roles("beta", sent_b)
+    b.poll()
+    assert b.active
+    wait_until(lambda: sent_b.events() == ["orphan"], 10, "the new active one to send the orphaned capture")
+
+
+def test_scheduler_metrics(roles: Callable[[str, Sent], SchedulerRole], schedules: Path) -> None:
+    start = soon() + timedelta(hours=1)
+    write_event(schedules, "later", URL, start, start + timedelta(minutes=30))
+    a, b = roles("alpha", Sent()), roles("beta", Sent())
+    a.poll()
+    b.poll()
+    samples = {}
+    for role in (a, b):
+        registry = scheduler_registry(role)
+        samples[role.identity.host] = {name: registry.get_sample_value(name) for name in (
+            "livewatch_scheduler_active", "livewatch_scheduler_armed_jobs", "livewatch_scheduler_takeovers_total",
+            "livewatch_scheduler_captures_sent_total", "livewatch_up")}
+    assert samples["alpha"] == {"livewatch_scheduler_active": 1, "livewatch_scheduler_armed_jobs": 1,
+                                "livewatch_scheduler_takeovers_total": 1,
+                                "livewatch_scheduler_captures_sent_total": 0, "livewatch_up": 1}
+    assert samples["beta"]["livewatch_scheduler_active"] == 0
+    assert samples["beta"]["livewatch_scheduler_armed_jobs"] == 0
