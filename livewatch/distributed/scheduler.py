@@ -38,7 +38,7 @@ from livewatch.settings import Settings
 from livewatch.state.database import describe_error
 from livewatch.state.dispatches import Dispatch, DispatchLog
 from livewatch.state.engines import parse_url
-from livewatch.state.scheduler_lock import SchedulerLock, require_postgresql
+from livewatch.state.scheduler_lock import SchedulerLock, active_scheduler, require_postgresql
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,8 @@ class SchedulerRole:
         self._stopping = threading.Event()
         self._fingerprint: tuple[tuple[str, int, int], ...] = ()
         self._scheduler: BackgroundScheduler | None = None
+        #: Whether the standby has said which scheduler is the active one (once per spell of standing by).
+        self._standing_by = False
 
     # -- life cycle -------------------------------------------------------------------------------------
 
@@ -124,6 +126,11 @@ class SchedulerRole:
                 since = self.lock.try_acquire(self.identity.host, self.identity.pid, self.clock())
                 if since is not None:
                     self._become_active(since)
+                elif not self._standing_by:
+                    self._standing_by = True
+                    active = active_scheduler(self.db.engine)
+                    log.info("scheduler %s is standing by; the active scheduler is %s", self.identity,
+                             "unknown" if active is None else active.describe())
             elif not self.lock.still_held():
                 self._step_down("lost its connection to the database, and with it the scheduler lock")
             elif self._files_fingerprint() != self._fingerprint:
@@ -149,6 +156,7 @@ class SchedulerRole:
 
     def _step_down(self, why: str) -> None:
         log.error("scheduler %s: %s; standing by", self.identity, why)
+        self._standing_by = False
         with self._lock:
             self.active_since = None
             scheduler, self._scheduler = self._scheduler, None

@@ -85,7 +85,7 @@ def soon() -> datetime:
 
 
 def test_needs_postgresql(tmp_path: Path, schedules: Path) -> None:
-    with pytest.raises(ConfigError, match="needs PostgreSQL.*SQLite"):
+    with pytest.raises(ConfigError, match=r"needs PostgreSQL.*SQLite"):
         SchedulerRole(Settings(data_dir=tmp_path), [schedules], Sent())
     with pytest.raises(ConfigError, match="needs PostgreSQL"):
         SchedulerRole(Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/x.db"), [schedules], Sent())
@@ -103,19 +103,22 @@ def test_one_active_standby_takes_over_and_nothing_is_sent_twice(
     wait_until(lambda: sent_a.events() == ["first"], 10, "the active scheduler to send the first capture")
     assert sent_a.calls == [("first", start)]
     active = scheduler_status(settings)
-    assert active is not None and (active.host, active.holds_lock) == ("alpha", True)
+    assert active is not None
+    assert (active.host, active.holds_lock) == ("alpha", True)
 
     # The active one's session ends as when its process is killed: the server releases the lock.
     end_session_of_active(settings)
     wait_until(lambda: not getattr(scheduler_status(settings), "holds_lock", True), 5, "the lock to be released")
     gone = scheduler_status(settings)
-    assert gone is not None and gone.host == "alpha"
+    assert gone is not None
+    assert gone.host == "alpha"
     a.poll()
     assert not a.active  # it saw its lock go and stood by
     b.poll()
     assert b.active
     active = scheduler_status(settings)
-    assert active is not None and (active.host, active.holds_lock) == ("beta", True)
+    assert active is not None
+    assert (active.host, active.holds_lock) == ("beta", True)
 
     # An event added after the takeover is armed and sent by the new active one; the first is not sent again.
     start2 = soon()
@@ -124,7 +127,8 @@ def test_one_active_standby_takes_over_and_nothing_is_sent_twice(
     time.sleep(0.5)
     a.poll()  # the lock is beta's now: alpha stays a standby
     assert not a.active
-    assert sent_a.events() == ["first"] and sent_b.events() == ["second"]
+    assert sent_a.events() == ["first"]
+    assert sent_b.events() == ["second"]
     assert [d.event_id for d in DispatchLog(a.db.engine).all()] == ["first", "second"]
 
 
@@ -151,7 +155,8 @@ def test_removed_and_moved_windows_are_flagged_for_their_capture_task(
     wait_until(lambda: sorted(sent.events()) == ["dropped", "moved"], 10, "both captures to be sent")
     log = role.dispatches
     first = log.latest("moved", start)
-    assert first is not None and first.generation == 1
+    assert first is not None
+    assert first.generation == 1
     assert log.stop_reason("moved", start, start + timedelta(minutes=30), 1) is None
 
     dropped.unlink()
@@ -170,7 +175,8 @@ def test_removed_and_moved_windows_are_flagged_for_their_capture_task(
     role.poll()
     wait_until(lambda: sent.events().count("moved") == 3, 10, "the window moved back to be sent again")
     again = log.latest("moved", start)
-    assert again is not None and again.generation == 2
+    assert again is not None
+    assert again.generation == 2
     assert log.stop_reason("moved", start, start + timedelta(minutes=30), 2) is None
     assert log.stop_reason("moved", start, start + timedelta(minutes=30), 1) is not None
     assert log.stop_reason("moved", later, later + timedelta(minutes=45), 1) == StopSignal.RESCHEDULED
