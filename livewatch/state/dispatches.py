@@ -59,14 +59,14 @@ class DispatchLog:
         values = {"event_id": window.event_id, "window_start": window.window_start, "window_end": window.window_end,
                   "arm_at": window.arm_at, "hard_stop": window.hard_stop, "generation": 1,
                   "sent_at": window.sent_at, "sent_by": window.sent_by}
-        statement = insert(table).values(**values)
+        new_row = insert(table).values(**values)
         # A window cancelled (its event moved away) and wanted again (moved back) is sent again, as a new
         # generation: the capture task of the old generation stops when it sees that.
-        statement = statement.on_conflict_do_update(
+        statement = new_row.on_conflict_do_update(
             index_elements=["event_id", "window_start", "window_end"],
-            set_={"arm_at": statement.excluded.arm_at, "hard_stop": statement.excluded.hard_stop,
-                  "generation": table.c.generation + 1, "sent_at": statement.excluded.sent_at,
-                  "sent_by": statement.excluded.sent_by, "cancelled_at": None, "cancel_reason": None},
+            set_={"arm_at": new_row.excluded.arm_at, "hard_stop": new_row.excluded.hard_stop,
+                  "generation": table.c.generation + 1, "sent_at": new_row.excluded.sent_at,
+                  "sent_by": new_row.excluded.sent_by, "cancelled_at": None, "cancel_reason": None},
             where=table.c.cancelled_at.is_not(None),
         ).returning(*table.c)
         with write(self.engine) as conn:

@@ -123,7 +123,11 @@ def test_one_active_standby_takes_over_and_nothing_is_sent_twice(
     # An event added after the takeover is armed and sent by the new active one; the first is not sent again.
     start2 = soon()
     write_event(schedules, "second", URL, start2, start2 + timedelta(minutes=30))
-    wait_until(lambda: (b.poll(), sent_b.events())[1] == ["second"], 10, "the new active one to send the second")
+    def second_sent() -> bool:
+        b.poll()
+        return sent_b.events() == ["second"]
+
+    wait_until(second_sent, 10, "the new active one to send the second")
     time.sleep(0.5)
     a.poll()  # the lock is beta's now: alpha stays a standby
     assert not a.active
