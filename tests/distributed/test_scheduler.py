@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from livewatch.capture.context import StopSignal
+from livewatch.cli import cli
 from livewatch.distributed.scheduler import SchedulerIdentity, SchedulerRole
 from livewatch.distributed.scheduler_metrics import scheduler_registry
 from livewatch.errors import ConfigError
@@ -235,3 +237,21 @@ def test_scheduler_metrics(roles: Callable[[str, Sent], SchedulerRole], schedule
                                 "livewatch_scheduler_captures_sent_total": 0, "livewatch_up": 1}
     assert samples["beta"]["livewatch_scheduler_active"] == 0
     assert samples["beta"]["livewatch_scheduler_armed_jobs"] == 0
+
+
+def test_status_names_the_active_scheduler(roles: Callable[[str, Sent], SchedulerRole], schedules: Path,
+                                           settings: Settings, tmp_path: Path) -> None:
+    start = soon() + timedelta(hours=1)
+    write_event(schedules, "later", URL, start, start + timedelta(minutes=30))
+    config = tmp_path / "livewatch.toml"
+    config.write_text(f'data_dir = "{settings.data_dir}"\ndatabase_url = "{settings.database_url}"\n', encoding="utf-8")
+    role = roles("alpha", Sent())
+    role.poll()
+    shown = CliRunner().invoke(cli, ["--config", str(config), "status"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "scheduler: alpha pid 1, since" in shown.output
+    assert ": active" in shown.output
+    role.shutdown()
+    shown = CliRunner().invoke(cli, ["--config", str(config), "status"], env={"COLUMNS": "200"})
+    assert "alpha pid 1" in shown.output
+    assert "gone (no scheduler holds the lock)" in shown.output
