@@ -11,7 +11,7 @@ import click
 
 from livewatch.cli.invocation import CliState, pass_state
 from livewatch.distributed.dispatch import celery_sender
-from livewatch.distributed.scheduler import SchedulerRole
+from livewatch.distributed.scheduler import SchedulerRole, require_scheduler_database
 from livewatch.distributed.scheduler_metrics import scheduler_registry
 from livewatch.logs import LOG_FORMATS, LogFormat, logging_configured
 from livewatch.metrics import MetricsServer
@@ -36,6 +36,7 @@ def scheduler(state: CliState, schedules: Path | None, reload_interval: float, v
     click.get_current_context().with_resource(
         logging_configured(logging.WARNING - 10 * min(verbose + 1, 2), log_format))
     settings = state.settings
+    require_scheduler_database(settings)  # before the broker: the first thing to set up
     role = SchedulerRole(settings, [schedules or settings.schedules_dir], celery_sender(settings),
                          reload_interval=reload_interval)
 

@@ -66,15 +66,21 @@ def _window_of_dispatch(dispatch: Dispatch) -> Window:
     return Window(dispatch.arm_at, dispatch.window_start, dispatch.window_end, dispatch.hard_stop)
 
 
+def require_scheduler_database(settings: Settings) -> None:
+    """A :class:`ConfigError` unless the state database is PostgreSQL (every scheduler and worker, on any
+    machine, shares its lock, job store and state)."""
+    if settings.database_url is None:
+        raise ConfigError("livewatch scheduler needs PostgreSQL (the scheduler lock and the job store are shared "
+                          "by every machine): set database_url to postgresql+psycopg://… (docs/distributed.md); "
+                          "this configuration uses SQLite in the data directory")
+    require_postgresql(parse_url(settings.database_url))
+
+
 class SchedulerRole:
     def __init__(self, settings: Settings, schedules: Sequence[Path], send: CaptureSender, *,
                  reload_interval: float = 5.0, identity: SchedulerIdentity | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        if settings.database_url is None:
-            raise ConfigError("livewatch scheduler needs PostgreSQL (the scheduler lock and the job store are shared "
-                             "by every machine): set database_url to postgresql+psycopg://… (docs/distributed.md); "
-                             "this configuration uses SQLite in the data directory")
-        require_postgresql(parse_url(settings.database_url))
+        require_scheduler_database(settings)
         self.settings = settings
         self.schedules = list(schedules)
         self.send = send

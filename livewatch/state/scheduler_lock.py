@@ -59,8 +59,8 @@ class ActiveScheduler:
 def require_postgresql(url: URL) -> None:
     if backend_of(url) != POSTGRESQL:
         raise ConfigError("livewatch scheduler needs PostgreSQL (the scheduler lock and the job store are shared "
-                         "by every machine): set database_url to postgresql+psycopg://… (docs/distributed.md); "
-                         f"this configuration uses {mask_url(url)}")
+                          "by every machine): set database_url to postgresql+psycopg://… (docs/distributed.md); "
+                          f"this configuration uses {mask_url(url)}")
 
 
 class SchedulerLock:

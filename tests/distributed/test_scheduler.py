@@ -255,3 +255,12 @@ def test_status_names_the_active_scheduler(roles: Callable[[str, Sent], Schedule
     shown = CliRunner().invoke(cli, ["--config", str(config), "status"], env={"COLUMNS": "200"})
     assert "alpha pid 1" in shown.output
     assert "gone (no scheduler holds the lock)" in shown.output
+
+
+def test_the_command_refuses_sqlite(tmp_path: Path) -> None:
+    config = tmp_path / "livewatch.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
+    done = CliRunner().invoke(cli, ["--config", str(config), "scheduler"], env={"LIVEWATCH_DATABASE_URL": None})
+    assert done.exit_code == 2
+    assert "livewatch scheduler needs PostgreSQL" in done.output
+    assert "SQLite" in done.output
