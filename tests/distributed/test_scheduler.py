@@ -19,8 +19,10 @@ from livewatch.distributed.scheduler import SchedulerIdentity, SchedulerRole
 from livewatch.distributed.scheduler_metrics import scheduler_registry
 from livewatch.errors import ConfigError
 from livewatch.monitor.status import scheduler_status
+from livewatch.session import Session
 from livewatch.settings import Settings
-from livewatch.state.dispatches import DispatchLog
+from livewatch.state import tables
+from livewatch.state.dispatches import Dispatch, DispatchLog
 from tests.capture.conftest import write_event
 
 URL = "http://127.0.0.1:9/live.m3u8"  # never fetched: the scheduler only sends the task
@@ -264,3 +266,49 @@ def test_the_command_refuses_sqlite(tmp_path: Path) -> None:
     assert done.exit_code == 2
     assert "livewatch scheduler needs PostgreSQL" in done.output
     assert "SQLite" in done.output
+
+
+def test_two_schedulers_sending_one_window_at_once_send_it_once(settings: Settings) -> None:
+    """The seconds around a takeover, when both may believe they are active: the second waits on the first
+    one's row and sends nothing; had the first failed to send, the second would."""
+    with Session.open(settings) as session:
+        start = datetime(2026, 12, 2, 12, tzinfo=UTC)
+        with session.database.engine.begin() as conn:
+            conn.execute(tables.events.insert().values(
+                id="e", title="t", kind="forum", timezone="UTC", registered_start=start,
+                registered_end=start + timedelta(hours=1), source_file="f", source_sha256="s",
+                registration_json="{}", updated_at=start))
+        log = DispatchLog(session.database.engine)
+        window = Dispatch("e", start, start + timedelta(hours=1), start, start + timedelta(hours=2), 1,
+                          start, "alpha pid 1")
+        inside, release = threading.Event(), threading.Event()
+        results: dict[str, object] = {}
+
+        def first() -> None:
+            with log.sending(window) as sent:
+                results["first"] = sent
+                inside.set()
+                release.wait(10)
+
+        def second() -> None:
+            with log.sending(window) as sent:
+                results["second"] = sent
+
+        one = threading.Thread(target=first)
+        one.start()
+        assert inside.wait(10)
+        two = threading.Thread(target=second)
+        two.start()
+        time.sleep(0.5)
+        assert "second" not in results  # waiting on the first one's row
+        release.set()
+        one.join(10)
+        two.join(10)
+        assert isinstance(results["first"], Dispatch)
+        assert results["second"] is None
+
+        failed = Dispatch("e", start, start + timedelta(hours=3), start, start + timedelta(hours=4), 1, start, "a")
+        with pytest.raises(ConnectionError), log.sending(failed):
+            raise ConnectionError("broker unreachable")
+        with log.sending(failed) as sent:
+            assert sent is not None
