@@ -29,6 +29,7 @@ from livewatch.cli import (
     rule_commands,
     scheduler_commands,
     transcribe_commands,
+    worker_commands,
 )
 from livewatch.cli.invocation import CliState, hoist_global_options, pass_state
 from livewatch.errors import ConfigError, LivewatchError
@@ -258,6 +259,7 @@ cli.add_command(alert_commands.alerts)
 cli.add_command(db_commands.db)
 cli.add_command(review_commands.serve)
 cli.add_command(review_commands.review)
+cli.add_command(worker_commands.worker)
 
 
 def main() -> None:

@@ -75,9 +75,11 @@ class StreamLanes:
         self._lock = threading.Lock()
         self._busy: set[str] = set()
 
-    def claim(self, queue: WorkQueue) -> WorkItem | None:
+    def claim(self, queue: WorkQueue, key_prefix: str | None = None) -> WorkItem | None:
+        """The head of a lane no worker here holds; with ``key_prefix`` (a lane the caller holds across
+        processes, see ``livewatch/distributed/lanes.py``) the oldest pending item of that lane."""
         with self._lock:  # the claim and the lane are taken together: no other worker sees one without the other
-            item = queue.claim(TRANSCRIBE, exclude_prefixes=tuple(self._busy))
+            item = queue.claim(TRANSCRIBE, key_prefix=key_prefix, exclude_prefixes=tuple(self._busy))
             if item is not None:
                 self._busy.add(lane_of(item))
             return item
@@ -119,12 +121,15 @@ class TranscriptionWorker:
         self.lanes = lanes or StreamLanes()
         #: The event whose audio the last :meth:`process_one` took (for whoever checks transcripts next).
         self.last_event_id: str | None = None
+        #: Segments this worker has transcribed (not those skipped, failed or found done before a restart).
+        self.transcribed = 0
 
     # -- the queue ---------------------------------------------------------------------------------------
 
-    def process_one(self) -> bool:
-        """Transcribe the oldest queued segment of a stream no other worker holds; False when there is none."""
-        item = self.lanes.claim(self.queue)
+    def process_one(self, lane: str | None = None) -> bool:
+        """Transcribe the oldest queued segment of a stream no other worker holds (of ``lane`` alone, when
+        the caller holds that lane: see :meth:`StreamLanes.claim`); False when there is none."""
+        item = self.lanes.claim(self.queue, lane)
         if item is None:
             return False
         try:
@@ -143,7 +148,7 @@ class TranscriptionWorker:
         items = [first]
         self.last_event_id = first.segment.event_id
         try:
-            self.handle(items)
+            heard = self.handle(items)
         except CorruptSegment as err:  # the file will not get better: note it and go on without it
             log.warning("skipping a corrupt audio segment: %s", err)
             if first.segment.segment_id is not None:
@@ -157,14 +162,17 @@ class TranscriptionWorker:
         else:
             for taken in items:
                 self.queue.complete(taken.item)
+            if heard:
+                self.transcribed += len(items)
 
-    def handle(self, items: list[Claimed]) -> None:
-        """Transcribe ``items[0]`` and, appended to ``items``, any contiguous segments queued behind it."""
+    def handle(self, items: list[Claimed]) -> bool:
+        """Transcribe ``items[0]`` and, appended to ``items``, any contiguous segments queued behind it;
+        False when ``items[0]`` was transcribed before (by a process stopped before it completed the item)."""
         segment = items[0].segment
         run_id, stream, seq, start = segment.run_id, segment.stream, segment.seq, segment.start_at
         progress = self.transcripts.progress(run_id, stream)
         if progress is not None and seq <= progress.last_seq:
-            return  # already transcribed before a restart
+            return False  # already transcribed before a restart
         last = self._last_segment(run_id, stream, progress)
         tail_start, tail = self._tail(run_id, stream, progress, last)
         apart = tail is not None and last is not None and start - last.end_at > CONTIGUOUS
@@ -178,6 +186,7 @@ class TranscriptionWorker:
         self._commit_window(segment.event_id, run_id, stream, window_start, np.concatenate(pieces),
                             final=False, seq=seq,
                             segments=[(i.segment.start_at, i.segment.segment_id) for i in items])
+        return True
 
     def _take_queued_behind(self, items: list[Claimed], pieces: list[npt.NDArray[np.float32]], run_id: int,
                             stream: int, seq: int) -> int:
