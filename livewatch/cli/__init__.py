@@ -27,6 +27,7 @@ from livewatch.cli import (
     report_commands,
     review_commands,
     rule_commands,
+    scheduler_commands,
     transcribe_commands,
     worker_commands,
 )
@@ -248,6 +249,7 @@ def demo(work_dir: Path | None, keep: bool, language: str, voices: str | None, s
 
 cli.add_command(monitor_commands.run)
 cli.add_command(monitor_commands.status)
+cli.add_command(scheduler_commands.scheduler)
 cli.add_command(transcribe_commands.transcribe)
 cli.add_command(transcribe_commands.models)
 cli.add_command(rule_commands.rules)
