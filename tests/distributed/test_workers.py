@@ -74,9 +74,15 @@ class Deployment:
             db.sync_events(validate_registrations([self.schedules], self.settings).registrations)
 
     def start_worker(self, name: str, queues: str = "capture,transcribe,check") -> subprocess.Popen[bytes]:
+        return self._start(name, ["worker", "--queues", queues, "--concurrency", "4", "--hostname", f"{name}@test"])
+
+    def start_scheduler(self) -> subprocess.Popen[bytes]:
+        return self._start("scheduler", ["scheduler", "--schedules", str(self.schedules), "--reload-interval", "0.5"])
+
+    def _start(self, name: str, role: list[str]) -> subprocess.Popen[bytes]:
         env = {**os.environ, BROKER_URL_ENV: self.broker}
         command = [sys.executable, "-m", "livewatch", "--config", str(self.config), "--data", str(self.data.root),
-                   "worker", "--queues", queues, "--concurrency", "4", "--hostname", f"{name}@test"]
+                   *role]
         log = (self.root / f"{name}.log").open("wb")
         worker = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
@@ -134,12 +140,15 @@ def deployment(tmp_path: Path, postgres_url: str, rabbitmq_url: str) -> Iterator
 
 def test_a_worker_records_transcribes_and_checks_an_event(deployment: Callable[[bool], Deployment],
                                                           origin: LiveOrigin) -> None:
+    """The whole path across roles: a `livewatch scheduler` arms the registered event and sends its capture when
+    it falls due; a `livewatch worker` records it, transcribes each closed segment and checks the event."""
     site = deployment(True)
     t0 = now()
-    site.register("one", origin.url, t0 + timedelta(seconds=1), t0 + timedelta(seconds=13))
+    write_event(site.schedules, "one", origin.url, t0 + timedelta(seconds=3), t0 + timedelta(seconds=15))
+    site.start_scheduler()
     site.start_worker("w1")
-    send_capture(site.app, "one", t0 + timedelta(seconds=1))
     wait_until(lambda: site.status("one") == "finished", 60, "the run to finish")
+    assert "capture task sent" in site.log_of("scheduler")
     facts = run_facts(site.data, "one", site.database)
     assert len(facts.audio) >= 4
     assert [s.seq for s in facts.audio] == list(range(len(facts.audio)))
@@ -150,6 +159,23 @@ def test_a_worker_records_transcribes_and_checks_an_event(deployment: Callable[[
     wait_until(lambda: "(final)" in site.log_of("w1"), 60, "the final check")
     assert (site.data.report_dir("one") / "report.html").is_file()
     assert "Traceback" not in site.log_of("w1")
+
+
+def test_a_removed_event_stops_its_capture(deployment: Callable[[bool], Deployment], origin: LiveOrigin) -> None:
+    """The scheduler flags the capture task of an event removed from the registrations; the worker recording
+    it stops within seconds and closes its run as cancelled, as `livewatch run` does."""
+    site = deployment(False)
+    t0 = now()
+    path = write_event(site.schedules, "gone", origin.url, t0 + timedelta(seconds=2), t0 + timedelta(seconds=60))
+    site.start_scheduler()
+    site.start_worker("w1", "capture")
+    wait_until(lambda: site.status("gone") == "recording", 30, "recording to start")
+    path.unlink()
+    removed_at = time.monotonic()
+    wait_until(lambda: site.status("gone") == "cancelled", 20, "the capture to stop")
+    assert time.monotonic() - removed_at < 12
+    assert ffmpeg_writing_into(site.data.root) == []
+    assert "event removed from the registrations; stopping the capture" in site.log_of("w1")
 
 
 def test_a_killed_workers_capture_is_resumed_by_another(deployment: Callable[[bool], Deployment],
