@@ -24,6 +24,7 @@ from livewatch.state import Database, DataDir, tables
 from tests.capture.conftest import now, run_facts, write_event
 from tests.capture.test_monitor import ffmpeg_writing_into
 from tests.support.origin import LiveOrigin, wait_for_playlist
+from tests.support.rabbitmq import RabbitBroker
 
 pytestmark = pytest.mark.slow
 
@@ -246,3 +247,27 @@ def test_a_stopped_worker_hands_its_capture_to_another(deployment: Callable[[boo
     assert stopped_in < 10, stopped_in
     assert handed_over_in < 12, handed_over_in
     print(f"stopped in {stopped_in:.1f} s, continued elsewhere {handed_over_in:.1f} s after the SIGTERM")
+
+
+def test_a_broker_restart_mid_event_never_starts_a_second_recorder(
+        deployment: Callable[[bool], Deployment], origin: LiveOrigin, rabbitmq_broker: RabbitBroker) -> None:
+    """The broker restarts while a worker records: RabbitMQ delivers the unacknowledged capture again (to any
+    worker) while the first recording goes on. The second delivery waits for the window's capture lease
+    instead of starting a second ffmpeg, and finds the window recorded when the first is done."""
+    site = deployment(False)
+    t0 = now()
+    site.register("steady", origin.url, t0 + timedelta(seconds=1), t0 + timedelta(seconds=20))
+    site.start_worker("w1", "capture")
+    send_capture(site.app, "steady", t0 + timedelta(seconds=1))
+    wait_until(lambda: site.status("steady") == "recording", 30, "recording to start")
+    site.start_worker("w2", "capture")
+    rabbitmq_broker.restart()
+    wait_until(lambda: "another worker is recording this window" in site.log_of("w1") + site.log_of("w2"), 40,
+               "the capture delivered again")
+    wait_until(lambda: site.status("steady") == "finished", 40, "the run to finish")
+    wait_until(lambda: "already recorded" in site.log_of("w1") + site.log_of("w2"), 20,
+               "the second delivery to find the window recorded")
+    facts = run_facts(site.data, "steady", site.database)  # one run
+    assert len(facts.connections) == 1  # one recorder, never interrupted
+    assert facts.gaps == []
+    assert [s.seq for s in facts.audio] == list(range(len(facts.audio)))
