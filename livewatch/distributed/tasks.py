@@ -28,8 +28,8 @@ from livewatch.capture.stream import INTERRUPTED
 from livewatch.distributed.app import send_check, send_transcribe
 from livewatch.distributed.names import CAPTURE_TASK, CHECK_TASK, TRANSCRIBE_TASK
 from livewatch.distributed.wakeups import WakingQueue
+from livewatch.monitor.arming import window_of
 from livewatch.monitor.event_capture import EventCapture
-from livewatch.monitor.monitor import window_of
 from livewatch.queue import TRANSCRIBE
 from livewatch.registration.models import Event
 from livewatch.session import Session
