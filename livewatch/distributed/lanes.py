@@ -28,9 +28,11 @@ from livewatch.session import Session
 from livewatch.state.lanes import (
     CHECK_LOCKS,
     TRANSCRIPT_FILE_LOCKS,
+    LaneState,
     exclusive,
     lane_backlog,
     lane_held,
+    lane_state,
     reclaim_orphans,
 )
 from livewatch.transcription.engines import EngineChooser
@@ -73,19 +75,21 @@ def transcribe_lane(session: Session, run_id: int, stream: int, *,
     worker = TranscriptionWorker(session.runs, session.transcripts, session.queue,
                                  choose or engine_chooser(session).choose)
     lane = lane_key(run_id, stream)
+    progressed = True
     while True:
-        with lane_held(session.engine, run_id, stream) as held:
-            if not held:
-                return worker.transcribed
-            progressed = _drain(session, worker, run_id, stream, on_transcribed)
-        # The lane is free again; a segment queued after the last claim found nothing had its task find the
-        # lane taken. Look again (a process that took the lane since then is in charge of it now).
-        if not _work_left(session, run_id, stream):
+        # First a look, in one query: a task whose segment a holder has already transcribed (a backlog: the
+        # first task of a stream drains it) costs no lock. After a round holding the lane, the same look
+        # catches a segment queued just after the last claim, whose task found the lane taken and left.
+        if not _state(session, run_id, stream).work_left:
             return worker.transcribed
         if not progressed:  # nothing could be done with what is left: never spin on it
             log.warning("lane %s: %d item(s) left that this worker could not take", lane,
                         lane_backlog(session.engine, TRANSCRIBE, lane))
             return worker.transcribed
+        with lane_held(session.engine, run_id, stream) as held:
+            if not held:  # its holder drains it, and looks again after letting it go
+                return worker.transcribed
+            progressed = _drain(session, worker, run_id, stream, on_transcribed)
 
 
 def _drain(session: Session, worker: TranscriptionWorker, run_id: int, stream: int,
@@ -102,7 +106,7 @@ def _drain(session: Session, worker: TranscriptionWorker, run_id: int, stream: i
         progressed = True
         if on_transcribed is not None and worker.last_event_id:
             on_transcribed(worker.last_event_id, False)
-    if _needs_flush(session, run_id, stream):
+    if _state(session, run_id, stream).needs_flush:
         event_id = session.runs.run(run_id).event_id
         worker.flush(event_id, run_id, stream)
         write_run_transcripts(session, event_id, run_id)
@@ -112,17 +116,8 @@ def _drain(session: Session, worker: TranscriptionWorker, run_id: int, stream: i
     return progressed
 
 
-def _needs_flush(session: Session, run_id: int, stream: int) -> bool:
-    """The stream's capture has ended, all its audio is transcribed, and its last tail is not committed."""
-    progress = session.transcripts.progress(run_id, stream)
-    if progress is None or progress.flushed or session.runs.run(run_id).status not in FINAL:
-        return False
-    return not lane_backlog(session.engine, TRANSCRIBE, lane_key(run_id, stream))
-
-
-def _work_left(session: Session, run_id: int, stream: int) -> bool:
-    return bool(lane_backlog(session.engine, TRANSCRIBE, lane_key(run_id, stream))) or \
-        _needs_flush(session, run_id, stream)
+def _state(session: Session, run_id: int, stream: int) -> LaneState:
+    return lane_state(session.engine, TRANSCRIBE, run_id, stream, FINAL)
 
 
 def write_run_transcripts(session: Session, event_id: str, run_id: int) -> None:
