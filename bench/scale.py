@@ -22,6 +22,7 @@ import argparse
 import itertools
 import multiprocessing
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -215,6 +216,7 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=4, help="streams in the backlog")
     parser.add_argument("--segments", type=int, default=4, help="10 s segments per stream in the backlog")
     parser.add_argument("--overhead-segments", type=int, default=120, help="segments for the overhead figures")
+    parser.add_argument("--repeat", type=int, default=5, help="overhead runs per path (the median is reported)")
     args = parser.parse_args()
     cluster = start_cluster()
     try:
@@ -263,17 +265,20 @@ def measure(args: argparse.Namespace, cluster: PostgresCluster) -> None:
         streams = 4
         per_stream = max(1, args.overhead_segments // streams)
         total = streams * per_stream
-        print(f"overhead, an engine that decodes nothing, {total} segments over {streams} streams:")
+        print(f"overhead, an engine that decodes nothing, {total} segments over {streams} streams "
+              f"(median of {args.repeat}):")
         for live in (True, False):
-            figures = []
-            for path, runner in (("in-process", in_process), ("lanes", through_lanes)):
-                folder, url = fresh(f"overhead-{path}-{live}")
-                with open_session(folder, url) as session:
-                    backlog = captured(session, speech, streams, per_stream, finished=not live)
-                    if not live:
-                        for payload in backlog.payloads:
-                            queue(session, payload)
-                    figures.append(runner(session, backlog, deaf, live=live) / total * 1000)
+            samples: dict[str, list[float]] = {"in-process": [], "lanes": []}
+            for attempt in range(args.repeat):  # alternated, so that a busy spell on the machine hits both
+                for path, runner in (("in-process", in_process), ("lanes", through_lanes)):
+                    folder, url = fresh(f"overhead-{path}-{live}-{attempt}")
+                    with open_session(folder, url) as session:
+                        backlog = captured(session, speech, streams, per_stream, finished=not live)
+                        if not live:
+                            for payload in backlog.payloads:
+                                queue(session, payload)
+                        samples[path].append(runner(session, backlog, deaf, live=live) / total * 1000)
+            figures = [statistics.median(samples["in-process"]), statistics.median(samples["lanes"])]
             mode = "live (queued, then its task)" if live else "backlog (one task per segment)"
             print(f"  {mode:32s} in-process {figures[0]:6.1f} ms/segment, lanes {figures[1]:6.1f} ms/segment: "
                   f"overhead {figures[1] - figures[0]:+6.1f} ms/segment")
