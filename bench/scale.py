@@ -175,8 +175,10 @@ def through_lanes(session: Session, backlog: Backlog, choice: EngineChoice, *, l
     return time.perf_counter() - began
 
 
-def worker_process(folder: str, url: str, model: ModelInfo, tasks: Any, ready: Any, go: Any, done: Any) -> None:
-    """A worker process: loads tiny.en, then takes tasks until none is left."""
+def worker_process(folder: str, url: str, model: ModelInfo, threads: int, tasks: Any, ready: Any, go: Any,
+                   done: Any) -> None:
+    """A worker process: loads tiny.en (decoding on ``threads`` threads), then takes tasks until none is left."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # CTranslate2's threads: the processes share the cores
     engine = backends.create("faster-whisper", model, device="cpu", compute_type="int8")
     choice = EngineChoice(engine, TranscribeOptions(language="en"))
     with Session.open(Settings.model_validate({"data_dir": folder, "database_url": url}), migrate=False) as session:
@@ -196,7 +198,9 @@ def throughput(processes: int, folder: Path, url: str, model: ModelInfo, backlog
         tasks.put(task)
     for _ in range(processes):
         tasks.put(None)
-    children = [context.Process(target=worker_process, args=(str(folder), url, model, tasks, ready, go, done))
+    threads = max(1, len(os.sched_getaffinity(0)) // processes)
+    children = [context.Process(target=worker_process, args=(str(folder), url, model, threads, tasks, ready, go,
+                                                             done))
                 for _ in range(processes)]
     for child in children:
         child.start()

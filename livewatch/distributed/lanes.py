@@ -19,8 +19,9 @@ import weakref
 from collections.abc import Callable
 
 from livewatch.alerts import AlertService
+from livewatch.errors import StateError
 from livewatch.monitor.check_service import check_and_publish
-from livewatch.pipeline import lane_key
+from livewatch.pipeline import ClosedSegment, MessageError, decode, lane_key
 from livewatch.pipeline.run_status import FINAL
 from livewatch.queue import TRANSCRIBE
 from livewatch.rules.packs import PackLibrary
@@ -33,6 +34,7 @@ from livewatch.state.lanes import (
     lane_backlog,
     lane_held,
     lane_state,
+    next_pending,
     reclaim_orphans,
 )
 from livewatch.transcription.engines import EngineChooser
@@ -40,6 +42,12 @@ from livewatch.transcription.transcript_files import write_transcript_files
 from livewatch.transcription.worker import EngineChoice, TranscriptionWorker
 
 log = logging.getLogger(__name__)
+
+
+class MediaUnavailable(StateError):
+    """The segments' folder is not visible on this machine: the task fails (to be retried elsewhere), its
+    items untouched."""
+
 
 #: Times an item's holders may be lost while transcribing it before it fails for good (a segment that
 #: kills its worker must not kill every worker in turn); the worker's own retry limit is the same.
@@ -101,6 +109,7 @@ def _drain(session: Session, worker: TranscriptionWorker, run_id: int, stream: i
     if reclaimed.requeued or reclaimed.failed:
         log.warning("lane %s: %d item(s) of a lost worker back in the queue, %d failed for good", lane,
                     reclaimed.requeued, reclaimed.failed)
+    _media_visible(session, lane)
     progressed = False
     while worker.process_one(lane):
         progressed = True
@@ -114,6 +123,21 @@ def _drain(session: Session, worker: TranscriptionWorker, run_id: int, stream: i
         if on_transcribed is not None:
             on_transcribed(event_id, True)
     return progressed
+
+
+def _media_visible(session: Session, lane: str) -> None:
+    """A worker that cannot see the shared media path must leave the stream to one that can: the worker
+    would skip a missing file as corrupt, for good."""
+    payload = next_pending(session.engine, TRANSCRIBE, lane)
+    if payload is None:
+        return
+    try:
+        folder = decode(ClosedSegment, payload).path.parent
+    except MessageError:  # the worker fails it, named in the log
+        return
+    if not folder.is_dir():
+        raise MediaUnavailable(f"{folder}: not visible on this worker (is the shared media path mounted here?); "
+                               f"lane {lane} is left in the queue for another worker")
 
 
 def _state(session: Session, run_id: int, stream: int) -> LaneState:

@@ -19,6 +19,7 @@ start), it never touches the items of a lane another live worker holds.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Collection, Iterator
@@ -180,6 +181,14 @@ def lane_backlog(engine: Engine, queue: str, lane: str) -> int:
 def _backlog(queue: str, lane: str) -> ScalarSelect[int]:
     return (select(func.count()).select_from(table)
             .where(*_in_lane(queue, lane), table.c.status.in_([PENDING, CLAIMED])).scalar_subquery())
+
+
+def next_pending(engine: Engine, queue: str, lane: str) -> dict[str, Any] | None:
+    """The payload of the lane's oldest pending item (the next the holder takes), or None."""
+    with engine.connect() as conn:
+        payload = conn.execute(select(table.c.payload_json).where(*_in_lane(queue, lane), table.c.status == PENDING)
+                               .order_by(table.c.id).limit(1)).scalar()
+    return None if payload is None else dict(json.loads(payload))
 
 
 @dataclass(frozen=True)

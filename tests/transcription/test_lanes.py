@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from livewatch.distributed import lanes
-from livewatch.distributed.lanes import check_event_now, transcribe_lane
+from livewatch.distributed.lanes import MediaUnavailable, check_event_now, transcribe_lane
 from livewatch.monitor.check_service import check_and_publish
 from livewatch.pipeline.run_status import FINISHED
 from livewatch.queue import TRANSCRIBE, WorkItem
@@ -308,6 +308,18 @@ def test_a_segment_queued_while_the_holder_lets_go_is_transcribed(
         words = " ".join(text for stream, _, _, text in transcript(session) if stream == 0).lower().split()
         assert words[0] == "good"
         assert words[-1].strip(".") == "tonight"
+
+
+def test_a_worker_that_cannot_see_the_media_leaves_the_stream_to_others(
+    tmp_path: Path, postgres_url: str, speech: np.ndarray, engine_choice: EngineChoice
+) -> None:
+    with open_session(tmp_path / "data", postgres_url) as session:
+        run_id, payloads = captured(session, speech, queue=False)
+        put(session, {**payloads[0], "path": str(tmp_path / "unmounted" / "forum" / "audio" / "s0-000000.wav")})
+        with pytest.raises(MediaUnavailable, match="unmounted/forum/audio: not visible on this worker"):
+            transcribe_lane(session, run_id, 0, choose=lambda event: engine_choice)
+        assert queue_items(session) == [(f"{run_id}:0:0", "pending", 0)]
+        assert transcript(session) == []
 
 
 def test_on_sqlite_a_lane_is_held_within_the_process(
