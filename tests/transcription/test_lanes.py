@@ -20,7 +20,8 @@ import pytest
 from sqlalchemy import select
 
 from livewatch.distributed import lanes
-from livewatch.distributed.lanes import check_event_now, transcribe_lane
+from livewatch.distributed.lanes import MediaUnavailable, check_event_now, transcribe_lane
+from livewatch.monitor.check_service import check_and_publish
 from livewatch.pipeline.run_status import FINISHED
 from livewatch.queue import TRANSCRIBE, WorkItem
 from livewatch.registration.models import Event
@@ -29,6 +30,7 @@ from livewatch.settings import Settings
 from livewatch.state import tables
 from livewatch.state.lanes import lane_backlog
 from livewatch.state.runs import SegmentRecord
+from livewatch.state.transcripts import ProgressMoved
 from livewatch.state.work_queue_postgresql import PostgresWorkQueue
 from livewatch.transcription import backends
 from livewatch.transcription.worker import EngineChoice, TranscriptionWorker, read_wav
@@ -309,6 +311,67 @@ def test_a_segment_queued_while_the_holder_lets_go_is_transcribed(
         assert words[-1].strip(".") == "tonight"
 
 
+class Gated(Transcriber):
+    """Tiny.en that, on its first window, says so and waits to be let go."""
+
+    name: ClassVar[str] = "faster-whisper"
+
+    def __init__(self, inner: Transcriber) -> None:
+        super().__init__(inner.model, device=inner.device, compute_type=inner.compute_type)
+        self.inner, self.entered, self.go_on = inner, threading.Event(), threading.Event()
+
+    def transcribe(self, audio: Audio, options: TranscribeOptions) -> Iterator[Segment]:
+        self.entered.set()
+        self.go_on.wait(CHILD_TIMEOUT_S)
+        return self.inner.transcribe(audio, options)
+
+
+def test_a_holder_that_lost_its_lane_commits_nothing(
+    tmp_path: Path, postgres_cluster: PostgresCluster, postgres_url: str, speech: np.ndarray,
+    engine_choice: EngineChoice, reference: list[tuple[int, datetime, datetime, str]]
+) -> None:
+    gated = Gated(engine_choice.transcriber)
+    with open_session(tmp_path / "data", postgres_url) as session:
+        run_id, _ = captured(session, speech)
+        outcome: list[BaseException | int] = []
+
+        def first_holder() -> None:
+            try:
+                outcome.append(transcribe_lane(session, run_id, 0,
+                                               choose=lambda event: EngineChoice(gated, engine_choice.options)))
+            except ProgressMoved as err:
+                outcome.append(err)
+
+        holder = threading.Thread(target=first_holder)
+        holder.start()
+        assert gated.entered.wait(CHILD_TIMEOUT_S)
+        # Its lock connection dies (the server restarted it, a network cut) while it decodes: the lane is free.
+        with postgres_cluster.connect(PostgresCluster.name_of(postgres_url)) as admin:
+            pids = [row[0] for row in admin.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory'")]
+            assert len(pids) == 1
+            admin.execute("SELECT pg_terminate_backend(%s)", (pids[0],))
+        assert transcribe_lane(session, run_id, 0, choose=lambda event: engine_choice) == len(CUTS[0]) + 1
+        gated.go_on.set()
+        holder.join(CHILD_TIMEOUT_S)
+        assert len(outcome) == 1
+        assert isinstance(outcome[0], ProgressMoved)
+        assert transcribe_lane(session, run_id, 1, choose=lambda event: engine_choice) == len(CUTS[1]) + 1
+        assert {status for _, status, _ in queue_items(session)} == {"done"}
+        assert transcript(session) == reference
+
+
+def test_a_worker_that_cannot_see_the_media_leaves_the_stream_to_others(
+    tmp_path: Path, postgres_url: str, speech: np.ndarray, engine_choice: EngineChoice
+) -> None:
+    with open_session(tmp_path / "data", postgres_url) as session:
+        run_id, payloads = captured(session, speech, queue=False)
+        put(session, {**payloads[0], "path": str(tmp_path / "unmounted" / "forum" / "audio" / "s0-000000.wav")})
+        with pytest.raises(MediaUnavailable, match="unmounted/forum/audio: not visible on this worker"):
+            transcribe_lane(session, run_id, 0, choose=lambda event: engine_choice)
+        assert queue_items(session) == [(f"{run_id}:0:0", "pending", 0)]
+        assert transcript(session) == []
+
+
 def test_on_sqlite_a_lane_is_held_within_the_process(
     tmp_path: Path, speech: np.ndarray, engine_choice: EngineChoice,
     reference: list[tuple[int, datetime, datetime, str]]
@@ -330,12 +393,11 @@ def test_on_sqlite_a_lane_is_held_within_the_process(
 def test_checks_of_one_event_take_turns(tmp_path: Path, postgres_url: str, speech: np.ndarray,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     spans: list[tuple[float, float]] = []
-    real = lanes.check_and_publish
 
     def timed(*args: Any, **kwargs: Any) -> Any:
         began = time.monotonic()
         time.sleep(0.2)  # a slow check: a second one must wait for it
-        result = real(*args, **kwargs)
+        result = check_and_publish(*args, **kwargs)
         spans.append((began, time.monotonic()))
         return result
 
