@@ -19,8 +19,9 @@ import weakref
 from collections.abc import Callable
 
 from livewatch.alerts import AlertService
+from livewatch.errors import StateError
 from livewatch.monitor.check_service import check_and_publish
-from livewatch.pipeline import lane_key
+from livewatch.pipeline import ClosedSegment, MessageError, decode, lane_key
 from livewatch.pipeline.run_status import FINAL
 from livewatch.queue import TRANSCRIBE
 from livewatch.rules.packs import PackLibrary
@@ -28,9 +29,12 @@ from livewatch.session import Session
 from livewatch.state.lanes import (
     CHECK_LOCKS,
     TRANSCRIPT_FILE_LOCKS,
+    LaneState,
     exclusive,
     lane_backlog,
     lane_held,
+    lane_state,
+    next_pending,
     reclaim_orphans,
 )
 from livewatch.transcription.engines import EngineChooser
@@ -38,6 +42,12 @@ from livewatch.transcription.transcript_files import write_transcript_files
 from livewatch.transcription.worker import EngineChoice, TranscriptionWorker
 
 log = logging.getLogger(__name__)
+
+
+class MediaUnavailable(StateError):
+    """The segments' folder is not visible on this machine: the task fails (to be retried elsewhere), its
+    items untouched."""
+
 
 #: Times an item's holders may be lost while transcribing it before it fails for good (a segment that
 #: kills its worker must not kill every worker in turn); the worker's own retry limit is the same.
@@ -73,19 +83,21 @@ def transcribe_lane(session: Session, run_id: int, stream: int, *,
     worker = TranscriptionWorker(session.runs, session.transcripts, session.queue,
                                  choose or engine_chooser(session).choose)
     lane = lane_key(run_id, stream)
+    progressed = True
     while True:
-        with lane_held(session.engine, run_id, stream) as held:
-            if not held:
-                return worker.transcribed
-            progressed = _drain(session, worker, run_id, stream, on_transcribed)
-        # The lane is free again; a segment queued after the last claim found nothing had its task find the
-        # lane taken. Look again (a process that took the lane since then is in charge of it now).
-        if not _work_left(session, run_id, stream):
+        # First a look, in one query: a task whose segment a holder has already transcribed (a backlog: the
+        # first task of a stream drains it) costs no lock. After a round holding the lane, the same look
+        # catches a segment queued just after the last claim, whose task found the lane taken and left.
+        if not _state(session, run_id, stream).work_left:
             return worker.transcribed
         if not progressed:  # nothing could be done with what is left: never spin on it
             log.warning("lane %s: %d item(s) left that this worker could not take", lane,
                         lane_backlog(session.engine, TRANSCRIBE, lane))
             return worker.transcribed
+        with lane_held(session.engine, run_id, stream) as held:
+            if not held:  # its holder drains it, and looks again after letting it go
+                return worker.transcribed
+            progressed = _drain(session, worker, run_id, stream, on_transcribed)
 
 
 def _drain(session: Session, worker: TranscriptionWorker, run_id: int, stream: int,
@@ -97,12 +109,13 @@ def _drain(session: Session, worker: TranscriptionWorker, run_id: int, stream: i
     if reclaimed.requeued or reclaimed.failed:
         log.warning("lane %s: %d item(s) of a lost worker back in the queue, %d failed for good", lane,
                     reclaimed.requeued, reclaimed.failed)
+    _media_visible(session, lane)
     progressed = False
     while worker.process_one(lane):
         progressed = True
         if on_transcribed is not None and worker.last_event_id:
             on_transcribed(worker.last_event_id, False)
-    if _needs_flush(session, run_id, stream):
+    if _state(session, run_id, stream).needs_flush:
         event_id = session.runs.run(run_id).event_id
         worker.flush(event_id, run_id, stream)
         write_run_transcripts(session, event_id, run_id)
@@ -112,17 +125,23 @@ def _drain(session: Session, worker: TranscriptionWorker, run_id: int, stream: i
     return progressed
 
 
-def _needs_flush(session: Session, run_id: int, stream: int) -> bool:
-    """The stream's capture has ended, all its audio is transcribed, and its last tail is not committed."""
-    progress = session.transcripts.progress(run_id, stream)
-    if progress is None or progress.flushed or session.runs.run(run_id).status not in FINAL:
-        return False
-    return not lane_backlog(session.engine, TRANSCRIBE, lane_key(run_id, stream))
+def _media_visible(session: Session, lane: str) -> None:
+    """A worker that cannot see the shared media path must leave the stream to one that can: the worker
+    would skip a missing file as corrupt, for good."""
+    payload = next_pending(session.engine, TRANSCRIBE, lane)
+    if payload is None:
+        return
+    try:
+        folder = decode(ClosedSegment, payload).path.parent
+    except MessageError:  # the worker fails it, named in the log
+        return
+    if not folder.is_dir():
+        raise MediaUnavailable(f"{folder}: not visible on this worker (is the shared media path mounted here?); "
+                               f"lane {lane} is left in the queue for another worker")
 
 
-def _work_left(session: Session, run_id: int, stream: int) -> bool:
-    return bool(lane_backlog(session.engine, TRANSCRIBE, lane_key(run_id, stream))) or \
-        _needs_flush(session, run_id, stream)
+def _state(session: Session, run_id: int, stream: int) -> LaneState:
+    return lane_state(session.engine, TRANSCRIBE, run_id, stream, FINAL)
 
 
 def write_run_transcripts(session: Session, event_id: str, run_id: int) -> None:

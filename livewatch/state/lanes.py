@@ -19,18 +19,22 @@ start), it never touches the items of a lane another live worker holds.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select, text, update
+from sqlalchemy import ColumnElement, Connection, Engine, ScalarSelect, Select, case, func, select, update
+from sqlalchemy.sql.functions import FunctionElement
 
 from livewatch.errors import StateError
+from livewatch.pipeline import lane_key
 from livewatch.queue.base import CLAIMED, FAILED, PENDING
+from livewatch.state import tables
 from livewatch.state.database import write
 from livewatch.state.engines import POSTGRESQL
 from livewatch.state.tables import work_queue as table
@@ -76,7 +80,7 @@ def lane_held(engine: Engine, run_id: int, stream: int) -> Iterator[bool]:
         return
     key = lane_lock_key(run_id, stream)
     with _lock_connection(engine) as conn:
-        taken = bool(conn.execute(select(func.pg_try_advisory_lock(key))).scalar())
+        taken = _try_lock(conn, func.pg_try_advisory_lock(key))
         if not taken:
             yield False
             return
@@ -99,7 +103,7 @@ def exclusive(engine: Engine, space: int, name: str, *, wait_s: float) -> Iterat
     with _lock_connection(engine) as conn:
         deadline = time.monotonic() + wait_s
         # Polled rather than pg_advisory_lock: a wait longer than the statement timeout would be an error.
-        while not conn.execute(select(func.pg_try_advisory_lock(space, func.hashtext(name)))).scalar():
+        while not _try_lock(conn, func.pg_try_advisory_lock(space, func.hashtext(name))):
             if time.monotonic() >= deadline:
                 raise StateError(f"{name}: still held by another process after {wait_s:.0f} s")
             time.sleep(POLL_S)
@@ -115,9 +119,13 @@ def _lock_connection(engine: Engine) -> Iterator[Connection]:
     transaction would pin old row versions for as long as the lane is held)."""
     with engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT")
-        for setting, value in KEEPALIVE.items():  # ignored on a Unix socket
-            conn.execute(text(f"SET {setting} = {int(value)}"))
         yield conn
+
+
+def _try_lock(conn: Connection, attempt: FunctionElement[Any]) -> bool:
+    """One round trip: the keepalive settings (session-wide; ignored on a Unix socket), then the attempt."""
+    settings = [func.set_config(setting, str(value), False) for setting, value in KEEPALIVE.items()]
+    return bool(conn.execute(select(*settings, attempt)).one()[-1])
 
 
 def _unlock(conn: Connection, statement: Select[Any]) -> None:
@@ -152,19 +160,58 @@ def _in_lane(queue: str, lane: str) -> list[ColumnElement[bool]]:
 def reclaim_orphans(engine: Engine, queue: str, lane: str, *, max_attempts: int) -> Reclaimed:
     """Call holding the lane: items of it still claimed were claimed by a holder that is gone. Those its
     holders already tried ``max_attempts`` times (each died on it) fail for good; the rest go back."""
-    claimed = [*_in_lane(queue, lane), table.c.status == CLAIMED]
+    given_up = table.c.attempts >= max_attempts
     with write(engine) as conn:
-        failed = conn.execute(
-            update(table).where(*claimed, table.c.attempts >= max_attempts)
-            .values(status=FAILED, finished_at=datetime.now(UTC),
-                    error=f"its worker was lost {max_attempts} times while transcribing it")).rowcount
-        requeued = conn.execute(
-            update(table).where(*claimed).values(status=PENDING, claimed_at=None)).rowcount
-    return Reclaimed(int(requeued), int(failed))
+        statuses = conn.execute(
+            update(table).where(*_in_lane(queue, lane), table.c.status == CLAIMED)
+            .values(status=case((given_up, FAILED), else_=PENDING), claimed_at=None,
+                    finished_at=case((given_up, datetime.now(UTC)), else_=None),
+                    error=case((given_up, f"its worker was lost {max_attempts} times while transcribing it"),
+                               else_=table.c.error))
+            .returning(table.c.status)).scalars().all()
+    return Reclaimed(statuses.count(PENDING), statuses.count(FAILED))
 
 
 def lane_backlog(engine: Engine, queue: str, lane: str) -> int:
     """Items of the lane pending or claimed."""
     with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(table).where(
-            *_in_lane(queue, lane), table.c.status.in_([PENDING, CLAIMED]))).scalar_one())
+        return int(conn.execute(select(_backlog(queue, lane))).scalar_one())
+
+
+def _backlog(queue: str, lane: str) -> ScalarSelect[int]:
+    return (select(func.count()).select_from(table)
+            .where(*_in_lane(queue, lane), table.c.status.in_([PENDING, CLAIMED])).scalar_subquery())
+
+
+def next_pending(engine: Engine, queue: str, lane: str) -> dict[str, Any] | None:
+    """The payload of the lane's oldest pending item (the next the holder takes), or None."""
+    with engine.connect() as conn:
+        payload = conn.execute(select(table.c.payload_json).where(*_in_lane(queue, lane), table.c.status == PENDING)
+                               .order_by(table.c.id).limit(1)).scalar()
+    return None if payload is None else dict(json.loads(payload))
+
+
+@dataclass(frozen=True)
+class LaneState:
+    """What is left to do in a stream's lane, read in one query."""
+
+    backlog: int  # items pending or claimed
+    ended: bool  # the run's status is final: no more segments will come
+    unflushed: bool  # something was transcribed and the last tail is not committed yet
+
+    @property
+    def needs_flush(self) -> bool:
+        return not self.backlog and self.ended and self.unflushed
+
+    @property
+    def work_left(self) -> bool:
+        return bool(self.backlog) or self.needs_flush
+
+
+def lane_state(engine: Engine, queue: str, run_id: int, stream: int, final_statuses: Collection[str]) -> LaneState:
+    p, runs = tables.transcription_progress, tables.runs
+    flushed = (select(p.c.flushed).where(p.c.run_id == run_id, p.c.stream == stream).scalar_subquery())
+    status = select(runs.c.status).where(runs.c.id == run_id).scalar_subquery()
+    with engine.connect() as conn:
+        row = conn.execute(select(_backlog(queue, lane_key(run_id, stream)), status, flushed)).one()
+    return LaneState(int(row[0]), row[1] in final_statuses, row[2] is not None and not row[2])

@@ -20,7 +20,8 @@ import pytest
 from sqlalchemy import select
 
 from livewatch.distributed import lanes
-from livewatch.distributed.lanes import check_event_now, transcribe_lane
+from livewatch.distributed.lanes import MediaUnavailable, check_event_now, transcribe_lane
+from livewatch.monitor.check_service import check_and_publish
 from livewatch.pipeline.run_status import FINISHED
 from livewatch.queue import TRANSCRIBE, WorkItem
 from livewatch.registration.models import Event
@@ -309,6 +310,18 @@ def test_a_segment_queued_while_the_holder_lets_go_is_transcribed(
         assert words[-1].strip(".") == "tonight"
 
 
+def test_a_worker_that_cannot_see_the_media_leaves_the_stream_to_others(
+    tmp_path: Path, postgres_url: str, speech: np.ndarray, engine_choice: EngineChoice
+) -> None:
+    with open_session(tmp_path / "data", postgres_url) as session:
+        run_id, payloads = captured(session, speech, queue=False)
+        put(session, {**payloads[0], "path": str(tmp_path / "unmounted" / "forum" / "audio" / "s0-000000.wav")})
+        with pytest.raises(MediaUnavailable, match="unmounted/forum/audio: not visible on this worker"):
+            transcribe_lane(session, run_id, 0, choose=lambda event: engine_choice)
+        assert queue_items(session) == [(f"{run_id}:0:0", "pending", 0)]
+        assert transcript(session) == []
+
+
 def test_on_sqlite_a_lane_is_held_within_the_process(
     tmp_path: Path, speech: np.ndarray, engine_choice: EngineChoice,
     reference: list[tuple[int, datetime, datetime, str]]
@@ -330,12 +343,11 @@ def test_on_sqlite_a_lane_is_held_within_the_process(
 def test_checks_of_one_event_take_turns(tmp_path: Path, postgres_url: str, speech: np.ndarray,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     spans: list[tuple[float, float]] = []
-    real = lanes.check_and_publish
 
     def timed(*args: Any, **kwargs: Any) -> Any:
         began = time.monotonic()
         time.sleep(0.2)  # a slow check: a second one must wait for it
-        result = real(*args, **kwargs)
+        result = check_and_publish(*args, **kwargs)
         spans.append((began, time.monotonic()))
         return result
 
