@@ -39,6 +39,8 @@ from livewatch.session import Session, data_dir
 from livewatch.settings import Settings
 from livewatch.state.database import check_database_file, describe_error
 
+__all__ = ["SHUTDOWN_GRACE_S", "Monitor", "window_of"]  # window_of: its home is livewatch.monitor.arming
+
 log = logging.getLogger(__name__)
 #: Seconds a shutdown may take past the captures' longest ``stop_timeout_s`` (see :meth:`Monitor.shutdown`).
 SHUTDOWN_GRACE_S = 5.0
