@@ -90,6 +90,9 @@ def make_celery(settings: Settings, *, broker: str | None = None) -> Celery:
         task_queues=[Queue(name, routing_key=name, durable=True)  # type: ignore[no-untyped-call]
                      for name in QUEUES],
         task_default_queue=CHECK_QUEUE,
+        task_default_exchange=APP_NAME,  # one direct exchange, routing key = queue name
+        task_default_exchange_type="direct",
+        task_default_routing_key=CHECK_QUEUE,
         task_create_missing_queues=False,
         task_publish_retry=True,
         task_publish_retry_policy=PUBLISH_RETRY,

@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import Any
 
 from celery import Celery
+from celery.bootsteps import StartStopStep
 from celery.exceptions import Reject
 from pydantic import ValidationError
 
@@ -47,6 +48,8 @@ REGISTRY_POLL_S = 5.0
 #: How long a capture keeps trying to write its run's end when the database refuses it (disk full) before it
 #: hands the task back (the next worker resumes the run and closes it).
 RUN_END_RETRY_S = 30.0
+#: Seconds between wake-ups of an idle worker's event loop (see :class:`_PromptShutdown`).
+WAKE_S = 1.0
 
 
 class WorkerRuntime:
@@ -246,9 +249,25 @@ def check(rt: WorkerRuntime, event_id: str, final: bool) -> None:
     check_event_now(rt.session, event_id, final)
 
 
+class _PromptShutdown(StartStopStep):  # type: ignore[misc]
+    """Wakes the worker's event loop every second. It otherwise sleeps in ``poll`` until its next timer (about
+    10 s when idle), and a SIGTERM (a deploy) would wait that long before the worker even began to stop."""
+
+    requires = ("celery.worker.components:Hub",)
+
+    def start(self, worker: Any) -> None:
+        if worker.hub is not None:
+            worker.hub.call_repeatedly(WAKE_S, _nothing)
+
+
+def _nothing() -> None:
+    """A timer's tick: waking the loop is all it is for."""
+
+
 def register(app: Celery, settings: Settings) -> WorkerRuntime:
     """Register the three tasks on ``app``; returns the runtime they share (the worker opens it at start)."""
     rt = WorkerRuntime(app, settings)
+    app.steps["worker"].add(_PromptShutdown)
 
     @app.task(name=CAPTURE_TASK, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
     def capture_task(event_id: str, window_start: str) -> str:

@@ -3,6 +3,7 @@ one event end to end, and a worker killed (or stopped) mid-event whose capture a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from celery import Celery
 from sqlalchemy import func, select
 
 from livewatch.distributed.app import make_celery, send_capture
+from livewatch.distributed.names import QUEUES
 from livewatch.queue import TRANSCRIBE
 from livewatch.registration import validate_registrations
 from livewatch.settings import BROKER_URL_ENV, load_settings
@@ -66,7 +68,7 @@ class Deployment:
                                encoding="utf-8")
         self.settings = load_settings(self.config).model_copy(update={"data_dir": self.data.root})
         self.app: Celery = make_celery(self.settings, broker=broker)
-        self.app.control.purge()  # the session's broker: nothing a previous test left behind is taken
+        self.purge()  # the session's broker: nothing a previous test left behind is taken
         self.workers: list[subprocess.Popen[bytes]] = []
 
     def register(self, event_id: str, url: str, start: datetime, end: datetime) -> None:
@@ -123,7 +125,22 @@ class Deployment:
             except subprocess.TimeoutExpired:
                 worker.kill()
                 worker.wait()
+        self.purge()  # nor for the next test
         self.app.close()
+
+    def purge(self) -> None:
+        """Empty the three queues, on a connection of its own (a broker restart leaves the app's pooled one dead)."""
+        import amqp
+
+        connection = amqp.Connection(self.broker.split("@", 1)[1].split("/", 1)[0], userid="guest", password="guest",
+                                     connect_timeout=5)
+        connection.connect()
+        try:
+            for queue in QUEUES:
+                with contextlib.suppress(amqp.exceptions.NotFound):  # not declared yet: nothing in it
+                    connection.channel().queue_purge(queue)
+        finally:
+            connection.close()
 
 
 @pytest.fixture
