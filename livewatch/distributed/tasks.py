@@ -23,6 +23,8 @@ from celery.bootsteps import StartStopStep
 from celery.exceptions import Reject
 from pydantic import ValidationError
 
+from livewatch.alerts import AlertService
+from livewatch.alerts.watch import run_alert
 from livewatch.capture.context import CaptureContext, StopSignal
 from livewatch.capture.registry import SourceRegistry
 from livewatch.capture.stream import INTERRUPTED
@@ -31,6 +33,7 @@ from livewatch.distributed.names import CAPTURE_TASK, CHECK_TASK, TRANSCRIBE_TAS
 from livewatch.distributed.wakeups import WakingQueue
 from livewatch.monitor.arming import window_of
 from livewatch.monitor.event_capture import EventCapture
+from livewatch.pipeline.run_status import FAILED, INCOMPLETE, UNRESOLVED
 from livewatch.queue import TRANSCRIBE
 from livewatch.registration.models import Event
 from livewatch.session import Session
@@ -72,6 +75,11 @@ class WorkerRuntime:
             data=session.data, store=session.runs, queue=WakingQueue(session.queue, self._segment_queued),
             sources=SourceRegistry(), slots=threading.BoundedSemaphore(self.settings.concurrency.captures),
             allowed_url_schemes=tuple(self.settings.allowed_url_schemes))
+
+    @cached_property
+    def alerts(self) -> AlertService:
+        """Raises into the outbox only (not started: the role that delivers the outbox sends them)."""
+        return AlertService(self.settings, self.session.alerts)
 
     def open(self) -> None:
         """Open the session and build the capture context now (the worker's start), not in the first task."""
@@ -219,6 +227,14 @@ def capture(rt: WorkerRuntime, event_id: str, window_start: str) -> str:
         log.info("%s: worker stopping; run %s left open for the next worker", event_id, recording.run_id)
         raise _hand_back(f"{event_id}: worker stopping; run {recording.run_id} continues elsewhere")
     log.info("%s: capture ended: %s", event_id, status)
+    if status in (INCOMPLETE, FAILED, UNRESOLVED) and recording.run_id is not None:
+        # Raised here, as the monitor does, not only by a schedule watch from the database (which may be what
+        # failed); the outbox keeps one alert per key.
+        try:
+            rt.alerts.raise_alert(run_alert(event, recording.run_id, status, recording.reason, rt.ctx.clock()),
+                                  event.alerts)
+        except Exception:  # the task's end (checks, the ack) must not depend on the outbox
+            log.exception("%s: cannot raise the alert for run %s (%s)", event_id, recording.run_id, status)
     if recording.run_id is not None and rt.settings.transcriber.enabled:
         for stream in range(len(event.streams)):  # each stream's last words are flushed once all is heard
             send_transcribe(rt.app, recording.run_id, stream)
