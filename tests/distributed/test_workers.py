@@ -191,7 +191,9 @@ def test_a_removed_event_stops_its_capture(deployment: Callable[[bool], Deployme
     path.unlink()
     removed_at = time.monotonic()
     wait_until(lambda: site.status("gone") == "cancelled", 20, "the capture to stop")
-    assert time.monotonic() - removed_at < 12
+    stopped_in = time.monotonic() - removed_at
+    print(f"capture stopped {stopped_in:.1f} s after the registration was removed")
+    assert stopped_in < 12
     assert ffmpeg_writing_into(site.data.root) == []
     assert "event removed from the registrations; stopping the capture" in site.log_of("w1")
 
