@@ -233,6 +233,7 @@ def test_a_killed_workers_capture_is_resumed_by_another(deployment: Callable[[bo
     # What went out while no worker recorded, less what the resumed one still found in the origin's playlist,
     # is on the gap ledger.
     gaps = [(g.end_at - g.start_at).total_seconds() for g in facts.gaps]
+    print(f"resumed {resumed_after:.1f} s after the kill; gap on the ledger {gaps}")
     assert len(gaps) == 1, gaps
     assert abs(gaps[0] - (resumed_after - PLAYLIST_SPAN_S)) <= 2.5, (gaps, resumed_after)
 
