@@ -2,7 +2,8 @@
 
 A capture task holds the lease, on a connection of its own, for as long as it records. Its holder's death ends
 it: PostgreSQL releases a session's advisory locks when the session ends, and a killed process's connection
-ends with it (a machine that vanishes without a TCP reset: when the server's TCP keepalives give up). So a
+ends with it (a machine that vanishes without a TCP reset: when the server's TCP keepalives, set on the
+lease's session, give up after about a minute). So a
 second delivery of the same capture (RabbitMQ redelivers it when the first worker's connection to the broker
 drops, also while that worker lives on) never starts a second recorder: it waits for the lease, and continues
 the run (``RunStore.open_run`` resumes it, the stream recovery keeps what the first recorder saved) only once
@@ -12,19 +13,29 @@ the first holder has gone.
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from livewatch.errors import StateError
+from livewatch.state.database import describe_error
 from livewatch.state.engines import POSTGRESQL
+from livewatch.state.lanes import KEEPALIVE
+
+log = logging.getLogger(__name__)
+
+
+#: Capture leases use the one-bigint form of advisory-lock keys: ``"ll"`` in the top 16 bits (stream lanes use
+#: ``"lw"``, see :mod:`livewatch.state.lanes`), then 48 bits of a hash of the event and its window.
+LEASE_LOCK_BASE = 0x6C6C << 48
 
 
 def lease_key(event_id: str, window_start: datetime) -> int:
-    """The lock's key: a signed 64-bit hash of the event and its window (the one-key form of PostgreSQL's
-    advisory locks, a key space apart from the two-key form other locks use)."""
-    digest = hashlib.blake2b(f"capture\0{event_id}\0{window_start.isoformat()}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    """The lock's key for the event's window starting at ``window_start``."""
+    digest = hashlib.blake2b(f"capture\0{event_id}\0{window_start.isoformat()}".encode(), digest_size=6).digest()
+    return LEASE_LOCK_BASE | int.from_bytes(digest, "big")
 
 
 class CaptureLease:
@@ -37,9 +48,13 @@ class CaptureLease:
         if self._conn.closed:
             return
         try:
-            self._conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
-        finally:
-            self._conn.close()  # ends the session: the lock goes with it even if the unlock failed
+            released = bool(self._conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self.key}).scalar())
+        except SQLAlchemyError as err:
+            log.warning("the capture lease's connection broke while it was held (%s)", describe_error(err))
+            released = False
+        if not released:
+            self._conn.invalidate()  # never back to the pool still holding the lock: its session ends instead
+        self._conn.close()
 
     def __enter__(self) -> CaptureLease:
         return self
@@ -54,8 +69,11 @@ def try_capture_lease(engine: Engine, event_id: str, window_start: datetime) -> 
         raise StateError("capture leases need the state database in PostgreSQL (distributed mode)")
     key = lease_key(event_id, window_start)
     conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    # Server-side keepalives on the lease's session (ignored on a Unix socket): a holder whose machine vanished
+    # loses the lease within about a minute, as a lane's holder does.
+    keepalives = [func.set_config(setting, str(value), False) for setting, value in KEEPALIVE.items()]
     try:
-        taken = bool(conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar())
+        taken = bool(conn.execute(select(*keepalives, func.pg_try_advisory_lock(key))).one()[-1])
     except BaseException:
         conn.close()
         raise
