@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from typing import Any
 
@@ -30,7 +31,7 @@ def _queue_list(_ctx: click.Context, _param: click.Parameter, value: str) -> lis
               help="Tasks run at once (threads). Default: [concurrency] captures for the capture queue, plus "
                    "[concurrency] transcriptions for transcribe, plus 1 for check.")
 @click.option("--hostname", "-n", default=None,
-              help="The worker's name on the broker (default livewatch@<host>); unique per worker process.")
+              help="The worker's name on the broker (default livewatch-<pid>@<host>, unique per worker process).")
 @click.option("-v", "--verbose", count=True, help="Debug log output (the default shows info and above).")
 @click.option("--log-format", type=click.Choice(LOG_FORMATS), default="text", show_default=True,
               help="Log lines as text, or as JSON objects (one per line) for journald and log shippers.")
@@ -68,7 +69,7 @@ def worker(state: CliState, queues: list[str], concurrency: int | None, hostname
     # process (a prefork child would be killed or waited for, not asked to hand its event back). A machine
     # that wants more Whisper throughput runs more worker processes on the transcribe queue.
     argv = ["worker", "--pool", "threads", "--concurrency", str(concurrency), "--queues", ",".join(queues),
-            "--hostname", hostname or f"livewatch@{socket.gethostname()}", "--loglevel",
+            "--hostname", hostname or f"livewatch-{os.getpid()}@{socket.gethostname()}", "--loglevel",
             "DEBUG" if verbose else "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat"]
     try:
         app.worker_main(argv)
