@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from livewatch import __version__
-from livewatch.i18n import N_
+from livewatch.i18n import N_, CategoryTitles
 from livewatch.pipeline.findings import DetailValue
 from livewatch.pipeline.run_status import FINAL
 from livewatch.registration.models import Event
@@ -88,8 +88,10 @@ def _screen_view(f: FindingEntry, evidence: FrameEvidence | None, clock: Callabl
 
 def build_report(records: EventRecords, document: FindingsDocument, event: Event | None, *,
                  clips: dict[str, str], audit: AuditTrail,
-                 frames: Mapping[str, FrameEvidence] | None = None) -> ReportContext:
-    """The report's context; ``frames``: the screen findings' frames as kept (finding id → evidence)."""
+                 frames: Mapping[str, FrameEvidence] | None = None,
+                 categories: Mapping[str, CategoryTitles] | None = None) -> ReportContext:
+    """The report's context; ``frames``: the screen findings' frames as kept (finding id → evidence);
+    ``categories``: how the checked packs title their categories."""
     frames = frames or {}
     info = document.event
     zone = ZoneInfo(info.timezone)
@@ -178,6 +180,7 @@ def build_report(records: EventRecords, document: FindingsDocument, event: Event
         audit=AuditSummary(len(audit.entries), audit.state(), audit.head[:16], audit.notes())
         if audit.entries or audit.bad_lines else None,
         generated_at=document.provenance.generated_at.isoformat(),
+        categories=dict(categories or {}),
         language=event.language if event else "",
         version=__version__,
     )

@@ -23,6 +23,7 @@ from livewatch.reports.frames import FrameEvidence, keep_frames, kept_files
 from livewatch.reports.glance import finding_counts
 from livewatch.reports.reviews import audit_trail
 from livewatch.reports.template_context import FindingCounts, IndexContext, IndexRow, ReportContext
+from livewatch.rules.packs import category_titles
 from livewatch.settings import Settings
 from livewatch.state import DataDir
 from livewatch.state.event_records import EventRecord, EventRecords
@@ -94,7 +95,7 @@ def report_context(session: ReportSession, check: EventCheck, *, clips: bool = T
                                              frames=kept_files(frames))
     made = extract_clips(records, check.run_id, check.findings, session.media, folder) if clips else {}
     return build_report(records, document, check.event, clips=made, frames=frames,
-                        audit=audit_trail(data, check.event_id))
+                        audit=audit_trail(data, check.event_id), categories=category_titles(check.packs))
 
 
 def _status(run_status: str | None, registered_start: datetime, now: datetime) -> str:

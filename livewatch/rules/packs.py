@@ -20,6 +20,7 @@ from pydantic import Field, ValidationError
 
 from livewatch.errors import ConfigError
 from livewatch.fields import SeverityName, SingleLine, StrictModel
+from livewatch.i18n import CategoryTitles, PageLanguage
 from livewatch.issues import Issue
 from livewatch.plugins import PluginError, Registry
 from livewatch.rules.base import Rule
@@ -41,6 +42,8 @@ class RulePackError(ConfigError):
 
 class Category(StrictModel):
     title: SingleLine
+    titles: dict[PageLanguage, SingleLine] = Field(default_factory=dict, description=(
+        "The title in a page language (zh-CN, en): a report in that language shows it instead of title."))
     legal_basis: SingleLine | None = None
 
 
@@ -80,6 +83,15 @@ class RulePack:
     def legal_basis(self, rule: Rule) -> str | None:
         category = self.categories.get(rule.spec.category)
         return rule.spec.legal_basis or (category.legal_basis if category else None)
+
+
+def category_titles(packs: Iterable[RulePack]) -> dict[str, CategoryTitles]:
+    """Category id → how the packs title it (the first pack that has the category wins, as selected)."""
+    titles: dict[str, CategoryTitles] = {}
+    for pack in packs:
+        for category_id, category in pack.categories.items():
+            titles.setdefault(category_id, CategoryTitles(category.title, dict(category.titles)))
+    return titles
 
 
 def load_pack(path: Path, types: Mapping[str, type[Rule]] | None = None) -> RulePack:
