@@ -90,7 +90,8 @@ def category_titles(packs: Iterable[RulePack]) -> dict[str, CategoryTitles]:
     titles: dict[str, CategoryTitles] = {}
     for pack in packs:
         for category_id, category in pack.categories.items():
-            titles.setdefault(category_id, CategoryTitles(category.title, dict(category.titles)))
+            by_language = {str(language): title for language, title in category.titles.items()}
+            titles.setdefault(category_id, CategoryTitles(category.title, by_language))
     return titles
 
 
