@@ -32,6 +32,7 @@ from livewatch.state import DataDir
 from livewatch.state.runs import RunStore, SegmentRecord
 from livewatch.templating import make_environment, message_html, render
 from tests.conftest import SCHEDULES
+from tests.reports.test_glance import TIMELINE
 from tests.reports.test_report import tone_wav
 from tests.reports.test_templates import NOW
 from tests.review_server.conftest import form_token, report_page, serve_forum, sign_in
@@ -180,6 +181,9 @@ def test_the_chinese_report_has_no_english_left(reported: Reported) -> None:
     assert _english_left(html) == []
     page = BeautifulSoup(html, "html.parser")
     assert "项" in page.select_one("#verdict-reason").get_text()  # type: ignore[union-attr]
+    verdict_line = one_text(page, "#verdict-line")
+    assert verdict_line.startswith("不合格：1 项严重级发现待处理"), verdict_line  # Chinese punctuation after the verdict
+    assert ":" not in verdict_line, verdict_line
     assert "审核人 王审核" in page.get_text()  # the review log
     flag = page.select_one("#participants span.flag")
     assert flag is not None
@@ -253,6 +257,11 @@ def test_the_chinese_report_draws_cjk_with_a_cjk_font(reported: Reported, tmp_pa
                 families = [f["familyName"] for f in fonts]
                 assert any("CJK" in f or "Han" in f for f in families), families
             assert page.evaluate("document.documentElement.scrollWidth") <= 400
+            # The timeline's Chinese labels as readable as the English ones (tests/reports/test_glance.py).
+            drawn = page.evaluate(TIMELINE)
+            assert all(t["size"] >= 10 and t["inside"] for t in drawn["texts"]), drawn["texts"]
+            assert drawn["overlaps"] == []
+            assert all(lane["name"] > 0 and lane["inside"] for lane in drawn["lanes"]), drawn["lanes"]
         finally:
             browser.close()
 

@@ -275,7 +275,7 @@ def test_the_report_fits_the_screen(reviewed: Reviewed, browser: Browser, tmp_pa
 #: The timeline's text as drawn: each visible label's rendered font size (its CSS size times the drawing's
 #: scale on screen), its box, and whether it lies inside its drawing and the viewport; overlapping labels;
 #: each lane's line and name; the legend's entries.
-_TIMELINE = """() => {
+TIMELINE = """() => {
   const width = document.documentElement.clientWidth, texts = [], overlaps = [], lanes = [], legend = [];
   const inside = (r, box) => r.left >= box.left - 0.5 && r.right <= box.right + 0.5 && r.left >= -0.5
     && r.right <= width + 0.5;
@@ -315,7 +315,7 @@ def test_the_timeline_reads_at_every_width(reviewed: Reviewed, browser: Browser,
     shot = artifact(f"timeline-{name}.png")
     page.locator("#timeline").screenshot(path=str(shot))
     print(f"screenshot: {shot}")
-    drawn = page.evaluate(_TIMELINE)
+    drawn = page.evaluate(TIMELINE)
     sizes = [round(t["size"], 1) for t in drawn["texts"]]
     print(f"timeline text at {WIDTHS[name]} px: {min(sizes)}-{max(sizes)} px")
     assert len(drawn["texts"]) >= 8, drawn["texts"]  # the rows' and lanes' names and at least three times
