@@ -14,13 +14,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
 from livewatch.errors import ConfigError
 from livewatch.fields import SeverityName, SingleLine, StrictModel
-from livewatch.i18n import CategoryTitles, PageLanguage
 from livewatch.issues import Issue
 from livewatch.plugins import PluginError, Registry
 from livewatch.rules.base import Rule
@@ -40,9 +39,14 @@ class RulePackError(ConfigError):
     """A rule pack cannot be read, or a registration asks for one that does not exist."""
 
 
+#: The languages a category may be titled in: the pages' languages (``livewatch.i18n.LANGUAGES``; named here
+#: because the rules import nothing of the pages, and a test keeps the two equal).
+TitleLanguage = Literal["zh-CN", "en"]
+
+
 class Category(StrictModel):
     title: SingleLine
-    titles: dict[PageLanguage, SingleLine] = Field(default_factory=dict, description=(
+    titles: dict[TitleLanguage, SingleLine] = Field(default_factory=dict, description=(
         "The title in a page language (zh-CN, en): a report in that language shows it instead of title."))
     legal_basis: SingleLine | None = None
 
@@ -83,16 +87,6 @@ class RulePack:
     def legal_basis(self, rule: Rule) -> str | None:
         category = self.categories.get(rule.spec.category)
         return rule.spec.legal_basis or (category.legal_basis if category else None)
-
-
-def category_titles(packs: Iterable[RulePack]) -> dict[str, CategoryTitles]:
-    """Category id → how the packs title it (the first pack that has the category wins, as selected)."""
-    titles: dict[str, CategoryTitles] = {}
-    for pack in packs:
-        for category_id, category in pack.categories.items():
-            by_language = {str(language): title for language, title in category.titles.items()}
-            titles.setdefault(category_id, CategoryTitles(category.title, by_language))
-    return titles
 
 
 def load_pack(path: Path, types: Mapping[str, type[Rule]] | None = None) -> RulePack:

@@ -182,7 +182,7 @@ def test_the_chinese_report_has_no_english_left(reported: Reported) -> None:
     page = BeautifulSoup(html, "html.parser")
     assert "项" in page.select_one("#verdict-reason").get_text()  # type: ignore[union-attr]
     verdict_line = one_text(page, "#verdict-line")
-    assert verdict_line.startswith("不合格：1 项严重级发现待处理"), verdict_line  # Chinese punctuation after the verdict
+    assert verdict_line.startswith("不合格：1 项严重级发现待处理"), verdict_line  # Chinese punctuation
     assert ":" not in verdict_line, verdict_line
     assert "审核人 王审核" in page.get_text()  # the review log
     flag = page.select_one("#participants span.flag")
