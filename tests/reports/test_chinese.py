@@ -184,6 +184,9 @@ def test_the_chinese_report_has_no_english_left(reported: Reported) -> None:
     verdict_line = one_text(page, "#verdict-line")
     assert verdict_line.startswith("不合格：1 项严重级发现待处理"), verdict_line  # Chinese punctuation
     assert ":" not in verdict_line, verdict_line
+    counts = one_text(page, "p.counts")
+    assert "严重：1" in counts, counts
+    assert "金融投资承诺：1" in counts, counts  # the built-in pack's Chinese title for finance-promise
     assert "审核人 王审核" in page.get_text()  # the review log
     flag = page.select_one("#participants span.flag")
     assert flag is not None
