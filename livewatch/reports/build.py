@@ -143,7 +143,7 @@ def build_report(records: EventRecords, document: FindingsDocument, event: Event
         title=f"{info.title} — compliance report",
         event={"id": info.id, "title": info.title, "kind": info.kind,
                "category": (event.category or "") if event else "",
-               "organizer": event.organizer.name if event else "", "timezone": info.timezone,
+               "organizer": event.organizer.name if event and event.organizer else "", "timezone": info.timezone,
                "notes": (event.notes or "") if event else "",
                "window": f"{registered_start.strftime('%Y-%m-%d %H:%M')} – {registered_end.strftime('%H:%M')}"},
         streams=[s.url for s in event.streams] if event else [],
