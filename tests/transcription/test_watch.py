@@ -96,13 +96,16 @@ def _findings(data: DataDir, event_id: str) -> list[tuple[str, str, datetime]]:
 def _on_air(data: DataDir, event_id: str) -> tuple[datetime, datetime]:
     with Database(data.database, migrate=False) as db, db.engine.connect() as conn:
         run = conn.execute(select(tables.runs).where(tables.runs.c.event_id == event_id)).one()
-    assert run.on_air_at is not None and run.off_air_at is not None, run
+    assert run.on_air_at is not None, run
+    assert run.off_air_at is not None, run
     return run.on_air_at, run.off_air_at
 
 
 def _marked_as_inspection(data: DataDir, event_id: str) -> None:
     report = (data.report_dir(event_id) / "report.html").read_text(encoding="utf-8")
-    assert 'id="inspection"' in report and "qa" in report and "a viewer" in report
+    assert 'id="inspection"' in report
+    assert "qa" in report
+    assert "a viewer" in report
     assert "a WeChat group in the comments" in report
     exported = json.loads((data.report_dir(event_id) / "findings.json").read_text(encoding="utf-8"))
     assert exported["event"]["kind"] == "inspection"
@@ -123,9 +126,11 @@ def test_watch_inspects_a_live_stream_and_finds_the_plants_in_time(
     assert path.stem == event_id
     written = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert written["kind"] == "inspection"
-    assert written["inspection"]["inspector"] == "qa" and written["inspection"]["tip_from"] == "a viewer"
+    assert written["inspection"]["inspector"] == "qa"
+    assert written["inspection"]["tip_from"] == "a viewer"
     loaded = validate_registrations([schedules], load_settings(config))
-    assert [reg.event.id for reg in loaded.registrations] == [event_id] and loaded.issues == []
+    assert [reg.event.id for reg in loaded.registrations] == [event_id]
+    assert loaded.issues == []
     # Every plant spoken while on air is found within ±3 s, and nothing is found elsewhere.
     findings = _findings(data, event_id)
     on_air_at, off_air_at = _on_air(data, event_id)
@@ -193,10 +198,11 @@ def test_ctrl_c_mid_inspection_keeps_media_transcript_and_report(
     assert watch.returncode == 0, stderr[-3000:]
     assert "stopping the recording" in stderr
     assert run_status(data, event_id) == "finished"
-    on_air_at, off_air_at = _on_air(data, event_id)
+    _on_air_at, off_air_at = _on_air(data, event_id)
     assert off_air_at <= stopped_at + timedelta(seconds=15)  # ended by Ctrl-C, long before the window's end
     assert list(media.glob("*.ts"))
     transcript = data.transcripts_dir(event_id) / "transcript.jsonl"
-    assert transcript.is_file() and transcript.read_text(encoding="utf-8").strip()
+    assert transcript.is_file()
+    assert transcript.read_text(encoding="utf-8").strip()
     assert f"report: {data.report_dir(event_id) / 'report.html'}" in stdout
     _marked_as_inspection(data, event_id)
