@@ -155,6 +155,7 @@ VOCABULARY = (
     N_("ongoing"), N_("error"), N_("stalled"),
     # event kinds and participant roles; review roles
     N_("forum"), N_("annual-meeting"), N_("lecture"), N_("seminar"), N_("summit"), N_("launch"), N_("other"),
+    N_("inspection"),
     N_("host"), N_("guest"), N_("moderator"), N_("reviewer"), N_("viewer"),
     # the built-in pack's categories (cn-live-events)
     N_("finance-promise"), N_("medical-claim"), N_("absolute-terms"), N_("ad-disclosure"),

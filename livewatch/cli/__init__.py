@@ -28,6 +28,7 @@ from livewatch.cli import (
     review_commands,
     rule_commands,
     transcribe_commands,
+    watch_commands,
 )
 from livewatch.cli.invocation import CliState, hoist_global_options, pass_state
 from livewatch.errors import ConfigError, LivewatchError
@@ -247,6 +248,7 @@ def demo(work_dir: Path | None, keep: bool, language: str, voices: str | None, s
 
 cli.add_command(monitor_commands.run)
 cli.add_command(monitor_commands.status)
+cli.add_command(watch_commands.watch)
 cli.add_command(transcribe_commands.transcribe)
 cli.add_command(transcribe_commands.models)
 cli.add_command(rule_commands.rules)

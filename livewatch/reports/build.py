@@ -145,8 +145,9 @@ def build_report(records: EventRecords, document: FindingsDocument, event: Event
         title=f"{info.title} — compliance report",
         event={"id": info.id, "title": info.title, "kind": info.kind,
                "category": (event.category or "") if event else "",
-               "organizer": event.organizer.name if event else "", "timezone": info.timezone,
+               "organizer": event.organizer.name if event and event.organizer else "", "timezone": info.timezone,
                "notes": (event.notes or "") if event else "",
+               **_inspection(event),
                "window": f"{registered_start.strftime('%Y-%m-%d %H:%M')} – {registered_end.strftime('%H:%M')}"},
         streams=[s.url for s in event.streams] if event else [],
         participants=_participants(event, document),
@@ -246,3 +247,12 @@ def _provenance(document: FindingsDocument) -> dict[str, str]:
             "livewatch": p.livewatch_version,
             N_("registration"): f"{p.registration_file} (sha256 {p.registration_sha256[:16]}…)",
             N_("generated"): p.generated_at.isoformat(), N_("findings.json schema"): str(document.schema_version)}
+
+
+def _inspection(event: Event | None) -> dict[str, str]:
+    """Who asked for an inspection and why (empty strings for a registered event)."""
+    asked = event.inspection if event is not None else None
+    if asked is None:
+        return {"inspector": "", "tip_from": "", "note": "", "requested_at": ""}
+    return {"inspector": asked.inspector, "tip_from": asked.tip_from or "", "note": asked.note or "",
+            "requested_at": asked.requested_at.astimezone(event.zone).strftime("%Y-%m-%d %H:%M") if event else ""}

@@ -179,7 +179,8 @@ class ReportContext:
 
     title: str = field(metadata={"help": "Page title."})
     event: dict[str, str] = field(metadata={
-        "help": "id, title, kind, category, organizer, timezone, window, notes (the registration's notes)."})
+        "help": "id, title, kind, category, organizer, timezone, window, notes (the registration's notes); "
+                "for an inspection inspector, tip_from, note and requested_at (empty otherwise)."})
     streams: list[str] = field(metadata={"help": "Stream URLs."})
     participants: list[ParticipantView] = field(metadata={"help": "Registered participants."})
     verdict: str = field(metadata={"help": "fail, review or pass."})

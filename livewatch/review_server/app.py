@@ -34,6 +34,7 @@ from livewatch.reports.template_context import ReportContext, ReviewView
 from livewatch.review_server.cookies import COOKIE, CookieSigner, WebSession, new_session, server_secret
 from livewatch.review_server.decisions import ACTIONS, Decision, DecisionError, decided_by, record, republish
 from livewatch.review_server.passwords import hash_password, verify_password
+from livewatch.review_server.watch_page import watch_routes
 from livewatch.rules.packs import PackLibrary
 from livewatch.session import Session
 from livewatch.settings import Settings
@@ -329,6 +330,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/index.html", index),
         Route("/login", login, methods=["GET", "POST"]),
         Route("/logout", logout, methods=["POST"]),
+        *watch_routes(server, _refused, signed_in, _token_ok),
         Route("/{event_id}/report.html", report),
         Route("/{event_id}/findings/{finding_id}", decide, methods=["POST"]),
         Route("/{event_id}/changes", changes),
