@@ -71,12 +71,18 @@ class CheckService:
     def check_now(self, event_id: str, *, final: bool) -> tuple[EventCheck, Path]:
         """Check one event in the calling thread: its findings (alerted, when this service alerts) and its
         report; ``final`` adds the audio checks. Returns the check and the report's path."""
-        session = self.session
-        result = check_event(session, event_id, library=self.library, audio=final)
-        if self.alerts is not None:  # before the report: an alert must not wait for rendering
-            report = session.data.report_dir(event_id) / "report.html"
-            self.alerts.on_findings(result.findings, result.event, str(report))
-        published = publish(session, result)
-        log.info("%s: %d finding(s), verdict %s%s", event_id, len(result.findings), result.verdict,
-                 " (final)" if final else "")
-        return result, published
+        return check_and_publish(self.session, self.library, event_id, final=final, alerts=self.alerts)
+
+
+def check_and_publish(session: Session, library: PackLibrary, event_id: str, *, final: bool,
+                      alerts: AlertService | None) -> tuple[EventCheck, Path]:
+    """One check of one event: its findings, raised as alerts (with ``alerts``) before its report and
+    exports are written. The monitor's check thread and a distributed worker's check task both run this."""
+    result = check_event(session, event_id, library=library, audio=final)
+    if alerts is not None:  # before the report: an alert must not wait for rendering
+        report = session.data.report_dir(event_id) / "report.html"
+        alerts.on_findings(result.findings, result.event, str(report))
+    published = publish(session, result)
+    log.info("%s: %d finding(s), verdict %s%s", event_id, len(result.findings), result.verdict,
+             " (final)" if final else "")
+    return result, published

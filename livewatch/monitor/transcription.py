@@ -6,18 +6,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import replace
-from typing import Any
 
 from livewatch.monitor.check_service import CheckService
 from livewatch.pipeline.run_status import FINAL
 from livewatch.queue import TRANSCRIBE
 from livewatch.session import Session
-from livewatch.transcription.choice import UTTERANCES_TO_SETTLE, event_language, plan_for, settled_language
+from livewatch.transcription.engines import EngineChooser
 from livewatch.transcription.transcript_files import write_transcript_files
 from livewatch.transcription.worker import EngineChoice, StreamLanes, TranscriptionWorker
-from transcribers.base import TranscribeOptions, Transcriber
-from transcribers.decoding import decoding_defaults
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +29,10 @@ class TranscriptionService:
         self.queue, self.transcripts = session.queue, session.transcripts
         count = self.settings.concurrency.transcriptions
         lanes = StreamLanes()
+        self.chooser = EngineChooser(session, workers=count)
         self.workers = [TranscriptionWorker(session.runs, session.transcripts, session.queue, self.choose,
                                             lanes=lanes) for _ in range(count)]
         self.worker = self.workers[0]
-        self._engines: dict[tuple[str, str], Transcriber] = {}
-        self._engines_lock = threading.Lock()
-        self._settled: dict[str, str] = {}  # auto events whose language is known, for the log
         self._stop = threading.Event()
         self._idle = [threading.Event() for _ in self.workers]
         self._threads = [threading.Thread(target=self._loop, args=(index,), name=f"transcription-{index}",
@@ -57,36 +51,8 @@ class TranscriptionService:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     def choose(self, event_id: str) -> EngineChoice:
-        """The engine and options for one event (see :func:`plan_for`): the registration's language and
-        ``transcriber`` override over the global ``[transcriber]``; an ``auto`` event switches to its
-        language's model once its first utterances agree on the language. Engines are loaded once and shared."""
-        config = self.settings.transcriber
-        registration = self._registration(event_id)
-        language = registration.get("language")
-        detected = None
-        if event_language(config, language) == "auto" and event_id:
-            detected = settled_language(self.transcripts.first_utterances(event_id, UTTERANCES_TO_SETTLE * 2))
-        plan = plan_for(config, language, registration.get("transcriber"), detected=detected)
-        key = (plan.backend, plan.model)
-        with self._engines_lock:  # several workers may ask at once; a model is loaded once
-            if key not in self._engines:
-                from livewatch.transcription import backends
-
-                model = backends.resolve_model(self.settings.model_store, plan.model, plan.backend)
-                log.info("loading %s model %s", plan.backend, model.name)
-                self._engines[key] = backends.create(plan.backend, model, config.options_for(plan.backend),
-                                                     workers=len(self.workers))
-            if detected and self._settled.get(event_id) != detected:
-                self._settled[event_id] = detected
-                log.info("event %s: speech detected as %s; transcribing with %s from now on",
-                         event_id, detected, plan.model)
-        # The language's decoding defaults, chosen by bench/cer.py (docs/transcription.md); a beam the event
-        # or the configuration names still wins.
-        options = decoding_defaults(plan.whisper_language).apply(TranscribeOptions(language=plan.whisper_language))
-        return EngineChoice(self._engines[key], replace(options, beam_size=plan.beam_size))
-
-    def _registration(self, event_id: str) -> dict[str, Any]:
-        return self.session.events.registration(event_id)
+        """The engine and options for one event (see :class:`EngineChooser`)."""
+        return self.chooser.choose(event_id)
 
     def _loop(self, index: int) -> None:
         worker, idle = self.workers[index], self._idle[index]
