@@ -24,8 +24,10 @@ from livewatch.settings import Settings
 from livewatch.state import tables
 from livewatch.state.dispatches import Dispatch, DispatchLog
 from tests.capture.conftest import write_event
+from tests.support.webhook import WebhookReceiver
 
 URL = "http://127.0.0.1:9/live.m3u8"  # never fetched: the scheduler only sends the task
+WEBHOOK_SECRET = "scheduler-test-secret"
 
 
 class Sent:
@@ -312,3 +314,32 @@ def test_two_schedulers_sending_one_window_at_once_send_it_once(settings: Settin
             raise ConnectionError("broker unreachable")
         with log.sending(failed) as sent:
             assert sent is not None
+
+
+def test_the_active_scheduler_raises_and_delivers_schedule_alerts(
+        tmp_path: Path, postgres_url: str, schedules: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Distributed mode's schedule alerts (a no-show here) come from the active scheduler, once."""
+    monkeypatch.setenv("LIVEWATCH_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    receiver = WebhookReceiver(WEBHOOK_SECRET.encode())
+    now = datetime.now(UTC)
+    path = write_event(schedules, "ghost", URL, now - timedelta(minutes=1), now + timedelta(minutes=5))
+    path.write_text(path.read_text() + "tolerances: {late_start: 0}\n")
+    settings = Settings(data_dir=tmp_path / "data", database_url=postgres_url, alerts=[
+        {"name": "hook", "type": "webhook", "url": receiver.url, "min_severity": "info"}])
+    made = [SchedulerRole(settings, [schedules], Sent(), identity=SchedulerIdentity(host, 1))
+            for host in ("alpha", "beta")]
+    try:
+        for role in made:
+            role.start()
+            role.poll()
+        assert [role.active for role in made] == [True, False]
+        [got] = receiver.wait_for(lambda got: len(got) >= 1, timeout=20)
+        time.sleep(2.5)  # a full watch interval: seen again, not sent again (and never by the standby)
+    finally:
+        for role in made:
+            role.shutdown()
+        receiver.stop()
+    assert got.signature_ok
+    assert got.payload["idempotency_key"].endswith("|no-show")
+    assert got.payload["event"]["id"] == "ghost"
+    assert len(receiver.received) == 1
