@@ -3,6 +3,7 @@ once, removed and moved windows flagged for their capture task, a refused send t
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -241,6 +242,13 @@ def test_scheduler_metrics(roles: Callable[[str, Sent], SchedulerRole], schedule
                                 "livewatch_scheduler_captures_sent_total": 0, "livewatch_up": 1}
     assert samples["beta"]["livewatch_scheduler_active"] == 0
     assert samples["beta"]["livewatch_scheduler_armed_jobs"] == 0
+
+    # Every metric of the role is in docs/distributed.md's table, and nothing else is.
+    exported = {sample.name for family in scheduler_registry(a).collect() for sample in family.samples
+                if sample.name.startswith("livewatch_scheduler_")}
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "distributed.md").read_text(encoding="utf-8")
+    table = guide.split("\n### Metrics", 1)[1].split("\n### ", 1)[0]
+    assert exported == set(re.findall(r"^\| `(livewatch_scheduler_[a-z_]+)` \|", table, flags=re.MULTILINE))
 
 
 def test_status_names_the_active_scheduler(roles: Callable[[str, Sent], SchedulerRole], schedules: Path,
