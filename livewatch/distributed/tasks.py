@@ -28,21 +28,21 @@ from livewatch.capture.stream import INTERRUPTED
 from livewatch.distributed.app import send_check, send_transcribe
 from livewatch.distributed.names import CAPTURE_TASK, CHECK_TASK, TRANSCRIBE_TASK
 from livewatch.distributed.wakeups import WakingQueue
+from livewatch.monitor.arming import window_of
 from livewatch.monitor.event_capture import EventCapture
-from livewatch.monitor.monitor import window_of
-from livewatch.pipeline.run_status import FINAL
 from livewatch.queue import TRANSCRIBE
 from livewatch.registration.models import Event
 from livewatch.session import Session
 from livewatch.settings import Settings
 from livewatch.state.capture_lease import CaptureLease, try_capture_lease
+from livewatch.state.dispatches import DispatchLog
 
 log = logging.getLogger(__name__)
 
 #: Seconds between looks at a capture lease another worker holds (it is free the moment its holder dies).
 LEASE_POLL_S = 1.0
-#: Seconds between looks at the event registry while recording: a removed event or a moved window stops the
-#: capture, as the single-process monitor does when it reloads the registrations.
+#: Seconds between looks at the dispatch log (or the event registry) while recording: a removed event or a
+#: moved window stops the capture, as the single-process monitor does when it reloads the registrations.
 REGISTRY_POLL_S = 5.0
 #: How long a capture keeps trying to write its run's end when the database refuses it (disk full) before it
 #: hands the task back (the next worker resumes the run and closes it).
@@ -141,23 +141,37 @@ def wait_for_lease(rt: WorkerRuntime, event: Event) -> CaptureLease:
             raise _hand_back(f"{event.id}: worker stopping while waiting for the capture lease")
 
 
-def _watch_registry(rt: WorkerRuntime, capture: EventCapture) -> None:
-    """Wait for the capture to end, stopping it when its event is removed or its window moves."""
+def _stop_reason(rt: WorkerRuntime, capture: EventCapture, generation: int | None) -> str | None:
+    """Why the capture must stop now, or None. A capture the scheduler sent has its row in the dispatch log,
+    which the scheduler flags when the event is removed or its window moves (or sends the window again as a
+    new generation); one sent otherwise (by hand, a test) is checked against the event registry itself."""
+    event = capture.event
+    if generation is not None:
+        return DispatchLog(rt.session.engine).stop_reason(event.id, event.start, event.end, generation)
+    current = rt.event(event.id)
+    if current is None:
+        return StopSignal.REMOVED
+    if window_of(current) != window_of(event):
+        return StopSignal.RESCHEDULED
+    return None
+
+
+def _watch(rt: WorkerRuntime, capture: EventCapture, generation: int | None) -> None:
+    """Wait for the capture to end, stopping it when its event is removed or its window moves, as
+    ``livewatch run`` stops its own captures when it reloads the registrations."""
     while capture.thread.is_alive():
         capture.thread.join(REGISTRY_POLL_S)
         if not capture.thread.is_alive() or capture.stop.is_set():
             continue
         try:
-            current = rt.event(capture.event.id)
+            reason = _stop_reason(rt, capture, generation)
         except Exception:  # the database unreachable for a moment: keep recording, look again later
-            log.warning("%s: cannot read the event registry; recording on", capture.event.id, exc_info=True)
+            log.warning("%s: cannot read the dispatch log or registry; recording on", capture.event.id,
+                        exc_info=True)
             continue
-        if current is None:
-            log.info("%s: registration removed; stopping the capture", capture.event.id)
-            capture.stop.set(StopSignal.REMOVED)
-        elif window_of(current) != window_of(capture.event):
-            log.info("%s: window moved; stopping the capture of the old window", capture.event.id)
-            capture.stop.set(StopSignal.RESCHEDULED)
+        if reason is not None:
+            log.info("%s: %s; stopping the capture", capture.event.id, reason)
+            capture.stop.set(reason)
 
 
 def _save_run_end(rt: WorkerRuntime, capture: EventCapture) -> None:
@@ -190,11 +204,12 @@ def capture(rt: WorkerRuntime, event_id: str, window_start: str) -> str:
                  window_start, event.start.isoformat())
         return "moved"
     with wait_for_lease(rt, event):
+        dispatch = DispatchLog(rt.session.engine).latest(event_id, start)
         recording = EventCapture(rt.ctx, event, lambda _capture: None)
         with rt.running(recording):
             log.info("%s: capture started", event_id)
             recording.start()
-            _watch_registry(rt, recording)
+            _watch(rt, recording, None if dispatch is None else dispatch.generation)
         _save_run_end(rt, recording)
     status = recording.status or "failed"
     if status == INTERRUPTED and recording.stop.reason == StopSignal.SHUTDOWN:
@@ -209,14 +224,19 @@ def capture(rt: WorkerRuntime, event_id: str, window_start: str) -> str:
 
 
 def transcribe(rt: WorkerRuntime, run_id: int, stream: int) -> int:
-    """Transcribe the stream's pending segments in order (one worker per stream at a time); returns how many."""
+    """Transcribe the stream's pending segments in order (one worker per stream at a time, see
+    :func:`~livewatch.distributed.lanes.transcribe_lane`); returns how many. The event is then checked once
+    (final when the stream was flushed), not once per segment: a check reads the whole transcript anyway."""
     from livewatch.distributed.lanes import transcribe_lane
 
-    done = transcribe_lane(rt.session, run_id, stream)
-    run = rt.session.runs.run(run_id)
-    final = run.status in FINAL and not rt.session.queue.backlog(TRANSCRIBE, run_id=run_id)
-    if done or final:
-        send_check(rt.app, run.event_id, final)
+    grown: dict[str, bool] = {}
+
+    def transcribed(event_id: str, final: bool) -> None:
+        grown[event_id] = grown.get(event_id, False) or final
+
+    done = transcribe_lane(rt.session, run_id, stream, on_transcribed=transcribed)
+    for event_id, final in grown.items():
+        send_check(rt.app, event_id, final)
     return done
 
 

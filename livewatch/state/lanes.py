@@ -20,6 +20,7 @@ start), it never touches the items of a lane another live worker holds.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Collection, Iterator
@@ -29,15 +30,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, ScalarSelect, Select, case, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.functions import FunctionElement
 
 from livewatch.errors import StateError
 from livewatch.pipeline import lane_key
 from livewatch.queue.base import CLAIMED, FAILED, PENDING
 from livewatch.state import tables
-from livewatch.state.database import write
+from livewatch.state.database import describe_error, write
 from livewatch.state.engines import POSTGRESQL
 from livewatch.state.tables import work_queue as table
+
+log = logging.getLogger(__name__)
 
 #: Lane locks use the one-bigint form of advisory-lock keys (a key space of its own, apart from the
 #: two-integer keys below and the work queue's claim): ``"lw"`` in the top 16 bits, then the run (32 bits)
@@ -129,13 +133,15 @@ def _try_lock(conn: Connection, attempt: FunctionElement[Any]) -> bool:
 
 
 def _unlock(conn: Connection, statement: Select[Any]) -> None:
-    """Release a session lock; a connection that cannot say it did is closed instead (closing releases
-    it), never returned to the pool still holding the lock."""
+    """Release a session lock. A connection that cannot say it did is closed instead (closing releases the
+    lock), never returned to the pool still holding it; one that broke meanwhile (the server restarted) held
+    nothing any more, so that is no error of the work done under the lock."""
     try:
         released = bool(conn.execute(statement).scalar())
-    except Exception:
+    except SQLAlchemyError as err:
+        log.warning("the lock connection broke while the lock was held (%s)", describe_error(err))
         conn.invalidate()
-        raise
+        return
     if not released:
         conn.invalidate()
 

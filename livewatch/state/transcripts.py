@@ -6,14 +6,17 @@ where the last commit stopped: nothing lost, nothing twice. Portable SQLAlchemy 
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from sqlalchemy import Engine, Row, func, select
+from sqlalchemy.exc import IntegrityError
 
+from livewatch.errors import StateError
 from livewatch.pipeline.transcripts import SpanWord, TranscriptSpan
 from livewatch.state import tables
 from livewatch.state.database import write
@@ -29,6 +32,20 @@ class Progress:
     flushed: bool
 
 
+class Unchecked(enum.Enum):
+    """``commit(built_on=UNCHECKED)``: write whatever the progress is now (one writer per stream)."""
+
+    UNCHECKED = "unchecked"
+
+
+UNCHECKED: Final = Unchecked.UNCHECKED
+
+
+class ProgressMoved(StateError):
+    """A stream's progress moved while a window was transcribed: another process holds the stream now (its
+    holder lost its lane, e.g. its database connection dropped), and the window is not committed."""
+
+
 @dataclass(frozen=True)
 class Unflushed:
     """A stream of a finished run whose last tail is not committed yet."""
@@ -42,9 +59,11 @@ class TranscriptLog(Protocol):
     """Where transcripts and each stream's transcription progress are kept."""
 
     def commit(self, run_id: int, stream: int, spans: Sequence[TranscriptSpan], *, committed_until: datetime,
-               last_seq: int | None) -> None:
+               last_seq: int | None, built_on: Progress | Unchecked | None = UNCHECKED) -> None:
         """Add ``spans`` and move the stream's progress, in one transaction (``last_seq`` None: unchanged,
-        or -1 for a stream seen first)."""
+        or -1 for a stream seen first). With ``built_on`` (the progress the window was read after: None for
+        a stream seen first) nothing is written, and :class:`ProgressMoved` raised, when another process
+        has moved the progress since."""
         ...
 
     def progress(self, run_id: int, stream: int) -> Progress | None: ...
@@ -81,20 +100,35 @@ class TranscriptStore:
         self.engine = engine
 
     def commit(self, run_id: int, stream: int, spans: Sequence[TranscriptSpan], *, committed_until: datetime,
-               last_seq: int | None) -> None:
+               last_seq: int | None, built_on: Progress | Unchecked | None = UNCHECKED) -> None:
         table = tables.transcription_progress
         where = (table.c.run_id == run_id, table.c.stream == stream)
-        with write(self.engine) as conn:
-            if spans:
-                conn.execute(tables.transcripts.insert(), [_row_of(span) for span in spans])
-            values: dict[str, Any] = {"committed_until": committed_until, "flushed": 0}
-            if last_seq is not None:
-                values["last_seq"] = last_seq
-            if conn.execute(select(table.c.run_id).where(*where)).first() is None:
-                conn.execute(table.insert().values(run_id=run_id, stream=stream,
-                                                   **{"last_seq": -1 if last_seq is None else last_seq, **values}))
-            else:
-                conn.execute(table.update().where(*where).values(**values))
+        try:
+            with write(self.engine) as conn:
+                # Locked until commit (PostgreSQL; SQLite's write lock is already held): a concurrent commit
+                # of the same stream waits, then finds the progress moved.
+                row = conn.execute(select(table.c.last_seq, table.c.committed_until).where(*where)
+                                   .with_for_update()).first()
+                if not isinstance(built_on, Unchecked):
+                    found = None if row is None else (row.last_seq, row.committed_until)
+                    if found != (None if built_on is None else (built_on.last_seq, built_on.committed_until)):
+                        raise ProgressMoved(f"run {run_id} stream {stream}: transcribed by another process "
+                                            f"meanwhile (progress {found}); this window is dropped")
+                if spans:
+                    conn.execute(tables.transcripts.insert(), [_row_of(span) for span in spans])
+                values: dict[str, Any] = {"committed_until": committed_until, "flushed": 0}
+                if last_seq is not None:
+                    values["last_seq"] = last_seq
+                if row is None:
+                    conn.execute(table.insert().values(run_id=run_id, stream=stream,
+                                                       **{"last_seq": -1 if last_seq is None else last_seq,
+                                                          **values}))
+                else:
+                    conn.execute(table.update().where(*where).values(**values))
+        except IntegrityError as err:  # two first commits of one stream at once: the other one's row won
+            if isinstance(built_on, Unchecked):
+                raise
+            raise ProgressMoved(f"run {run_id} stream {stream}: transcribed by another process meanwhile") from err
 
     def progress(self, run_id: int, stream: int) -> Progress | None:
         table = tables.transcription_progress

@@ -24,7 +24,7 @@ from livewatch.errors import CaptureError
 from livewatch.pipeline import ClosedSegment, MessageError, SpanWord, TranscriptSpan, decode, lane_key
 from livewatch.queue import TRANSCRIBE, WorkItem, WorkQueue
 from livewatch.state.runs import RunLog, SegmentRecord
-from livewatch.state.transcripts import Progress, TranscriptLog
+from livewatch.state.transcripts import Progress, ProgressMoved, TranscriptLog
 from livewatch.transcription.quality import flags_for, text_for_checking, trustworthy
 from transcribers.base import SAMPLE_RATE, Segment, TranscribeOptions, Transcriber
 
@@ -149,6 +149,9 @@ class TranscriptionWorker:
         self.last_event_id = first.segment.event_id
         try:
             heard = self.handle(items)
+        except ProgressMoved as err:  # the stream is another process's now: its items are that one's too
+            log.warning("%s", err)
+            raise
         except CorruptSegment as err:  # the file will not get better: note it and go on without it
             log.warning("skipping a corrupt audio segment: %s", err)
             if first.segment.segment_id is not None:
@@ -177,14 +180,15 @@ class TranscriptionWorker:
         tail_start, tail = self._tail(run_id, stream, progress, last)
         apart = tail is not None and last is not None and start - last.end_at > CONTIGUOUS
         if apart and tail_start is not None and tail is not None:
-            self._commit_window(segment.event_id, run_id, stream, tail_start, tail, final=True, seq=None)
+            progress = self._commit_window(segment.event_id, run_id, stream, tail_start, tail, final=True, seq=None,
+                                           built_on=progress)
             tail_start, tail = None, None
         pieces = [] if tail is None else [tail]
         pieces.append(read_wav(segment.path))
         seq = self._take_queued_behind(items, pieces, run_id, stream, seq)
         window_start = tail_start or start
         self._commit_window(segment.event_id, run_id, stream, window_start, np.concatenate(pieces),
-                            final=False, seq=seq,
+                            final=False, seq=seq, built_on=progress,
                             segments=[(i.segment.start_at, i.segment.segment_id) for i in items])
         return True
 
@@ -222,14 +226,16 @@ class TranscriptionWorker:
             return
         tail_start, tail = self._tail(run_id, stream, progress, self._last_segment(run_id, stream, progress))
         if tail is not None and tail_start is not None:
-            self._commit_window(event_id, run_id, stream, tail_start, tail, final=True, seq=None)
+            self._commit_window(event_id, run_id, stream, tail_start, tail, final=True, seq=None, built_on=progress)
         self.transcripts.mark_flushed(run_id, stream)
 
     # -- windows -----------------------------------------------------------------------------------------
 
     def _commit_window(self, event_id: str, run_id: int, stream: int, window_start: datetime,
-                       window: npt.NDArray[np.float32], *, final: bool, seq: int | None,
-                       segments: list[tuple[datetime, int | None]] | None = None) -> None:
+                       window: npt.NDArray[np.float32], *, final: bool, seq: int | None, built_on: Progress | None,
+                       segments: list[tuple[datetime, int | None]] | None = None) -> Progress:
+        """Decode a window and commit what it heard, unless the stream's progress moved from ``built_on``
+        meanwhile (:class:`ProgressMoved`); the progress committed."""
         choice = self.choose(event_id)
         # The choice's prompt is the language's fixed part, if it has one; the stream's last trusted text
         # follows it as context.
@@ -269,7 +275,10 @@ class TranscriptionWorker:
         spans = [self._span(run_id, stream, _segment_at(segments, window_start + timedelta(seconds=seg.start))
                             if segments else None, window_start, seg, choice.transcriber.name, model.name)
                  for seg in keep]
-        self.transcripts.commit(run_id, stream, spans, committed_until=committed_until, last_seq=seq)
+        self.transcripts.commit(run_id, stream, spans, committed_until=committed_until, last_seq=seq,
+                                built_on=built_on)
+        last_seq = seq if seq is not None else -1 if built_on is None else built_on.last_seq
+        return Progress(last_seq, committed_until, flushed=False)
 
     @staticmethod
     def _span(run_id: int, stream: int, segment_id: int | None, window_start: datetime, seg: Segment, backend: str,

@@ -17,12 +17,14 @@ from celery import Celery
 from sqlalchemy import func, select
 
 from livewatch.distributed.app import make_celery, send_capture
+from livewatch.queue import TRANSCRIBE
 from livewatch.registration import validate_registrations
 from livewatch.settings import BROKER_URL_ENV, load_settings
 from livewatch.state import Database, DataDir, tables
 from tests.capture.conftest import now, run_facts, write_event
 from tests.capture.test_monitor import ffmpeg_writing_into
 from tests.support.origin import LiveOrigin, wait_for_playlist
+from tests.support.rabbitmq import RabbitBroker
 
 pytestmark = pytest.mark.slow
 
@@ -73,9 +75,15 @@ class Deployment:
             db.sync_events(validate_registrations([self.schedules], self.settings).registrations)
 
     def start_worker(self, name: str, queues: str = "capture,transcribe,check") -> subprocess.Popen[bytes]:
+        return self._start(name, ["worker", "--queues", queues, "--concurrency", "4", "--hostname", f"{name}@test"])
+
+    def start_scheduler(self) -> subprocess.Popen[bytes]:
+        return self._start("scheduler", ["scheduler", "--schedules", str(self.schedules), "--reload-interval", "0.5"])
+
+    def _start(self, name: str, role: list[str]) -> subprocess.Popen[bytes]:
         env = {**os.environ, BROKER_URL_ENV: self.broker}
         command = [sys.executable, "-m", "livewatch", "--config", str(self.config), "--data", str(self.data.root),
-                   "worker", "--queues", queues, "--concurrency", "4", "--hostname", f"{name}@test"]
+                   *role]
         log = (self.root / f"{name}.log").open("wb")
         worker = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
@@ -93,6 +101,17 @@ class Deployment:
     def count(self, table: str) -> int:
         with Database(self.database, migrate=False) as db, db.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(tables.metadata.tables[table])).scalar() or 0)
+
+    def pending_transcriptions(self) -> int:
+        q = tables.work_queue
+        with Database(self.database, migrate=False) as db, db.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).where(q.c.queue == TRANSCRIBE, q.c.status != "done"))
+                       .scalar() or 0)
+
+    def flushed(self) -> bool:
+        with Database(self.database, migrate=False) as db, db.engine.connect() as conn:
+            rows = list(conn.execute(select(tables.transcription_progress.c.flushed)))
+        return bool(rows) and all(row[0] for row in rows)
 
     def stop(self) -> None:
         for worker in self.workers:
@@ -122,20 +141,42 @@ def deployment(tmp_path: Path, postgres_url: str, rabbitmq_url: str) -> Iterator
 
 def test_a_worker_records_transcribes_and_checks_an_event(deployment: Callable[[bool], Deployment],
                                                           origin: LiveOrigin) -> None:
+    """The whole path across roles: a `livewatch scheduler` arms the registered event and sends its capture when
+    it falls due; a `livewatch worker` records it, transcribes each closed segment and checks the event."""
     site = deployment(True)
     t0 = now()
-    site.register("one", origin.url, t0 + timedelta(seconds=1), t0 + timedelta(seconds=13))
+    write_event(site.schedules, "one", origin.url, t0 + timedelta(seconds=3), t0 + timedelta(seconds=15))
+    site.start_scheduler()
     site.start_worker("w1")
-    send_capture(site.app, "one", t0 + timedelta(seconds=1))
     wait_until(lambda: site.status("one") == "finished", 60, "the run to finish")
+    assert "capture task sent" in site.log_of("scheduler")
     facts = run_facts(site.data, "one", site.database)
     assert len(facts.audio) >= 4
     assert [s.seq for s in facts.audio] == list(range(len(facts.audio)))
-    # Every closed segment woke the transcribe queue; the final check wrote the report.
-    wait_until(lambda: site.count("transcripts") > 0 and facts.queued == 0 or False, 60, "transcripts")
-    report = site.data.report_dir("one") / "report.html"
-    wait_until(report.is_file, 60, "the event's report")
+    # Every closed segment woke the transcribe queue, and the stream was flushed once the run had ended.
+    wait_until(lambda: site.pending_transcriptions() == 0 and site.flushed(), 90, "every segment transcribed")
+    assert site.count("transcripts") > 0
+    # The transcript grew and was checked, and once more, finally, after the flush: the report is written.
+    wait_until(lambda: "(final)" in site.log_of("w1"), 60, "the final check")
+    assert (site.data.report_dir("one") / "report.html").is_file()
     assert "Traceback" not in site.log_of("w1")
+
+
+def test_a_removed_event_stops_its_capture(deployment: Callable[[bool], Deployment], origin: LiveOrigin) -> None:
+    """The scheduler flags the capture task of an event removed from the registrations; the worker recording
+    it stops within seconds and closes its run as cancelled, as `livewatch run` does."""
+    site = deployment(False)
+    t0 = now()
+    path = write_event(site.schedules, "gone", origin.url, t0 + timedelta(seconds=2), t0 + timedelta(seconds=60))
+    site.start_scheduler()
+    site.start_worker("w1", "capture")
+    wait_until(lambda: site.status("gone") == "recording", 30, "recording to start")
+    path.unlink()
+    removed_at = time.monotonic()
+    wait_until(lambda: site.status("gone") == "cancelled", 20, "the capture to stop")
+    assert time.monotonic() - removed_at < 12
+    assert ffmpeg_writing_into(site.data.root) == []
+    assert "event removed from the registrations; stopping the capture" in site.log_of("w1")
 
 
 def test_a_killed_workers_capture_is_resumed_by_another(deployment: Callable[[bool], Deployment],
@@ -206,3 +247,27 @@ def test_a_stopped_worker_hands_its_capture_to_another(deployment: Callable[[boo
     assert stopped_in < 10, stopped_in
     assert handed_over_in < 12, handed_over_in
     print(f"stopped in {stopped_in:.1f} s, continued elsewhere {handed_over_in:.1f} s after the SIGTERM")
+
+
+def test_a_broker_restart_mid_event_never_starts_a_second_recorder(
+        deployment: Callable[[bool], Deployment], origin: LiveOrigin, rabbitmq_broker: RabbitBroker) -> None:
+    """The broker restarts while a worker records: RabbitMQ delivers the unacknowledged capture again (to any
+    worker) while the first recording goes on. The second delivery waits for the window's capture lease
+    instead of starting a second ffmpeg, and finds the window recorded when the first is done."""
+    site = deployment(False)
+    t0 = now()
+    site.register("steady", origin.url, t0 + timedelta(seconds=1), t0 + timedelta(seconds=20))
+    site.start_worker("w1", "capture")
+    send_capture(site.app, "steady", t0 + timedelta(seconds=1))
+    wait_until(lambda: site.status("steady") == "recording", 30, "recording to start")
+    site.start_worker("w2", "capture")
+    rabbitmq_broker.restart()
+    wait_until(lambda: "another worker is recording this window" in site.log_of("w1") + site.log_of("w2"), 40,
+               "the capture delivered again")
+    wait_until(lambda: site.status("steady") == "finished", 40, "the run to finish")
+    wait_until(lambda: "already recorded" in site.log_of("w1") + site.log_of("w2"), 20,
+               "the second delivery to find the window recorded")
+    facts = run_facts(site.data, "steady", site.database)  # one run
+    assert len(facts.connections) == 1  # one recorder, never interrupted
+    assert facts.gaps == []
+    assert [s.seq for s in facts.audio] == list(range(len(facts.audio)))

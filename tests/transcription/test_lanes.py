@@ -30,6 +30,7 @@ from livewatch.settings import Settings
 from livewatch.state import tables
 from livewatch.state.lanes import lane_backlog
 from livewatch.state.runs import SegmentRecord
+from livewatch.state.transcripts import ProgressMoved
 from livewatch.state.work_queue_postgresql import PostgresWorkQueue
 from livewatch.transcription import backends
 from livewatch.transcription.worker import EngineChoice, TranscriptionWorker, read_wav
@@ -308,6 +309,55 @@ def test_a_segment_queued_while_the_holder_lets_go_is_transcribed(
         words = " ".join(text for stream, _, _, text in transcript(session) if stream == 0).lower().split()
         assert words[0] == "good"
         assert words[-1].strip(".") == "tonight"
+
+
+class Gated(Transcriber):
+    """Tiny.en that, on its first window, says so and waits to be let go."""
+
+    name: ClassVar[str] = "faster-whisper"
+
+    def __init__(self, inner: Transcriber) -> None:
+        super().__init__(inner.model, device=inner.device, compute_type=inner.compute_type)
+        self.inner, self.entered, self.go_on = inner, threading.Event(), threading.Event()
+
+    def transcribe(self, audio: Audio, options: TranscribeOptions) -> Iterator[Segment]:
+        self.entered.set()
+        self.go_on.wait(CHILD_TIMEOUT_S)
+        return self.inner.transcribe(audio, options)
+
+
+def test_a_holder_that_lost_its_lane_commits_nothing(
+    tmp_path: Path, postgres_cluster: PostgresCluster, postgres_url: str, speech: np.ndarray,
+    engine_choice: EngineChoice, reference: list[tuple[int, datetime, datetime, str]]
+) -> None:
+    gated = Gated(engine_choice.transcriber)
+    with open_session(tmp_path / "data", postgres_url) as session:
+        run_id, _ = captured(session, speech)
+        outcome: list[BaseException | int] = []
+
+        def first_holder() -> None:
+            try:
+                outcome.append(transcribe_lane(session, run_id, 0,
+                                               choose=lambda event: EngineChoice(gated, engine_choice.options)))
+            except ProgressMoved as err:
+                outcome.append(err)
+
+        holder = threading.Thread(target=first_holder)
+        holder.start()
+        assert gated.entered.wait(CHILD_TIMEOUT_S)
+        # Its lock connection dies (the server restarted it, a network cut) while it decodes: the lane is free.
+        with postgres_cluster.connect(PostgresCluster.name_of(postgres_url)) as admin:
+            pids = [row[0] for row in admin.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory'")]
+            assert len(pids) == 1
+            admin.execute("SELECT pg_terminate_backend(%s)", (pids[0],))
+        assert transcribe_lane(session, run_id, 0, choose=lambda event: engine_choice) == len(CUTS[0]) + 1
+        gated.go_on.set()
+        holder.join(CHILD_TIMEOUT_S)
+        assert len(outcome) == 1
+        assert isinstance(outcome[0], ProgressMoved)
+        assert transcribe_lane(session, run_id, 1, choose=lambda event: engine_choice) == len(CUTS[1]) + 1
+        assert {status for _, status, _ in queue_items(session)} == {"done"}
+        assert transcript(session) == reference
 
 
 def test_a_worker_that_cannot_see_the_media_leaves_the_stream_to_others(
