@@ -351,3 +351,33 @@ def test_the_active_scheduler_raises_and_delivers_schedule_alerts(
     assert got.payload["idempotency_key"].endswith("|no-show")
     assert got.payload["event"]["id"] == "ghost"
     assert len(receiver.received) == 1
+
+
+def test_a_task_reading_its_window_while_it_is_sent_again_waits_for_the_new_generation(settings: Settings) -> None:
+    """The capture task's message can arrive before the scheduler's transaction commits: its read of the row
+    waits for that commit and gets the generation it was sent as."""
+    with Session.open(settings) as session:
+        start = datetime(2026, 12, 2, 12, tzinfo=UTC)
+        with session.database.engine.begin() as conn:
+            conn.execute(tables.events.insert().values(
+                id="e", title="t", kind="forum", timezone="UTC", registered_start=start,
+                registered_end=start + timedelta(hours=1), source_file="f", source_sha256="s",
+                registration_json="{}", updated_at=start))
+        log = DispatchLog(session.database.engine)
+        window = Dispatch("e", start, start + timedelta(hours=1), start, start + timedelta(hours=2), 1,
+                          start, "alpha pid 1")
+        with log.sending(window):
+            pass
+        assert log.cancel("e", start, start + timedelta(hours=1), StopSignal.RESCHEDULED)
+        read: list[Dispatch | None] = []
+        reader = threading.Thread(target=lambda: read.append(log.latest("e", start)))
+        with log.sending(window) as again:
+            assert again is not None
+            assert again.generation == 2
+            reader.start()  # the worker, reading while the send is not committed yet
+            time.sleep(0.5)
+            assert read == []
+        reader.join(10)
+        [seen] = read
+        assert seen is not None
+        assert (seen.generation, seen.cancelled_at) == (2, None)
