@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.postgres import postgres_cluster, postgres_template, postgres_url
+from tests.support.rabbitmq import rabbitmq_broker, rabbitmq_url
 
-# The PostgreSQL fixtures serve every test folder (state contracts, monitor and fault tests on PostgreSQL).
-__all__ = ["postgres_cluster", "postgres_template", "postgres_url"]
+# The PostgreSQL fixtures serve every test folder (state contracts, monitor and fault tests on PostgreSQL);
+# the RabbitMQ ones the distributed mode's tests (scheduler, workers).
+__all__ = ["postgres_cluster", "postgres_template", "postgres_url", "rabbitmq_broker", "rabbitmq_url"]
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEDULES = REPO / "schedules"

@@ -27,8 +27,10 @@ from livewatch.cli import (
     report_commands,
     review_commands,
     rule_commands,
+    scheduler_commands,
     transcribe_commands,
     watch_commands,
+    worker_commands,
 )
 from livewatch.cli.invocation import CliState, hoist_global_options, pass_state
 from livewatch.errors import ConfigError, LivewatchError
@@ -249,6 +251,7 @@ def demo(work_dir: Path | None, keep: bool, language: str, voices: str | None, s
 cli.add_command(monitor_commands.run)
 cli.add_command(monitor_commands.status)
 cli.add_command(watch_commands.watch)
+cli.add_command(scheduler_commands.scheduler)
 cli.add_command(transcribe_commands.transcribe)
 cli.add_command(transcribe_commands.models)
 cli.add_command(rule_commands.rules)
@@ -258,6 +261,7 @@ cli.add_command(alert_commands.alerts)
 cli.add_command(db_commands.db)
 cli.add_command(review_commands.serve)
 cli.add_command(review_commands.review)
+cli.add_command(worker_commands.worker)
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from livewatch.cli.invocation import CliState, pass_state
 from livewatch.logs import LOG_FORMATS, LogFormat, logging_configured
 from livewatch.metrics import MetricsServer, metrics_registry
 from livewatch.monitor import Monitor
-from livewatch.monitor.status import event_statuses
+from livewatch.monitor.status import event_statuses, scheduler_status
 from livewatch.terminal import rich_safe
 
 #: Set once `run` has shut its monitor down; :func:`livewatch.cli.main` then ends the process at once.
@@ -90,7 +90,9 @@ def status(state: CliState, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps([row.as_dict() for row in rows], ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"{len(rows)} event(s)")
+    active = scheduler_status(state.settings)
+    caption = None if active is None else f"scheduler: {rich_safe(active.describe())}"
+    table = Table(title=f"{len(rows)} event(s)", caption=caption)
     for column in ("event", "state", "window (UTC)", "on air", "segments", "gaps", "backlog", "detail"):
         table.add_column(column, overflow="fold")
     for row in rows:

@@ -11,12 +11,10 @@ import logging
 import threading
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
-from apscheduler.triggers.date import DateTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
 from livewatch.alerts import AlertService
@@ -25,13 +23,14 @@ from livewatch.alerts.watch import ScheduleWatch, run_alert
 from livewatch.capture.context import CaptureContext, StopSignal, utc_now
 from livewatch.capture.registry import SourceRegistry
 from livewatch.errors import StateError
+from livewatch.monitor.arming import Verdict, arm, disarm_removed, stop_reason, window_of
 from livewatch.monitor.check_service import CheckService
 from livewatch.monitor.event_capture import EventCapture, RunEnd
-from livewatch.monitor.jobs import JOB_FUNCTION, event_of, job_id, job_store_where, make_scheduler
+from livewatch.monitor.jobs import event_of, job_store_where, make_scheduler
 from livewatch.monitor.lock import MonitorLock
 from livewatch.monitor.screen import ScreenService
 from livewatch.monitor.transcription import TranscriptionService
-from livewatch.pipeline.run_status import ACTIVE, FAILED, FINAL, INCOMPLETE, UNRESOLVED
+from livewatch.pipeline.run_status import FAILED, INCOMPLETE, UNRESOLVED
 from livewatch.queue import SCREEN, TRANSCRIBE
 from livewatch.registration import validate_registrations
 from livewatch.registration.loader import discover
@@ -40,23 +39,11 @@ from livewatch.session import Session, data_dir
 from livewatch.settings import Settings
 from livewatch.state.database import check_database_file, describe_error
 
+__all__ = ["SHUTDOWN_GRACE_S", "Monitor", "window_of"]  # window_of: its home is livewatch.monitor.arming
+
 log = logging.getLogger(__name__)
 #: Seconds a shutdown may take past the captures' longest ``stop_timeout_s`` (see :meth:`Monitor.shutdown`).
 SHUTDOWN_GRACE_S = 5.0
-
-
-@dataclass(frozen=True)
-class Window:
-    arm_at: datetime
-    start: datetime
-    end: datetime
-    hard_stop: datetime
-
-
-def window_of(event: Event) -> Window:
-    capture = event.capture
-    return Window(event.start - timedelta(minutes=capture.pre_roll_minutes), event.start, event.end,
-                  event.end + timedelta(minutes=capture.overrun_cap_minutes))
 
 
 class Monitor:
@@ -117,7 +104,7 @@ class Monitor:
             self.screen = ScreenService(self.session, checks=self.checks)
             self.screen.start()
         check_database_file(self.data.jobstore)  # a FIFO there would hang the scheduler's start
-        self.scheduler = make_scheduler(self.data, self.db)
+        self.scheduler = make_scheduler(self.data, self.db, persistent=self.only is None)
         self.scheduler.add_listener(self._on_job, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         try:
             self.scheduler.start()
@@ -253,17 +240,12 @@ class Monitor:
         wanted = {reg.event.id: reg.event for reg in result.registrations}
         now = self.ctx.clock()
         with self._lock:
-            for job in self.scheduler.get_jobs():
-                event_id = event_of(job.id)
-                if event_id is not None and event_id not in wanted:
-                    job.remove()
-                    log.info("%s: registration removed; capture disarmed", event_id)
+            disarm_removed(self.scheduler, wanted)
             for event_id, capture in list(self.captures.items()):
-                new = wanted.get(event_id)
-                if new is None:
-                    capture.stop.set(StopSignal.REMOVED)
-                elif window_of(new) != window_of(capture.event):
-                    capture.stop.set(StopSignal.RESCHEDULED)
+                reason = stop_reason(event_id, window_of(capture.event), wanted)
+                if reason is not None:
+                    capture.stop.set(reason)
+                if reason == StopSignal.RESCHEDULED:
                     log.info("%s: window moved; stopping the capture of the old window", event_id)
             self.events = wanted
             for event in wanted.values():
@@ -275,31 +257,18 @@ class Monitor:
                     log.exception("%s: cannot arm the capture; the other events are armed as usual", event.id)
 
     def _arm(self, event: Event, now: datetime) -> None:
-        window = window_of(event)
-        if now >= window.hard_stop and self.ctx.store.window_status(event.id, event.start, event.end) not in ACTIVE:
-            return
-        # Past its hard stop but still open: a monitor died while recording it and none ran until its window
-        # had passed. Its capture is started all the same, to stop the orphaned ffmpeg, keep what it wrote and
-        # close the run (it would otherwise say "recording" for ever and never be checked).
-        if self.horizon is not None and window.arm_at > self.started_at + self.horizon:
-            return
         running = self.captures.get(event.id)
-        if running is not None and window_of(running.event) == window:
+        horizon_end = None if self.horizon is None else self.started_at + self.horizon
+        armed = arm(self.scheduler, self.ctx.store, event, now,
+                    in_hand=None if running is None else window_of(running.event), horizon_end=horizon_end)
+        if not armed.handled:
             return
         self.candidates.add(event.id)
-        recorded = self.ctx.store.window_status(event.id, event.start, event.end)
-        if recorded in FINAL:
-            self.done[event.id] = recorded  # never a second run for the same window
+        if armed.verdict == Verdict.RECORDED:
+            assert armed.status is not None
+            self.done[event.id] = armed.status  # never a second run for the same window
             return
         self.done.pop(event.id, None)
-        due = max(window.arm_at, now).astimezone(UTC)  # an instant: the job store and scheduler run in UTC
-        kwargs = {"event_id": event.id, "start": event.start.isoformat(), "end": event.end.isoformat()}
-        job = self.scheduler.get_job(job_id(event.id))
-        if job is not None and job.kwargs == kwargs and job.next_run_time is not None:
-            return  # armed already for this window (e.g. persisted across a restart)
-        self.scheduler.add_job(JOB_FUNCTION, DateTrigger(run_date=due), id=job_id(event.id), kwargs=kwargs,
-                               replace_existing=True, name=f"capture {event.id}")
-        log.info("%s: capture armed for %s", event.id, due.isoformat())
 
     def save_run_ends(self) -> None:
         """Write the run ends the database refused before (see :class:`RunEnd`); keep those it still does."""

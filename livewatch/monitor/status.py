@@ -15,6 +15,7 @@ from livewatch.session import Session, data_dir
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir
 from livewatch.state.database import check_database_file, describe_error
+from livewatch.state.scheduler_lock import ActiveScheduler, active_scheduler
 
 #: More than this many audio segments waiting for transcription means the pipeline is lagging.
 LAG_SEGMENTS = 2
@@ -104,3 +105,12 @@ def event_statuses(settings: Settings, now: datetime) -> list[EventStatus]:
             out.append(EventStatus(event.id, state, window, on_air, int(segments), int(gaps), backlog, detail,
                                    event.registered_start, event.registered_end, run.on_air_at, run.off_air_at))
     return out
+
+
+def scheduler_status(settings: Settings) -> ActiveScheduler | None:
+    """The distributed mode's active scheduler (``livewatch scheduler``), as recorded in PostgreSQL; None
+    without PostgreSQL or when no scheduler ever ran on this database."""
+    if settings.database_url is None or not database_present(settings):
+        return None
+    with Session.existing(settings) as session:
+        return active_scheduler(session.database.engine)

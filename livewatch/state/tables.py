@@ -254,3 +254,33 @@ alert_outbox = Table(
     Column("last_error", Text),
     UniqueConstraint("key", "target", name="uq_alert_outbox_key_target"),
 )
+
+#: Each capture task ``livewatch scheduler`` sent, one per event and registered window (the dedupe key: a
+#: standby that takes over never sends one twice). ``generation`` grows each time a cancelled window is sent
+#: again; a capture task stops when its row is cancelled or its generation is no longer the one it started.
+capture_dispatches = Table(
+    "capture_dispatches", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", Text, ForeignKey("events.id"), nullable=False),
+    Column("window_start", AwareDateTime, nullable=False),
+    Column("window_end", AwareDateTime, nullable=False),
+    Column("arm_at", AwareDateTime, nullable=False),
+    Column("hard_stop", AwareDateTime, nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("sent_at", AwareDateTime, nullable=False),
+    Column("sent_by", Text, nullable=False),
+    Column("cancelled_at", AwareDateTime),
+    Column("cancel_reason", Text),
+    UniqueConstraint("event_id", "window_start", "window_end", name="uq_capture_dispatches_window"),
+)
+
+#: The active ``livewatch scheduler`` (one row, id 1), written when one takes the scheduler lock; it is the
+#: active one only while the PostgreSQL backend ``backend_pid`` still holds that advisory lock.
+scheduler_leader = Table(
+    "scheduler_leader", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("host", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("since", AwareDateTime, nullable=False),
+    Column("backend_pid", Integer, nullable=False),
+)

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from livewatch.cli import cli
 from livewatch.monitor import Monitor
+from livewatch.monitor.arming import window_of
 from livewatch.monitor.jobs import armed_jobs
-from livewatch.monitor.monitor import window_of
 from livewatch.registration import RegistrationContext
 from livewatch.registration.models import Event
 from livewatch.settings import Settings
