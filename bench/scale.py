@@ -13,7 +13,9 @@
    stream finds its stream done). Milliseconds per segment; the goal is under 50 ms.
 
 A throw-away PostgreSQL cluster is started (``tests/support/postgres.py``), one database per measurement.
-Absolute figures depend on the machine and on what else runs on it; the cores available are printed.
+Absolute figures depend on the machine and on what else runs on it; the cores available are printed, and
+the CPU seconds per segment (all threads), which say whether more processes cost more work per segment
+where wall-clock throughput is blurred by other load.
 """
 
 from __future__ import annotations
@@ -184,14 +186,16 @@ def worker_process(folder: str, url: str, model: ModelInfo, threads: int, tasks:
     with Session.open(Settings.model_validate({"data_dir": folder, "database_url": url}), migrate=False) as session:
         ready.put(os.getpid())
         go.wait()
-        count = 0
+        count, cpu = 0, time.process_time()
         while (task := tasks.get()) is not None:
             count += transcribe_lane(session, task[0], task[1], choose=lambda event: choice)
-        done.put(count)
+        done.put((count, time.process_time() - cpu))
 
 
-def throughput(processes: int, folder: Path, url: str, model: ModelInfo, backlog: Backlog) -> tuple[float, int]:
-    """Seconds for ``processes`` worker processes to drain the backlog, and the segments they transcribed."""
+def throughput(processes: int, folder: Path, url: str, model: ModelInfo,
+               backlog: Backlog) -> tuple[float, int, float]:
+    """Seconds for ``processes`` worker processes to drain the backlog, the segments they transcribed and
+    the CPU seconds they spent (all their threads)."""
     context = multiprocessing.get_context("spawn")
     tasks, ready, done, go = context.Queue(), context.Queue(), context.Queue(), context.Event()
     for task in backlog.tasks():
@@ -208,11 +212,12 @@ def throughput(processes: int, folder: Path, url: str, model: ModelInfo, backlog
         ready.get()
     began = time.perf_counter()
     go.set()
-    transcribed = sum(done.get() for _ in children)
+    reports = [done.get() for _ in children]
+    transcribed, cpu = sum(r[0] for r in reports), sum(r[1] for r in reports)
     seconds = time.perf_counter() - began
     for child in children:
         child.join()
-    return seconds, transcribed
+    return seconds, transcribed, cpu
 
 
 def main() -> None:
@@ -253,18 +258,21 @@ def measure(args: argparse.Namespace, cluster: PostgresCluster) -> None:
             backlog = captured(session, speech, args.streams, args.segments)
             for payload in backlog.payloads:
                 queue(session, payload)
+            cpu = time.process_time()
             seconds = in_process(session, backlog, tiny, live=False)
-        print(f"  in-process worker (1 process):   {count / seconds * 60:7.1f} segments/min ({seconds:.1f} s)")
+            cpu = time.process_time() - cpu
+        print(f"  in-process worker (1 process):   {count / seconds * 60:7.1f} segments/min ({seconds:.1f} s; "
+              f"{cpu / count:.2f} CPU s per segment)")
         for processes in (1, 2):
             folder, url = fresh(f"lanes{processes}")
             with open_session(folder, url) as session:
                 backlog = captured(session, speech, args.streams, args.segments)
                 for payload in backlog.payloads:
                     queue(session, payload)
-            seconds, transcribed = throughput(processes, folder, url, model, backlog)
+            seconds, transcribed, cpu = throughput(processes, folder, url, model, backlog)
             assert transcribed == count, f"{transcribed} of {count} segments transcribed"
             print(f"  transcribe_lane, {processes} process(es):   {count / seconds * 60:7.1f} segments/min "
-                  f"({seconds:.1f} s)")
+                  f"({seconds:.1f} s; {cpu / count:.2f} CPU s per segment)")
         deaf = EngineChoice(Deaf(model), TranscribeOptions(language="en"))
         streams = 4
         per_stream = max(1, args.overhead_segments // streams)

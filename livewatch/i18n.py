@@ -7,10 +7,12 @@ English is the source language: its msgids are the templates' own wording, so ``
 from __future__ import annotations
 
 import gettext
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from io import BytesIO
-from typing import Literal
+from typing import Literal, Union
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -33,6 +35,74 @@ _EVENT_LANGUAGES: dict[str, PageLanguage] = {"zh": "zh-CN", "en": "en"}
 def N_(message: str) -> str:
     """Mark a string for the catalog where it is made; it is translated where it is shown."""
     return message
+
+
+#: A message's value: data shown as it is (a file name, a line number, a field path, a parser's text), another
+#: message translated with it, or several values listed (with the catalog's list separator).
+# Union: ``|`` cannot join the forward references of this recursive alias at run time.
+MessageValue = Union[str, int, "Message", tuple["MessageValue", ...]]
+LIST_SEPARATOR = "; "
+
+
+def _same(text: str) -> str:
+    return text
+
+
+@dataclass(frozen=True)
+class Message:
+    """A catalog message and its values, for text made in Python that a page shows: ``str()`` is the English
+    (the command line and the logs keep working), a page translates it (the ``message`` filter of
+    :func:`livewatch.templating.make_environment`). ``msgid`` has ``%(name)s`` placeholders for ``values``;
+    mark it with :func:`N_` where it is written, so the catalog holds it. With ``plural``, ``values["count"]``
+    picks the form (``msgid`` and ``plural`` must then be in the catalog as one plural message, e.g. from a
+    template's ``{% trans count=... %}``, since ``N_`` marks singular messages only)."""
+
+    msgid: str
+    values: Mapping[str, MessageValue] = field(default_factory=dict)
+    plural: str | None = None
+
+    def render(self, catalog: gettext.NullTranslations, *, text: Callable[[str], str] = _same,
+               data: Callable[[str], str] = _same) -> str:
+        """The message in ``catalog``'s language; ``text`` formats the catalog's words and ``data`` the values
+        that are data (both for HTML: escaping, and marking the data as such)."""
+        def shown(value: MessageValue) -> str:
+            if isinstance(value, Message):
+                return value.render(catalog, text=text, data=data)
+            if isinstance(value, tuple):
+                return text(catalog.gettext(LIST_SEPARATOR)).join(shown(item) for item in value)
+            if isinstance(value, int):
+                return str(value)
+            return data(value)
+
+        if self.plural is None:
+            pattern = catalog.gettext(self.msgid)
+        else:
+            count = self.values.get("count", 0)
+            pattern = catalog.ngettext(self.msgid, self.plural, count if isinstance(count, int) else 0)
+        return text(pattern) % {name: shown(value) for name, value in self.values.items()}
+
+    def __str__(self) -> str:
+        return self.render(gettext.NullTranslations())
+
+
+@dataclass(frozen=True)
+class CategoryTitles:
+    """How a rule pack titles one of its categories: ``title`` (the pack's own wording) and per page language."""
+
+    title: str
+    by_language: Mapping[str, str] = field(default_factory=dict)
+
+
+def category_title(category: str, titles: Mapping[str, CategoryTitles], language: PageLanguage) -> str:
+    """A category as a page in ``language`` shows it: the pack's title in that language, else the catalog's
+    translation of its id, else the pack's ``title``, else the id. Data attributes and exports keep the id."""
+    pack = titles.get(category)
+    if pack is not None and pack.by_language.get(language):
+        return pack.by_language[language]
+    translated = translations(language).gettext(category) if category else category
+    if translated != category:
+        return translated
+    return pack.title if pack is not None and pack.title else category
 
 
 def page_language(setting: str, event_language: str | None = None) -> PageLanguage:
@@ -68,8 +138,8 @@ def translations(language: PageLanguage) -> gettext.NullTranslations:
 
 
 #: The machine words the pages show translated (the ``label`` filter): they stay English in data attributes,
-#: findings.json and the CSV, and are listed here so the catalog holds them. A category is shown by its id
-#: in English and by its pack title in other languages.
+#: findings.json and the CSV, and are listed here so the catalog holds them. A category is shown by its pack's
+#: title (:func:`category_title`); the built-in pack's ids are here for packs that give no title in a language.
 VOCABULARY = (
     # severities, finding statuses, verdicts
     N_("critical"), N_("high"), N_("medium"), N_("low"), N_("info"),
@@ -85,6 +155,7 @@ VOCABULARY = (
     N_("ongoing"), N_("error"), N_("stalled"),
     # event kinds and participant roles; review roles
     N_("forum"), N_("annual-meeting"), N_("lecture"), N_("seminar"), N_("summit"), N_("launch"), N_("other"),
+    N_("inspection"),
     N_("host"), N_("guest"), N_("moderator"), N_("reviewer"), N_("viewer"),
     # the built-in pack's categories (cn-live-events)
     N_("finance-promise"), N_("medical-claim"), N_("absolute-terms"), N_("ad-disclosure"),
@@ -94,6 +165,8 @@ VOCABULARY = (
     # platform category tags the registration docs name; the audit log's states
     N_("knowledge"), N_("commerce"), N_("entertainment"),
     N_("intact"), N_("BROKEN"), N_("with bad lines"),
+    # the list separator of messages made in Python (livewatch.i18n.Message); a decision's fields
+    N_("; "), N_("note"),
     # participants' registration problems (their codes; the whole message stays in the finding's evidence)
     N_("real-name-unknown"), N_("real-name-missing"), N_("host-age-unknown"), N_("host-under-16"),
     N_("guest-under-16"), N_("guardian-consent"), N_("blacklisted"), N_("credential-missing"),

@@ -8,14 +8,16 @@
 from __future__ import annotations
 
 import dataclasses
+import gettext
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 
 from livewatch.errors import LivewatchError
-from livewatch.i18n import PageLanguage, translations
+from livewatch.i18n import Message, PageLanguage, category_title, translations
 
 _CHECKOUT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -54,8 +56,19 @@ def make_environment(override_dir: Path | None = None, language: PageLanguage = 
     env.policies["ext.i18n.trimmed"] = True  # a {% trans %} block's line breaks are layout, not the message
     # gettext("") is the catalog's header: an empty word stays empty.
     env.filters["label"] = lambda word: catalog.gettext(word) if word else word
+    env.filters["message"] = lambda message: message_html(message, catalog)
+    env.filters["category"] = lambda category, titles: category_title(category, titles, language)
     env.globals["page_language"] = language
     return env
+
+
+def message_html(message: Message | str, catalog: gettext.NullTranslations) -> Markup:
+    """A message translated for a page, escaped, each value that is data in ``<span class="data">`` (a file
+    name, a line number's neighbour, a parser's text: shown as it is, in any language); text passes as it is."""
+    if isinstance(message, str):
+        return escape(message)
+    # Markup all through: the catalog's words escaped, each value escaped by Markup's own formatting.
+    return escape(message.render(catalog, text=escape, data=Markup('<span class="data">{}</span>').format))
 
 
 def render(env: jinja2.Environment, template: str, context: Any) -> str:

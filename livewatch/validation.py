@@ -22,6 +22,7 @@ _EXAMPLES: dict[str, str] = {
     "title": "title: ACME annual meeting 2026",
     "kind": "kind: forum",
     "organizer": "organizer: {name: ACME Ltd, contact: press@acme.example}",
+    "inspection": "inspection: {inspector: li.wei, requested_at: 2026-12-01T09:00+08:00}",
     "name": "name: Li Hua",
     "start": "start: 2026-12-01T09:00",
     "end": "end: 2026-12-01T11:00",

@@ -18,6 +18,7 @@ from livewatch.alerts.base import Alert
 from livewatch.fields import SeverityName
 from livewatch.pipeline.findings import DetailValue
 from livewatch.pipeline.run_status import CANCELLED, FAILED, INCOMPLETE, RECONNECTING, RECORDING, SEARCHING, UNRESOLVED
+from livewatch.registration.kinds import kind_policy
 from livewatch.registration.models import Event
 from livewatch.state.event_records import EventRecords
 
@@ -93,9 +94,12 @@ def schedule_alerts(event: Event, run: RunFacts | None, gaps: Sequence[GapFacts]
     tolerance = event.tolerances
     window = event.start.isoformat()
     found: list[Alert] = []
+    window_promised = kind_policy(event.kind).window_promised
 
     def add(check: str, kind: Literal["schedule", "capture"], severity: SeverityName, title: str, summary: str,
             at: datetime, key_suffix: str = "", **details: DetailValue) -> None:
+        if kind == "schedule" and not window_promised:
+            return  # an inspection's window is how long to watch, not a promise (livewatch.registration.kinds)
         found.append(Alert(
             key=f"{kind}|{event.id}|{window}|{check}{key_suffix}", kind=kind,
             severity=severity, category=kind, title=title, summary=summary, at=at, event_id=event.id,

@@ -34,12 +34,15 @@ class CaptureContext:
 
 
 class StopSignal:
-    """Why a capture is asked to stop: the event was removed or changed (final), or the monitor is shutting
-    down (the run stays open and a restarted monitor continues it)."""
+    """Why a capture is asked to stop: the event was removed or changed (final), the monitor is shutting
+    down (the run stays open and a restarted monitor continues it), or the watch was ended early (finished
+    with what it recorded)."""
 
     REMOVED = "event removed from the registrations"
     RESCHEDULED = "event rescheduled"
     SHUTDOWN = "monitor shutting down"
+    #: The watch was ended early on purpose (Ctrl-C in ``livewatch watch``): the run is finished as it is.
+    ENDED = "stopped by the inspector"
 
     def __init__(self) -> None:
         self._event = threading.Event()

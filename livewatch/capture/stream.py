@@ -115,7 +115,8 @@ class StreamCapture:
         while True:
             now = self.ctx.clock()
             if self.stop.is_set():
-                final = INTERRUPTED if self.stop.reason == StopSignal.SHUTDOWN else CANCELLED
+                final = {StopSignal.SHUTDOWN: INTERRUPTED, StopSignal.ENDED: FINISHED}.get(
+                    self.stop.reason or "", CANCELLED)
                 return self._finish(final, self.stop.reason or "stopped")
             if self._past_hard_stop() or (now >= self.hard_stop and self.writer.last_end is None):
                 if self.unresolved and self.writer.last_end is None:
@@ -412,7 +413,8 @@ class StreamCapture:
 
     def _finish(self, status: str, reason: str) -> StreamOutcome:
         went_live = self.writer.last_end is not None
-        if status == FINISHED and went_live and self.writer.last_end is not None:
+        ended_early = self.stop.reason == StopSignal.ENDED  # on purpose: no broadcast was lost
+        if status == FINISHED and went_live and self.writer.last_end is not None and not ended_early:
             end_of_media = self.writer.last_end
             if end_of_media < self.event.end - timedelta(seconds=self.settings.segment_seconds):
                 self.ctx.store.add_gap(self.run.id, self.index, end_of_media, self.event.end,

@@ -29,6 +29,7 @@ from livewatch.cli import (
     rule_commands,
     scheduler_commands,
     transcribe_commands,
+    watch_commands,
     worker_commands,
 )
 from livewatch.cli.invocation import CliState, hoist_global_options, pass_state
@@ -249,6 +250,7 @@ def demo(work_dir: Path | None, keep: bool, language: str, voices: str | None, s
 
 cli.add_command(monitor_commands.run)
 cli.add_command(monitor_commands.status)
+cli.add_command(watch_commands.watch)
 cli.add_command(scheduler_commands.scheduler)
 cli.add_command(transcribe_commands.transcribe)
 cli.add_command(transcribe_commands.models)

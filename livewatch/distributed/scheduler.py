@@ -27,6 +27,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
+from livewatch.alerts import AlertService
+from livewatch.alerts.service import STOP_WAIT_S
+from livewatch.alerts.watch import ScheduleWatch
 from livewatch.errors import ConfigError
 from livewatch.monitor.arming import Window, arm, disarm_removed, job_kwargs, stop_reason, window_of
 from livewatch.monitor.jobs import JOB_FUNCTION, event_of, job_id, job_store_where, make_scheduler
@@ -97,6 +100,9 @@ class SchedulerRole:
         self._stopping = threading.Event()
         self._fingerprint: tuple[tuple[str, int, int], ...] = ()
         self._scheduler: BackgroundScheduler | None = None
+        #: While active: raises the schedule and capture alerts of the registered events (no-show, overrun, a
+        #: long gap, a failed capture) and delivers the outbox, into which the workers' checks put theirs.
+        self._alerts: AlertService | None = None
         #: Whether the standby has said which scheduler is the active one (once per spell of standing by).
         self._standing_by = False
 
@@ -159,25 +165,39 @@ class SchedulerRole:
             return
         self._scheduler = scheduler
         self.reconcile()
+        # After the reconcile, so the watch sees the registrations from its first look. A fresh service each
+        # time: its start puts rows an old active one left half-sent back to pending (they go out again).
+        alerts = AlertService(self.settings, self.session.alerts,
+                              watch=ScheduleWatch(self._current_events, self.session.records))
+        alerts.start()
+        with self._lock:
+            self._alerts = alerts
 
     def _step_down(self, why: str) -> None:
         log.error("scheduler %s: %s; standing by", self.identity, why)
         self._standing_by = False
+        self._stand_down()
+        self.lock.release()
+
+    def _stand_down(self) -> None:
+        """Stop arming, sending and alerting (the lock is the caller's)."""
         with self._lock:
             self.active_since = None
             scheduler, self._scheduler = self._scheduler, None
+            alerts, self._alerts = self._alerts, None
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)
-        self.lock.release()
+        if alerts is not None:
+            alerts.stop(STOP_WAIT_S)
+
+    def _current_events(self) -> dict[str, Event]:
+        with self._lock:
+            return dict(self.events)
 
     def shutdown(self) -> None:
         """Stop arming and release the lock (a standby takes over on its next round). Safe after a failed
         start."""
-        with self._lock:
-            self.active_since = None
-            scheduler, self._scheduler = self._scheduler, None
-        if scheduler is not None and scheduler.running:
-            scheduler.shutdown(wait=False)
+        self._stand_down()
         lock = getattr(self, "lock", None)
         if lock is not None:
             lock.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import inspect
@@ -53,9 +54,12 @@ def job_store_where(data: DataDir, database: Database | None = None) -> str:
     return str(data.jobstore)
 
 
-def make_scheduler(data: DataDir, database: Database | None = None) -> BackgroundScheduler:
+def make_scheduler(data: DataDir, database: Database | None = None, *, persistent: bool = True) -> BackgroundScheduler:
+    """``persistent=False``: jobs kept in memory only, for a monitor that handles some events (``livewatch
+    watch`` run alone): the persistent store's jobs for the other events would fall due in it and be used
+    up without a capture, so it never opens that store."""
     return BackgroundScheduler(
-        jobstores={"default": job_store(data, database)},
+        jobstores={"default": job_store(data, database) if persistent else MemoryJobStore()},
         # A job due while the monitor was down still runs when it comes back (no grace limit), once.
         job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
         timezone=UTC,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -48,12 +48,15 @@ SHUTDOWN_GRACE_S = 5.0
 
 class Monitor:
     def __init__(self, settings: Settings, schedules: Sequence[Path], *, reload_interval: float = 5.0,
-                 horizon: timedelta | None = None) -> None:
+                 horizon: timedelta | None = None, only: Collection[str] | None = None) -> None:
         self.settings = settings
         self.schedules = list(schedules)
         self.reload_interval = reload_interval
         #: One-shot mode: only events that arm within this horizon of start-up are handled.
         self.horizon = horizon
+        #: Only these events are armed and captured (``livewatch watch``: its inspection); the others stay
+        #: registered (their rows, their armed jobs) for the next full monitor.
+        self.only = frozenset(only) if only is not None else None
         self.data = data_dir(settings)
         self.events: dict[str, Event] = {}
         self.captures: dict[str, EventCapture] = {}
@@ -101,7 +104,7 @@ class Monitor:
             self.screen = ScreenService(self.session, checks=self.checks)
             self.screen.start()
         check_database_file(self.data.jobstore)  # a FIFO there would hang the scheduler's start
-        self.scheduler = make_scheduler(self.data, self.db)
+        self.scheduler = make_scheduler(self.data, self.db, persistent=self.only is None)
         self.scheduler.add_listener(self._on_job, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         try:
             self.scheduler.start()
@@ -109,6 +112,16 @@ class Monitor:
             where = job_store_where(self.data, self.db)
             raise StateError(f"cannot read the job store {where}: {describe_error(err)}") from err
         self.reconcile()
+
+    def end_capture(self, event_id: str) -> bool:
+        """End the capture of ``event_id`` now, on purpose: its run is finished with what it recorded, then
+        transcribed, checked and reported as usual. False when it is not being captured."""
+        with self._lock:
+            capture = self.captures.get(event_id)
+        if capture is None:
+            return False
+        capture.stop.set(StopSignal.ENDED)
+        return True
 
     def _current_events(self) -> dict[str, Event]:
         """The events this monitor handles now (the schedule watch looks only at these)."""
@@ -236,6 +249,8 @@ class Monitor:
                     log.info("%s: window moved; stopping the capture of the old window", event_id)
             self.events = wanted
             for event in wanted.values():
+                if self.only is not None and event.id not in self.only:
+                    continue
                 try:
                     self._arm(event, now)
                 except Exception:  # one event that cannot be armed must not leave the others unarmed
@@ -283,6 +298,8 @@ class Monitor:
         with self._lock:
             event = self.events.get(event_id)
             if event is None or event_id in self.captures or self._closing:
+                return
+            if self.only is not None and event_id not in self.only:
                 return
             capture = EventCapture(self.ctx, event, self._capture_done)
             self.captures[event_id] = capture

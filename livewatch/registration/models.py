@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, ValidationInfo, WithJsonSchema, field_validator
+from pydantic_core import PydanticCustomError
 
 from livewatch.fields import (
     DEFAULT_URL_SCHEMES,
@@ -32,8 +33,9 @@ from livewatch.fields import (
     check_timezone,
     timezone_from_number,
 )
+from livewatch.registration.kinds import kind_policy
 
-EventKind = Literal["forum", "annual-meeting", "lecture", "seminar", "summit", "launch", "other"]
+EventKind = Literal["forum", "annual-meeting", "lecture", "seminar", "summit", "launch", "other", "inspection"]
 Role = Literal["host", "guest", "moderator"]
 CredentialField = Literal["finance", "medical", "law", "education"]
 
@@ -193,6 +195,20 @@ class Stream(StrictModel):
         return value
 
 
+class Inspection(StrictModel):
+    """Who asked for an inspection (``kind: inspection``, written by ``livewatch watch``) and why."""
+
+    inspector: SingleLine = Field(description="The inspector who started it (their user name).")
+    tip_from: SingleLine | None = Field(None, description="Who reported the broadcast (a tip from the public).")
+    note: Text | None = Field(None, description="Why it is inspected: the tip's words or the inspector's reason.")
+    requested_at: LocalDateTime = Field(description="When it was started (ISO 8601).")
+
+    @field_validator("requested_at", mode="before")
+    @classmethod
+    def _read_time(cls, value: Any) -> datetime:
+        return parse_local_datetime(value, UTC)
+
+
 class Credential(StrictModel):
     """A professional qualification on file for a participant."""
 
@@ -294,11 +310,13 @@ class Event(StrictModel):
 
     id: EventId = Field(description="Unique slug across all files: [a-z0-9][a-z0-9_-]*; names its data folder.")
     title: SingleLine = Field(description="Event title as announced.")
-    kind: EventKind = Field(description="forum, annual-meeting, lecture, seminar, summit, launch or other.")
+    kind: EventKind = Field(description="forum, annual-meeting, lecture, seminar, summit, launch or other; "
+                            "inspection for a broadcast inspected without a registration (livewatch watch).")
     category: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$", max_length=40)] | None = Field(
         None, description="Platform category tag, e.g. knowledge, commerce, entertainment."
     )
-    organizer: Organizer = Field(description="Who runs the event.")
+    organizer: Annotated[Organizer | None, Field(validate_default=True)] = Field(
+        None, description="Who runs the event (required, except for an inspection).")
     timezone: Annotated[str | None, Field(validate_default=True)] = Field(
         None, description="IANA time zone of the event; default from the global configuration."
     )
@@ -334,6 +352,29 @@ class Event(StrictModel):
         "categories, cooldown_s, gap_alert_s; defaults from the configured targets and [alerting]."
     )
     notes: Text | None = Field(None, description="Free text for reviewers.")
+    inspection: Annotated[Inspection | None, Field(validate_default=True)] = Field(
+        None, description="kind: inspection only: who asked for it (inspector, tip_from), why (note) and when.")
+
+    @field_validator("organizer")
+    @classmethod
+    def _organizer_named(cls, value: Organizer | None, info: ValidationInfo) -> Organizer | None:
+        if value is None and kind_policy(info.data.get("kind")).organizer_required:
+            # Reported as pydantic's own "missing", so it reads (and finds typos such as `organiser`) as before.
+            raise PydanticCustomError("missing", "Field required")
+        return value
+
+    @field_validator("inspection")
+    @classmethod
+    def _inspection_for_inspections(cls, value: Inspection | None, info: ValidationInfo) -> Inspection | None:
+        kind = info.data.get("kind")
+        if kind is None:
+            return value  # the kind is wrong itself, and reported as such
+        requested = kind_policy(kind).requested
+        if requested and value is None:
+            raise PydanticCustomError("missing", "Field required")
+        if not requested and value is not None:
+            raise ValueError(f"only an event of kind inspection has this block (this one is kind {kind})")
+        return value
 
     @field_validator("timezone", mode="before")
     @classmethod

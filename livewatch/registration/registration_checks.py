@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from livewatch.issues import FieldPath, Issue, Severity
 from livewatch.registration.blacklist import Blacklist
+from livewatch.registration.kinds import kind_policy
 from livewatch.registration.loader import Registration, RejectedEvent
 from livewatch.registration.models import CredentialField, Participant, parse_local_datetime
 
@@ -151,7 +152,11 @@ REGISTRATION_CHECKS: tuple[Callable[[Registration, Blacklist], Iterator[Issue]],
 
 
 def check_registration(reg: Registration, blacklist: Blacklist) -> list[Issue]:
-    return [issue for check in REGISTRATION_CHECKS for issue in check(reg, blacklist)]
+    """Every check's issues that apply to the event's kind: an inspection's registration cannot hold what
+    only an organizer declares (see :mod:`livewatch.registration.kinds`)."""
+    policy = kind_policy(reg.event.kind)
+    return [issue for check in REGISTRATION_CHECKS for issue in check(reg, blacklist)
+            if policy.applies(str(issue.code))]
 
 
 def _salvaged_participants(node: dict[str, Any]) -> list[tuple[FieldPath, Participant]]:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from livewatch import __version__
-from livewatch.i18n import N_
+from livewatch.i18n import N_, CategoryTitles
 from livewatch.pipeline.findings import DetailValue
 from livewatch.pipeline.run_status import FINAL
 from livewatch.registration.models import Event
@@ -88,8 +88,10 @@ def _screen_view(f: FindingEntry, evidence: FrameEvidence | None, clock: Callabl
 
 def build_report(records: EventRecords, document: FindingsDocument, event: Event | None, *,
                  clips: dict[str, str], audit: AuditTrail,
-                 frames: Mapping[str, FrameEvidence] | None = None) -> ReportContext:
-    """The report's context; ``frames``: the screen findings' frames as kept (finding id → evidence)."""
+                 frames: Mapping[str, FrameEvidence] | None = None,
+                 categories: Mapping[str, CategoryTitles] | None = None) -> ReportContext:
+    """The report's context; ``frames``: the screen findings' frames as kept (finding id → evidence);
+    ``categories``: how the checked packs title their categories."""
     frames = frames or {}
     info = document.event
     zone = ZoneInfo(info.timezone)
@@ -143,8 +145,9 @@ def build_report(records: EventRecords, document: FindingsDocument, event: Event
         title=f"{info.title} — compliance report",
         event={"id": info.id, "title": info.title, "kind": info.kind,
                "category": (event.category or "") if event else "",
-               "organizer": event.organizer.name if event else "", "timezone": info.timezone,
+               "organizer": event.organizer.name if event and event.organizer else "", "timezone": info.timezone,
                "notes": (event.notes or "") if event else "",
+               **_inspection(event),
                "window": f"{registered_start.strftime('%Y-%m-%d %H:%M')} – {registered_end.strftime('%H:%M')}"},
         streams=[s.url for s in event.streams] if event else [],
         participants=_participants(event, document),
@@ -178,6 +181,7 @@ def build_report(records: EventRecords, document: FindingsDocument, event: Event
         audit=AuditSummary(len(audit.entries), audit.state(), audit.head[:16], audit.notes())
         if audit.entries or audit.bad_lines else None,
         generated_at=document.provenance.generated_at.isoformat(),
+        categories=dict(categories or {}),
         language=event.language if event else "",
         version=__version__,
     )
@@ -243,3 +247,12 @@ def _provenance(document: FindingsDocument) -> dict[str, str]:
             "livewatch": p.livewatch_version,
             N_("registration"): f"{p.registration_file} (sha256 {p.registration_sha256[:16]}…)",
             N_("generated"): p.generated_at.isoformat(), N_("findings.json schema"): str(document.schema_version)}
+
+
+def _inspection(event: Event | None) -> dict[str, str]:
+    """Who asked for an inspection and why (empty strings for a registered event)."""
+    asked = event.inspection if event is not None else None
+    if asked is None:
+        return {"inspector": "", "tip_from": "", "note": "", "requested_at": ""}
+    return {"inspector": asked.inspector, "tip_from": asked.tip_from or "", "note": asked.note or "",
+            "requested_at": asked.requested_at.astimezone(event.zone).strftime("%Y-%m-%d %H:%M") if event else ""}

@@ -6,13 +6,14 @@ page, even while an event is live and its report is rewritten after every check.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from livewatch import __version__
-from livewatch.i18n import N_, page_language
+from livewatch.i18n import N_, CategoryTitles, page_language
 from livewatch.pipeline.event_checks import EventCheck
 from livewatch.pipeline.run_status import FINAL
 from livewatch.reports.build import build_report
@@ -23,6 +24,7 @@ from livewatch.reports.frames import FrameEvidence, keep_frames, kept_files
 from livewatch.reports.glance import finding_counts
 from livewatch.reports.reviews import audit_trail
 from livewatch.reports.template_context import FindingCounts, IndexContext, IndexRow, ReportContext
+from livewatch.rules.packs import RulePack
 from livewatch.settings import Settings
 from livewatch.state import DataDir
 from livewatch.state.event_records import EventRecord, EventRecords
@@ -94,7 +96,17 @@ def report_context(session: ReportSession, check: EventCheck, *, clips: bool = T
                                              frames=kept_files(frames))
     made = extract_clips(records, check.run_id, check.findings, session.media, folder) if clips else {}
     return build_report(records, document, check.event, clips=made, frames=frames,
-                        audit=audit_trail(data, check.event_id))
+                        audit=audit_trail(data, check.event_id), categories=category_titles(check.packs))
+
+
+def category_titles(packs: Iterable[RulePack]) -> dict[str, CategoryTitles]:
+    """Category id → how the checked packs title it (the first pack that has the category, as selected)."""
+    titles: dict[str, CategoryTitles] = {}
+    for pack in packs:
+        for category_id, category in pack.categories.items():
+            by_language = {str(language): title for language, title in category.titles.items()}
+            titles.setdefault(category_id, CategoryTitles(category.title, by_language))
+    return titles
 
 
 def _status(run_status: str | None, registered_start: datetime, now: datetime) -> str:

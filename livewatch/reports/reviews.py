@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +34,8 @@ from pydantic import Field, RootModel
 
 from livewatch.errors import ConfigError
 from livewatch.fields import SingleLine, StrictModel, Text
-from livewatch.issues import Issue, Severity
+from livewatch.i18n import N_, Message
+from livewatch.issues import Issue, Severity, format_field_path
 from livewatch.state import DataDir
 from livewatch.state.findings import FindingLog
 from livewatch.validation import read_model_file
@@ -54,6 +55,24 @@ class ReviewFile(RootModel[dict[str, Disposition]]):
 
 class ReviewError(ConfigError):
     """A review file cannot be read or is invalid; nothing of it was applied."""
+
+    def __init__(self, message: str, issues: Sequence[Issue] = (), problems: Sequence[Message] = ()) -> None:
+        super().__init__(message, issues)
+        #: The problems as catalog messages, one per issue, where they are livewatch's own words.
+        self.problems = tuple(problems)
+
+    def explained(self) -> Message:
+        """What a reviewer reads (the review server): the file and each problem by line and field, the
+        problems' own text kept as data (the YAML parser's and the validator's words)."""
+        problems = self.problems or tuple(Message(N_("line %(line)s, %(field)s: %(problem)s"), {
+            "line": issue.line, "field": format_field_path(issue.field) or "-", "problem": issue.message})
+            for issue in self.issues)
+        file = str(self.issues[0].file.name) if self.issues else ""
+        if not problems:
+            return Message(N_("the review file cannot be read, so nothing was recorded: %(error)s"),
+                           {"error": str(self)})
+        return Message(N_("the review file %(file)s was edited by hand and is invalid, so nothing was recorded; "
+                          "correct it first: %(problems)s"), {"file": file, "problems": problems})
 
 
 @dataclass(frozen=True)
@@ -75,11 +94,14 @@ def read_reviews(path: Path) -> dict[str, Disposition]:
     if not path.is_file():
         return {}
     reviews, document = read_model_file(path, ReviewFile, ReviewError, "review file")
-    twice = [Issue(path, again, key, f"finding {key[0]} is decided twice, on lines {first} and {again}; keep one "
-                   "decision (YAML would silently use the last)", code="duplicate-finding")
-             for key, first, again in document.lines.duplicates if len(key) == 1]
+    twice = [(Issue(path, again, key, str(message), code="duplicate-finding"), message)
+             for key, first, again in document.lines.duplicates if len(key) == 1
+             for message in [Message(N_("finding %(finding)s is decided twice, on lines %(first)s and %(again)s; "
+                                        "keep one decision (YAML would silently use the last)"),
+                                     {"finding": str(key[0]), "first": first, "again": again})]]
     if twice:
-        raise ReviewError(f"review file {path} is invalid", twice)
+        raise ReviewError(f"review file {path} is invalid", [issue for issue, _ in twice],
+                          [message for _, message in twice])
     decisions: dict[str, Disposition] = reviews.root
     return decisions
 
@@ -152,32 +174,40 @@ class AuditTrail:
     path: Path
     entries: tuple[dict[str, object], ...] = ()
     #: (line number, why it was skipped)
-    bad_lines: tuple[tuple[int, str], ...] = ()
+    bad_lines: tuple[tuple[int, Message], ...] = ()
     #: (line number, how the chain breaks there)
-    breaks: tuple[tuple[int, str], ...] = ()
+    breaks: tuple[tuple[int, Message], ...] = ()
     #: Line numbers of entries written before the log was chained (no ``prev``).
     unchained: tuple[int, ...] = ()
     #: sha256 of the last line: a copy of it kept elsewhere shows later whether lines were cut off the end.
     head: str = GENESIS
 
-    def notes(self) -> list[str]:
-        """One readable line per problem, for the command line and the report."""
+    def notes(self) -> list[Message]:
+        """One line per problem, for the command line (``str()``: English) and the report (translated)."""
         shown = self.path.name
-        notes = [f"{shown} line {line}: {why}; skipped" for line, why in self.bad_lines]
+        notes = [Message(N_("%(file)s line %(line)s: %(why)s; skipped"), {"file": shown, "line": line, "why": why})
+                 for line, why in self.bad_lines]
         if self.unchained:
-            notes.append(f"{shown} lines {_ranges(self.unchained)}: written before the log was hash-chained "
-                         "(unchained: a change to them cannot be detected)")
-        notes += [f"{shown} line {line}: the hash chain breaks here ({why})" for line, why in self.breaks]
+            notes.append(Message(N_("%(file)s lines %(lines)s: written before the log was hash-chained (unchained: "
+                                    "a change to them cannot be detected)"),
+                                 {"file": shown, "lines": _ranges(self.unchained)}))
+        notes += [Message(N_("%(file)s line %(line)s: the hash chain breaks here (%(why)s)"),
+                          {"file": shown, "line": line, "why": why}) for line, why in self.breaks]
         return notes
 
     def state(self) -> str:
         """The hash chain's state: intact, BROKEN or 'with bad lines'."""
         return "intact" if not (self.breaks or self.bad_lines) else "BROKEN" if self.breaks else "with bad lines"
 
-    def summary(self) -> str:
-        state = self.state()
-        return (f"audit log: {len(self.entries)} entr{'y' if len(self.entries) == 1 else 'ies'}, hash chain {state}, "
-                f"last line sha256 {self.head[:16]}…")
+    def summary(self) -> Message:
+        """One line for the command line (the report's template words it the same, as one plural message)."""
+        return Message(SUMMARY, {"count": len(self.entries), "state": Message(self.state()), "head": self.head[:16]},
+                       plural=SUMMARY_PLURAL)
+
+
+#: :meth:`AuditTrail.summary`, as templates/report.html words it (so the catalog holds it, with its plural).
+SUMMARY = "audit log: %(count)s entry, hash chain %(state)s, last line sha256 %(head)s…"
+SUMMARY_PLURAL = "audit log: %(count)s entries, hash chain %(state)s, last line sha256 %(head)s…"
 
 
 def _ranges(numbers: tuple[int, ...]) -> str:
@@ -190,26 +220,27 @@ def _ranges(numbers: tuple[int, ...]) -> str:
     return ", ".join(f"{a}" if a == b else f"{a}–{b}" for a, b in spans)
 
 
-def _entry(raw: bytes) -> tuple[dict[str, object] | None, str]:
+def _entry(raw: bytes) -> dict[str, object] | Message:
+    """The line's entry, or why it is not one."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        return None, f"not UTF-8 (byte {err.start + 1})"
+        return Message(N_("not UTF-8 (byte %(byte)s)"), {"byte": err.start + 1})
     if not text.strip():
-        return None, "empty"
+        return Message(N_("empty"))
     try:
         value = json.loads(text)
     except ValueError:
-        return None, "not JSON (cut off by a crash, or edited)"
+        return Message(N_("not JSON (cut off by a crash, or edited)"))
     if not isinstance(value, dict):
-        return None, "not an audit entry (a JSON object)"
+        return Message(N_("not an audit entry (a JSON object)"))
     wrong = [name for name, kind in _FIELDS.items() if not isinstance(value.get(name), kind)]
     wrong += [name for name in ("reviewer", "note") if not isinstance(value.get(name), str | None)]
     if "prev" in value and not isinstance(value["prev"], str):
         wrong.append("prev")
     if wrong:
-        return None, f"not an audit entry (missing or wrong: {', '.join(wrong)})"
-    return value, ""
+        return Message(N_("not an audit entry (missing or wrong: %(fields)s)"), {"fields": ", ".join(wrong)})
+    return value
 
 
 def audit_trail(data: DataDir, event_id: str) -> AuditTrail:
@@ -225,27 +256,29 @@ def _read_trail(path: Path, content: bytes) -> AuditTrail:
     if raw_lines[-1] == b"":
         raw_lines.pop()  # the newline that ends the last line
     entries: list[dict[str, object]] = []
-    bad: list[tuple[int, str]] = []
-    breaks: list[tuple[int, str]] = []
+    bad: list[tuple[int, Message]] = []
+    breaks: list[tuple[int, Message]] = []
     unchained: list[int] = []
     prev, chained = GENESIS, False
     for number, raw in enumerate(raw_lines, start=1):
-        entry, why = _entry(raw)
-        if entry is None:
-            bad.append((number, why))
+        entry = _entry(raw)
+        if isinstance(entry, Message):
+            bad.append((number, entry))
         else:
             entries.append(entry)
             claimed = entry.get("prev")
             if claimed is None:
                 if chained:
-                    breaks.append((number, "an entry without a hash after chained ones: inserted or edited"))
+                    breaks.append((number, Message(N_("an entry without a hash after chained ones: inserted or "
+                                                      "edited"))))
                 else:
                     unchained.append(number)
             else:
                 if claimed != prev:
-                    where = "the first line" if number == 1 else f"line {number - 1}"
-                    breaks.append((number, f"its recorded hash does not match {where}: a line before it was "
-                                           "changed, inserted or removed"))
+                    where = Message(N_("the first line")) if number == 1 else \
+                        Message(N_("line %(line)s"), {"line": number - 1})
+                    breaks.append((number, Message(N_("its recorded hash does not match %(where)s: a line before it "
+                                                      "was changed, inserted or removed"), {"where": where})))
                 chained = True
         prev = _line_hash(raw)
     return AuditTrail(path, tuple(entries), tuple(bad), tuple(breaks), tuple(unchained), prev)

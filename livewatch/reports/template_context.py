@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from livewatch.i18n import CategoryTitles, Message
+
 
 @dataclass(frozen=True)
 class ParticipantFlag:
@@ -143,8 +145,9 @@ class AuditSummary:
     entries: int = field(metadata={"help": "How many changes the log holds."})
     state: str = field(metadata={"help": "intact, BROKEN (the hash chain breaks) or 'with bad lines'."})
     head: str = field(metadata={"help": "The first 16 hex digits of the last line's sha256."})
-    notes: list[str] = field(metadata={
-        "help": "Each skipped line and each place the chain breaks, by line number (technical, in English)."})
+    notes: list[Message] = field(metadata={
+        "help": "Each skipped line and each place the chain breaks, by line number: catalog messages, shown "
+        "with the message filter in the page's language (str() is the English)."})
 
 
 @dataclass(frozen=True)
@@ -176,7 +179,8 @@ class ReportContext:
 
     title: str = field(metadata={"help": "Page title."})
     event: dict[str, str] = field(metadata={
-        "help": "id, title, kind, category, organizer, timezone, window, notes (the registration's notes)."})
+        "help": "id, title, kind, category, organizer, timezone, window, notes (the registration's notes); "
+                "for an inspection inspector, tip_from, note and requested_at (empty otherwise)."})
     streams: list[str] = field(metadata={"help": "Stream URLs."})
     participants: list[ParticipantView] = field(metadata={"help": "Registered participants."})
     verdict: str = field(metadata={"help": "fail, review or pass."})
@@ -210,6 +214,10 @@ class ReportContext:
     version: str = field(metadata={"help": "livewatch version that made the page."})
     review: ReviewView | None = field(default=None, metadata={
         "help": "The review server's session and forms; None in the static report.html."})
+    categories: dict[str, CategoryTitles] = field(default_factory=dict, metadata={
+        "help": "Category id → its pack's title and titles per language; show a category with "
+        "category_id | category(categories) (the pack's title in the page's language, else the catalog's, "
+        "else the pack's title, else the id)."})
     language: str = field(default="", metadata={
         "help": "The event's registered spoken language (zh, en or auto; '' when not registered): the page's "
         "language under ui_language = 'event'."})

@@ -27,16 +27,18 @@ from starlette.routing import Route
 
 from livewatch import __version__
 from livewatch.errors import LivewatchError, UnsafePathError
-from livewatch.i18n import LANGUAGES, N_, PageLanguage, page_language, translations
+from livewatch.i18n import LANGUAGES, N_, Message, PageLanguage, page_language, translations
 from livewatch.reports.render import index_context
+from livewatch.reports.reviews import ReviewError
 from livewatch.reports.template_context import ReportContext, ReviewView
 from livewatch.review_server.cookies import COOKIE, CookieSigner, WebSession, new_session, server_secret
 from livewatch.review_server.decisions import ACTIONS, Decision, DecisionError, decided_by, record, republish
 from livewatch.review_server.passwords import hash_password, verify_password
+from livewatch.review_server.watch_page import watch_routes
 from livewatch.rules.packs import PackLibrary
 from livewatch.session import Session
 from livewatch.settings import Settings
-from livewatch.templating import make_environment, render
+from livewatch.templating import make_environment, message_html, render
 
 #: Files of a report folder the server hands out (the page links them relatively).
 REPORT_FILE = re.compile(r"^(findings\.json|findings\.csv|transcript\.srt|transcript\.vtt|"
@@ -183,13 +185,13 @@ def _token_ok(web: WebSession, sent: object) -> bool:
     return isinstance(sent, str) and hmac.compare_digest(sent.encode("utf-8"), web.csrf.encode("utf-8"))
 
 
-def _refused_page(language: PageLanguage, why: str, status: int = 403, **values: str) -> Response:
-    """A refusal in the shared pages' language: ``why`` is a catalog message with ``%(name)s`` for ``values``
-    (an error's own text, already a sentence, passes through untranslated)."""
+def _refused_page(language: PageLanguage, why: str | Message, status: int = 403, **values: str) -> Response:
+    """A refusal in the shared pages' language: ``why`` is a catalog message, with ``%(name)s`` for ``values``
+    (an error's :class:`~livewatch.i18n.Message` carries its own); the values are data, shown as they are."""
     catalog = translations(language)
-    text = catalog.gettext(why) % values if values else catalog.gettext(why)
+    text = message_html(why if isinstance(why, Message) else Message(why, values), catalog)
     return HTMLResponse(f'<!DOCTYPE html><html lang="{language}"><title>{escape(catalog.gettext(N_("refused")))}'
-                        f"</title><p>{escape(text, quote=False)}</p>", status_code=status)
+                        f"</title><p>{text}</p>", status_code=status)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -272,9 +274,12 @@ def create_app(settings: Settings) -> Starlette:
         try:
             await run_in_threadpool(server.decide, Decision(event_id, finding_id, action, web.user, note))
         except DecisionError as err:
-            return server.respond(_refused_page(language, str(err), 400), web)
-        except LivewatchError as err:  # an invalid hand edit of the review file: nothing is written
-            return server.respond(_refused_page(language, str(err), 409), web)
+            return server.respond(_refused_page(language, err.message, 400), web)
+        except ReviewError as err:  # an invalid hand edit of the review file: nothing is written
+            return server.respond(_refused_page(language, err.explained(), 409), web)
+        except LivewatchError as err:  # e.g. the data directory refused a write: its own (English) words, as data
+            return server.respond(_refused_page(language, Message(N_("the decision cannot be recorded: %(error)s"),
+                                                                  {"error": str(err)}), 409), web)
         return server.respond(RedirectResponse(f"/{event_id}/report.html#finding-{finding_id}", 303), web)
 
     async def report_file(request: Request) -> Response:
@@ -325,6 +330,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/index.html", index),
         Route("/login", login, methods=["GET", "POST"]),
         Route("/logout", logout, methods=["POST"]),
+        *watch_routes(server, _refused, signed_in, _token_ok),
         Route("/{event_id}/report.html", report),
         Route("/{event_id}/findings/{finding_id}", decide, methods=["POST"]),
         Route("/{event_id}/changes", changes),

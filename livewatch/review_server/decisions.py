@@ -19,9 +19,11 @@ from typing import Literal
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from livewatch.checking import check_event
 from livewatch.errors import LivewatchError
+from livewatch.i18n import N_, Message
 from livewatch.pipeline.run_status import FINAL
 from livewatch.reports.render import publish_context
 from livewatch.reports.reviews import Disposition, read_reviews
@@ -48,7 +50,28 @@ HEADER = ("# Reviewers' decisions for this event: finding id → status (confirm
 
 
 class DecisionError(LivewatchError):
-    """A decision cannot be recorded (unknown finding, a bad note); nothing was written."""
+    """A decision cannot be recorded (unknown finding, a bad note); nothing was written. ``message`` is what
+    the reviewer reads, in the page's language; ``str()`` is its English."""
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        super().__init__(str(message))
+
+
+#: The catalog's words for a decision's fields and what is wrong with them (the validator's own text is the
+#: fallback, shown as data).
+_FIELD_NAMES = {"reviewer": N_("reviewer"), "note": N_("note")}
+_PROBLEMS = {"string_too_long": N_("the %(field)s is longer than %(limit)s characters"),
+             "string_too_short": N_("the %(field)s is empty")}
+
+
+def _decision_problem(error: ErrorDetails) -> Message:
+    where = ".".join(map(str, error["loc"]))
+    name = Message(_FIELD_NAMES[where]) if where in _FIELD_NAMES else where
+    limit = (error.get("ctx") or {}).get("max_length", 0)
+    if error["type"] in _PROBLEMS:
+        return Message(_PROBLEMS[error["type"]], {"field": name, "limit": int(limit)})
+    return Message(N_("the %(field)s cannot be recorded: %(problem)s"), {"field": name, "problem": error["msg"]})
 
 
 @dataclass(frozen=True)
@@ -96,7 +119,8 @@ def record(session: Session, decision: Decision, library: PackLibrary) -> Report
     path = data.review_file(decision.event_id)
     with review_lock(data):
         if decision.finding_id not in session.findings.statuses(decision.event_id):
-            raise DecisionError(f"event {decision.event_id} has no finding {decision.finding_id}")
+            raise DecisionError(Message(N_("event %(event)s has no finding %(finding)s"),
+                                        {"event": decision.event_id, "finding": decision.finding_id}))
         decisions = read_reviews(path)  # a hand edit that is invalid stops here (ReviewError), changing nothing
         if decision.action == "open":
             decisions.pop(decision.finding_id, None)
@@ -105,8 +129,9 @@ def record(session: Session, decision: Decision, library: PackLibrary) -> Report
                 decisions[decision.finding_id] = Disposition(status=decision.action, reviewer=decision.reviewer,
                                                              note=decision.note or None)
             except ValidationError as err:
-                problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-                raise DecisionError(f"the decision cannot be recorded: {problems}") from None
+                problems = tuple(_decision_problem(e) for e in err.errors())
+                raise DecisionError(Message(N_("the decision cannot be recorded: %(problems)s"),
+                                            {"problems": problems})) from None
         data.write_whole(path, review_yaml(decisions))
         return republish(session, decision.event_id, library)
 

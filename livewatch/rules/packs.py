@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
@@ -39,8 +39,15 @@ class RulePackError(ConfigError):
     """A rule pack cannot be read, or a registration asks for one that does not exist."""
 
 
+#: The languages a category may be titled in: the pages' languages (``livewatch.i18n.LANGUAGES``; named here
+#: because the rules import nothing of the pages, and a test keeps the two equal).
+TitleLanguage = Literal["zh-CN", "en"]
+
+
 class Category(StrictModel):
     title: SingleLine
+    titles: dict[TitleLanguage, SingleLine] = Field(default_factory=dict, description=(
+        "The title in a page language (zh-CN, en): a report in that language shows it instead of title."))
     legal_basis: SingleLine | None = None
 
 

@@ -107,7 +107,13 @@ class DispatchLog:
     def latest(self, event_id: str, window_start: datetime) -> Dispatch | None:
         """The latest capture task sent for the event's window starting at ``window_start`` (what a capture
         task, which is given the event and the start, reads when it begins)."""
-        found = self._rows(table.c.event_id == event_id, table.c.window_start == window_start)
+        query = select(table).where(table.c.event_id == event_id, table.c.window_start == window_start)
+        with self.engine.connect() as conn:
+            # FOR SHARE: the task's message can arrive before the scheduler committed the row it was sent with
+            # (the send is inside that transaction). A window sent again updates its row, and this read waits
+            # for that commit instead of returning the old generation (which the task would then take for
+            # "sent again to another capture" and stop). SQLite has no such clause, nor a scheduler.
+            found = [_dispatch_of(row) for row in conn.execute(query.with_for_update(read=True))]
         return max(found, key=lambda d: d.sent_at) if found else None
 
     def all(self) -> list[Dispatch]:

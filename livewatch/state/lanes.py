@@ -15,6 +15,11 @@ lane still marked claimed when a process takes the lane was claimed by a holder 
 valid exactly as long as the lane lock of its claimer, and :func:`reclaim_orphans` returns such items to the
 queue. Unlike :meth:`~livewatch.queue.WorkQueue.requeue_claimed` (which a one-process monitor calls at
 start), it never touches the items of a lane another live worker holds.
+
+A holder cannot notice at once that its lock connection broke (the server restarted, the network cut it)
+while it decodes, and by then another process may have taken the lane. So a window is committed only on
+the stream progress it was built on (``TranscriptStore.commit(built_on=...)``): the old holder's commit
+finds the progress moved and drops its window, and nothing is transcribed twice.
 """
 
 from __future__ import annotations

@@ -315,3 +315,27 @@ def test_many_events_falling_due_during_start_do_not_deadlock(tmp_path: Path) ->
     finally:
         monitor.shutdown()
     assert all(run_status(data, f"e{index:02d}") is not None for index in range(30))
+
+
+def test_a_monitor_for_some_events_leaves_the_others_jobs_armed(tmp_path: Path) -> None:
+    """`livewatch watch` run alone is a monitor for its one event: the persistent job of another event that falls
+    due meanwhile stays in the store for the next full monitor (it is not used up without a capture)."""
+    schedules = tmp_path / "schedules"
+    schedules.mkdir()
+    t0 = now()
+    write_event(schedules, "other", "https://other.example/live.m3u8", t0 + timedelta(seconds=2),
+                t0 + timedelta(minutes=5))
+    write_event(schedules, "inspect", "https://inspect.example/live.m3u8", t0 + timedelta(minutes=30),
+                t0 + timedelta(minutes=40))
+    settings = capture_only(tmp_path / "data")
+    full = Monitor(settings, [schedules], reload_interval=0.5)
+    full.start()  # arms "other" in the persistent store, due in 2 s
+    full.shutdown()
+    assert "other" in armed_jobs(DataDir(settings.data_dir))
+    some = Monitor(settings, [schedules], reload_interval=0.5, only={"inspect"})
+    some.start()
+    try:
+        time.sleep(4)  # "other" falls due meanwhile
+    finally:
+        some.shutdown()
+    assert "other" in armed_jobs(DataDir(settings.data_dir))

@@ -3,6 +3,7 @@ once, removed and moved windows flagged for their capture task, a refused send t
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,8 +25,10 @@ from livewatch.settings import Settings
 from livewatch.state import tables
 from livewatch.state.dispatches import Dispatch, DispatchLog
 from tests.capture.conftest import write_event
+from tests.support.webhook import WebhookReceiver
 
 URL = "http://127.0.0.1:9/live.m3u8"  # never fetched: the scheduler only sends the task
+WEBHOOK_SECRET = "scheduler-test-secret"
 
 
 class Sent:
@@ -240,6 +243,13 @@ def test_scheduler_metrics(roles: Callable[[str, Sent], SchedulerRole], schedule
     assert samples["beta"]["livewatch_scheduler_active"] == 0
     assert samples["beta"]["livewatch_scheduler_armed_jobs"] == 0
 
+    # Every metric of the role is in docs/distributed.md's table, and nothing else is.
+    exported = {sample.name for family in scheduler_registry(a).collect() for sample in family.samples
+                if sample.name.startswith("livewatch_scheduler_")}
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "distributed.md").read_text(encoding="utf-8")
+    table = guide.split("\n### Metrics", 1)[1].split("\n### ", 1)[0]
+    assert exported == set(re.findall(r"^\| `(livewatch_scheduler_[a-z_]+)` \|", table, flags=re.MULTILINE))
+
 
 def test_status_names_the_active_scheduler(roles: Callable[[str, Sent], SchedulerRole], schedules: Path,
                                            settings: Settings, tmp_path: Path) -> None:
@@ -312,3 +322,62 @@ def test_two_schedulers_sending_one_window_at_once_send_it_once(settings: Settin
             raise ConnectionError("broker unreachable")
         with log.sending(failed) as sent:
             assert sent is not None
+
+
+def test_the_active_scheduler_raises_and_delivers_schedule_alerts(
+        tmp_path: Path, postgres_url: str, schedules: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Distributed mode's schedule alerts (a no-show here) come from the active scheduler, once."""
+    monkeypatch.setenv("LIVEWATCH_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    receiver = WebhookReceiver(WEBHOOK_SECRET.encode())
+    now = datetime.now(UTC)
+    path = write_event(schedules, "ghost", URL, now - timedelta(minutes=1), now + timedelta(minutes=5))
+    path.write_text(path.read_text() + "tolerances: {late_start: 0}\n")
+    settings = Settings(data_dir=tmp_path / "data", database_url=postgres_url, alerts=[
+        {"name": "hook", "type": "webhook", "url": receiver.url, "min_severity": "info"}])
+    made = [SchedulerRole(settings, [schedules], Sent(), identity=SchedulerIdentity(host, 1))
+            for host in ("alpha", "beta")]
+    try:
+        for role in made:
+            role.start()
+            role.poll()
+        assert [role.active for role in made] == [True, False]
+        [got] = receiver.wait_for(lambda got: len(got) >= 1, timeout=20)
+        time.sleep(2.5)  # a full watch interval: seen again, not sent again (and never by the standby)
+    finally:
+        for role in made:
+            role.shutdown()
+        receiver.stop()
+    assert got.signature_ok
+    assert got.payload["idempotency_key"].endswith("|no-show")
+    assert got.payload["event"]["id"] == "ghost"
+    assert len(receiver.received) == 1
+
+
+def test_a_task_reading_its_window_while_it_is_sent_again_waits_for_the_new_generation(settings: Settings) -> None:
+    """The capture task's message can arrive before the scheduler's transaction commits: its read of the row
+    waits for that commit and gets the generation it was sent as."""
+    with Session.open(settings) as session:
+        start = datetime(2026, 12, 2, 12, tzinfo=UTC)
+        with session.database.engine.begin() as conn:
+            conn.execute(tables.events.insert().values(
+                id="e", title="t", kind="forum", timezone="UTC", registered_start=start,
+                registered_end=start + timedelta(hours=1), source_file="f", source_sha256="s",
+                registration_json="{}", updated_at=start))
+        log = DispatchLog(session.database.engine)
+        window = Dispatch("e", start, start + timedelta(hours=1), start, start + timedelta(hours=2), 1,
+                          start, "alpha pid 1")
+        with log.sending(window):
+            pass
+        assert log.cancel("e", start, start + timedelta(hours=1), StopSignal.RESCHEDULED)
+        read: list[Dispatch | None] = []
+        reader = threading.Thread(target=lambda: read.append(log.latest("e", start)))
+        with log.sending(window) as again:
+            assert again is not None
+            assert again.generation == 2
+            reader.start()  # the worker, reading while the send is not committed yet
+            time.sleep(0.5)
+            assert read == []
+        reader.join(10)
+        [seen] = read
+        assert seen is not None
+        assert (seen.generation, seen.cancelled_at) == (2, None)

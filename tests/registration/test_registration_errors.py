@@ -256,7 +256,7 @@ CASES = [
         None,
         [
             "x.yaml:3: kind: 'fourm' is not allowed (did you mean 'forum'?); "
-            "use one of: forum, annual-meeting, lecture, seminar, summit, launch or other",
+            "use one of: forum, annual-meeting, lecture, seminar, summit, launch, other or inspection",
         ],
         id="bad-kind-with-suggestion",
     ),
@@ -704,7 +704,7 @@ def test_every_error_in_every_file_comes_out_in_one_run(tmp_path: Path, monkeypa
     result = validate_in(tmp_path, files, [str(tmp_path), "missing.yaml"])
     assert rendered(result) == [
         "a-forum.yaml:20: events[1].kind: 'fourm' is not allowed (did you mean 'forum'?); "
-        "use one of: forum, annual-meeting, lecture, seminar, summit, launch or other",
+        "use one of: forum, annual-meeting, lecture, seminar, summit, launch, other or inspection",
         "a-forum.yaml:26: events[1].end: end 2026-12-01T08:00:00+08:00 is not after start "
         "2026-12-01T09:00:00+08:00; check the date (an event that ends past midnight ends on the next day)",
         "b-lecture.toml:23: participants[1].role: 'moderater' is not allowed (did you mean 'moderator'?); "

@@ -47,7 +47,7 @@ def screen_finding(event_id: str, start: datetime, frame: str | None, *, seconds
     """The finding a QR-code rule makes of a personal WeChat code on screen for ``seconds``."""
     return Finding(
         id=finding_id(event_id, "traffic-diversion.qr-code", start, 0, payload), event_id=event_id,
-        rule="traffic-diversion.qr-code", pack="cn-live-events@1.4.0", pack_sha256="0" * 64,
+        rule="traffic-diversion.qr-code", pack="cn-live-events@1.4.1", pack_sha256="0" * 64,
         category="traffic-diversion", severity="high", start_at=start, end_at=start + timedelta(seconds=seconds),
         offset_s=0.0 if on_air is None else (start - on_air).total_seconds(), matched="wechat-personal",
         evidence=payload, highlight=(0, len(payload)), normalized=payload, legal_basis=None, asr_confidence=None,

@@ -37,7 +37,7 @@ def test_findings_json_contract_and_csv(tmp_path: Path) -> None:
     assert datetime.fromisoformat(promise["start"]).utcoffset() is not None
     low, high = promise["highlight"]
     assert promise["evidence"][low:high] == "保本保息"
-    assert document["provenance"]["packs"] == [{"pack": "cn-live-events@1.4.0", "sha256": check.packs[0].sha256}]
+    assert document["provenance"]["packs"] == [{"pack": "cn-live-events@1.4.1", "sha256": check.packs[0].sha256}]
     assert document["provenance"]["transcriber"] == [{"backend": "faster-whisper", "model": "base", "sha256": None}]
     # A UTF-8 byte order mark first, so that a spreadsheet program reads the Chinese evidence as UTF-8.
     assert (folder / "findings.csv").read_bytes().startswith(b"\xef\xbb\xbfid,")

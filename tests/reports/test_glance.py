@@ -269,13 +269,65 @@ def test_the_report_fits_the_screen(reviewed: Reviewed, browser: Browser, tmp_pa
         # Chromium drops the play button from a player narrower than this; the whole player is on screen.
         assert box["width"] >= 150, box
         assert 0 <= box["x"] <= WIDTHS[name] - box["width"], box
-    svg = page.locator("svg.timeline").bounding_box()
-    assert svg is not None
-    for i in range(page.locator("svg.timeline text").count()):
-        label = page.locator("svg.timeline text").nth(i).bounding_box()
-        assert label is not None
-        assert svg["x"] - 0.5 <= label["x"], label
-        assert label["x"] + label["width"] <= svg["x"] + svg["width"] + 0.5, label
+    page.close()
+
+
+#: The timeline's text as drawn: each visible label's rendered font size (its CSS size times the drawing's
+#: scale on screen), its box, and whether it lies inside its drawing and the viewport; overlapping labels;
+#: each lane's line and name; the legend's entries.
+TIMELINE = """() => {
+  const width = document.documentElement.clientWidth, texts = [], overlaps = [], lanes = [], legend = [];
+  const inside = (r, box) => r.left >= box.left - 0.5 && r.right <= box.right + 0.5 && r.left >= -0.5
+    && r.right <= width + 0.5;
+  for (const svg of document.querySelectorAll("svg.timeline, svg.timeline-labels")) {
+    const box = svg.getBoundingClientRect(), shown = [];
+    for (const text of svg.querySelectorAll("text")) {
+      if (getComputedStyle(text).display === "none") continue;
+      const r = text.getBoundingClientRect();
+      const size = parseFloat(getComputedStyle(text).fontSize) * text.getScreenCTM().a;
+      texts.push({text: text.textContent, size, height: r.height, inside: inside(r, box)});
+      for (const other of shown)
+        if (r.left < other.right && other.left < r.right && r.top < other.bottom && other.top < r.bottom)
+          overlaps.push(text.textContent);
+      shown.push(r);
+    }
+  }
+  for (const lane of document.querySelectorAll("svg.timeline g.lane")) {
+    const line = lane.querySelector("line").getBoundingClientRect();
+    const name = document.querySelector(`svg.timeline-labels text[data-channel="${lane.dataset.channel}"]`);
+    lanes.push({channel: lane.dataset.channel, line: line.width, inside: inside(line, line),
+                name: name ? name.getBoundingClientRect().width : 0});
+  }
+  for (const item of document.querySelectorAll("#timeline-legend li")) {
+    const r = item.getBoundingClientRect();
+    legend.push({text: item.textContent, inside: r.width > 0 && inside(r, r)});
+  }
+  return {texts, overlaps, lanes, legend};
+}"""
+
+
+@pytest.mark.parametrize("name", WIDTHS)
+def test_the_timeline_reads_at_every_width(reviewed: Reviewed, browser: Browser, name: str) -> None:
+    """At a phone's width the timeline's text keeps its size (a scaled drawing would make it about 4 px):
+    every label at least 10 px, inside its drawing and the screen, none over another; every lane drawn and
+    named; the legend whole."""
+    page = _open(browser, reviewed.data.report_dir("forum") / "report.html", WIDTHS[name])
+    shot = artifact(f"timeline-{name}.png")
+    page.locator("#timeline").screenshot(path=str(shot))
+    print(f"screenshot: {shot}")
+    drawn = page.evaluate(TIMELINE)
+    sizes = [round(t["size"], 1) for t in drawn["texts"]]
+    print(f"timeline text at {WIDTHS[name]} px: {min(sizes)}-{max(sizes)} px")
+    assert len(drawn["texts"]) >= 8, drawn["texts"]  # the rows' and lanes' names and at least three times
+    assert all(t["size"] >= 10 and t["height"] >= 10 for t in drawn["texts"]), drawn["texts"]
+    assert [t for t in drawn["texts"] if not t["inside"]] == []
+    assert drawn["overlaps"] == []
+    channels = [lane["channel"] for lane in drawn["lanes"]]
+    assert channels[:2] == ["speech", "screen"], channels
+    assert all(lane["line"] > WIDTHS[name] / 2 and lane["inside"] and lane["name"] > 0 for lane in drawn["lanes"]), \
+        drawn["lanes"]
+    assert len(drawn["legend"]) == 6
+    assert all(item["inside"] for item in drawn["legend"]), drawn["legend"]
     page.close()
 
 

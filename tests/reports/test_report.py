@@ -91,7 +91,7 @@ def test_report_lists_every_finding_with_anchors_times_and_clips(reported: DataD
     [promise] = [r for r in rows if "finance-promise" in r.get_text()]
     assert one(promise, "mark").get_text() == "保本保息"
     assert one(page, "#verdict").get_text() == document["verdict"] == "fail"
-    assert "cn-live-events@1.4.0" in page.get_text()
+    assert "cn-live-events@1.4.1" in page.get_text()
     [host] = page.select("#participants tbody tr")
     assert "hosts must be at least 16" in host.get_text()
     index = BeautifulSoup((reported.reports / "index.html").read_text(encoding="utf-8"), "html.parser")

@@ -127,7 +127,7 @@ def test_the_timeline_has_a_lane_per_channel(kept: tuple[DataDir, EventCheck]) -
     for marker in markers:
         assert attr(one(marker, "circle"), "cy") == lane_y[attr(marker, "data-channel")]
     assert lane_y["speech"] != lane_y["screen"]
-    height = float(attr(one(page, "svg.timeline"), "viewbox").split()[3])
+    height = float(attr(one(page, "svg.timeline"), "height"))
     assert all(float(y) < height for y in lane_y.values())
 
 

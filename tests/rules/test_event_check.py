@@ -77,7 +77,7 @@ def test_findings_are_persisted_with_stable_ids_and_keep_reviewer_status(tmp_pat
         assert {"finance-promise.guaranteed-returns", "traffic-diversion.contact-apps",
                 "schedule.late-start"} <= set(by_rule)
         promise = by_rule["finance-promise.guaranteed-returns"]
-        assert promise.pack == "cn-live-events@1.4.0"
+        assert promise.pack == "cn-live-events@1.4.1"
         assert promise.start_at.tzinfo is not None
         # No word times in these rows: characters are spread evenly over the 4 s utterance, and 保本保息 starts
         # at the fifth of eight characters.
@@ -147,7 +147,7 @@ def runner() -> CliRunner:
 def test_rules_list_and_test_cover_the_default_pack(runner: CliRunner) -> None:
     listed = runner.invoke(cli, ["rules", "list"])
     assert listed.exit_code == 0, listed.output
-    assert "cn-live-events@1.4.0" in listed.output
+    assert "cn-live-events@1.4.1" in listed.output
     assert "finance-promise.guaranteed-returns" in listed.output
     tested = runner.invoke(cli, ["rules", "test", "default"])
     assert tested.exit_code == 0, tested.output

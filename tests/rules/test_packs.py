@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from click.testing import CliRunner
 
 from livewatch.cli import cli
-from livewatch.issues import Issue
+from livewatch.i18n import LANGUAGES, CategoryTitles
+from livewatch.issues import Issue, format_field_path
+from livewatch.reports.render import category_titles
 from livewatch.rules.base import RuleInput
 from livewatch.rules.engine import RuleEngine
 from livewatch.rules.examples import EXAMPLE_FACTS, run_examples
-from livewatch.rules.packs import DEFAULT_PACK, PackLibrary, RulePackError, builtin_pack_paths, load_pack
+from livewatch.rules.packs import DEFAULT_PACK, PackLibrary, RulePackError, TitleLanguage, builtin_pack_paths, load_pack
 from livewatch.rules.transcript import Transcript
 
 SHIPPED = builtin_pack_paths()
@@ -339,3 +342,18 @@ def test_pack_level_errors(tmp_path: Path) -> None:
 
     with pytest.raises(RulePackError, match="cannot read rule pack"):
         load_pack(tmp_path / "missing.yaml")
+
+
+def test_a_category_titles_itself_per_page_language(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text(MINE.replace("misc: {title: Miscellaneous}",
+                                 "misc: {title: Miscellaneous, titles: {zh-CN: 杂项}}"), encoding="utf-8")
+    assert category_titles([load_pack(path)])["misc"] == CategoryTitles("Miscellaneous", {"zh-CN": "杂项"})
+    assert get_args(TitleLanguage) == LANGUAGES  # a pack titles its categories in the pages' languages
+    assert category_titles([load_pack(SHIPPED[0])])["finance-promise"].by_language == {"zh-CN": "金融投资承诺"}
+    path.write_text(MINE.replace("misc: {title: Miscellaneous}", "misc: {title: Miscellaneous, titles: {fr: Divers}}"),
+                    encoding="utf-8")
+    with pytest.raises(RulePackError) as raised:
+        load_pack(path)
+    [issue] = raised.value.issues
+    assert (issue.line, format_field_path(issue.field)) == (5, "categories.misc.titles.fr"), issue.render()

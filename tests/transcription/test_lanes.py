@@ -379,8 +379,11 @@ def test_on_sqlite_a_lane_is_held_within_the_process(
     with Session.open(Settings.model_validate({"data_dir": str(tmp_path / "data")})) as session:
         run_id, _ = captured(session, speech)
         counts: list[int] = []
+        checks: list[tuple[str, bool]] = []
         threads = [threading.Thread(target=lambda: counts.append(sum(
-            transcribe_lane(session, r, s, choose=lambda event: engine_choice) for r, s in tasks_for(run_id))))
+            transcribe_lane(session, r, s, choose=lambda event: engine_choice,
+                            on_transcribed=lambda event, final: checks.append((event, final)))
+            for r, s in tasks_for(run_id))))
             for _ in range(2)]
         for thread in threads:
             thread.start()
@@ -388,6 +391,23 @@ def test_on_sqlite_a_lane_is_held_within_the_process(
             thread.join(CHILD_TIMEOUT_S)
         assert sum(counts) == segment_count()
         assert transcript(session) == reference
+        # A check after each window, and a final one when a stream is flushed (the run had ended).
+        assert sorted(set(checks)) == [("forum", False), ("forum", True)]
+        assert checks.count(("forum", True)) == len(CUTS)
+
+
+def test_a_segment_that_lost_its_worker_three_times_fails_for_good(
+    tmp_path: Path, postgres_url: str, speech: np.ndarray, engine_choice: EngineChoice
+) -> None:
+    with open_session(tmp_path / "data", postgres_url) as session:
+        run_id, payloads = captured(session, speech, queue=False)
+        put(session, payloads[0])
+        put(session, payloads[1])
+        with session.engine.begin() as conn:  # claimed by a third holder, lost like the two before it
+            q = tables.work_queue
+            conn.execute(q.update().where(q.c.item_key == f"{run_id}:0:0").values(status="claimed", attempts=3))
+        assert transcribe_lane(session, run_id, 0, choose=lambda event: engine_choice) == 1
+        assert queue_items(session) == [(f"{run_id}:0:0", "failed", 3), (f"{run_id}:0:1", "done", 1)]
 
 
 def test_checks_of_one_event_take_turns(tmp_path: Path, postgres_url: str, speech: np.ndarray,

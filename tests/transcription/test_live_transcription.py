@@ -62,7 +62,7 @@ def test_live_event_is_transcribed_as_it_is_recorded(tmp_path: Path, model_store
     diversions = [f for f in findings if f.rule == "traffic-diversion.contact-apps"]
     assert diversions
     assert all(run.on_air_at <= f.start_at <= run.off_air_at for f in diversions)
-    assert {f.pack for f in findings} == {"cn-live-events@1.4.0"}
+    assert {f.pack for f in findings} == {"cn-live-events@1.4.1"}
     exported = json.loads((data.report_dir("spoken") / "findings.json").read_text(encoding="utf-8"))
     assert {f["id"] for f in exported["findings"]} == {f.id for f in findings}
     assert exported["run_status"] == "finished"

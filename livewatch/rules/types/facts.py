@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from livewatch.pipeline.run_status import FINAL, UNRESOLVED
+from livewatch.registration.kinds import kind_policy
 from livewatch.rules.base import EventFacts, FactSpec, Gap, Hit, Rule, RuleInput
 
 ScheduleCheck = Literal["early_start", "late_start", "overrun", "no_show", "gaps", "unresolved"]
@@ -44,6 +45,8 @@ class ScheduleRule(Rule):
     def evaluate(self, data: RuleInput) -> Iterator[Hit]:
         facts = data.facts
         check = self.spec.check
+        if not kind_policy(getattr(facts.registration, "kind", None)).applies(check):
+            return  # an inspection's window is how long to watch, not an organizer's promise
         tolerance = timedelta(minutes=float(facts.tolerances.get(check, 0)))
         start, end = facts.registered_start, facts.registered_end
         if check == "unresolved":
