@@ -28,10 +28,12 @@ from numpy.typing import NDArray
 from rapidfuzz import fuzz
 
 from livewatch.capture.frames import metadata_name
+from livewatch.errors import ScreenError
 from livewatch.pipeline.screen import CapturedFrame, PictureSpell, ScreenItem
 from livewatch.screen.appearances import AppearanceTracker
 from livewatch.screen.base import Reading, ScreenReader, load_image, read_frame, screen_readers
 from livewatch.screen.change import ChangeDetector
+from livewatch.screen.memory import StreamMemory, memory_json, memory_of_json, reference_array, reference_of
 from livewatch.screen.picture import PictureMetadataFile
 from livewatch.settings import ScreenSettings
 from livewatch.state import DataDir
@@ -130,16 +132,47 @@ class ScreenStage:
             return [(s.event_id, s.run_id, s.stream) for s in self._streams.values()]
 
     def _stream(self, frame: CapturedFrame) -> StreamScreen:
+        key = (frame.run_id, frame.stream)
         with self._lock:
-            key = (frame.run_id, frame.stream)
-            if key not in self._streams:
-                self._streams[key] = StreamScreen(frame.event_id, frame.run_id, frame.stream, frame.path.parent)
-            return self._streams[key]
+            state = self._streams.get(key)
+        if state is not None:
+            return state
+        state = self._loaded(frame.run_id, frame.stream) or StreamScreen(frame.event_id, frame.run_id, frame.stream,
+                                                                       frame.path.parent)
+        with self._lock:
+            return self._streams.setdefault(key, state)
+
+    def _loaded(self, run_id: int, stream: int) -> StreamScreen | None:
+        """The stream as its last reader left it (this process before a restart, another worker), from the
+        store; None when nothing usable was kept, or the stream was finished."""
+        kept = self.store.lane_memory(run_id, stream)
+        if kept is None or kept.finished:
+            return None
+        try:
+            memory = memory_of_json(kept.memory_json)
+        except ScreenError as err:  # the stream starts afresh (what is on screen becomes a new appearance)
+            log.warning("run %s stream %s: the screen memory kept is not usable (%s); starting afresh",
+                        run_id, stream, err)
+            return None
+        return stream_of_memory(StreamScreen(kept.event_id, run_id, stream, kept.folder), memory)
+
+    def forget(self, run_id: int, stream: int) -> None:
+        """Drop the stream's state from this process (its memory stays in the store): another process may
+        read its next frames, and this one then loads what that one left."""
+        with self._lock:
+            self._streams.pop((run_id, stream), None)
 
     def read(self, frame: CapturedFrame) -> FrameOutcome:
         """Read one frame of its stream (frames of a stream in time order). Raises a LivewatchError
-        (``ScreenError``) naming the file when the frame cannot be decoded; the stream goes on without it."""
+        (``ScreenError``) naming the file when the frame cannot be decoded; the stream goes on without it.
+        A frame no later than the last one read (read before its reader was lost, then queued again) is
+        passed over: it was read once."""
         state = self._stream(frame)
+        last_at = state.tracker.last_at
+        if last_at is not None and frame.at <= last_at:
+            log.info("run %s stream %s: frame %s was read already; passed over", frame.run_id, frame.stream,
+                     frame.path.name)
+            return FrameOutcome(False, 0, 0)
         image = load_image(frame.path)
         if frame.connection != state.connection:
             state.change.reset()
@@ -148,11 +181,16 @@ class ScreenStage:
         closed = state.tracker.see(frame, readings)
         still = state.tracker.open_items()
         new_items = self._record(state, closed, still)
-        self._keep_evidence(state, frame.path, closed, still)
+        stale = self._keep_evidence(state, frame.path, closed, still)
         offset = frame_offset(frame)
         if offset is not None:
             state.origins.setdefault(frame.connection, frame.at - timedelta(seconds=offset))
         spells = self._read_pictures(state, frame.connection, offset)
+        # Kept before a frame is deleted: a reader lost in between leaves the frame for the next to read.
+        self.store.save_lane_memory(state.event_id, state.run_id, state.stream, state.folder,
+                                    memory_json(memory_of_stream(state)))
+        for path in stale:
+            self._remove(path)
         return FrameOutcome(readings is not None, new_items, spells)
 
     def _readings(self, state: StreamScreen, frame: CapturedFrame, changed: bool,
@@ -173,18 +211,23 @@ class ScreenStage:
             state.costly_at, state.costly_due = frame.at, False
         return found + state.costly_readings
 
-    def finish(self, run_id: int, stream: int) -> None:
+    def finish(self, run_id: int, stream: int) -> bool:
         """The stream's capture is over and its frames read: close what was still on screen, read the last
-        picture metadata, and forget the stream."""
+        picture metadata, mark the stream finished in the store, and forget it. False when there was nothing
+        to finish (no frame read, or finished already)."""
         with self._lock:
             state = self._streams.pop((run_id, stream), None)
         if state is None:
-            return
+            state = self._loaded(run_id, stream)
+        if state is None:
+            return False
         closed = state.tracker.flush()
         self._record(state, closed, [])
-        self._keep_evidence(state, None, closed, [])
+        for path in self._keep_evidence(state, None, closed, []):
+            self._remove(path)
         for connection in list(state.origins):
             self._read_pictures(state, connection)
+        return self.store.finish_lane(state.event_id, run_id, stream, state.folder)
 
     def _record(self, state: StreamScreen, closed: Sequence[ScreenItem], still: Sequence[ScreenItem]) -> int:
         """Store the stream's closed and open items under the keys they were first stored with."""
@@ -197,16 +240,17 @@ class ScreenStage:
         return self.store.record_items(batch, keys=keys)
 
     def _keep_evidence(self, state: StreamScreen, path: Path | None, closed: Sequence[ScreenItem],
-                       still: Sequence[ScreenItem]) -> None:
+                       still: Sequence[ScreenItem]) -> list[Path]:
+        """The frames to delete now: the one just read unless it is evidence, and those no longer evidence."""
         if self.keep_frames == "all":
-            return
+            return []
         permanent = {item.frame for item in closed}
         wanted = {item.frame for item in still}
-        for stale in state.provisional - wanted - permanent:
-            self._remove(stale)
+        stale = sorted(state.provisional - wanted - permanent)
         state.provisional = wanted - permanent
         if path is not None and path not in wanted and path not in permanent:
-            self._remove(path)
+            stale.append(path)
+        return stale
 
     def _remove(self, path: Path) -> None:
         """Delete a frame that was read, only ever inside the data directory's event folders (a queued
@@ -238,6 +282,29 @@ class ScreenStage:
         if changed:
             self.store.record_spells(changed)
         return len(changed)
+
+
+def memory_of_stream(state: StreamScreen) -> StreamMemory:
+    """What the stream's reader knows now, for the store."""
+    return StreamMemory(state.tracker.memory(), reference_of(state.change.reference),
+                        tuple(key for _item, key in state.stored), state.connection, tuple(state.origins.items()),
+                        tuple(sorted(state.provisional)), tuple(state.costly_readings), state.costly_at,
+                        state.costly_due)
+
+
+def stream_of_memory(state: StreamScreen, memory: StreamMemory) -> StreamScreen:
+    """``state`` (fresh) continuing where ``memory`` left off. Picture metadata is read again from its start
+    (the spells found are stored once whoever reads them)."""
+    state.tracker.restore(state.run_id, state.stream, memory.tracker)
+    state.change.reference = reference_array(memory.reference)
+    still = state.tracker.open_items()
+    keys = memory.stored_keys if len(memory.stored_keys) == len(still) else tuple(item.text for item in still)
+    state.stored = list(zip(still, keys, strict=True))
+    state.connection, state.origins = memory.connection, dict(memory.origins)
+    state.provisional = set(memory.provisional)
+    state.costly_readings, state.costly_at = list(memory.costly_readings), memory.costly_at
+    state.costly_due = memory.costly_due
+    return state
 
 
 def stored_keys(stored: Sequence[tuple[ScreenItem, str]], batch: Sequence[ScreenItem]) -> list[str]:

@@ -37,6 +37,7 @@ from rapidfuzz import fuzz
 
 from livewatch.errors import ScreenError
 from livewatch.pipeline.screen import Box, CapturedFrame, ScreenItem
+from livewatch.screen.memory import OpenAppearance, TrackerMemory
 from livewatch.screen.payloads import classify
 
 if TYPE_CHECKING:
@@ -127,6 +128,24 @@ class AppearanceTracker:
             (closed if item.missed > self.missed_reads else still_open).append(item)
         self._open = still_open
         return [self._item(item) for item in sorted(closed, key=lambda i: i.start_at)]
+
+    @property
+    def last_at(self) -> datetime | None:
+        """The time of the last frame seen (None before the first)."""
+        return self._last_at
+
+    def memory(self) -> TrackerMemory:
+        r"""What the tracker knows, to be stored and :meth:`restore`\ d by whoever reads the stream's next frame."""
+        return TrackerMemory(tuple(OpenAppearance(o.first, o.start_at, o.best, o.best_frame, o.last_box, o.last_seen,
+                                                  o.last_interval_s, o.keys, o.missed) for o in self._open),
+                             self._last_at, self._last_interval_s)
+
+    def restore(self, run_id: int, stream: int, memory: TrackerMemory) -> None:
+        """Continue where the tracker that made ``memory`` left off (for the stream given)."""
+        self._stream = (run_id, stream)
+        self._open = [_Open(o.first, o.start_at, o.best, o.best_frame, o.last_box, o.last_seen, o.last_interval_s,
+                            o.keys, o.missed) for o in memory.open]
+        self._last_at, self._last_interval_s = memory.last_at, memory.last_interval_s
 
     def open_items(self) -> list[ScreenItem]:
         """The appearances on screen now (or missed by no more reads than tolerated), oldest first; each ends

@@ -95,6 +95,17 @@ class ChangeDetector:
             return True
         return False
 
+    @property
+    def reference(self) -> NDArray[np.int8] | None:
+        """The hash of the last frame read (None before the first): kept with the stream's screen memory."""
+        return self._reference
+
+    @reference.setter
+    def reference(self, hashed: NDArray[np.int8] | None) -> None:
+        if hashed is not None and hashed.shape != (2, self.grid[1], self.grid[0]):
+            raise ScreenError(f"a reference hash of shape {hashed.shape} for a {self.grid[0]}x{self.grid[1]} grid")
+        self._reference = hashed
+
     def reset(self) -> None:
         """Forget the reference: the next frame is read (after a reconnection, when the picture may differ)."""
         self._reference = None

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -18,6 +20,18 @@ from sqlalchemy import Connection, Engine, Row, select
 from livewatch.pipeline.screen import Box, PayloadClass, PictureProblem, PictureSpell, ScreenItem, ScreenKind
 from livewatch.state import tables
 from livewatch.state.database import write
+
+
+@dataclass(frozen=True)
+class ScreenLaneMemory:
+    """One stream's screen stage as last saved (``memory_json``: livewatch/screen/memory.py's format)."""
+
+    event_id: str
+    run_id: int
+    stream: int
+    folder: Path
+    memory_json: str
+    finished: bool
 
 
 class ScreenLog(Protocol):
@@ -42,6 +56,18 @@ class ScreenLog(Protocol):
 
     def spells(self, run_id: int) -> list[PictureSpell]:
         """A run's picture spells, by start time, then stream."""
+        ...
+
+    def lane_memory(self, run_id: int, stream: int) -> ScreenLaneMemory | None:
+        """The stream's screen stage as last saved, or None."""
+        ...
+
+    def save_lane_memory(self, event_id: str, run_id: int, stream: int, folder: Path, memory_json: str) -> None:
+        """Keep the stream's screen stage after a frame (replacing what was kept)."""
+        ...
+
+    def finish_lane(self, event_id: str, run_id: int, stream: int, folder: Path) -> bool:
+        """Mark the stream's screen finished; False when it was already."""
         ...
 
 
@@ -85,6 +111,41 @@ class ScreenStore:
         with self.engine.connect() as conn:
             return [spell_of_row(row) for row in conn.execute(
                 select(t).where(t.c.run_id == run_id).order_by(t.c.start_at, t.c.stream, t.c.id))]
+
+
+    def lane_memory(self, run_id: int, stream: int) -> ScreenLaneMemory | None:
+        t = tables.screen_lanes
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t).where(t.c.run_id == run_id, t.c.stream == stream)).first()
+        if row is None:
+            return None
+        return ScreenLaneMemory(row.event_id, row.run_id, row.stream, Path(row.folder), row.memory_json,
+                                row.finished_at is not None)
+
+    def save_lane_memory(self, event_id: str, run_id: int, stream: int, folder: Path, memory_json: str) -> None:
+        t = tables.screen_lanes
+        now = datetime.now(UTC)
+        with write(self.engine) as conn:
+            updated = conn.execute(t.update().where(t.c.run_id == run_id, t.c.stream == stream)
+                                   .values(memory_json=memory_json, updated_at=now)).rowcount
+            if not updated:
+                conn.execute(t.insert().values(run_id=run_id, stream=stream, event_id=event_id, folder=str(folder),
+                                               memory_json=memory_json, updated_at=now))
+
+    def finish_lane(self, event_id: str, run_id: int, stream: int, folder: Path) -> bool:
+        t = tables.screen_lanes
+        now = datetime.now(UTC)
+        with write(self.engine) as conn:
+            row = conn.execute(select(t.c.finished_at).where(t.c.run_id == run_id, t.c.stream == stream)).first()
+            if row is None:
+                conn.execute(t.insert().values(run_id=run_id, stream=stream, event_id=event_id, folder=str(folder),
+                                               memory_json="{}", updated_at=now, finished_at=now))
+                return True
+            if row.finished_at is not None:
+                return False
+            conn.execute(t.update().where(t.c.run_id == run_id, t.c.stream == stream)
+                         .values(finished_at=now, updated_at=now))
+            return True
 
 
 def _record_item(conn: Connection, item: ScreenItem, key: str) -> int:

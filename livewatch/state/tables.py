@@ -208,6 +208,20 @@ picture_spells = Table(
     UniqueConstraint("run_id", "stream", "problem", "start_at", name="uq_picture_spells_start"),
 )
 
+#: What one stream's screen stage remembers between frames (livewatch/screen/memory.py, as JSON), saved after
+#: each frame so whoever reads the stream's next one continues its appearances; ``finished_at`` once the
+#: stream's screen was finished (what was on screen closed) after its run ended.
+screen_lanes = Table(
+    "screen_lanes", metadata,
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
+    Column("stream", Integer, primary_key=True),
+    Column("event_id", Text, nullable=False),
+    Column("folder", Text, nullable=False),
+    Column("memory_json", Text, nullable=False),
+    Column("updated_at", AwareDateTime, nullable=False),
+    Column("finished_at", AwareDateTime),
+)
+
 work_queue = Table(
     "work_queue", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
