@@ -26,10 +26,11 @@ def _queue_list(_ctx: click.Context, _param: click.Parameter, value: str) -> lis
 
 @click.command()
 @click.option("--queues", "-Q", default=",".join(QUEUES), show_default=True, callback=_queue_list,
-              help="Comma-separated queues to take tasks from: capture, transcribe, check.")
+              help="Comma-separated queues to take tasks from: capture, transcribe, check, screen.")
 @click.option("--concurrency", "-c", type=click.IntRange(1, 1000), default=None,
               help="Tasks run at once (threads). Default: [concurrency] captures for the capture queue, plus "
-                   "[concurrency] transcriptions for transcribe, plus 1 for check.")
+                   "[concurrency] transcriptions for transcribe, plus 1 for check, plus [screen] workers for "
+                   "screen.")
 @click.option("--hostname", "-n", default=None,
               help="The worker's name on the broker (default livewatch-<pid>@<host>, unique per worker process).")
 @click.option("-v", "--verbose", count=True, help="Debug log output (the default shows info and above).")
@@ -53,7 +54,7 @@ def worker(state: CliState, queues: list[str], concurrency: int | None, hostname
     runtime.open()  # the database reached and migrated before a task is taken: a bad URL fails here, at once
     if concurrency is None:
         slots = {"capture": settings.concurrency.captures, "transcribe": settings.concurrency.transcriptions,
-                 "check": 1}
+                 "check": 1, "screen": settings.screen.workers}
         concurrency = sum(slots[name] for name in queues)
 
     def stopping(**_kwargs: Any) -> None:

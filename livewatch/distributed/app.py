@@ -1,5 +1,5 @@
 """The Celery application of a deployment: its broker, delivery semantics and routes, and the helpers that send
-the three tasks (``names.py``). The scheduler and the workers build it the same way; only workers register the
+the four tasks (``names.py``). The scheduler and the workers build it the same way; only workers register the
 task bodies (:mod:`livewatch.distributed.tasks`).
 
 Delivery is at least once: a task is acknowledged when it returns (``task_acks_late``), and one whose worker is
@@ -24,6 +24,8 @@ from livewatch.distributed.names import (
     CHECK_QUEUE,
     CHECK_TASK,
     QUEUES,
+    SCREEN_QUEUE,
+    SCREEN_TASK,
     TRANSCRIBE_QUEUE,
     TRANSCRIBE_TASK,
 )
@@ -40,7 +42,7 @@ PUBLISH_RETRY: Final = {"max_retries": 3, "interval_start": 0.0, "interval_step"
 #: two of these, and its unacknowledged capture goes to another worker.
 HEARTBEAT_S: Final = 30
 ROUTES: Final = {CAPTURE_TASK: {"queue": CAPTURE_QUEUE}, TRANSCRIBE_TASK: {"queue": TRANSCRIBE_QUEUE},
-                 CHECK_TASK: {"queue": CHECK_QUEUE}}
+                 CHECK_TASK: {"queue": CHECK_QUEUE}, SCREEN_TASK: {"queue": SCREEN_QUEUE}}
 
 
 def broker_url() -> str:
@@ -129,6 +131,12 @@ def send_transcribe(app: Celery, run_id: int, stream: int, *, retry: bool = True
     ``retry`` False: one attempt (a capture's wake-up must not hold its segment writer up while the broker
     is away; the next wake-up of the stream covers a lost one)."""
     _send(app, TRANSCRIBE_TASK, [run_id, stream], retry=retry)
+
+
+def send_screen(app: Celery, run_id: int, stream: int, *, retry: bool = True) -> None:
+    """Wake the screen queue for one stream of a run (the database's work queue says which frames are
+    pending); ``retry`` as for :func:`send_transcribe`."""
+    _send(app, SCREEN_TASK, [run_id, stream], retry=retry)
 
 
 def send_check(app: Celery, event_id: str, final: bool) -> None:

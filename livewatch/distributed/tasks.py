@@ -1,5 +1,5 @@
 """The task bodies a ``livewatch worker`` runs: capture (one per event window), transcribe (one per closed
-segment) and check. :func:`register` puts them on the deployment's Celery app.
+segment), screen (one per captured frame) and check. :func:`register` puts them on the deployment's Celery app.
 
 A worker process keeps one :class:`WorkerRuntime`: its settings, its session over the shared PostgreSQL state,
 and the capture context its captures share (the ffmpeg slots of ``[concurrency] captures``, the stream
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 from celery.bootsteps import StartStopStep
@@ -28,18 +28,21 @@ from livewatch.alerts.watch import run_alert
 from livewatch.capture.context import CaptureContext, StopSignal
 from livewatch.capture.registry import SourceRegistry
 from livewatch.capture.stream import INTERRUPTED
-from livewatch.distributed.app import send_check, send_transcribe
-from livewatch.distributed.names import CAPTURE_TASK, CHECK_TASK, TRANSCRIBE_TASK
+from livewatch.distributed.app import send_check, send_screen, send_transcribe
+from livewatch.distributed.names import CAPTURE_TASK, CHECK_TASK, SCREEN_TASK, TRANSCRIBE_TASK
 from livewatch.distributed.wakeups import WakingQueue
 from livewatch.monitor.arming import window_of
 from livewatch.monitor.event_capture import EventCapture
 from livewatch.pipeline.run_status import FAILED, INCOMPLETE, UNRESOLVED
-from livewatch.queue import TRANSCRIBE
+from livewatch.queue import SCREEN, TRANSCRIBE
 from livewatch.registration.models import Event
 from livewatch.session import Session
 from livewatch.settings import Settings
 from livewatch.state.capture_lease import CaptureLease, try_capture_lease
 from livewatch.state.dispatches import DispatchLog
+
+if TYPE_CHECKING:
+    from livewatch.monitor.screen_stage import ScreenStage
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,16 @@ class WorkerRuntime:
             allowed_url_schemes=tuple(self.settings.allowed_url_schemes))
 
     @cached_property
+    def screen_stage(self) -> ScreenStage:
+        """The process's screen readers (built once: a reader's model loads on first use) and stage; a
+        stream's state in it lasts only while this process holds the stream's screen lane."""
+        from livewatch.monitor.screen_stage import ScreenStage, build_readers
+
+        screen = self.settings.screen
+        return ScreenStage(self.session.screen, self.session.data, build_readers(screen),
+                           keep_frames=screen.keep_frames, costly_interval_s=screen.costly_interval_s)
+
+    @cached_property
     def alerts(self) -> AlertService:
         """Raises into the outbox only (not started: the role that delivers the outbox sends them)."""
         return AlertService(self.settings, self.session.alerts)
@@ -90,6 +103,8 @@ class WorkerRuntime:
         # The database's work queue holds the segment (the source of truth); the task only wakes a worker.
         if queue == TRANSCRIBE and self.settings.transcriber.enabled:
             send_transcribe(self.app, int(payload["run_id"]), int(payload["stream"]), retry=False)
+        elif queue == SCREEN and self.settings.screen.enabled:
+            send_screen(self.app, int(payload["run_id"]), int(payload["stream"]), retry=False)
 
     # -- graceful stop ----------------------------------------------------------------------------------
 
@@ -238,6 +253,9 @@ def capture(rt: WorkerRuntime, event_id: str, window_start: str) -> str:
     if recording.run_id is not None and rt.settings.transcriber.enabled:
         for stream in range(len(event.streams)):  # each stream's last words are flushed once all is heard
             send_transcribe(rt.app, recording.run_id, stream)
+    if recording.run_id is not None and rt.settings.screen.enabled:
+        for stream in range(len(event.streams)):  # each stream's screen is finished once its frames are read
+            send_screen(rt.app, recording.run_id, stream)
     send_check(rt.app, event_id, not rt.settings.transcriber.enabled)
     return status
 
@@ -255,6 +273,23 @@ def transcribe(rt: WorkerRuntime, run_id: int, stream: int) -> int:
 
     done = transcribe_lane(rt.session, run_id, stream, on_transcribed=transcribed)
     for event_id, final in grown.items():
+        send_check(rt.app, event_id, final)
+    return done
+
+
+def screen(rt: WorkerRuntime, run_id: int, stream: int) -> int:
+    """Read the stream's pending frames in order (one worker per stream at a time, see
+    :func:`~livewatch.distributed.screen_lane.screen_lane`); returns how many. The event is then checked
+    once if something new was on screen (final once the run has ended), not once per frame."""
+    from livewatch.distributed.screen_lane import screen_lane
+
+    news: dict[str, bool] = {}
+
+    def seen(event_id: str, final: bool) -> None:
+        news[event_id] = news.get(event_id, False) or final
+
+    done = screen_lane(rt.session, rt.screen_stage, run_id, stream, on_news=seen)
+    for event_id, final in news.items():
         send_check(rt.app, event_id, final)
     return done
 
@@ -281,7 +316,7 @@ def _nothing() -> None:
 
 
 def register(app: Celery, settings: Settings) -> WorkerRuntime:
-    """Register the three tasks on ``app``; returns the runtime they share (the worker opens it at start)."""
+    """Register the four tasks on ``app``; returns the runtime they share (the worker opens it at start)."""
     rt = WorkerRuntime(app, settings)
     app.steps["worker"].add(_PromptShutdown)
 
@@ -292,6 +327,10 @@ def register(app: Celery, settings: Settings) -> WorkerRuntime:
     @app.task(name=TRANSCRIBE_TASK, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
     def transcribe_task(run_id: int, stream: int) -> int:
         return transcribe(rt, run_id, stream)
+
+    @app.task(name=SCREEN_TASK, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
+    def screen_task(run_id: int, stream: int) -> int:
+        return screen(rt, run_id, stream)
 
     @app.task(name=CHECK_TASK, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
     def check_task(event_id: str, final: bool) -> None:

@@ -61,6 +61,30 @@ def _lane_of(item: WorkItem) -> str:
         return item.key  # an unreadable payload: a lane of its own, failed alone
 
 
+def read_queued_frame(queue: WorkQueue, stage: ScreenStage,
+                      item: WorkItem) -> tuple[CapturedFrame, FrameOutcome] | None:
+    """Read one claimed frame with ``stage`` and settle its item (done, failed, or to be tried again); the
+    frame and what it changed, None when it could not be read."""
+    try:
+        frame = decode(CapturedFrame, item.payload)
+    except MessageError as err:  # a payload this livewatch cannot read: failed for good, named in the log
+        log.error("cannot read queued frame %s: %s", item.key, err)
+        queue.fail(item, str(err), retry=False)
+        return None
+    try:
+        outcome = stage.read(frame)
+    except LivewatchError as err:  # the file will not get better (unreadable, too large): skip it
+        log.warning("event %s stream %s: frame skipped: %s", frame.event_id, frame.stream, err)
+        queue.fail(item, str(err), retry=False)
+        return None
+    except Exception as err:  # a reader's own failure: tried again, then given up; the stream goes on
+        log.exception("event %s stream %s: cannot read frame %s", frame.event_id, frame.stream, frame.path)
+        queue.fail(item, repr(err), retry=item.attempts < MAX_ATTEMPTS)
+        return None
+    queue.complete(item)
+    return frame, outcome
+
+
 class ScreenService:
     """Reads queued frames in ``[screen] workers`` threads; ``checks`` is told when an event has something
     new on screen (or a stream's screen is finished)."""
@@ -84,7 +108,8 @@ class ScreenService:
 
     def stop(self, wait_s: float | None = None) -> None:
         """Stop the workers, waiting at most ``wait_s`` in all: a frame being read then goes back to the
-        queue at the next start (its stream's tracker starts afresh: an item on screen then is a new one)."""
+        queue at the next start, when its stream continues from the memory kept after its last frame read
+        (an item on screen then stays one appearance)."""
         self._stop.set()
         deadline = None if wait_s is None else time.monotonic() + wait_s
         for thread in self._threads:
@@ -116,24 +141,9 @@ class ScreenService:
         return True
 
     def _process(self, item: WorkItem) -> None:
-        try:
-            frame = decode(CapturedFrame, item.payload)
-        except MessageError as err:  # a payload this livewatch cannot read: failed for good, named in the log
-            log.error("cannot read queued frame %s: %s", item.key, err)
-            self.queue.fail(item, str(err), retry=False)
-            return
-        try:
-            outcome = self.stage.read(frame)
-        except LivewatchError as err:  # the file will not get better (unreadable, too large): skip it
-            log.warning("event %s stream %s: frame skipped: %s", frame.event_id, frame.stream, err)
-            self.queue.fail(item, str(err), retry=False)
-            return
-        except Exception as err:  # a reader's own failure: tried again, then given up; the stream goes on
-            log.exception("event %s stream %s: cannot read frame %s", frame.event_id, frame.stream, frame.path)
-            self.queue.fail(item, repr(err), retry=item.attempts < MAX_ATTEMPTS)
-            return
-        self.queue.complete(item)
-        self._tell(frame.event_id, frame.run_id, outcome)
+        read = read_queued_frame(self.queue, self.stage, item)
+        if read is not None:
+            self._tell(read[0].event_id, read[0].run_id, read[1])
 
     def _tell(self, event_id: str, run_id: int, outcome: FrameOutcome) -> None:
         if self.checks is not None and outcome.news:

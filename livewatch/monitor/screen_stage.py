@@ -154,7 +154,11 @@ class ScreenStage:
             log.warning("run %s stream %s: the screen memory kept is not usable (%s); starting afresh",
                         run_id, stream, err)
             return None
-        return stream_of_memory(StreamScreen(kept.event_id, run_id, stream, kept.folder), memory)
+        state = stream_of_memory(StreamScreen(kept.event_id, run_id, stream, kept.folder), memory)
+        # Its picture metadata is read again from the start: the spells stored already are not news.
+        state.spells = {(spell.problem, spell.start_at): spell for spell in self.store.spells(run_id)
+                        if spell.stream == stream}
+        return state
 
     def forget(self, run_id: int, stream: int) -> None:
         """Drop the stream's state from this process (its memory stays in the store): another process may
@@ -276,7 +280,10 @@ class ScreenStage:
         for found in follower.poll(now_s):
             spell = found.on_clock(state.run_id, state.stream, origin)
             key = (spell.problem, spell.start_at)
-            if state.spells.get(key) != spell:
+            known = state.spells.get(key)
+            if known is not None and known.end_at is not None and spell.end_at is None:
+                continue  # read again from the start (the stream changed hands): stored closed already
+            if known != spell:
                 state.spells[key] = spell
                 changed.append(spell)
         if changed:

@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 #: two-integer keys below and the work queue's claim): ``"lw"`` in the top 16 bits, then the run (32 bits)
 #: and the stream (16 bits), so two lanes never share a key.
 LANE_LOCK_BASE = 0x6C77 << 48
+#: The screen lanes' key space (``"ls"``): a stream's frames are read apart from its segments.
+SCREEN_LANE_LOCK_BASE = 0x6C73 << 48
 MAX_RUN_ID, MAX_STREAM = (1 << 32) - 1, (1 << 16) - 1
 #: Two-integer keys: (space, ``hashtext(name)``). Two names that hash alike only wait for each other.
 CHECK_LOCKS = 0x6C63  # "lc": one event's checks and report
@@ -73,21 +75,21 @@ class Reclaimed:
     failed: int
 
 
-def lane_lock_key(run_id: int, stream: int) -> int:
+def lane_lock_key(run_id: int, stream: int, base: int = LANE_LOCK_BASE) -> int:
     if not (0 <= run_id <= MAX_RUN_ID and 0 <= stream <= MAX_STREAM):
         raise StateError(f"run {run_id} stream {stream}: outside the lane-lock key range")
-    return LANE_LOCK_BASE | (run_id << 16) | stream
+    return base | (run_id << 16) | stream
 
 
 @contextmanager
-def lane_held(engine: Engine, run_id: int, stream: int) -> Iterator[bool]:
+def lane_held(engine: Engine, run_id: int, stream: int, *, base: int = LANE_LOCK_BASE) -> Iterator[bool]:
     """Try to take the stream's lane (never waits): yields True while this process holds it, False when
-    another holds it now."""
+    another holds it now. ``base``: the lanes' key space (transcription's by default, or the screen's)."""
     if engine.dialect.name != POSTGRESQL:
-        with _local(engine, f"lane {run_id}:{stream}", wait_s=0.0) as taken:
+        with _local(engine, f"lane {base:x} {run_id}:{stream}", wait_s=0.0) as taken:
             yield taken
         return
-    key = lane_lock_key(run_id, stream)
+    key = lane_lock_key(run_id, stream, base)
     with _lock_connection(engine) as conn:
         taken = _try_lock(conn, func.pg_try_advisory_lock(key))
         if not taken:
@@ -177,7 +179,7 @@ def reclaim_orphans(engine: Engine, queue: str, lane: str, *, max_attempts: int)
             update(table).where(*_in_lane(queue, lane), table.c.status == CLAIMED)
             .values(status=case((given_up, FAILED), else_=PENDING), claimed_at=None,
                     finished_at=case((given_up, datetime.now(UTC)), else_=None),
-                    error=case((given_up, f"its worker was lost {max_attempts} times while transcribing it"),
+                    error=case((given_up, f"its worker was lost {max_attempts} times while working on it"),
                                else_=table.c.error))
             .returning(table.c.status)).scalars().all()
     return Reclaimed(statuses.count(PENDING), statuses.count(FAILED))
@@ -217,6 +219,19 @@ class LaneState:
     @property
     def work_left(self) -> bool:
         return bool(self.backlog) or self.needs_flush
+
+
+def screen_lane_state(engine: Engine, queue: str, lane: str, run_id: int, stream: int,
+                      final_statuses: Collection[str]) -> LaneState:
+    """The state of a stream's screen lane: its frames left, whether its run ended, and whether frames were
+    read and the stream is not finished yet (``unflushed``)."""
+    kept, runs = tables.screen_lanes, tables.runs
+    finished = (select(kept.c.finished_at.is_(None)).where(kept.c.run_id == run_id, kept.c.stream == stream)
+                .scalar_subquery())
+    status = select(runs.c.status).where(runs.c.id == run_id).scalar_subquery()
+    with engine.connect() as conn:
+        row = conn.execute(select(_backlog(queue, lane), status, finished)).one()
+    return LaneState(int(row[0]), row[1] in final_statuses, bool(row[2]))
 
 
 def lane_state(engine: Engine, queue: str, run_id: int, stream: int, final_statuses: Collection[str]) -> LaneState:
