@@ -17,6 +17,8 @@ from livewatch.distributed.names import (
     CAPTURE_TASK,
     CHECK_QUEUE,
     CHECK_TASK,
+    SCREEN_QUEUE,
+    SCREEN_TASK,
     TRANSCRIBE_QUEUE,
     TRANSCRIBE_TASK,
 )
@@ -63,8 +65,9 @@ def test_the_app_acknowledges_late_prefetches_one_and_routes_by_name(tmp_path: P
     assert conf.broker_connection_retry_on_startup
     assert 0 < conf.broker_connection_timeout <= 30
     assert {task: route["queue"] for task, route in conf.task_routes.items()} == {
-        CAPTURE_TASK: CAPTURE_QUEUE, TRANSCRIBE_TASK: TRANSCRIBE_QUEUE, CHECK_TASK: CHECK_QUEUE}
-    assert {queue.name for queue in conf.task_queues} == {CAPTURE_QUEUE, TRANSCRIBE_QUEUE, CHECK_QUEUE}
+        CAPTURE_TASK: CAPTURE_QUEUE, TRANSCRIBE_TASK: TRANSCRIBE_QUEUE, CHECK_TASK: CHECK_QUEUE,
+        SCREEN_TASK: SCREEN_QUEUE}
+    assert {queue.name for queue in conf.task_queues} == {CAPTURE_QUEUE, TRANSCRIBE_QUEUE, CHECK_QUEUE, SCREEN_QUEUE}
 
 
 def test_worker_refusals_are_one_line_with_the_configuration_exit_code(tmp_path: Path,
@@ -80,9 +83,9 @@ def test_worker_refusals_are_one_line_with_the_configuration_exit_code(tmp_path:
     no_broker = runner.invoke(cli, ["--config", str(config), "--data", str(tmp_path), "worker"])
     assert no_broker.exit_code == 2, no_broker.output
     assert BROKER_URL_ENV in no_broker.output
-    unknown = runner.invoke(cli, ["--config", str(config), "worker", "--queues", "capture,screen"])
+    unknown = runner.invoke(cli, ["--config", str(config), "worker", "--queues", "capture,video"])
     assert unknown.exit_code == 2
-    assert "screen" in unknown.output
+    assert "video" in unknown.output
 
 
 def test_one_capture_lease_per_window_released_with_its_holder(postgres_url: str, tmp_path: Path) -> None:
