@@ -1,5 +1,6 @@
-"""``livewatch worker --queues screen,check`` processes on a real RabbitMQ and PostgreSQL: a QR code on screen
-while its stream's worker is SIGKILLed and another takes the stream up is one appearance and one finding."""
+"""``livewatch worker --queues screen,check`` processes on a real RabbitMQ and PostgreSQL, woken by a capture's
+queue: a QR code on screen while two workers take its stream's frames, one of them SIGKILLed mid-appearance,
+is one appearance and one finding."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from pathlib import Path
 import pytest
 
 from livewatch.distributed.app import send_screen
+from livewatch.distributed.tasks import WorkerRuntime
+from livewatch.pipeline import encode
 from livewatch.pipeline.run_status import FINISHED
 from livewatch.queue import SCREEN
-from tests.distributed.test_screen_lanes import T0, frames, open_run, open_session, put
+from livewatch.settings import load_settings
+from tests.distributed.test_screen_lanes import T0, frames, open_run, open_session
 from tests.distributed.test_workers import Deployment, wait_until
 from tests.screen_stage.media import WECHAT, screen_video
 
@@ -39,12 +43,17 @@ def test_a_stream_read_by_a_killed_worker_and_then_another_is_one_appearance_and
         run_id = open_run(session)
         shot = frames(session, media, run_id)
 
-        def sent(batch: range) -> None:  # queued and announced, as a capture does
+        # A capture task's own queue: each frame queued wakes the screen queue.
+        settings = load_settings(deployment.config).model_copy(update={"data_dir": deployment.data.root})
+        runtime = WorkerRuntime(deployment.app, settings)
+        capture_queue = runtime.ctx.queue
+
+        def sent(batch: range) -> None:
             for frame in (shot[index] for index in batch):
-                put(session, frame)
-                send_screen(deployment.app, run_id, 0)
+                assert capture_queue.put(SCREEN, frame.queue_key, encode(frame))
 
         first = deployment.start_worker("first", "screen,check")
+        deployment.start_worker("second", "screen,check")  # both take the stream's tasks, in turn
         sent(range(9))  # the code is on screen from 5 s
         wait_until(lambda: session.queue.backlog(SCREEN) == 0, 30, "the first worker to read nine frames")
         kept = session.screen.lane_memory(run_id, 0)
@@ -52,7 +61,6 @@ def test_a_stream_read_by_a_killed_worker_and_then_another_is_one_appearance_and
         assert '"open":[{' in kept.memory_json  # the code is open, in the store
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)
-        deployment.start_worker("second", "screen,check")
         sent(range(9, len(shot)))
         session.runs.finish_run(run_id, FINISHED, "test")
         send_screen(deployment.app, run_id, 0)  # the capture's end: finish the stream once it is read
@@ -72,3 +80,4 @@ def test_a_stream_read_by_a_killed_worker_and_then_another_is_one_appearance_and
         wait_until(screen_findings, 30, "the final check's finding")
         assert screen_findings() == [WECHAT]
         assert "Traceback" not in deployment.log_of("second")
+        runtime.session.close()
