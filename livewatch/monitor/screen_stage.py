@@ -191,8 +191,13 @@ class ScreenStage:
             state.origins.setdefault(frame.connection, frame.at - timedelta(seconds=offset))
         spells = self._read_pictures(state, frame.connection, offset)
         # Kept before a frame is deleted: a reader lost in between leaves the frame for the next to read.
-        self.store.save_lane_memory(state.event_id, state.run_id, state.stream, state.folder,
-                                    memory_json(memory_of_stream(state)))
+        if not self.store.save_lane_memory(state.event_id, state.run_id, state.stream, state.folder,
+                                           memory_json(memory_of_stream(state)), frame.at):
+            log.warning("run %s stream %s: another reader has read past frame %s (this one lost its lane "
+                        "unawares); its memory and frames are left to that reader", frame.run_id, frame.stream,
+                        frame.path.name)
+            self.forget(frame.run_id, frame.stream)
+            return FrameOutcome(readings is not None, new_items, spells)
         for path in stale:
             self._remove(path)
         return FrameOutcome(readings is not None, new_items, spells)

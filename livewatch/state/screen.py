@@ -62,8 +62,10 @@ class ScreenLog(Protocol):
         """The stream's screen stage as last saved, or None."""
         ...
 
-    def save_lane_memory(self, event_id: str, run_id: int, stream: int, folder: Path, memory_json: str) -> None:
-        """Keep the stream's screen stage after a frame (replacing what was kept)."""
+    def save_lane_memory(self, event_id: str, run_id: int, stream: int, folder: Path, memory_json: str,
+                         frame_at: datetime) -> bool:
+        """Keep the stream's screen stage after its frame at ``frame_at`` (replacing what was kept); False
+        (nothing saved) when what is kept was saved after that frame or a later one (by another reader)."""
         ...
 
     def finish_lane(self, event_id: str, run_id: int, stream: int, folder: Path) -> bool:
@@ -122,15 +124,22 @@ class ScreenStore:
         return ScreenLaneMemory(row.event_id, row.run_id, row.stream, Path(row.folder), row.memory_json,
                                 row.finished_at is not None)
 
-    def save_lane_memory(self, event_id: str, run_id: int, stream: int, folder: Path, memory_json: str) -> None:
+    def save_lane_memory(self, event_id: str, run_id: int, stream: int, folder: Path, memory_json: str,
+                         frame_at: datetime) -> bool:
         t = tables.screen_lanes
         now = datetime.now(UTC)
         with write(self.engine) as conn:
-            updated = conn.execute(t.update().where(t.c.run_id == run_id, t.c.stream == stream)
-                                   .values(memory_json=memory_json, updated_at=now)).rowcount
-            if not updated:
+            row = conn.execute(select(t.c.frame_at)
+                               .where(t.c.run_id == run_id, t.c.stream == stream).with_for_update()).first()
+            if row is None:
                 conn.execute(t.insert().values(run_id=run_id, stream=stream, event_id=event_id, folder=str(folder),
-                                               memory_json=memory_json, updated_at=now))
+                                               memory_json=memory_json, frame_at=frame_at, updated_at=now))
+                return True
+            if row.frame_at is not None and row.frame_at >= frame_at:
+                return False
+            conn.execute(t.update().where(t.c.run_id == run_id, t.c.stream == stream)
+                         .values(memory_json=memory_json, frame_at=frame_at, updated_at=now))
+            return True
 
     def finish_lane(self, event_id: str, run_id: int, stream: int, folder: Path) -> bool:
         t = tables.screen_lanes

@@ -218,6 +218,9 @@ screen_lanes = Table(
     Column("event_id", Text, nullable=False),
     Column("folder", Text, nullable=False),
     Column("memory_json", Text, nullable=False),
+    # The last frame read: a save from a reader that frame is not later than (a holder that lost its lane
+    # without noticing, while another read on) is refused.
+    Column("frame_at", AwareDateTime),
     Column("updated_at", AwareDateTime, nullable=False),
     Column("finished_at", AwareDateTime),
 )

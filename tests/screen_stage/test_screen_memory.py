@@ -86,7 +86,7 @@ def test_an_unusable_memory_starts_the_stream_afresh(tmp_path: Path, caplog: pyt
     run = session.runs.open_run("forum", START, START + timedelta(hours=1))
     assert run is not None
     frames = _queue_frames(session, screen_video(tmp_path, seconds=8, code=(2, 6), black=None), run.id, 0)
-    session.screen.save_lane_memory("forum", run.id, 0, frames[0].path.parent, '{"v": 1}')
+    assert session.screen.save_lane_memory("forum", run.id, 0, frames[0].path.parent, '{"v": 1}', START)
     stage = ScreenStage(session.screen, session.data, [QrReader()])
     for frame in frames:
         stage.read(frame)
@@ -94,3 +94,25 @@ def test_an_unusable_memory_starts_the_stream_afresh(tmp_path: Path, caplog: pyt
     assert stage.finish(run.id, 0)
     assert [(i.start_at, i.end_at) for i in session.screen.items(run.id)] == [
         (START + timedelta(seconds=2), START + timedelta(seconds=6))]
+
+
+def test_a_reader_that_lost_its_lane_unawares_leaves_the_stream_to_the_one_that_read_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    session = _session(tmp_path)
+    run = session.runs.open_run("forum", START, START + timedelta(hours=1))
+    assert run is not None
+    frames = _queue_frames(session, screen_video(tmp_path, seconds=8, code=(2, 6), black=None), run.id, 0)
+    # Every frame kept, so the stale reader still finds the one it reads (with "evidence", only the frames
+    # the other reader keeps as evidence would be left to read).
+    stale = ScreenStage(session.screen, session.data, [QrReader()], keep_frames="all")
+    stale.read(frames[0])
+    current = ScreenStage(session.screen, session.data, [QrReader()], keep_frames="all")  # took the lane over
+    for frame in frames[1:4]:
+        current.read(frame)
+    stale.read(frames[1])  # not later than what the other saved: refused
+    assert "another reader has read past" in caplog.text
+    assert stale.streams() == []  # it let the stream go
+    kept = session.screen.lane_memory(run.id, 0)
+    assert kept is not None
+    assert memory_of_json(kept.memory_json).tracker.last_at == frames[3].at

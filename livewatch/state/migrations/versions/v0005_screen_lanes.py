@@ -21,6 +21,7 @@ def upgrade() -> None:
         sa.Column("event_id", sa.Text, nullable=False),
         sa.Column("folder", sa.Text, nullable=False),
         sa.Column("memory_json", sa.Text, nullable=False),
+        sa.Column("frame_at", sa.Text),
         sa.Column("updated_at", sa.Text, nullable=False),
         sa.Column("finished_at", sa.Text),
     )
