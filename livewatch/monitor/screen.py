@@ -155,12 +155,13 @@ class ScreenService:
         return self.session.runs.run(run_id).status in FINAL
 
     def finish_streams(self) -> None:
-        """Finish the streams whose run has ended and whose queued frames are all read."""
-        for event_id, run_id, stream in self.stage.streams():
+        """Finish the streams whose run has ended and whose queued frames are all read (also those a monitor
+        read before it was restarted: their memory is in the store)."""
+        streams = dict.fromkeys([*self.stage.streams(), *self.session.screen.unfinished_lanes()])
+        for event_id, run_id, stream in streams:
             if self.queue.backlog(SCREEN, run_id=run_id, stream=stream) or not self._run_final(run_id):
                 continue
-            self.stage.finish(run_id, stream)
-            if self.checks is not None:
+            if self.stage.finish(run_id, stream) and self.checks is not None:
                 self.checks.mark(event_id, final=True)
 
     def drain(self) -> None:

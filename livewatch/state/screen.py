@@ -72,6 +72,10 @@ class ScreenLog(Protocol):
         """Mark the stream's screen finished; False when it was already."""
         ...
 
+    def unfinished_lanes(self) -> list[tuple[str, int, int]]:
+        """(event id, run id, stream) of every stream with frames read and not finished."""
+        ...
+
 
 class ScreenStore:
     """The screen_items and picture_spells tables through SQLAlchemy Core."""
@@ -140,6 +144,13 @@ class ScreenStore:
             conn.execute(t.update().where(t.c.run_id == run_id, t.c.stream == stream)
                          .values(memory_json=memory_json, frame_at=frame_at, updated_at=now))
             return True
+
+    def unfinished_lanes(self) -> list[tuple[str, int, int]]:
+        t = tables.screen_lanes
+        with self.engine.connect() as conn:
+            return [(row.event_id, row.run_id, row.stream) for row in conn.execute(
+                select(t.c.event_id, t.c.run_id, t.c.stream).where(t.c.finished_at.is_(None))
+                .order_by(t.c.run_id, t.c.stream))]
 
     def finish_lane(self, event_id: str, run_id: int, stream: int, folder: Path) -> bool:
         t = tables.screen_lanes

@@ -12,6 +12,7 @@ import pytest
 
 from livewatch.errors import ScreenError
 from livewatch.monitor.screen_stage import ScreenStage
+from livewatch.pipeline.run_status import FINISHED
 from livewatch.pipeline.screen import Box
 from livewatch.screen.base import Reading
 from livewatch.screen.change import dhash
@@ -56,29 +57,31 @@ def test_a_memory_that_cannot_be_read_is_named() -> None:
         memory_of_json('{"v": 1, "open": [{}]}')
 
 
-def test_a_restarted_stage_continues_what_was_on_screen(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_restarted_monitor_continues_what_was_on_screen(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from livewatch.monitor.screen import ScreenService
+
     session = _session(tmp_path)
     run = session.runs.open_run("forum", START, START + timedelta(hours=1))
     assert run is not None
     frames = _queue_frames(session, screen_video(tmp_path), run.id, 0)
-    before = ScreenStage(session.screen, session.data, [QrReader()])
-    for frame in frames[:9]:  # the code is on screen from 5 s
-        before.read(frame)
-    after = ScreenStage(session.screen, session.data, [QrReader()])  # the monitor restarted
+    before = ScreenService(session)  # its threads not started: frames read one call at a time
+    for _ in frames[:9]:  # the code is on screen from 5 s
+        assert before.process_one()
+    after = ScreenService(session)  # the monitor restarted
     with caplog.at_level(logging.INFO):
-        assert not after.read(frames[8]).read  # read before the restart: passed over
+        assert not after.stage.read(frames[8]).read  # read before the restart: passed over
     assert "was read already" in caplog.text
-    for frame in frames[9:]:
-        after.read(frame)
-    assert after.finish(run.id, 0)
-    assert not after.finish(run.id, 0)  # once
+    while after.process_one():
+        pass
+    # Restarted once more after the last frame was read: its screen service finishes the stream, once.
+    session.runs.finish_run(run.id, FINISHED, "test")
+    ScreenService(session).finish_streams()
+    assert session.screen.unfinished_lanes() == []
+    assert not after.stage.finish(run.id, 0)
     items = session.screen.items(run.id)
     assert [(i.text, i.start_at, i.end_at) for i in items] == [
         (WECHAT, START + timedelta(seconds=5), START + timedelta(seconds=12))]
     assert items[0].frame.is_file()
-    kept = session.screen.lane_memory(run.id, 0)
-    assert kept is not None
-    assert kept.finished
 
 
 def test_an_unusable_memory_starts_the_stream_afresh(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
