@@ -33,6 +33,7 @@ from livewatch.capture.hls import parse_media
 from livewatch.cli import cli
 from livewatch.demo import kokoro
 from livewatch.demo.run import DemoError, evaluate, registration, stage, write_config
+from livewatch.demo.screen_check import channel
 from livewatch.demo.script import FORUM_ZH, SHORT_FORUM, ZH_VOICES_ALT, Script, forum_zh
 from livewatch.demo.synth import Track, synthesize
 from livewatch.fields import CaptureSettings
@@ -360,7 +361,9 @@ def assert_the_distributed_side_agrees(side: DistributedSide, manifest: dict[str
           f"mean {sum(single_lags) / len(single_lags):.1f} s, distributed max {max(side_lags):.1f} s "
           f"mean {sum(side_lags) / len(side_lags):.1f} s; "
           f"plant deltas {[round(p.delta_s or 0, 1) for p in single.plants]} vs "
-          f"{[round(p.delta_s or 0, 1) for p in distributed.plants]}")
+          f"{[round(p.delta_s or 0, 1) for p in distributed.plants]}; screen findings "
+          f"{sum(channel(f) == 'screen' for f in single.findings)} vs "
+          f"{sum(channel(f) == 'screen' for f in distributed.findings)}")
 
 
 @pytest.mark.slow

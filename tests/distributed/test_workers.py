@@ -3,7 +3,6 @@ one event end to end, and a worker killed (or stopped) mid-event whose capture a
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -18,7 +17,6 @@ from celery import Celery
 from sqlalchemy import func, select
 
 from livewatch.distributed.app import make_celery, send_capture
-from livewatch.distributed.names import QUEUES
 from livewatch.queue import TRANSCRIBE
 from livewatch.registration import validate_registrations
 from livewatch.settings import BROKER_URL_ENV, load_settings
@@ -27,6 +25,7 @@ from tests.capture.conftest import now, run_facts, write_event
 from tests.capture.test_monitor import ffmpeg_writing_into
 from tests.support.origin import LiveOrigin, wait_for_playlist
 from tests.support.rabbitmq import RabbitBroker
+from tests.support.roles import purge_queues
 
 pytestmark = pytest.mark.slow
 
@@ -130,17 +129,7 @@ class Deployment:
 
     def purge(self) -> None:
         """Empty the three queues, on a connection of its own (a broker restart leaves the app's pooled one dead)."""
-        import amqp
-
-        connection = amqp.Connection(self.broker.split("@", 1)[1].split("/", 1)[0], userid="guest", password="guest",
-                                     connect_timeout=5)
-        connection.connect()
-        try:
-            for queue in QUEUES:
-                with contextlib.suppress(amqp.exceptions.NotFound):  # not declared yet: nothing in it
-                    connection.channel().queue_purge(queue)
-        finally:
-            connection.close()
+        purge_queues(self.broker)
 
 
 @pytest.fixture
