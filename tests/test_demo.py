@@ -5,7 +5,9 @@ within ±3 s of where it was said, and clean talk must raise nothing above low. 
 state in PostgreSQL (the password from $PGPASSWORD alone), the Mandarin one on SQLite, the default. The same
 forum handed in as a recording (`livewatch analyze`) must come out the same, and the Mandarin one on a second set
 of voices. The English demo and both analyses run as `livewatch` processes of their own beside the Mandarin
-broadcast, which is bound by its two minutes of speech in real time: the module waits for them all at once."""
+broadcast, which is bound by its two minutes of speech in real time: the module waits for them all at once.
+The Mandarin broadcast is recorded twice at once: by the demo's `livewatch run`, and by a `livewatch scheduler`
+and two `livewatch worker`s on PostgreSQL and RabbitMQ (tests/demo/side_by_side.py), which must agree."""
 
 from __future__ import annotations
 
