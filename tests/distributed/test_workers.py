@@ -23,6 +23,7 @@ from livewatch.queue import TRANSCRIBE
 from livewatch.registration import validate_registrations
 from livewatch.settings import BROKER_URL_ENV, load_settings
 from livewatch.state import Database, DataDir, tables
+from livewatch.state.dispatches import DispatchLog
 from tests.capture.conftest import now, run_facts, write_event
 from tests.capture.test_monitor import ffmpeg_writing_into
 from tests.support.origin import LiveOrigin, wait_for_playlist
@@ -159,17 +160,24 @@ def deployment(tmp_path: Path, postgres_url: str, rabbitmq_url: str) -> Iterator
 def test_a_worker_records_transcribes_and_checks_an_event(deployment: Callable[[bool], Deployment],
                                                           origin: LiveOrigin) -> None:
     """The whole path across roles: a `livewatch scheduler` arms the registered event and sends its capture when
-    it falls due; a `livewatch worker` records it, transcribes each closed segment and checks the event."""
+    it falls due (once); a `livewatch worker` records the one run of its window, transcribes each closed segment
+    and checks the event."""
     site = deployment(True)
     t0 = now()
-    write_event(site.schedules, "one", origin.url, t0 + timedelta(seconds=3), t0 + timedelta(seconds=15))
+    start, end = t0 + timedelta(seconds=3), t0 + timedelta(seconds=15)
+    write_event(site.schedules, "one", origin.url, start, end)
     site.start_scheduler()
     site.start_worker("w1")
     wait_until(lambda: site.status("one") == "finished", 60, "the run to finish")
     assert "capture task sent" in site.log_of("scheduler")
-    facts = run_facts(site.data, "one", site.database)
+    facts = run_facts(site.data, "one", site.database)  # exactly one run, of the registered window
+    assert (facts.run.registered_start, facts.run.registered_end) == (start, end)
     assert len(facts.audio) >= 4
     assert [s.seq for s in facts.audio] == list(range(len(facts.audio)))
+    # The scheduler sent the window's capture once, and never told it to stop.
+    with Database(site.database, migrate=False) as db:
+        [sent] = DispatchLog(db.engine).all()
+    assert (sent.event_id, sent.window_start, sent.generation, sent.cancelled_at) == ("one", start, 1, None)
     # Every closed segment woke the transcribe queue, and the stream was flushed once the run had ended.
     wait_until(lambda: site.pending_transcriptions() == 0 and site.flushed(), 90, "every segment transcribed")
     assert site.count("transcripts") > 0
@@ -177,6 +185,7 @@ def test_a_worker_records_transcribes_and_checks_an_event(deployment: Callable[[
     wait_until(lambda: "(final)" in site.log_of("w1"), 60, "the final check")
     assert (site.data.report_dir("one") / "report.html").is_file()
     assert "Traceback" not in site.log_of("w1")
+    assert "Traceback" not in site.log_of("scheduler")
 
 
 def test_a_removed_event_stops_its_capture(deployment: Callable[[bool], Deployment], origin: LiveOrigin) -> None:
