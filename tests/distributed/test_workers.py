@@ -216,15 +216,15 @@ def test_a_killed_workers_capture_is_resumed_by_another(deployment: Callable[[bo
     send_capture(site.app, "resume", t0 + timedelta(seconds=1))
     wait_until(lambda: site.status("resume") == "recording", 30, "recording to start")
     time.sleep(4)
-    # The worker and its ffmpeg (in a session of its own), as when the worker's machine is lost: nothing records
-    # until another worker resumes the run.
-    recorders = ffmpeg_writing_into(site.data.root)
-    assert recorders
+    # The worker only: its ffmpeg (in a session of its own, so no signal to the worker's group reaches it)
+    # dies with it, by PR_SET_PDEATHSIG, instead of writing on into files nothing reads. Nothing records until
+    # another worker resumes the run.
+    assert ffmpeg_writing_into(site.data.root)
     first.send_signal(signal.SIGKILL)
-    for pid in recorders:
-        os.kill(pid, signal.SIGKILL)
     first.wait()
     killed_at = now()
+    wait_until(lambda: ffmpeg_writing_into(site.data.root) == [], 2, "the killed worker's ffmpeg to die with it")
+    print(f"its ffmpeg was gone {(now() - killed_at).total_seconds():.2f} s after the worker's SIGKILL")
     time.sleep(4)  # longer than the origin's playlist: what went out meanwhile is lost
     site.start_worker("w2", "capture")
     wait_until(lambda: site.count("connections") >= 2, 30, "a second worker to resume the run")
