@@ -29,8 +29,16 @@ from livewatch.capture.context import CaptureContext, StopSignal
 from livewatch.capture.registry import SourceRegistry
 from livewatch.capture.stream import INTERRUPTED
 from livewatch.distributed.app import send_check, send_transcribe
-from livewatch.distributed.names import CAPTURE_TASK, CHECK_TASK, TRANSCRIBE_TASK
+from livewatch.distributed.names import (
+    CAPTURE_QUEUE,
+    CAPTURE_TASK,
+    CHECK_QUEUE,
+    CHECK_TASK,
+    TRANSCRIBE_QUEUE,
+    TRANSCRIBE_TASK,
+)
 from livewatch.distributed.wakeups import WakingQueue
+from livewatch.distributed.worker_metrics import TASK_DONE, TASK_FAILED, TASK_HANDED_BACK, WorkerStats
 from livewatch.monitor.arming import window_of
 from livewatch.monitor.event_capture import EventCapture
 from livewatch.pipeline.run_status import FAILED, INCOMPLETE, UNRESOLVED
@@ -63,6 +71,8 @@ class WorkerRuntime:
         self._lock = threading.Lock()
         self._captures: dict[int, EventCapture] = {}
         self.stopping = threading.Event()
+        #: What ``--metrics-port`` exports of this process (:mod:`livewatch.distributed.worker_metrics`).
+        self.stats = WorkerStats()
 
     @cached_property
     def session(self) -> Session:
@@ -101,6 +111,23 @@ class WorkerRuntime:
             captures = list(self._captures.values())
         for capture in captures:
             capture.stop.set(StopSignal.SHUTDOWN)
+
+    def captures_running(self) -> int:
+        with self._lock:
+            return len(self._captures)
+
+    @contextmanager
+    def counted(self, queue: str) -> Iterator[None]:
+        """Counts the task's end in :attr:`stats`: done, handed back or failed."""
+        try:
+            yield
+        except Reject:
+            self.stats.task_ended(queue, TASK_HANDED_BACK)
+            raise
+        except BaseException:
+            self.stats.task_ended(queue, TASK_FAILED)
+            raise
+        self.stats.task_ended(queue, TASK_DONE)
 
     @contextmanager
     def running(self, capture: EventCapture) -> Iterator[None]:
@@ -253,7 +280,7 @@ def transcribe(rt: WorkerRuntime, run_id: int, stream: int) -> int:
     def transcribed(event_id: str, final: bool) -> None:
         grown[event_id] = grown.get(event_id, False) or final
 
-    done = transcribe_lane(rt.session, run_id, stream, on_transcribed=transcribed)
+    done = transcribe_lane(rt.session, run_id, stream, on_transcribed=transcribed, stats=rt.stats)
     for event_id, final in grown.items():
         send_check(rt.app, event_id, final)
     return done
@@ -287,14 +314,17 @@ def register(app: Celery, settings: Settings) -> WorkerRuntime:
 
     @app.task(name=CAPTURE_TASK, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
     def capture_task(event_id: str, window_start: str) -> str:
-        return capture(rt, event_id, window_start)
+        with rt.counted(CAPTURE_QUEUE):
+            return capture(rt, event_id, window_start)
 
     @app.task(name=TRANSCRIBE_TASK, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
     def transcribe_task(run_id: int, stream: int) -> int:
-        return transcribe(rt, run_id, stream)
+        with rt.counted(TRANSCRIBE_QUEUE):
+            return transcribe(rt, run_id, stream)
 
     @app.task(name=CHECK_TASK, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
     def check_task(event_id: str, final: bool) -> None:
-        check(rt, event_id, final)
+        with rt.counted(CHECK_QUEUE):
+            check(rt, event_id, final)
 
     return rt

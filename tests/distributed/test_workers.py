@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -77,8 +79,9 @@ class Deployment:
         with Database(self.database) as db:
             db.sync_events(validate_registrations([self.schedules], self.settings).registrations)
 
-    def start_worker(self, name: str, queues: str = "capture,transcribe,check") -> subprocess.Popen[bytes]:
-        return self._start(name, ["worker", "--queues", queues, "--concurrency", "4", "--hostname", f"{name}@test"])
+    def start_worker(self, name: str, queues: str = "capture,transcribe,check", *extra: str) -> subprocess.Popen[bytes]:
+        return self._start(name, ["worker", "--queues", queues, "--concurrency", "4", "--hostname", f"{name}@test",
+                                  *extra])
 
     def start_scheduler(self) -> subprocess.Popen[bytes]:
         return self._start("scheduler", ["scheduler", "--schedules", str(self.schedules), "--reload-interval", "0.5"])
@@ -167,7 +170,7 @@ def test_a_worker_records_transcribes_and_checks_an_event(deployment: Callable[[
     start, end = t0 + timedelta(seconds=3), t0 + timedelta(seconds=15)
     write_event(site.schedules, "one", origin.url, start, end)
     site.start_scheduler()
-    site.start_worker("w1")
+    site.start_worker("w1", "capture,transcribe,check", "--metrics-port", "0")
     wait_until(lambda: site.status("one") == "finished", 60, "the run to finish")
     assert "capture task sent" in site.log_of("scheduler")
     facts = run_facts(site.data, "one", site.database)  # exactly one run, of the registered window
@@ -186,6 +189,32 @@ def test_a_worker_records_transcribes_and_checks_an_event(deployment: Callable[[
     assert (site.data.report_dir("one") / "report.html").is_file()
     assert "Traceback" not in site.log_of("w1")
     assert "Traceback" not in site.log_of("scheduler")
+    # The worker's Prometheus metrics: the database's (as every role serves them) and its own.
+    url = re.search(r"serving Prometheus metrics at (\S+)", site.log_of("w1"))
+    assert url is not None, "the worker announces its metrics URL"
+    metrics = scrape(url.group(1))
+    assert metrics["livewatch_up"] == 1
+    assert metrics['livewatch_queue_items{queue="transcribe",status="done"}'] == len(facts.audio)
+    assert metrics['livewatch_worker_tasks_total{outcome="done",queue="capture"}'] == 1
+    assert metrics['livewatch_worker_tasks_total{outcome="done",queue="transcribe"}'] >= 1
+    assert metrics['livewatch_worker_tasks_total{outcome="done",queue="check"}'] >= 1
+    assert metrics['livewatch_worker_tasks_total{outcome="failed",queue="transcribe"}'] == 0
+    assert (metrics["livewatch_worker_lanes_held"], metrics["livewatch_worker_captures_running"]) == (0, 0)
+    recorded_s = sum((s.end_at - s.start_at).total_seconds() for s in facts.audio)
+    assert abs(metrics["livewatch_worker_transcribed_audio_seconds_total"] - recorded_s) < 0.5, recorded_s
+    assert metrics['livewatch_worker_consumes{queue="capture"}'] == 1
+
+
+def scrape(url: str) -> dict[str, float]:
+    """A Prometheus text exposition as {"name{labels}": value} (labels as the client library sorts them)."""
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
 
 
 def test_a_removed_event_stops_its_capture(deployment: Callable[[bool], Deployment], origin: LiveOrigin) -> None:
