@@ -16,12 +16,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, Final
 
 from celery import Celery
 from celery.bootsteps import StartStopStep
 from celery.exceptions import Reject
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 
 from livewatch.alerts import AlertService
 from livewatch.alerts.watch import run_alert
@@ -38,7 +39,7 @@ from livewatch.distributed.names import (
     TRANSCRIBE_TASK,
 )
 from livewatch.distributed.wakeups import WakingQueue
-from livewatch.distributed.worker_metrics import TASK_DONE, TASK_FAILED, TASK_HANDED_BACK, WorkerStats
+from livewatch.distributed.worker_metrics import TASK_DONE, TASK_FAILED, TASK_HANDED_BACK, TASK_RETRIED, WorkerStats
 from livewatch.monitor.arming import window_of
 from livewatch.monitor.event_capture import EventCapture
 from livewatch.pipeline.run_status import FAILED, INCOMPLETE, UNRESOLVED
@@ -46,7 +47,7 @@ from livewatch.queue import TRANSCRIBE
 from livewatch.registration.models import Event
 from livewatch.session import Session
 from livewatch.settings import Settings
-from livewatch.state.capture_lease import CaptureLease, try_capture_lease
+from livewatch.state.capture_lease import TAKEN_BY_ANOTHER, CaptureLease, try_capture_lease
 from livewatch.state.dispatches import DispatchLog
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,11 @@ REGISTRY_POLL_S = 5.0
 RUN_END_RETRY_S = 30.0
 #: Seconds between wake-ups of an idle worker's event loop (see :class:`_PromptShutdown`).
 WAKE_S = 1.0
+#: A transcribe or check task that meets the database unreachable (a PostgreSQL restart or fail-over) is sent
+#: again after 2, 4, 8... seconds (at most 30 apart, 10 times: about four minutes), not failed. Its lane's
+#: items a lost lane connection left claimed go back to the queue when the lane is next taken.
+DATABASE_RETRY: Final = {"autoretry_for": (OperationalError,), "retry_backoff": 2, "retry_backoff_max": 30,
+                         "retry_jitter": False, "max_retries": 10}
 
 
 class WorkerRuntime:
@@ -123,6 +129,9 @@ class WorkerRuntime:
             yield
         except Reject:
             self.stats.task_ended(queue, TASK_HANDED_BACK)
+            raise
+        except OperationalError:
+            self.stats.task_ended(queue, TASK_RETRIED)  # the database away: sent again (DATABASE_RETRY)
             raise
         except BaseException:
             self.stats.task_ended(queue, TASK_FAILED)
@@ -194,12 +203,19 @@ def _stop_reason(rt: WorkerRuntime, capture: EventCapture, generation: int | Non
     return None
 
 
-def _watch(rt: WorkerRuntime, capture: EventCapture, generation: int | None) -> None:
+def _watch(rt: WorkerRuntime, capture: EventCapture, generation: int | None, lease: CaptureLease) -> None:
     """Wait for the capture to end, stopping it when its event is removed or its window moves, as
-    ``livewatch run`` stops its own captures when it reloads the registrations."""
+    ``livewatch run`` stops its own captures when it reloads the registrations. The lease is looked at as
+    often: one whose connection broke (the database restarted) is taken again; one another worker took
+    meanwhile stops this capture, which leaves the run to that worker."""
     while capture.thread.is_alive():
         capture.thread.join(REGISTRY_POLL_S)
         if not capture.thread.is_alive() or capture.stop.is_set():
+            continue
+        if lease.check() == TAKEN_BY_ANOTHER:
+            log.error("%s: the capture lease was lost while the database was away, and another worker holds it "
+                      "now; stopping this capture and leaving the run to that worker", capture.event.id)
+            capture.stop.set(StopSignal.SHUTDOWN)
             continue
         try:
             reason = _stop_reason(rt, capture, generation)
@@ -241,13 +257,13 @@ def capture(rt: WorkerRuntime, event_id: str, window_start: str) -> str:
         log.info("%s: the window starting %s is no longer registered (now %s); capture dropped", event_id,
                  window_start, event.start.isoformat())
         return "moved"
-    with wait_for_lease(rt, event):
+    with wait_for_lease(rt, event) as lease:
         dispatch = DispatchLog(rt.session.engine).latest(event_id, start)
         recording = EventCapture(rt.ctx, event, lambda _capture: None)
         with rt.running(recording):
             log.info("%s: capture started", event_id)
             recording.start()
-            _watch(rt, recording, None if dispatch is None else dispatch.generation)
+            _watch(rt, recording, None if dispatch is None else dispatch.generation, lease)
         _save_run_end(rt, recording)
     status = recording.status or "failed"
     if status == INTERRUPTED and recording.stop.reason == StopSignal.SHUTDOWN:
@@ -317,12 +333,14 @@ def register(app: Celery, settings: Settings) -> WorkerRuntime:
         with rt.counted(CAPTURE_QUEUE):
             return capture(rt, event_id, window_start)
 
-    @app.task(name=TRANSCRIBE_TASK, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
+    @app.task(name=TRANSCRIBE_TASK, acks_late=True, reject_on_worker_lost=True,  # type: ignore[untyped-decorator]
+              **DATABASE_RETRY)
     def transcribe_task(run_id: int, stream: int) -> int:
         with rt.counted(TRANSCRIBE_QUEUE):
             return transcribe(rt, run_id, stream)
 
-    @app.task(name=CHECK_TASK, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
+    @app.task(name=CHECK_TASK, acks_late=True, reject_on_worker_lost=True,  # type: ignore[untyped-decorator]
+              **DATABASE_RETRY)
     def check_task(event_id: str, final: bool) -> None:
         with rt.counted(CHECK_QUEUE):
             check(rt, event_id, final)

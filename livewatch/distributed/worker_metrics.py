@@ -20,12 +20,14 @@ from sqlalchemy import Engine
 from livewatch.distributed.names import QUEUES
 from livewatch.metrics import metrics_registry
 
-#: How a task ended: returned, raised (failed; Celery logs it), or given back to its queue unacknowledged
-#: (a capture whose worker is stopping, or one it could not close).
+#: How a task ended: returned, raised (failed; Celery logs it), given back to its queue unacknowledged (a
+#: capture whose worker is stopping, or one it could not close), or sent again later because the database
+#: was unreachable (transcribe and check: ``livewatch.distributed.tasks.DATABASE_RETRY``).
 TASK_DONE: Final = "done"
 TASK_FAILED: Final = "failed"
 TASK_HANDED_BACK: Final = "handed_back"
-OUTCOMES: Final = (TASK_DONE, TASK_FAILED, TASK_HANDED_BACK)
+TASK_RETRIED: Final = "retried"
+OUTCOMES: Final = (TASK_DONE, TASK_FAILED, TASK_HANDED_BACK, TASK_RETRIED)
 
 
 class WorkerStats:
@@ -78,7 +80,8 @@ class WorkerCollector:
     def collect(self) -> Iterator[Metric]:
         stats = self.stats
         tasks = CounterMetricFamily("livewatch_worker_tasks", "Tasks this worker process ended, by queue and "
-                                    "outcome (done, failed, handed_back: given back to the queue unacknowledged).",
+                                    "outcome (done, failed, handed_back: given back to the queue unacknowledged, "
+                                    "retried: sent again later, the database being unreachable).",
                                     labels=["queue", "outcome"])
         for (queue, outcome), count in stats.tasks().items():
             tasks.add_metric([queue, outcome], count)
