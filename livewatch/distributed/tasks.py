@@ -123,18 +123,14 @@ class WorkerRuntime:
             return len(self._captures)
 
     @contextmanager
-    def counted(self, queue: str) -> Iterator[None]:
-        """Counts the task's end in :attr:`stats`: done, handed back or failed."""
+    def counted(self, queue: str, *, retried: bool) -> Iterator[None]:
+        """Counts the task's end in :attr:`stats`: done, handed back, failed, or (``retried``: a task sent
+        again when it meets the database away, :data:`DATABASE_RETRY`) retried."""
         try:
             yield
-        except Reject:
-            self.stats.task_ended(queue, TASK_HANDED_BACK)
-            raise
-        except OperationalError:
-            self.stats.task_ended(queue, TASK_RETRIED)  # the database away: sent again (DATABASE_RETRY)
-            raise
-        except BaseException:
-            self.stats.task_ended(queue, TASK_FAILED)
+        except BaseException as err:
+            self.stats.task_ended(queue, TASK_HANDED_BACK if isinstance(err, Reject) else
+                                  TASK_RETRIED if retried and isinstance(err, OperationalError) else TASK_FAILED)
             raise
         self.stats.task_ended(queue, TASK_DONE)
 
@@ -330,19 +326,19 @@ def register(app: Celery, settings: Settings) -> WorkerRuntime:
 
     @app.task(name=CAPTURE_TASK, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
     def capture_task(event_id: str, window_start: str) -> str:
-        with rt.counted(CAPTURE_QUEUE):
+        with rt.counted(CAPTURE_QUEUE, retried=False):
             return capture(rt, event_id, window_start)
 
     @app.task(name=TRANSCRIBE_TASK, acks_late=True, reject_on_worker_lost=True,  # type: ignore[untyped-decorator]
               **DATABASE_RETRY)
     def transcribe_task(run_id: int, stream: int) -> int:
-        with rt.counted(TRANSCRIBE_QUEUE):
+        with rt.counted(TRANSCRIBE_QUEUE, retried=True):
             return transcribe(rt, run_id, stream)
 
     @app.task(name=CHECK_TASK, acks_late=True, reject_on_worker_lost=True,  # type: ignore[untyped-decorator]
               **DATABASE_RETRY)
     def check_task(event_id: str, final: bool) -> None:
-        with rt.counted(CHECK_QUEUE):
+        with rt.counted(CHECK_QUEUE, retried=True):
             check(rt, event_id, final)
 
     return rt
