@@ -5,7 +5,9 @@ within ±3 s of where it was said, and clean talk must raise nothing above low. 
 state in PostgreSQL (the password from $PGPASSWORD alone), the Mandarin one on SQLite, the default. The same
 forum handed in as a recording (`livewatch analyze`) must come out the same, and the Mandarin one on a second set
 of voices. The English demo and both analyses run as `livewatch` processes of their own beside the Mandarin
-broadcast, which is bound by its two minutes of speech in real time: the module waits for them all at once."""
+broadcast, which is bound by its two minutes of speech in real time: the module waits for them all at once.
+The Mandarin broadcast is recorded twice at once: by the demo's `livewatch run`, and by a `livewatch scheduler`
+and two `livewatch worker`s on PostgreSQL and RabbitMQ (tests/demo/side_by_side.py), which must agree."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,17 +34,21 @@ from sqlalchemy import select
 from livewatch.capture.hls import parse_media
 from livewatch.cli import cli
 from livewatch.demo import kokoro
-from livewatch.demo.run import DemoError, registration, write_config
+from livewatch.demo.run import DemoError, evaluate, registration, stage, write_config
+from livewatch.demo.screen_check import channel
 from livewatch.demo.script import FORUM_ZH, SHORT_FORUM, ZH_VOICES_ALT, Script, forum_zh
 from livewatch.demo.synth import Track, synthesize
 from livewatch.fields import CaptureSettings
 from livewatch.registration import validate_registrations
 from livewatch.rules.engine import SEVERITIES
 from livewatch.rules.normalize import is_cjk
-from livewatch.settings import Settings
-from livewatch.state import Database, tables
+from livewatch.settings import Settings, load_settings
+from livewatch.state import Database, DataDir, tables
 from livewatch.state.engines import mask_url
+from tests.capture.conftest import run_facts
+from tests.demo.side_by_side import DistributedSide, transcription_lags
 from tests.support.postgres import PostgresCluster
+from tests.support.roles import wait_until
 
 TOLERANCE_S = 3.0
 BACKGROUND_TIMEOUT_S = 600
@@ -266,14 +273,32 @@ def mandarin_recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Han
         yield HandedIn(command, track, start, folder / "data")
 
 
+@pytest.fixture(scope="module")
+def distributed_side(tmp_path_factory: pytest.TempPathFactory, postgres_cluster: PostgresCluster,
+                     postgres_template: str, rabbitmq_url: str) -> Iterator[DistributedSide]:
+    """A scheduler and two workers (PostgreSQL, RabbitMQ, a data folder of their own) reading the schedules
+    folder of the Mandarin demo's work folder (``<root>/work``): they record its broadcast too."""
+    root = tmp_path_factory.mktemp("mandarin-demo")
+    side = DistributedSide(root / "distributed", root / "work" / "schedules",
+                           postgres_cluster.create_database("demo", template=postgres_template), rabbitmq_url)
+    try:
+        side.start(FORUM_ZH)
+        yield side
+    finally:
+        side.stop()
+
+
 @pytest.mark.slow
 # Started here: the English broadcast and both recordings' analyses run beside this broadcast, which is bound
-# by its speech in real time, so the module waits for all of them at once.
+# by its speech in real time, so the module waits for all of them at once; the distributed roles record it too.
 @pytest.mark.usefixtures("english_demo", "english_recording", "mandarin_recording")
-def test_the_mandarin_demo_finds_every_plant_live(tmp_path: Path) -> None:
-    """`make demo`: the Mandarin forum live through the whole chain, registered with only `language: zh`."""
-    work = tmp_path / "work"
+def test_the_mandarin_demo_finds_every_plant_live(tmp_path: Path, distributed_side: DistributedSide) -> None:
+    """`make demo`: the Mandarin forum live through the whole chain, registered with only `language: zh`; and
+    the same broadcast through `livewatch scheduler` and two `livewatch worker`s finds the same plants."""
+    work = distributed_side.schedules.parent
+    began = time.monotonic()
     result = CliRunner().invoke(cli, ["demo", "--work-dir", str(work), "--keep"])
+    demo_done = time.monotonic()
     assert result.exit_code == 0, result.output
     assert "7 of 7 planted violations found" in result.output, result.output
     assert "clean talk: nothing above low" in result.output
@@ -303,6 +328,44 @@ def test_the_mandarin_demo_finds_every_plant_live(tmp_path: Path) -> None:
     heard = "".join(line for line in (folder / "transcript.srt").read_text(encoding="utf-8").splitlines()
                     if line and not line[0].isdigit())
     assert sum(is_cjk(ch) for ch in heard) > 0.8 * sum(ch.isalnum() for ch in heard), "heard as Mandarin"
+    assert_the_distributed_side_agrees(distributed_side, manifest, track, zero, began, demo_done)
+
+
+def assert_the_distributed_side_agrees(side: DistributedSide, manifest: dict[str, Any], track: Track,
+                                       zero: datetime, began: float, demo_done: float) -> None:
+    """The roles recorded the demo's broadcast into one run of their own, transcribed every segment, wrote the
+    report, and found every plant within ±3 s of when it was said, each by the rule `livewatch run` found it by."""
+    event_id = manifest["event_id"]
+    wait_until(lambda: side.done(event_id), 120, "the distributed side's final check")
+    side_done = time.monotonic()
+    facts = run_facts(DataDir(side.settings.data_dir), event_id, side.database_url)  # exactly one run
+    assert facts.run.status == "finished"
+    assert [s.seq for s in facts.audio] == list(range(len(facts.audio)))
+    assert facts.queued == len(facts.audio), "every audio segment queued for transcription"
+    side_lags = transcription_lags(side.database_url)
+    assert len(side_lags) == len(facts.audio), "and transcribed"
+    folder = DataDir(side.settings.data_dir).report_dir(event_id)
+    document = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
+    assert_plants_found(document, track, zero, by_its_rule=False, screen=manifest["screen"])
+    assert_report_and_exports(folder, document)
+    distributed = side.evaluate(FORUM_ZH, event_id, zero, track)
+    work = side.schedules.parent  # the demo's work folder: `livewatch run`'s side
+    single = evaluate(work, load_settings(work / "livewatch.toml"), FORUM_ZH, event_id, zero, track,
+                      stage(FORUM_ZH, track))
+    # Found: a finding of the plant's category within ±3 s of the line that said it (run.py's TOLERANCE_S).
+    assert all(plant.found for plant in distributed.plants), [(p.spoken.line.text, p.delta_s)
+                                                               for p in distributed.plants if not p.found]
+    pairs = {(p.finding["rule"] if p.finding else None, p.spoken.line.text) for p in distributed.plants}
+    assert pairs == {(p.finding["rule"] if p.finding else None, p.spoken.line.text) for p in single.plants}
+    single_lags = transcription_lags(work / "data" / "livewatch.db")
+    print(f"side by side: demo {demo_done - began:.0f} s, distributed final {side_done - demo_done:+.1f} s after; "
+          f"roles ready in {side.ready_s:.1f} s; transcription lag single max {max(single_lags):.1f} s "
+          f"mean {sum(single_lags) / len(single_lags):.1f} s, distributed max {max(side_lags):.1f} s "
+          f"mean {sum(side_lags) / len(side_lags):.1f} s; "
+          f"plant deltas {[round(p.delta_s or 0, 1) for p in single.plants]} vs "
+          f"{[round(p.delta_s or 0, 1) for p in distributed.plants]}; screen findings "
+          f"{sum(channel(f) == 'screen' for f in single.findings)} vs "
+          f"{sum(channel(f) == 'screen' for f in distributed.findings)}")
 
 
 @pytest.mark.slow

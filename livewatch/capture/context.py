@@ -31,6 +31,10 @@ class CaptureContext:
     #: The global configuration's ``allowed_url_schemes``: every URL ffmpeg or ffprobe gets must use one.
     allowed_url_schemes: tuple[str, ...] = DEFAULT_URL_SCHEMES
     clock: Callable[[], datetime] = field(default=utc_now)
+    #: ffmpeg gets SIGKILL when this process dies (a distributed worker: the run may resume on another
+    #: machine, which cannot stop it). False for ``livewatch run``: its ffmpeg records on through the
+    #: monitor's crash and restart, and the restarted monitor keeps what it wrote and stops it (no gap).
+    ffmpeg_dies_with_us: bool = False
 
 
 class StopSignal:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import ctypes
+import ctypes.util
+import functools
 import logging
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 log = logging.getLogger(__name__)
@@ -22,6 +26,50 @@ UNWRITABLE = ("Permission denied", "Read-only file system")
 QUIET_BEFORE_INTERRUPT_S = 1.0
 #: How much longer than planned a stopping ffmpeg that still reports progress may take.
 EXTRA_WHILE_BUSY_S = 2.0
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+@functools.cache
+def _libc_prctl() -> Callable[..., int] | None:
+    """libc's ``prctl``, looked up once, in the parent; None where there is none (not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    return prctl
+
+
+def die_with_parent_hook() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get SIGKILL when the process that started it dies, or None
+    where the kernel has no such thing (not Linux).
+
+    Why: a worker SIGKILLed (the OOM killer, a kill -9, a crash) would leave its ffmpeg writing files that
+    nothing reads, for hours, while another worker, perhaps on another machine, resumes the run; only a
+    restart on the same machine could stop it by pid (:func:`stop_orphan`). With this, ffmpeg dies with the
+    process that watched it, and the capture that resumes the run records the time nobody recorded as a gap.
+
+    The kernel sends the signal when the *thread* that forked the child exits, not only the process. That
+    thread is the stream's capture thread (:class:`livewatch.capture.stream.StreamCapture` starts ffmpeg and
+    watches it in the same call until it has exited, stopping it first on any error), so it never ends
+    before its ffmpeg unless the whole process dies: the case meant. libc's ``prctl`` is looked up in the
+    parent; the child, between fork and exec, only calls it (no dlopen or import, which could deadlock on a
+    lock another thread of the parent held at the fork)."""
+    prctl = _libc_prctl()
+    if prctl is None:
+        return None
+    parent = os.getpid()
+    kill = int(signal.SIGKILL)
+
+    def die_with_parent() -> None:
+        prctl(PR_SET_PDEATHSIG, kill, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died between the fork and the prctl: nobody watches us
+            os.kill(os.getpid(), kill)
+
+    return die_with_parent
 
 
 def earliest_origin(origin: datetime | None, read_at: datetime, out_time_us: int) -> datetime | None:
@@ -41,8 +89,10 @@ def earliest_origin(origin: datetime | None, read_at: datetime, out_time_us: int
 class FfmpegProcess:
     """Starts ffmpeg with ``-progress pipe:1`` and watches it from two reader threads."""
 
-    def __init__(self, args: Sequence[str], pass_fds: Sequence[int] = ()) -> None:
+    def __init__(self, args: Sequence[str], pass_fds: Sequence[int] = (), *, dies_with_us: bool = False) -> None:
         self.args = list(args)
+        #: SIGKILL ffmpeg when this process dies (:func:`die_with_parent_hook`); else it outlives a crash.
+        self.dies_with_us = dies_with_us
         #: Descriptors ffmpeg inherits (a pipe livewatch feeds its input through).
         self.pass_fds = tuple(pass_fds)
         self._stderr: collections.deque[str] = collections.deque(maxlen=60)
@@ -62,8 +112,10 @@ class FfmpegProcess:
     def start(self) -> int:
         self.proc = subprocess.Popen(
             self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            # A Ctrl-C in the monitor's terminal must not kill recordings mid-write.
+            # A Ctrl-C in the monitor's terminal must not kill recordings mid-write; the death of a worker
+            # must (see die_with_parent_hook), that of `livewatch run` not (its restart keeps what ffmpeg wrote).
             start_new_session=True, pass_fds=self.pass_fds,
+            preexec_fn=die_with_parent_hook() if self.dies_with_us else None,
         )
         self.started_at = self.last_advance = time.monotonic()
         for target in (self._read_progress, self._read_stderr):

@@ -41,18 +41,25 @@ class SegmentListTail:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._offset = 0
+        #: Read but not recorded (a database write failed): returned first by the next :meth:`read_new`.
+        self._put_back: list[ListedSegment] = []
 
     def read_new(self) -> list[ListedSegment]:
+        held, self._put_back = self._put_back, []
         try:
             with self.path.open("rb") as handle:
                 handle.seek(self._offset)
                 chunk = handle.read()
         except FileNotFoundError:
-            return []
+            return held
         complete = chunk[: chunk.rfind(b"\n") + 1]
         self._offset += len(complete)
         listed = (parse_list_line(line) for line in complete.decode("utf-8", errors="replace").splitlines())
-        return [segment for segment in listed if segment is not None]
+        return held + [segment for segment in listed if segment is not None]
+
+    def put_back(self, segments: list[ListedSegment]) -> None:
+        """Segments :meth:`read_new` returned that the caller could not record: the next call returns them."""
+        self._put_back = [*segments, *self._put_back]
 
 
 def check_ts(path: Path) -> str | None:

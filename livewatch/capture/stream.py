@@ -30,7 +30,7 @@ from livewatch.capture.process import FfmpegProcess, stop_orphan
 from livewatch.capture.recovery import INTERRUPTED_NOTE, next_free_seq, recover_connection, recover_unlisted
 from livewatch.capture.resolve import DeadlineResolver
 from livewatch.capture.segments import SegmentListTail
-from livewatch.capture.writer import SegmentWriter
+from livewatch.capture.writer import LedgerOutage, SegmentWriter
 from livewatch.errors import CaptureError, StateError, StreamNotFound, StreamOffline, UnsafeUrl
 from livewatch.pipeline.run_status import (
     CANCELLED,
@@ -280,7 +280,8 @@ class StreamCapture:
         connection = self.ctx.store.open_connection(
             self.run.id, self.index, self.session, check.stream.media_url, first_seq, clock.wall_base)
         frames = self.frames.plan(connection)  # named by the connection: what record_args(frames=) appends
-        process = FfmpegProcess([*args, *frame_args(frames)] if frames else args, pass_fds=clock.pass_fds)
+        process = FfmpegProcess([*args, *frame_args(frames)] if frames else args, pass_fds=clock.pass_fds,
+                                dies_with_us=self.ctx.ffmpeg_dies_with_us)
         if isinstance(clock, ArrivalClock):
             clock.follow(process)
         try:
@@ -357,13 +358,18 @@ class StreamCapture:
     def _watch(self, process: FfmpegProcess, tails: tuple[SegmentListTail, SegmentListTail],
                connection: int, clock: BroadcastClock) -> str:
         beat = 0
+        outage = LedgerOutage(self.log)
         while True:
             stopping = self.stop.wait(WATCH_INTERVAL_S)
-            if clock.ready() and self.writer.ingest(tails, connection, clock):
-                self.on_state(self.index, RECORDING)
-                self._settle(clock, connection)
-            if clock.ready():
-                self.frames.ingest(connection, clock)
+            with outage:  # the database restarting: ffmpeg records on, and what it wrote is listed afterwards
+                if clock.ready() and self.writer.ingest(tails, connection, clock):
+                    self.on_state(self.index, RECORDING)
+                    self._settle(clock, connection)
+                if clock.ready():
+                    self.frames.ingest(connection, clock)
+                beat += 1
+                if beat % 10 == 0:
+                    self.ctx.store.heartbeat(self.run.id)
             if process.returncode is not None:
                 return clock.restarted() or f"ffmpeg exited with code {process.returncode}"
             if stopping:
@@ -376,9 +382,6 @@ class StreamCapture:
                 self.log.warning("no new media for %.0f s; restarting ffmpeg", process.stalled_for())
                 process.stop(min(self.settings.stop_timeout_s, 5.0), grace=STALLED_STOP_GRACE_S)
                 return f"stalled: no new media for {self.settings.stall_timeout_s:g} s (watchdog)"
-            beat += 1
-            if beat % 10 == 0:
-                self.ctx.store.heartbeat(self.run.id)
 
     def _settle(self, clock: BroadcastClock, connection: int) -> None:
         """Once an arrival clock has placed its first segment, the connection's row says where its output

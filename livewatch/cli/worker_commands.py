@@ -33,18 +33,24 @@ def _queue_list(_ctx: click.Context, _param: click.Parameter, value: str) -> lis
                    "screen.")
 @click.option("--hostname", "-n", default=None,
               help="The worker's name on the broker (default livewatch-<pid>@<host>, unique per worker process).")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve Prometheus metrics on this port (0: any free port). Off by default.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="Address the metrics server binds to (0.0.0.0 or :: for every interface).")
 @click.option("-v", "--verbose", count=True, help="Debug log output (the default shows info and above).")
 @click.option("--log-format", type=click.Choice(LOG_FORMATS), default="text", show_default=True,
               help="Log lines as text, or as JSON objects (one per line) for journald and log shippers.")
 @pass_state
-def worker(state: CliState, queues: list[str], concurrency: int | None, hostname: str | None, verbose: int,
-           log_format: LogFormat) -> None:
+def worker(state: CliState, queues: list[str], concurrency: int | None, hostname: str | None,
+           metrics_port: int | None, metrics_host: str, verbose: int, log_format: LogFormat) -> None:
     """Run a distributed-mode worker: record, transcribe and check what the scheduler sends (needs
     $LIVEWATCH_BROKER_URL and the state in PostgreSQL)."""
     from celery import signals
 
     from livewatch.distributed.app import make_celery
     from livewatch.distributed.tasks import register
+    from livewatch.distributed.worker_metrics import worker_registry
+    from livewatch.metrics import MetricsServer
 
     click.get_current_context().with_resource(
         logging_configured(logging.WARNING - 10 * min(verbose + 1, 2), log_format))
@@ -72,10 +78,19 @@ def worker(state: CliState, queues: list[str], concurrency: int | None, hostname
     argv = ["worker", "--pool", "threads", "--concurrency", str(concurrency), "--queues", ",".join(queues),
             "--hostname", hostname or f"livewatch-{os.getpid()}@{socket.gethostname()}", "--loglevel",
             "DEBUG" if verbose else "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat"]
+    metrics: MetricsServer | None = None
     try:
+        if metrics_port is not None:
+            registry = worker_registry(runtime.session.engine, runtime.stats, runtime.captures_running, queues,
+                                       alert_targets=[a.name for a in settings.alerts])
+            metrics = MetricsServer(registry, metrics_host, metrics_port).start()
+            logging.getLogger("livewatch").info("serving Prometheus metrics at %s", metrics.url,
+                                                extra={"metrics_url": metrics.url})
         app.worker_main(argv)
     except SystemExit as done:
         if done.code not in (0, None):
             raise LivewatchError(f"the Celery worker exited with {done.code}") from None
     finally:
+        if metrics is not None:
+            metrics.stop()
         signals.worker_shutting_down.disconnect(stopping)

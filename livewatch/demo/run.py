@@ -181,7 +181,7 @@ def run_demo(options: DemoOptions, say: Say) -> DemoResult:
         f"({len(options.script.plants)} planted violations)")
     track = synthesize(options.script, speech_dir)
     say(f"[dim]{clock()}[/dim] speech track ready: {track.speech_end_s:.0f} s")
-    _prepare_model(settings, model_for(options.script), say)
+    prepare_model(settings, model_for(options.script), say)
     picture = stage(options.script, track)
     try:
         with HlsOrigin(origin_dir, audio=track.path, segment_seconds=2.0, list_size=0, picture=picture) as origin:
@@ -195,7 +195,7 @@ def run_demo(options: DemoOptions, say: Say) -> DemoResult:
         if not options.keep:
             for scratch in (speech_dir, origin_dir):
                 shutil.rmtree(scratch, ignore_errors=True)
-    result = _result(work, options.script, settings, event_id, zero, track, time.monotonic() - began, picture)
+    result = evaluate(work, settings, options.script, event_id, zero, track, picture, time.monotonic() - began)
     (work / "demo.json").write_text(json.dumps(_manifest(result), ensure_ascii=False, indent=2) + "\n",
                                     encoding="utf-8")
     return result
@@ -244,8 +244,9 @@ def registration(script: Script, event_id: str, url: str, start: datetime, end: 
         document, allow_unicode=True, sort_keys=False)
 
 
-def _prepare_model(settings: Settings, model: str, say: Say) -> None:
-    # Imported into the model store before going live, so the first segment is not kept waiting for it.
+def prepare_model(settings: Settings, model: str, say: Say) -> None:
+    """The offline Whisper ``model`` imported into the settings' model store before going live, so that the
+    first segment is not kept waiting for it."""
     from transcribers.store import ModelStore
 
     store = ModelStore(settings.model_store)
@@ -315,13 +316,15 @@ def _monitor(settings: Settings, event_id: str, zero: datetime, timeout: float, 
         handler.close()
 
 
-def _result(work: Path, script: Script, settings: Settings, event_id: str, zero: datetime, track: Track,
-            seconds: float, picture: Picture) -> DemoResult:
+def evaluate(work: Path, settings: Settings, script: Script, event_id: str, zero: datetime, track: Track,
+             picture: Picture, seconds: float = 0.0) -> DemoResult:
+    """The plants against the findings the monitor running on ``settings`` (in the work folder ``work``)
+    exported for the event: ``livewatch run`` in the demo, or the distributed roles beside it on its broadcast."""
     data = data_dir(settings)
     exported = data.report_dir(event_id) / "findings.json"
     report, index = data.report_dir(event_id) / "report.html", data.reports / "index.html"
     if not (exported.is_file() and report.is_file() and index.is_file()):
-        raise DemoError(f"the monitor finished but wrote no report for {event_id}; see {work / 'demo.log'}")
+        raise DemoError(f"the monitor finished but wrote no report for {event_id} in {data.root}")
     document = json.loads(exported.read_text(encoding="utf-8"))
     findings: list[dict[str, Any]] = document["findings"]
     plants = [match_plant(spoken, zero, findings) for spoken in track.plants]

@@ -17,6 +17,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable
+from typing import Protocol
 
 from livewatch.alerts import AlertService
 from livewatch.errors import StateError
@@ -59,6 +60,16 @@ WAIT_S = 300.0
 #: transcribe task sends a ``check`` task from it.
 OnTranscribed = Callable[[str, bool], None]
 
+
+class LaneStats(Protocol):
+    """What a worker counts of its lanes (:class:`livewatch.distributed.worker_metrics.WorkerStats`)."""
+
+    def lane_taken(self) -> None: ...
+
+    def lane_left(self) -> None: ...
+
+    def audio_transcribed(self, seconds: float) -> None: ...
+
 _per_session_lock = threading.Lock()
 _choosers: weakref.WeakKeyDictionary[Session, EngineChooser] = weakref.WeakKeyDictionary()
 _libraries: weakref.WeakKeyDictionary[Session, PackLibrary] = weakref.WeakKeyDictionary()
@@ -76,12 +87,22 @@ def engine_chooser(session: Session) -> EngineChooser:
 
 def transcribe_lane(session: Session, run_id: int, stream: int, *,
                     choose: Callable[[str], EngineChoice] | None = None,
-                    on_transcribed: OnTranscribed | None = None) -> int:
+                    on_transcribed: OnTranscribed | None = None, stats: LaneStats | None = None) -> int:
     """Transcribe every pending segment of the stream in order, if no other process is doing so; the number
     of segments this call transcribed (0 at once when another process holds the lane). A stream whose run
-    has ended gets its final flush and transcript files. ``choose`` overrides the configured engines."""
+    has ended gets its final flush and transcript files. ``choose`` overrides the configured engines;
+    ``stats`` is told of the lane taken and left and of the audio transcribed."""
     worker = TranscriptionWorker(session.runs, session.transcripts, session.queue,
                                  choose or engine_chooser(session).choose)
+    try:
+        return _transcribe_lane(session, worker, run_id, stream, on_transcribed, stats)
+    finally:
+        if stats is not None and worker.transcribed_s:
+            stats.audio_transcribed(worker.transcribed_s)
+
+
+def _transcribe_lane(session: Session, worker: TranscriptionWorker, run_id: int, stream: int,
+                     on_transcribed: OnTranscribed | None, stats: LaneStats | None) -> int:
     lane = lane_key(run_id, stream)
     progressed = True
     while True:
@@ -97,7 +118,13 @@ def transcribe_lane(session: Session, run_id: int, stream: int, *,
         with lane_held(session.engine, run_id, stream) as held:
             if not held:  # its holder drains it, and looks again after letting it go
                 return worker.transcribed
-            progressed = _drain(session, worker, run_id, stream, on_transcribed)
+            if stats is not None:
+                stats.lane_taken()
+            try:
+                progressed = _drain(session, worker, run_id, stream, on_transcribed)
+            finally:
+                if stats is not None:
+                    stats.lane_left()
 
 
 def _drain(session: Session, worker: TranscriptionWorker, run_id: int, stream: int,

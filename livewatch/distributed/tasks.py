@@ -16,12 +16,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from celery import Celery
 from celery.bootsteps import StartStopStep
 from celery.exceptions import Reject
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 
 from livewatch.alerts import AlertService
 from livewatch.alerts.watch import run_alert
@@ -29,8 +30,18 @@ from livewatch.capture.context import CaptureContext, StopSignal
 from livewatch.capture.registry import SourceRegistry
 from livewatch.capture.stream import INTERRUPTED
 from livewatch.distributed.app import send_check, send_screen, send_transcribe
-from livewatch.distributed.names import CAPTURE_TASK, CHECK_TASK, SCREEN_TASK, TRANSCRIBE_TASK
+from livewatch.distributed.names import (
+    CAPTURE_QUEUE,
+    CAPTURE_TASK,
+    CHECK_QUEUE,
+    CHECK_TASK,
+    SCREEN_QUEUE,
+    SCREEN_TASK,
+    TRANSCRIBE_QUEUE,
+    TRANSCRIBE_TASK,
+)
 from livewatch.distributed.wakeups import WakingQueue
+from livewatch.distributed.worker_metrics import TASK_DONE, TASK_FAILED, TASK_HANDED_BACK, TASK_RETRIED, WorkerStats
 from livewatch.monitor.arming import window_of
 from livewatch.monitor.event_capture import EventCapture
 from livewatch.pipeline.run_status import FAILED, INCOMPLETE, UNRESOLVED
@@ -38,7 +49,7 @@ from livewatch.queue import SCREEN, TRANSCRIBE
 from livewatch.registration.models import Event
 from livewatch.session import Session
 from livewatch.settings import Settings
-from livewatch.state.capture_lease import CaptureLease, try_capture_lease
+from livewatch.state.capture_lease import TAKEN_BY_ANOTHER, CaptureLease, try_capture_lease
 from livewatch.state.dispatches import DispatchLog
 
 if TYPE_CHECKING:
@@ -56,6 +67,11 @@ REGISTRY_POLL_S = 5.0
 RUN_END_RETRY_S = 30.0
 #: Seconds between wake-ups of an idle worker's event loop (see :class:`_PromptShutdown`).
 WAKE_S = 1.0
+#: A transcribe or check task that meets the database unreachable (a PostgreSQL restart or fail-over) is sent
+#: again after 2, 4, 8... seconds (at most 30 apart, 10 times: about four minutes), not failed. Its lane's
+#: items a lost lane connection left claimed go back to the queue when the lane is next taken.
+DATABASE_RETRY: Final = {"autoretry_for": (OperationalError,), "retry_backoff": 2, "retry_backoff_max": 30,
+                         "retry_jitter": False, "max_retries": 10}
 
 
 class WorkerRuntime:
@@ -66,6 +82,8 @@ class WorkerRuntime:
         self._lock = threading.Lock()
         self._captures: dict[int, EventCapture] = {}
         self.stopping = threading.Event()
+        #: What ``--metrics-port`` exports of this process (:mod:`livewatch.distributed.worker_metrics`).
+        self.stats = WorkerStats()
 
     @cached_property
     def session(self) -> Session:
@@ -77,7 +95,7 @@ class WorkerRuntime:
         return CaptureContext(
             data=session.data, store=session.runs, queue=WakingQueue(session.queue, self._segment_queued),
             sources=SourceRegistry(), slots=threading.BoundedSemaphore(self.settings.concurrency.captures),
-            allowed_url_schemes=tuple(self.settings.allowed_url_schemes))
+            allowed_url_schemes=tuple(self.settings.allowed_url_schemes), ffmpeg_dies_with_us=True)
 
     @cached_property
     def screen_stage(self) -> ScreenStage:
@@ -116,6 +134,22 @@ class WorkerRuntime:
             captures = list(self._captures.values())
         for capture in captures:
             capture.stop.set(StopSignal.SHUTDOWN)
+
+    def captures_running(self) -> int:
+        with self._lock:
+            return len(self._captures)
+
+    @contextmanager
+    def counted(self, queue: str, *, retried: bool) -> Iterator[None]:
+        """Counts the task's end in :attr:`stats`: done, handed back, failed, or (``retried``: a task sent
+        again when it meets the database away, :data:`DATABASE_RETRY`) retried."""
+        try:
+            yield
+        except BaseException as err:
+            self.stats.task_ended(queue, TASK_HANDED_BACK if isinstance(err, Reject) else
+                                  TASK_RETRIED if retried and isinstance(err, OperationalError) else TASK_FAILED)
+            raise
+        self.stats.task_ended(queue, TASK_DONE)
 
     @contextmanager
     def running(self, capture: EventCapture) -> Iterator[None]:
@@ -182,12 +216,19 @@ def _stop_reason(rt: WorkerRuntime, capture: EventCapture, generation: int | Non
     return None
 
 
-def _watch(rt: WorkerRuntime, capture: EventCapture, generation: int | None) -> None:
+def _watch(rt: WorkerRuntime, capture: EventCapture, generation: int | None, lease: CaptureLease) -> None:
     """Wait for the capture to end, stopping it when its event is removed or its window moves, as
-    ``livewatch run`` stops its own captures when it reloads the registrations."""
+    ``livewatch run`` stops its own captures when it reloads the registrations. The lease is looked at as
+    often: one whose connection broke (the database restarted) is taken again; one another worker took
+    meanwhile stops this capture, which leaves the run to that worker."""
     while capture.thread.is_alive():
         capture.thread.join(REGISTRY_POLL_S)
         if not capture.thread.is_alive() or capture.stop.is_set():
+            continue
+        if lease.check() == TAKEN_BY_ANOTHER:
+            log.error("%s: the capture lease was lost while the database was away, and another worker holds it "
+                      "now; stopping this capture and leaving the run to that worker", capture.event.id)
+            capture.stop.set(StopSignal.SHUTDOWN)
             continue
         try:
             reason = _stop_reason(rt, capture, generation)
@@ -229,13 +270,13 @@ def capture(rt: WorkerRuntime, event_id: str, window_start: str) -> str:
         log.info("%s: the window starting %s is no longer registered (now %s); capture dropped", event_id,
                  window_start, event.start.isoformat())
         return "moved"
-    with wait_for_lease(rt, event):
+    with wait_for_lease(rt, event) as lease:
         dispatch = DispatchLog(rt.session.engine).latest(event_id, start)
         recording = EventCapture(rt.ctx, event, lambda _capture: None)
         with rt.running(recording):
             log.info("%s: capture started", event_id)
             recording.start()
-            _watch(rt, recording, None if dispatch is None else dispatch.generation)
+            _watch(rt, recording, None if dispatch is None else dispatch.generation, lease)
         _save_run_end(rt, recording)
     status = recording.status or "failed"
     if status == INTERRUPTED and recording.stop.reason == StopSignal.SHUTDOWN:
@@ -271,7 +312,7 @@ def transcribe(rt: WorkerRuntime, run_id: int, stream: int) -> int:
     def transcribed(event_id: str, final: bool) -> None:
         grown[event_id] = grown.get(event_id, False) or final
 
-    done = transcribe_lane(rt.session, run_id, stream, on_transcribed=transcribed)
+    done = transcribe_lane(rt.session, run_id, stream, on_transcribed=transcribed, stats=rt.stats)
     for event_id, final in grown.items():
         send_check(rt.app, event_id, final)
     return done
@@ -322,18 +363,25 @@ def register(app: Celery, settings: Settings) -> WorkerRuntime:
 
     @app.task(name=CAPTURE_TASK, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
     def capture_task(event_id: str, window_start: str) -> str:
-        return capture(rt, event_id, window_start)
+        with rt.counted(CAPTURE_QUEUE, retried=False):
+            return capture(rt, event_id, window_start)
 
-    @app.task(name=TRANSCRIBE_TASK, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
+    @app.task(name=TRANSCRIBE_TASK, acks_late=True, reject_on_worker_lost=True,  # type: ignore[untyped-decorator]
+              **DATABASE_RETRY)
     def transcribe_task(run_id: int, stream: int) -> int:
-        return transcribe(rt, run_id, stream)
+        with rt.counted(TRANSCRIBE_QUEUE, retried=True):
+            return transcribe(rt, run_id, stream)
 
-    @app.task(name=SCREEN_TASK, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
+    @app.task(name=SCREEN_TASK, acks_late=True, reject_on_worker_lost=True,  # type: ignore[untyped-decorator]
+              **DATABASE_RETRY)
     def screen_task(run_id: int, stream: int) -> int:
-        return screen(rt, run_id, stream)
+        with rt.counted(SCREEN_QUEUE, retried=True):
+            return screen(rt, run_id, stream)
 
-    @app.task(name=CHECK_TASK, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
+    @app.task(name=CHECK_TASK, acks_late=True, reject_on_worker_lost=True,  # type: ignore[untyped-decorator]
+              **DATABASE_RETRY)
     def check_task(event_id: str, final: bool) -> None:
-        check(rt, event_id, final)
+        with rt.counted(CHECK_QUEUE, retried=True):
+            check(rt, event_id, final)
 
     return rt

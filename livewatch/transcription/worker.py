@@ -123,6 +123,8 @@ class TranscriptionWorker:
         self.last_event_id: str | None = None
         #: Segments this worker has transcribed (not those skipped, failed or found done before a restart).
         self.transcribed = 0
+        #: Seconds of audio in those segments (a worker's throughput in its metrics).
+        self.transcribed_s = 0.0
 
     # -- the queue ---------------------------------------------------------------------------------------
 
@@ -167,6 +169,7 @@ class TranscriptionWorker:
                 self.queue.complete(taken.item)
             if heard:
                 self.transcribed += len(items)
+                self.transcribed_s += sum((i.segment.end_at - i.segment.start_at).total_seconds() for i in items)
 
     def handle(self, items: list[Claimed]) -> bool:
         """Transcribe ``items[0]`` and, appended to ``items``, any contiguous segments queued behind it;

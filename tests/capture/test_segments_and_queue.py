@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 import threading
+import wave
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,69 @@ def test_one_connections_segments_stay_contiguous_when_its_clock_learns_more(tmp
     # Another connection (after a reconnect) is placed by its own clock.
     writer.add("audio", ListedSegment("s0-000003.wav", 0.0, 4.0), 8, BroadcastClock(t0 + timedelta(seconds=7.6)))
     assert rows[2].start_at == t0 + timedelta(seconds=7.6)
+
+
+def test_a_failed_ledger_write_loses_nothing_and_doubles_nothing(tmp_path: Path) -> None:
+    """The database away mid-ingest (a PostgreSQL restart): what the segment lists announced is recorded on the
+    next ingest, a segment whose row was written but whose queue item was not is queued then (once), and no
+    row is written twice."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from sqlalchemy.exc import OperationalError
+
+    from livewatch.capture.clock import BroadcastClock
+    from livewatch.capture.context import CaptureContext
+    from livewatch.capture.writer import SegmentWriter
+    from livewatch.pipeline import lane_key
+    from livewatch.state.runs import Run
+
+    data = DataDir(tmp_path / "data")
+    data.ensure()
+    data.ensure_event("ev")
+    rows: list[Any] = []
+    queued: list[str] = []
+    down = {"segments": False, "queue": False}
+
+    def add_segment(record: Any) -> int:
+        if down["segments"]:
+            raise OperationalError("INSERT", {}, Exception("connection refused"))
+        rows.append(record)
+        return len(rows)
+
+    def put(queue: str, key: str, payload: Any) -> bool:
+        if down["queue"]:
+            raise OperationalError("INSERT", {}, Exception("connection refused"))
+        queued.append(key)
+        return True
+
+    store = SimpleNamespace(last_segment_end=lambda run, index: None, add_segment=add_segment,
+                            add_gap=lambda *a: None, note_on_air=lambda *a: None)
+    ctx = cast(CaptureContext, SimpleNamespace(data=data, store=store, queue=SimpleNamespace(put=put)))
+    writer = SegmentWriter(ctx, cast(Run, SimpleNamespace(id=1)), "ev", 0)
+    clock = BroadcastClock(datetime(2026, 12, 2, 12, 0, tzinfo=UTC))
+    media, audio = tmp_path / "m.csv", tmp_path / "a.csv"
+    media.write_text("", encoding="utf-8")
+    tails = (SegmentListTail(media), SegmentListTail(audio))
+    for seq in range(3):
+        with wave.open(str(data.audio_dir("ev") / f"s0-{seq:06d}.wav"), "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(16000)
+            wav.writeframes(b"\0\0" * 1600)
+    audio.write_text("s0-000000.wav,0,4\ns0-000001.wav,4,8\n", encoding="utf-8")
+    down["queue"] = True  # the first segment's row is written, its queue item is not
+    with pytest.raises(OperationalError):
+        writer.ingest(tails, 7, clock)
+    down["queue"], down["segments"] = False, True
+    with pytest.raises(OperationalError):
+        writer.ingest(tails, 7, clock)
+    down["segments"] = False
+    with audio.open("a", encoding="utf-8") as handle:
+        handle.write("s0-000002.wav,8,12\n")
+    assert writer.ingest(tails, 7, clock) == 2  # the second try finished segment 0, then failed on segment 1
+    assert [row.seq for row in rows] == [0, 1, 2]
+    assert queued == [f"{lane_key(1, 0)}{seq}" for seq in range(3)]  # each once, in order
+    assert writer.recorded == 3
+    assert writer.ingest(tails, 7, clock) == 0

@@ -3,12 +3,13 @@ one event end to end, and a worker killed (or stopped) mid-event whose capture a
 
 from __future__ import annotations
 
-import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,15 +19,16 @@ from celery import Celery
 from sqlalchemy import func, select
 
 from livewatch.distributed.app import make_celery, send_capture
-from livewatch.distributed.names import QUEUES
 from livewatch.queue import TRANSCRIBE
 from livewatch.registration import validate_registrations
 from livewatch.settings import BROKER_URL_ENV, load_settings
 from livewatch.state import Database, DataDir, tables
+from livewatch.state.dispatches import DispatchLog
 from tests.capture.conftest import now, run_facts, write_event
 from tests.capture.test_monitor import ffmpeg_writing_into
 from tests.support.origin import LiveOrigin, wait_for_playlist
 from tests.support.rabbitmq import RabbitBroker
+from tests.support.roles import purge_queues
 
 pytestmark = pytest.mark.slow
 
@@ -76,8 +78,9 @@ class Deployment:
         with Database(self.database) as db:
             db.sync_events(validate_registrations([self.schedules], self.settings).registrations)
 
-    def start_worker(self, name: str, queues: str = "capture,transcribe,check") -> subprocess.Popen[bytes]:
-        return self._start(name, ["worker", "--queues", queues, "--concurrency", "4", "--hostname", f"{name}@test"])
+    def start_worker(self, name: str, queues: str = "capture,transcribe,check", *extra: str) -> subprocess.Popen[bytes]:
+        return self._start(name, ["worker", "--queues", queues, "--concurrency", "4", "--hostname", f"{name}@test",
+                                  *extra])
 
     def start_scheduler(self) -> subprocess.Popen[bytes]:
         return self._start("scheduler", ["scheduler", "--schedules", str(self.schedules), "--reload-interval", "0.5"])
@@ -130,17 +133,7 @@ class Deployment:
 
     def purge(self) -> None:
         """Empty the three queues, on a connection of its own (a broker restart leaves the app's pooled one dead)."""
-        import amqp
-
-        connection = amqp.Connection(self.broker.split("@", 1)[1].split("/", 1)[0], userid="guest", password="guest",
-                                     connect_timeout=5)
-        connection.connect()
-        try:
-            for queue in QUEUES:
-                with contextlib.suppress(amqp.exceptions.NotFound):  # not declared yet: nothing in it
-                    connection.channel().queue_purge(queue)
-        finally:
-            connection.close()
+        purge_queues(self.broker)
 
 
 @pytest.fixture
@@ -159,17 +152,24 @@ def deployment(tmp_path: Path, postgres_url: str, rabbitmq_url: str) -> Iterator
 def test_a_worker_records_transcribes_and_checks_an_event(deployment: Callable[[bool], Deployment],
                                                           origin: LiveOrigin) -> None:
     """The whole path across roles: a `livewatch scheduler` arms the registered event and sends its capture when
-    it falls due; a `livewatch worker` records it, transcribes each closed segment and checks the event."""
+    it falls due (once); a `livewatch worker` records the one run of its window, transcribes each closed segment
+    and checks the event."""
     site = deployment(True)
     t0 = now()
-    write_event(site.schedules, "one", origin.url, t0 + timedelta(seconds=3), t0 + timedelta(seconds=15))
+    start, end = t0 + timedelta(seconds=3), t0 + timedelta(seconds=15)
+    write_event(site.schedules, "one", origin.url, start, end)
     site.start_scheduler()
-    site.start_worker("w1")
+    site.start_worker("w1", "capture,transcribe,check", "--metrics-port", "0")
     wait_until(lambda: site.status("one") == "finished", 60, "the run to finish")
     assert "capture task sent" in site.log_of("scheduler")
-    facts = run_facts(site.data, "one", site.database)
+    facts = run_facts(site.data, "one", site.database)  # exactly one run, of the registered window
+    assert (facts.run.registered_start, facts.run.registered_end) == (start, end)
     assert len(facts.audio) >= 4
     assert [s.seq for s in facts.audio] == list(range(len(facts.audio)))
+    # The scheduler sent the window's capture once, and never told it to stop.
+    with Database(site.database, migrate=False) as db:
+        [sent] = DispatchLog(db.engine).all()
+    assert (sent.event_id, sent.window_start, sent.generation, sent.cancelled_at) == ("one", start, 1, None)
     # Every closed segment woke the transcribe queue, and the stream was flushed once the run had ended.
     wait_until(lambda: site.pending_transcriptions() == 0 and site.flushed(), 90, "every segment transcribed")
     assert site.count("transcripts") > 0
@@ -177,6 +177,33 @@ def test_a_worker_records_transcribes_and_checks_an_event(deployment: Callable[[
     wait_until(lambda: "(final)" in site.log_of("w1"), 60, "the final check")
     assert (site.data.report_dir("one") / "report.html").is_file()
     assert "Traceback" not in site.log_of("w1")
+    assert "Traceback" not in site.log_of("scheduler")
+    # The worker's Prometheus metrics: the database's (as every role serves them) and its own.
+    url = re.search(r"serving Prometheus metrics at (\S+)", site.log_of("w1"))
+    assert url is not None, "the worker announces its metrics URL"
+    metrics = scrape(url.group(1))
+    assert metrics["livewatch_up"] == 1
+    assert metrics['livewatch_queue_items{queue="transcribe",status="done"}'] == len(facts.audio)
+    assert metrics['livewatch_worker_tasks_total{outcome="done",queue="capture"}'] == 1
+    assert metrics['livewatch_worker_tasks_total{outcome="done",queue="transcribe"}'] >= 1
+    assert metrics['livewatch_worker_tasks_total{outcome="done",queue="check"}'] >= 1
+    assert metrics['livewatch_worker_tasks_total{outcome="failed",queue="transcribe"}'] == 0
+    assert (metrics["livewatch_worker_lanes_held"], metrics["livewatch_worker_captures_running"]) == (0, 0)
+    recorded_s = sum((s.end_at - s.start_at).total_seconds() for s in facts.audio)
+    assert abs(metrics["livewatch_worker_transcribed_audio_seconds_total"] - recorded_s) < 0.5, recorded_s
+    assert metrics['livewatch_worker_consumes{queue="capture"}'] == 1
+
+
+def scrape(url: str) -> dict[str, float]:
+    """A Prometheus text exposition as {"name{labels}": value} (labels as the client library sorts them)."""
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
 
 
 def test_a_removed_event_stops_its_capture(deployment: Callable[[bool], Deployment], origin: LiveOrigin) -> None:
@@ -207,15 +234,15 @@ def test_a_killed_workers_capture_is_resumed_by_another(deployment: Callable[[bo
     send_capture(site.app, "resume", t0 + timedelta(seconds=1))
     wait_until(lambda: site.status("resume") == "recording", 30, "recording to start")
     time.sleep(4)
-    # The worker and its ffmpeg (in a session of its own), as when the worker's machine is lost: nothing records
-    # until another worker resumes the run.
-    recorders = ffmpeg_writing_into(site.data.root)
-    assert recorders
+    # The worker only: its ffmpeg (in a session of its own, so no signal to the worker's group reaches it)
+    # dies with it, by PR_SET_PDEATHSIG, instead of writing on into files nothing reads. Nothing records until
+    # another worker resumes the run.
+    assert ffmpeg_writing_into(site.data.root)
     first.send_signal(signal.SIGKILL)
-    for pid in recorders:
-        os.kill(pid, signal.SIGKILL)
     first.wait()
     killed_at = now()
+    wait_until(lambda: ffmpeg_writing_into(site.data.root) == [], 2, "the killed worker's ffmpeg to die with it")
+    print(f"its ffmpeg was gone {(now() - killed_at).total_seconds():.2f} s after the worker's SIGKILL")
     time.sleep(4)  # longer than the origin's playlist: what went out meanwhile is lost
     site.start_worker("w2", "capture")
     wait_until(lambda: site.count("connections") >= 2, 30, "a second worker to resume the run")

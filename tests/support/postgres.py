@@ -45,6 +45,9 @@ def find_bin_dir() -> Path | None:
 class PostgresCluster:
     root: Path
     process: subprocess.Popen[bytes]
+    #: The server's command line and the user it runs as: :meth:`restart` starts it again the same way.
+    command: list[str] = field(default_factory=list)
+    owner: str | None = None
     _names: Iterator[int] = field(default_factory=itertools.count)
 
     @property
@@ -85,7 +88,15 @@ class PostgresCluster:
         """The database name in a URL :meth:`url_for` or :meth:`create_login` made."""
         return url.split("@/", 1)[1].split("?", 1)[0]
 
-    def stop(self) -> None:
+    def restart(self, down_s: float = 0.0) -> None:
+        """Stop the server (a fast shutdown: every client's connection ends), leave it down ``down_s`` seconds
+        and start it again on the same data and socket (fault tests: a database restart under load)."""
+        self._shut_down()
+        time.sleep(down_s)
+        self.process = _spawn(self.root, self.command, self.owner)
+        _wait_ready(self)
+
+    def _shut_down(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)  # "fast" shutdown: disconnect clients, no checkpoint wait
             try:
@@ -93,6 +104,9 @@ class PostgresCluster:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def stop(self) -> None:
+        self._shut_down()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -133,25 +147,37 @@ def start_cluster() -> PostgresCluster:
               "-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
               "-c", "full_page_writes=off", "-c", "shared_buffers=16MB", "-c", "max_connections=100",
               "-c", "logging_collector=off", "-c", "log_min_messages=warning"]
-    log = (root / "server.log").open("wb")
+    cluster = PostgresCluster(root, _spawn(root, server, owner), server, owner)
+    try:
+        _wait_ready(cluster)
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+def _spawn(root: Path, command: list[str], owner: str | None) -> subprocess.Popen[bytes]:
+    log = (root / "server.log").open("ab")
     if owner is not None:
         os.chown(root / "server.log", pwd.getpwnam(owner).pw_uid, -1)
-    process = subprocess.Popen(server, user=owner, stdout=log, stderr=subprocess.STDOUT,
-                               preexec_fn=_stop_with_parent)
-    log.close()
-    cluster = PostgresCluster(root, process)
+    try:
+        return subprocess.Popen(command, user=owner, stdout=log, stderr=subprocess.STDOUT,
+                                preexec_fn=_stop_with_parent)
+    finally:
+        log.close()
+
+
+def _wait_ready(cluster: PostgresCluster) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
-        if process.poll() is not None:
-            text = (root / "server.log").read_text(errors="replace")[-2000:]
-            shutil.rmtree(root, ignore_errors=True)
-            raise RuntimeError(f"postgres exited with {process.returncode}: {text}")
+        if cluster.process.poll() is not None:
+            text = (cluster.root / "server.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"postgres exited with {cluster.process.returncode}: {text}")
         try:
             cluster.connect().close()
-            return cluster
+            return
         except psycopg.OperationalError:
             if time.monotonic() > deadline:
-                cluster.stop()
                 raise
             time.sleep(0.05)
 
