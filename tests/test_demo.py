@@ -348,6 +348,9 @@ def assert_the_distributed_side_agrees(side: DistributedSide, manifest: dict[str
     document = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
     assert_plants_found(document, track, zero, by_its_rule=False, screen=manifest["screen"])
     assert_report_and_exports(folder, document)
+    # The screen queue's last check may come a moment after the transcript's final one.
+    wait_until(lambda: all(c.found for c in side.evaluate(FORUM_ZH, event_id, zero, track).screen if c.checked),
+               60, "the screen findings on the distributed side")
     distributed = side.evaluate(FORUM_ZH, event_id, zero, track)
     work = side.schedules.parent  # the demo's work folder: `livewatch run`'s side
     single = evaluate(work, load_settings(work / "livewatch.toml"), FORUM_ZH, event_id, zero, track,
@@ -357,6 +360,9 @@ def assert_the_distributed_side_agrees(side: DistributedSide, manifest: dict[str
                                                                for p in distributed.plants if not p.found]
     pairs = {(p.finding["rule"] if p.finding else None, p.spoken.line.text) for p in distributed.plants}
     assert pairs == {(p.finding["rule"] if p.finding else None, p.spoken.line.text) for p in single.plants}
+    # And what the picture showed (the QR code, the banners), read by the workers' screen queue.
+    assert [(c.checked, c.found) for c in distributed.screen] == [(c.checked, c.found) for c in single.screen]
+    assert all(c.found for c in distributed.screen if c.checked), distributed.screen
     single_lags = transcription_lags(work / "data" / "livewatch.db")
     print(f"side by side: demo {demo_done - began:.0f} s, distributed final {side_done - demo_done:+.1f} s after; "
           f"roles ready in {side.ready_s:.1f} s; transcription lag single max {max(single_lags):.1f} s "

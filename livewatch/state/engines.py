@@ -83,6 +83,12 @@ def create(url: URL) -> Engine:
             "connect_timeout": CONNECT_TIMEOUT_S,
             "application_name": "livewatch",
             "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={STATEMENT_TIMEOUT_MS}",
+            # A worker cut off from the server (a network partition, a vanished host) must not hang on a
+            # half-open TCP connection: keepalive probes after 30 s idle, and at most 60 s of unacknowledged
+            # data, then the connection fails and the caller's retry takes over. libpq ignores both on a Unix
+            # socket.
+            "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
+            "tcp_user_timeout": 60_000,
         },
     )
 

@@ -21,7 +21,8 @@ from livewatch.settings import Settings, load_settings
 from livewatch.state import Database, tables
 from tests.support.roles import Roles, purge_queues, wait_until
 
-#: The worker that captures and checks, and the one that transcribes (one Whisper per side on 2 cores).
+#: The worker that captures and checks, and the one that transcribes and reads the screen (one Whisper per side
+#: on 2 cores).
 CAPTURE_WORKER, TRANSCRIBE_WORKER = "capture-check", "transcribe"
 
 
@@ -62,7 +63,8 @@ class DistributedSide:
         began = time.monotonic()
         self.roles.scheduler(self.schedules)
         self.roles.worker(CAPTURE_WORKER, "capture,check", concurrency=2)
-        self.roles.worker(TRANSCRIBE_WORKER, "transcribe", concurrency=1)
+        # The frames the capture writes are read beside Whisper: one thread each.
+        self.roles.worker(TRANSCRIBE_WORKER, "transcribe,screen", concurrency=2)
         wait_until(lambda: all(" ready." in self.roles.log_of(name) for name in (CAPTURE_WORKER, TRANSCRIBE_WORKER))
                    and "is now the active scheduler" in self.roles.log_of("scheduler"), 90, "the roles to be ready")
         self.ready_s = time.monotonic() - began
