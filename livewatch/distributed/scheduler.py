@@ -31,10 +31,18 @@ from livewatch.alerts import AlertService
 from livewatch.alerts.service import STOP_WAIT_S
 from livewatch.alerts.watch import ScheduleWatch
 from livewatch.errors import ConfigError
-from livewatch.monitor.arming import Window, arm, disarm_removed, job_kwargs, stop_reason, window_of
+from livewatch.monitor.arming import (
+    Fingerprint,
+    Window,
+    arm,
+    disarm_removed,
+    job_kwargs,
+    read_registrations,
+    schedules_fingerprint,
+    stop_reason,
+    window_of,
+)
 from livewatch.monitor.jobs import JOB_FUNCTION, event_of, job_id, job_store_where, make_scheduler
-from livewatch.registration import validate_registrations
-from livewatch.registration.loader import discover
 from livewatch.registration.models import Event
 from livewatch.session import Session
 from livewatch.settings import Settings
@@ -98,7 +106,7 @@ class SchedulerRole:
         self.sent = 0
         self._lock = threading.RLock()
         self._stopping = threading.Event()
-        self._fingerprint: tuple[tuple[str, int, int], ...] = ()
+        self._fingerprint: Fingerprint = ()
         self._scheduler: BackgroundScheduler | None = None
         #: While active: raises the schedule and capture alerts of the registered events (no-show, overrun, a
         #: long gap, a failed capture) and delivers the outbox, into which the workers' checks put theirs.
@@ -207,16 +215,8 @@ class SchedulerRole:
 
     # -- registrations → jobs ---------------------------------------------------------------------------
 
-    def _files_fingerprint(self) -> tuple[tuple[str, int, int], ...]:
-        files, _ = discover(self.schedules)
-        marks = []
-        for path in files:
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            marks.append((str(path), stat.st_mtime_ns, stat.st_size))
-        return tuple(marks)
+    def _files_fingerprint(self) -> Fingerprint:
+        return schedules_fingerprint(self.schedules)
 
     def reconcile(self) -> None:
         """Read the registrations and bring the jobs in step (only while active): disarm removed events, flag
@@ -225,11 +225,7 @@ class SchedulerRole:
         if scheduler is None:
             return
         self._fingerprint = self._files_fingerprint()
-        result = validate_registrations(self.schedules, self.settings)
-        for issue in result.issues:
-            (log.error if issue.is_error else log.warning)("%s", issue.render())
-        self.db.sync_events(result.registrations)
-        wanted = {reg.event.id: reg.event for reg in result.registrations}
+        wanted = read_registrations(self.schedules, self.settings, self.db)
         now = self.clock()
         with self._lock:
             disarm_removed(scheduler, wanted)

@@ -9,10 +9,11 @@ task already sent for the window) and what happens when the job runs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
+from pathlib import Path
 
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -20,10 +21,39 @@ from apscheduler.triggers.date import DateTrigger
 from livewatch.capture.context import StopSignal
 from livewatch.monitor.jobs import JOB_FUNCTION, event_of, job_id
 from livewatch.pipeline.run_status import ACTIVE, FINAL
+from livewatch.registration import validate_registrations
+from livewatch.registration.loader import discover
 from livewatch.registration.models import Event
+from livewatch.settings import Settings
+from livewatch.state.database import Database
 from livewatch.state.runs import RunLog
 
 log = logging.getLogger(__name__)
+
+#: The registration files as last read: (path, mtime in ns, size) each; a change means read them again.
+Fingerprint = tuple[tuple[str, int, int], ...]
+
+
+def schedules_fingerprint(schedules: Sequence[Path]) -> Fingerprint:
+    files, _ = discover(schedules)
+    marks = []
+    for path in files:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        marks.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(marks)
+
+
+def read_registrations(schedules: Sequence[Path], settings: Settings, db: Database) -> dict[str, Event]:
+    """The valid registrations by event id, synced into the database; each problem logged (a file that fails
+    validation leaves out only its own events)."""
+    result = validate_registrations(schedules, settings)
+    for issue in result.issues:
+        (log.error if issue.is_error else log.warning)("%s", issue.render())
+    db.sync_events(result.registrations)
+    return {reg.event.id: reg.event for reg in result.registrations}
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,16 @@ from livewatch.alerts.watch import ScheduleWatch, run_alert
 from livewatch.capture.context import CaptureContext, StopSignal, utc_now
 from livewatch.capture.registry import SourceRegistry
 from livewatch.errors import StateError
-from livewatch.monitor.arming import Verdict, arm, disarm_removed, stop_reason, window_of
+from livewatch.monitor.arming import (
+    Fingerprint,
+    Verdict,
+    arm,
+    disarm_removed,
+    read_registrations,
+    schedules_fingerprint,
+    stop_reason,
+    window_of,
+)
 from livewatch.monitor.check_service import CheckService
 from livewatch.monitor.event_capture import EventCapture, RunEnd
 from livewatch.monitor.jobs import event_of, job_store_where, make_scheduler
@@ -32,8 +41,6 @@ from livewatch.monitor.screen import ScreenService
 from livewatch.monitor.transcription import TranscriptionService
 from livewatch.pipeline.run_status import FAILED, INCOMPLETE, UNRESOLVED
 from livewatch.queue import SCREEN, TRANSCRIBE
-from livewatch.registration import validate_registrations
-from livewatch.registration.loader import discover
 from livewatch.registration.models import Event
 from livewatch.session import Session, data_dir
 from livewatch.settings import Settings
@@ -67,7 +74,7 @@ class Monitor:
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._closing = False
-        self._fingerprint: tuple[tuple[str, int, int], ...] = ()
+        self._fingerprint: Fingerprint = ()
         self._lockfile: MonitorLock | None = None
         self.started_at = utc_now()
 
@@ -220,24 +227,12 @@ class Monitor:
         except Exception:
             log.exception("cannot reload the registrations; keeping the previous ones")
 
-    def _files_fingerprint(self) -> tuple[tuple[str, int, int], ...]:
-        files, _ = discover(self.schedules)
-        marks = []
-        for path in files:
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            marks.append((str(path), stat.st_mtime_ns, stat.st_size))
-        return tuple(marks)
+    def _files_fingerprint(self) -> Fingerprint:
+        return schedules_fingerprint(self.schedules)
 
     def reconcile(self) -> None:
         self._fingerprint = self._files_fingerprint()
-        result = validate_registrations(self.schedules, self.settings)
-        for issue in result.issues:
-            (log.error if issue.is_error else log.warning)("%s", issue.render())
-        self.db.sync_events(result.registrations)
-        wanted = {reg.event.id: reg.event for reg in result.registrations}
+        wanted = read_registrations(self.schedules, self.settings, self.db)
         now = self.ctx.clock()
         with self._lock:
             disarm_removed(self.scheduler, wanted)
