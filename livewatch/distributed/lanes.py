@@ -24,6 +24,7 @@ from livewatch.errors import StateError
 from livewatch.monitor.check_service import check_and_publish
 from livewatch.pipeline import ClosedSegment, MessageError, decode, lane_key
 from livewatch.pipeline.run_status import FINAL
+from livewatch.pipeline.screen import CapturedFrame
 from livewatch.queue import TRANSCRIBE
 from livewatch.rules.packs import PackLibrary
 from livewatch.session import Session
@@ -136,7 +137,7 @@ def _drain(session: Session, worker: TranscriptionWorker, run_id: int, stream: i
     if reclaimed.requeued or reclaimed.failed:
         log.warning("lane %s: %d item(s) of a lost worker back in the queue, %d failed for good", lane,
                     reclaimed.requeued, reclaimed.failed)
-    _media_visible(session, lane)
+    media_visible(session, TRANSCRIBE, lane, ClosedSegment)
     progressed = False
     while worker.process_one(lane):
         progressed = True
@@ -152,19 +153,19 @@ def _drain(session: Session, worker: TranscriptionWorker, run_id: int, stream: i
     return progressed
 
 
-def _media_visible(session: Session, lane: str) -> None:
-    """A worker that cannot see the shared media path must leave the stream to one that can: the worker
-    would skip a missing file as corrupt, for good."""
-    payload = next_pending(session.engine, TRANSCRIBE, lane)
+def media_visible(session: Session, queue: str, lane: str, message: type[ClosedSegment] | type[CapturedFrame]) -> None:
+    """A worker that cannot see the shared media path must leave the stream to one that can: it would skip
+    each missing file (a segment, a frame) as unreadable, for good."""
+    payload = next_pending(session.engine, queue, lane)
     if payload is None:
         return
     try:
-        folder = decode(ClosedSegment, payload).path.parent
+        folder = decode(message, payload).path.parent
     except MessageError:  # the worker fails it, named in the log
         return
     if not folder.is_dir():
         raise MediaUnavailable(f"{folder}: not visible on this worker (is the shared media path mounted here?); "
-                               f"lane {lane} is left in the queue for another worker")
+                               f"{queue} lane {lane} is left in the queue for another worker")
 
 
 def _state(session: Session, run_id: int, stream: int) -> LaneState:

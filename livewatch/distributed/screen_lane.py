@@ -20,10 +20,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from livewatch.distributed.lanes import MAX_ATTEMPTS, MediaUnavailable
+from livewatch.distributed.lanes import MAX_ATTEMPTS, media_visible
 from livewatch.monitor.screen import frame_lane, read_queued_frame
 from livewatch.monitor.screen_stage import ScreenStage
-from livewatch.pipeline import MessageError, decode
 from livewatch.pipeline.run_status import FINAL
 from livewatch.pipeline.screen import CapturedFrame
 from livewatch.queue import SCREEN
@@ -33,7 +32,6 @@ from livewatch.state.lanes import (
     LaneState,
     lane_backlog,
     lane_held,
-    next_pending,
     reclaim_orphans,
     screen_lane_state,
 )
@@ -79,7 +77,7 @@ def _drain(session: Session, stage: ScreenStage, run_id: int, stream: int,
     if reclaimed.requeued or reclaimed.failed:
         log.warning("screen lane %s: %d frame(s) of a lost worker back in the queue, %d failed for good", lane,
                     reclaimed.requeued, reclaimed.failed)
-    _frames_visible(session, lane)
+    media_visible(session, SCREEN, lane, CapturedFrame)
     read, progressed, news = 0, False, None
     while (item := session.queue.claim(SCREEN, key_prefix=lane)) is not None:
         progressed = True
@@ -99,21 +97,6 @@ def _drain(session: Session, stage: ScreenStage, run_id: int, stream: int,
         if stage.finish(run_id, stream) and on_news is not None and kept is not None:
             on_news(kept.event_id, True)
     return read, progressed
-
-
-def _frames_visible(session: Session, lane: str) -> None:
-    """A worker that cannot see the shared media path leaves the stream to one that can (it would skip
-    every frame as unreadable, for good)."""
-    payload = next_pending(session.engine, SCREEN, lane)
-    if payload is None:
-        return
-    try:
-        folder = decode(CapturedFrame, payload).path.parent
-    except MessageError:  # the reader fails it, named in the log
-        return
-    if not folder.is_dir():
-        raise MediaUnavailable(f"{folder}: not visible on this worker (is the shared media path mounted here?); "
-                               f"screen lane {lane} is left in the queue for another worker")
 
 
 def _state(session: Session, run_id: int, stream: int) -> LaneState:
