@@ -15,7 +15,6 @@ from livewatch.queue import WorkQueue, work_queue_for
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir
 from livewatch.state.event_records import EventRecords, EventRecordStore
-from livewatch.state.events import EventRegistry, EventStore
 from livewatch.state.findings import FindingLog, FindingStore
 from livewatch.state.media import LocalMediaStore, MediaBlobs
 from livewatch.state.outbox import AlertOutbox, OutboxStore
@@ -55,11 +54,6 @@ class Session:
     # -- stores: one each, made on first use ------------------------------------------------------------
 
     @cached_property
-    def events(self) -> EventRegistry:
-        """The registered events, as the schedules last wrote them."""
-        return EventStore(self.engine)
-
-    @cached_property
     def runs(self) -> RunLog:
         """Runs, connections, segments and gaps."""
         return RunStore(self.engine)
@@ -91,7 +85,8 @@ class Session:
 
     @cached_property
     def records(self) -> EventRecords:
-        """What the checks and reports read of an event's runs, gaps, transcript and audio."""
+        """The registered events, and what the checks and reports read of each one's registration, runs,
+        gaps, transcript and audio."""
         return EventRecordStore(self.engine)
 
     @cached_property

@@ -28,7 +28,7 @@ def report(state: CliState, events: tuple[str, ...], no_clips: bool) -> None:
     library = PackLibrary(settings.rule_packs_dir)
     with Session.open(settings) as session:
         data, records = session.data, session.records
-        known = session.events.event_ids()
+        known = records.event_ids()
         unknown = sorted(set(events) - known)
         if unknown:
             raise click.BadParameter(f"no such event: {', '.join(unknown)}", param_hint="EVENTS")

@@ -168,9 +168,9 @@ class WorkerRuntime:
     def event(self, event_id: str) -> Event | None:
         """The event as the scheduler last synced it into the database; None when removed or unknown."""
         session = self.session
-        if event_id not in session.events.event_ids():
+        if event_id not in session.records.event_ids():
             return None
-        stored = session.events.registration(event_id)
+        stored = session.records.registration(event_id)
         try:
             return Event.model_validate(stored, context=self.settings.registration_context())
         except ValidationError as err:

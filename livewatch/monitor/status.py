@@ -81,7 +81,7 @@ def event_statuses(settings: Settings, now: datetime) -> list[EventStatus]:
     with Session.existing(settings) as session, session.database.reading():
         armed = _armed(data, session.database)
         runs = session.runs
-        for event in session.events.registered():
+        for event in session.records.registered():
             run = runs.latest_run(event.id)
             window = f"{_hm(event.registered_start)} – {_hm(event.registered_end)}"
             if run is None:

@@ -158,7 +158,7 @@ class ReviewServer:
             self.session.data.report_dir(event_id)
         except UnsafePathError:
             return False
-        return event_id in self.session.events.event_ids()
+        return event_id in self.session.records.event_ids()
 
 
 def _utf8(header_value: str) -> str:

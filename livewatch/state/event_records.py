@@ -1,5 +1,6 @@
-"""What the checks, alerts and reports read about an event: its stored registration, its runs, gaps,
-transcript and recorded audio, as frozen records (read-only; the capture and transcription stores write).
+"""What the checks, alerts, reports and commands read about the events: which are registered, each one's
+stored registration, its runs, gaps, transcript and recorded audio, as frozen records (read-only:
+``Database.sync_events`` writes the events, the capture and transcription stores the rest).
 
 Each method reads in one transaction, so what it returns is one consistent moment even while capture is
 writing. Portable SQLAlchemy Core only.
@@ -7,6 +8,7 @@ writing. Portable SQLAlchemy Core only.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -111,6 +113,9 @@ class RunHealth:
 
 
 class EventRecords(Protocol):
+    def registered(self) -> list[EventRecord]: ...
+    def event_ids(self) -> set[str]: ...
+    def registration(self, event_id: str) -> dict[str, Any]: ...
     def events(self) -> list[tuple[EventRecord, str | None]]: ...
     def latest_status(self, event_id: str) -> str | None: ...
     def for_check(self, event_id: str) -> CheckRecords: ...
@@ -133,9 +138,8 @@ def event_of_row(row: Row[Any]) -> EventRecord:
                        row.source_file, row.source_sha256, row.registration_json)
 
 
-def registered_events(conn: Connection, *, newest_first: bool = False) -> list[EventRecord]:
-    """The events not removed from the schedules, by registered start (the one read of the registry that
-    :class:`~livewatch.state.events.EventStore` and :meth:`EventRecordStore.events` share)."""
+def _registered(conn: Connection, *, newest_first: bool = False) -> list[EventRecord]:
+    """The events not removed from the schedules, by registered start."""
     e = tables.events
     start = e.c.registered_start.desc() if newest_first else e.c.registered_start
     return [event_of_row(row) for row in conn.execute(select(e).where(e.c.removed_at.is_(None)).order_by(start))]
@@ -155,10 +159,31 @@ class EventRecordStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    def registered(self) -> list[EventRecord]:
+        """Events not removed from the schedules, by registered start."""
+        with self.engine.connect() as conn:
+            return _registered(conn)
+
+    def event_ids(self) -> set[str]:
+        """Ids of the registered events (not removed)."""
+        e = tables.events
+        with self.engine.connect() as conn:
+            return {row.id for row in conn.execute(select(e.c.id).where(e.c.removed_at.is_(None)))}
+
+    def registration(self, event_id: str) -> dict[str, Any]:
+        """The event's registration as stored (a JSON object); empty when the event is unknown."""
+        e = tables.events
+        with self.engine.connect() as conn:
+            row = conn.execute(select(e.c.registration_json).where(e.c.id == event_id)).first()
+        if row is None:
+            return {}
+        loaded = json.loads(row[0])
+        return loaded if isinstance(loaded, dict) else {}
+
     def events(self) -> list[tuple[EventRecord, str | None]]:
         """Registered events, latest start first, each with its latest run's status."""
         with self.engine.connect() as conn:
-            found = registered_events(conn, newest_first=True)
+            found = _registered(conn, newest_first=True)
             return [(event, self._status(conn, event.id)) for event in found]
 
     def latest_status(self, event_id: str) -> str | None:

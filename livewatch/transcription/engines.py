@@ -31,7 +31,7 @@ class EngineChooser:
         ``transcriber`` override over the global ``[transcriber]``; an ``auto`` event switches to its
         language's model once its first utterances agree on the language. Engines are loaded once and shared."""
         config = self.session.settings.transcriber
-        registration = self.session.events.registration(event_id)
+        registration = self.session.records.registration(event_id)
         language = registration.get("language")
         detected = None
         if event_language(config, language) == "auto" and event_id:

@@ -9,7 +9,6 @@ from livewatch.pipeline import SpanWord, TranscriptSpan
 from livewatch.pipeline.run_status import RECORDING
 from livewatch.state import Database, tables
 from livewatch.state.event_records import AudioRecord, EventRecordStore, GapRecord, RunHealth
-from livewatch.state.events import EventStore
 from livewatch.state.runs import RunStore, SegmentRecord
 from livewatch.state.transcripts import TranscriptStore
 
@@ -39,9 +38,10 @@ def test_a_check_and_a_report_read_the_latest_run_as_one_moment(state_backend: D
     _register(state_backend, "forum", START)
     _register(state_backend, "later", at(7200))
     _register(state_backend, "gone", at(9000), removed=True)
-    events = EventStore(state_backend.engine)
-    assert events.event_ids() == {"forum", "later"}
-    assert [event.id for event in events.registered()] == ["forum", "later"]
+    assert records.event_ids() == {"forum", "later"}
+    assert [event.id for event in records.registered()] == ["forum", "later"]
+    assert records.registration("forum") == {"id": "x"}
+    assert records.registration("unknown") == {}
     assert [event.id for event, _ in records.events()] == ["later", "forum"]
     empty = records.for_check("forum")
     assert (empty.event.title, empty.run, empty.gaps, empty.transcript) == ("Title forum", None, (), ())

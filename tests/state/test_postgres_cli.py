@@ -13,7 +13,7 @@ from livewatch.pipeline.run_status import RECORDING
 from livewatch.registration import load_registrations
 from livewatch.registration.models import RegistrationContext
 from livewatch.state import Database
-from livewatch.state.events import EventStore
+from livewatch.state.event_records import EventRecordStore
 from livewatch.state.migrations import all_migrations
 from livewatch.state.runs import RunStore
 from tests.conftest import SCHEDULES
@@ -56,7 +56,7 @@ def test_status_schedule_and_db_status_read_postgresql_with_no_sqlite_file(
 
     with Database(url) as database:  # migrates, as a starting monitor would
         database.sync_events(load_registrations([SCHEDULES], RegistrationContext()).registrations)
-        event = next(e for e in EventStore(database.engine).registered() if e.id == "creator-economy-forum-day1")
+        event = next(e for e in EventRecordStore(database.engine).registered() if e.id == "creator-economy-forum-day1")
         runs = RunStore(database.engine)
         run = runs.open_run(event.id, event.registered_start, event.registered_end)
         assert run is not None
