@@ -21,10 +21,10 @@ import logging
 from collections.abc import Callable
 
 from livewatch.distributed.lanes import MAX_ATTEMPTS, media_visible
-from livewatch.monitor.screen import frame_lane, read_queued_frame
+from livewatch.monitor.screen import read_queued_frame
 from livewatch.monitor.screen_stage import ScreenStage
 from livewatch.pipeline.run_status import FINAL
-from livewatch.pipeline.screen import CapturedFrame
+from livewatch.pipeline.screen import CapturedFrame, frame_lane
 from livewatch.queue import SCREEN
 from livewatch.session import Session
 from livewatch.state.lanes import (

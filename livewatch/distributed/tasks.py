@@ -44,7 +44,9 @@ from livewatch.distributed.wakeups import WakingQueue
 from livewatch.distributed.worker_metrics import TASK_DONE, TASK_FAILED, TASK_HANDED_BACK, TASK_RETRIED, WorkerStats
 from livewatch.monitor.arming import window_of
 from livewatch.monitor.event_capture import EventCapture
+from livewatch.pipeline import ClosedSegment, decode
 from livewatch.pipeline.run_status import FAILED, INCOMPLETE, UNRESOLVED
+from livewatch.pipeline.screen import CapturedFrame
 from livewatch.queue import SCREEN, TRANSCRIBE
 from livewatch.registration.models import Event
 from livewatch.session import Session
@@ -120,9 +122,11 @@ class WorkerRuntime:
     def _segment_queued(self, queue: str, payload: dict[str, Any]) -> None:
         # The database's work queue holds the segment (the source of truth); the task only wakes a worker.
         if queue == TRANSCRIBE and self.settings.transcriber.enabled:
-            send_transcribe(self.app, int(payload["run_id"]), int(payload["stream"]), retry=False)
+            segment = decode(ClosedSegment, payload)
+            send_transcribe(self.app, segment.run_id, segment.stream, retry=False)
         elif queue == SCREEN and self.settings.screen.enabled:
-            send_screen(self.app, int(payload["run_id"]), int(payload["stream"]), retry=False)
+            frame = decode(CapturedFrame, payload)
+            send_screen(self.app, frame.run_id, frame.stream, retry=False)
 
     # -- graceful stop ----------------------------------------------------------------------------------
 

@@ -29,11 +29,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 
 
-def frame_lane(run_id: int, stream: int) -> str:
-    """The queue-key prefix of one stream's frames (:attr:`CapturedFrame.lane`)."""
-    return f"{run_id}:{stream}:screen:"
-
-
 class FrameLanes:
     """The streams whose frames are being read right now: workers never take two frames of one stream at
     once, so each stream's frames are read in order (its change detector and tracker need that)."""
@@ -55,9 +50,10 @@ class FrameLanes:
 
 
 def _lane_of(item: WorkItem) -> str:
+    """The key prefix of a frame's stream (:attr:`CapturedFrame.lane`), read through the contract."""
     try:
-        return frame_lane(int(item.payload["run_id"]), int(item.payload["stream"]))
-    except (KeyError, TypeError, ValueError):
+        return decode(CapturedFrame, item.payload).lane
+    except MessageError:
         return item.key  # an unreadable payload: a lane of its own, failed alone
 
 

@@ -61,7 +61,7 @@ class CapturedFrame(Message):
     @property
     def lane(self) -> str:
         """The queue-key prefix shared by every frame of this stream."""
-        return f"{self.run_id}:{self.stream}:screen:"
+        return frame_lane(self.run_id, self.stream)
 
     @property
     def queue_key(self) -> str:
@@ -111,3 +111,8 @@ class PictureSpell(Message):
     start_at: datetime
     #: None while the spell lasts (the stream is still black or frozen when last seen).
     end_at: datetime | None
+
+
+def frame_lane(run_id: int, stream: int) -> str:
+    """The queue-key prefix of one stream's frames (:attr:`CapturedFrame.lane`)."""
+    return f"{run_id}:{stream}:screen:"

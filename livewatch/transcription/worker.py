@@ -90,8 +90,12 @@ class StreamLanes:
 
 
 def lane_of(item: WorkItem) -> str:
-    """The key prefix of an item's stream (see :attr:`ClosedSegment.lane`)."""
-    return lane_key(int(item.payload["run_id"]), int(item.payload["stream"]))
+    """The key prefix of an item's stream (:attr:`ClosedSegment.lane`), read through the contract; a payload
+    this livewatch cannot read is a lane of its own (then failed alone, by name, when processed)."""
+    try:
+        return decode(ClosedSegment, item.payload).lane
+    except MessageError:
+        return item.key
 
 
 @dataclass(frozen=True)
