@@ -65,7 +65,7 @@ def load_input(records: EventRecords, settings: Settings, event_id: str, *, blac
     streams: dict[int, list[Utterance]] = {}
     for t in stored.transcript:
         streams.setdefault(t.stream, []).append(
-            Utterance.from_row(t.start_at, t.end_at, t.text, t.words_json, t.avg_logprob, t.flags))
+            Utterance.heard(t.start_at, t.end_at, t.text, t.words, t.avg_logprob, t.quality_flags))
     tolerances = event.tolerances.model_dump() if event is not None else settings.tolerances.model_dump()
     facts = EventFacts(
         event_id=event_id, registered_start=stored.event.registered_start,

@@ -8,7 +8,6 @@ characters it covers, and a hit that touches a low-confidence span is marked so 
 from __future__ import annotations
 
 import bisect
-import json
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -18,6 +17,7 @@ from functools import cached_property
 from typing import ClassVar
 
 from livewatch.pipeline.screen import TextChannel
+from livewatch.pipeline.transcripts import SpanWord
 from livewatch.rules.english import lemma_view, phonetic_view
 from livewatch.rules.normalize import NormalizedText, is_cjk, normalize, pinyin_view, syllable_codes
 from livewatch.textcut import ELLIPSIS, end_between_words, start_between_words
@@ -48,13 +48,12 @@ class Utterance:
     flags: tuple[str, ...] = ()
 
     @classmethod
-    def from_row(cls, start_at: datetime, end_at: datetime, text: str, words_json: str | None,
-                 avg_logprob: float | None, flags: str | None) -> Utterance:
-        words = tuple(Word(datetime.fromisoformat(w["start"]), datetime.fromisoformat(w["end"]), str(w["word"]))
-                      for w in json.loads(words_json or "[]"))
-        flag_list = tuple(f for f in (flags or "").split(",") if f)
-        return cls(start_at, end_at, text, words, bool(flag_list),
-                   None if avg_logprob is None else math.exp(avg_logprob), flag_list)
+    def heard(cls, start_at: datetime, end_at: datetime, text: str, words: Iterable[SpanWord],
+              avg_logprob: float | None, flags: tuple[str, ...]) -> Utterance:
+        """What the transcription stage heard (a stored span's parts): any quality flag makes it low
+        confidence."""
+        return cls(start_at, end_at, text, tuple(Word(w.start_at, w.end_at, w.word) for w in words), bool(flags),
+                   None if avg_logprob is None else math.exp(avg_logprob), flags)
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,11 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, Row, func, select
 
 from livewatch.pipeline.screen import PictureSpell, ScreenItem
+from livewatch.pipeline.transcripts import SpanWord
 from livewatch.state import tables
 from livewatch.state.runs import RunRecord, run_of_row
 from livewatch.state.screen import item_of_row, spell_of_row
+from livewatch.state.transcripts import flags_of_column, words_of_column
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,10 @@ class GapRecord:
 
 @dataclass(frozen=True, slots=True)
 class TranscriptRecord:
+    """A stored transcript span as a check or a report reads it. Its words and quality flags stay in their
+    columns' form until asked for (:attr:`words`, :attr:`quality_flags`): a report reads every row of a
+    10-hour run and needs neither."""
+
     stream: int
     start_at: datetime
     end_at: datetime
@@ -54,6 +60,14 @@ class TranscriptRecord:
     words_json: str
     avg_logprob: float | None
     flags: str
+
+    @property
+    def words(self) -> tuple[SpanWord, ...]:
+        return words_of_column(self.words_json)
+
+    @property
+    def quality_flags(self) -> tuple[str, ...]:
+        return flags_of_column(self.flags)
 
 
 @dataclass(frozen=True, slots=True)

@@ -197,11 +197,20 @@ def _row_of(span: TranscriptSpan) -> dict[str, Any]:
     }
 
 
+def words_of_column(words_json: str | None) -> tuple[SpanWord, ...]:
+    """The ``words_json`` column (as :func:`_row_of` writes it) as the span's words."""
+    return tuple(SpanWord(datetime.fromisoformat(w["start"]), datetime.fromisoformat(w["end"]), str(w["word"]),
+                          float(w["probability"])) for w in json.loads(words_json or "[]"))
+
+
+def flags_of_column(flags: str | None) -> tuple[str, ...]:
+    """The ``flags`` column (comma-separated) as the span's quality flags."""
+    return tuple(f for f in (flags or "").split(",") if f)
+
+
 def span_of(row: Row[Any]) -> TranscriptSpan:
     """A stored transcripts row as the message it was written from."""
-    words = tuple(SpanWord(datetime.fromisoformat(w["start"]), datetime.fromisoformat(w["end"]), str(w["word"]),
-                           float(w["probability"])) for w in json.loads(row.words_json or "[]"))
     return TranscriptSpan(
         row.run_id, row.stream, row.segment_id, row.start_at, row.end_at, row.text, row.text_check, row.language,
-        row.avg_logprob, row.no_speech_prob, row.compression_ratio, tuple(f for f in row.flags.split(",") if f),
-        words, row.backend, row.model)
+        row.avg_logprob, row.no_speech_prob, row.compression_ratio, flags_of_column(row.flags),
+        words_of_column(row.words_json), row.backend, row.model)

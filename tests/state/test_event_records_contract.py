@@ -74,7 +74,8 @@ def test_a_check_and_a_report_read_the_latest_run_as_one_moment(state_backend: D
                                                                                           at(30))
     assert check.gaps == (GapRecord(check.gaps[0].id, 0, at(40), at(50), "media stopped"),)
     assert [(t.stream, t.text) for t in check.transcript] == [(0, "开始"), (0, "先"), (1, "后")]
-    assert check.transcript[0].flags == ""
+    assert check.transcript[0].quality_flags == ()
+    assert check.transcript[0].words == (SpanWord(at(1), at(2), "开始", 0.9),)  # decoded in state/, not by the rules
     assert check.last_media == at(30)
     assert check.heard == {0: at(30), 1: at(10)}
     assert [(t.stream, t.text) for t in records.latest_transcript("forum")] == [(0, "开始"), (0, "先"), (1, "后")]
