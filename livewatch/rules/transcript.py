@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from livewatch.pipeline.screen import TextChannel
 from livewatch.pipeline.transcripts import SpanWord
@@ -28,11 +28,26 @@ SEPARATOR = "\n"
 
 _LATIN = re.compile("[a-z]")
 
+class TimedWord(Protocol):
+    """A word with its times: a :class:`Word`, or the transcription stage's
+    :class:`~livewatch.pipeline.transcripts.SpanWord` as stored (taken as it is: a 10-hour transcript has
+    about 100,000 of them, read on every check)."""
+
+    @property
+    def start_at(self) -> datetime: ...
+    @property
+    def end_at(self) -> datetime: ...
+    @property
+    def word(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Word:
+    """A word with its times from anywhere but the transcription stage (a screen line, a rule's example)."""
+
     start_at: datetime
     end_at: datetime
-    text: str
+    word: str
 
 
 @dataclass(frozen=True)
@@ -42,7 +57,7 @@ class Utterance:
     start_at: datetime
     end_at: datetime
     text: str
-    words: tuple[Word, ...] = ()
+    words: tuple[TimedWord, ...] = ()
     low_confidence: bool = False
     confidence: float | None = None  # exp(avg_logprob): Whisper's mean token probability
     flags: tuple[str, ...] = ()
@@ -52,7 +67,7 @@ class Utterance:
               avg_logprob: float | None, flags: tuple[str, ...]) -> Utterance:
         """What the transcription stage heard (a stored span's parts): any quality flag makes it low
         confidence."""
-        return cls(start_at, end_at, text, tuple(Word(w.start_at, w.end_at, w.word) for w in words), bool(flags),
+        return cls(start_at, end_at, text, tuple(words), bool(flags),
                    None if avg_logprob is None else math.exp(avg_logprob), flags)
 
 
@@ -70,12 +85,12 @@ def _clock_for(utterance: Utterance, index: int) -> list[CharClock]:
     the text, otherwise spread evenly over the utterance."""
     text = utterance.text
     clocks: list[CharClock] = []
-    joined = "".join(w.text for w in utterance.words)
+    joined = "".join(w.word for w in utterance.words)
     if utterance.words and joined.strip() == text.strip():
         lead = len(joined) - len(joined.lstrip())
         position = -lead
         for word in utterance.words:
-            for _ in word.text:
+            for _ in word.word:
                 if 0 <= position < len(text):
                     clocks.append(CharClock(word.start_at, word.end_at, index))
                 position += 1
