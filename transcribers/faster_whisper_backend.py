@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from transcribers.base import Audio, Device, ModelInfo, Segment, TranscribeOptions, WhisperTranscriber, Word
+
+
+class _WindowDone(Exception):
+    """Raised inside faster-whisper's decoding loop to end a first-window-only decode before its next encode."""
+
+
+def cpu_threads_for(workers: int) -> int:
+    """CTranslate2 threads per model replica on the CPU: the cores shared out among the workers decoding at
+    once. Left to CTranslate2 (0: up to 4 each) several workers ask for more threads than there are cores, and
+    threads waiting for a core spin: measured on 2 cores with 2 workers, the same transcript took more CPU."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 0 if workers <= 1 else max(1, cores // workers)
 
 
 class FasterWhisperTranscriber(WhisperTranscriber):
@@ -20,9 +35,33 @@ class FasterWhisperTranscriber(WhisperTranscriber):
 
         # num_workers: CTranslate2 keeps that many model replicas, so calls from several threads run in parallel.
         self._model = WhisperModel(str(model.path or model.name), device=device, compute_type=compute_type,
-                                   local_files_only=model.path is not None, num_workers=workers)
+                                   local_files_only=model.path is not None, num_workers=workers,
+                                   cpu_threads=cpu_threads_for(workers) if device == "cpu" else 0)
+        # faster-whisper has no option to decode one window only: its encoder is wrapped so that a call asking
+        # for that (per thread: the calls of several workers run at once) ends before a second encode.
+        self._encode = self._model.encode
+        self._encodes_left = threading.local()
+        self._model.encode = self._counted_encode  # type: ignore[method-assign]
+
+    def _counted_encode(self, features: Any) -> Any:
+        left: int | None = getattr(self._encodes_left, "value", None)
+        if left is not None:
+            if left <= 0:
+                raise _WindowDone
+            self._encodes_left.value = left - 1
+        return self._encode(features)
 
     def transcribe(self, audio: Audio, options: TranscribeOptions) -> Iterator[Segment]:
+        # Set for this call only; faster-whisper decodes lazily, inside this generator, in this thread.
+        self._encodes_left.value = 1 if options.first_window_only else None
+        try:
+            yield from self._transcribe(audio, options)
+        except _WindowDone:
+            return
+        finally:
+            self._encodes_left.value = None
+
+    def _transcribe(self, audio: Audio, options: TranscribeOptions) -> Iterator[Segment]:
         segments, info = self._model.transcribe(
             audio if isinstance(audio, np.ndarray) else str(audio),
             language=options.language,
