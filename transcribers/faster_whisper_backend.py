@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -16,14 +15,6 @@ class _WindowDone(Exception):
     """Raised inside faster-whisper's decoding loop to end a first-window-only decode before its next encode."""
 
 
-def cpu_threads_for(workers: int) -> int:
-    """CTranslate2 threads per model replica on the CPU: the cores shared out among the workers decoding at
-    once. Left to CTranslate2 (0: up to 4 each) several workers ask for more threads than there are cores, and
-    threads waiting for a core spin: measured on 2 cores with 2 workers, the same transcript took more CPU."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return 0 if workers <= 1 else max(1, cores // workers)
-
-
 class FasterWhisperTranscriber(WhisperTranscriber):
     name = "faster-whisper"
 
@@ -35,8 +26,7 @@ class FasterWhisperTranscriber(WhisperTranscriber):
 
         # num_workers: CTranslate2 keeps that many model replicas, so calls from several threads run in parallel.
         self._model = WhisperModel(str(model.path or model.name), device=device, compute_type=compute_type,
-                                   local_files_only=model.path is not None, num_workers=workers,
-                                   cpu_threads=cpu_threads_for(workers) if device == "cpu" else 0)
+                                   local_files_only=model.path is not None, num_workers=workers)
         # faster-whisper has no option to decode one window only: its encoder is wrapped so that a call asking
         # for that (per thread: the calls of several workers run at once) ends before a second encode.
         self._encode = self._model.encode

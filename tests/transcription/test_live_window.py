@@ -13,7 +13,7 @@ from livewatch.transcription.worker import EngineChoice, read_wav
 from tests.transcription.conftest import speak
 from tests.transcription.test_worker import SPEECH, captured_run, transcribe_live, transcript, words_of
 from transcribers.base import ModelInfo, TranscribeOptions
-from transcribers.faster_whisper_backend import FasterWhisperTranscriber, cpu_threads_for
+from transcribers.faster_whisper_backend import FasterWhisperTranscriber
 
 #: With context in the prompt tiny.en writes the window as one segment with no closing time stamp when it is
 #: cut mid-sentence, and faster-whisper encodes the audio again from that segment's last word.
@@ -55,12 +55,6 @@ def test_first_window_only_stops_before_the_second_encode(
     encoded[:] = []
     assert list(engine.transcribe(cut_speech, PROMPTED)) == whole
     assert len(encoded) == 2
-
-
-def test_threads_are_shared_out_among_the_workers() -> None:
-    assert cpu_threads_for(1) == 0  # one worker: CTranslate2's own choice
-    assert cpu_threads_for(64) == 1
-    assert cpu_threads_for(2) >= 1
 
 
 def test_speech_the_decoder_never_reached_is_carried(tmp_path: Path, engine: FasterWhisperTranscriber) -> None:
