@@ -31,7 +31,7 @@ class FasterWhisperTranscriber(WhisperTranscriber):
         # for that (per thread: the calls of several workers run at once) ends before a second encode.
         self._encode = self._model.encode
         self._encodes_left = threading.local()
-        self._model.encode = self._counted_encode  # type: ignore[method-assign]
+        self._model.encode = self._counted_encode
 
     def _counted_encode(self, features: Any) -> Any:
         left: int | None = getattr(self._encodes_left, "value", None)
