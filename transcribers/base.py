@@ -64,6 +64,11 @@ class TranscribeOptions:
     #: Voice-activity detection before decoding (non-speech never reaches the decoder).
     vad: bool = True
     temperatures: tuple[float, ...] = field(default=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0))
+    #: Decode audio of at most 30 s in one Whisper window and stop there: a sentence Whisper leaves unfinished
+    #: at the window's end is not returned, where Whisper would encode the audio again from its last finished
+    #: word to decode it. The live worker asks this, since it carries that speech into its next window anyway
+    #: (the second encode was a third of its work). A hint: a backend that cannot stop early decodes it all.
+    first_window_only: bool = False
 
 
 @dataclass(frozen=True)

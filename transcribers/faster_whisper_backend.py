@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from transcribers.base import Audio, Device, ModelInfo, Segment, TranscribeOptions, WhisperTranscriber, Word
+
+
+class _WindowDone(Exception):
+    """Raised inside faster-whisper's decoding loop to end a first-window-only decode before its next encode."""
 
 
 class FasterWhisperTranscriber(WhisperTranscriber):
@@ -21,8 +27,31 @@ class FasterWhisperTranscriber(WhisperTranscriber):
         # num_workers: CTranslate2 keeps that many model replicas, so calls from several threads run in parallel.
         self._model = WhisperModel(str(model.path or model.name), device=device, compute_type=compute_type,
                                    local_files_only=model.path is not None, num_workers=workers)
+        # faster-whisper has no option to decode one window only: its encoder is wrapped so that a call asking
+        # for that (per thread: the calls of several workers run at once) ends before a second encode.
+        self._encode = self._model.encode
+        self._encodes_left = threading.local()
+        self._model.encode = self._counted_encode
+
+    def _counted_encode(self, features: Any) -> Any:
+        left: int | None = getattr(self._encodes_left, "value", None)
+        if left is not None:
+            if left <= 0:
+                raise _WindowDone
+            self._encodes_left.value = left - 1
+        return self._encode(features)
 
     def transcribe(self, audio: Audio, options: TranscribeOptions) -> Iterator[Segment]:
+        # Set for this call only; faster-whisper decodes lazily, inside this generator, in this thread.
+        self._encodes_left.value = 1 if options.first_window_only else None
+        try:
+            yield from self._transcribe(audio, options)
+        except _WindowDone:
+            return
+        finally:
+            self._encodes_left.value = None
+
+    def _transcribe(self, audio: Audio, options: TranscribeOptions) -> Iterator[Segment]:
         segments, info = self._model.transcribe(
             audio if isinstance(audio, np.ndarray) else str(audio),
             language=options.language,

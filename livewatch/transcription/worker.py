@@ -39,6 +39,8 @@ CONTIGUOUS = timedelta(seconds=1.5)
 #: went from +263% to within a few % of bare faster-whisper when this rose from 28 s to 120 s). Live, one
 #: segment closes at a time and each window is the carried tail plus that segment.
 BATCH_SECONDS = 120.0
+#: Whisper's window: audio up to this long is encoded once (padded to it), longer audio in several windows.
+WHISPER_WINDOW_S = 30.0
 
 
 class CorruptSegment(CaptureError):
@@ -249,9 +251,15 @@ class TranscriptionWorker:
         context = self._prompt(run_id, stream)
         prompt = "".join(part for part in (choice.options.initial_prompt, context) if part) or None
         options = replace(choice.options, initial_prompt=prompt)
-        decoded = list(choice.transcriber.transcribe(window, options))
         window_seconds = len(window) / SAMPLE_RATE
         limit = window_seconds if final else window_seconds - self.margin
+        # A live window fits one Whisper window: the sentence Whisper leaves unfinished at its end is carried
+        # into the next window below, so it is not decoded twice (see TranscribeOptions.first_window_only).
+        live = not final and window_seconds <= WHISPER_WINDOW_S
+        decoded = list(choice.transcriber.transcribe(window, replace(options, first_window_only=live)))
+        if live and self._stopped_early(window, decoded, limit):
+            decoded = list(choice.transcriber.transcribe(window, options))
+            live = False
         keep = [s for s in decoded if s.end <= limit]
         carry = [s for s in decoded if s.end > limit]
         if carry:
@@ -266,11 +274,13 @@ class TranscriptionWorker:
         heard_until = keep[-1].end if keep else 0.0
         if carry:
             committed = max(heard_until, carry[0].start - 0.3)
-        elif (self.carry_unheard and not final and window_seconds - heard_until <= self.max_tail
-              and unheard_speech(window, heard_until, limit)):
+        elif ((self.carry_unheard or live) and not final and window_seconds - heard_until <= self.max_tail
+              and unheard_speech(window, heard_until, limit,
+                                 minimum=UNDECODED_SPEECH_S if live else UNHEARD_SPEECH_S)):
             # Whisper stopped before speech the voice-activity detector hears (it sometimes ends a window
             # early, most often in Mandarin): that speech is carried into the next window, with more context,
-            # instead of being committed unheard.
+            # instead of being committed unheard. After a first-window-only decode, what follows the last
+            # finished sentence was not decoded at all: any speech there is carried.
             committed = heard_until
         else:
             committed = window_seconds if final or not decoded else max(limit, heard_until)
@@ -286,6 +296,13 @@ class TranscriptionWorker:
                                 built_on=built_on)
         last_seq = seq if seq is not None else -1 if built_on is None else built_on.last_seq
         return Progress(last_seq, committed_until, flushed=False)
+
+    def _stopped_early(self, window: npt.NDArray[np.float32], decoded: list[Segment], limit: float) -> bool:
+        """Whether a first-window-only decode left speech undecoded further back than a tail may reach: then
+        the window is decoded whole, as a carry that long would be committed unheard."""
+        heard_until = decoded[-1].end if decoded else 0.0
+        return (len(window) / SAMPLE_RATE - heard_until > self.max_tail
+                and unheard_speech(window, heard_until, limit, minimum=UNDECODED_SPEECH_S))
 
     @staticmethod
     def _span(run_id: int, stream: int, segment_id: int | None, window_start: datetime, seg: Segment, backend: str,
@@ -345,20 +362,24 @@ class TranscriptionWorker:
 
 #: Speech the decoder left out must last this long to be carried (a word's last sound after its end time is not).
 UNHEARD_SPEECH_S = 1.0
+#: After a first-window-only decode the audio past Whisper's last finished sentence was never decoded: speech
+#: there is carried from this long (Silero's own shortest speech).
+UNDECODED_SPEECH_S = 0.25
 #: Where the last decoded segment ends, the next this many seconds are still its own sounds.
 UNHEARD_GUARD_S = 0.3
 
 
-def unheard_speech(window: npt.NDArray[np.float32], heard_until: float, limit: float) -> bool:
-    """Whether Silero VAD (shipped inside faster-whisper) hears at least :data:`UNHEARD_SPEECH_S` of speech in
+def unheard_speech(window: npt.NDArray[np.float32], heard_until: float, limit: float,
+                   minimum: float = UNHEARD_SPEECH_S) -> bool:
+    """Whether Silero VAD (shipped inside faster-whisper) hears at least ``minimum`` seconds of speech in
     ``window`` between ``heard_until`` (plus a guard) and ``limit`` seconds."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     begin, end = int((heard_until + UNHEARD_GUARD_S) * SAMPLE_RATE), int(limit * SAMPLE_RATE)
-    if end - begin < UNHEARD_SPEECH_S * SAMPLE_RATE:
+    if end - begin < minimum * SAMPLE_RATE:
         return False
     spans = get_speech_timestamps(window[begin:end], VadOptions())
-    return bool(sum(span["end"] - span["start"] for span in spans) >= UNHEARD_SPEECH_S * SAMPLE_RATE)
+    return bool(sum(span["end"] - span["start"] for span in spans) >= minimum * SAMPLE_RATE)
 
 
 #: Words that end a sentence, in English and Chinese.
