@@ -8,10 +8,13 @@ import pytest
 
 from tests.support.postgres import postgres_cluster, postgres_template, postgres_url
 from tests.support.rabbitmq import rabbitmq_broker, rabbitmq_url
+from tests.support.shared_capture import shared_capture
 
 # The PostgreSQL fixtures serve every test folder (state contracts, monitor and fault tests on PostgreSQL);
-# the RabbitMQ ones the distributed mode's tests (scheduler, workers).
-__all__ = ["postgres_cluster", "postgres_template", "postgres_url", "rabbitmq_broker", "rabbitmq_url"]
+# the RabbitMQ ones the distributed mode's tests (scheduler, workers); the shared capture-only monitor the
+# live-capture and back-off/end modules.
+__all__ = ["postgres_cluster", "postgres_template", "postgres_url", "rabbitmq_broker", "rabbitmq_url",
+           "shared_capture"]
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEDULES = REPO / "schedules"

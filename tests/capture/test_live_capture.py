@@ -1,13 +1,15 @@
 """Real captures: a real live HLS origin on 127.0.0.1, the real monitor, real yt-dlp and ffmpeg.
 
 All the events run in one monitor at once (which also shows that one capture's trouble never touches
-another): normal, via a page (yt-dlp), late start and two feeds beside drop, stall and overrun.
+another): normal, via a page (yt-dlp), late start and two feeds beside drop, stall and overrun; the monitor also
+records tests/origins/test_backoff_and_end.py's events (tests/support/shared_capture.py: one wait for the
+longest window).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from livewatch.state import DataDir
-from tests.capture.conftest import RunFacts, capture_only, now, run_facts, run_monitor_until_idle, write_event
+from tests.capture.conftest import RunFacts, run_facts, write_event
 from tests.support.origin import LiveOrigin, wait_for_playlist
 
 pytestmark = pytest.mark.slow
@@ -40,23 +42,25 @@ def _later(seconds: float, action: object) -> threading.Timer:
     return timer
 
 
-@pytest.fixture(scope="module")
-def events(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Group]:
-    """Every event of this module in one monitor, side by side: the well-behaved ones (normal, via a page, a
-    late origin, two feeds) beside the troubled ones (a 30 s drop, a stall, an overrun), so the module waits
-    for its longest window once, and the calm captures show that the others' trouble never reaches them."""
-    root = tmp_path_factory.mktemp("events")
-    schedules = root / "schedules"
-    schedules.mkdir()
-    with LiveOrigin(root / "origin-live", speech=SPEECH) as live, LiveOrigin(root / "origin-late") as late, \
-            LiveOrigin(root / "o-drop") as dropping, LiveOrigin(root / "o-stall") as stalling, \
-            LiveOrigin(root / "o-over") as overrunning:
-        for origin in (live, dropping, stalling, overrunning):
+class LiveCapturePart:
+    """This module's origins and events in the shared capture-only monitor (tests/support/shared_capture.py):
+    the well-behaved ones (normal, via a page, a late origin, two feeds) beside the troubled ones (a 30 s drop,
+    a stall, an overrun), so the calm captures show that the others' trouble never reaches them."""
+
+    def prepare(self, stack: ExitStack, root: Path) -> None:
+        self.live = stack.enter_context(LiveOrigin(root / "origin-live", speech=SPEECH))
+        self.late = stack.enter_context(LiveOrigin(root / "origin-late"))
+        self.dropping = stack.enter_context(LiveOrigin(root / "o-drop"))
+        self.stalling = stack.enter_context(LiveOrigin(root / "o-stall"))
+        self.overrunning = stack.enter_context(LiveOrigin(root / "o-over"))
+        for origin in (self.live, self.dropping, self.stalling, self.overrunning):
             origin.start()
-        for origin in (live, dropping, stalling, overrunning):
+        for origin in (self.live, self.dropping, self.stalling, self.overrunning):
             wait_for_playlist(origin.url, min_segments=2)
-        t0 = now()
-        windows = {
+
+    def go(self, schedules: Path, t0: datetime) -> None:
+        live = self.live
+        self.windows = {
             "normal": (t0 + timedelta(seconds=1), t0 + timedelta(seconds=13)),
             "via-page": (t0 + timedelta(seconds=1), t0 + timedelta(seconds=13)),
             "late": (t0 + timedelta(seconds=1), t0 + timedelta(seconds=16)),
@@ -66,24 +70,32 @@ def events(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Group]:
             "stall": (t0 + timedelta(seconds=1), t0 + timedelta(seconds=32)),
             "overrun": (t0 + timedelta(seconds=1), t0 + timedelta(seconds=10)),
         }
+        windows = self.windows
         write_event(schedules, "normal", live.url, *windows["normal"])
         write_event(schedules, "via-page", live.page_url, *windows["via-page"])
-        write_event(schedules, "late", late.url, *windows["late"])
+        write_event(schedules, "late", self.late.url, *windows["late"])
         two = write_event(schedules, "two-feeds", live.url, *windows["two-feeds"])
         two.write_text(two.read_text(encoding="utf-8").replace(
             f'streams: [{{url: "{live.url}"}}]', f'streams: [{{url: "{live.url}"}}, {{url: "{live.page_url}"}}]'),
             encoding="utf-8")
-        write_event(schedules, "drop", dropping.url, *windows["drop"])
-        write_event(schedules, "stall", stalling.url, *windows["stall"], stall_timeout_s=5)
-        write_event(schedules, "overrun", overrunning.url, *windows["overrun"], overrun_cap_minutes=0.2)
-        _later(7, late.start)
-        _later(8, lambda: dropping.drop(30))  # a 30 s origin outage mid-event
-        _later(8, stalling.stall)
-        _later(20, stalling.resume)
-        data = DataDir(root / "data")
-        run_monitor_until_idle(capture_only(data.root), schedules, timeout=120)
-        yield Group(data, {"live": live, "late": late, "drop": dropping, "stall": stalling,
-                           "overrun": overrunning}, windows)
+        write_event(schedules, "drop", self.dropping.url, *windows["drop"])
+        write_event(schedules, "stall", self.stalling.url, *windows["stall"], stall_timeout_s=5)
+        write_event(schedules, "overrun", self.overrunning.url, *windows["overrun"], overrun_cap_minutes=0.2)
+        _later(7, self.late.start)
+        _later(8, lambda: self.dropping.drop(30))  # a 30 s origin outage mid-event
+        _later(8, self.stalling.stall)
+        _later(20, self.stalling.resume)
+
+    def finish(self, data: DataDir) -> Group:
+        return Group(data, {"live": self.live, "late": self.late, "drop": self.dropping, "stall": self.stalling,
+                            "overrun": self.overrunning}, self.windows)
+
+
+@pytest.fixture(scope="module")
+def events(shared_capture: dict[str, object]) -> Group:
+    group = shared_capture["live-capture"]
+    assert isinstance(group, Group)
+    return group
 
 
 def test_normal_capture_is_contiguous_and_complete(events: Group) -> None:

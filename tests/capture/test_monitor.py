@@ -12,7 +12,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -87,48 +88,81 @@ def origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveOrigin]:
         yield live
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_sigkilled_monitor_resumes_the_same_run(tmp_path: Path, origin: LiveOrigin, backend: str,
-                                                request: pytest.FixtureRequest) -> None:
-    schedules = tmp_path / "schedules"
-    schedules.mkdir()
-    data = DataDir(tmp_path / "data")
-    t0 = now()
-    write_event(schedules, "restart", origin.url, t0 + timedelta(seconds=1), t0 + timedelta(seconds=26))
-    config = tmp_path / "livewatch.toml"  # transcription on: the transcript must not count anything twice
+@dataclass
+class RestartSite:
+    """One backend's monitor in the SIGKILL test: its own data directory (and database), the shared origin."""
+
+    backend: str
+    data: DataDir
+    database: str | None  # None: the data directory's SQLite file
+    command: list[str]
+    killed_at: datetime | None = None
+
+
+def _restart_site(root: Path, backend: str, database: str | None, url: str, t0: datetime) -> RestartSite:
+    schedules = root / "schedules"
+    schedules.mkdir(parents=True)
+    write_event(schedules, "restart", url, t0 + timedelta(seconds=1), t0 + timedelta(seconds=26))
+    config = root / "livewatch.toml"  # transcription on: the transcript must not count anything twice
     # The screen stage off: every frame must stay where the capture wrote it (it deletes frames it has read).
     config_text = '[transcriber]\nlanguage = "en"\n[screen]\nenabled = false\n'
-    database: str | None = None  # the data directory's SQLite file
-    if backend == "postgresql":  # runs, queue and jobs in PostgreSQL; the media still in the data directory
-        database = request.getfixturevalue("postgres_url")
+    if database is not None:  # runs, queue and jobs in PostgreSQL; the media still in the data directory
         config_text = f'database_url = "{database}"\n' + config_text
     config.write_text(config_text, encoding="utf-8")
+    data = DataDir(root / "data")
     command = [sys.executable, "-m", "livewatch", "--config", str(config), "--data",
                str(data.root), "run", "--schedules", str(schedules), "--until-idle", "--reload-interval", "0.5"]
-    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return RestartSite(backend, data, database, command)
+
+
+def test_sigkilled_monitor_resumes_the_same_run(tmp_path: Path, origin: LiveOrigin, postgres_url: str) -> None:
+    """On each backend (SQLite, PostgreSQL) a monitor is SIGKILLed while recording and another resumes the run.
+    The two backends' monitors run side by side, each with its own data directory and database, on the same
+    origin and window: the test waits for the window once, not once per backend."""
+    t0 = now()
+    sites = [_restart_site(tmp_path / "sqlite", "sqlite", None, origin.url, t0),
+             _restart_site(tmp_path / "postgresql", "postgresql", postgres_url, origin.url, t0)]
+    firsts = [subprocess.Popen(site.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+              for site in sites]
     try:
-        wait_until(lambda: run_status(data, "restart", database) == "recording", 30, "recording to start")
+        wait_until(lambda: all(run_status(site.data, "restart", site.database) == "recording" for site in sites),
+                   30, "recording to start on both backends")
         time.sleep(5)
     finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait()
-    killed_at = now()
-    second = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    assert second.returncode == 0, second.stderr[-2000:]
+        for site, first in zip(sites, firsts, strict=True):
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+            site.killed_at = now()
+    seconds = [subprocess.Popen(site.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for site in sites]
+    for site, second in zip(sites, seconds, strict=True):
+        try:
+            _, stderr = second.communicate(timeout=120)
+        finally:
+            if second.poll() is None:
+                second.kill()
+                second.wait()
+        assert second.returncode == 0, (site.backend, stderr[-2000:])
+    for site in sites:
+        _assert_resumed(site, t0)
 
+
+def _assert_resumed(site: RestartSite, t0: datetime) -> None:
+    data, database, killed_at = site.data, site.database, site.killed_at
+    assert killed_at is not None
     facts = run_facts(data, "restart", database)  # asserts there is exactly one run
-    assert facts.run.status == "finished"
-    assert facts.run.started_at < killed_at
-    assert facts.connections[0].end_reason == "monitor stopped unexpectedly; recovered"
-    assert len(facts.connections) >= 2
+    assert facts.run.status == "finished", site.backend
+    assert facts.run.started_at < killed_at, site.backend
+    assert facts.connections[0].end_reason == "monitor stopped unexpectedly; recovered", site.backend
+    assert len(facts.connections) >= 2, site.backend
     # Numbering continued; every segment exactly once; what the dead monitor's ffmpeg saved was kept.
-    assert [s.seq for s in facts.audio] == list(range(len(facts.audio)))
+    assert [s.seq for s in facts.audio] == list(range(len(facts.audio))), site.backend
     assert {s.connection_id for s in facts.audio} >= {facts.connections[0].id, facts.connections[-1].id}
     # No media counted twice, and any hole in the timeline is on the gap ledger.
     explained = {(g.start_at, g.end_at) for g in facts.gaps}
-    assert all(gap in explained for gap in facts.coverage_breaks())
-    assert facts.audio[-1].end_at >= t0 + timedelta(seconds=24)
-    assert ffmpeg_writing_into(data.root) == []  # the orphaned ffmpeg was stopped
+    assert all(gap in explained for gap in facts.coverage_breaks()), site.backend
+    assert facts.audio[-1].end_at >= t0 + timedelta(seconds=24), site.backend
+    assert ffmpeg_writing_into(data.root) == [], site.backend  # the orphaned ffmpeg was stopped
     # Whisper picked up where it was: every stretch of audio transcribed once, the queue empty.
     with Database(database or data.database, migrate=False) as db, db.engine.connect() as conn:
         rows = list(conn.execute(select(tables.transcripts).order_by(tables.transcripts.c.start_at)))
@@ -139,20 +173,21 @@ def test_sigkilled_monitor_resumes_the_same_run(tmp_path: Path, origin: LiveOrig
     # first monitor had not queued by the restarted one. Only a frame queued in the instant of the kill, before
     # that was noted, can come twice.
     files = set(data.frames_dir("restart").glob("*.jpg"))
-    assert len(files) >= 20
-    assert {frame.path for frame in frames} == files
-    assert len(frames) - len(files) <= 2
-    assert {status for (status,) in queue} == {"done"}
-    assert len(queue) == len(facts.audio)
+    assert len(files) >= 20, site.backend
+    assert {frame.path for frame in frames} == files, site.backend
+    assert len(frames) - len(files) <= 2, site.backend
+    assert {status for (status,) in queue} == {"done"}, site.backend
+    assert len(queue) == len(facts.audio), site.backend
     # What the resumed monitor recorded after the kill was transcribed too: its segments have text. (Which words
     # tiny.en writes for "restart" varies with where the window falls in the origin's loop, so only the word
     # "monitor", which it always gets, is counted.)
     resumed = {s.id for s in facts.audio if s.connection_id == facts.connections[-1].id}
-    assert any(r.segment_id in resumed and "monitor" in r.text.lower() for r in rows), [r.text for r in rows]
-    assert " ".join(r.text for r in rows).lower().count("monitor") >= 2
-    assert rows[-1].end_at > killed_at
+    assert any(r.segment_id in resumed and "monitor" in r.text.lower() for r in rows), (
+        site.backend, [r.text for r in rows])
+    assert " ".join(r.text for r in rows).lower().count("monitor") >= 2, site.backend
+    assert rows[-1].end_at > killed_at, site.backend
     for before, after in itertools.pairwise(rows):
-        assert after.start_at >= before.end_at - timedelta(seconds=0.5), "a stretch transcribed twice"
+        assert after.start_at >= before.end_at - timedelta(seconds=0.5), f"{site.backend}: a stretch transcribed twice"
 
 
 def test_a_run_left_open_past_its_window_is_closed_at_the_next_start(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """`livewatch worker` processes on a real RabbitMQ and PostgreSQL, recording a live stream from the test origin:
-one event end to end, and a worker killed (or stopped) mid-event whose capture another worker resumes."""
+one event end to end, and a worker stopped, then another killed, mid-event whose capture another worker resumes."""
 
 from __future__ import annotations
 
@@ -225,75 +225,69 @@ def test_a_removed_event_stops_its_capture(deployment: Callable[[bool], Deployme
     assert "event removed from the registrations; stopping the capture" in site.log_of("w1")
 
 
-def test_a_killed_workers_capture_is_resumed_by_another(deployment: Callable[[bool], Deployment],
-                                                       origin: LiveOrigin) -> None:
+def test_a_stopped_workers_capture_is_handed_over_and_a_killed_ones_resumed(
+        deployment: Callable[[bool], Deployment], origin: LiveOrigin) -> None:
+    """One event's capture through both ways a worker leaves, one after the other (one window, one wait):
+
+    * SIGTERM (a deploy): the worker stops its ffmpeg, leaves the run open and gives the task back to the broker
+      unacknowledged; the other worker continues the same run at once.
+    * SIGKILL: the worker's ffmpeg dies with it; nothing records until a third worker, started later than the
+      origin's playlist reaches back, resumes the same run; what went out meanwhile is on the gap ledger."""
     site = deployment(False)
     t0 = now()
-    site.register("resume", origin.url, t0 + timedelta(seconds=1), t0 + timedelta(seconds=26))
+    end = t0 + timedelta(seconds=34)
+    site.register("faults", origin.url, t0 + timedelta(seconds=1), end)
     first = site.start_worker("w1", "capture")
-    send_capture(site.app, "resume", t0 + timedelta(seconds=1))
-    wait_until(lambda: site.status("resume") == "recording", 30, "recording to start")
-    time.sleep(4)
-    # The worker only: its ffmpeg (in a session of its own, so no signal to the worker's group reaches it)
-    # dies with it, by PR_SET_PDEATHSIG, instead of writing on into files nothing reads. Nothing records until
-    # another worker resumes the run.
-    assert ffmpeg_writing_into(site.data.root)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-    killed_at = now()
-    wait_until(lambda: ffmpeg_writing_into(site.data.root) == [], 2, "the killed worker's ffmpeg to die with it")
-    print(f"its ffmpeg was gone {(now() - killed_at).total_seconds():.2f} s after the worker's SIGKILL")
-    time.sleep(4)  # longer than the origin's playlist: what went out meanwhile is lost
-    site.start_worker("w2", "capture")
-    wait_until(lambda: site.count("connections") >= 2, 30, "a second worker to resume the run")
-    resumed_after = (now() - killed_at).total_seconds()
-    assert "continuing run" in site.log_of("w2")
-    wait_until(lambda: site.status("resume") == "finished", 60, "the resumed run to finish")
-    facts = run_facts(site.data, "resume", site.database)  # one run
-    assert facts.run.started_at < killed_at
-    assert facts.connections[0].end_reason == "monitor stopped unexpectedly; recovered"
-    assert [s.seq for s in facts.audio] == list(range(len(facts.audio)))  # numbering continued
-    explained = {(g.start_at, g.end_at) for g in facts.gaps}
-    assert all(gap in explained for gap in facts.coverage_breaks())
-    assert facts.audio[-1].end_at >= t0 + timedelta(seconds=24)
-    assert resumed_after < 30, resumed_after
-    # What went out while no worker recorded, less what the resumed one still found in the origin's playlist,
-    # is on the gap ledger.
-    gaps = [(g.end_at - g.start_at).total_seconds() for g in facts.gaps]
-    print(f"resumed {resumed_after:.1f} s after the kill; gap on the ledger {gaps}")
-    assert len(gaps) == 1, gaps
-    assert abs(gaps[0] - (resumed_after - PLAYLIST_SPAN_S)) <= 2.5, (gaps, resumed_after)
-
-
-def test_a_stopped_worker_hands_its_capture_to_another(deployment: Callable[[bool], Deployment],
-                                                       origin: LiveOrigin) -> None:
-    """SIGTERM (a deploy): the worker stops its ffmpeg, leaves the run open and gives the task back to the
-    broker unacknowledged; the other worker continues the same run at once."""
-    site = deployment(False)
-    t0 = now()
-    site.register("handover", origin.url, t0 + timedelta(seconds=1), t0 + timedelta(seconds=20))
-    first = site.start_worker("w1", "capture")
-    send_capture(site.app, "handover", t0 + timedelta(seconds=1))
-    wait_until(lambda: site.status("handover") == "recording", 30, "recording to start")
-    site.start_worker("w2", "capture")
+    send_capture(site.app, "faults", t0 + timedelta(seconds=1))
+    wait_until(lambda: site.status("faults") == "recording", 30, "recording to start")
+    second = site.start_worker("w2", "capture")
     wait_until(lambda: "ready" in site.log_of("w2"), 30, "the second worker to be ready")
+    # SIGTERM: handed over.
     began = time.monotonic()
     first.send_signal(signal.SIGTERM)
     assert first.wait(timeout=20) == 0
     stopped_in = time.monotonic() - began
     wait_until(lambda: site.count("connections") >= 2, 10, "the second worker to continue the run")
     handed_over_in = time.monotonic() - began
-    wait_until(lambda: site.status("handover") == "finished", 60, "the run to finish")
-    facts = run_facts(site.data, "handover", site.database)  # one run
+    handed_over_at = now()
     assert "left open for the next worker" in site.log_of("w1")
     assert "continuing run" in site.log_of("w2")
-    assert ffmpeg_writing_into(site.data.root) == []
-    assert [s.seq for s in facts.audio] == list(range(len(facts.audio)))
-    explained = {(g.start_at, g.end_at) for g in facts.gaps}
-    assert all(gap in explained for gap in facts.coverage_breaks())
     assert stopped_in < 10, stopped_in
     assert handed_over_in < 12, handed_over_in
     print(f"stopped in {stopped_in:.1f} s, continued elsewhere {handed_over_in:.1f} s after the SIGTERM")
+    time.sleep(4)
+    # SIGKILL: the worker only. Its ffmpeg (in a session of its own, so no signal to the worker's group reaches
+    # it) dies with it, by PR_SET_PDEATHSIG, instead of writing on into files nothing reads. Nothing records
+    # until another worker resumes the run.
+    assert ffmpeg_writing_into(site.data.root)
+    second.send_signal(signal.SIGKILL)
+    second.wait()
+    killed_at = now()
+    wait_until(lambda: ffmpeg_writing_into(site.data.root) == [], 2, "the killed worker's ffmpeg to die with it")
+    print(f"its ffmpeg was gone {(now() - killed_at).total_seconds():.2f} s after the worker's SIGKILL")
+    time.sleep(4)  # longer than the origin's playlist: what went out meanwhile is lost
+    site.start_worker("w3", "capture")
+    wait_until(lambda: site.count("connections") >= 3, 30, "a third worker to resume the run")
+    resumed_after = (now() - killed_at).total_seconds()
+    assert "continuing run" in site.log_of("w3")
+    wait_until(lambda: site.status("faults") == "finished", 60, "the resumed run to finish")
+    facts = run_facts(site.data, "faults", site.database)  # one run
+    assert facts.run.started_at < handed_over_at
+    assert len(facts.connections) == 3, [c.end_reason for c in facts.connections]
+    assert facts.connections[1].end_reason == "monitor stopped unexpectedly; recovered"  # the killed worker's
+    assert ffmpeg_writing_into(site.data.root) == []
+    assert [s.seq for s in facts.audio] == list(range(len(facts.audio)))  # numbering continued
+    explained = {(g.start_at, g.end_at) for g in facts.gaps}
+    assert all(gap in explained for gap in facts.coverage_breaks())
+    assert facts.audio[-1].end_at >= end - timedelta(seconds=2)
+    assert resumed_after < 30, resumed_after
+    # What went out while no worker recorded, less what the resumed one still found in the origin's playlist,
+    # is on the gap ledger: one gap since the hand-over.
+    gaps = [(g.end_at - g.start_at).total_seconds() for g in facts.gaps if g.end_at > handed_over_at]
+    print(f"resumed {resumed_after:.1f} s after the kill; gaps on the ledger since the hand-over {gaps}; all",
+          [(g.start_at, g.end_at) for g in facts.gaps])
+    assert len(gaps) == 1, gaps
+    assert abs(gaps[0] - (resumed_after - PLAYLIST_SPAN_S)) <= 2.5, (gaps, resumed_after)
 
 
 def test_a_broker_restart_mid_event_never_starts_a_second_recorder(

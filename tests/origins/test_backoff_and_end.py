@@ -2,8 +2,9 @@
 when the origin says the broadcast is over, no checks past the hard stop, a quick RTMP "no one is
 publishing", single-connection sources, and no "gap still going on" alert for a stream that ended on time.
 
-One real monitor records four events at once from real origins on 127.0.0.1 (the project's live HLS origin
-and a single-client HTTP-FLV server made by ``ffmpeg -listen 1``).
+One real monitor records these events at once from real origins on 127.0.0.1 (the project's live HLS origin,
+a single-client HTTP-FLV server made by ``ffmpeg -listen 1`` and nginx-rtmp), beside
+tests/capture/test_live_capture.py's (tests/support/shared_capture.py: one wait for the longest window).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import logging
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,7 +27,7 @@ from livewatch.capture.probe import check_live
 from livewatch.fields import CaptureSettings
 from livewatch.registration.models import Event
 from livewatch.state import DataDir
-from tests.capture.conftest import RunFacts, capture_only, now, run_facts, run_monitor_until_idle, write_event
+from tests.capture.conftest import RunFacts, now, run_facts, write_event
 from tests.hostile.origin import make_sample
 from tests.support.nginx_rtmp import NginxRtmp, Publisher, beep_track, free_port
 from tests.support.origin import LiveOrigin, wait_for_playlist
@@ -75,69 +75,98 @@ def _single_client_flv(sample: Path, port: int) -> subprocess.Popen[bytes]:
     )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Group]:
-    root = tmp_path_factory.mktemp("backoff-and-end")
-    schedules = root / "schedules"
-    schedules.mkdir()
-    sample = make_sample(root / "sample.ts", seconds=8)
-    port = free_port()
-    flv = _single_client_flv(sample, port)
-    handler = _Lines()
-    capture_log = logging.getLogger("livewatch.capture")
-    level = capture_log.level
-    capture_log.setLevel(logging.INFO)
-    capture_log.addHandler(handler)
-    # A short playlist (two 2 s segments): look-back cannot hide a late reconnect.
-    with (LiveOrigin(root / "o-outage", list_size=2) as outage, LiveOrigin(root / "o-ends") as ends,
-          LiveOrigin(root / "o-hard") as hard, ExitStack() as rtmp):
-        for origin in (outage, ends, hard):
+#: Seconds after the shared monitor's t0 that this module's windows open (tests/support/shared_capture.py).
+START_AFTER_S = 24.0
+#: Seconds before its window opens that the RTMP publisher goes on air (it was on air before the window opened).
+PUBLISHER_LEAD_S = 4.0
+
+
+class BackoffAndEndPart:
+    """This module's origins and events in the shared capture-only monitor (tests/support/shared_capture.py)."""
+
+    def prepare(self, stack: ExitStack, root: Path) -> None:
+        sample = make_sample(root / "sample.ts", seconds=8)
+        self.port = free_port()
+        self.flv = _single_client_flv(sample, self.port)
+        stack.callback(self._stop_flv)
+        # A short playlist (two 2 s segments): look-back cannot hide a late reconnect.
+        self.outage = stack.enter_context(LiveOrigin(root / "o-outage", list_size=2))
+        self.ends = stack.enter_context(LiveOrigin(root / "o-ends"))
+        self.hard = stack.enter_context(LiveOrigin(root / "o-hard"))
+        for origin in (self.outage, self.ends, self.hard):
             origin.start()
-        for origin in (outage, ends, hard):
+        for origin in (self.outage, self.ends, self.hard):
             wait_for_playlist(origin.url, min_segments=2)
-        no_rtmp = ""
+        self.no_rtmp = ""
         try:
-            nginx = rtmp.enter_context(NginxRtmp(root / "nginx"))
-            # Ten seconds on air, then the publisher leaves (nginx keeps its players connected, silent).
-            publisher = rtmp.enter_context(Publisher(nginx, "show", beep_track(root / "beep.wav", 10, [1.0])))
-            publisher.wait_for_playlist()
+            self.nginx = stack.enter_context(NginxRtmp(root / "nginx"))
+            # Ten seconds on air, then the publisher leaves (nginx keeps its players connected, silent). It goes
+            # on air a few seconds before the events' windows open (see go()).
+            self.publisher = Publisher(self.nginx, "show", beep_track(root / "beep.wav", 10, [1.0]))
+            stack.callback(self.publisher.stop)
         except pytest.skip.Exception as err:
-            no_rtmp = str(err)
-        t0 = now()
-        windows = {
+            self.no_rtmp = str(err)
+
+    def _publish(self) -> None:
+        self.publisher.start()
+        self.publisher.wait_for_playlist()
+
+    def _stop_flv(self) -> None:
+        self.flv.kill()
+        self.flv.wait(5)
+
+    def go(self, schedules: Path, t0: datetime) -> None:
+        # These windows open START_AFTER_S after the shared t0, once test_live_capture's short events (and their
+        # timing checks: the overrun cap, the watchdog) are done, so the two modules' busiest seconds do not
+        # coincide; they still end within that module's longest window (50 s) plus a few seconds.
+        if not self.no_rtmp:
+            _later(START_AFTER_S - PUBLISHER_LEAD_S, self._publish)
+        t0 += timedelta(seconds=START_AFTER_S)
+        self.log = _Lines()
+        self.capture_log = logging.getLogger("livewatch.capture")
+        self.level = self.capture_log.level
+        self.capture_log.setLevel(logging.INFO)
+        self.capture_log.addHandler(self.log)
+        self.windows = windows = {
             "outage": (t0, t0 + timedelta(seconds=30)),
             "ends-early": (t0, t0 + timedelta(seconds=14)),
             "hard-stop": (t0, t0 + timedelta(seconds=10)),
             "one-client": (t0, t0 + timedelta(seconds=10)),
         }
         # Back-off that would grow to a minute: 1, 2, 4, 8, 16 s between checks without the window's cap.
-        write_event(schedules, "outage", outage.url, *windows["outage"], backoff_base_s=1, backoff_max_s=60,
+        write_event(schedules, "outage", self.outage.url, *windows["outage"], backoff_base_s=1, backoff_max_s=60,
                     stall_timeout_s=3, reconnect_grace_s=3)
         # The reconnect grace is a minute; the origin's ENDLIST ends the run 2 s after the registered end.
-        write_event(schedules, "ends-early", ends.url, *windows["ends-early"], reconnect_grace_s=60,
+        write_event(schedules, "ends-early", self.ends.url, *windows["ends-early"], reconnect_grace_s=60,
                     end_grace_s=2, overrun_cap_minutes=1)
         # Off air (404, no ENDLIST) just before the end, the hard stop at the end, a long grace.
-        write_event(schedules, "hard-stop", hard.url, *windows["hard-stop"], reconnect_grace_s=60,
+        write_event(schedules, "hard-stop", self.hard.url, *windows["hard-stop"], reconnect_grace_s=60,
                     backoff_max_s=60)
-        write_event(schedules, "one-client", f"http://127.0.0.1:{port}/live.flv", *windows["one-client"],
+        write_event(schedules, "one-client", f"http://127.0.0.1:{self.port}/live.flv", *windows["one-client"],
                     probe_live="false", reconnect_grace_s=1)
-        if not no_rtmp:
+        if not self.no_rtmp:
             windows["rtmp-ends"] = (t0, t0 + timedelta(seconds=16))
-            write_event(schedules, "rtmp-ends", nginx.rtmp_url("show"), *windows["rtmp-ends"],
+            write_event(schedules, "rtmp-ends", self.nginx.rtmp_url("show"), *windows["rtmp-ends"],
                         reconnect_grace_s=60, end_grace_s=2, overrun_cap_minutes=1)
-        _later(7, lambda: outage.drop(12))
-        _later(8, lambda: ends.stop(endlist=True))
-        _later(7, lambda: hard.stop(endlist=False))
-        hard_stop_mono = time.monotonic() + (windows["hard-stop"][1] - now()).total_seconds()
-        data = DataDir(root / "data")
-        try:
-            run_monitor_until_idle(capture_only(data.root), schedules, timeout=70)
-        finally:
-            capture_log.removeHandler(handler)
-            capture_log.setLevel(level)
-            flv.kill()
-            flv.wait(5)
-        yield Group(data, windows, outage, handler, hard_stop_mono, no_rtmp)
+        _later(START_AFTER_S + 7, lambda: self.outage.drop(12))
+        _later(START_AFTER_S + 8, lambda: self.ends.stop(endlist=True))
+        _later(START_AFTER_S + 7, lambda: self.hard.stop(endlist=False))
+        self.hard_stop_mono = time.monotonic() + (windows["hard-stop"][1] - now()).total_seconds()
+
+    def finish(self, data: DataDir) -> Group:
+        self.capture_log.removeHandler(self.log)
+        self.capture_log.setLevel(self.level)
+        self._stop_flv()
+        return Group(data, self.windows, self.outage, self.log, self.hard_stop_mono, self.no_rtmp)
+
+
+@pytest.fixture(scope="module")
+def group(shared_capture: dict[str, object]) -> Group:
+    """The events this module registered, recorded by the shared capture-only monitor (with
+    tests/capture/test_live_capture.py's: one wait for the longest window)."""
+    found = shared_capture["backoff-and-end"]
+    assert isinstance(found, Group)
+    return found
 
 
 def test_recording_resumes_within_seconds_of_the_origins_return(group: Group) -> None:

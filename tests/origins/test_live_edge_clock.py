@@ -1,6 +1,6 @@
 """The clock and resume point for HLS without program date-times (nginx-rtmp's playlists), without a server.
 
-The same behaviour on a real nginx-rtmp broadcast: tests/origins/test_nginx_hls.py.
+The same behaviour on a real nginx-rtmp broadcast: tests/origins/test_real_origins.py (``hls`` and ``joined``).
 """
 
 from __future__ import annotations

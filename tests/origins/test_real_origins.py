@@ -5,6 +5,11 @@ For each kind: each planted line is found (by its rule, through Whisper ``base``
 of when it was said; the transcript repeats nothing; the run goes on air within 3 s of the broadcast's start;
 the drop and the outage are the only holes, each as long as it was (±3 s), in one session; every beep broadcast
 more than 3 s away from them is recorded, once, within 3 s of when it went out.
+
+The same monitor records a sixth event, ``joined``: nginx's HLS again, armed twelve seconds into the broadcast,
+when the playlist already lists ~10 s of look-back, until the drop; its beeps, look-back included, are placed
+when they went out. For ``hls`` and ``rtmp`` nothing is recorded after the track ended (nginx-rtmp's playlist
+stays up, stale, without ENDLIST), and the ``hls`` run says how its times were placed (no program date-times).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -55,6 +60,14 @@ LATE_START_S = 12.0
 CAPTURE = {"segment_seconds": 4, "rw_timeout_s": 3, "stall_timeout_s": 6, "reconnect_grace_s": 40}
 #: Seconds two recorded segments may overlap: placement jitter between connections, not media recorded twice.
 OVERLAP_S = 0.35
+#: The track second at which the ``joined`` event (nginx's HLS, like ``hls``) is armed: mid-broadcast, with
+#: ~10 s of look-back listed.
+JOINED_AT_S = 12.0
+#: The track second at which the ``joined`` event's window ends (in the drop).
+JOINED_END_S = 30.0
+#: The events whose origin's playlist stays up, stale, after the broadcast (nginx-rtmp writes no ENDLIST) or
+#: whose connection stays open (RTMP): nothing may be recorded after the track ended.
+STALE_AFTER_THE_END = ("hls", "rtmp")
 
 
 @dataclass
@@ -111,7 +124,14 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
         end = t0 + timedelta(seconds=BROADCAST_AT_S + LATE_START_S + TRACK_S + 1)
         for kind in KINDS:
             write_event(schedules, kind, urls[kind], t0 + timedelta(seconds=1), end, **CAPTURE)
-        threading.Thread(target=_broadcast_once_waiting, args=(settings, broadcaster, t0), daemon=True).start()
+
+        def arm_joined() -> None:
+            # Its window ends in the drop: it is here for its look-back and first live seconds (what it would
+            # record later is ``hls``'s path again), and its Whisper work stays small.
+            write_event(schedules, "joined", urls["hls"], now(), broadcaster.at(JOINED_END_S), **CAPTURE)
+
+        threading.Thread(target=_broadcast_once_waiting, args=(settings, broadcaster, t0, arm_joined),
+                         daemon=True).start()
         log = logging.getLogger("livewatch")
         handler = logging.FileHandler(root / "livewatch.log", encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
@@ -130,9 +150,11 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
         yield Recorded(DataDir(settings.data_dir), broadcaster, plants)
 
 
-def _broadcast_once_waiting(settings: Settings, broadcaster: Broadcaster, t0: datetime) -> None:
+def _broadcast_once_waiting(settings: Settings, broadcaster: Broadcaster, t0: datetime,
+                            arm_joined: Callable[[], None]) -> None:
     """Start the broadcast BROADCAST_AT_S after ``t0``, or once every event's run is waiting for it if that is
-    later: the monitor's own start-up (the database, Whisper's model) is not the origins' latency."""
+    later: the monitor's own start-up (the database, Whisper's model) is not the origins' latency. JOINED_AT_S
+    into the broadcast, arm the ``joined`` event."""
     deadline = time.monotonic() + BROADCAST_AT_S + LATE_START_S
     while time.monotonic() < deadline:
         database = DataDir(settings.data_dir).database
@@ -150,6 +172,8 @@ def _broadcast_once_waiting(settings: Settings, broadcaster: Broadcaster, t0: da
         time.sleep(0.2)
     time.sleep(max(0.0, (t0 + timedelta(seconds=BROADCAST_AT_S) - now()).total_seconds()))
     broadcaster.start()
+    time.sleep(max(0.0, (broadcaster.at(JOINED_AT_S) - now()).total_seconds()))
+    arm_joined()
 
 
 def _story(facts: RunFacts) -> list[str]:
@@ -238,3 +262,36 @@ def test_the_drop_and_the_outage_are_the_holes_each_as_long_as_it_was(recorded: 
     assert all((a, b) in explained for a, b in breaks), (breaks, explained)
     # Recorded to the end of the broadcast.
     assert recorded.seconds(facts.audio[-1].end_at) >= TRACK_S - TOLERANCE_S
+
+
+def test_an_hls_event_armed_mid_broadcast_places_its_beeps_when_they_went_out(recorded: Recorded) -> None:
+    """``joined``, armed JOINED_AT_S into the broadcast: what it recorded from the look-back and live is placed
+    when it went out, once."""
+    placed = recorded.beeps_placed("joined")
+    facts = recorded.facts("joined")
+    assert recorded.seconds(facts.run.started_at) >= JOINED_AT_S - 1, recorded.seconds(facts.run.started_at)
+    assert facts.run.status == "finished", _story(facts)
+    assert placed, f"joined: no beep recorded; {_story(facts)}"
+    print("joined: beeps placed at (track seconds):", [round(x, 2) for x in placed])
+    stray = [round(x, 2) for x in placed if not any(abs(x - beep) <= TOLERANCE_S for beep in BEEPS)]
+    assert stray == [], f"joined: beeps placed where none was broadcast: {stray}; {_story(facts)}"
+    twice = {beep: xs for beep in BEEPS if len(xs := [x for x in placed if abs(x - beep) <= TOLERANCE_S]) > 1}
+    assert twice == {}, f"joined: beeps recorded more than once: {twice}"
+    overlaps = [(round(recorded.seconds(a.end_at), 1), round(recorded.seconds(b.start_at), 1))
+                for a, b in itertools.pairwise(facts.audio) if (a.end_at - b.start_at).total_seconds() > OVERLAP_S]
+    assert overlaps == [], f"joined: audio recorded twice over {overlaps}"
+
+
+@pytest.mark.parametrize("kind", STALE_AFTER_THE_END)
+def test_nothing_is_recorded_after_the_broadcast_ended(recorded: Recorded, kind: str) -> None:
+    """nginx-rtmp's playlist stays up, stale, after the publisher stops (no ENDLIST): its segments must not be
+    recorded again, neither on a reconnect nor as look-back."""
+    facts = recorded.facts(kind)
+    assert facts.audio, _story(facts)
+    last = recorded.seconds(facts.audio[-1].end_at)
+    assert last <= TRACK_S + TOLERANCE_S, f"{kind}: recorded up to {last:.1f} s of a {TRACK_S:g} s track"
+
+
+def test_the_hls_run_says_how_its_times_were_placed(recorded: Recorded) -> None:
+    reason = recorded.facts("hls").run.stop_reason
+    assert "media times estimated from the playlist's live edge (no program date-times)" in reason, reason
