@@ -6,6 +6,7 @@ each side's findings are held against the plants with the demo's own machinery (
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -53,6 +54,13 @@ def checked_after(log: str, moment: float) -> bool:
     since = {i for when, i, what in lines if what == "succeeded" and i in
              {j for at, j, seen in lines if seen == "received" and at >= int(moment * 1000) / 1000}}
     return bool(since) and not tasks_running(log, "livewatch.check")
+
+
+def heard_during(transcript: Path, start: datetime, end: datetime) -> str:
+    """The checking text (Simplified) of the spans of a ``transcript.jsonl`` that overlap ``start``–``end``."""
+    spans = [json.loads(line) for line in transcript.read_text(encoding="utf-8").splitlines() if line]
+    return "".join(span["text_check"] for span in spans
+                   if datetime.fromisoformat(span["start"]) < end and datetime.fromisoformat(span["end"]) > start)
 
 
 def transcription_lags(database: Path | str) -> list[float]:
