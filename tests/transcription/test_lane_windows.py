@@ -23,9 +23,9 @@ from tests.transcription.conftest import speak
 from tests.transcription.test_lanes import CUTS, SPEECH, captured, load_choice, open_session, put, transcript
 from transcribers.base import Audio, ModelInfo, Segment, TranscribeOptions, Transcriber
 
-#: (stream, seq) of each segment in the order they close, the streams interleaved (as ``tasks_for``).
-CLOSING = [(stream, seq) for seq in range(max(len(c) for c in CUTS.values()) + 1) for stream, cuts in CUTS.items()
-           if seq <= len(cuts)]
+#: The stream heard (one is enough: the lanes of several streams are tested in test_lanes.py) and its segments.
+STREAM = 0
+SEGMENTS = len(CUTS[STREAM]) + 1
 _OPTIONS = TranscribeOptions(language="en")
 
 
@@ -71,15 +71,13 @@ def monitor_takes_what_is_queued(session: Session, run_id: int, choice: EngineCh
 
 
 def lane_takes_what_is_queued(session: Session, run_id: int, choice: EngineChoice) -> None:
-    """A worker's transcribe tasks: one per stream, each draining its stream's lane."""
-    for stream in CUTS:
-        transcribe_lane(session, run_id, stream, choose=lambda event: choice)
+    """A worker's transcribe task, draining the stream's lane."""
+    transcribe_lane(session, run_id, STREAM, choose=lambda event: choice)
 
 
 def monitor_flushes(session: Session, run_id: int, choice: EngineChoice) -> None:
     worker = TranscriptionWorker(session.runs, session.transcripts, session.queue, lambda event: choice)
-    for stream in CUTS:
-        worker.flush("forum", run_id, stream)
+    worker.flush("forum", run_id, STREAM)
 
 
 def transcribed(session: Session, speech: np.ndarray, inner: Transcriber, *, live: bool, take: Side,
@@ -88,8 +86,7 @@ def transcribed(session: Session, speech: np.ndarray, inner: Transcriber, *, liv
     the next closes (``live``), or all queued before anything is taken (a backlog)."""
     choice = EngineChoice(Recording(inner), _OPTIONS)
     run_id, payloads = captured(session, speech, queue=False)
-    by_segment = {(p["stream"], p["seq"]): p for p in payloads}
-    by_task = [by_segment[stream, seq] for stream, seq in CLOSING]
+    by_task = [p for p in payloads if p["stream"] == STREAM]
     session.runs.set_status(run_id, RECORDING)  # still on air while its segments close
     for payload in by_task:
         put(session, payload)
@@ -118,17 +115,13 @@ def test_the_lane_hands_whisper_the_monitors_windows(
             f"windows_lane_{live}".lower(), template=postgres_template)) as session:
         lane = transcribed(session, speech, inner, live=live, take=lane_takes_what_is_queued,
                            flush=lane_takes_what_is_queued)  # the lane flushes an ended stream itself
-    # The same windows (the lane drains one stream before the next, the monitor takes the oldest queued
-    # segment: the order of streams may differ) and the same transcript.
-    assert sorted(lane[0]) == sorted(monitor[0])
-    assert lane[1] == monitor[1]
+    assert lane == monitor  # the same windows, in the same order, and the same transcript
     windows, _ = monitor
-    segments = sum(len(cuts) + 1 for cuts in CUTS.values())
     # A live stream is heard a segment at a time, a backlog a stream at a time: other windows, which Whisper
     # may hear differently.
-    if live:  # one window per segment, and one or no tail per stream at the end
-        assert segments <= len(windows) <= segments + len(CUTS)
+    if live:  # one window per segment, and one tail or none at the end
+        assert SEGMENTS <= len(windows) <= SEGMENTS + 1
         assert any(prompt for _, _, prompt in windows), "the previous text is offered as context"
-    else:  # a stream's queued segments go to Whisper together
-        assert len(windows) <= 2 * len(CUTS)
+    else:  # the queued segments go to Whisper together, then the tail or nothing
+        assert len(windows) <= 2
 
