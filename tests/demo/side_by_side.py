@@ -6,6 +6,8 @@ each side's findings are held against the plants with the demo's own machinery (
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,12 +20,47 @@ from livewatch.demo.script import Script
 from livewatch.demo.synth import Track
 from livewatch.queue import TRANSCRIBE
 from livewatch.settings import Settings, load_settings
-from livewatch.state import Database, tables
+from livewatch.state import Database, DataDir, tables
 from tests.support.roles import Roles, purge_queues, wait_until
 
 #: The worker that captures and checks, and the one that transcribes and reads the screen (one Whisper per side
 #: on 2 cores).
 CAPTURE_WORKER, TRANSCRIBE_WORKER = "capture-check", "transcribe"
+
+
+#: A celery worker's log line about a task: its time (the logging module's default, local time, to the
+#: millisecond), the task's name and id, and what became of it.
+_TASK_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) INFO celery\.\S+: "
+                        r"Task (\S+)\[([0-9a-f-]+)\] (received|succeeded|failed|raised|retry)", re.MULTILINE)
+
+
+def task_lines(log: str, task: str) -> list[tuple[float, str, str]]:
+    """(epoch seconds, task id, what) of each line of ``log`` about a ``task`` task, in log order."""
+    return [(time.mktime(time.strptime(when, "%Y-%m-%d %H:%M:%S")) + int(ms) / 1000, task_id, what)
+            for when, ms, name, task_id, what in _TASK_LINE.findall(log) if name == task]
+
+
+def tasks_running(log: str, task: str) -> bool:
+    """Whether a ``task`` task the worker received has not ended yet."""
+    lines = task_lines(log, task)
+    return bool({i for _, i, what in lines if what == "received"} - {i for _, i, what in lines if what != "received"})
+
+
+def checked_after(log: str, moment: float) -> bool:
+    """Whether a ``check`` task received at or after ``moment`` (epoch seconds; the log counts milliseconds)
+    succeeded, and no check is still running. Checks of an event take turns and each reads the transcript once
+    it has its turn, so the report is then one written from everything committed before ``moment``."""
+    lines = task_lines(log, "livewatch.check")
+    since = {i for when, i, what in lines if what == "succeeded" and i in
+             {j for at, j, seen in lines if seen == "received" and at >= int(moment * 1000) / 1000}}
+    return bool(since) and not tasks_running(log, "livewatch.check")
+
+
+def heard_during(transcript: Path, start: datetime, end: datetime) -> str:
+    """The checking text (Simplified) of the spans of a ``transcript.jsonl`` that overlap ``start``–``end``."""
+    spans = [json.loads(line) for line in transcript.read_text(encoding="utf-8").splitlines() if line]
+    return "".join(span["text_check"] for span in spans
+                   if datetime.fromisoformat(span["start"]) < end and datetime.fromisoformat(span["end"]) > start)
 
 
 def transcription_lags(database: Path | str) -> list[float]:
@@ -74,14 +111,25 @@ class DistributedSide:
         purge_queues(self.broker_url)
 
     def done(self, event_id: str) -> bool:
-        """The run finished, every segment transcribed, the stream flushed and the event checked finally."""
+        """The run finished, every segment transcribed, the stream flushed, and a check that began after the
+        flush has written the report: only such a check read the whole transcript. Any earlier check may say
+        "(final)" too (a screen check once the run is over includes the audio), so that word proves nothing."""
         q, progress = tables.work_queue, tables.transcription_progress
         with Database(self.database_url, migrate=False) as db, db.engine.connect() as conn:
             status = conn.execute(select(tables.runs.c.status).where(tables.runs.c.event_id == event_id)).scalar()
             pending = conn.execute(select(func.count()).where(q.c.queue == TRANSCRIBE, q.c.status != "done")).scalar()
             flushed = [row[0] for row in conn.execute(select(progress.c.flushed))]
-        return (status == "finished" and pending == 0 and bool(flushed) and all(flushed)
-                and "(final)" in self.roles.log_of(CAPTURE_WORKER))
+        if not (status == "finished" and pending == 0 and bool(flushed) and all(flushed)):
+            return False
+        # The holder that flushed writes the transcript files after its commit, then sends its check: so no
+        # transcribe task may still be running, and the files' time is the flush's (they are written at no
+        # other time on this side).
+        if tasks_running(self.roles.log_of(TRANSCRIBE_WORKER), "livewatch.transcribe"):
+            return False
+        written = DataDir(self.settings.data_dir).transcripts_dir(event_id) / "transcript.jsonl"
+        if not written.is_file():
+            return False
+        return checked_after(self.roles.log_of(CAPTURE_WORKER), written.stat().st_mtime)
 
     def evaluate(self, script: Script, event_id: str, zero: datetime, track: Track) -> DemoResult:
         return evaluate(self.root, self.settings, script, event_id, zero, track, stage(script, track))
