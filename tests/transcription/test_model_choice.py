@@ -167,7 +167,8 @@ def test_transcribe_refuses_an_english_only_model_for_chinese(tmp_path: Path) ->
 
 SPEECH = ("Good evening and welcome to our annual forum. Tonight we look back on a remarkable year. "
           "Our first guest will talk about community work. Then we will take questions from the audience. "
-          "Thank you all for being here with us tonight.")
+          "Thank you all for being here with us tonight. After the break our second guest will speak about "
+          "local libraries. She has worked with young readers for many years.")
 
 
 def test_an_auto_event_switches_to_its_languages_model_once_the_language_is_known(
