@@ -74,8 +74,10 @@ def test_batched_recording_hears_what_the_window_path_hears(faster: Transcriber,
     # One utterance a sentence, each where the window path puts it (the sentences are 3 s apart).
     assert len(batched) == len(SENTENCES)
     for mine, theirs in zip(batched, windowed, strict=True):
-        assert abs(mine.start - theirs.start) < 0.5 and abs(mine.end - theirs.end) < 0.5
-        assert mine.words and mine.language == "en" and mine.avg_logprob < 0
+        assert abs(mine.start - theirs.start) < 0.5
+        assert abs(mine.end - theirs.end) < 0.5
+        assert mine.words
+        assert (mine.language, mine.avg_logprob < 0) == ("en", True)
     assert "guaranteed return" in batched[1].text
     text = " ".join(s.text for s in batched).lower()
-    assert text.count("forum") == 1 and text.count("tonight") == 1  # nothing heard twice
+    assert (text.count("forum"), text.count("tonight")) == (1, 1)  # nothing heard twice
