@@ -1,7 +1,9 @@
 """``livewatch analyze``: an existing recording checked as if it had been captured live for a registered
 event (organizers often hand in recordings). The recording is cut into the same 16 kHz WAV segments the
 capture writes, placed on the wall clock from the event's registered start (or a given start), and then
-goes through the very same path: the transcription worker, the checks, the exports and the report.
+goes through the same path: transcription (the whole recording in one call when the event's language is known,
+:mod:`livewatch.transcription.recording`, committing what the worker would; else the worker), the checks, the
+exports and the report.
 A recording with video also gives the capture's frames and picture metadata (one ffmpeg run), read by the
 monitor's screen stage before the check, so the screen's findings are there too.
 """
