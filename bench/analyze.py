@@ -6,7 +6,8 @@ The recordings are the English demo forum (``livewatch.demo.script.FORUM``, espe
 between lines (about 2 minutes), and for longer ones that track repeated with 4-12 s of silence between copies,
 encoded as AAC (``.m4a``) the way organizers hand recordings in. Each contender is a whole process (model
 load, decoding, and for analyze the checks, clips and report): the `whisper` command (openai-whisper's CLI, the
-same ``tiny.en`` weights, beam 5, and greedy: ``--beam_size None``), and ``livewatch analyze`` of the code in
+same ``tiny.en`` weights, beam 5 with its temperature fallback, beam 5 without it (as the batched pipeline
+decodes), and greedy: ``--beam_size None``), and ``livewatch analyze`` of the code in
 this tree and, with ``--before``, of another checkout (a worktree of main) run from its own root. Contenders
 alternate within each round so they share the machine's load; the median wall and CPU seconds are reported,
 with the ratio of the whisper command's wall time to each, and the word error rate of every contender against
@@ -173,14 +174,18 @@ class Analyze:
 
 
 class WhisperCommand:
-    def __init__(self, folder: Path, model: Path, recording: Recording, beam: str) -> None:
+    def __init__(self, folder: Path, model: Path, recording: Recording, beam: str, *, fallback: bool = True) -> None:
         self.folder, self.model, self.recording, self.beam = folder, model, recording, beam
+        #: Whether it may fall back through temperatures (its default); without, it decodes as the batched
+        #: pipeline does (the first temperature only).
+        self.fallback = fallback
         folder.mkdir(parents=True, exist_ok=True)
 
     def __call__(self) -> tuple[float, float]:
         return run_timed([str(WHISPER), str(self.recording.path), "--model", str(self.model), "--language",
                           self.recording.language, "--fp16", "False", "--beam_size", self.beam, "--output_dir",
-                          str(self.folder), "--output_format", "txt", "--verbose", "False"], self.folder)
+                          str(self.folder), "--output_format", "txt", "--verbose", "False",
+                          *([] if self.fallback else ["--temperature_increment_on_fallback", "None"])], self.folder)
 
     def heard(self) -> str:
         return (self.folder / f"{self.recording.path.stem}.txt").read_text(encoding="utf-8")
@@ -201,7 +206,7 @@ def compare(recording: Recording, contenders: dict[str, Analyze | WhisperCommand
     load = os.getloadavg()
     print(f"\n{recording.name}: {recording.seconds:.0f} s of audio; median of {repeat}; load average "
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    reference = next((n for n in timings if n.startswith("whisper") and "beam 5" in n), None)
+    reference = next((n for n in ("whisper, beam 5", "whisper, beam 5, no fallback") if n in timings), None)
     rate = "CER" if recording.language == "zh" else "WER"
     print(f"{'contender':<28} {'wall s':>7} {'CPU s':>7} {'RTF':>6} {'speed-up':>9} {rate:>6}")
     for name, timing in timings.items():
@@ -218,6 +223,8 @@ def main() -> None:
     parser.add_argument("--minutes", default="2,20", help="recording lengths, minutes, comma-separated")
     parser.add_argument("--repeat", type=int, default=3, help="rounds (median reported)")
     parser.add_argument("--no-whisper", action="store_true", help="leave the whisper command out")
+    parser.add_argument("--no-fallback-only", action="store_true",
+                        help="of the whisper command's beam 5, run only the one without temperature fallback")
     parser.add_argument("--zh", action="store_true", help="also the Mandarin forum (base) through analyze")
     parser.add_argument("--store", type=Path, help="model store folder (default: a temporary one)")
     args = parser.parse_args()
@@ -231,7 +238,11 @@ def main() -> None:
         for recording in make_recordings(folder, minutes, FORUM, "en"):
             contenders: dict[str, Analyze | WhisperCommand] = {}
             if not args.no_whisper:
-                contenders["whisper, beam 5"] = WhisperCommand(folder / f"w5-{recording.name}", pt, recording, "5")
+                if not args.no_fallback_only:
+                    contenders["whisper, beam 5"] = WhisperCommand(folder / f"w5-{recording.name}", pt, recording,
+                                                                   "5")
+                contenders["whisper, beam 5, no fallback"] = WhisperCommand(
+                    folder / f"w5n-{recording.name}", pt, recording, "5", fallback=False)
                 contenders["whisper, greedy"] = WhisperCommand(folder / f"w1-{recording.name}", pt, recording,
                                                                "None")
             if args.before:
