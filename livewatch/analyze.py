@@ -1,7 +1,9 @@
 """``livewatch analyze``: an existing recording checked as if it had been captured live for a registered
 event (organizers often hand in recordings). The recording is cut into the same 16 kHz WAV segments the
 capture writes, placed on the wall clock from the event's registered start (or a given start), and then
-goes through the very same path: the transcription worker, the checks, the exports and the report.
+goes through the same path: transcription (the whole recording in one call when the event's language is known,
+:mod:`livewatch.transcription.recording`, committing what the worker would; else the worker), the checks, the
+exports and the report.
 A recording with video also gives the capture's frames and picture metadata (one ffmpeg run), read by the
 monitor's screen stage before the check, so the screen's findings are there too.
 """
@@ -35,6 +37,10 @@ from livewatch.session import Session
 from livewatch.settings import Settings
 from livewatch.state import Database, DataDir
 from livewatch.state.runs import RunLog, SegmentRecord, WindowTaken
+from livewatch.transcription.choice import event_language
+from livewatch.transcription.engines import EngineChooser
+from livewatch.transcription.recording import RecordedSegment, recording_mode, transcribe_recording
+from livewatch.transcription.transcript_files import write_transcript_files
 
 SEGMENT_S = 10.0
 #: The containers a handed-in recording may be in (ffmpeg demuxer names). Playlists, concat scripts and
@@ -217,6 +223,7 @@ def _analyze(session: Session, event: Event, run_id: int, pieces: list[Path], st
              origin: datetime, media: Path) -> Analysis:
     store, queue = session.runs, session.queue
     at = origin
+    recorded: list[RecordedSegment] = []
     for seq, path in enumerate(pieces):
         with wave.open(str(path), "rb") as handle:
             seconds = handle.getnframes() / handle.getframerate()
@@ -226,8 +233,7 @@ def _analyze(session: Session, event: Event, run_id: int, pieces: list[Path], st
         if segment_id is None:  # cannot happen in a run of our own; never drop a segment silently
             raise AnalyzeError(f"segment {seq} of {media} was already recorded in run {run_id}")
         store.note_on_air(run_id, at, end)
-        closed = ClosedSegment(event.id, run_id, 0, seq, segment_id, path, at, end)
-        queue.put(TRANSCRIBE, closed.queue_key, encode(closed))
+        recorded.append(RecordedSegment(seq, segment_id, path, at, end))
         at = end
     # A frame's number is its time in frame intervals from the container's time zero; the audio's clock starts
     # at its first sample, as does the video's at its first frame (a transport stream starts at 1.4 s, say).
@@ -240,11 +246,32 @@ def _analyze(session: Session, event: Event, run_id: int, pieces: list[Path], st
     # The monitor's own stages, run in this thread: transcription to the end of the stream, the screen, then
     # the final check.
     if session.settings.transcriber.enabled:
-        service = TranscriptionService(session)
-        service.drain()
-        service.finish_stream(event.id, run_id, 0)
+        _transcribe(session, event, run_id, recorded)
     if stills:
         ScreenService(session).drain()
     store.finish_run(run_id, FINISHED, f"analyzed recording {media.name}")
     check, report = CheckService(session).check_now(event.id, final=True)
     return Analysis(check, report, len(pieces), (at - origin).total_seconds(), len(stills))
+
+
+def _transcribe(session: Session, event: Event, run_id: int, recorded: list[RecordedSegment]) -> None:
+    """The recording's audio transcribed and committed, and the event's transcript files written. An event of
+    known language is decoded in one call (:mod:`livewatch.transcription.recording`: faster-whisper's batched
+    pipeline); an ``auto`` event goes segment by segment through the monitor's worker, which switches to the
+    language's model once the language settles."""
+    registered = session.events.registration(event.id).get("language")
+    if event_language(session.settings.transcriber, registered) != "auto":
+        # One engine, one replica: a single call decodes the whole recording.
+        choice = EngineChooser(session).choose(event.id)
+        if recording_mode(choice):
+            transcribe_recording(session.transcripts, choice, run_id, 0, recorded)
+            data = session.data
+            write_transcript_files(session.runs, session.transcripts, run_id, data.transcripts_dir(event.id), data)
+            return
+    for segment in recorded:
+        closed = ClosedSegment(event.id, run_id, 0, segment.seq, segment.segment_id, segment.path, segment.start_at,
+                               segment.end_at)
+        session.queue.put(TRANSCRIBE, closed.queue_key, encode(closed))
+    service = TranscriptionService(session)
+    service.drain()
+    service.finish_stream(event.id, run_id, 0)

@@ -10,7 +10,7 @@ libraries where it loads a model, not at the top: validating a configuration loa
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal, Self
@@ -120,6 +120,12 @@ class Transcriber(abc.ABC):
     def transcribe(self, audio: Audio, options: TranscribeOptions) -> Iterator[Segment]:
         """Decode ``audio``, yielding segments as they are produced."""
 
+    def transcribe_recording(self, audio: Audio, options: TranscribeOptions) -> Iterator[Segment]:
+        """Decode a whole recording at once (``livewatch analyze``), yielding segments with times from its start.
+        A backend that decodes a long recording faster than window by window overrides this (faster-whisper: its
+        batched pipeline); by default it is :meth:`transcribe`. The monitor's live path never calls it."""
+        return self.transcribe(audio, options)
+
 
 class WhisperTranscriber(Transcriber):
     """A Whisper backend: configured by :class:`WhisperOptions`."""
@@ -130,19 +136,28 @@ class WhisperTranscriber(Transcriber):
     def load(cls, model: ModelInfo, options: BackendOptions, *, workers: int = 1) -> Self:
         if not isinstance(options, WhisperOptions):
             raise BackendError(f"{cls.name} takes WhisperOptions, not {type(options).__name__}")
-        device = resolve_device(options.device)
+        device = resolve_device(options.device, cls.cuda_available)
         compute_type = options.compute_type
         if compute_type == "auto":
             compute_type = "int8" if device == "cpu" else "float16"
         return cls(model, device=device, compute_type=compute_type, workers=workers)
 
+    @classmethod
+    def cuda_available(cls) -> bool:
+        """Whether this backend's engine sees a CUDA device (what ``device = "auto"`` picks); torch's view here."""
+        return torch_sees_cuda()
 
-def resolve_device(device: str) -> Device:
-    """``auto``: cuda when torch sees one, else cpu."""
+
+def torch_sees_cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def resolve_device(device: str, cuda_available: Callable[[], bool] = torch_sees_cuda) -> Device:
+    """``auto``: cuda when the engine sees one (``cuda_available``; torch by default), else cpu."""
     if device == "auto":
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return "cuda" if cuda_available() else "cpu"
     if device not in ("cpu", "cuda"):
         raise BackendError(f"unknown device {device!r}; use auto, cpu or cuda")
     return device  # type: ignore[return-value]

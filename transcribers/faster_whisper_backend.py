@@ -9,6 +9,10 @@ from typing import Any
 import numpy as np
 
 from transcribers.base import Audio, Device, ModelInfo, Segment, TranscribeOptions, WhisperTranscriber, Word
+from transcribers.utterances import utterances
+
+#: Speech chunks (up to 30 s each, cut by Silero VAD) that the batched pipeline decodes together for a recording.
+RECORDING_BATCH = 8
 
 
 class _WindowDone(Exception):
@@ -32,6 +36,8 @@ class FasterWhisperTranscriber(WhisperTranscriber):
         self._encode = self._model.encode
         self._encodes_left = threading.local()
         self._model.encode = self._counted_encode
+        self._batched: Any = None
+        self._batched_lock = threading.Lock()
 
     def _counted_encode(self, features: Any) -> Any:
         left: int | None = getattr(self._encodes_left, "value", None)
@@ -40,6 +46,13 @@ class FasterWhisperTranscriber(WhisperTranscriber):
                 raise _WindowDone
             self._encodes_left.value = left - 1
         return self._encode(features)
+
+    @classmethod
+    def cuda_available(cls) -> bool:
+        """CTranslate2's own view: deciding ``auto`` this way spares importing torch (seconds) to load a model."""
+        import ctranslate2
+
+        return bool(ctranslate2.get_cuda_device_count() > 0)
 
     def transcribe(self, audio: Audio, options: TranscribeOptions) -> Iterator[Segment]:
         # Set for this call only; faster-whisper decodes lazily, inside this generator, in this thread.
@@ -71,3 +84,34 @@ class FasterWhisperTranscriber(WhisperTranscriber):
                 avg_logprob=float(seg.avg_logprob), no_speech_prob=float(seg.no_speech_prob),
                 compression_ratio=float(seg.compression_ratio), language=info.language,
             )
+
+    def transcribe_recording(self, audio: Audio, options: TranscribeOptions) -> Iterator[Segment]:
+        """A whole recording through faster-whisper's batched pipeline: Silero VAD cuts the speech into chunks of
+        up to 30 s (silence is never decoded) and :data:`RECORDING_BATCH` chunks are decoded at once, with the
+        same beam, prompt and hot words. It has no temperature fallback (the first temperature only) and no
+        timestamp tokens, so each chunk is one segment; it is cut into utterances by its word times."""
+        with self._batched_lock:
+            if self._batched is None:
+                from faster_whisper import BatchedInferencePipeline
+
+                self._batched = BatchedInferencePipeline(self._model)
+            pipeline = self._batched
+        segments, info = pipeline.transcribe(
+            audio if isinstance(audio, np.ndarray) else str(audio),
+            language=options.language,
+            beam_size=options.beam_size,
+            temperature=list(options.temperatures),
+            initial_prompt=options.initial_prompt,
+            hotwords=options.hotwords or None,
+            word_timestamps=options.word_timestamps,
+            vad_filter=options.vad,
+            batch_size=RECORDING_BATCH,
+        )
+        for seg in segments:
+            yield from utterances(Segment(
+                start=float(seg.start), end=float(seg.end), text=seg.text,
+                words=tuple(Word(float(w.start), float(w.end), w.word, float(w.probability))
+                            for w in seg.words or ()),
+                avg_logprob=float(seg.avg_logprob), no_speech_prob=float(seg.no_speech_prob),
+                compression_ratio=float(seg.compression_ratio), language=info.language,
+            ))
