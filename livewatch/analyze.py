@@ -259,7 +259,7 @@ def _transcribe(session: Session, event: Event, run_id: int, recorded: list[Reco
     known language is decoded in one call (:mod:`livewatch.transcription.recording`: faster-whisper's batched
     pipeline); an ``auto`` event goes segment by segment through the monitor's worker, which switches to the
     language's model once the language settles."""
-    registered = session.events.registration(event.id).get("language")
+    registered = session.records.registration(event.id).get("language")
     if event_language(session.settings.transcriber, registered) != "auto":
         # One engine, one replica: a single call decodes the whole recording.
         choice = EngineChooser(session).choose(event.id)
