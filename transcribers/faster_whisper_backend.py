@@ -66,24 +66,11 @@ class FasterWhisperTranscriber(WhisperTranscriber):
 
     def _transcribe(self, audio: Audio, options: TranscribeOptions) -> Iterator[Segment]:
         segments, info = self._model.transcribe(
-            audio if isinstance(audio, np.ndarray) else str(audio),
-            language=options.language,
-            beam_size=options.beam_size,
-            temperature=list(options.temperatures),
-            initial_prompt=options.initial_prompt,
-            hotwords=options.hotwords or None,
-            word_timestamps=options.word_timestamps,
+            _source(audio), **_decoding(options),
             condition_on_previous_text=False,  # the worker decides what context to trust
-            vad_filter=options.vad,
         )
         for seg in segments:
-            yield Segment(
-                start=float(seg.start), end=float(seg.end), text=seg.text,
-                words=tuple(Word(float(w.start), float(w.end), w.word, float(w.probability))
-                            for w in seg.words or ()),
-                avg_logprob=float(seg.avg_logprob), no_speech_prob=float(seg.no_speech_prob),
-                compression_ratio=float(seg.compression_ratio), language=info.language,
-            )
+            yield _segment(seg, info.language)
 
     def transcribe_recording(self, audio: Audio, options: TranscribeOptions) -> Iterator[Segment]:
         """A whole recording through faster-whisper's batched pipeline: Silero VAD cuts the speech into chunks of
@@ -96,22 +83,28 @@ class FasterWhisperTranscriber(WhisperTranscriber):
 
                 self._batched = BatchedInferencePipeline(self._model)
             pipeline = self._batched
-        segments, info = pipeline.transcribe(
-            audio if isinstance(audio, np.ndarray) else str(audio),
-            language=options.language,
-            beam_size=options.beam_size,
-            temperature=list(options.temperatures),
-            initial_prompt=options.initial_prompt,
-            hotwords=options.hotwords or None,
-            word_timestamps=options.word_timestamps,
-            vad_filter=options.vad,
-            batch_size=RECORDING_BATCH,
-        )
+        segments, info = pipeline.transcribe(_source(audio), **_decoding(options), batch_size=RECORDING_BATCH)
         for seg in segments:
-            yield from utterances(Segment(
-                start=float(seg.start), end=float(seg.end), text=seg.text,
-                words=tuple(Word(float(w.start), float(w.end), w.word, float(w.probability))
-                            for w in seg.words or ()),
-                avg_logprob=float(seg.avg_logprob), no_speech_prob=float(seg.no_speech_prob),
-                compression_ratio=float(seg.compression_ratio), language=info.language,
-            ))
+            yield from utterances(_segment(seg, info.language))
+
+
+def _source(audio: Audio) -> Any:
+    return audio if isinstance(audio, np.ndarray) else str(audio)
+
+
+def _decoding(options: TranscribeOptions) -> dict[str, Any]:
+    """The decoding options both of faster-whisper's entry points take, from ours."""
+    return {"language": options.language, "beam_size": options.beam_size,
+            "temperature": list(options.temperatures), "initial_prompt": options.initial_prompt,
+            "hotwords": options.hotwords or None, "word_timestamps": options.word_timestamps,
+            "vad_filter": options.vad}
+
+
+def _segment(seg: Any, language: str) -> Segment:
+    """One of faster-whisper's segments as ours."""
+    return Segment(
+        start=float(seg.start), end=float(seg.end), text=seg.text,
+        words=tuple(Word(float(w.start), float(w.end), w.word, float(w.probability)) for w in seg.words or ()),
+        avg_logprob=float(seg.avg_logprob), no_speech_prob=float(seg.no_speech_prob),
+        compression_ratio=float(seg.compression_ratio), language=language,
+    )
