@@ -17,6 +17,7 @@ on 2 cores). CPU is in cores (1.0 = one core busy); the origins' own encoders ar
 out.
 
     .venv/bin/python bench/capacity.py [--streams 1,2,4,6,8,10] [--minutes 2] [--compare-seconds 20]
+        [--segment 10] [--model tiny.en|base] [--screen]
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from livewatch.demo.origin import HlsOrigin  # noqa: E402
 from livewatch.demo.script import GUEST, HOST, Line, Script  # noqa: E402
 from livewatch.demo.synth import Track, synthesize  # noqa: E402
 from livewatch.monitor import Monitor  # noqa: E402
+from livewatch.queue import TRANSCRIBE  # noqa: E402
 from livewatch.settings import Settings  # noqa: E402
 from livewatch.state import Database, DataDir, tables  # noqa: E402
 from tests.support.origin import wait_for_playlist  # noqa: E402
@@ -119,7 +121,7 @@ def bare_copy(urls: list[str], seconds: float, folder: Path, origin_pids: list[i
 
 
 def monitored(urls: list[str], seconds: float, folder: Path, origin_pids: list[int], *, transcribe: bool,
-              segment: float) -> Phase:
+              segment: float, model: str = "tiny.en", screen: bool = False) -> Phase:
     schedules = folder / "schedules"
     schedules.mkdir(parents=True)
     start = datetime.now(UTC) + timedelta(seconds=1)
@@ -128,7 +130,8 @@ def monitored(urls: list[str], seconds: float, folder: Path, origin_pids: list[i
         (schedules / f"e{index}.yaml").write_text(registration(f"e{index}", url, start, end, segment,
                                                                title=f"Capacity e{index}"),
                                                   encoding="utf-8")
-    settings = Settings(data_dir=folder / "data", transcriber={"enabled": transcribe, "language": "en"})
+    settings = Settings(data_dir=folder / "data", screen={"enabled": screen},
+                        transcriber={"enabled": transcribe, "language": "en", "models": {"en": model}})
     monitor = Monitor(settings, [schedules], reload_interval=0.5, horizon=timedelta(minutes=5))
     lags: list[tuple[float, float, float]] = []
     stop = threading.Event()
@@ -170,7 +173,7 @@ def sample_lag(data: DataDir, samples: list[tuple[float, float, float]], stop: t
                     .where(s.c.kind == "audio").group_by(s.c.run_id, s.c.stream))}
                 committed = {(row.run_id, row.stream): row.committed_until for row in conn.execute(select(p))}
                 waiting = [json.loads(row.payload_json) for row in conn.execute(
-                    select(q.c.payload_json).where(q.c.status.in_(("pending", "claimed"))))]
+                    select(q.c.payload_json).where(q.c.queue == TRANSCRIBE, q.c.status.in_(("pending", "claimed"))))]
         except Exception:  # the database not created yet
             continue
         worst = 0.0
@@ -188,10 +191,15 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=2.0, help="Length of the whole-chain phase for each N.")
     parser.add_argument("--compare-seconds", type=float, default=20.0, help="Length of each CPU comparison phase.")
     parser.add_argument("--segment", type=float, default=10.0, help="Capture segment length in seconds.")
+    parser.add_argument("--model", default="tiny.en", help="Whisper model for the English speech (tiny.en, base).")
+    parser.add_argument("--screen", action="store_true",
+                        help="Read the frames too (off by default: the origins' moving test pattern changes every "
+                             "frame, the screen stage's worst case, which bench/vision.py measures on its own).")
     args = parser.parse_args()
     counts = sorted({int(n) for n in args.streams.split(",")})
     work = Path(tempfile.mkdtemp(prefix="livewatch-capacity-"))
-    print(f"{os.cpu_count()} CPU(s); segments of {args.segment:g} s; whole chain {args.minutes:g} min per N; "
+    print(f"{os.cpu_count()} CPU(s); {args.model}; screen stage {'on' if args.screen else 'off'}; "
+          f"segments of {args.segment:g} s; whole chain {args.minutes:g} min per N; "
           f"work folder {work}")
     track = forum_track(work / "speech", 2 * args.compare_seconds + args.minutes * 60 + 20)
     print(f"speech: {len(track.lines)} different sentences, {track.duration_s:.0f} s", flush=True)
@@ -208,9 +216,9 @@ def main() -> None:
             pids = [pid for origin in origins if (pid := origin.encoder_pid) is not None]
             copy = bare_copy(urls, args.compare_seconds, work / f"n{n}" / "copy", pids)
             capture = monitored(urls, args.compare_seconds, work / f"n{n}" / "capture", pids, transcribe=False,
-                                segment=args.segment)
+                                segment=args.segment, screen=args.screen)
             chain = monitored(urls, args.minutes * 60, work / f"n{n}" / "chain", pids, transcribe=True,
-                              segment=args.segment)
+                              segment=args.segment, model=args.model, screen=args.screen)
         finally:
             for origin in origins:
                 origin.close()

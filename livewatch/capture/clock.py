@@ -264,6 +264,12 @@ class HlsClock(BroadcastClock):
                 return newest if self.placed_through >= covered - segment.duration / 2 else through
         return through
 
+    def unlisted_s(self) -> float:
+        """Seconds ffmpeg's output reached past every segment this clock saw listed: ffmpeg reads the playlist
+        on its own, and one listed (and read) between two of this clock's reads just before the origin went
+        away is recorded without this clock ever seeing it."""
+        return max(0.0, self.placed_through - sum(segment.duration for segment in self._ordered()))
+
     def newest_listed(self, seen_before: float | None = None) -> tuple[int, str] | None:
         """The (sequence, URI) of the newest segment the playlist listed while recording (first seen before
         ``seen_before``, monotonic seconds: ffmpeg's exit): all recorded once ffmpeg ended by itself on a

@@ -292,34 +292,54 @@ class Resume:
     #: right after it: it is placed there, however long ago that was. Otherwise (a discontinuity, a
     #: renumbered or restarted stream, segments missed) it is placed from the live edge.
     continues: bool
+    #: Seconds of listed segments skipped after the one last recorded because the previous connection's
+    #: output had already reached past them (see :func:`resume_point`'s ``unlisted_s``): the resumed segment
+    #: follows them, so it is placed this much after the end of the segment last recorded.
+    skipped_s: float = 0.0
 
 
-def resume_point(segments: list[HlsSegment], after: tuple[int, str]) -> Resume:
+def resume_point(segments: list[HlsSegment], after: tuple[int, str], unlisted_s: float = 0.0) -> Resume:
     """Where to resume a playlist without date-times after ``after``, the (sequence, URI) last recorded.
 
     Media already recorded is never recorded again: the segments up to ``after`` are skipped, and when
     ``after`` is no longer listed so is every segment numbered at or before it. A playlist renumbered below
     ``after`` (the origin restarted its stream) is a new stream. Where segments cannot be placed (an older
     run before a discontinuity, not following on from what was recorded), recording starts at the newest run.
+
+    ``unlisted_s``: how far the previous connection's output reached past ``after`` (the newest segment its
+    clock saw listed). ffmpeg reads the playlist on its own; one the origin listed, and ffmpeg read, between
+    two of the clock's reads just before the origin went away is recorded without the clock knowing its
+    name. Those seconds of the segments that follow ``after`` (in its run) were recorded and are skipped.
     """
     sequence = after[0]
     newest_run = last_run_start(segments)
     for index, seg in enumerate(segments):
         if (seg.sequence, seg.uri) == after:
-            if index + 1 == len(segments):
-                return Resume(None, False)
-            following = segments[index + 1]
-            if following.discontinuity:
-                return Resume(index + 1, False)
-            return Resume(index + 1, True)
+            return _past_recorded(segments, index + 1, unlisted_s)
     renumbered = any(seg.sequence == sequence for seg in segments) or not any(
         seg.sequence > sequence for seg in segments)
     if renumbered:
         return Resume(newest_run, False)
     first = next(index for index, seg in enumerate(segments) if seg.sequence > sequence)
     if segments[first].sequence == sequence + 1 and not segments[first].discontinuity:
-        return Resume(first, True)  # ``after`` has just left the playlist; its successor is still there
+        # ``after`` has just left the playlist; its successor is still there.
+        return _past_recorded(segments, first, unlisted_s)
     return Resume(max(first, newest_run), False)
+
+
+def _past_recorded(segments: list[HlsSegment], index: int, unlisted_s: float) -> Resume:
+    """Resume at ``segments[index]``, which follows directly the segment last recorded, or past the ones after
+    it that the previous output reached into (``unlisted_s``; a segment counts once its larger half was)."""
+    skipped = 0.0
+    while (index < len(segments) and not segments[index].discontinuity
+           and unlisted_s - skipped >= segments[index].duration / 2):
+        skipped += segments[index].duration
+        index += 1
+    if index == len(segments):
+        return Resume(None, False)
+    if segments[index].discontinuity:
+        return Resume(index, False)
+    return Resume(index, True, skipped)
 
 
 def stale_leftover_s(segments: list[HlsSegment], index: int, continues_at: datetime, now: datetime) -> float | None:

@@ -46,6 +46,9 @@ class LiveCheck:
     #: HLS without date-times: the segment recording starts at follows directly the one recorded last, so it
     #: is placed right after that media (see :func:`~livewatch.capture.hls.resume_point`).
     continues: bool = False
+    #: With ``continues``: seconds of listed segments between the one recorded last and the one recording starts
+    #: at, already recorded by the previous connection without its clock seeing them listed.
+    skipped_s: float = 0.0
     #: The stream URL answers that there is nothing there (HTTP 404 or 410).
     gone: bool = False
 
@@ -58,12 +61,13 @@ class LiveCheck:
 
 def check_live(
     stream: ResolvedStream, settings: CaptureSettings, *, resume_after: datetime | None,
-    ffprobe_bin: str = "ffprobe", last_newest: tuple[int, str] | None = None,
+    ffprobe_bin: str = "ffprobe", last_newest: tuple[int, str] | None = None, unlisted_s: float = 0.0,
     allowed_schemes: tuple[str, ...] = DEFAULT_URL_SCHEMES,
 ) -> LiveCheck:
     """Never raises for anything the origin sends: a bad answer is ``LiveCheck(live=False, error=True)``
     with the reason. ``last_newest`` is the (sequence, URI) of the newest segment the previous connection
-    started from; a playlist without date-times whose newest segment is still that one is not advancing."""
+    started from; a playlist without date-times whose newest segment is still that one is not advancing.
+    ``unlisted_s``: how far that connection's output reached past it (see :func:`resume_point`)."""
     # Nothing reaches ffprobe or ffmpeg that has not passed this policy (see livewatch.capture.urls).
     policy = UrlPolicy(stream.page_url, allowed_schemes, resolve_timeout_s=settings.rw_timeout_s)
     try:
@@ -73,7 +77,7 @@ def check_live(
     except CaptureError as err:
         return LiveCheck(False, str(err), error=True)
     if stream.kind == "hls":
-        return _check_hls(stream, settings, resume_after, last_newest, policy)
+        return _check_hls(stream, settings, resume_after, last_newest, unlisted_s, policy)
     if stream.kind == "dash":
         return _check_dash(stream, settings, resume_after, policy)
     if not settings.probe_live:
@@ -126,7 +130,7 @@ def nothing_arrived(stream: ResolvedStream, said: str, waited_s: float, *, timed
 
 
 def _check_hls(stream: ResolvedStream, settings: CaptureSettings, resume_after: datetime | None,
-               last_newest: tuple[int, str] | None, policy: UrlPolicy) -> LiveCheck:
+               last_newest: tuple[int, str] | None, unlisted_s: float, policy: UrlPolicy) -> LiveCheck:
     try:
         # rw_timeout_s bounds each request as a whole (master and media playlist), not each read.
         playlist = fetch_media_playlist(stream.media_url, stream.headers, timeout=settings.rw_timeout_s,
@@ -145,14 +149,14 @@ def _check_hls(stream: ResolvedStream, settings: CaptureSettings, resume_after: 
     newest = last.end_time
     if resume_after is not None and newest is not None and newest <= resume_after + ADVANCE_SLACK:
         return LiveCheck(False, f"playlist is not advancing (newest media ends {newest.isoformat()})")
-    continues = False
+    continues, skipped_s = False, 0.0
     if newest is None and last_newest is not None:
         # Without date-times the segments listed after the one recorded last tell whether anything new was
         # broadcast; what is listed up to it (an origin's stale playlist) is never recorded again.
-        point = resume_point(playlist.segments, last_newest)
+        point = resume_point(playlist.segments, last_newest, unlisted_s)
         if point.index is None:
             return LiveCheck(False, f"playlist is not advancing (newest segment is still #{last.sequence})")
-        index, continues = point.index, point.continues
+        index, continues, skipped_s = point.index, point.continues, point.skipped_s
     else:
         index = start_index(playlist, resume_after, settings.max_lookback_s, after=last_newest)
     # ffmpeg reads the media playlist itself; hand it the variant we chose, not the master.
@@ -160,7 +164,7 @@ def _check_hls(stream: ResolvedStream, settings: CaptureSettings, resume_after: 
     reason = "playlist is live" + "".join(f"; {note}" for note in playlist.notes)
     return LiveCheck(True, reason, stream=chosen, start_index=index,
                      wall_base=playlist.segments[index].program_date_time, segments=tuple(playlist.segments),
-                     continues=continues)
+                     continues=continues, skipped_s=skipped_s)
 
 
 def _check_dash(stream: ResolvedStream, settings: CaptureSettings, resume_after: datetime | None,

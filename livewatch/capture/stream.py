@@ -94,6 +94,8 @@ class StreamCapture:
         #: placed then: a segment listed right after it is placed there (it went out right after it).
         self.newest_recorded: tuple[int, str] | None = None
         self.newest_recorded_end: datetime | None = None
+        #: How far the last connection's output reached past ``newest_recorded`` (segments its clock never saw).
+        self.recorded_unlisted_s = 0.0
         #: What placed media on the wall clock, where it was not the broadcast's own date-times: the notes.
         self.estimated_clocks: list[str] = []
         #: Seconds of media the last HLS playlist listed (0 when unknown or not HLS), to bound the back-off.
@@ -194,7 +196,8 @@ class StreamCapture:
     def _check_stream(self, resolved: ResolvedStream, went_live: bool) -> LiveCheck:
         return check_live(resolved, self.settings, resume_after=self.writer.last_end,
                           allowed_schemes=self.ctx.allowed_url_schemes, ffprobe_bin=self.ctx.ffprobe_bin,
-                          last_newest=self.newest_recorded if went_live else None)
+                          last_newest=self.newest_recorded if went_live else None,
+                          unlisted_s=self.recorded_unlisted_s)
 
     def _offline(self, now: datetime, reason: str, ended: bool = False, took: float = 0.0) -> StreamOutcome | None:
         """Not live: decide whether to give up, else sleep until the next check (None). The check's own
@@ -265,12 +268,14 @@ class StreamCapture:
             start_number=first_seq,
             segment_seconds=self.settings.segment_seconds,
         )
+        continues_at = (None if self.newest_recorded_end is None
+                        else self.newest_recorded_end + timedelta(seconds=check.skipped_s))
         clock = clock_for(check, self.settings, recorded_end=self.writer.last_end,
-                          newest_recorded_end=self.newest_recorded_end, now=self.ctx.clock)
+                          newest_recorded_end=continues_at, now=self.ctx.clock)
         leftover = None
-        if check.continues and isinstance(clock, HlsClock) and self.newest_recorded_end is not None:
+        if check.continues and isinstance(clock, HlsClock) and continues_at is not None:
             # From the clock's fresh read: a new stream listed since the check is not run into either.
-            leftover = stale_leftover_s(clock.listed(), 0, self.newest_recorded_end, self.ctx.clock())
+            leftover = stale_leftover_s(clock.listed(), 0, continues_at, self.ctx.clock())
         args = record_args(check.stream, plan, rw_timeout_s=self.settings.rw_timeout_s, ffmpeg_bin=self.ctx.ffmpeg_bin,
                            live_start_index=clock.start_index if isinstance(clock, HlsClock) else check.start_index,
                            hold=check.hold_counters(self.settings.stall_timeout_s),
@@ -329,6 +334,7 @@ class StreamCapture:
             ended_itself = process.returncode == 0 and clock.basis != HlsClock.PDT_BASIS
             self.newest_recorded = clock.recorded_last(ended_itself, seen_before=exited)
             self.newest_recorded_end = None if self.newest_recorded is None else clock.end_of(self.newest_recorded[0])
+            self.recorded_unlisted_s = clock.unlisted_s() if self.newest_recorded == clock.newest_listed() else 0.0
         # A connection shorter than one segment (a short file served as the stream, an origin that hangs up
         # at once) counts as a failure, so reconnects back off instead of looping.
         floor = max(self.settings.backoff_base_s, self.settings.segment_seconds)

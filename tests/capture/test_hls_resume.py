@@ -77,6 +77,22 @@ def test_what_has_left_the_playlist_is_skipped_not_replayed() -> None:
     assert resume_point(segments(nginx(20, [2, 2, 2, 2], breaks=(22,))), (10, "show-10.ts")) == Resume(2, False)
 
 
+def test_what_the_output_reached_past_the_listed_segments_is_not_recorded_again() -> None:
+    # The previous connection's clock saw 7 and 8 listed; ffmpeg read 9 too, listed between two of the clock's
+    # reads just before the origin went away, and its output reached 1.97 s past 8.
+    back = segments(nginx(7, [2, 2, 2, 2, 1.749]))
+    assert resume_point(back, (8, "show-8.ts"), unlisted_s=1.97) == Resume(3, True, 2.0)
+    # Less than half a segment past it is placement jitter: 9 was not recorded.
+    assert resume_point(back, (8, "show-8.ts"), unlisted_s=0.4) == Resume(2, True)
+    # All that is listed was recorded: not advancing.
+    assert resume_point(back, (8, "show-8.ts"), unlisted_s=5.8) == Resume(None, False)
+    # Skipping stops at a new run, which is placed from the live edge.
+    assert resume_point(segments(nginx(7, [2, 2, 2, 2], breaks=(10,))), (8, "show-8.ts"),
+                        unlisted_s=7.0) == Resume(3, False)
+    # 8 has left the playlist; its successor 9 (recorded) is still there.
+    assert resume_point(segments(nginx(9, [2, 2])), (8, "show-8.ts"), unlisted_s=2.0) == Resume(1, True, 2.0)
+
+
 def test_a_renumbered_stream_is_a_new_stream() -> None:
     # The origin started numbering again (hls_continuous off): same names, lower sequence numbers.
     assert resume_point(segments(nginx(0, [2, 2], breaks=(0,))), (10, "show-10.ts")) == Resume(0, False)
@@ -193,6 +209,14 @@ def test_what_ffmpeg_recorded_last_is_what_its_output_reached() -> None:
         # Stopped by the watchdog: what the output reached.
         assert clock.recorded_last(ended_itself=False) == (9, "show-9.ts")
         assert clock.end_of(9) == T0 + timedelta(seconds=6)
+        assert clock.unlisted_s() == 0.0
+    finally:
+        clock.close()
+    clock = HlsClock(UNREACHABLE, segments(nginx(7, [2, 2])), 7, timeout=0.5, continues_at=T0)
+    try:
+        clock.wall(5.95)  # ffmpeg read 9, which this clock never saw listed, before the origin went away
+        assert clock.recorded_last(ended_itself=True) == (8, "show-8.ts")
+        assert abs(clock.unlisted_s() - 1.95) < 1e-9
     finally:
         clock.close()
 

@@ -235,7 +235,7 @@ def test_a_stopped_workers_capture_is_handed_over_and_a_killed_ones_resumed(
       origin's playlist reaches back, resumes the same run; what went out meanwhile is on the gap ledger."""
     site = deployment(False)
     t0 = now()
-    end = t0 + timedelta(seconds=34)
+    end = t0 + timedelta(seconds=37)
     site.register("faults", origin.url, t0 + timedelta(seconds=1), end)
     first = site.start_worker("w1", "capture")
     send_capture(site.app, "faults", t0 + timedelta(seconds=1))
@@ -265,7 +265,9 @@ def test_a_stopped_workers_capture_is_handed_over_and_a_killed_ones_resumed(
     killed_at = now()
     wait_until(lambda: ffmpeg_writing_into(site.data.root) == [], 2, "the killed worker's ffmpeg to die with it")
     print(f"its ffmpeg was gone {(now() - killed_at).total_seconds():.2f} s after the worker's SIGKILL")
-    time.sleep(4)  # longer than the origin's playlist: what went out meanwhile is lost
+    # Long enough past the origin's playlist that what is lost makes a gap (over the writer's 1.5 s) however
+    # fast the next worker starts: once 4 s here and a 1.1 s start made 1.1 s, jitter rather than a gap.
+    time.sleep(PLAYLIST_SPAN_S + 3)
     site.start_worker("w3", "capture")
     wait_until(lambda: site.count("connections") >= 3, 30, "a third worker to resume the run")
     resumed_after = (now() - killed_at).total_seconds()
