@@ -39,7 +39,7 @@ def capture(resolver: CountingResolver) -> StreamCapture:
     made.ctx = cast(CaptureContext, SimpleNamespace(sources=SimpleNamespace(chain_for=lambda url: []),
                                                     allowed_url_schemes=("http",), ffprobe_bin="ffprobe"))
     made.writer = cast(SegmentWriter, SimpleNamespace(last_end=None))
-    made.remembered, made.unresolved, made.newest_recorded = None, "", None
+    made.remembered, made.unresolved, made.newest_recorded, made.recorded_unlisted_s = None, "", None, 0.0
     made.log = logging.getLogger("test")
     return made
 
