@@ -35,6 +35,7 @@ from livewatch.state.work_queue_postgresql import PostgresWorkQueue
 from livewatch.transcription import backends
 from livewatch.transcription.worker import EngineChoice, TranscriptionWorker, read_wav
 from tests.support.postgres import PostgresCluster
+from tests.support.roles import wait_until
 from tests.transcription.conftest import speak
 from tests.transcription.test_worker import write_wav
 from transcribers.base import Audio, ModelInfo, Segment, TranscribeOptions, Transcriber
@@ -350,6 +351,9 @@ def test_a_holder_that_lost_its_lane_commits_nothing(
             pids = [row[0] for row in admin.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory'")]
             assert len(pids) == 1
             admin.execute("SELECT pg_terminate_backend(%s)", (pids[0],))
+            # pg_terminate_backend only signals the backend: the lane is free once it has exited.
+            wait_until(lambda: admin.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+                       .fetchone() == (0,), CHILD_TIMEOUT_S, "the killed connection's advisory lock to go")
         assert transcribe_lane(session, run_id, 0, choose=lambda event: engine_choice) == len(CUTS[0]) + 1
         gated.go_on.set()
         holder.join(CHILD_TIMEOUT_S)
